@@ -1,0 +1,38 @@
+# emotion_tf — the two README commands: `make demo` and `make test`.
+# Each does its own set-up on a fresh machine (Debian packages + .venv).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt | md5sum | cut -c1-12)
+RUN_DIR ?= runs/demo
+PYTEST_ARGS ?=
+
+.PHONY: setup test demo ablate bench clean-venv
+
+$(STAMP): requirements.txt
+	@command -v espeak-ng >/dev/null 2>&1 || { \
+	  echo "installing espeak-ng (Debian package)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	@rm -f $(VENV)/.installed-*
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+test: setup
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -q -n 2 --durations=15 tests $(PYTEST_ARGS)
+
+demo: setup
+	TF_CPP_MIN_LOG_LEVEL=2 bash scripts/demo.sh $(RUN_DIR)
+
+ablate: setup
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m emotion_tf.ablate --run_dir $(RUN_DIR)
+
+bench: setup
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) bench/train_step.py
+
+clean-venv:
+	rm -rf $(VENV)
