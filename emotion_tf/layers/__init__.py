@@ -1,0 +1,13 @@
+"""Keras layers of the paper's model (Sec. 3.2, 3.3)."""
+
+from emotion_tf.layers.attention import PairAttention
+from emotion_tf.layers.fusion import ConcatFusion
+from emotion_tf.layers.fusion import DisentangledAttentionFusion
+from emotion_tf.layers.paralinguistic import ParalinguisticCNN
+
+__all__ = [
+    "ConcatFusion",
+    "DisentangledAttentionFusion",
+    "PairAttention",
+    "ParalinguisticCNN",
+]

@@ -1,0 +1,89 @@
+"""Fusion of the semantic and paralinguistic views (paper Sec. 3.3)."""
+
+import keras
+import tensorflow as tf
+
+from emotion_tf.layers.attention import PairAttention
+
+
+@keras.saving.register_keras_serializable(package="emotion_tf")
+class ConcatFusion(keras.layers.Layer):
+  """Feature-level fusion x_fusion = [x_s, x_p] (Sec. 3.3, "Concatenation").
+
+  Inputs: [x_s [..., d_s], x_p [..., d_p]].  Output: [..., d_s + d_p].
+  """
+
+  def call(self, inputs):
+    x_s, x_p = inputs
+    return tf.concat([x_s, x_p], axis=-1)
+
+  def compute_output_shape(self, input_shape):
+    s, p = input_shape
+    d = None if s[-1] is None or p[-1] is None else s[-1] + p[-1]
+    return tuple(s[:-1]) + (d,)
+
+
+@keras.saving.register_keras_serializable(package="emotion_tf")
+class DisentangledAttentionFusion(keras.layers.Layer):
+  """'Disentangled' attention fusion (paper Eq. 4, 5, 6, 7).
+
+    x~_s = W_s x_s + b_s,  x~_p = W_p x_p + b_p                  (Eq. 4)
+    x~_sp = Attention(x~_s, x~_p)                                 (Eq. 5)
+    a = W_a x~_sp + b_a,  v = W_v x~_sp + b_v,  l = W_l x~_sp + b_l  (Eq. 6)
+    z = Attention(a, l),  x_fusion = Attention(z, v)              (Eq. 7)
+
+  Each Attention is a `PairAttention` with its own query vector.
+
+  Inputs: [x_s [..., d_s], x_p [..., d_p]].  Output: x_fusion [..., units] (d_u).
+  `call(..., return_weights=True)` also returns the three attention weight tensors
+  {'sp', 'al', 'zv'}, each [..., 2].
+  """
+
+  def __init__(self, units: int = 256, **kwargs):
+    super().__init__(**kwargs)
+    self.units = int(units)
+    if self.units <= 0:
+      raise ValueError(f"units (d_u) must be positive, got {units}")
+
+  def build(self, input_shape):
+    s_shape, p_shape = input_shape
+    d = self.units
+    self.project_s = keras.layers.Dense(d, name="project_semantic")
+    self.project_p = keras.layers.Dense(d, name="project_paralinguistic")
+    self.project_s.build(tuple(s_shape))
+    self.project_p.build(tuple(p_shape))
+    unified = tuple(s_shape[:-1]) + (d,)
+    self.attention_sp = PairAttention(name="attention_sp")
+    self.attention_sp.build([unified, unified])
+    self.dense_a = keras.layers.Dense(d, name="arousal_space")
+    self.dense_v = keras.layers.Dense(d, name="valence_space")
+    self.dense_l = keras.layers.Dense(d, name="liking_space")
+    for layer in (self.dense_a, self.dense_v, self.dense_l):
+      layer.build(unified)
+    self.attention_al = PairAttention(name="attention_al")
+    self.attention_al.build([unified, unified])
+    self.attention_zv = PairAttention(name="attention_zv")
+    self.attention_zv.build([unified, unified])
+    self.built = True
+
+  def call(self, inputs, return_weights=False):
+    x_s, x_p = inputs
+    s = self.project_s(x_s)                                    # Eq. 4, [..., d_u]
+    p = self.project_p(x_p)
+    sp, w_sp = self.attention_sp([s, p], return_weights=True)  # Eq. 5
+    a = self.dense_a(sp)                                       # Eq. 6
+    v = self.dense_v(sp)
+    l = self.dense_l(sp)
+    z, w_al = self.attention_al([a, l], return_weights=True)   # Eq. 7
+    fused, w_zv = self.attention_zv([z, v], return_weights=True)
+    if return_weights:
+      return fused, {"sp": w_sp, "al": w_al, "zv": w_zv}
+    return fused
+
+  def compute_output_shape(self, input_shape):
+    return tuple(input_shape[0][:-1]) + (self.units,)
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(units=self.units)
+    return config

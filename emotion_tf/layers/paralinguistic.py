@@ -1,0 +1,95 @@
+"""Paralinguistic feature extractor (paper Sec. 3.2, Table 1)."""
+
+from typing import Sequence
+
+import keras
+import tensorflow as tf
+
+
+@keras.saving.register_keras_serializable(package="emotion_tf")
+class ParalinguisticCNN(keras.layers.Layer):
+  """Raw-waveform CNN of Table 1, applied independently to each 0.1 s frame.
+
+  Per frame of `samples_per_frame` samples (2 205 at 22 050 Hz):
+  Conv1D(50, k8, s1, ReLU) -> MaxPool(10) -> Conv1D(125, k6, ReLU) -> MaxPool(5)
+  -> Conv1D(125, k6, ReLU) -> MaxPool(5) -> flatten. Convolutions use 'same'
+  padding and pooling 'valid' (non-overlapping windows, remainder dropped), so a
+  2 205-sample frame gives 220 -> 44 -> 8 steps, i.e. 8 x 125 = 1 000 features. Dropout (rate `dropout`) is
+  applied after each pooling stage in training (the paper's dropout 0.5 on all
+  non-recurrent layers, Sec. 5.1).
+
+  Input:  audio [batch, frames * samples_per_frame] float32 (raw waveform).
+  Output: x_p   [batch, frames, output_dim] float32, output_dim = 8 * 125 for the
+          defaults (see `output_dim`).
+
+  All frames of the batch are folded into the convolution batch dimension
+  ([batch * frames, samples_per_frame, 1]), so any number of frames works.
+  """
+
+  def __init__(self,
+               samples_per_frame: int = 2205,
+               filters: Sequence[int] = (50, 125, 125),
+               kernel_sizes: Sequence[int] = (8, 6, 6),
+               pool_sizes: Sequence[int] = (10, 5, 5),
+               dropout: float = 0.5,
+               **kwargs):
+    super().__init__(**kwargs)
+    if not len(filters) == len(kernel_sizes) == len(pool_sizes):
+      raise ValueError(
+          "filters, kernel_sizes and pool_sizes must have the same length, got "
+          f"{len(filters)}, {len(kernel_sizes)}, {len(pool_sizes)}")
+    self.samples_per_frame = int(samples_per_frame)
+    self.filters = tuple(int(f) for f in filters)
+    self.kernel_sizes = tuple(int(k) for k in kernel_sizes)
+    self.pool_sizes = tuple(int(p) for p in pool_sizes)
+    self.dropout = float(dropout)
+    length = self.samples_per_frame
+    for p in self.pool_sizes:
+      length //= p  # 'valid' pooling: floor.
+    self.output_length = length
+    self.output_dim = length * self.filters[-1]
+
+  def build(self, input_shape):
+    self._convs = []
+    self._pools = []
+    self._dropouts = []
+    channels = 1
+    length = self.samples_per_frame
+    for i, (f, k, p) in enumerate(zip(self.filters, self.kernel_sizes, self.pool_sizes)):
+      conv = keras.layers.Conv1D(f, k, strides=1, padding="same", activation="relu",
+                                 name=f"conv{i + 1}")
+      conv.build((None, length, channels))
+      pool = keras.layers.MaxPool1D(p, strides=p, padding="valid", name=f"pool{i + 1}")
+      self._convs.append(conv)
+      self._pools.append(pool)
+      self._dropouts.append(keras.layers.Dropout(self.dropout, name=f"dropout{i + 1}"))
+      channels = f
+      length //= p
+    self.built = True
+
+  def call(self, audio, training=None):
+    audio = tf.convert_to_tensor(audio)
+    static_len = audio.shape[-1]
+    if static_len is not None and static_len % self.samples_per_frame:
+      raise ValueError(
+          f"audio length must be a multiple of {self.samples_per_frame} samples "
+          f"(0.1 s frames), got {static_len} samples")
+    batch = tf.shape(audio)[0]
+    h = tf.reshape(audio, [-1, self.samples_per_frame, 1])   # [batch*frames, spf, 1]
+    for conv, pool, drop in zip(self._convs, self._pools, self._dropouts):
+      h = drop(pool(conv(h)), training=training)
+    # h: [batch*frames, output_length, filters[-1]]
+    return tf.reshape(h, [batch, -1, self.output_dim])        # [batch, frames, out]
+
+  def compute_output_shape(self, input_shape):
+    frames = None
+    if input_shape[-1] is not None:
+      frames = input_shape[-1] // self.samples_per_frame
+    return (input_shape[0], frames, self.output_dim)
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(samples_per_frame=self.samples_per_frame, filters=list(self.filters),
+                  kernel_sizes=list(self.kernel_sizes), pool_sizes=list(self.pool_sizes),
+                  dropout=self.dropout)
+    return config

@@ -1,0 +1,239 @@
+"""The paper's model and its ablation variants (Sec. 3, Fig. 1).
+
+    audio [B, F*2205] --ParalinguisticCNN--> x_p [B, F, 1000] --.
+                                                                 fusion --> LSTM(256) --> Dense(3)+tanh --> [B, F, 3]
+    semantic [B, F, d_s] ----------------------------> x_s -----'
+
+Variants (`ModelConfig.variant`):
+  * 'paralinguistic': x = x_p                         (Table 2, "Paralinguistic")
+  * 'semantic': x = x_s                               (Table 2, Word2Vec / Speech2Vec rows)
+  * 'concat': x = [x_s, x_p]                          (Sec. 3.3, Table 3)
+  * 'disentangled_attention': Eq. 4-7                 (Sec. 3.3, Table 3)
+"""
+
+import dataclasses
+import json
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+import keras
+import tensorflow as tf
+
+from emotion_tf import LABEL_NAMES
+from emotion_tf.layers import ConcatFusion
+from emotion_tf.layers import DisentangledAttentionFusion
+from emotion_tf.layers import ParalinguisticCNN
+
+VARIANTS = ("paralinguistic", "semantic", "concat", "disentangled_attention")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+  """Hyperparameters of the model; defaults are the paper's (Sec. 3, 5.1).
+
+  Where the paper is silent: `fusion_units` (d_u of Eq. 4) = 256, the LSTM size.
+  """
+  variant: str = "disentangled_attention"
+  semantic_dim: int = 100
+  sample_rate: int = 22050
+  samples_per_frame: int = 2205
+  cnn_filters: Tuple[int, ...] = (50, 125, 125)
+  cnn_kernel_sizes: Tuple[int, ...] = (8, 6, 6)
+  cnn_pool_sizes: Tuple[int, ...] = (10, 5, 5)
+  fusion_units: int = 256
+  lstm_units: int = 256
+  dropout: float = 0.5
+  lstm_dropout: float = 0.5
+  label_names: Tuple[str, ...] = LABEL_NAMES
+
+  def __post_init__(self):
+    if self.variant not in VARIANTS:
+      raise ValueError(
+          f"unknown model variant {self.variant!r}; expected one of {', '.join(VARIANTS)}")
+    for name in ("cnn_filters", "cnn_kernel_sizes", "cnn_pool_sizes", "label_names"):
+      object.__setattr__(self, name, tuple(getattr(self, name)))
+    for name in ("semantic_dim", "sample_rate", "samples_per_frame", "fusion_units",
+                 "lstm_units"):
+      if int(getattr(self, name)) <= 0:
+        raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+    for name in ("dropout", "lstm_dropout"):
+      if not 0.0 <= float(getattr(self, name)) < 1.0:
+        raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+    if not self.label_names:
+      raise ValueError("label_names must not be empty")
+
+  @property
+  def num_outputs(self) -> int:
+    return len(self.label_names)
+
+  @property
+  def uses_audio(self) -> bool:
+    return self.variant != "semantic"
+
+  @property
+  def uses_semantic(self) -> bool:
+    return self.variant != "paralinguistic"
+
+  def to_dict(self) -> Dict[str, Any]:
+    d = dataclasses.asdict(self)
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+  def to_json(self) -> str:
+    return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+  @classmethod
+  def from_dict(cls, d: Mapping[str, Any]) -> "ModelConfig":
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - known)
+    if unknown:
+      raise ValueError(f"unknown ModelConfig fields {unknown}; known: {sorted(known)}")
+    return cls(**dict(d))
+
+  @classmethod
+  def from_json(cls, text: str) -> "ModelConfig":
+    return cls.from_dict(json.loads(text))
+
+  def replace(self, **changes) -> "ModelConfig":
+    return dataclasses.replace(self, **changes)
+
+
+@keras.saving.register_keras_serializable(package="emotion_tf")
+class EmotionRecognitionModel(keras.Model):
+  """Semantic + paralinguistic emotion model (Fig. 1).
+
+  Inputs (a dict):
+    'audio':      [batch, frames * samples_per_frame] float32 raw waveform
+                  (not needed by the 'semantic' variant);
+    'semantic':   [batch, frames, semantic_dim] float32 word vectors per frame
+                  (not needed by the 'paralinguistic' variant);
+    'num_frames': optional [batch] int, valid frames per sequence; outputs of
+                  padded frames are set to 0.
+  Output: [batch, frames, 3] in (-1, 1): arousal, valence, liking.
+
+  Any number of frames works (train on 100-frame chunks, infer on whole
+  recordings). The LSTM is unidirectional and padding is at the end, so padded
+  frames never change the outputs of valid frames. The LSTM keeps the cuDNN
+  defaults (tanh/sigmoid, no recurrent dropout); its dropout is applied to its
+  inputs and outputs (Sec. 5.1).
+  """
+
+  def __init__(self, config=None, **kwargs):
+    super().__init__(**kwargs)
+    if config is None:
+      config = ModelConfig()
+    elif isinstance(config, Mapping):
+      config = ModelConfig.from_dict(config)
+    self.config = config
+    c = config
+    self.cnn = None
+    self.fusion = None
+    if c.uses_audio:
+      self.cnn = ParalinguisticCNN(c.samples_per_frame, c.cnn_filters, c.cnn_kernel_sizes,
+                                   c.cnn_pool_sizes, dropout=c.dropout,
+                                   name="paralinguistic_cnn")
+      self.cnn.build((None, None))
+    if c.variant == "paralinguistic":
+      feature_dim = self.cnn.output_dim
+    elif c.variant == "semantic":
+      feature_dim = c.semantic_dim
+    elif c.variant == "concat":
+      self.fusion = ConcatFusion(name="concat_fusion")
+      feature_dim = c.semantic_dim + self.cnn.output_dim
+    else:
+      self.fusion = DisentangledAttentionFusion(c.fusion_units,
+                                                name="disentangled_attention_fusion")
+      self.fusion.build([(None, None, c.semantic_dim), (None, None, self.cnn.output_dim)])
+      feature_dim = c.fusion_units
+    self.feature_dim = feature_dim
+    self.input_dropout = keras.layers.Dropout(c.lstm_dropout, name="lstm_input_dropout")
+    self.lstm = keras.layers.LSTM(c.lstm_units, return_sequences=True, name="lstm")
+    self.lstm.build((None, None, feature_dim))
+    self.output_dropout = keras.layers.Dropout(c.dropout, name="lstm_output_dropout")
+    self.head = keras.layers.Dense(c.num_outputs, activation="tanh", name="prediction")
+    self.head.build((None, None, c.lstm_units))
+    self.built = True
+
+  def _validate(self, inputs) -> None:
+    c = self.config
+    if not isinstance(inputs, Mapping):
+      raise ValueError(
+          f"model inputs must be a dict with keys 'audio'/'semantic'/'num_frames', "
+          f"got {type(inputs).__name__}")
+    needed = (["audio"] if c.uses_audio else []) + (["semantic"] if c.uses_semantic else [])
+    missing = [k for k in needed if k not in inputs]
+    if missing:
+      raise ValueError(f"variant {c.variant!r} needs inputs {needed}; missing {missing}")
+    frames_audio = frames_sem = None
+    if c.uses_audio:
+      shape = inputs["audio"].shape
+      if len(shape) != 2:
+        raise ValueError(f"'audio' must be [batch, samples], got shape {tuple(shape)}")
+      if shape[-1] is not None:
+        if shape[-1] % c.samples_per_frame:
+          raise ValueError(
+              f"'audio' length must be a multiple of {c.samples_per_frame} samples "
+              f"(0.1 s frames at {c.sample_rate} Hz), got {shape[-1]} samples")
+        frames_audio = shape[-1] // c.samples_per_frame
+    if c.uses_semantic:
+      shape = inputs["semantic"].shape
+      if len(shape) != 3:
+        raise ValueError(
+            f"'semantic' must be [batch, frames, {c.semantic_dim}], got shape {tuple(shape)}")
+      if shape[-1] is not None and shape[-1] != c.semantic_dim:
+        raise ValueError(
+            f"'semantic' dimension: expected {c.semantic_dim}, got {shape[-1]}")
+      frames_sem = shape[1]
+    if frames_audio is not None and frames_sem is not None and frames_audio != frames_sem:
+      raise ValueError(
+          f"frame counts differ: 'audio' has {frames_audio} frames "
+          f"({frames_audio * c.samples_per_frame} samples) but 'semantic' has {frames_sem}")
+
+  def call(self, inputs, training=None):
+    self._validate(inputs)
+    c = self.config
+    if c.uses_audio:
+      x_p = self.cnn(tf.cast(inputs["audio"], self.compute_dtype), training=training)
+    if c.uses_semantic:
+      x_s = tf.cast(inputs["semantic"], self.compute_dtype)
+    if c.variant == "paralinguistic":
+      x = x_p
+    elif c.variant == "semantic":
+      x = x_s
+    else:
+      x = self.fusion([x_s, x_p])
+    x = self.input_dropout(x, training=training)          # [B, F, feature_dim]
+    h = self.lstm(x, training=training)                  # [B, F, lstm_units]
+    h = self.output_dropout(h, training=training)
+    y = self.head(h)                                     # [B, F, 3]
+    num_frames = inputs.get("num_frames") if isinstance(inputs, Mapping) else None
+    if num_frames is not None:
+      mask = tf.sequence_mask(tf.reshape(num_frames, [-1]), tf.shape(y)[1], dtype=y.dtype)
+      y = y * mask[:, :, None]
+    return y
+
+  def get_config(self):
+    return {"config": self.config.to_dict(), "name": self.name}
+
+  @classmethod
+  def from_config(cls, config):
+    config = dict(config)
+    return cls(ModelConfig.from_dict(config.pop("config")), **config)
+
+
+def build_model(config: Optional[ModelConfig] = None, **overrides) -> EmotionRecognitionModel:
+  """Builds the model for `config` (a ModelConfig or dict), with keyword overrides.
+
+  Raises ValueError for an unknown variant or invalid hyperparameters.
+  """
+  if config is None:
+    config = ModelConfig(**overrides)
+  else:
+    if isinstance(config, Mapping):
+      config = ModelConfig.from_dict(config)
+    if overrides:
+      config = config.replace(**overrides)
+  return EmotionRecognitionModel(config, name=f"emotion_{config.variant}")
+
+
+def frame_mask(num_frames: tf.Tensor, frames: int) -> tf.Tensor:
+  """[batch] valid-frame counts -> float32 mask [batch, frames]."""
+  return tf.sequence_mask(tf.reshape(num_frames, [-1]), frames, dtype=tf.float32)

@@ -1,0 +1,105 @@
+"""Word-vector files in word2vec text format (`.vec`), the embedding contract of DESIGN.md.
+
+A `.vec` file starts with a header line `count dim`, then one line per word:
+`word v1 ... vd`. gensim's `KeyedVectors.load_word2vec_format(path, binary=False)`
+reads what `write_vec` writes.
+"""
+
+import os
+import tempfile
+from typing import Dict, List, Sequence, Tuple
+
+import numpy as np
+
+
+class VecFormatError(ValueError):
+  """A `.vec` file that does not follow the word2vec text format."""
+
+
+def read_vec(path: str) -> Tuple[List[str], np.ndarray]:
+  """Reads a word2vec text file.
+
+  Args:
+    path: file with header `count dim` and `count` lines `word v1 .. vd`.
+
+  Returns:
+    (words, vectors): `words` a list of `count` strings, `vectors` float32
+    array of shape [count, dim].
+
+  Raises:
+    VecFormatError: naming the file and line, for a bad header, a row whose
+      dimension differs from the header, a non-numeric value, a row count
+      that differs from the header, duplicate words or non-UTF-8 bytes.
+  """
+  try:
+    with open(path, "r", encoding="utf-8") as f:
+      lines = f.read().splitlines()
+  except UnicodeDecodeError as e:
+    raise VecFormatError(f"{path}: not valid UTF-8 ({e})") from e
+  except OSError as e:
+    raise VecFormatError(f"{path}: cannot read embeddings file ({e})") from e
+  if not lines:
+    raise VecFormatError(f"{path}: empty embeddings file (expected header 'count dim')")
+  header = lines[0].split()
+  if len(header) != 2 or not all(h.isdigit() for h in header):
+    raise VecFormatError(
+        f"{path}:1: bad header {lines[0]!r} (expected two integers 'count dim')")
+  count, dim = int(header[0]), int(header[1])
+  if dim <= 0:
+    raise VecFormatError(f"{path}:1: dimension must be positive, got {dim}")
+  rows = [(i + 2, line) for i, line in enumerate(lines[1:]) if line.strip()]
+  if len(rows) != count:
+    raise VecFormatError(
+        f"{path}: header says {count} words but the file has {len(rows)} vector lines")
+  words: List[str] = []
+  vectors = np.zeros((count, dim), dtype=np.float32)
+  seen: Dict[str, int] = {}
+  for k, (lineno, line) in enumerate(rows):
+    parts = line.rstrip().split(" ")
+    word, values = parts[0], parts[1:]
+    if len(values) != dim:
+      raise VecFormatError(
+          f"{path}:{lineno}: word {word!r} has {len(values)} values, header says dim={dim}")
+    try:
+      vectors[k] = np.asarray(values, dtype=np.float32)
+    except ValueError as e:
+      raise VecFormatError(f"{path}:{lineno}: non-numeric value for word {word!r}") from e
+    if word in seen:
+      raise VecFormatError(
+          f"{path}:{lineno}: duplicate word {word!r} (first on line {seen[word]})")
+    seen[word] = lineno
+    words.append(word)
+  if not np.all(np.isfinite(vectors)):
+    bad = int(np.argwhere(~np.isfinite(vectors))[0, 0])
+    raise VecFormatError(f"{path}:{rows[bad][0]}: NaN/inf in vector of {words[bad]!r}")
+  return words, vectors
+
+
+def write_vec(path: str, words: Sequence[str], vectors: np.ndarray) -> None:
+  """Writes `words` and `vectors` [count, dim] atomically in word2vec text format."""
+  vectors = np.asarray(vectors, dtype=np.float32)
+  if vectors.ndim != 2 or vectors.shape[0] != len(words):
+    raise ValueError(
+        f"{path}: expected vectors of shape [{len(words)}, dim], got {vectors.shape}")
+  for w in words:
+    if not w or any(c.isspace() for c in w):
+      raise ValueError(f"{path}: word {w!r} is empty or contains whitespace")
+  directory = os.path.dirname(os.path.abspath(path))
+  os.makedirs(directory, exist_ok=True)
+  fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".vec")
+  try:
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+      f.write(f"{len(words)} {vectors.shape[1]}\n")
+      for w, v in zip(words, vectors):
+        f.write(w + " " + " ".join(f"{x:.6g}" for x in v) + "\n")
+    os.replace(tmp, path)
+  except BaseException:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+    raise
+
+
+def read_vec_dict(path: str) -> Dict[str, np.ndarray]:
+  """Reads a `.vec` file into {word: float32 vector [dim]}."""
+  words, vectors = read_vec(path)
+  return dict(zip(words, vectors))
