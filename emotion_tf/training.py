@@ -1,0 +1,558 @@
+"""Distributed training of the emotion model (paper Sec. 5.1, 5.2).
+
+One strategy helper (`get_strategy`), everything built and restored inside its
+scope, a custom loop so that the CCC loss is formed from the *global* batch:
+
+  * per replica: predictions -> sufficient statistics [6, 3] of Eq. 8;
+  * statistics all-reduced across replicas (and workers) before forming the CCC,
+    so every replica computes the global batch's loss (`ccc.cross_replica_statistics`);
+  * replica gradients summed, clipped by global norm (5.0), applied by Adam (1e-4):
+    exactly the update of single-device training on the same global batch.
+
+Crash recovery: a backup checkpoint (model, optimizer, step, epoch, position in the
+epoch, best metric) is written every `backup_every_steps` steps and at each epoch end
+(the role of Keras' BackupAndRestore in a custom loop). Rerunning the same command
+restores it and continues from the saved step: the data order of an epoch is a
+function of (seed, epoch), and the finished steps of the interrupted epoch are skipped.
+
+Model directory layout:
+  config.json         the resolved run config (model, training, data, strategy)
+  model_config.json   ModelConfig.to_json()
+  best.keras          best model by the eval partition's mean CCC
+  last.keras          model at the end of training
+  checkpoints/        per-epoch checkpoints (tf.train.CheckpointManager)
+  backup/             crash-recovery checkpoints
+  logs/train, logs/eval   TensorBoard
+"""
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+import time
+from typing import Any, Callable, Dict, List, Optional
+
+from absl import logging
+import keras
+import numpy as np
+import tensorflow as tf
+
+from emotion_tf import LABEL_NAMES
+from emotion_tf import ccc
+from emotion_tf.data import pipeline
+from emotion_tf.data import schema
+from emotion_tf.metrics import ConcordanceCorrelation
+from emotion_tf.models import ModelConfig
+from emotion_tf.models import build_model
+from emotion_tf.models import frame_mask
+
+MODEL_INPUTS = ("audio", "semantic", "num_frames")
+
+
+class TrainingSetupError(ValueError):
+  """A problem found before training starts (paths, metadata, batch size)."""
+
+
+class TrainingDivergedError(RuntimeError):
+  """The loss became NaN/inf; training stopped and the last good checkpoint was kept."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+  """Training hyperparameters; defaults are the paper's (Sec. 5.1)."""
+  data_dir: str
+  model_dir: str
+  embeddings: str = ""
+  train_partition: str = "Train"
+  eval_partition: str = "Devel"
+  epochs: int = 50
+  batch_size: int = 25
+  learning_rate: float = 1e-4
+  optimizer: str = "adam"
+  clip_norm: float = 5.0
+  seed: int = 0
+  steps_per_epoch: int = 0
+  backup_every_steps: int = 20
+  log_every_steps: int = 5
+  early_stopping_patience: int = 0
+  shuffle_buffer: int = 256
+  precision: str = "float32"
+  deterministic: bool = False
+
+  def __post_init__(self):
+    if self.batch_size <= 0:
+      raise TrainingSetupError(f"batch_size must be positive, got {self.batch_size}")
+    if self.epochs <= 0:
+      raise TrainingSetupError(f"epochs must be positive, got {self.epochs}")
+    if self.optimizer not in ("adam", "sgd"):
+      raise TrainingSetupError(f"optimizer must be adam or sgd, got {self.optimizer!r}")
+    if self.precision not in ("float32", "mixed_bfloat16"):
+      raise TrainingSetupError(
+          f"precision must be float32 or mixed_bfloat16, got {self.precision!r}")
+
+  def to_dict(self) -> Dict[str, Any]:
+    return dataclasses.asdict(self)
+
+
+# ----------------------------------------------------------------------------- strategy
+
+def get_strategy(devices: Optional[List[str]] = None) -> tf.distribute.Strategy:
+  """The one strategy helper.
+
+  * `TF_CONFIG` naming more than one worker/chief -> MultiWorkerMirroredStrategy;
+  * else MirroredStrategy over `devices`, or over all visible GPUs, or over the
+    single CPU device when there is no GPU.
+  """
+  tf_config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
+  cluster = tf_config.get("cluster", {})
+  workers = sum(len(cluster.get(k, [])) for k in ("chief", "worker"))
+  if workers > 1:
+    logging.info("MultiWorkerMirroredStrategy over %d workers", workers)
+    return tf.distribute.MultiWorkerMirroredStrategy()
+  if not devices:
+    gpus = tf.config.list_logical_devices("GPU")
+    devices = [d.name for d in gpus] if gpus else ["/cpu:0"]
+  logging.info("MirroredStrategy over %s", devices)
+  return tf.distribute.MirroredStrategy(devices)
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+  """True on the worker that writes summaries, best/last models and checkpoints."""
+  resolver = getattr(strategy, "cluster_resolver", None)
+  if resolver is None or not getattr(resolver, "task_type", None):
+    return True
+  cluster = resolver.cluster_spec().as_dict()
+  if "chief" in cluster:
+    return resolver.task_type == "chief"
+  return resolver.task_type == "worker" and resolver.task_id == 0
+
+
+def _task_suffix(strategy) -> str:
+  resolver = getattr(strategy, "cluster_resolver", None)
+  return f"{resolver.task_type}_{resolver.task_id}" if resolver is not None else "local"
+
+
+# ----------------------------------------------------------------------------- set-up checks
+
+def _check_writable(model_dir: str) -> None:
+  try:
+    os.makedirs(model_dir, exist_ok=True)
+    fd, probe = tempfile.mkstemp(dir=model_dir, prefix=".write-probe-")
+    os.close(fd)
+    os.remove(probe)
+  except OSError as e:
+    raise TrainingSetupError(f"{model_dir}: model directory is not writable ({e})") from e
+
+
+def resolve_setup(config: TrainConfig, model_config: ModelConfig,
+                  num_replicas: int) -> Dict[str, Any]:
+  """Checks everything that can fail before the first step; returns the data set-up.
+
+  Returns a dict: metadata, embedding_matrix (or None), model_config (with the
+  semantic dimension resolved from the data).
+
+  Raises:
+    TrainingSetupError: unwritable model dir, missing/mismatched TFRecord metadata,
+      missing shards, a batch not divisible by the replicas, a model_dir holding a
+      different run.
+  """
+  if config.batch_size % num_replicas:
+    raise TrainingSetupError(
+        f"global batch size {config.batch_size} is not divisible by the number of replicas "
+        f"({num_replicas}); choose a multiple of {num_replicas}")
+  _check_writable(config.model_dir)
+  try:
+    metadata = schema.read_metadata(config.data_dir)
+  except (OSError, ValueError) as e:
+    raise TrainingSetupError(f"TFRecord metadata: {e}") from e
+  for key in ("sample_rate", "samples_per_frame", "frames_per_chunk", "semantic_dim"):
+    if key not in metadata:
+      raise TrainingSetupError(
+          f"{config.data_dir}/metadata.json: missing key {key!r}; rewrite the TFRecords")
+  if int(metadata["samples_per_frame"]) != model_config.samples_per_frame:
+    raise TrainingSetupError(
+        f"{config.data_dir}/metadata.json: samples_per_frame {metadata['samples_per_frame']}, "
+        f"the model expects {model_config.samples_per_frame}")
+  if int(metadata["sample_rate"]) != model_config.sample_rate:
+    raise TrainingSetupError(
+        f"{config.data_dir}/metadata.json: sample_rate {metadata['sample_rate']}, "
+        f"the model expects {model_config.sample_rate}")
+  labels = metadata.get("label_names")
+  if labels is not None and tuple(labels) != tuple(model_config.label_names):
+    raise TrainingSetupError(
+        f"{config.data_dir}/metadata.json: label_names {labels}, "
+        f"the model predicts {list(model_config.label_names)}")
+  for partition in [config.train_partition] + ([config.eval_partition]
+                                               if config.eval_partition else []):
+    try:
+      pipeline.shard_files(config.data_dir, partition)
+    except FileNotFoundError as e:
+      raise TrainingSetupError(str(e)) from e
+  matrix = None
+  dim = int(metadata["semantic_dim"])
+  if config.embeddings:
+    try:
+      matrix = schema.load_embedding_matrix(config.data_dir, config.embeddings)
+    except (OSError, ValueError) as e:
+      raise TrainingSetupError(f"--embeddings: {e}") from e
+    dim = int(matrix.shape[1])
+  if model_config.semantic_dim != dim:
+    raise TrainingSetupError(
+        f"semantic dimension: the model expects {model_config.semantic_dim}, the data "
+        f"({config.embeddings or config.data_dir}) has {dim}")
+  existing = os.path.join(config.model_dir, "model_config.json")
+  if os.path.exists(existing):
+    with open(existing, encoding="utf-8") as f:
+      previous = ModelConfig.from_json(f.read())
+    if previous != model_config:
+      raise TrainingSetupError(
+          f"{existing}: the model directory holds a run with a different model config "
+          f"({previous.variant}, d_s={previous.semantic_dim}); use a new --model_dir")
+  return {"metadata": metadata, "embedding_matrix": matrix}
+
+
+def semantic_dim_of(data_dir: str, embeddings: str = "") -> int:
+  """The semantic dimension a model trained on `data_dir` (+ optional .vec) needs."""
+  if embeddings:
+    with open(embeddings, encoding="utf-8") as f:
+      header = f.readline().split()
+    if len(header) != 2 or not header[1].isdigit():
+      raise TrainingSetupError(f"{embeddings}:1: bad .vec header {' '.join(header)!r}")
+    return int(header[1])
+  try:
+    return int(schema.read_metadata(data_dir)["semantic_dim"])
+  except (OSError, ValueError, KeyError) as e:
+    raise TrainingSetupError(f"TFRecord metadata: {e}") from e
+
+
+# ----------------------------------------------------------------------------- summaries
+
+def curve_image(gold: np.ndarray, pred: np.ndarray, width: int = 600,
+                panel_height: int = 90) -> np.ndarray:
+  """Plots gold (black) vs predicted (red) curves, one panel per dimension.
+
+  Args:
+    gold, pred: [frames, dims] in [-1, 1].
+  Returns:
+    uint8 image [dims * panel_height, width, 3].
+  """
+  gold = np.asarray(gold, np.float64)
+  pred = np.asarray(pred, np.float64)
+  frames, dims = gold.shape
+  xs = np.linspace(0, frames - 1, width)
+  image = np.full((dims * panel_height, width, 3), 255, np.uint8)
+
+  def draw(values, top, colour):
+    y = np.interp(xs, np.arange(frames), np.clip(values, -1, 1))
+    rows = top + np.round((1 - (y + 1) / 2) * (panel_height - 1)).astype(int)
+    for x in range(width):
+      lo, hi = sorted((rows[x], rows[max(x - 1, 0)]))
+      image[lo:hi + 1, x] = colour
+
+  for d in range(dims):
+    top = d * panel_height
+    image[top + panel_height // 2, :] = 200          # zero line
+    image[top, :] = 120                              # panel border
+    draw(gold[:, d], top, (0, 0, 0))
+    draw(pred[:, d], top, (220, 30, 30))
+  return image
+
+
+# ----------------------------------------------------------------------------- training
+
+def _model_inputs(inputs):
+  return {k: inputs[k] for k in MODEL_INPUTS if k in inputs}
+
+
+def train(config: TrainConfig, model_config: ModelConfig, *,
+          strategy: Optional[tf.distribute.Strategy] = None,
+          step_callback: Optional[Callable[[int, float], None]] = None,
+          dataset_fn: Optional[Callable[[str, bool, int], tf.data.Dataset]] = None
+          ) -> Dict[str, Any]:
+  """Trains `model_config` on `config.data_dir`, resuming from `config.model_dir`.
+
+  Args:
+    config: training configuration.
+    model_config: model hyperparameters (semantic_dim must match the data).
+    strategy: defaults to `get_strategy()`.
+    step_callback: called on the host after every step as (global_step, loss).
+    dataset_fn: optional override (partition, training, seed) -> dataset of
+      (inputs, labels) batches, for tests; defaults to `pipeline.make_dataset`.
+
+  Returns:
+    dict with 'global_step', 'epochs_completed', 'best_eval_ccc', 'history'
+    (per-epoch dicts), 'resumed_from_step', 'num_replicas'.
+
+  Raises:
+    TrainingSetupError: before any step, for bad paths/metadata/batch size.
+    TrainingDivergedError: NaN/inf loss; the last good checkpoint is kept.
+  """
+  strategy = strategy or get_strategy()
+  replicas = strategy.num_replicas_in_sync
+  setup = resolve_setup(config, model_config, replicas)
+  chief = is_chief(strategy)
+  if config.deterministic:
+    tf.config.experimental.enable_op_determinism()
+  keras.utils.set_random_seed(config.seed)
+  if config.precision != "float32":
+    keras.mixed_precision.set_global_policy(config.precision)
+
+  model_dir = config.model_dir
+  resolved = {
+      "model": model_config.to_dict(),
+      "training": config.to_dict(),
+      "data": {k: setup["metadata"].get(k) for k in (
+          "sample_rate", "samples_per_frame", "frames_per_chunk", "semantic_dim",
+          "label_names", "embeddings", "counts", "schema_version")},
+      "strategy": type(strategy).__name__,
+      "num_replicas": replicas,
+  }
+  if chief:
+    schema.atomic_write(os.path.join(model_dir, "model_config.json"),
+                        (model_config.to_json() + "\n").encode("utf-8"))
+    schema.atomic_write(os.path.join(model_dir, "config.json"),
+                        (json.dumps(resolved, indent=2, sort_keys=True, default=str)
+                         + "\n").encode("utf-8"))
+
+  with strategy.scope():
+    model = build_model(model_config)
+    if config.optimizer == "adam":
+      optimizer = keras.optimizers.Adam(config.learning_rate)
+    else:
+      optimizer = keras.optimizers.SGD(config.learning_rate)
+    optimizer.build(model.trainable_variables)
+    global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+    epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+    step_in_epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="step_in_epoch")
+    best_var = tf.Variable(-np.inf, dtype=tf.float64, trainable=False, name="best_eval_ccc")
+    bad_epochs = tf.Variable(0, dtype=tf.int64, trainable=False, name="bad_epochs")
+    train_ccc = ConcordanceCorrelation(name="train_ccc")
+    eval_ccc = ConcordanceCorrelation(name="eval_ccc")
+    # Non-trainable state (the dropout seed generators) is not attribute-tracked by
+    # tf.train.Checkpoint: list it explicitly so a resumed run draws the same masks.
+    model_state = [v.value for v in model.non_trainable_variables]
+    checkpoint = tf.train.Checkpoint(model=model, model_state=model_state,
+                                     optimizer=optimizer, global_step=global_step,
+                                     epoch=epoch_var, step_in_epoch=step_in_epoch,
+                                     best_eval_ccc=best_var, bad_epochs=bad_epochs)
+
+  write_root = model_dir if chief else os.path.join(model_dir, ".workers", _task_suffix(strategy))
+  backup = tf.train.CheckpointManager(checkpoint, os.path.join(write_root, "backup"),
+                                      max_to_keep=2)
+  epochs_manager = tf.train.CheckpointManager(checkpoint, os.path.join(write_root, "checkpoints"),
+                                              max_to_keep=3, checkpoint_name="epoch")
+  resumed_from = 0
+  latest = tf.train.latest_checkpoint(os.path.join(model_dir, "backup"))
+  if latest:
+    checkpoint.restore(latest).assert_existing_objects_matched()
+    resumed_from = int(global_step.numpy())
+    logging.info("resumed from %s: step %d, epoch %d, step %d of that epoch", latest,
+                 resumed_from, int(epoch_var.numpy()), int(step_in_epoch.numpy()))
+
+  if chief:
+    train_writer = tf.summary.create_file_writer(os.path.join(model_dir, "logs", "train"))
+    eval_writer = tf.summary.create_file_writer(os.path.join(model_dir, "logs", "eval"))
+  else:
+    train_writer = eval_writer = tf.summary.create_noop_writer()
+  with train_writer.as_default():
+    tf.summary.text("config", "```\n" + json.dumps(resolved, indent=2, sort_keys=True,
+                                                     default=str) + "\n```", step=0)
+
+  matrix = setup["embedding_matrix"]
+
+  def make(partition, training, seed):
+    if dataset_fn is not None:
+      return dataset_fn(partition, training, seed)
+    return pipeline.make_dataset(config.data_dir, partition, config.batch_size, training,
+                                 shuffle_buffer=config.shuffle_buffer, seed=seed,
+                                 embedding_matrix=matrix)
+
+  def distribute(dataset):
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return strategy.experimental_distribute_dataset(dataset.with_options(options))
+
+  trainable = model.trainable_variables
+  clip = float(config.clip_norm)
+
+  def replica_train_step(inputs, labels):
+    labels = tf.cast(labels, tf.float32)
+    mask = frame_mask(inputs["num_frames"], tf.shape(labels)[1])
+    with tf.GradientTape() as tape:
+      pred = tf.cast(model(_model_inputs(inputs), training=True), tf.float32)
+      local = ccc.ccc_statistics(labels, pred, mask)
+      stats = ccc.cross_replica_statistics(local)                 # global batch, Eq. 8
+      loss = tf.reduce_mean(1.0 - ccc.ccc_from_statistics(stats))
+    grads = tape.gradient(loss, trainable)
+    ctx = tf.distribute.get_replica_context()
+    n = ctx.num_replicas_in_sync
+    if n > 1:
+      grads = ctx.all_reduce(tf.distribute.ReduceOp.SUM, grads)    # global-batch gradient
+    if clip > 0:
+      grads, norm = tf.clip_by_global_norm(grads, clip)
+    else:
+      norm = tf.linalg.global_norm(grads)
+    if n > 1:
+      # Keras' optimizer sums the replicas' gradients again: hand it 1/n of the total.
+      grads = [g / n for g in grads]
+    optimizer.apply_gradients(zip(grads, trainable))
+    return loss, tf.cast(local, tf.float64), norm
+
+  @tf.function(reduce_retracing=True)
+  def train_step(inputs, labels):
+    loss, local, norm = strategy.run(replica_train_step, args=(inputs, labels))
+    return (strategy.reduce(tf.distribute.ReduceOp.MEAN, loss, axis=None),
+            strategy.reduce(tf.distribute.ReduceOp.SUM, local, axis=None),
+            strategy.reduce(tf.distribute.ReduceOp.MEAN, norm, axis=None))
+
+  def replica_eval_step(inputs, labels):
+    mask = frame_mask(inputs["num_frames"], tf.shape(labels)[1])
+    pred = tf.cast(model(_model_inputs(inputs), training=False), tf.float32)
+    return ccc.ccc_statistics(labels, pred, mask, dtype=tf.float64)
+
+  @tf.function(reduce_retracing=True)
+  def eval_step(inputs, labels):
+    local = strategy.run(replica_eval_step, args=(inputs, labels))
+    return strategy.reduce(tf.distribute.ReduceOp.SUM, local, axis=None)
+
+  def save_backup():
+    backup.save(checkpoint_number=int(global_step.numpy()))
+
+  def save_keras(name):
+    if not chief:
+      return
+    path = os.path.join(model_dir, name)
+    tmp = os.path.join(model_dir, f".tmp-{os.getpid()}-{name}")
+    model.save(tmp)
+    os.replace(tmp, path)
+
+  history: List[Dict[str, Any]] = []
+  start_epoch = int(epoch_var.numpy())
+  for epoch in range(start_epoch, config.epochs):
+    skip = int(step_in_epoch.numpy())
+    dataset = make(config.train_partition, True, config.seed * 1000 + epoch)
+    if config.steps_per_epoch:
+      dataset = dataset.take(config.steps_per_epoch)
+    if skip:
+      dataset = dataset.skip(skip)
+      logging.info("epoch %d: skipping %d finished steps", epoch, skip)
+    train_ccc.reset_state()
+    losses = []
+    t_epoch = t_log = time.perf_counter()
+    steps_since_log = 0
+    for inputs, labels in distribute(dataset):
+      loss, stats, norm = train_step(inputs, labels)
+      loss_value = float(loss.numpy())
+      if not np.isfinite(loss_value) or not np.isfinite(float(norm.numpy())):
+        raise TrainingDivergedError(
+            f"non-finite loss ({loss_value}) or gradient norm ({float(norm.numpy())}) at step "
+            f"{int(global_step.numpy()) + 1} (epoch {epoch}); training stopped. The last good "
+            f"checkpoint is kept: {backup.latest_checkpoint or 'none saved yet'}"
+            f"{'' if not os.path.exists(os.path.join(model_dir, 'best.keras')) else ' and best.keras'}")
+      global_step.assign_add(1)
+      step_in_epoch.assign_add(1)
+      train_ccc.update_from_statistics(stats)
+      losses.append(loss_value)
+      steps_since_log += 1
+      step = int(global_step.numpy())
+      if step % config.log_every_steps == 0:
+        now = time.perf_counter()
+        with train_writer.as_default():
+          tf.summary.scalar("loss", loss_value, step=step)
+          tf.summary.scalar("gradient_norm", float(norm.numpy()), step=step)
+          tf.summary.scalar("steps_per_second", steps_since_log / max(now - t_log, 1e-9),
+                            step=step)
+        t_log, steps_since_log = now, 0
+      if step % config.backup_every_steps == 0:
+        save_backup()
+      if step_callback is not None:
+        step_callback(step, loss_value)
+    if not losses and skip == 0:
+      raise TrainingSetupError(
+          f"{config.data_dir}: partition {config.train_partition!r} yielded no batch")
+    step = int(global_step.numpy())
+    train_values = train_ccc.per_dimension().numpy()
+    record = {"epoch": epoch, "global_step": step,
+              "train_loss": float(np.mean(losses)) if losses else float("nan"),
+              "train_ccc": dict(zip(LABEL_NAMES, map(float, train_values))),
+              "seconds": time.perf_counter() - t_epoch}
+    with train_writer.as_default():
+      for name, value in zip(LABEL_NAMES, train_values):
+        tf.summary.scalar(f"ccc/{name}", value, step=step)
+      tf.summary.scalar("ccc/mean", float(np.mean(train_values)), step=step)
+
+    improved = True
+    if config.eval_partition:
+      eval_ccc.reset_state()
+      for inputs, labels in distribute(make(config.eval_partition, False, 0)):
+        eval_ccc.update_from_statistics(eval_step(inputs, labels))
+      values = eval_ccc.per_dimension().numpy()
+      mean = float(np.mean(values))
+      record["eval_ccc"] = dict(zip(LABEL_NAMES, map(float, values)))
+      record["eval_ccc"]["mean"] = mean
+      with eval_writer.as_default():
+        for name, value in zip(LABEL_NAMES, values):
+          tf.summary.scalar(f"ccc/{name}", value, step=step)
+        tf.summary.scalar("ccc/mean", mean, step=step)
+        if chief and dataset_fn is None:
+          image = _eval_curve_image(model, config, matrix)
+          if image is not None:
+            tf.summary.image("devel_prediction_vs_gold", image[None], step=step)
+      improved = mean > float(best_var.numpy())
+      if improved:
+        best_var.assign(mean)
+        bad_epochs.assign(0)
+      else:
+        bad_epochs.assign_add(1)
+    logging.info("epoch %d step %d: train loss %.4f, train CCC %s, eval CCC %s (%.1f s)",
+                 epoch, step, record["train_loss"], _fmt(record["train_ccc"]),
+                 _fmt(record.get("eval_ccc", {})), record["seconds"])
+    if improved:
+      save_keras("best.keras")
+    epoch_var.assign(epoch + 1)
+    step_in_epoch.assign(0)
+    epochs_manager.save(checkpoint_number=epoch + 1)
+    save_backup()
+    history.append(record)
+    if (config.early_stopping_patience and
+        int(bad_epochs.numpy()) >= config.early_stopping_patience):
+      logging.info("early stopping: %d epochs without a better eval CCC",
+                   int(bad_epochs.numpy()))
+      break
+  save_keras("last.keras")
+  if not chief:
+    shutil.rmtree(write_root, ignore_errors=True)
+  train_writer.flush()
+  eval_writer.flush()
+  return {"global_step": int(global_step.numpy()), "epochs_completed": int(epoch_var.numpy()),
+          "best_eval_ccc": float(best_var.numpy()), "history": history,
+          "resumed_from_step": resumed_from, "num_replicas": replicas}
+
+
+def _fmt(values: Dict[str, float]) -> str:
+  return " ".join(f"{k[:1]}={v:.3f}" for k, v in values.items() if k != "mean") or "-"
+
+
+def _eval_curve_image(model, config: TrainConfig, matrix) -> Optional[np.ndarray]:
+  """Gold vs predicted curves of the first recording of the eval partition."""
+  dataset = pipeline.make_dataset(config.data_dir, config.eval_partition, config.batch_size,
+                                  False, embedding_matrix=matrix, include_ids=True)
+  first, golds, preds = None, [], []
+  for inputs, labels in dataset:
+    ids = inputs["recording_id"].numpy()
+    if first is None:
+      first = ids[0]
+    keep = ids == first
+    if not keep.any():
+      break
+    pred = model(_model_inputs(inputs), training=False).numpy()
+    nf = inputs["num_frames"].numpy()
+    for i in np.flatnonzero(keep):
+      golds.append(labels.numpy()[i, :nf[i]])
+      preds.append(pred[i, :nf[i]])
+    if not keep.all():
+      break
+  if not golds:
+    return None
+  return curve_image(np.concatenate(golds), np.concatenate(preds))

@@ -1,0 +1,167 @@
+"""Training loop: distribution equivalence, crash/resume, NaN stop, set-up errors, TensorBoard."""
+import glob
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from emotion_tf import training
+from emotion_tf.data import pipeline
+from emotion_tf.models import ModelConfig
+from tests.data_fixtures import tiny_corpus  # noqa: F401  (fixture)
+from tests.data_fixtures import tiny_tfrecords  # noqa: F401  (fixture)
+from tests.data_fixtures import tiny_vec  # noqa: F401  (fixture)
+
+SMALL = ModelConfig(semantic_dim=8, cnn_filters=(4, 6, 8), fusion_units=8, lstm_units=8)
+
+
+def config(data_dir, model_dir, **overrides):
+  base = dict(data_dir=data_dir, model_dir=str(model_dir), epochs=1, batch_size=2,
+              backup_every_steps=2, log_every_steps=1, seed=3)
+  base.update(overrides)
+  return training.TrainConfig(**base)
+
+
+def weights_of(model_dir, name="last.keras"):
+  return keras.models.load_model(os.path.join(model_dir, name)).get_weights()
+
+
+def one_device():
+  return tf.distribute.MirroredStrategy(["/cpu:0"])
+
+
+def two_devices():
+  return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+
+
+@pytest.mark.parametrize("clip_norm", [0.0, 1e-3])
+def test_two_replicas_match_one_device(tiny_tfrecords, tmp_path, clip_norm):
+  """Same global batch, SGD: identical updates (loss from all-reduced CCC statistics,
+  gradients summed, global-norm clip applied to the global gradient)."""
+  data_dir = tiny_tfrecords[0]
+  model_config = SMALL.replace(dropout=0.0, lstm_dropout=0.0)
+  results = []
+  for name, strategy in (("one", one_device()), ("two", two_devices())):
+    cfg = config(data_dir, tmp_path / name, optimizer="sgd", learning_rate=0.5,
+                 clip_norm=clip_norm, steps_per_epoch=2, eval_partition="")
+    losses = []
+    out = training.train(cfg, model_config, strategy=strategy,
+                         step_callback=lambda step, loss: losses.append(loss))
+    assert out["num_replicas"] == strategy.num_replicas_in_sync
+    results.append((losses, weights_of(cfg.model_dir)))
+  (losses_1, w_1), (losses_2, w_2) = results
+  np.testing.assert_allclose(losses_2, losses_1, rtol=1e-4, atol=1e-5)
+  initial = build_initial_weights(model_config)
+  moved = max(float(np.abs(a - b).max()) for a, b in zip(w_1, initial))
+  assert moved > 1e-4  # the steps did change the weights
+  for a, b in zip(w_2, w_1):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def build_initial_weights(model_config, seed=3):
+  keras.utils.set_random_seed(seed)
+  from emotion_tf.models import build_model
+  return build_model(model_config).get_weights()
+
+
+def test_batch_not_divisible_by_replicas(tiny_tfrecords, tmp_path):
+  with pytest.raises(training.TrainingSetupError, match="not divisible by the number of replicas"):
+    training.train(config(tiny_tfrecords[0], tmp_path / "m", batch_size=3), SMALL,
+                   strategy=two_devices())
+
+
+def test_crash_resumes_from_backup_and_matches_uninterrupted_run(tiny_tfrecords, tmp_path):
+  data_dir = tiny_tfrecords[0]
+  full_dir = tmp_path / "full"
+  full = training.train(config(data_dir, full_dir, epochs=2), SMALL, strategy=one_device())
+  steps_per_epoch = full["global_step"] // 2
+  assert full["epochs_completed"] == 2 and steps_per_epoch >= 3
+
+  crash_at = steps_per_epoch + 2          # mid-epoch 1; last backup at an even step before it
+
+  def crash(step, loss):
+    if step == crash_at:
+      raise KeyboardInterrupt("simulated crash")
+
+  crash_dir = tmp_path / "crash"
+  with pytest.raises(KeyboardInterrupt):
+    training.train(config(data_dir, crash_dir, epochs=2), SMALL, strategy=one_device(),
+                   step_callback=crash)
+  resumed = training.train(config(data_dir, crash_dir, epochs=2), SMALL, strategy=one_device())
+  expected_backup = max(s for s in range(1, crash_at + 1)
+                        if s % 2 == 0 or s == steps_per_epoch)
+  assert resumed["resumed_from_step"] == expected_backup
+  assert resumed["global_step"] == full["global_step"]
+  for a, b in zip(weights_of(crash_dir), weights_of(full_dir)):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+  # A finished run restarted with the same command does nothing more.
+  again = training.train(config(data_dir, crash_dir, epochs=2), SMALL, strategy=one_device())
+  assert again["global_step"] == full["global_step"] and again["history"] == []
+
+  # What a user watches in TensorBoard (from the uninterrupted run).
+  tags = set()
+  for path in glob.glob(str(full_dir / "logs" / "*" / "events.out.tfevents.*")):
+    for event in tf.compat.v1.train.summary_iterator(path):
+      tags.update(v.tag for v in event.summary.value)
+  for tag in ("loss", "steps_per_second", "ccc/arousal", "ccc/valence", "ccc/liking",
+              "ccc/mean", "config", "devel_prediction_vs_gold"):
+    assert tag in tags, (tag, sorted(tags))
+  for name in ("best.keras", "last.keras", "config.json", "model_config.json"):
+    assert os.path.exists(full_dir / name)
+  assert ModelConfig.from_json(open(full_dir / "model_config.json").read()) == SMALL
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tiny_tfrecords, tmp_path):
+  data_dir = tiny_tfrecords[0]
+
+  def poisoned(partition, training_mode, seed):
+    ds = pipeline.make_dataset(data_dir, partition, 2, training_mode, seed=seed)
+
+    def poison(i, batch):
+      inputs, labels = batch
+      return inputs, tf.where(i >= 2, tf.fill(tf.shape(labels), np.nan), labels)
+    return ds.enumerate().map(poison)
+
+  model_dir = tmp_path / "m"
+  with pytest.raises(training.TrainingDivergedError,
+                     match=r"non-finite loss.*step 3.*last good checkpoint is kept"):
+    training.train(config(data_dir, model_dir, backup_every_steps=1), SMALL,
+                   strategy=one_device(), dataset_fn=poisoned)
+  latest = tf.train.latest_checkpoint(str(model_dir / "backup"))
+  assert latest is not None and latest.endswith("-2")
+  reader = tf.train.load_checkpoint(latest)
+  for name, _ in tf.train.list_variables(latest):
+    value = reader.get_tensor(name)
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+      assert np.all(np.isfinite(value)), name
+
+
+def test_setup_errors_fail_before_training(tiny_tfrecords, tmp_path):
+  data_dir = tiny_tfrecords[0]
+  blocker = tmp_path / "file"
+  blocker.write_text("x")
+  with pytest.raises(training.TrainingSetupError, match="model directory is not writable"):
+    training.train(config(data_dir, blocker / "model"), SMALL, strategy=one_device())
+  empty = tmp_path / "empty"
+  empty.mkdir()
+  with pytest.raises(training.TrainingSetupError, match="metadata.json: missing"):
+    training.train(config(str(empty), tmp_path / "m1"), SMALL, strategy=one_device())
+  with pytest.raises(training.TrainingSetupError, match="model expects 16, the data .* has 8"):
+    training.train(config(data_dir, tmp_path / "m2"), SMALL.replace(semantic_dim=16),
+                   strategy=one_device())
+  with pytest.raises(training.TrainingSetupError, match="no shards"):
+    training.train(config(data_dir, tmp_path / "m3", eval_partition="Dev"), SMALL,
+                   strategy=one_device())
+  assert not os.path.exists(tmp_path / "m2" / "backup")
+
+
+def test_curve_image_draws_both_curves():
+  t = np.linspace(0, 1, 50)
+  gold = np.stack([np.sin(6 * t)] * 3, -1)
+  image = training.curve_image(gold, -gold, width=100, panel_height=40)
+  assert image.shape == (120, 100, 3) and image.dtype == np.uint8
+  red = (image[..., 0] > 200) & (image[..., 1] < 60)
+  black = image.sum(-1) == 0
+  assert red.any() and black.any()
