@@ -128,6 +128,15 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
   return resolver.task_type == "worker" and resolver.task_id == 0
 
 
+def is_multi_worker(strategy: tf.distribute.Strategy) -> bool:
+  """True when the strategy spans several worker processes (MultiWorkerMirroredStrategy)."""
+  resolver = getattr(strategy, "cluster_resolver", None)
+  if resolver is None:
+    return False
+  cluster = resolver.cluster_spec().as_dict()
+  return sum(len(cluster.get(k, [])) for k in ("chief", "worker")) > 1
+
+
 def _task_suffix(strategy) -> str:
   resolver = getattr(strategy, "cluster_resolver", None)
   return f"{resolver.task_type}_{resolver.task_id}" if resolver is not None else "local"
@@ -290,6 +299,7 @@ def train(config: TrainConfig, model_config: ModelConfig, *,
   """
   strategy = strategy or get_strategy()
   replicas = strategy.num_replicas_in_sync
+  multi_worker = is_multi_worker(strategy)
   setup = resolve_setup(config, model_config, replicas)
   chief = is_chief(strategy)
   if config.deterministic:
@@ -305,7 +315,8 @@ def train(config: TrainConfig, model_config: ModelConfig, *,
       "data": {k: setup["metadata"].get(k) for k in (
           "sample_rate", "samples_per_frame", "frames_per_chunk", "semantic_dim",
           "label_names", "embeddings", "counts", "schema_version")},
-      "strategy": type(strategy).__name__,
+      "strategy": ("MultiWorkerMirroredStrategy" if multi_worker
+                   else type(strategy).__name__),
       "num_replicas": replicas,
   }
   if chief:
@@ -364,9 +375,13 @@ def train(config: TrainConfig, model_config: ModelConfig, *,
   def make(partition, training, seed):
     if dataset_fn is not None:
       return dataset_fn(partition, training, seed)
+    # Across workers every step must see a full global batch (no worker may run
+    # out of data while the others wait in a collective): drop the last partial
+    # batch of a training epoch there. In one process partial batches are fine.
     return pipeline.make_dataset(config.data_dir, partition, config.batch_size, training,
                                  shuffle_buffer=config.shuffle_buffer, seed=seed,
-                                 embedding_matrix=matrix)
+                                 embedding_matrix=matrix,
+                                 drop_remainder=training and multi_worker)
 
   def distribute(dataset):
     options = tf.data.Options()
@@ -415,6 +430,21 @@ def train(config: TrainConfig, model_config: ModelConfig, *,
   def eval_step(inputs, labels):
     local = strategy.run(replica_eval_step, args=(inputs, labels))
     return strategy.reduce(tf.distribute.ReduceOp.SUM, local, axis=None)
+
+  local_eval_step = tf.function(replica_eval_step, reduce_retracing=True)
+
+  def evaluate(dataset):
+    """Summed statistics [6, 3] of a partition. With several workers every worker
+    evaluates the whole partition by itself (no collectives, so uneven partial
+    batches cannot stall a worker) and all reach the same best-model decision."""
+    eval_ccc.reset_state()
+    if multi_worker:
+      for inputs, labels in dataset:
+        eval_ccc.update_from_statistics(local_eval_step(inputs, labels))
+    else:
+      for inputs, labels in distribute(dataset):
+        eval_ccc.update_from_statistics(eval_step(inputs, labels))
+    return eval_ccc.per_dimension().numpy()
 
   def save_backup():
     backup.save(checkpoint_number=int(global_step.numpy()))
@@ -484,10 +514,7 @@ def train(config: TrainConfig, model_config: ModelConfig, *,
 
     improved = True
     if config.eval_partition:
-      eval_ccc.reset_state()
-      for inputs, labels in distribute(make(config.eval_partition, False, 0)):
-        eval_ccc.update_from_statistics(eval_step(inputs, labels))
-      values = eval_ccc.per_dimension().numpy()
+      values = evaluate(make(config.eval_partition, False, 0))
       mean = float(np.mean(values))
       record["eval_ccc"] = dict(zip(LABEL_NAMES, map(float, values)))
       record["eval_ccc"]["mean"] = mean
