@@ -1,0 +1,321 @@
+"""Evaluation of a trained model on TFRecord partitions (AVEC 2017 convention).
+
+  * CCC (paper Eq. 8) per dimension over the concatenation of all valid frames of a partition
+    (the AVEC convention, what the paper reports), and its mean over arousal/valence/liking;
+  * the mean over recordings of each recording's CCC (a second, per-recording view);
+  * per-recording prediction CSVs `name;time;arousal;valence;liking` at 10 Hz, no header (the
+    labels contract of DESIGN.md), `time` = frame index * hop (0.1 s);
+  * a JSON summary.
+
+The partition is read in eval mode (chunks in order, no shuffling), the model predicts each
+10 s chunk, and chunks are stitched back into whole recordings (only valid frames) before any
+statistic is computed.
+"""
+
+import json
+import os
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from emotion_tf import FRAME_HOP_SECONDS, LABEL_NAMES
+from emotion_tf import models  # noqa: F401  (registers the serializable model and layers)
+from emotion_tf.ccc import concordance_cc_numpy
+from emotion_tf.data import pipeline
+from emotion_tf.data import schema
+
+MODEL_FILES = {"best": "best.keras", "last": "last.keras"}
+SUMMARY_FILENAME = "evaluation.json"
+
+
+class ModelDirError(ValueError):
+  """A model directory without a usable saved model."""
+
+
+# ---------------------------------------------------------------------------------- model dirs
+
+def trained_model_path(model_dir: str, which: str = "best") -> str:
+  """Path of `<model_dir>/best.keras` (falls back to last.keras) or `<model_dir>/last.keras`.
+
+  Raises:
+    ModelDirError: naming the directory when the wanted file (and its fallback) is missing.
+  """
+  if which not in MODEL_FILES:
+    raise ValueError(f"which must be one of {sorted(MODEL_FILES)}, got {which!r}")
+  if not os.path.isdir(model_dir):
+    raise ModelDirError(f"{model_dir}: model directory does not exist")
+  candidates = ["best", "last"] if which == "best" else ["last"]
+  for name in candidates:
+    path = os.path.join(model_dir, MODEL_FILES[name])
+    if os.path.exists(path):
+      if name != which:
+        logging.warning("%s: no %s; using %s", model_dir, MODEL_FILES[which], MODEL_FILES[name])
+      return path
+  raise ModelDirError(
+      f"{model_dir}: no {' or '.join(MODEL_FILES[c] for c in candidates)}; train a model with "
+      f"`python -m emotion_tf.train --model_dir {model_dir}` first")
+
+
+def load_trained_model(model_dir: str, which: str = "best") -> models.EmotionRecognitionModel:
+  """Loads `<model_dir>/best.keras` (or last.keras, see `trained_model_path`) without compiling.
+
+  When `<model_dir>/model_config.json` exists it must describe the same model.
+  """
+  path = trained_model_path(model_dir, which)
+  try:
+    model = keras.models.load_model(path, compile=False)
+  except (OSError, ValueError, TypeError) as e:
+    raise ModelDirError(f"{path}: cannot load the Keras model ({e})") from e
+  if not isinstance(model, models.EmotionRecognitionModel):
+    raise ModelDirError(f"{path}: holds a {type(model).__name__}, not an EmotionRecognitionModel")
+  config_path = os.path.join(model_dir, "model_config.json")
+  if os.path.exists(config_path):
+    with open(config_path, "r", encoding="utf-8") as f:
+      stored = models.ModelConfig.from_json(f.read())
+    if stored != model.config:
+      raise ModelDirError(f"{config_path}: describes {stored}, but {path} holds {model.config}")
+  logging.info("loaded %s (%s)", path, model.config.variant)
+  return model
+
+
+# -------------------------------------------------------------------------------------- metrics
+
+def ccc_summary(labels: Mapping[str, np.ndarray], predictions: Mapping[str, np.ndarray],
+                label_names: Sequence[str] = LABEL_NAMES) -> Dict[str, Any]:
+  """CCC figures of whole recordings (Eq. 8).
+
+  Args:
+    labels, predictions: {recording_id: [frames, dims]} with the same ids and shapes (valid
+      frames only).
+    label_names: names of the `dims` columns.
+
+  Returns:
+    {'num_recordings', 'num_frames',
+     'ccc': {name: CCC over all frames of all recordings concatenated}, 'ccc_mean',
+     'per_recording_ccc': {name: mean over recordings of the recording's CCC},
+     'per_recording_ccc_mean',
+     'recordings': {id: {'num_frames', 'ccc': {name: ...}, 'ccc_mean'}}}.
+  """
+  ids = sorted(labels)
+  if not ids:
+    raise ValueError("no recordings to evaluate")
+  if sorted(predictions) != ids:
+    raise ValueError(f"predictions and labels cover different recordings: "
+                     f"{sorted(set(ids) ^ set(predictions))}")
+  names = list(label_names)
+  per_rec: Dict[str, Any] = {}
+  rec_values = []
+  for rid in ids:
+    gold = np.asarray(labels[rid], np.float64)
+    pred = np.asarray(predictions[rid], np.float64)
+    if gold.shape != pred.shape or gold.ndim != 2 or gold.shape[1] != len(names):
+      raise ValueError(f"{rid}: labels {gold.shape} and predictions {pred.shape} must both be "
+                       f"[frames, {len(names)}]")
+    values = concordance_cc_numpy(gold, pred, axis=0)
+    rec_values.append(values)
+    per_rec[rid] = {"num_frames": int(gold.shape[0]),
+                    "ccc": dict(zip(names, map(float, values))),
+                    "ccc_mean": float(np.mean(values))}
+  gold_all = np.concatenate([np.asarray(labels[r], np.float64) for r in ids])
+  pred_all = np.concatenate([np.asarray(predictions[r], np.float64) for r in ids])
+  overall = concordance_cc_numpy(gold_all, pred_all, axis=0)
+  rec_mean = np.mean(np.stack(rec_values), axis=0)
+  return {
+      "num_recordings": len(ids),
+      "num_frames": int(gold_all.shape[0]),
+      "ccc": dict(zip(names, map(float, overall))),
+      "ccc_mean": float(np.mean(overall)),
+      "per_recording_ccc": dict(zip(names, map(float, rec_mean))),
+      "per_recording_ccc_mean": float(np.mean(rec_mean)),
+      "recordings": per_rec,
+  }
+
+
+# ------------------------------------------------------------------------------------ prediction
+
+def _check_data_matches_model(data_dir: str, model: models.EmotionRecognitionModel,
+                              embedding_matrix: Optional[np.ndarray]) -> None:
+  meta = schema.read_metadata(data_dir)
+  c = model.config
+  path = os.path.join(data_dir, schema.METADATA_FILE)
+  for key, want in (("sample_rate", c.sample_rate), ("samples_per_frame", c.samples_per_frame)):
+    if key in meta and int(meta[key]) != int(want):
+      raise ValueError(f"{path}: {key} {meta[key]} differs from the model's {want}")
+  if c.uses_semantic:
+    dim = (embedding_matrix.shape[1] if embedding_matrix is not None
+           else meta.get("semantic_dim"))
+    if dim is not None and int(dim) != c.semantic_dim:
+      what = "the --embeddings space" if embedding_matrix is not None else path
+      raise ValueError(f"{what}: semantic dimension {dim} differs from the model's "
+                       f"semantic_dim {c.semantic_dim}")
+
+
+def predict_partition(model: keras.Model, data_dir: str, partition: str, batch_size: int = 8,
+                      embedding_matrix: Optional[np.ndarray] = None
+                      ) -> Tuple[Dict[str, np.ndarray], Dict[str, np.ndarray]]:
+  """Runs `model` over a TFRecord partition and stitches chunks back into recordings.
+
+  Args:
+    model: maps {'audio' [B, F*spf], 'semantic' [B, F, d], 'num_frames' [B]} -> [B, F, 3].
+    data_dir: directory with the shards and metadata.json.
+    partition: partition name as in the shard names (e.g. 'devel').
+    batch_size: chunks per batch.
+    embedding_matrix: optional [vocab, d] replacing the stored semantic vectors via word_index.
+
+  Returns:
+    (predictions, labels): {recording_id: float32 [valid frames, 3]} each.
+  """
+  if isinstance(model, models.EmotionRecognitionModel):
+    _check_data_matches_model(data_dir, model, embedding_matrix)
+  ds = pipeline.make_dataset(data_dir, partition, batch_size, training=False,
+                             embedding_matrix=embedding_matrix, include_ids=True)
+
+  @tf.function(reduce_retracing=True)
+  def forward(audio, semantic, num_frames):
+    return model({"audio": audio, "semantic": semantic, "num_frames": num_frames},
+                 training=False)
+
+  ids: List[np.ndarray] = []
+  chunks: List[np.ndarray] = []
+  frames: List[np.ndarray] = []
+  preds: List[np.ndarray] = []
+  golds: List[np.ndarray] = []
+  for inputs, labels in ds:
+    y = forward(inputs["audio"], inputs["semantic"], inputs["num_frames"])
+    ids.append(inputs["recording_id"].numpy())
+    chunks.append(inputs["chunk_index"].numpy())
+    frames.append(inputs["num_frames"].numpy())
+    preds.append(np.asarray(y, np.float32))
+    golds.append(labels.numpy())
+  if not preds:
+    raise ValueError(f"{data_dir}: partition {partition!r} has no examples")
+  args = [np.concatenate(ids), np.concatenate(chunks), np.concatenate(frames)]
+  predictions = pipeline.stitch_predictions(*args, np.concatenate(preds))
+  gold = pipeline.stitch_predictions(*args, np.concatenate(golds))
+  return _decode_keys(predictions), _decode_keys(gold)
+
+
+def _decode_keys(d: Mapping[Any, np.ndarray]) -> Dict[str, np.ndarray]:
+  return {(k.decode("utf-8") if isinstance(k, bytes) else str(k)): v for k, v in d.items()}
+
+
+def evaluate_partition(model: keras.Model, data_dir: str, partition: str, batch_size: int = 8,
+                       embedding_matrix: Optional[np.ndarray] = None,
+                       return_predictions: bool = False) -> Dict[str, Any]:
+  """CCC of `model` on one partition (see `ccc_summary` for the keys).
+
+  Adds 'partition'; with `return_predictions`, also 'predictions' and 'labels'
+  ({recording_id: [frames, 3]} arrays, not JSON-serialisable).
+  """
+  predictions, labels = predict_partition(model, data_dir, partition, batch_size,
+                                          embedding_matrix)
+  names = getattr(getattr(model, "config", None), "label_names", LABEL_NAMES)
+  result = {"partition": partition}
+  result.update(ccc_summary(labels, predictions, names))
+  logging.info("%s: CCC %s (mean %.4f) over %d recordings / %d frames", partition,
+               ", ".join(f"{k} {v:.4f}" for k, v in result["ccc"].items()), result["ccc_mean"],
+               result["num_recordings"], result["num_frames"])
+  if return_predictions:
+    result["predictions"] = predictions
+    result["labels"] = labels
+  return result
+
+
+# ------------------------------------------------------------------------------------------ I/O
+
+def format_prediction_csv(name: str, predictions: np.ndarray,
+                          hop_seconds: float = FRAME_HOP_SECONDS) -> str:
+  """Rows `name;time;arousal;valence;liking` (no header).
+
+  time = k * hop with as few decimals as the hop needs (0.0, 0.1, ... for 0.1 s, as in the label
+  files); values with 6 decimals. predictions: [frames, 3].
+  """
+  predictions = np.asarray(predictions, np.float64)
+  if predictions.ndim != 2 or predictions.shape[1] != len(LABEL_NAMES):
+    raise ValueError(f"{name}: predictions must be [frames, {len(LABEL_NAMES)}], "
+                     f"got {predictions.shape}")
+  decimals = next((d for d in range(1, 7) if abs(round(hop_seconds, d) - hop_seconds) < 1e-9), 6)
+  rows = [f"{name};{k * hop_seconds:.{decimals}f};" + ";".join(f"{v:.6f}" for v in row)
+          for k, row in enumerate(predictions)]
+  return "\n".join(rows) + ("\n" if rows else "")
+
+
+def write_prediction_csv(path: str, name: str, predictions: np.ndarray,
+                         hop_seconds: float = FRAME_HOP_SECONDS) -> None:
+  """Writes `format_prediction_csv` atomically to `path`."""
+  schema.atomic_write(path, format_prediction_csv(name, predictions, hop_seconds).encode("utf-8"))
+
+
+def write_json(path: str, data: Any) -> None:
+  """Writes `data` as indented JSON atomically."""
+  schema.atomic_write(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+
+
+def run_evaluation(model_dir: str, data_dir: str, partitions: Iterable[str],
+                   out_dir: Optional[str] = None, which: str = "best", batch_size: int = 8,
+                   embeddings: Optional[str] = None) -> Dict[str, Any]:
+  """Evaluates `<model_dir>/<which>.keras` on `partitions` and writes the results.
+
+  Writes `<out_dir>/evaluation.json` (the summary returned, without per-frame arrays) and
+  `<out_dir>/predictions/<partition>/<recording_id>.csv`. `out_dir` defaults to
+  `<model_dir>/evaluation_<which>`. `embeddings`: optional .vec file swapped in via word_index.
+  A partition that fails (e.g. no shards) is reported under 'errors' and the others still run.
+
+  Raises:
+    ModelDirError / ValueError before any partition runs for a bad model dir, metadata or
+    embedding file; RuntimeError after writing the summary when every partition failed.
+  """
+  partitions = [p.strip().lower() for p in partitions if p.strip()]
+  if not partitions:
+    raise ValueError("no partitions given")
+  out_dir = out_dir or os.path.join(model_dir, f"evaluation_{which}")
+  model = load_trained_model(model_dir, which)
+  meta = schema.read_metadata(data_dir)
+  hop = float(meta.get("hop_seconds", FRAME_HOP_SECONDS))
+  matrix = None
+  if embeddings:
+    matrix = schema.load_embedding_matrix(data_dir, embeddings)
+    if matrix.shape[1] != model.config.semantic_dim:
+      raise ValueError(f"{embeddings}: vectors have dimension {matrix.shape[1]}, the model "
+                       f"expects semantic_dim {model.config.semantic_dim}")
+  summary: Dict[str, Any] = {
+      "model_dir": os.path.abspath(model_dir),
+      "model_file": trained_model_path(model_dir, which),
+      "data_dir": os.path.abspath(data_dir),
+      "embeddings": os.path.abspath(embeddings) if embeddings else None,
+      "variant": model.config.variant,
+      "partitions": {},
+      "errors": {},
+  }
+  for partition in partitions:
+    try:
+      result = evaluate_partition(model, data_dir, partition, batch_size, matrix,
+                                  return_predictions=True)
+    except (ValueError, OSError, tf.errors.OpError) as e:
+      logging.error("%s: partition %s failed: %s", data_dir, partition, e)
+      summary["errors"][partition] = str(e)
+      continue
+    predictions = result.pop("predictions")
+    result.pop("labels")
+    pred_dir = os.path.join(out_dir, "predictions", partition)
+    for rid, pred in predictions.items():
+      write_prediction_csv(os.path.join(pred_dir, rid + ".csv"), rid, pred, hop)
+    result["predictions_dir"] = pred_dir
+    summary["partitions"][partition] = result
+  write_json(os.path.join(out_dir, SUMMARY_FILENAME), summary)
+  if not summary["partitions"]:
+    raise RuntimeError(f"every partition failed: {summary['errors']}")
+  return summary
+
+
+def format_table(summary: Mapping[str, Any], label_names: Sequence[str] = LABEL_NAMES) -> str:
+  """A plain-text CCC table (rows = partitions; columns = dimensions + mean)."""
+  header = f"{'partition':<10}" + "".join(f"{n:>10}" for n in list(label_names) + ["mean"])
+  lines = [header]
+  for partition, r in summary.get("partitions", {}).items():
+    values = [r["ccc"][n] for n in label_names] + [r["ccc_mean"]]
+    lines.append(f"{partition:<10}" + "".join(f"{v:>10.4f}" for v in values))
+  return "\n".join(lines)

@@ -1,0 +1,44 @@
+"""Exports a trained model as a SavedModel for serving (see emotion_tf.exporting for the signature).
+
+  python -m emotion_tf.export --model_dir DIR [--which best] [--out EXPORT_DIR] [--force]
+
+Serving signature `serving_default`: audio [batch, samples] float32 at 22 050 Hz and
+semantic [batch, frames, d] float32 -> arousal, valence, liking [batch, frames]. Inspect it with
+`saved_model_cli show --dir EXPORT_DIR --all`. A rerun on the same model file skips.
+"""
+
+import os
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+
+from emotion_tf import exporting
+
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  if not FLAGS.model_dir:
+    raise app.UsageError("--model_dir is required")
+  out = FLAGS.out or os.path.join(FLAGS.model_dir, "export")
+  try:
+    meta, exported = exporting.export_from_model_dir(FLAGS.model_dir, out, FLAGS.which,
+                                                     force=FLAGS.force)
+  except (ValueError, OSError) as e:
+    logging.error("%s", e)
+    print(f"error: {e}", file=sys.stderr)
+    return 1
+  print(f"{'exported' if exported else 'up to date'}: {os.path.abspath(out)} "
+        f"({meta['variant']}, semantic_dim {meta['semantic_dim']}, outputs "
+        f"{','.join(meta['label_names'])})")
+  return 0
+
+
+if __name__ == "__main__":
+  from flags.export_flags import define_export_flags  # pylint: disable=g-import-not-at-top
+  define_export_flags()
+  app.run(main)

@@ -1,0 +1,170 @@
+"""Whole-recording prediction with an exported SavedModel (library of `emotion_tf.predict`).
+
+One recording = one pass: the wav is decoded and resampled to the model's rate
+(`data_prep.corpus.load_audio`), cut to F = floor(samples / samples_per_frame) whole 0.1 s
+frames (a trailing partial frame, < 0.1 s, is dropped; a wav shorter than one frame is an error),
+and the model runs once over all F frames, so there are no 10 s chunk boundaries and the LSTM
+state flows through the whole recording.
+
+Semantic input, frame k: the vector of the word being spoken at the frame centre
+t_k = (k + 0.5) * hop, by the same rules (and code) as the TFRecord writer
+(`data_prep.write_tfrecords.frame_word_index`, `schema.build_embedding_matrix`): zeros when no
+word is spoken; a word missing from the embedding file gets zeros (or the writer's
+deterministic hash vector with oov='hash'), and the number of such words and frames is logged.
+
+Memory: the CNN sees all frames at once; its first layer holds about
+samples_per_frame * 50 * 4 bytes = 0.44 MB per frame (about 800 MB for a 3-minute recording).
+"""
+
+import os
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+from absl import logging
+
+from data_prep import corpus
+from data_prep import word_timings as wt
+from data_prep import write_tfrecords
+from emotion_tf import evaluation
+from emotion_tf import exporting
+from emotion_tf.data import schema
+from emotion_tf.semantic import vectors as vec_io
+
+
+class PredictionInputError(ValueError):
+  """A prediction input (wav, timings, embeddings) that cannot be used; names the file."""
+
+
+def read_word_timings(path: str, tier: Optional[str] = None) -> List[wt.WordTiming]:
+  """Word timings from a `.TextGrid` (Praat) or a CSV `id;start;end;word` (any other name)."""
+  if not os.path.exists(path):
+    raise PredictionInputError(f"{path}: word timings file is missing")
+  if path.lower().endswith(".textgrid"):
+    return wt.read_textgrid(path, tier=tier or None)
+  return wt.read_timings_csv(path)
+
+
+def semantic_frames(timings: Sequence[wt.WordTiming], num_frames: int,
+                    words: Sequence[str], vectors: np.ndarray, hop_seconds: float = 0.1,
+                    oov: str = "zeros") -> Tuple[np.ndarray, Dict[str, Any]]:
+  """Per-frame word vectors of one recording, with the TFRecord writer's rules.
+
+  The word of frame k is the one spoken at its centre (k + 0.5) * hop
+  (`data_prep.write_tfrecords.frame_word_index`); its vector comes from (`words`, `vectors`)
+  through `schema.build_embedding_matrix` (zeros where no word; unknown words -> zeros or the
+  writer's deterministic hash vector, per `oov`).
+
+  Args:
+    timings: word timings; num_frames: F.
+    words, vectors: an embedding space, vectors float32 [count, d].
+    hop_seconds: frame hop; oov: 'zeros' or 'hash'.
+
+  Returns:
+    (semantic float32 [num_frames, d], stats {'words', 'frames_with_word',
+    'oov_words' (distinct unknown words spoken), 'oov_frames'}).
+  """
+  vocab = [schema.NO_WORD] + sorted({t.word for t in timings} - {schema.NO_WORD})
+  word_to_index = {w: i for i, w in enumerate(vocab)}
+  index = write_tfrecords.frame_word_index(timings, word_to_index, num_frames,
+                                           hop_seconds)                    # [F] into vocab
+  matrix = schema.build_embedding_matrix(vocab, words, vectors, oov)       # [V, d]
+  known = set(words)
+  unknown = np.array([i > 0 and w not in known for i, w in enumerate(vocab)])
+  stats = {"words": len(timings), "frames_with_word": int((index > 0).sum()),
+           "oov_words": int(unknown.sum()), "oov_frames": int(unknown[index].sum())}
+  return matrix[index], stats
+
+
+def frames_in(num_samples: int, samples_per_frame: int) -> int:
+  """Whole frames in `num_samples` samples (a trailing partial frame is dropped)."""
+  return int(num_samples) // int(samples_per_frame)
+
+
+def load_embeddings(path: str, expected_dim: int) -> Tuple[List[str], np.ndarray]:
+  """(words, vectors float32 [count, d]) of a .vec file whose dimension must be `expected_dim`.
+
+  Raises:
+    PredictionInputError: naming the file when it is missing or its dimension differs from
+      `expected_dim` (the model's semantic_dim); VecFormatError for a malformed file.
+  """
+  if not os.path.exists(path):
+    raise PredictionInputError(f"{path}: embeddings file is missing")
+  words, matrix = vec_io.read_vec(path)
+  if matrix.shape[1] != expected_dim:
+    raise PredictionInputError(
+        f"{path}: word vectors have dimension {matrix.shape[1]}, but the model expects "
+        f"semantic vectors of dimension {expected_dim}; use the embedding space the model was "
+        "trained with")
+  return words, matrix
+
+
+def predict_recording(model: exporting.ExportedModel, audio_path: str,
+                      word_timings_path: Optional[str] = None,
+                      embeddings_path: Optional[str] = None, tier: Optional[str] = None,
+                      oov: str = "zeros") -> Tuple[np.ndarray, Dict[str, Any]]:
+  """Predicts one wav file in a single pass.
+
+  Args:
+    model: a loaded export.
+    audio_path: wav, any rate / channel count.
+    word_timings_path: CSV or TextGrid; None = no words (semantic all zeros).
+    embeddings_path: .vec of the model's semantic space; required with word timings.
+    tier: TextGrid tier (None = `words` or the first interval tier).
+    oov: 'zeros' or 'hash' for words missing from the embeddings.
+
+  Returns:
+    (predictions float32 [F, 3], info dict: frames, seconds, semantic stats).
+
+  Raises:
+    PredictionInputError / corpus.CorpusError naming the file for a missing or unreadable
+    input, a wav shorter than one frame, or embeddings of the wrong dimension.
+  """
+  if not os.path.exists(audio_path):
+    raise PredictionInputError(f"{audio_path}: audio file is missing")
+  if word_timings_path and not embeddings_path:
+    raise PredictionInputError(f"{word_timings_path}: word timings need --embeddings (.vec)")
+  words, vectors = [], np.zeros((0, model.semantic_dim), np.float32)
+  if embeddings_path:
+    words, vectors = load_embeddings(embeddings_path, model.semantic_dim)
+  timings = read_word_timings(word_timings_path, tier) if word_timings_path else []
+  audio = corpus.load_audio(audio_path, model.sample_rate)              # [samples]
+  num_frames = frames_in(audio.shape[0], model.samples_per_frame)
+  if num_frames < 1:
+    raise PredictionInputError(
+        f"{audio_path}: audio is {audio.shape[0] / model.sample_rate:.3f} s long, shorter than "
+        f"one {model.hop_seconds:.3f} s frame ({model.samples_per_frame} samples at "
+        f"{model.sample_rate} Hz); nothing to predict")
+  audio = audio[:num_frames * model.samples_per_frame]
+  semantic, stats = semantic_frames(timings, num_frames, words, vectors, model.hop_seconds,
+                                    oov)
+  if word_timings_path and stats["oov_words"]:
+    logging.warning("%s: %d distinct words (%d frames) not in %s; their vectors are %s",
+                    word_timings_path, stats["oov_words"], stats["oov_frames"], embeddings_path,
+                    "zeros" if oov == "zeros" else "hash vectors")
+  if word_timings_path and not timings:
+    logging.warning("%s: no words; all semantic vectors are zeros", word_timings_path)
+  predictions = model(audio, semantic)                                  # [F, 3]
+  info = {"frames": num_frames, "seconds": num_frames * model.hop_seconds}
+  info.update(stats)
+  logging.info("%s: %d frames (%.1f s), %d/%d frames with a word, %d OOV words", audio_path,
+               num_frames, info["seconds"], stats["frames_with_word"], num_frames,
+               stats["oov_words"])
+  return predictions, info
+
+
+def predict_to_csv(export_dir: str, audio_path: str, out_path: str,
+                   word_timings_path: Optional[str] = None,
+                   embeddings_path: Optional[str] = None, name: Optional[str] = None,
+                   tier: Optional[str] = None, oov: str = "zeros") -> Dict[str, Any]:
+  """Loads the export, predicts `audio_path` and writes the 10 Hz CSV atomically.
+
+  CSV rows: `name;time;arousal;valence;liking`, no header, time = k * hop.
+  `name` defaults to the wav file's stem. Returns the info dict of `predict_recording`.
+  """
+  model = exporting.ExportedModel(export_dir)
+  predictions, info = predict_recording(model, audio_path, word_timings_path, embeddings_path,
+                                        tier, oov)
+  name = name or os.path.splitext(os.path.basename(audio_path))[0]
+  evaluation.write_prediction_csv(out_path, name, predictions, model.hop_seconds)
+  info["out"] = out_path
+  return info
