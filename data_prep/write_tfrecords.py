@@ -1,0 +1,505 @@
+"""TFRecord writer: a SEWA-layout corpus + word vectors -> 10 s chunk shards (emotion_tf.data.schema).
+
+    python -m data_prep.write_tfrecords --corpus DIR --embeddings FILE.vec --out DIR \
+        [--word_timings DIR] [--num_workers 2] [--num_shards 1 --shard_index 0] \
+        [--records_per_shard 8 | --shards_per_partition N] [--label_tolerance_s 1.0] \
+        [--oov zeros|hash] [--audio_dtype float32|int16]
+
+Per recording: decode + resample the wav (corpus.load_audio), read the labels (row k = frame k,
+0.1 s hop), check the label/audio length gap against --label_tolerance_s, fit the audio to the
+labelled frames (truncate / zero-pad), find the word spoken at each frame centre (k + 0.5) * 0.1 s
+(word_timings), look its vector up (zeros where none; OOV words -> zeros or a per-word vector
+seeded by a hash of the word), and cut 100-frame chunks (the last zero-padded, `num_frames` valid).
+
+Shards: the recordings of each partition (sorted by id) are split into contiguous groups, one per
+shard `<partition>-0000i-of-0000N.tfrecord`. `--num_shards/--shard_index` selects every
+num_shards-th shard of that global list, so several machines write disjoint shards into one
+directory. Recordings run in parallel processes; each shard is assembled from per-recording part
+files into a temp file and renamed; a `<shard>.json` sidecar records its recordings and a
+fingerprint of the settings, and a rerun skips shards whose sidecar says complete with the same
+fingerprint. A failing recording is reported (file and line) and left out; the others are still
+written, its shard is marked incomplete (redone by the next run) and the command exits 1.
+Outputs beside the shards: vocab.txt, metadata.json, report.json.
+"""
+
+import dataclasses
+import hashlib
+import json
+import math
+import multiprocessing
+import os
+import sys
+import tempfile
+import time
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+from absl import logging
+
+from data_prep import corpus
+from data_prep import word_timings as wt
+from emotion_tf import FRAME_HOP_SECONDS, FRAMES_PER_CHUNK, LABEL_NAMES, SAMPLE_RATE
+from emotion_tf import SAMPLES_PER_FRAME
+from emotion_tf.semantic import vectors as vec_io
+
+PARTS_DIR = ".parts"
+REPORT_FILE = "report.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class WriterConfig:
+  """Settings that change the content of a shard (part of its fingerprint)."""
+  frames_per_chunk: int = FRAMES_PER_CHUNK
+  label_tolerance_s: float = 1.0
+  oov: str = "zeros"
+  audio_dtype: str = "float32"
+
+
+@dataclasses.dataclass(frozen=True)
+class ShardPlan:
+  partition: str
+  index: int
+  count: int
+  recording_ids: Tuple[str, ...]
+
+  @property
+  def name(self) -> str:
+    from emotion_tf.data import schema  # pylint: disable=g-import-not-at-top
+    return schema.shard_name(self.partition, self.index, self.count)
+
+
+def plan_shards(recordings: Sequence[corpus.Recording], records_per_shard: int = 8,
+                shards_per_partition: int = 0) -> List[ShardPlan]:
+  """Contiguous groups of each partition's recordings (sorted by id), in partition order.
+
+  `shards_per_partition` > 0 fixes the shard count (capped at the number of recordings);
+  otherwise ceil(recordings / records_per_shard) shards per partition.
+  """
+  plans = []
+  for part in corpus.PARTITIONS:
+    ids = sorted(r.recording_id for r in recordings if r.partition == part)
+    if not ids:
+      continue
+    if shards_per_partition > 0:
+      count = min(shards_per_partition, len(ids))
+    else:
+      count = max(1, math.ceil(len(ids) / max(1, records_per_shard)))
+    for i in range(count):
+      lo, hi = i * len(ids) // count, (i + 1) * len(ids) // count
+      plans.append(ShardPlan(part, i, count, tuple(ids[lo:hi])))
+  return plans
+
+
+def frame_word_index(timings: Sequence[wt.WordTiming], word_to_index: Dict[str, int],
+                     num_frames: int, hop: float = FRAME_HOP_SECONDS) -> np.ndarray:
+  """Vocabulary index of the word spoken at each frame centre (k + 0.5) * hop, 0 where none.
+
+  A word covers [start, end); where words overlap the latest-starting one wins.
+  Returns int64 [num_frames].
+  """
+  out = np.zeros(num_frames, np.int64)
+  centres = (np.arange(num_frames) + 0.5) * hop
+  # Paint words in start order: a later-starting word overwrites the frames it covers.
+  for t in sorted(timings, key=lambda t: (t.start, t.end)):
+    lo = np.searchsorted(centres, t.start, side="left")  # first centre >= start
+    hi = np.searchsorted(centres, t.end, side="left")    # first centre >= end
+    out[lo:hi] = word_to_index[t.word]
+  return out
+
+
+# ------------------------------------------------------------------------------------- workers
+
+_STATE: Dict[str, object] = {}
+
+
+def _init_worker(matrix: np.ndarray, in_embeddings: np.ndarray, vocab: Sequence[str],
+                 config: WriterConfig, parts_dir: str) -> None:
+  _STATE.update(matrix=matrix, in_embeddings=in_embeddings,
+                word_to_index={w: i for i, w in enumerate(vocab)}, config=config,
+                parts_dir=parts_dir)
+
+
+def process_recording(rec: corpus.Recording, timings: List[wt.WordTiming]) -> Dict[str, object]:
+  """Writes `<parts_dir>/<id>.tfrecord` for one recording and returns its report.
+
+  Never raises for bad input: the report has status 'failed' and the error (file and line).
+  """
+  from emotion_tf.data import schema  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  config: WriterConfig = _STATE["config"]
+  report: Dict[str, object] = {"recording_id": rec.recording_id, "partition": rec.partition,
+                               "status": "failed"}
+  try:
+    if not os.path.exists(rec.labels_path):
+      raise corpus.CorpusError(f"{rec.labels_path}: label file is missing")
+    audio = corpus.load_audio(rec.audio_path, SAMPLE_RATE)
+    times, labels = corpus.read_labels(rec.labels_path)
+    if len(times) > 1:
+      steps = np.diff(times)
+      bad = np.flatnonzero(np.abs(steps - FRAME_HOP_SECONDS) > 0.1 * FRAME_HOP_SECONDS)
+      if bad.size:
+        raise corpus.CorpusError(
+            f"{rec.labels_path}: label row {int(bad[0]) + 2} is {steps[bad[0]]:.3f} s after the "
+            f"previous one; labels must be every {FRAME_HOP_SECONDS} s")
+    frames = len(times)
+    audio_s = len(audio) / SAMPLE_RATE
+    label_s = frames * FRAME_HOP_SECONDS
+    gap = label_s - audio_s
+    report.update(duration_s=round(audio_s, 3), label_duration_s=round(label_s, 3),
+                  label_audio_gap_s=round(gap, 3))
+    if abs(gap) > config.label_tolerance_s:
+      raise corpus.CorpusError(
+          f"{rec.labels_path}: labels cover {label_s:.2f} s but {rec.audio_path} lasts "
+          f"{audio_s:.2f} s (gap {gap:+.2f} s beyond --label_tolerance_s="
+          f"{config.label_tolerance_s})")
+    n = frames * SAMPLES_PER_FRAME
+    audio = audio[:n] if len(audio) >= n else np.pad(audio, (0, n - len(audio)))
+    word_index = frame_word_index(timings, _STATE["word_to_index"], frames)
+    matrix: np.ndarray = _STATE["matrix"]
+    semantic = matrix[word_index]
+    token_idx = np.array([_STATE["word_to_index"][t.word] for t in timings], np.int64)
+    oov = int((~_STATE["in_embeddings"][token_idx]).sum()) if len(timings) else 0
+    fpc = config.frames_per_chunk
+    chunks = math.ceil(frames / fpc)
+    os.makedirs(_STATE["parts_dir"], exist_ok=True)
+    final = os.path.join(_STATE["parts_dir"], rec.recording_id + ".tfrecord")
+    fd, tmp = tempfile.mkstemp(dir=_STATE["parts_dir"], prefix=".tmp-")
+    os.close(fd)
+    try:
+      with tf.io.TFRecordWriter(tmp) as writer:
+        for c in range(chunks):
+          lo, hi = c * fpc, min((c + 1) * fpc, frames)
+          valid = hi - lo
+          pad = fpc - valid
+          a = audio[lo * SAMPLES_PER_FRAME:hi * SAMPLES_PER_FRAME]
+          writer.write(schema.serialize_example(
+              rec.recording_id, c, valid,
+              np.pad(a, (0, pad * SAMPLES_PER_FRAME)),
+              np.pad(semantic[lo:hi], ((0, pad), (0, 0))),
+              np.pad(word_index[lo:hi], (0, pad)),
+              np.pad(labels[lo:hi], ((0, pad), (0, 0))),
+              config.audio_dtype))
+      os.chmod(tmp, 0o644)  # mkstemp creates 0600
+      os.replace(tmp, final)
+    finally:
+      if os.path.exists(tmp):
+        os.remove(tmp)
+    report.update(status="ok", frames=frames, chunks=chunks, words=len(timings),
+                  oov_words=oov, oov_rate=round(oov / len(timings), 4) if timings else 0.0,
+                  frames_with_word=int((word_index > 0).sum()))
+  except Exception as e:  # pylint: disable=broad-except
+    # One bad recording never stops the others; corpus errors already name file and line.
+    report["error"] = str(e) if isinstance(e, corpus.CorpusError) else (
+        f"{rec.recording_id}: {type(e).__name__}: {e}")
+    logging.error("%s failed: %s", rec.recording_id, e)
+  return report
+
+
+def _process_task(task) -> Dict[str, object]:
+  return process_recording(*task)
+
+
+# --------------------------------------------------------------------------------------- writer
+
+def _sha256_file(path: str) -> str:
+  h = hashlib.sha256()
+  with open(path, "rb") as f:
+    for block in iter(lambda: f.read(1 << 20), b""):
+      h.update(block)
+  return h.hexdigest()
+
+
+def _progress(done: int, total: int, enabled: bool) -> None:
+  if not enabled or total == 0:
+    return
+  width = 30
+  filled = int(width * done / total)
+  sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} recordings")
+  if done == total:
+    sys.stderr.write("\n")
+  sys.stderr.flush()
+
+
+def _read_sidecar(path: str) -> Optional[Dict]:
+  try:
+    with open(path, "r", encoding="utf-8") as f:
+      return json.load(f)
+  except (OSError, ValueError):
+    return None
+
+
+def write_tfrecords(corpus_dir: str, embeddings_path: str, out_dir: str, *,
+                    word_timings_dir: Optional[str] = None, num_workers: int = 1,
+                    num_shards: int = 1, shard_index: int = 0, records_per_shard: int = 8,
+                    shards_per_partition: int = 0, label_tolerance_s: float = 1.0,
+                    oov: str = "zeros", audio_dtype: str = "float32",
+                    frames_per_chunk: int = FRAMES_PER_CHUNK,
+                    partitions: Optional[Sequence[str]] = None,
+                    progress: bool = False) -> Dict[str, object]:
+  """Writes this machine's slice of TFRecord shards (see the module docstring).
+
+  Args:
+    corpus_dir: SEWA-layout corpus.
+    embeddings_path: `.vec` word vectors (dimension d of 'semantic').
+    out_dir: output directory (created).
+    word_timings_dir: `<id>.csv` / `<id>.TextGrid` timings; None = uniform split of transcripts.
+    num_workers: parallel processes (1 = in this process).
+    num_shards, shard_index: write only shards whose position in the global shard list is
+      congruent to shard_index modulo num_shards.
+    records_per_shard, shards_per_partition: shard sizing (see plan_shards).
+    label_tolerance_s: largest allowed |label duration - audio duration|.
+    oov: 'zeros' or 'hash' (deterministic per-word vector) for words absent from the embeddings.
+    audio_dtype: 'float32' (exact) or 'int16' audio storage.
+    frames_per_chunk: frames per example.
+    partitions: subset of partitions to write (None = all).
+    progress: draw a progress bar on stderr.
+
+  Returns:
+    report dict: 'recordings' (per-recording reports of this run), 'failed' (ids),
+    'shards_written', 'shards_skipped', 'ok' (no failure), 'wall_s', 'audio_seconds'.
+
+  Raises:
+    VecFormatError: for a malformed embeddings file; CorpusError: for a missing corpus.
+  """
+  from emotion_tf.data import schema  # pylint: disable=g-import-not-at-top
+  t0 = time.time()
+  if oov not in ("zeros", "hash"):
+    raise ValueError(f"oov must be 'zeros' or 'hash', got {oov!r}")
+  if audio_dtype not in schema.AUDIO_DTYPES:
+    raise ValueError(f"audio_dtype must be one of {schema.AUDIO_DTYPES}, got {audio_dtype!r}")
+  if not 0 <= shard_index < num_shards:
+    raise ValueError(f"shard_index {shard_index} outside 0..{num_shards - 1}")
+  config = WriterConfig(frames_per_chunk, float(label_tolerance_s), oov, audio_dtype)
+  emb_words, emb_vectors = vec_io.read_vec(embeddings_path)
+  all_recs = corpus.list_recordings(corpus_dir)
+  wanted = corpus.normalize_partitions(partitions)
+
+  # Word timings of every recording (the vocabulary must be the same on every machine).
+  timings: Dict[str, List[wt.WordTiming]] = {}
+  errors: Dict[str, str] = {}
+  for rec in all_recs:
+    try:
+      timings[rec.recording_id] = wt.load_word_timings(corpus_dir, rec.recording_id,
+                                                       word_timings_dir)
+    except corpus.CorpusError as e:
+      errors[rec.recording_id] = str(e)
+      logging.error("%s failed: %s", rec.recording_id, e)
+  vocab = [schema.NO_WORD] + sorted({t.word for ts in timings.values() for t in ts})
+  matrix = schema.build_embedding_matrix(vocab, emb_words, emb_vectors, oov)
+  emb_set = set(emb_words)
+  in_embeddings = np.array([i > 0 and w in emb_set for i, w in enumerate(vocab)])
+  fingerprint = {
+      "schema_version": schema.SCHEMA_VERSION, "vocab": schema.vocab_fingerprint(vocab),
+      "embeddings_sha256": _sha256_file(embeddings_path), "config": dataclasses.asdict(config),
+      "word_timings": os.path.abspath(word_timings_dir) if word_timings_dir else "uniform"}
+
+  os.makedirs(out_dir, exist_ok=True)
+  schema.write_vocab(out_dir, vocab[1:])
+  plans = plan_shards(all_recs, records_per_shard, shards_per_partition)
+  mine = [p for k, p in enumerate(plans) if k % num_shards == shard_index and p.partition in wanted]
+  todo, skipped = [], []
+  for plan in mine:
+    side = _read_sidecar(os.path.join(out_dir, plan.name + ".json"))
+    if (os.path.exists(os.path.join(out_dir, plan.name)) and side and side.get("complete")
+        and side.get("fingerprint") == {**fingerprint, "recordings": list(plan.recording_ids)}):
+      skipped.append(plan.name)
+    else:
+      todo.append(plan)
+  by_id = {r.recording_id: r for r in all_recs}
+  reports: Dict[str, Dict[str, object]] = {}
+  tasks = []
+  for plan in todo:
+    for rid in plan.recording_ids:
+      if rid in errors:
+        reports[rid] = {"recording_id": rid, "partition": plan.partition, "status": "failed",
+                        "error": errors[rid]}
+      else:
+        tasks.append((by_id[rid], timings[rid]))
+  parts_dir = os.path.join(out_dir, PARTS_DIR)
+  init_args = (matrix, in_embeddings, vocab, config, parts_dir)
+  total = len(tasks) + len(reports)
+  written: List[str] = []
+  pending = {plan.name: set(plan.recording_ids) for plan in todo}
+
+  def finish_ready_shards():
+    for plan in todo:
+      if plan.name in pending and not pending[plan.name] - set(reports):
+        _assemble_shard(out_dir, parts_dir, plan, reports, fingerprint)
+        written.append(plan.name)
+        del pending[plan.name]
+
+  _progress(len(reports), total, progress)
+  finish_ready_shards()
+  if num_workers <= 1 or len(tasks) <= 1:
+    _init_worker(*init_args)
+    for task in tasks:
+      reports[task[0].recording_id] = process_recording(*task)
+      _progress(len(reports), total, progress)
+      finish_ready_shards()
+  else:
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(min(num_workers, len(tasks)), initializer=_init_worker,
+                  initargs=init_args) as pool:
+      for rep in pool.imap_unordered(_process_task, tasks):
+        reports[rep["recording_id"]] = rep
+        _progress(len(reports), total, progress)
+        finish_ready_shards()
+  finish_ready_shards()
+  if os.path.isdir(parts_dir) and not os.listdir(parts_dir):
+    os.rmdir(parts_dir)
+
+  failed = sorted(rid for rid, r in reports.items() if r["status"] != "ok")
+  _write_metadata(out_dir, plans, vocab, matrix.shape[1], config, corpus_dir, embeddings_path,
+                  fingerprint)
+  ordered = [reports[k] for k in sorted(reports)]
+  audio_seconds = float(sum(r.get("duration_s", 0.0) for r in ordered if r["status"] == "ok"))
+  result = {"ok": not failed, "failed": failed, "recordings": ordered,
+            "shards_written": written, "shards_skipped": skipped,
+            "errors": {rid: reports[rid].get("error", "") for rid in failed},
+            "wall_s": round(time.time() - t0, 3), "audio_seconds": round(audio_seconds, 3)}
+  schema.atomic_write(os.path.join(out_dir, REPORT_FILE),
+                      (json.dumps(result, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+  logging.info("wrote %d shards (%d skipped), %d recordings ok, %d failed, %.1f s",
+               len(written), len(skipped), len(ordered) - len(failed), len(failed),
+               result["wall_s"])
+  return result
+
+
+def _assemble_shard(out_dir: str, parts_dir: str, plan: ShardPlan,
+                    reports: Dict[str, Dict[str, object]], fingerprint: Dict) -> None:
+  """Concatenates the part files of `plan` (TFRecord files concatenate) into a temp file, renames
+  it to the shard name, writes the sidecar, removes the parts."""
+  from emotion_tf.data import schema  # pylint: disable=g-import-not-at-top
+  ok = [rid for rid in plan.recording_ids if reports[rid]["status"] == "ok"]
+  fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=".tmp-")
+  try:
+    with os.fdopen(fd, "wb") as out:
+      for rid in ok:
+        with open(os.path.join(parts_dir, rid + ".tfrecord"), "rb") as f:
+          while True:
+            block = f.read(1 << 22)
+            if not block:
+              break
+            out.write(block)
+    os.chmod(tmp, 0o644)  # mkstemp creates 0600
+    os.replace(tmp, os.path.join(out_dir, plan.name))
+  finally:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+  side = {
+      "shard": plan.name, "partition": plan.partition,
+      "complete": len(ok) == len(plan.recording_ids),
+      "fingerprint": {**fingerprint, "recordings": list(plan.recording_ids)},
+      "recordings_written": ok,
+      "failed": {rid: reports[rid].get("error", "") for rid in plan.recording_ids
+                 if rid not in ok},
+      "examples": int(sum(reports[rid]["chunks"] for rid in ok)),
+      "frames": int(sum(reports[rid]["frames"] for rid in ok)),
+  }
+  schema.atomic_write(os.path.join(out_dir, plan.name + ".json"),
+                      (json.dumps(side, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+  for rid in ok:
+    os.remove(os.path.join(parts_dir, rid + ".tfrecord"))
+
+
+def _write_metadata(out_dir: str, plans: Sequence[ShardPlan], vocab: Sequence[str], dim: int,
+                    config: WriterConfig, corpus_dir: str, embeddings_path: str,
+                    fingerprint: Dict) -> None:
+  """metadata.json from every shard sidecar present (written by any machine)."""
+  from emotion_tf.data import schema  # pylint: disable=g-import-not-at-top
+  parts: Dict[str, Dict[str, object]] = {}
+  complete = True
+  failed: Dict[str, str] = {}
+  for plan in plans:
+    p = parts.setdefault(plan.partition, {"num_shards": plan.count, "shards": [], "examples": 0,
+                                          "recordings": 0, "frames": 0})
+    side = _read_sidecar(os.path.join(out_dir, plan.name + ".json"))
+    current = bool(side) and side.get("fingerprint") == {
+        **fingerprint, "recordings": list(plan.recording_ids)}
+    if not current or not os.path.exists(os.path.join(out_dir, plan.name)):
+      complete = False
+      continue
+    p["shards"].append(plan.name)
+    p["examples"] += side["examples"]
+    p["frames"] += side["frames"]
+    p["recordings"] += len(side["recordings_written"])
+    complete = complete and bool(side["complete"])
+    failed.update(side.get("failed", {}))
+  schema.write_metadata(out_dir, {
+      "sample_rate": SAMPLE_RATE, "samples_per_frame": SAMPLES_PER_FRAME,
+      "frame_hop_s": FRAME_HOP_SECONDS, "hop_seconds": FRAME_HOP_SECONDS,
+      "frames_per_chunk": config.frames_per_chunk,
+      "semantic_dim": int(dim), "num_labels": len(LABEL_NAMES), "label_names": list(LABEL_NAMES),
+      "audio_dtype": config.audio_dtype, "oov": config.oov,
+      "label_tolerance_s": config.label_tolerance_s,
+      "vocab_file": schema.VOCAB_FILE, "vocab_size": len(vocab),
+      "vocab_fingerprint": schema.vocab_fingerprint(vocab),
+      "embeddings_file": os.path.abspath(embeddings_path),
+      "embeddings_sha256": fingerprint["embeddings_sha256"],
+      "corpus_dir": os.path.abspath(corpus_dir), "word_timings": fingerprint["word_timings"],
+      "partitions": parts, "complete": complete, "failed_recordings": failed,
+  })
+
+
+# ------------------------------------------------------------------------------------------ CLI
+
+def define_flags() -> None:
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  flags.DEFINE_string("corpus", "runs/demo/corpus", "SEWA-layout corpus directory.")
+  flags.DEFINE_string("embeddings", "runs/demo/word2vec.vec", "Word vectors (.vec text format).")
+  flags.DEFINE_string("out", "runs/demo/tfrecords", "Output directory for shards and metadata.")
+  flags.DEFINE_string("word_timings", "", "Directory of <id>.csv / <id>.TextGrid word timings; "
+                      "empty = uniform split of the transcripts.")
+  flags.DEFINE_integer("num_workers", max(1, min(2, os.cpu_count() or 1)), "Worker processes.")
+  flags.DEFINE_integer("num_shards", 1, "Split the work into this many machine slices.")
+  flags.DEFINE_integer("shard_index", 0, "The slice this machine writes (0..num_shards-1).")
+  flags.DEFINE_integer("records_per_shard", 8, "Recordings per output shard.")
+  flags.DEFINE_integer("shards_per_partition", 0, "If > 0, shards per partition "
+                       "(overrides --records_per_shard).")
+  flags.DEFINE_float("label_tolerance_s", 1.0, "Max |label duration - audio duration| (s).")
+  flags.DEFINE_enum("oov", "zeros", ["zeros", "hash"], "Vector of words missing from the "
+                    "embeddings: zeros, or a deterministic per-word vector.")
+  flags.DEFINE_enum("audio_dtype", "float32", ["float32", "int16"], "Audio storage.")
+  flags.DEFINE_list("partitions", ["train", "devel", "test"], "Partitions to write.")
+
+
+def format_report(result: Dict[str, object]) -> str:
+  """A table of per-recording reports and a summary line."""
+  lines = [f"{'recording':<16}{'status':<8}{'dur_s':>8}{'frames':>8}{'words':>7}{'oov':>7}"
+           f"{'gap_s':>8}"]
+  for r in result["recordings"]:
+    lines.append(f"{r['recording_id']:<16}{r['status']:<8}{r.get('duration_s', float('nan')):>8.1f}"
+                 f"{r.get('frames', 0):>8}{r.get('words', 0):>7}{r.get('oov_rate', 0.0):>7.2f}"
+                 f"{r.get('label_audio_gap_s', float('nan')):>8.2f}")
+  for rid, err in result["errors"].items():
+    lines.append(f"FAILED {rid}: {err}")
+  lines.append(f"{len(result['recordings']) - len(result['failed'])} recordings written, "
+               f"{len(result['failed'])} failed; shards written {len(result['shards_written'])}, "
+               f"skipped {len(result['shards_skipped'])}; {result['audio_seconds']:.0f} s audio "
+               f"in {result['wall_s']:.1f} s")
+  return "\n".join(lines)
+
+
+def main(argv: Sequence[str]) -> int:
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  del argv
+  f = flags.FLAGS
+  try:
+    result = write_tfrecords(
+        f.corpus, f.embeddings, f.out, word_timings_dir=f.word_timings or None,
+        num_workers=f.num_workers, num_shards=f.num_shards, shard_index=f.shard_index,
+        records_per_shard=f.records_per_shard, shards_per_partition=f.shards_per_partition,
+        label_tolerance_s=f.label_tolerance_s, oov=f.oov, audio_dtype=f.audio_dtype,
+        partitions=f.partitions, progress=True)
+  except (vec_io.VecFormatError, corpus.CorpusError, ValueError) as e:
+    print(f"error: {e}", file=sys.stderr)
+    return 2
+  print(format_report(result))
+  print(f"report: {os.path.join(f.out, REPORT_FILE)}")
+  return 0 if result["ok"] else 1
+
+
+if __name__ == "__main__":
+  from absl import app  # pylint: disable=g-import-not-at-top
+  define_flags()
+  app.run(main)
