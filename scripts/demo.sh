@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# End-to-end demo on the built-in synthetic corpus (called by `make demo`).
+#
+#   bash scripts/demo.sh [RUN_DIR]
+#
+# corpus -> Word2Vec -> Speech2Vec -> alignment -> TFRecords -> training of the
+# disentangled-attention model -> evaluation (Devel, Test) -> SavedModel export ->
+# prediction for one recording -> CCC table. Every step's output lives in RUN_DIR;
+# a rerun skips finished steps (and the binaries themselves resume).
+# Sizes can be changed with environment variables (defaults: the demo size).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RUN=${1:-runs/demo}
+PY=${PY:-.venv/bin/python}
+RECORDINGS=${RECORDINGS:-40}
+SECONDS_PER_RECORDING=${SECONDS_PER_RECORDING:-60}
+TEXT_SENTENCES=${TEXT_SENTENCES:-50000}
+S2V_EPOCHS=${S2V_EPOCHS:-}
+EPOCHS=${EPOCHS:-30}
+LEARNING_RATE=${LEARNING_RATE:-1e-3}
+SEED=${SEED:-0}
+export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
+
+mkdir -p "$RUN"
+RUN=$(cd "$RUN" && pwd)
+LOG="$RUN/demo.log"
+START=$(date +%s)
+echo "emotion_tf demo: run directory $RUN (log: $LOG)"
+
+step() {  # step NAME DONE_MARKER COMMAND...
+  local name=$1 marker=$2; shift 2
+  if [ -e "$marker" ]; then
+    echo "[skip] $name (done: $marker)"
+    return
+  fi
+  local t0=$(date +%s)
+  echo "[....] $name"
+  if ! "$@" >>"$LOG" 2>&1; then
+    echo "[FAIL] $name — last lines of $LOG:" >&2
+    tail -n 30 "$LOG" >&2
+    exit 1
+  fi
+  echo "[ ok ] $name ($(( $(date +%s) - t0 )) s)"
+}
+
+step "synthetic corpus: $RECORDINGS recordings x ${SECONDS_PER_RECORDING} s + text corpus" \
+  "$RUN/corpus/corpus.json" \
+  $PY -m data_prep.synthesize --out "$RUN/corpus" --recordings "$RECORDINGS" \
+    --seconds "$SECONDS_PER_RECORDING" --seed "$SEED" --text_out "$RUN/text.txt" \
+    --text_sentences "$TEXT_SENTENCES"
+
+step "Word2Vec (gensim skip-gram)" "$RUN/word2vec.vec" \
+  $PY -m data_prep.train_word2vec --text "$RUN/text.txt" --out "$RUN/word2vec.vec" --seed "$SEED"
+
+step "Speech2Vec (seq2seq skip-gram on word segments)" "$RUN/speech2vec/speech2vec.vec" \
+  $PY -m data_prep.train_speech2vec --corpus "$RUN/corpus" \
+    --word_timings "$RUN/corpus/word_timings" --out "$RUN/speech2vec" --seed "$SEED" \
+    ${S2V_EPOCHS:+--epochs "$S2V_EPOCHS"}
+
+step "alignment of Speech2Vec to Word2Vec (adversarial + Procrustes)" \
+  "$RUN/alignment/aligned_speech2vec.vec" \
+  $PY -m data_prep.align_embeddings --speech "$RUN/speech2vec/speech2vec.vec" \
+    --text "$RUN/word2vec.vec" --out "$RUN/alignment" --seed "$SEED"
+
+step "TFRecords (10 s chunks + aligned Speech2Vec per frame)" "$RUN/tfrecords/metadata.json" \
+  $PY -m data_prep.write_tfrecords --corpus "$RUN/corpus" \
+    --embeddings "$RUN/alignment/aligned_speech2vec.vec" --out "$RUN/tfrecords" \
+    --word_timings "$RUN/corpus/word_timings"
+
+step "training: disentangled attention, $EPOCHS epochs (TensorBoard: $RUN/model/logs)" \
+  "$RUN/model/last.keras" \
+  $PY -m emotion_tf.train --data_dir "$RUN/tfrecords" --model_dir "$RUN/model" \
+    --variant disentangled_attention --epochs "$EPOCHS" --learning_rate "$LEARNING_RATE" \
+    --seed "$SEED"
+
+step "evaluation on Devel and Test" "$RUN/model/evaluation_best/evaluation.json" \
+  $PY -m emotion_tf.evaluate --model_dir "$RUN/model" --data_dir "$RUN/tfrecords" \
+    --partitions Devel,Test
+
+step "SavedModel export" "$RUN/export/saved_model.pb" \
+  $PY -m emotion_tf.export --model_dir "$RUN/model" --out "$RUN/export"
+
+step "prediction for Test_01 (whole recording, one pass)" "$RUN/Test_01.predictions.csv" \
+  $PY -m emotion_tf.predict --model "$RUN/export" --audio "$RUN/corpus/audio/Test_01.wav" \
+    --word_timings "$RUN/corpus/word_timings/Test_01.csv" \
+    --embeddings "$RUN/alignment/aligned_speech2vec.vec" --out "$RUN/Test_01.predictions.csv"
+
+$PY - "$RUN" <<'PYEOF'
+import json, sys
+run = sys.argv[1]
+summary = json.load(open(f"{run}/model/evaluation_best/evaluation.json"))
+names = ["arousal", "valence", "liking"]
+print("\nCCC of the disentangled-attention model (all valid frames of a partition, AVEC):")
+print(f"{'partition':<10}" + "".join(f"{n:>10}" for n in names + ["mean"]))
+for part in ("devel", "test"):
+    r = summary["partitions"][part]
+    print(f"{part.capitalize():<10}" + "".join(f"{r['ccc'][n]:>10.3f}" for n in names)
+          + f"{r['ccc_mean']:>10.3f}")
+PYEOF
+echo
+echo "prediction CSV: $RUN/Test_01.predictions.csv"
+echo "TensorBoard:    tensorboard --logdir $RUN/model/logs"
+echo "ablations:      make ablate RUN_DIR=$RUN"
+echo "demo wall time: $(( $(date +%s) - START )) s; run directory: $RUN"
