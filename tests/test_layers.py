@@ -69,6 +69,21 @@ def test_paralinguistic_cnn_table1_shapes_and_values():
   assert not np.allclose(layer(audio, training=True).numpy(), out.numpy())
 
 
+def test_paralinguistic_cnn_inference_blocks_match_unblocked():
+  rng = np.random.default_rng(7)
+  audio = rng.normal(size=(2, 7 * 2205)).astype(np.float32)
+  blocked = ParalinguisticCNN(filters=(4, 5, 6), inference_block_frames=3)
+  whole = ParalinguisticCNN(filters=(4, 5, 6), inference_block_frames=0)
+  blocked.build(audio.shape)
+  whole.build(audio.shape)
+  whole.set_weights(blocked.get_weights())
+  np.testing.assert_allclose(blocked(audio, training=False).numpy(),
+                             whole(audio, training=False).numpy(), rtol=1e-5, atol=1e-6)
+  graph = tf.function(lambda a: blocked(a, training=False))
+  np.testing.assert_allclose(graph(audio).numpy(), whole(audio, training=False).numpy(),
+                             rtol=1e-5, atol=1e-6)
+
+
 def test_paralinguistic_cnn_rejects_partial_frames():
   with pytest.raises(ValueError, match="multiple of 2205.*got 3000"):
     ParalinguisticCNN()(np.zeros((1, 3000), np.float32))

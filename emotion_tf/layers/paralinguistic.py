@@ -23,7 +23,11 @@ class ParalinguisticCNN(keras.layers.Layer):
           defaults (see `output_dim`).
 
   All frames of the batch are folded into the convolution batch dimension
-  ([batch * frames, samples_per_frame, 1]), so any number of frames works.
+  ([batch * frames, samples_per_frame, 1]), so any number of frames works. Outside
+  training, frames are processed in blocks of `inference_block_frames` (a
+  sequential `tf.map_fn`), so scoring a whole recording needs memory for one block
+  (the first convolution's output is ~0.44 MB per frame) instead of the whole
+  recording; the result is the same as without blocking.
   """
 
   def __init__(self,
@@ -32,6 +36,7 @@ class ParalinguisticCNN(keras.layers.Layer):
                kernel_sizes: Sequence[int] = (8, 6, 6),
                pool_sizes: Sequence[int] = (10, 5, 5),
                dropout: float = 0.5,
+               inference_block_frames: int = 512,
                **kwargs):
     super().__init__(**kwargs)
     if not len(filters) == len(kernel_sizes) == len(pool_sizes):
@@ -43,6 +48,7 @@ class ParalinguisticCNN(keras.layers.Layer):
     self.kernel_sizes = tuple(int(k) for k in kernel_sizes)
     self.pool_sizes = tuple(int(p) for p in pool_sizes)
     self.dropout = float(dropout)
+    self.inference_block_frames = int(inference_block_frames)
     length = self.samples_per_frame
     for p in self.pool_sizes:
       length //= p  # 'valid' pooling: floor.
@@ -75,11 +81,34 @@ class ParalinguisticCNN(keras.layers.Layer):
           f"audio length must be a multiple of {self.samples_per_frame} samples "
           f"(0.1 s frames), got {static_len} samples")
     batch = tf.shape(audio)[0]
-    h = tf.reshape(audio, [-1, self.samples_per_frame, 1])   # [batch*frames, spf, 1]
+    frames = tf.reshape(audio, [-1, self.samples_per_frame, 1])   # [batch*frames, spf, 1]
+    block = self.inference_block_frames
+    if training or block <= 0:
+      h = self._frame_features(frames, training)
+    else:
+      h = tf.cond(tf.shape(frames)[0] <= block,
+                  lambda: self._frame_features(frames, False),
+                  lambda: self._blocked_features(frames, block))
+    return tf.reshape(h, [batch, -1, self.output_dim])            # [batch, frames, out]
+
+  def _frame_features(self, frames, training):
+    """[n, spf, 1] -> [n, output_dim]."""
+    h = frames
     for conv, pool, drop in zip(self._convs, self._pools, self._dropouts):
       h = drop(pool(conv(h)), training=training)
-    # h: [batch*frames, output_length, filters[-1]]
-    return tf.reshape(h, [batch, -1, self.output_dim])        # [batch, frames, out]
+    return tf.reshape(h, [-1, self.output_dim])
+
+  def _blocked_features(self, frames, block):
+    """Inference in blocks of `block` frames: [n, spf, 1] -> [n, output_dim]."""
+    n = tf.shape(frames)[0]
+    blocks = (n + block - 1) // block
+    padded = tf.pad(frames, [[0, blocks * block - n], [0, 0], [0, 0]])
+    padded = tf.reshape(padded, [blocks, block, self.samples_per_frame, 1])
+    out = tf.map_fn(lambda x: self._frame_features(x, False), padded,
+                    fn_output_signature=tf.TensorSpec([block, self.output_dim],
+                                                      self.compute_dtype),
+                    parallel_iterations=1)
+    return tf.reshape(out, [-1, self.output_dim])[:n]
 
   def compute_output_shape(self, input_shape):
     frames = None
@@ -91,5 +120,5 @@ class ParalinguisticCNN(keras.layers.Layer):
     config = super().get_config()
     config.update(samples_per_frame=self.samples_per_frame, filters=list(self.filters),
                   kernel_sizes=list(self.kernel_sizes), pool_sizes=list(self.pool_sizes),
-                  dropout=self.dropout)
+                  dropout=self.dropout, inference_block_frames=self.inference_block_frames)
     return config
