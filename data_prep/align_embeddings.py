@@ -1,0 +1,146 @@
+"""Aligns Speech2Vec to Word2Vec (paper Eq. 1-3) and reports P@1/P@5.
+
+    python -m data_prep.align_embeddings --speech S.vec --text T.vec --out DIR \
+        [--supervised] [--init adversarial,similarity] [--adv_epochs 5 ...]
+
+Both spaces are normalised (`alignment.normalize`). Unsupervised alignment runs every
+--init method (the paper's adversarial game, and the rotation-invariant similarity
+initialisation), refines each by CSLS/Procrustes, and keeps the W with the best
+unsupervised criterion. `--supervised` instead writes the Procrustes solution on the
+identity dictionary (words spelled the same in both files) and fails clearly when there is
+none; without the flag it is still computed, when possible, for the report.
+
+Evaluation split (documented in alignment.json): the words present in both vocabularies are
+shuffled with --seed; --eval_fraction of them (at most 1500) are held out. Supervised
+Procrustes learns only from the other shared words; the unsupervised method uses no pair at
+all. P@k = fraction of held-out speech words whose k best text candidates (all text words,
+by cosine "nn" or CSLS) contain the same string. Chance P@k = k / (number of text words).
+
+Outputs in --out (atomic): W.npy [d_t, d_s] float32 (mapped = W s), speech_mean.npy [d_s]
+(the centring of `alignment.normalize`: aligned = W unit(unit(s) - mean) / norm),
+aligned_speech2vec.vec (every speech word mapped, d = d_t, unit length, speech order),
+alignment.json (settings, split, criteria, P@k of every method, chance).
+"""
+
+import os
+import time
+from typing import Dict, Optional, Sequence
+
+import numpy as np
+from absl import logging
+
+from emotion_tf.semantic import alignment
+from emotion_tf.semantic import io_utils
+from emotion_tf.semantic import vectors as vectors_lib
+
+
+def align_files(speech_path: str, text_path: str, out_dir: str, config: alignment.AlignConfig = alignment.AlignConfig(),
+                supervised: bool = False, init_methods: Sequence[str] = alignment.INIT_METHODS,
+                eval_fraction: float = 0.3) -> Dict:
+  """Reads both `.vec` files, aligns, evaluates and writes the outputs; returns the report.
+
+  Raises:
+    vectors.VecFormatError: a malformed `.vec` (file and line named).
+    ValueError: `supervised` with no shared words, or an empty vocabulary.
+  """
+  t0 = time.time()
+  s_words, s_raw = vectors_lib.read_vec(speech_path)
+  t_words, t_raw = vectors_lib.read_vec(text_path)
+  for path, words in ((speech_path, s_words), (text_path, t_words)):
+    if len(words) < 2:
+      raise ValueError(f"{path}: needs at least 2 words to align, has {len(words)}")
+  src, speech_mean = alignment.normalize(s_raw)
+  tgt, _ = alignment.normalize(t_raw)
+  train_words, eval_words = alignment.shared_word_split(s_words, t_words, eval_fraction, seed=config.seed)
+  shared = len(train_words) + len(eval_words)
+  logging.info("alignment: %d speech words (d_s=%d), %d text words (d_t=%d), %d shared: %d dictionary / %d held out",
+               len(s_words), src.shape[1], len(t_words), tgt.shape[1], shared, len(train_words), len(eval_words))
+  if supervised and not train_words:
+    raise ValueError(f"--supervised: {speech_path} and {text_path} share {shared} word(s), leaving no "
+                     "dictionary words after the held-out split; supervised Procrustes needs shared words")
+  report: Dict = {"speech": speech_path, "text": text_path, "speech_words": len(s_words), "text_words": len(t_words),
+                  "d_s": int(src.shape[1]), "d_t": int(tgt.shape[1]), "shared_words": shared,
+                  "dictionary_words": len(train_words), "eval_words": len(eval_words),
+                  "eval_split": f"seeded shuffle (seed {config.seed}) of the shared words; "
+                                f"{eval_fraction:.0%} held out for P@k only",
+                  "config": config.to_dict(), "init_methods": list(init_methods),
+                  "chance": {"p@1": 1.0 / len(t_words), "p@5": min(5, len(t_words)) / len(t_words)}}
+  results = {}
+  w_unsup, info = alignment.align_unsupervised(src, tgt, config, init_methods)
+  report["unsupervised"] = {"method": info["method"], "criterion": info["criterion"], "history": info["history"]}
+  results["unsupervised"] = w_unsup
+  for method, cand in info["candidates"].items():
+    results[f"unsupervised_{method}"] = cand["W"]
+    report[f"unsupervised_{method}"] = {"criterion": cand["criterion"]}
+  if train_words:
+    results["supervised"] = alignment.align_supervised(src, tgt, s_words, t_words, train_words)
+    report["supervised"] = {"criterion": alignment.selection_criterion(
+        alignment.map_vectors(src, results["supervised"]), tgt, config.selection_words, config.csls_k)}
+  for name, w in results.items():
+    if eval_words:
+      report[name].update(alignment.precision_at_k(w, src, tgt, s_words, t_words, eval_words,
+                                                   k_csls=config.csls_k))
+  chosen = "supervised" if supervised else "unsupervised"
+  w = results[chosen]
+  report["written"] = chosen
+  io_utils.atomic_save_npy(os.path.join(out_dir, "W.npy"), w.astype(np.float32))
+  io_utils.atomic_save_npy(os.path.join(out_dir, "speech_mean.npy"), speech_mean)
+  vectors_lib.write_vec(os.path.join(out_dir, "aligned_speech2vec.vec"), s_words, alignment.map_vectors(src, w))
+  report["wall_s"] = time.time() - t0
+  io_utils.write_json(os.path.join(out_dir, "alignment.json"), report)
+  for name in results:
+    r = report[name]
+    if "csls_p@1" in r:
+      logging.info("alignment %s: criterion %.3f, P@1 nn %.3f csls %.3f, P@5 nn %.3f csls %.3f (chance P@1 %.4f)",
+                   name, r["criterion"], r["nn_p@1"], r["csls_p@1"], r["nn_p@5"], r["csls_p@5"],
+                   report["chance"]["p@1"])
+  return report
+
+
+def define_flags() -> None:
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  d = alignment.AlignConfig()
+  flags.DEFINE_string("speech", "runs/demo/speech2vec/speech2vec.vec", "Speech2Vec .vec (frequency order).")
+  flags.DEFINE_string("text", "runs/demo/word2vec.vec", "Word2Vec .vec (frequency order).")
+  flags.DEFINE_string("out", "runs/demo/alignment", "Output directory.")
+  flags.DEFINE_bool("supervised", False, "Write the supervised (identity dictionary) W instead.")
+  flags.DEFINE_list("init", list(alignment.INIT_METHODS), "Unsupervised initialisations, best by criterion.")
+  flags.DEFINE_float("eval_fraction", 0.3, "Fraction of shared words held out for P@k.")
+  flags.DEFINE_integer("adv_epochs", d.adv_epochs, "Adversarial epochs.")
+  flags.DEFINE_integer("adv_iterations", d.adv_iterations, "Adversarial iterations per epoch.")
+  flags.DEFINE_integer("adv_most_frequent", d.adv_most_frequent, "Sample adversarial batches from these (0 = all).")
+  flags.DEFINE_integer("dis_hidden", d.dis_hidden, "Discriminator hidden units.")
+  flags.DEFINE_integer("refine_iterations", d.refine_iterations, "Procrustes refinement iterations.")
+  flags.DEFINE_integer("dico_max_rank", d.dico_max_rank, "Dictionary from the k most frequent words (0 = all).")
+  flags.DEFINE_integer("csls_k", d.csls_k, "CSLS neighbourhood size.")
+  flags.DEFINE_integer("seed", d.seed, "Random seed.")
+
+
+def main(argv: Sequence[str]) -> int:
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  del argv
+  f = flags.FLAGS
+  config = alignment.AlignConfig(adv_epochs=f.adv_epochs, adv_iterations=f.adv_iterations,
+                                 adv_most_frequent=f.adv_most_frequent, dis_hidden=f.dis_hidden,
+                                 refine_iterations=f.refine_iterations, dico_max_rank=f.dico_max_rank,
+                                 csls_k=f.csls_k, seed=f.seed)
+  try:
+    report = align_files(f.speech, f.text, f.out, config, f.supervised, f.init, f.eval_fraction)
+  except ValueError as e:  # includes vectors.VecFormatError
+    logging.error("%s", e)
+    return 1
+  parts = []
+  for name in ("unsupervised", "supervised"):
+    r: Optional[Dict] = report.get(name)
+    if r and "csls_p@1" in r:
+      parts.append(f"{name} P@1 {r['csls_p@1']:.3f} (CSLS) / {r['nn_p@1']:.3f} (NN), "
+                   f"P@5 {r['csls_p@5']:.3f} / {r['nn_p@5']:.3f}")
+  print(f"alignment ({report['unsupervised']['method']} init chosen, {report['eval_words']} held-out words): "
+        + "; ".join(parts) + f"; chance P@1 {report['chance']['p@1']:.4f}; {report['wall_s']:.1f} s")
+  return 0
+
+
+if __name__ == "__main__":
+  from absl import app  # pylint: disable=g-import-not-at-top
+  define_flags()
+  app.run(main)

@@ -1,0 +1,283 @@
+"""Trains Speech2Vec on a corpus's word segments and writes its vectors, encoder and quality checks.
+
+    python -m data_prep.train_speech2vec --corpus DIR [--word_timings DIR] --out DIR \
+        [--train_partitions train --embed_partitions train,devel,test --epochs 10 ...]
+
+Word segments come from `data_prep.word_timings.load_word_timings` (CSV/TextGrid in
+--word_timings, else the uniform split of each transcript). The model trains on the
+--train_partitions (MFCC normalisation statistics too); type vectors are then computed,
+with the trained encoder, over every segment of --embed_partitions (audio only, no
+labels), so words of the held-out partitions get vectors as well.
+
+Outputs in --out (each written atomically; a rerun resumes from the last checkpoint and
+re-exports):
+  speech2vec.vec      type vectors, words in descending instance-count order
+  encoder/            SavedModel: waveform segments (+ lengths) -> vectors (see
+                      `speech2vec.EncoderExport`)
+  normalizer.json     MFCC mean/std from the training segments
+  config.json         MFCC + model configuration
+  quality.json        segment counts, training history, same-different AP (trained vs
+                      untrained encoder), valence probe R^2 (vs shuffled targets)
+  checkpoints/, tensorboard/
+Exit status 1 with a message on bad input, 3 when training collapsed (last good
+checkpoint kept).
+"""
+
+import collections
+import os
+import time
+from typing import Dict, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from data_prep import corpus
+from data_prep import word_timings
+from emotion_tf.semantic import io_utils
+from emotion_tf.semantic import mfcc as mfcc_lib
+from emotion_tf.semantic import quality
+from emotion_tf.semantic import segments as segments_lib
+from emotion_tf.semantic import speech2vec
+from emotion_tf.semantic import vectors as vectors_lib
+
+
+def load_corpus_segments(corpus_dir: str, word_timings_dir: Optional[str], partitions: Optional[Sequence[str]],
+                         mfcc_config: mfcc_lib.MfccConfig, max_frames: int
+                         ) -> Tuple[segments_lib.Segments, Dict[str, str], Dict]:
+  """Word segments of every recording of `partitions`.
+
+  A recording that fails to load (bad audio, bad timings file) is logged, reported and
+  skipped; the others go on.
+
+  Returns:
+    (segments [N, max_frames, F], partition of each recording id, report
+    {"recordings", "failed": {id: error}, "segments": counts by kind}).
+  Raises:
+    ValueError / corpus.CorpusError: no recordings, or no usable word segment at all.
+  """
+  recordings = corpus.list_recordings(corpus_dir, partitions)
+  if not recordings:
+    raise ValueError(f"{corpus_dir}: no recordings in partitions {partitions}")
+  parts, failed = [], {}
+  counts = collections.Counter()
+  partition_of = {}
+  for rec in recordings:
+    try:
+      wav = corpus.load_audio(rec.audio_path, mfcc_config.sample_rate)
+      timings = word_timings.load_word_timings(corpus_dir, rec.recording_id, word_timings_dir)
+    except (ValueError, OSError) as e:
+      logging.error("skipping recording %s: %s", rec.recording_id, e)
+      failed[rec.recording_id] = str(e)
+      continue
+    segs, c = segments_lib.extract_segments(wav, timings, rec.recording_id, mfcc_config, max_frames)
+    counts.update(c)
+    parts.append(segs)
+    partition_of[rec.recording_id] = rec.partition
+  segs = segments_lib.Segments.concatenate(parts, max_frames, mfcc_config.num_features)
+  report = {"recordings": len(recordings), "failed": failed, "segments": dict(counts)}
+  logging.info("%s: %d word segments from %d recordings (%s)", corpus_dir, len(segs),
+               len(recordings) - len(failed), ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
+  if len(segs) == 0:
+    raise ValueError(f"{corpus_dir}: no usable word segments in partitions {partitions} "
+                     f"(counts {dict(counts)}, failed recordings {len(failed)})")
+  return segs, partition_of, report
+
+
+def _check_config(path: str, config: Dict) -> None:
+  """A rerun must use the model-shaping settings of the run it resumes (epochs may grow)."""
+  if not os.path.exists(path):
+    return
+  import json  # pylint: disable=g-import-not-at-top
+  with open(path, "r", encoding="utf-8") as f:
+    old = json.load(f)
+  ignore = {"epochs", "collapse_cosine", "probe_size"}
+  diff = {k: (old["speech2vec"].get(k), v) for k, v in config["speech2vec"].items()
+          if k not in ignore and old["speech2vec"].get(k) != v}
+  if old.get("mfcc") != config["mfcc"]:
+    diff["mfcc"] = (old.get("mfcc"), config["mfcc"])
+  if diff:
+    raise ValueError(f"{path}: --out holds a model trained with other settings {diff}; "
+                     "use a new --out directory or the same flags")
+
+
+def evaluate(encoder, untrained_encoder, segments: segments_lib.Segments, normalizer: mfcc_lib.Normalizer,
+             lexicon: Optional[Mapping[str, float]], seed: int = 0, max_instances: int = 2000) -> Tuple[Dict, Dict]:
+  """Quality checks of trained vs untrained encoders on `segments`.
+
+  Returns:
+    (quality dict, type-vector tuple (words, vectors [V, d], counts)) with
+    quality = {"same_different": {...}, "valence_probe": {...}}.
+  """
+  feats = normalizer.apply(segments.features, segments.lengths)
+  emb = speech2vec.embed_features(encoder, feats, segments.lengths)
+  emb0 = speech2vec.embed_features(untrained_encoder, feats, segments.lengths)
+  ap = quality.same_different_ap(emb, segments.words, max_instances, seed)
+  ap0 = quality.same_different_ap(emb0, segments.words, max_instances, seed)
+  types = speech2vec.type_vectors(emb, segments.words)
+  out = {"same_different": {"trained_ap": ap["ap"], "untrained_ap": ap0["ap"], "chance_ap": ap["chance"],
+                            "pairs": ap["pairs"], "instances": ap["instances"]}}
+  if lexicon is not None:
+    words0, vecs0, _ = speech2vec.type_vectors(emb0, segments.words)
+    probe = quality.valence_probe(types[0], types[1], lexicon, seed=seed)
+    probe0 = quality.valence_probe(words0, vecs0, lexicon, seed=seed)
+    out["valence_probe"] = {"r2": probe["r2"], "r2_shuffled": probe["r2_shuffled"],
+                            "r2_untrained": probe0["r2"], "words": probe["words"]}
+  return out, types
+
+
+def run(corpus_dir: str, out_dir: str, word_timings_dir: Optional[str] = None,
+        mfcc_config: mfcc_lib.MfccConfig = mfcc_lib.MfccConfig(),
+        config: Optional[speech2vec.Speech2VecConfig] = None,
+        train_partitions: Sequence[str] = ("train",), embed_partitions: Optional[Sequence[str]] = None,
+        lexicon: Optional[Mapping[str, float]] = None,
+        strategy: Optional[tf.distribute.Strategy] = None) -> Dict:
+  """Segments -> normaliser -> training -> type vectors, SavedModel, quality report.
+
+  Args:
+    corpus_dir, word_timings_dir: corpus and optional timings directory.
+    mfcc_config: front end; config: model/training (num_features is set from mfcc_config).
+    train_partitions: partitions whose segments train the model and the normaliser.
+    embed_partitions: partitions whose segments give type vectors (None = all).
+    lexicon: word -> valence for the probe (None = skip the probe).
+    strategy: tf.distribute strategy (default: the current one).
+
+  Returns:
+    the quality report (also written to out_dir/quality.json).
+  Raises:
+    ValueError: bad input (empty corpus, no segments, mismatched rerun settings).
+    speech2vec.CollapseError: training collapsed.
+  """
+  t0 = time.time()
+  config = config or speech2vec.Speech2VecConfig()
+  config = speech2vec.Speech2VecConfig.from_dict({**config.to_dict(), "num_features": mfcc_config.num_features})
+  os.makedirs(out_dir, exist_ok=True)
+  resolved = {"mfcc": mfcc_config.to_dict(), "speech2vec": config.to_dict(),
+              "train_partitions": list(train_partitions),
+              "embed_partitions": list(embed_partitions) if embed_partitions else None,
+              "word_timings": word_timings_dir}
+  _check_config(os.path.join(out_dir, "config.json"), resolved)
+  wanted = sorted(set(corpus.normalize_partitions(train_partitions)) |
+                  set(corpus.normalize_partitions(embed_partitions)))
+  segs, partition_of, seg_report = load_corpus_segments(corpus_dir, word_timings_dir, wanted, mfcc_config,
+                                                        config.max_frames)
+  train_set = set(corpus.normalize_partitions(train_partitions))
+  embed_set = set(corpus.normalize_partitions(embed_partitions))
+  parts = np.array([partition_of[r] for r in segs.recording_ids])
+  train_segs = segs.subset(np.flatnonzero(np.isin(parts, sorted(train_set))))
+  embed_segs = segs.subset(np.flatnonzero(np.isin(parts, sorted(embed_set))))
+  if len(train_segs) < 2:
+    raise ValueError(f"{corpus_dir}: {len(train_segs)} word segments in training partitions "
+                     f"{sorted(train_set)}; need at least 2")
+  norm_path = os.path.join(out_dir, "normalizer.json")
+  normalizer = mfcc_lib.Normalizer.fit(train_segs.features, train_segs.lengths)
+  normalizer.save(norm_path)
+  io_utils.write_json(os.path.join(out_dir, "config.json"), resolved)
+
+  encoder, result = speech2vec.train(train_segs, normalizer, config, out_dir, strategy)
+  untrained, _ = speech2vec.build_models(config)
+  report = {"segments": seg_report, "train_segments": len(train_segs), "embed_segments": len(embed_segs),
+            "training": {"epochs_run": result.epochs_run, "epochs_total": result.epochs_total,
+                         "last_loss": result.last_loss, "probe_mean_cosine": result.probe_cosine,
+                         "segments_per_second": result.segments_per_second, "history": result.history}}
+  held_out = embed_segs.subset(np.flatnonzero(~np.isin([partition_of[r] for r in embed_segs.recording_ids],
+                                                       sorted(train_set))))
+  ap_segs = held_out if len(set(held_out.words)) >= 2 else embed_segs
+  q, _ = evaluate(encoder, untrained, ap_segs, normalizer, None, config.seed)
+  q["same_different"]["segments_from"] = "held-out partitions" if ap_segs is held_out else "embedded partitions"
+  q_all, (words, vecs, counts) = evaluate(encoder, untrained, embed_segs, normalizer, lexicon, config.seed)
+  report["same_different"] = q["same_different"]
+  if "valence_probe" in q_all:
+    report["valence_probe"] = q_all["valence_probe"]
+  vectors_lib.write_vec(os.path.join(out_dir, "speech2vec.vec"), words, vecs)
+  io_utils.write_json(os.path.join(out_dir, "word_counts.json"), dict(zip(words, counts)))
+  speech2vec.export_encoder(encoder, normalizer, mfcc_config, config.max_frames, os.path.join(out_dir, "encoder"))
+  report["vocabulary"] = len(words)
+  report["wall_s"] = time.time() - t0
+  io_utils.write_json(os.path.join(out_dir, "quality.json"), report)
+  sd = report["same_different"]
+  logging.info("speech2vec quality: same-different AP %.3f trained vs %.3f untrained (chance %.3f)",
+               sd["trained_ap"], sd["untrained_ap"], sd["chance_ap"])
+  if "valence_probe" in report:
+    vp = report["valence_probe"]
+    logging.info("speech2vec quality: valence probe R^2 %.3f vs %.3f shuffled (untrained encoder %.3f), %d words",
+                 vp["r2"], vp["r2_shuffled"], vp["r2_untrained"], vp["words"])
+  return report
+
+
+def define_flags() -> None:
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  d = speech2vec.Speech2VecConfig()
+  flags.DEFINE_string("corpus", "runs/demo/corpus", "Corpus directory (SEWA layout).")
+  flags.DEFINE_string("word_timings", "", "Directory of <id>.csv / <id>.TextGrid word timings "
+                      "(default: uniform split of the transcripts).")
+  flags.DEFINE_string("out", "runs/demo/speech2vec", "Output directory.")
+  flags.DEFINE_list("train_partitions", ["train"], "Partitions that train the model and normaliser.")
+  flags.DEFINE_list("embed_partitions", ["train", "devel", "test"], "Partitions embedded into type vectors.")
+  flags.DEFINE_bool("deltas", False, "Append MFCC deltas and delta-deltas (39 features).")
+  flags.DEFINE_integer("max_frames", d.max_frames, "Frames per segment (10 ms each); longer words truncated.")
+  flags.DEFINE_integer("encoder_units", d.encoder_units, "LSTM units per direction of the encoder.")
+  flags.DEFINE_integer("decoder_units", d.decoder_units, "Decoder LSTM units.")
+  flags.DEFINE_integer("embedding_dim", d.embedding_dim, "Speech2Vec dimension d_s.")
+  flags.DEFINE_integer("window", d.window, "Skip-gram window k (neighbours each side).")
+  flags.DEFINE_float("max_gap_seconds", d.max_gap_seconds, "No context across pauses longer than this.")
+  flags.DEFINE_integer("batch_size", d.batch_size, "Centre words per replica batch.")
+  flags.DEFINE_integer("epochs", d.epochs, "Training epochs (a rerun with more epochs resumes).")
+  flags.DEFINE_float("learning_rate", d.learning_rate, "Adam learning rate.")
+  flags.DEFINE_integer("seed", d.seed, "Random seed.")
+  flags.DEFINE_float("collapse_cosine", d.collapse_cosine, "Stop when probe embeddings' mean cosine exceeds this.")
+  flags.DEFINE_enum("distribute", "default", ["default", "mirrored", "multi_worker"],
+                    "tf.distribute strategy: current default, MirroredStrategy over local GPUs, "
+                    "or MultiWorkerMirroredStrategy from TF_CONFIG.")
+  flags.DEFINE_bool("probe", True, "Run the VADER valence probe.")
+
+
+def _strategy(name: str) -> tf.distribute.Strategy:
+  if name == "mirrored":
+    return tf.distribute.MirroredStrategy()
+  if name == "multi_worker":
+    return tf.distribute.MultiWorkerMirroredStrategy()
+  return tf.distribute.get_strategy()
+
+
+def main(argv: Sequence[str]) -> int:
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  del argv
+  f = flags.FLAGS
+  mfcc_config = mfcc_lib.MfccConfig(deltas=f.deltas)
+  config = speech2vec.Speech2VecConfig(
+      max_frames=f.max_frames, encoder_units=f.encoder_units, embedding_dim=f.embedding_dim,
+      decoder_units=f.decoder_units, window=f.window, max_gap_seconds=f.max_gap_seconds,
+      batch_size=f.batch_size, epochs=f.epochs, learning_rate=f.learning_rate, seed=f.seed,
+      collapse_cosine=f.collapse_cosine)
+  lexicon = None
+  if f.probe:
+    from data_prep import lexicon as lexicon_lib  # pylint: disable=g-import-not-at-top
+    lexicon = lexicon_lib.load_valence_lexicon()
+  try:
+    report = run(f.corpus, f.out, f.word_timings or None, mfcc_config, config, f.train_partitions,
+                 f.embed_partitions, lexicon, _strategy(f.distribute))
+  except speech2vec.CollapseError as e:
+    logging.error("%s", e)
+    return 3
+  except (ValueError, corpus.CorpusError) as e:
+    logging.error("%s", e)
+    return 1
+  sd = report["same_different"]
+  line = (f"speech2vec: {report['vocabulary']} words, {report['train_segments']} training segments; "
+          f"same-different AP {sd['trained_ap']:.3f} trained vs {sd['untrained_ap']:.3f} untrained "
+          f"(chance {sd['chance_ap']:.3f})")
+  if "valence_probe" in report:
+    vp = report["valence_probe"]
+    line += f"; valence probe R^2 {vp['r2']:.3f} vs {vp['r2_shuffled']:.3f} shuffled"
+  print(line + f"; {report['wall_s']:.0f} s")
+  if report["segments"]["failed"]:
+    print(f"{len(report['segments']['failed'])} recording(s) failed: {report['segments']['failed']}")
+    return 2
+  return 0
+
+
+if __name__ == "__main__":
+  from absl import app  # pylint: disable=g-import-not-at-top
+  define_flags()
+  app.run(main)

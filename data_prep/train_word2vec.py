@@ -1,0 +1,162 @@
+"""Word2Vec text space (Sec. 3.1): gensim skip-gram trained on transcript text.
+
+    python -m data_prep.train_word2vec --text FILE[,FILE...] --out FILE.vec \
+        [--dim 100 --window 5 --min_count 2 --epochs 10 --workers 1 --seed 0]
+
+Each input line is one sentence, tokenised by `data_prep.word_timings.tokenize` (the same
+normalisation as the word timings, so speech and text vocabularies share strings). The
+`.vec` is written atomically in gensim's frequency order (most frequent first), which the
+alignment relies on. Logs the vocabulary size and the training loss of every epoch.
+
+Determinism: with `--workers 1` and a fixed `--seed` two runs write identical files.
+gensim seeds each word's initial vector from `hashfxn(word + str(seed))`; Python's `hash`
+is salted per process (PYTHONHASHSEED), so `deterministic_hash` (CRC-32) is passed instead.
+With more than one worker, thread scheduling makes results vary slightly between runs.
+"""
+
+import os
+import time
+import zlib
+from typing import Dict, List, Sequence, Tuple
+
+import numpy as np
+from absl import logging
+
+from data_prep import word_timings
+from emotion_tf.semantic import vectors as vectors_lib
+
+
+def deterministic_hash(text: str) -> int:
+  """A process-independent string hash for gensim's vector seeding (CRC-32)."""
+  return zlib.crc32(text.encode("utf-8"))
+
+
+def read_sentences(paths: Sequence[str]) -> List[List[str]]:
+  """Tokenised sentences, one per non-empty line of every file in `paths`.
+
+  Raises:
+    ValueError: a file is missing/unreadable/not UTF-8 (named), or no file contains any word.
+  """
+  if not paths:
+    raise ValueError("no text files given (--text)")
+  sentences: List[List[str]] = []
+  for path in paths:
+    try:
+      with open(path, "r", encoding="utf-8") as f:
+        for line in f:
+          tokens = word_timings.tokenize(line)
+          if tokens:
+            sentences.append(tokens)
+    except (OSError, UnicodeDecodeError) as e:
+      raise ValueError(f"{path}: cannot read text corpus ({e})") from e
+  if not sentences:
+    raise ValueError(f"{', '.join(paths)}: text corpus is empty (no words after tokenisation)")
+  return sentences
+
+
+def train_word2vec(sentences: Sequence[Sequence[str]], dim: int = 100, window: int = 5, min_count: int = 2,
+                   epochs: int = 10, workers: int = 1, seed: int = 0, negative: int = 5):
+  """Trains gensim skip-gram (sg=1) with negative sampling.
+
+  Args:
+    sentences: lists of tokens.
+    dim: vector size d_t. window: context words each side. min_count: words rarer than
+    this are dropped. epochs, workers, seed: as in gensim; see the module docstring on
+    determinism.
+
+  Returns:
+    (keyed_vectors, history): gensim KeyedVectors (frequency sorted) and per-epoch
+    [{"epoch", "loss"}] (gensim's loss accumulated within the epoch).
+
+  Raises:
+    ValueError: no word reaches `min_count`.
+  """
+  from gensim.models import Word2Vec  # pylint: disable=g-import-not-at-top
+  from gensim.models.callbacks import CallbackAny2Vec  # pylint: disable=g-import-not-at-top
+
+  class _LossLogger(CallbackAny2Vec):
+    """gensim's running loss is cumulative over one train() call: log per-epoch deltas."""
+
+    def __init__(self):
+      self.previous = 0.0
+      self.epoch = 0
+      self.history: List[Dict] = []
+
+    def on_epoch_end(self, model):
+      total = model.get_latest_training_loss()
+      self.epoch += 1
+      loss = total - self.previous
+      self.previous = total
+      self.history.append({"epoch": self.epoch, "loss": float(loss)})
+      logging.info("word2vec epoch %d/%d: training loss %.1f", self.epoch, epochs, loss)
+
+  counts: Dict[str, int] = {}
+  for s in sentences:
+    for w in s:
+      counts[w] = counts.get(w, 0) + 1
+  if not any(c >= min_count for c in counts.values()):
+    raise ValueError(f"no word occurs at least min_count={min_count} times "
+                     f"({len(counts)} distinct words in {len(sentences)} sentences)")
+  logger = _LossLogger()
+  model = Word2Vec(sentences=list(map(list, sentences)), vector_size=dim, window=window, min_count=min_count,
+                   sg=1, negative=negative, epochs=epochs, workers=workers, seed=seed,
+                   hashfxn=deterministic_hash, compute_loss=True, callbacks=[logger])
+  logging.info("word2vec: vocabulary %d words (min_count %d) from %d sentences / %d tokens",
+               len(model.wv.index_to_key), min_count, len(sentences), sum(counts.values()))
+  return model.wv, logger.history
+
+
+def save_vec(keyed_vectors, path: str) -> Tuple[List[str], np.ndarray]:
+  """Writes KeyedVectors to `path` (word2vec text, frequency order, atomic); returns (words, [V, d])."""
+  words = list(keyed_vectors.index_to_key)
+  vecs = np.asarray(keyed_vectors.vectors, np.float32)
+  vectors_lib.write_vec(path, words, vecs)
+  return words, vecs
+
+
+def define_flags() -> None:
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  flags.DEFINE_list("text", [], "Text corpus file(s), one sentence per line.")
+  flags.DEFINE_string("out", "runs/demo/word2vec.vec", "Output .vec file.")
+  flags.DEFINE_integer("dim", 100, "Vector dimension d_t.")
+  flags.DEFINE_integer("window", 5, "Skip-gram context window (words each side).")
+  flags.DEFINE_integer("min_count", 2, "Ignore words rarer than this.")
+  flags.DEFINE_integer("epochs", 10, "Training epochs.")
+  flags.DEFINE_integer("workers", 1, "Worker threads (1 = deterministic with --seed).")
+  flags.DEFINE_integer("seed", 0, "Random seed.")
+  flags.DEFINE_bool("probe", True, "Also log/write the valence linear probe of the text vectors "
+                    "(<out>.quality.json) as a reference for Speech2Vec's.")
+
+
+def main(argv: Sequence[str]) -> int:
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  del argv
+  f = flags.FLAGS
+  t0 = time.time()
+  try:
+    sentences = read_sentences(f.text)
+    kv, history = train_word2vec(sentences, f.dim, f.window, f.min_count, f.epochs, f.workers, f.seed)
+  except ValueError as e:
+    logging.error("%s", e)
+    return 1
+  words, vecs = save_vec(kv, f.out)
+  report = {"vocabulary": len(words), "dim": f.dim, "sentences": len(sentences), "history": history,
+            "wall_s": time.time() - t0}
+  if f.probe:
+    from data_prep import lexicon  # pylint: disable=g-import-not-at-top
+    from emotion_tf.semantic import io_utils, quality  # pylint: disable=g-import-not-at-top
+    report["valence_probe"] = quality.valence_probe(words, vecs, lexicon.load_valence_lexicon(), seed=f.seed)
+    logging.info("word2vec valence probe: R^2 %.3f vs shuffled %.3f over %d lexicon words",
+                 report["valence_probe"]["r2"], report["valence_probe"]["r2_shuffled"],
+                 report["valence_probe"]["words"])
+    io_utils.write_json(os.path.splitext(f.out)[0] + ".quality.json", report)
+  print(f"word2vec: {len(words)} words x {f.dim} written to {f.out} in {report['wall_s']:.1f} s"
+        + (f"; valence probe R^2 {report['valence_probe']['r2']:.3f} "
+           f"(shuffled {report['valence_probe']['r2_shuffled']:.3f})" if f.probe else ""))
+  return 0
+
+
+if __name__ == "__main__":
+  from absl import app  # pylint: disable=g-import-not-at-top
+  define_flags()
+  app.run(main)
