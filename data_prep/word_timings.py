@@ -10,12 +10,12 @@ through the one normalisation `normalize_word`:
 
 import os
 import re
-import tempfile
 from typing import Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 from absl import logging
 
 from data_prep import corpus
+from emotion_tf import fileio
 
 
 class WordTiming(NamedTuple):
@@ -156,21 +156,7 @@ def write_timings_csv(path: str, timings: Sequence[WordTiming],
   atomic_write_text(path, "".join(lines))
 
 
-def atomic_write_text(path: str, text: str) -> None:
-  """Writes UTF-8 `text` to a temp file in the same directory, then os.replace."""
-  directory = os.path.dirname(os.path.abspath(path))
-  os.makedirs(directory, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-  try:
-    with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-      f.write(text)
-    os.chmod(tmp, 0o644)  # mkstemp creates 0600
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
-
+atomic_write_text = fileio.atomic_write_text
 
 # ------------------------------------------------------------------------------------- TextGrid
 

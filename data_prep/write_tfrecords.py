@@ -23,7 +23,6 @@ Outputs beside the shards: vocab.txt, metadata.json, report.json.
 """
 
 import dataclasses
-import hashlib
 import json
 import math
 import multiprocessing
@@ -40,6 +39,7 @@ from data_prep import corpus
 from data_prep import word_timings as wt
 from emotion_tf import FRAME_HOP_SECONDS, FRAMES_PER_CHUNK, LABEL_NAMES, SAMPLE_RATE
 from emotion_tf import SAMPLES_PER_FRAME
+from emotion_tf import fileio
 from emotion_tf.semantic import vectors as vec_io
 
 PARTS_DIR = ".parts"
@@ -201,13 +201,7 @@ def _process_task(task) -> Dict[str, object]:
 
 # --------------------------------------------------------------------------------------- writer
 
-def _sha256_file(path: str) -> str:
-  h = hashlib.sha256()
-  with open(path, "rb") as f:
-    for block in iter(lambda: f.read(1 << 20), b""):
-      h.update(block)
-  return h.hexdigest()
-
+_sha256_file = fileio.file_sha256
 
 def _progress(done: int, total: int, enabled: bool) -> None:
   if not enabled or total == 0:

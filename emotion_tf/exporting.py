@@ -26,7 +26,6 @@ The export is written to a temporary directory beside the target and renamed int
 reader never sees a half-written export; a rerun on the same source model file skips.
 """
 
-import hashlib
 import json
 import os
 import shutil
@@ -39,6 +38,7 @@ from absl import logging
 
 import emotion_tf
 from emotion_tf import evaluation
+from emotion_tf import fileio
 from emotion_tf.models import EmotionRecognitionModel
 
 SIGNATURE_KEY = "serving_default"
@@ -100,14 +100,7 @@ def fit_audio_to_frames(audio: tf.Tensor, frames: tf.Tensor, samples_per_frame: 
   return tf.pad(audio, [[0, 0], [0, pad]])
 
 
-def file_sha256(path: str) -> str:
-  """Hex SHA-256 of a file's bytes."""
-  h = hashlib.sha256()
-  with open(path, "rb") as f:
-    for block in iter(lambda: f.read(1 << 20), b""):
-      h.update(block)
-  return h.hexdigest()
-
+file_sha256 = fileio.file_sha256
 
 def export_metadata(model: EmotionRecognitionModel,
                     source: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:

@@ -22,13 +22,13 @@ rate, hop, frames per chunk, dims, label names, vocabulary and embeddings files,
 import hashlib
 import json
 import os
-import tempfile
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
 
 from emotion_tf import FRAMES_PER_CHUNK, LABEL_NAMES, SAMPLES_PER_FRAME
+from emotion_tf import fileio
 
 SCHEMA_VERSION = 1
 METADATA_FILE = "metadata.json"
@@ -166,21 +166,7 @@ def parse_example(serialized: tf.Tensor, frames_per_chunk: int = FRAMES_PER_CHUN
 
 # ------------------------------------------------------------------------------ atomic file I/O
 
-def atomic_write(path: str, data: bytes) -> None:
-  """Writes bytes to a temp file in the same directory, then os.replace (never a partial file)."""
-  directory = os.path.dirname(os.path.abspath(path))
-  os.makedirs(directory, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-  try:
-    with os.fdopen(fd, "wb") as f:
-      f.write(data)
-    os.chmod(tmp, 0o644)  # mkstemp creates 0600
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
-
+atomic_write = fileio.atomic_write
 
 def write_metadata(directory: str, metadata: Dict) -> str:
   """Writes `<directory>/metadata.json` atomically; `schema_version` is set to SCHEMA_VERSION."""
