@@ -5,11 +5,11 @@ A `.vec` file starts with a header line `count dim`, then one line per word:
 reads what `write_vec` writes.
 """
 
-import os
-import tempfile
 from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
+
+from emotion_tf import fileio
 
 
 class VecFormatError(ValueError):
@@ -84,19 +84,9 @@ def write_vec(path: str, words: Sequence[str], vectors: np.ndarray) -> None:
   for w in words:
     if not w or any(c.isspace() for c in w):
       raise ValueError(f"{path}: word {w!r} is empty or contains whitespace")
-  directory = os.path.dirname(os.path.abspath(path))
-  os.makedirs(directory, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".vec")
-  try:
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-      f.write(f"{len(words)} {vectors.shape[1]}\n")
-      for w, v in zip(words, vectors):
-        f.write(w + " " + " ".join(f"{x:.6g}" for x in v) + "\n")
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
+  lines = [f"{len(words)} {vectors.shape[1]}"]
+  lines += [w + " " + " ".join(f"{x:.6g}" for x in v) for w, v in zip(words, vectors)]
+  fileio.atomic_write_text(path, "\n".join(lines) + "\n")
 
 
 def read_vec_dict(path: str) -> Dict[str, np.ndarray]:
