@@ -61,6 +61,13 @@ def test_loss_is_mean_one_minus_ccc_over_valid_frames(rng):
   y_pred2[~valid] = -0.7
   loss2 = ConcordanceLoss()(y_true2, y_pred2, sample_weight=mask)
   assert float(loss2) == pytest.approx(float(loss), abs=1e-6)
+  metrics = []
+  for yt, yp in ((y_true, y_pred), (y_true2, y_pred2)):
+    metric = ConcordanceCorrelation()
+    metric.update_state(yt, yp, sample_weight=mask)
+    metrics.append(metric.per_dimension().numpy())
+  np.testing.assert_allclose(metrics[1], metrics[0], rtol=1e-9)
+  np.testing.assert_allclose(1 - metrics[0].mean(), expected, atol=1e-5)
 
 
 def test_streaming_metric_equals_one_shot_over_random_splits(rng):
