@@ -9,6 +9,13 @@ Word segments come from `data_prep.word_timings.load_word_timings` (CSV/TextGrid
 with the trained encoder, over every segment of --embed_partitions (audio only, no
 labels), so words of the held-out partitions get vectors as well.
 
+--extra_corpus DIR (repeatable) adds the recordings of further corpora (every partition)
+to the TRAINING segments only, like Word2Vec's separate text corpus; they never give type
+vectors or enter the quality checks. On the synthetic corpus the demo's Train partition
+(~2 000 words) is too little speech for contexts to shape the vectors; e.g.
+`python -m data_prep.synthesize --out X --recordings 160 --seconds 60 --seed 1` gives
+enough (see the quality figures in quality.json).
+
 Outputs in --out (each written atomically; a rerun resumes from the last checkpoint and
 re-exports):
   speech2vec.vec      type vectors, words in descending instance-count order
@@ -43,7 +50,7 @@ from emotion_tf.semantic import vectors as vectors_lib
 
 
 def load_corpus_segments(corpus_dir: str, word_timings_dir: Optional[str], partitions: Optional[Sequence[str]],
-                         mfcc_config: mfcc_lib.MfccConfig, max_frames: int
+                         mfcc_config: mfcc_lib.MfccConfig, max_frames: int, resample_frames: int = 0
                          ) -> Tuple[segments_lib.Segments, Dict[str, str], Dict]:
   """Word segments of every recording of `partitions`.
 
@@ -51,7 +58,8 @@ def load_corpus_segments(corpus_dir: str, word_timings_dir: Optional[str], parti
   skipped; the others go on.
 
   Returns:
-    (segments [N, max_frames, F], partition of each recording id, report
+    (segments [N, max_frames, F] ([N, resample_frames, F] when resampling), partition of
+    each recording id, report
     {"recordings", "failed": {id: error}, "segments": counts by kind}).
   Raises:
     ValueError / corpus.CorpusError: no recordings, or no usable word segment at all.
@@ -70,11 +78,13 @@ def load_corpus_segments(corpus_dir: str, word_timings_dir: Optional[str], parti
       logging.error("skipping recording %s: %s", rec.recording_id, e)
       failed[rec.recording_id] = str(e)
       continue
-    segs, c = segments_lib.extract_segments(wav, timings, rec.recording_id, mfcc_config, max_frames)
+    segs, c = segments_lib.extract_segments(wav, timings, rec.recording_id, mfcc_config, max_frames,
+                                            resample_frames)
     counts.update(c)
     parts.append(segs)
     partition_of[rec.recording_id] = rec.partition
-  segs = segments_lib.Segments.concatenate(parts, max_frames, mfcc_config.num_features)
+  width = resample_frames if resample_frames > 0 else max_frames
+  segs = segments_lib.Segments.concatenate(parts, width, mfcc_config.num_features)
   report = {"recordings": len(recordings), "failed": failed, "segments": dict(counts)}
   logging.info("%s: %d word segments from %d recordings (%s)", corpus_dir, len(segs),
                len(recordings) - len(failed), ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
@@ -131,7 +141,8 @@ def run(corpus_dir: str, out_dir: str, word_timings_dir: Optional[str] = None,
         config: Optional[speech2vec.Speech2VecConfig] = None,
         train_partitions: Sequence[str] = ("train",), embed_partitions: Optional[Sequence[str]] = None,
         lexicon: Optional[Mapping[str, float]] = None,
-        strategy: Optional[tf.distribute.Strategy] = None) -> Dict:
+        strategy: Optional[tf.distribute.Strategy] = None,
+        extra_corpora: Sequence[str] = ()) -> Dict:
   """Segments -> normaliser -> training -> type vectors, SavedModel, quality report.
 
   Args:
@@ -141,6 +152,10 @@ def run(corpus_dir: str, out_dir: str, word_timings_dir: Optional[str] = None,
     embed_partitions: partitions whose segments give type vectors (None = all).
     lexicon: word -> valence for the probe (None = skip the probe).
     strategy: tf.distribute strategy (default: the current one).
+    extra_corpora: further corpus directories whose recordings (every partition, word
+      timings from `<dir>/word_timings` when present) are added to the TRAINING segments
+      only -- unlabelled speech, like Word2Vec's separate text corpus. They never enter
+      type vectors or quality checks, so the main corpus's Devel/Test audio stays unseen.
 
   Returns:
     the quality report (also written to out_dir/quality.json).
@@ -153,19 +168,34 @@ def run(corpus_dir: str, out_dir: str, word_timings_dir: Optional[str] = None,
   config = speech2vec.Speech2VecConfig.from_dict({**config.to_dict(), "num_features": mfcc_config.num_features})
   os.makedirs(out_dir, exist_ok=True)
   resolved = {"mfcc": mfcc_config.to_dict(), "speech2vec": config.to_dict(),
-              "train_partitions": list(train_partitions),
+              "train_partitions": list(train_partitions), "extra_corpora": list(extra_corpora),
               "embed_partitions": list(embed_partitions) if embed_partitions else None,
               "word_timings": word_timings_dir}
   _check_config(os.path.join(out_dir, "config.json"), resolved)
   wanted = sorted(set(corpus.normalize_partitions(train_partitions)) |
                   set(corpus.normalize_partitions(embed_partitions)))
   segs, partition_of, seg_report = load_corpus_segments(corpus_dir, word_timings_dir, wanted, mfcc_config,
-                                                        config.max_frames)
+                                                        config.max_frames, config.resample_frames)
   train_set = set(corpus.normalize_partitions(train_partitions))
   embed_set = set(corpus.normalize_partitions(embed_partitions))
   parts = np.array([partition_of[r] for r in segs.recording_ids])
   train_segs = segs.subset(np.flatnonzero(np.isin(parts, sorted(train_set))))
   embed_segs = segs.subset(np.flatnonzero(np.isin(parts, sorted(embed_set))))
+  extra_report = {}
+  if extra_corpora:
+    extra_parts = [train_segs]
+    for i, extra_dir in enumerate(extra_corpora):
+      timings_dir = os.path.join(extra_dir, "word_timings")
+      extra, _, rep = load_corpus_segments(extra_dir, timings_dir if os.path.isdir(timings_dir) else None, None,
+                                           mfcc_config, config.max_frames, config.resample_frames)
+      # Distinct recording ids, so skip-gram contexts never join two corpora.
+      extra.recording_ids = [f"extra{i}/{r}" for r in extra.recording_ids]
+      extra_parts.append(extra)
+      extra_report[extra_dir] = {**rep, "word_segments": len(extra)}
+    train_segs = segments_lib.Segments.concatenate(extra_parts, train_segs.features.shape[1],
+                                                   mfcc_config.num_features)
+    logging.info("training on %d word segments (%d from %d extra corpora)", len(train_segs),
+                 sum(r["word_segments"] for r in extra_report.values()), len(extra_corpora))
   if len(train_segs) < 2:
     raise ValueError(f"{corpus_dir}: {len(train_segs)} word segments in training partitions "
                      f"{sorted(train_set)}; need at least 2")
@@ -176,7 +206,8 @@ def run(corpus_dir: str, out_dir: str, word_timings_dir: Optional[str] = None,
 
   encoder, result = speech2vec.train(train_segs, normalizer, config, out_dir, strategy)
   untrained, _ = speech2vec.build_models(config)
-  report = {"segments": seg_report, "train_segments": len(train_segs), "embed_segments": len(embed_segs),
+  report = {"segments": seg_report, "extra_corpora": extra_report,
+            "train_segments": len(train_segs), "embed_segments": len(embed_segs),
             "training": {"epochs_run": result.epochs_run, "epochs_total": result.epochs_total,
                          "last_loss": result.last_loss, "probe_mean_cosine": result.probe_cosine,
                          "segments_per_second": result.segments_per_second, "history": result.history}}
@@ -191,7 +222,8 @@ def run(corpus_dir: str, out_dir: str, word_timings_dir: Optional[str] = None,
     report["valence_probe"] = q_all["valence_probe"]
   vectors_lib.write_vec(os.path.join(out_dir, "speech2vec.vec"), words, vecs)
   io_utils.write_json(os.path.join(out_dir, "word_counts.json"), dict(zip(words, counts)))
-  speech2vec.export_encoder(encoder, normalizer, mfcc_config, config.max_frames, os.path.join(out_dir, "encoder"))
+  speech2vec.export_encoder(encoder, normalizer, mfcc_config, config.max_frames, os.path.join(out_dir, "encoder"),
+                            config.resample_frames)
   report["vocabulary"] = len(words)
   report["wall_s"] = time.time() - t0
   io_utils.write_json(os.path.join(out_dir, "quality.json"), report)
@@ -214,11 +246,23 @@ def define_flags() -> None:
   flags.DEFINE_string("out", "runs/demo/speech2vec", "Output directory.")
   flags.DEFINE_list("train_partitions", ["train"], "Partitions that train the model and normaliser.")
   flags.DEFINE_list("embed_partitions", ["train", "devel", "test"], "Partitions embedded into type vectors.")
+  flags.DEFINE_multi_string("extra_corpus", [], "Extra corpus directory (repeatable) whose recordings, all "
+                            "partitions, are added to the training segments only (unlabelled speech, "
+                            "like Word2Vec's text corpus); never used for vectors or quality checks.")
   flags.DEFINE_bool("deltas", False, "Append MFCC deltas and delta-deltas (39 features).")
+  flags.DEFINE_bool("segment_cvn", True, "Per-segment MFCC variance normalisation (after per-segment mean "
+                    "normalisation): removes loudness/pitch-range scale shared by neighbouring words.")
   flags.DEFINE_integer("max_frames", d.max_frames, "Frames per segment (10 ms each); longer words truncated.")
+  flags.DEFINE_integer("resample_frames", d.resample_frames, "Time normalisation: resample every segment "
+                       "(encoder input and decoder target) to this many frames, removing speaking rate "
+                       "(0 = variable length, as published).")
+  flags.DEFINE_float("autoencoder_weight", d.autoencoder_weight, "Weight of an extra decoder regenerating "
+                     "the centre word itself beside the skip-gram neighbours (0 = pure skip-gram).")
   flags.DEFINE_integer("encoder_units", d.encoder_units, "LSTM units per direction of the encoder.")
   flags.DEFINE_integer("decoder_units", d.decoder_units, "Decoder LSTM units.")
   flags.DEFINE_integer("embedding_dim", d.embedding_dim, "Speech2Vec dimension d_s.")
+  flags.DEFINE_float("subsample", d.subsample, "Word2Vec subsampling threshold t of frequent words: a "
+                     "token of frequency f is a centre/target with probability sqrt(t/f) + t/f (0 = off).")
   flags.DEFINE_integer("window", d.window, "Skip-gram window k (neighbours each side).")
   flags.DEFINE_float("max_gap_seconds", d.max_gap_seconds, "No context across pauses longer than this.")
   flags.DEFINE_integer("batch_size", d.batch_size, "Centre words per replica batch.")
@@ -244,9 +288,11 @@ def main(argv: Sequence[str]) -> int:
   from absl import flags  # pylint: disable=g-import-not-at-top
   del argv
   f = flags.FLAGS
-  mfcc_config = mfcc_lib.MfccConfig(deltas=f.deltas)
+  mfcc_config = mfcc_lib.MfccConfig(deltas=f.deltas, segment_cvn=f.segment_cvn)
   config = speech2vec.Speech2VecConfig(
-      max_frames=f.max_frames, encoder_units=f.encoder_units, embedding_dim=f.embedding_dim,
+      max_frames=f.max_frames, resample_frames=f.resample_frames, autoencoder_weight=f.autoencoder_weight,
+      subsample=f.subsample,
+      encoder_units=f.encoder_units, embedding_dim=f.embedding_dim,
       decoder_units=f.decoder_units, window=f.window, max_gap_seconds=f.max_gap_seconds,
       batch_size=f.batch_size, epochs=f.epochs, learning_rate=f.learning_rate, seed=f.seed,
       collapse_cosine=f.collapse_cosine)
@@ -256,7 +302,7 @@ def main(argv: Sequence[str]) -> int:
     lexicon = lexicon_lib.load_valence_lexicon()
   try:
     report = run(f.corpus, f.out, f.word_timings or None, mfcc_config, config, f.train_partitions,
-                 f.embed_partitions, lexicon, _strategy(f.distribute))
+                 f.embed_partitions, lexicon, _strategy(f.distribute), f.extra_corpus)
   except speech2vec.CollapseError as e:
     logging.error("%s", e)
     return 3

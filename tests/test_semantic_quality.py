@@ -142,3 +142,20 @@ def test_empty_corpus_is_a_clear_error(tmp_path):
   (tmp_path / "audio").mkdir()
   with pytest.raises(ValueError, match="no audio"):
     train_speech2vec.run(str(tmp_path), str(tmp_path / "out"), config=SMALL)
+
+
+def test_extra_corpus_only_adds_training_segments(tiny_corpus, tmp_path):
+  """--extra_corpus segments (all partitions) join training only; vectors and checks use the main corpus."""
+  timings = os.path.join(tiny_corpus, "word_timings")
+  cfg = speech2vec.Speech2VecConfig(**{**SMALL.to_dict(), "epochs": 1})
+  main_train, _, _ = train_speech2vec.load_corpus_segments(tiny_corpus, timings, ["train"],
+                                                           train_speech2vec.mfcc_lib.MfccConfig(), 60)
+  extra_all, _, _ = train_speech2vec.load_corpus_segments(tiny_corpus, timings, None,
+                                                          train_speech2vec.mfcc_lib.MfccConfig(), 60)
+  out = str(tmp_path / "s2v")
+  report = train_speech2vec.run(tiny_corpus, out, timings, config=cfg, extra_corpora=[tiny_corpus])
+  assert report["train_segments"] == len(main_train) + len(extra_all)
+  assert report["extra_corpora"][tiny_corpus]["word_segments"] == len(extra_all)
+  assert report["embed_segments"] == len(extra_all)  # the main corpus' own segments, all partitions
+  words, _ = vectors.read_vec(os.path.join(out, "speech2vec.vec"))
+  assert len(words) == report["vocabulary"] == len(set(extra_all.words))

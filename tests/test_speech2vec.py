@@ -32,6 +32,8 @@ def _numpy_mfcc(x, cfg):
   out = scipy.fft.dct(log_mel, type=2, axis=1)[:, :cfg.num_mfcc] / np.sqrt(2 * cfg.num_mel_bins)
   if cfg.segment_cmn:
     out = out - out.mean(axis=0)
+    if cfg.segment_cvn:
+      out = out / np.maximum(out.std(axis=0), cfg.cvn_floor)
   return out
 
 
@@ -58,9 +60,9 @@ def test_frame_arithmetic():
   np.testing.assert_array_equal(mfcc.num_frames_for(np.array([0, 772]), cfg), [0, 2])
 
 
-@pytest.mark.parametrize("cmn", [False, True])
-def test_mfcc_matches_numpy_and_ignores_padding(cmn):
-  cfg = mfcc.MfccConfig(segment_cmn=cmn)
+@pytest.mark.parametrize("cmn,cvn", [(False, False), (True, False), (True, True)])
+def test_mfcc_matches_numpy_and_ignores_padding(cmn, cvn):
+  cfg = mfcc.MfccConfig(segment_cmn=cmn, segment_cvn=cvn)
   a, b = _tone(5000, 200.0, 1), _tone(3000, 330.0, 2)
   batch = np.full((3, 5000), 7.0, np.float32)  # garbage padding
   batch[0], batch[1, :3000] = a, b
@@ -88,6 +90,51 @@ def test_deltas_match_numpy_per_valid_length():
   np.testing.assert_allclose(f[:, 13:26], d1, atol=2e-3, rtol=1e-3)
   np.testing.assert_allclose(f[:, 26:], _numpy_deltas(d1), atol=2e-3, rtol=1e-3)
   assert cfg.num_features == 39
+
+
+def _numpy_resample(x, length, r):
+  """Reference time normalisation: np.interp of every feature at the mapped frame centres."""
+  pos = np.clip((np.arange(r) + 0.5) * length / r - 0.5, 0, length - 1)
+  return np.stack([np.interp(pos, np.arange(length), x[:length, k]) for k in range(x.shape[1])], axis=1)
+
+
+def test_resample_frames_matches_numpy_interp():
+  rng = np.random.default_rng(3)
+  x = rng.normal(size=(5, 30, 4)).astype(np.float32)
+  lengths = np.array([30, 7, 1, 0, 24], np.int32)
+  x[1, 7:] = 50.0  # padding must not leak in
+  for r in (24, 5):
+    out, new_len = mfcc.resample_frames(x, lengths, r)
+    out = out.numpy()
+    assert out.shape == (5, r, 4)
+    np.testing.assert_array_equal(new_len.numpy(), [r, r, r, 0, r])
+    for i, n in enumerate(lengths):
+      if n:
+        np.testing.assert_allclose(out[i], _numpy_resample(x[i], n, r), atol=1e-5)
+    np.testing.assert_allclose(out[2], np.repeat(x[2, :1], r, axis=0))  # one frame -> constant
+    assert np.all(out[3] == 0)
+  same, _ = mfcc.resample_frames(x, np.full(5, 30, np.int32), 30)  # identity when R = L
+  np.testing.assert_allclose(same.numpy(), x, atol=1e-5)
+
+
+def test_segment_cvn_removes_gain_and_resampling_removes_rate():
+  """A louder, slower copy of a word gives the same normalised, resampled MFCCs (up to framing)."""
+  cfg = mfcc.MfccConfig()
+  t = np.arange(8000) / SR
+  chirp = np.sin(2 * np.pi * (300 * t + 2000 * t ** 2)).astype(np.float32)  # 300 Hz -> 1.75 kHz in 0.36 s
+  t2 = np.arange(16000) / SR
+  slow = np.sin(2 * np.pi * (300 * t2 + 1000 * t2 ** 2)).astype(np.float32)  # same sweep, half the rate
+  loud, soft = 4.0 * chirp, 0.25 * chirp
+  f_loud, n_loud = mfcc.compute_mfcc(tf.constant(loud[None]), tf.constant([8000]), cfg)
+  f_soft, n_soft = mfcc.compute_mfcc(tf.constant(soft[None]), tf.constant([8000]), cfg)
+  np.testing.assert_allclose(f_loud.numpy(), f_soft.numpy(), atol=2e-2)  # gain is a c0 offset: CMN
+  valid = f_loud.numpy()[0, :int(n_loud[0])]
+  np.testing.assert_allclose(valid.std(axis=0)[valid.std(axis=0) > 0.2], 1.0, atol=1e-4)  # CVN
+  f_slow, n_slow = mfcc.compute_mfcc(tf.constant(slow[None]), tf.constant([16000]), cfg)
+  a, _ = mfcc.resample_frames(f_loud, n_loud, 20)
+  b, _ = mfcc.resample_frames(f_slow, n_slow, 20)
+  raw_gap = np.abs(f_loud.numpy()[0, :20] - f_slow.numpy()[0, :20]).mean()
+  assert np.abs(a.numpy() - b.numpy()).mean() < 0.5 * raw_gap
 
 
 def test_normalizer_fit_apply_roundtrip(tmp_path):
@@ -238,6 +285,15 @@ def test_train_resume_and_export(tmp_path):
   by_mfcc = loaded.signatures["embed_mfcc"](mfcc=mfcc.compute_mfcc(tf.constant(wavs), tf.constant(lens), cfg)[0],
                                             num_frames=mfcc.compute_mfcc(tf.constant(wavs), tf.constant(lens), cfg)[1])
   np.testing.assert_allclose(by_mfcc["embedding"].numpy(), got, atol=1e-5)
+  # With time normalisation the SavedModel resamples the truncated MFCCs to R frames, as training did.
+  speech2vec.export_encoder(enc3, _norm13(), cfg, 12, str(tmp_path / "encoder_r"), resample_frames=8)
+  out_r = tf.saved_model.load(str(tmp_path / "encoder_r")).signatures["serving_default"](
+      waveforms=tf.constant(wavs), lengths=tf.constant(lens))
+  res, res_len = mfcc.resample_frames(feats, frames, 8)
+  res, res_len = res.numpy(), res_len.numpy()
+  np.testing.assert_allclose(out_r["embedding"].numpy()[:2],
+                             speech2vec.embed_features(enc3, _norm13().apply(res, res_len), res_len)[:2], atol=1e-4)
+  np.testing.assert_array_equal(out_r["num_frames"].numpy(), [8, 8, 0])
 
 
 def _norm13():
@@ -270,3 +326,38 @@ def test_no_pairs_is_a_clear_error(tmp_path):
   norm = mfcc.Normalizer.fit(segs.features, segs.lengths)
   with pytest.raises(ValueError, match="no skip-gram pairs"):
     speech2vec.train(segs, norm, TINY, str(tmp_path))
+
+
+def test_keep_probabilities_follow_word2vec_formula():
+  words = ["the"] * 80 + ["a"] * 15 + ["joy"] * 4 + ["grief"]
+  p = speech2vec.keep_probabilities(words, 0.01)
+  for w, n in (("the", 80), ("a", 15), ("joy", 4), ("grief", 1)):
+    r = 0.01 / (n / 100.0)
+    np.testing.assert_allclose(p[words.index(w)], min(1.0, np.sqrt(r) + r), rtol=1e-6)
+  assert p[0] < p[80] < p[95] <= p[99] == 1.0
+  np.testing.assert_array_equal(speech2vec.keep_probabilities(words, 0.0), 1.0)
+
+
+def test_subsampled_dataset_drops_frequent_words_and_masks_their_contexts():
+  segs = _fake_segments(n_rec=1, per_rec=40)
+  n = len(segs)
+  feats = np.zeros((n, 3, 2), np.float32)
+  feats[:, :, 0] = np.arange(n)[:, None]  # frame value = segment index
+  lengths = np.full(n, 3, np.int32)
+  ctx = seg_lib.context_indices(segs, window=2)
+  words = np.array(segs.words)
+  keep = np.where(words == "w0", 0.0, 1.0).astype(np.float32)  # w0 is never kept
+  ds = speech2vec._make_dataset(feats, lengths, ctx, np.arange(n), 4, 0, keep)
+  centres, kept_slots = [], 0
+  for center, _, c, c_len in ds.take(30):
+    ids = center.numpy()[:, 0, 0].astype(int)
+    centres += ids.tolist()
+    for b, i in enumerate(ids):
+      for slot, j in enumerate(ctx[i]):
+        expect_kept = j >= 0 and words[j] != "w0"
+        assert (c_len.numpy()[b, slot] > 0) == expect_kept
+        if expect_kept:
+          assert c.numpy()[b, slot, 0, 0] == j
+          kept_slots += 1
+  assert centres and not any(words[i] == "w0" for i in centres) and kept_slots > 0
+  assert set(words[centres]) == set(words) - {"w0"}

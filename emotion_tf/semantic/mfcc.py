@@ -15,9 +15,9 @@ rather than by which words they are.
 `segment_cvn` (default on, needs `segment_cmn`) also divides each coefficient by its
 standard deviation over the segment's frames (per-segment CMVN). Loudness and pitch
 range, which carry arousal in the synthetic corpus, scale the cepstral trajectories; CVN
-removes that scale too. `resample_frames` (`resample_frames`, default 0 = off here; the
-Speech2Vec pipeline uses `Speech2VecConfig.resample_frames`) linearly resamples every
-segment's MFCC sequence to a fixed number of frames, which removes speaking rate.
+removes that scale too. `resample_frames` linearly resamples every segment's MFCC
+sequence to a fixed number of frames, which removes speaking rate (Speech2Vec applies it
+with `Speech2VecConfig.resample_frames`, to encoder inputs and decoder targets alike).
 
 Framing is `pad_end=False`: a segment of `n` samples gives
 `1 + (n - frame_length) // frame_step` frames, and none when it is shorter than one

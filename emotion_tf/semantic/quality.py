@@ -10,6 +10,7 @@
 from typing import Dict, Mapping, Optional, Sequence
 
 import numpy as np
+import threadpoolctl
 from sklearn import linear_model, metrics, model_selection, pipeline, preprocessing
 
 
@@ -93,6 +94,8 @@ def linear_probe_r2(x: np.ndarray, y: np.ndarray, folds: int = 5, seed: int = 0,
 
   Standardised features, RidgeCV (alpha chosen inside each training fold), out-of-fold
   predictions pooled, R^2 = sklearn r2_score over all N. Needs N >= folds.
+  BLAS runs single-threaded here: these matrices are tiny, and multi-threaded BLAS next
+  to TensorFlow's thread pools on a loaded machine made each probe ~50x slower.
   """
   x = np.asarray(x, np.float64)
   y = np.asarray(y, np.float64)
@@ -100,7 +103,8 @@ def linear_probe_r2(x: np.ndarray, y: np.ndarray, folds: int = 5, seed: int = 0,
     raise ValueError(f"linear probe needs >= {folds} examples with matching targets, "
                      f"got x {x.shape} and y {y.shape}")
   cv = model_selection.KFold(folds, shuffle=True, random_state=seed)
-  pred = model_selection.cross_val_predict(_probe_model(list(alphas)), x, y, cv=cv)
+  with threadpoolctl.threadpool_limits(1):
+    pred = model_selection.cross_val_predict(_probe_model(list(alphas)), x, y, cv=cv)
   return float(metrics.r2_score(y, pred))
 
 

@@ -6,6 +6,10 @@ time, turned into MFCC frames (`mfcc.compute_mfcc`). Segments are stored padded 
 `max_frames` frames (counted as `truncated`). Zero-length segments, segments shorter
 than one MFCC window (25 ms) and segments that start past the end of the audio are
 skipped and counted, never raised.
+
+With `resample_frames` = R > 0 (Speech2Vec's time normalisation, see
+`mfcc.resample_frames`) every kept segment's (truncated) MFCC sequence is resampled to
+exactly R frames, so features are [N, R, F] and every length is R.
 """
 
 import collections
@@ -66,7 +70,7 @@ class Segments:
 
 def extract_segments(waveform: np.ndarray, timings: Sequence[Tuple[float, float, str]],
                      recording_id: str, config: mfcc_lib.MfccConfig,
-                     max_frames: int = 100) -> Tuple[Segments, Dict[str, int]]:
+                     max_frames: int = 100, resample_frames: int = 0) -> Tuple[Segments, Dict[str, int]]:
   """Cuts word segments out of one recording and computes their MFCCs.
 
   Args:
@@ -75,9 +79,11 @@ def extract_segments(waveform: np.ndarray, timings: Sequence[Tuple[float, float,
     recording_id: stored with every segment and used in messages.
     config: MFCC settings.
     max_frames: frames kept per segment (longer segments are truncated).
+    resample_frames: R > 0 resamples each segment to R frames (0 = keep lengths).
 
   Returns:
-    (segments, counts): segments padded to [n, max_frames, F]; counts of
+    (segments, counts): segments padded to [n, max_frames, F] ([n, R, F] when
+    resampling); counts of
     `kept`, `truncated` and each skip reason in `SKIP_REASONS`.
   """
   counts = collections.Counter({k: 0 for k in ("kept", "truncated") + SKIP_REASONS})
@@ -102,8 +108,9 @@ def extract_segments(waveform: np.ndarray, timings: Sequence[Tuple[float, float,
                  ", ".join(f"{k}={counts[k]}" for k in SKIP_REASONS if counts[k]))
   n = len(spans)
   num_features = config.num_features
+  width_out = resample_frames if resample_frames > 0 else max_frames
   if n == 0:
-    return Segments.concatenate([], max_frames, num_features), dict(counts)
+    return Segments.concatenate([], width_out, num_features), dict(counts)
   # Longest useful segment: enough samples for max_frames frames.
   cap = config.frame_length + (max_frames - 1) * config.frame_step
   lengths = np.array([min(b - a, cap) for a, b in spans], dtype=np.int32)
@@ -112,12 +119,16 @@ def extract_segments(waveform: np.ndarray, timings: Sequence[Tuple[float, float,
   for i, (a, _) in enumerate(spans):
     batch[i, :lengths[i]] = waveform[a:a + lengths[i]]
   feats, frames = mfcc_lib.compute_mfcc(tf.constant(batch), tf.constant(lengths), config)
+  frames = tf.minimum(frames, max_frames)
+  feats = feats[:, :max_frames]
+  if resample_frames > 0:
+    feats, frames = mfcc_lib.resample_frames(feats, frames, resample_frames)
   feats, frames = feats.numpy(), frames.numpy()
-  out = np.zeros((n, max_frames, num_features), np.float32)
-  width = min(max_frames, feats.shape[1])
+  out = np.zeros((n, width_out, num_features), np.float32)
+  width = min(width_out, feats.shape[1])
   out[:, :width] = feats[:, :width]
   counts["kept"] = n
-  segs = Segments(out, np.minimum(frames, max_frames).astype(np.int32), [k[2] for k in kept],
+  segs = Segments(out, frames.astype(np.int32), [k[2] for k in kept],
                   [recording_id] * n, np.array([k[0] for k in kept]), np.array([k[1] for k in kept]))
   return segs, dict(counts)
 
