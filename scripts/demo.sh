@@ -17,6 +17,8 @@ RECORDINGS=${RECORDINGS:-40}
 SECONDS_PER_RECORDING=${SECONDS_PER_RECORDING:-60}
 TEXT_SENTENCES=${TEXT_SENTENCES:-50000}
 S2V_EPOCHS=${S2V_EPOCHS:-}
+EXTRA_SPEECH_RECORDINGS=${EXTRA_SPEECH_RECORDINGS:-160}
+TRAIN_VOICES=${TRAIN_VOICES:-en+m1,en+f2,en-us+m3,en+f4}
 EPOCHS=${EPOCHS:-30}
 LEARNING_RATE=${LEARNING_RATE:-1e-3}
 SEED=${SEED:-0}
@@ -53,10 +55,17 @@ step "synthetic corpus: $RECORDINGS recordings x ${SECONDS_PER_RECORDING} s + te
 step "Word2Vec (gensim skip-gram)" "$RUN/word2vec.vec" \
   $PY -m data_prep.train_word2vec --text "$RUN/text.txt" --out "$RUN/word2vec.vec" --seed "$SEED"
 
+# Speech2Vec learns from speech alone; like Word2Vec's text corpus, it gets extra
+# unlabelled recordings (Train speakers only, so Devel/Test speakers stay unseen).
+step "unlabelled speech for Speech2Vec: $EXTRA_SPEECH_RECORDINGS recordings x ${SECONDS_PER_RECORDING} s" \
+  "$RUN/extra_speech/corpus.json" \
+  $PY -m data_prep.synthesize --out "$RUN/extra_speech" --recordings "$EXTRA_SPEECH_RECORDINGS" \
+    --seconds "$SECONDS_PER_RECORDING" --seed "$((SEED + 1))" --voices "$TRAIN_VOICES"
+
 step "Speech2Vec (seq2seq skip-gram on word segments)" "$RUN/speech2vec/speech2vec.vec" \
   $PY -m data_prep.train_speech2vec --corpus "$RUN/corpus" \
-    --word_timings "$RUN/corpus/word_timings" --out "$RUN/speech2vec" --seed "$SEED" \
-    ${S2V_EPOCHS:+--epochs "$S2V_EPOCHS"}
+    --word_timings "$RUN/corpus/word_timings" --extra_corpus "$RUN/extra_speech" \
+    --out "$RUN/speech2vec" --seed "$SEED" ${S2V_EPOCHS:+--epochs "$S2V_EPOCHS"}
 
 step "alignment of Speech2Vec to Word2Vec (adversarial + Procrustes)" \
   "$RUN/alignment/aligned_speech2vec.vec" \
