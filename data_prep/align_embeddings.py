@@ -36,8 +36,11 @@ from emotion_tf.semantic import vectors as vectors_lib
 
 def align_files(speech_path: str, text_path: str, out_dir: str, config: alignment.AlignConfig = alignment.AlignConfig(),
                 supervised: bool = False, init_methods: Sequence[str] = alignment.INIT_METHODS,
-                eval_fraction: float = 0.3) -> Dict:
+                eval_fraction: float = 0.3, scores: Optional[Dict[str, float]] = None) -> Dict:
   """Reads both `.vec` files, aligns, evaluates and writes the outputs; returns the report.
+
+  `scores` (optional {word: value}, e.g. the VADER valence lexicon) adds
+  `alignment.translation_score_agreement` of every method to the report.
 
   Raises:
     vectors.VecFormatError: a malformed `.vec` (file and line named).
@@ -80,6 +83,9 @@ def align_files(speech_path: str, text_path: str, out_dir: str, config: alignmen
     if eval_words:
       report[name].update(alignment.precision_at_k(w, src, tgt, s_words, t_words, eval_words,
                                                    k_csls=config.csls_k))
+      if scores:
+        report[name].update(alignment.translation_score_agreement(
+            w, src, tgt, s_words, t_words, eval_words, scores, config.csls_k, config.seed))
   chosen = "supervised" if supervised else "unsupervised"
   w = results[chosen]
   report["written"] = chosen
@@ -94,6 +100,10 @@ def align_files(speech_path: str, text_path: str, out_dir: str, config: alignmen
       logging.info("alignment %s: criterion %.3f, P@1 nn %.3f csls %.3f, P@5 nn %.3f csls %.3f (chance P@1 %.4f)",
                    name, r["criterion"], r["nn_p@1"], r["csls_p@1"], r["nn_p@5"], r["csls_p@5"],
                    report["chance"]["p@1"])
+      if "score_r" in r:
+        logging.info("alignment %s: lexicon score of word vs its translation r=%.3f "
+                     "(random translations r=%.3f, %d words)", name, r["score_r"],
+                     r["score_r_random"], r["score_words"])
   return report
 
 
@@ -114,6 +124,9 @@ def define_flags() -> None:
   flags.DEFINE_integer("dico_max_rank", d.dico_max_rank, "Dictionary from the k most frequent words (0 = all).")
   flags.DEFINE_integer("csls_k", d.csls_k, "CSLS neighbourhood size.")
   flags.DEFINE_integer("seed", d.seed, "Random seed.")
+  flags.DEFINE_enum("score_lexicon", "vader", ["vader", "none"],
+                    "Word scores for the translation-agreement check (VADER valence from the "
+                    "installed vaderSentiment package), or none.")
 
 
 def main(argv: Sequence[str]) -> int:
@@ -125,7 +138,12 @@ def main(argv: Sequence[str]) -> int:
                                  refine_iterations=f.refine_iterations, dico_max_rank=f.dico_max_rank,
                                  csls_k=f.csls_k, seed=f.seed)
   try:
-    report = align_files(f.speech, f.text, f.out, config, f.supervised, f.init, f.eval_fraction)
+    scores = None
+    if f.score_lexicon == "vader":
+      from data_prep import lexicon  # pylint: disable=g-import-not-at-top
+      scores = lexicon.load_valence_lexicon()
+    report = align_files(f.speech, f.text, f.out, config, f.supervised, f.init, f.eval_fraction,
+                         scores)
   except ValueError as e:  # includes vectors.VecFormatError
     logging.error("%s", e)
     return 1
@@ -134,7 +152,9 @@ def main(argv: Sequence[str]) -> int:
     r: Optional[Dict] = report.get(name)
     if r and "csls_p@1" in r:
       parts.append(f"{name} P@1 {r['csls_p@1']:.3f} (CSLS) / {r['nn_p@1']:.3f} (NN), "
-                   f"P@5 {r['csls_p@5']:.3f} / {r['nn_p@5']:.3f}")
+                   f"P@5 {r['csls_p@5']:.3f} / {r['nn_p@5']:.3f}"
+                   + (f", valence r {r['score_r']:.3f} (random {r['score_r_random']:.3f})"
+                      if "score_r" in r else ""))
   print(f"alignment ({report['unsupervised']['method']} init chosen, {report['eval_words']} held-out words): "
         + "; ".join(parts) + f"; chance P@1 {report['chance']['p@1']:.4f}; {report['wall_s']:.1f} s")
   return 0

@@ -183,3 +183,25 @@ def test_mismatched_vec_header_is_reported(tmp_path):
   _write_space(tmp_path / "t.vec", ["a", "b"], np.eye(2, 3))
   with pytest.raises(vectors.VecFormatError, match=r"s\.vec:3.*2 values, header says dim=3"):
     align_embeddings.align_files(str(tmp_path / "s.vec"), str(tmp_path / "t.vec"), str(tmp_path / "o"))
+
+
+def test_translation_score_agreement_sees_valence_when_p_at_1_cannot():
+  """Speech word i sits on the text vector of another word with the same score:
+  exact-word P@1 is 0, the score correlation of word vs translation is 1."""
+  rng = np.random.default_rng(0)
+  n = 20
+  words = [f"w{i}" for i in range(n)]
+  scores = {w: (-1.0 if i < n // 2 else 1.0) + 0.01 * i for i, w in enumerate(words)}
+  tgt = rng.standard_normal((n, 16))
+  tgt /= np.linalg.norm(tgt, axis=1, keepdims=True)
+  partner = [(i + 1) % (n // 2) + (n // 2) * (i // (n // 2)) for i in range(n)]
+  src = tgt[partner]
+  w = np.eye(16)
+  p = alignment.precision_at_k(w, src, tgt, words, words, words, k_csls=3)
+  assert p["csls_p@1"] == 0.0
+  agree = alignment.translation_score_agreement(w, src, tgt, words, words, words, scores, 3)
+  target = np.array([scores[words[j]] for j in partner])
+  source = np.array([scores[x] for x in words])
+  assert agree["score_r"] == pytest.approx(np.corrcoef(source, target)[0, 1], abs=1e-9)
+  assert agree["score_r"] > 0.99 and agree["score_words"] == n
+  assert abs(agree["score_r_random"]) < agree["score_r"]
