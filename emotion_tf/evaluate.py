@@ -29,11 +29,11 @@ def main(argv):
         which=FLAGS.which, batch_size=FLAGS.batch_size, embeddings=FLAGS.embeddings or None)
   except (ValueError, OSError, RuntimeError) as e:
     logging.error("%s", e)
-    print(f"error: {e}", file=sys.stderr)
+    sys.stderr.write(f"error: {e}\n")
     return 1
-  print(evaluation.format_table(summary))
+  sys.stdout.write(evaluation.format_table(summary) + "\n")
   for partition, message in summary["errors"].items():
-    print(f"error: partition {partition}: {message}", file=sys.stderr)
+    sys.stderr.write(f"error: partition {partition}: {message}\n")
   return 1 if summary["errors"] else 0
 
 

@@ -30,11 +30,11 @@ def main(argv):
                                                      force=FLAGS.force)
   except (ValueError, OSError) as e:
     logging.error("%s", e)
-    print(f"error: {e}", file=sys.stderr)
+    sys.stderr.write(f"error: {e}\n")
     return 1
-  print(f"{'exported' if exported else 'up to date'}: {os.path.abspath(out)} "
-        f"({meta['variant']}, semantic_dim {meta['semantic_dim']}, outputs "
-        f"{','.join(meta['label_names'])})")
+  sys.stdout.write(f"{'exported' if exported else 'up to date'}: {os.path.abspath(out)} "
+                   f"({meta['variant']}, semantic_dim {meta['semantic_dim']}, outputs "
+                   f"{','.join(meta['label_names'])})\n")
   return 0
 
 

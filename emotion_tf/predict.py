@@ -33,10 +33,10 @@ def main(argv):
         tier=FLAGS.tier or None, oov=FLAGS.oov)
   except (ValueError, OSError) as e:
     logging.error("%s", e)
-    print(f"error: {e}", file=sys.stderr)
+    sys.stderr.write(f"error: {e}\n")
     return 1
-  print(f"wrote {out}: {info['frames']} frames ({info['seconds']:.1f} s), "
-        f"{info['frames_with_word']} frames with a word, {info['oov_words']} OOV words")
+  sys.stdout.write(f"wrote {out}: {info['frames']} frames ({info['seconds']:.1f} s), "
+                   f"{info['frames_with_word']} frames with a word, {info['oov_words']} OOV words\n")
   return 0
 
 
