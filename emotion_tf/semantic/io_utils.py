@@ -1,26 +1,14 @@
-"""Atomic text/JSON writes shared by the semantic binaries (temp file in the same dir, then os.replace)."""
+"""JSON / .npy outputs of the semantic binaries, written atomically via emotion_tf.fileio."""
 
+import io
 import json
-import os
-import tempfile
 from typing import Any, Dict
 
 import numpy as np
 
+from emotion_tf import fileio
 
-def atomic_write_text(path: str, text: str) -> None:
-  """Writes `text` to `path` through a temp file in the same directory + os.replace."""
-  directory = os.path.dirname(os.path.abspath(path))
-  os.makedirs(directory, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-  try:
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-      f.write(text)
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
+atomic_write_text = fileio.atomic_write_text
 
 
 def json_safe(x: Any) -> Any:
@@ -46,15 +34,7 @@ def write_json(path: str, payload: Dict) -> None:
 
 
 def atomic_save_npy(path: str, array: np.ndarray) -> None:
-  """np.save through a temp file in the same directory + os.replace."""
-  directory = os.path.dirname(os.path.abspath(path))
-  os.makedirs(directory, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".npy")
-  try:
-    with os.fdopen(fd, "wb") as f:
-      np.save(f, array)
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
+  """np.save of `array` written atomically."""
+  buffer = io.BytesIO()
+  np.save(buffer, array)
+  fileio.atomic_write(path, buffer.getvalue())
