@@ -1,7 +1,16 @@
 """A synthetic corpus in the SEWA layout, spoken by espeak-ng, whose labels each live in one view.
 
     python -m data_prep.synthesize --out DIR --recordings N --seconds S --seed K \
-        [--voices en+m1,en+f2,...] [--text_out FILE --text_sentences M]
+        [--voices en+m1,en+f2,...] [--split 20,10,10] [--text_out FILE --text_sentences M]
+    python -m data_prep.synthesize --design podcast ...   # the second design, see
+                                                          # data_prep/synthesize_podcast.py
+
+Arguments are checked before any work (exit 2 with a one-line message: 0 recordings, seconds
+< 2, a voice espeak-ng does not know, an --out that cannot be a directory, an --out holding
+recording files this run would not write). Writing is resumable: every finished recording gets
+a record (sha256 of its files) in DIR/.synthesize-progress/; a rerun skips the recordings whose
+files still match and regenerates the rest. corpus.json is written last, atomically: a corpus
+without it is incomplete.
 
 Label design (also written to DIR/corpus.json and DIR/README.md):
   * arousal a(t): a smooth random curve (Gaussian-smoothed white noise, sigma = `curve_sigma_s`
@@ -554,7 +563,13 @@ def check_output_file(path: str, flag: str) -> None:
   """Raises cli.InputError unless file `path` can be (over)written."""
   if os.path.isdir(path):
     raise cli.InputError(f"{path}: {flag} is a directory, expected a file path")
-  check_output_dir(os.path.dirname(os.path.abspath(path)), f"the folder of {flag}")
+  anc = os.path.dirname(os.path.abspath(path))
+  while not os.path.exists(anc):
+    anc = os.path.dirname(anc)
+  if not os.path.isdir(anc):
+    raise cli.InputError(f"{path}: cannot write {flag}: {anc} is a regular file, not a directory")
+  if not os.access(anc, os.W_OK | os.X_OK):
+    raise cli.InputError(f"{path}: cannot write {flag} under {anc} (permission denied)")
 
 
 def validate_request(out_dir: str, num_recordings: int, seconds: float, voices: Sequence[str],
