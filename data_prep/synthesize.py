@@ -592,7 +592,8 @@ def validate_request(out_dir: str, num_recordings: int, seconds: float, voices: 
   if num_recordings is None or num_recordings < 1:
     raise cli.InputError(f"--recordings must be at least 1, got {num_recordings}")
   if not np.isfinite(seconds) or seconds < 2:
-    raise cli.InputError(f"--seconds must be at least 2 (one sentence per recording), got {seconds}")
+    raise cli.InputError(f"--seconds must be at least 2 (one sentence per recording), "
+                         f"got {seconds}")
   if num_workers < 1:
     raise cli.InputError(f"--num_workers must be at least 1, got {num_workers}")
   voices = [v.strip() for v in voices]
@@ -753,7 +754,8 @@ def define_flags() -> None:
                     "the partitions); default: the design's voices.")
   flags.DEFINE_integer("num_workers", max(1, min(2, os.cpu_count() or 1)), "Worker processes.")
   flags.DEFINE_integer("content_words", None, "Content vocabulary size; default: the design's.")
-  flags.DEFINE_string("text_out", "", "If set, also write a text corpus here (one sentence a line).")
+  flags.DEFINE_string("text_out", "", "If set, also write a text corpus here (one sentence a "
+                      "line) from the design's vocabulary and templates.")
   flags.DEFINE_integer("text_sentences", 50000, "Sentences written to --text_out.")
 
 

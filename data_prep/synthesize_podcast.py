@@ -17,8 +17,9 @@ Podcast design (also written to DIR/corpus.json and DIR/README.md):
     speakers disjoint.
   * Vocabulary: content words are VADER words (4-12 letters, |valence| <= 0.95) NOT in the first
     design's vocabulary (the next slice: within each of `valence_bins` bins the lowest rater
-    std first, as the first design; profanity and slurs left out); function words, openers and sentence templates share no
-    word with the first design; no function word is in the VADER lexicon.
+    std first, as the first design; profanity and slurs left out); function words, openers
+    and sentence templates share no word with the first design; no function word is in the
+    VADER lexicon.
   * True arousal a(t): Gaussian-smoothed noise with sigma `sigma_a_s` (faster than the first
     design's 2.5 s), 0.95 tanh(0.85 x). Carried mainly by prosody (rate 165 + 55 qa words/min,
     pitch range 95 + 60 qa %, gain 7 qa dB, gap 0.07 - 0.045 qa s, qa = a quantised to
@@ -81,6 +82,7 @@ BLOCKED_SUBSTRINGS = (
     "haha", "hell", "jerk", "dumb", "idiot", "stupid", "moron", "screw", "bull", "ambw")
 OUT_RATE = 48000
 FRAME_SECONDS = synthesize.FRAME_SECONDS
+_at = synthesize._at  # pylint: disable=protected-access
 
 
 @dataclasses.dataclass(frozen=True)
@@ -269,12 +271,12 @@ def generate_sentences(num_sentences: int, seed: int,
       words: List[str] = []
       for kind, word in sentence_template(rng, config)[0]:
         if kind == "cue":
-          word = cue_word(rng, synthesize._at(curves[:, 0], t), config.cue_p)  # pylint: disable=protected-access
+          word = cue_word(rng, _at(curves[:, 0], t), config.cue_p)
           if word is None:
             continue
         elif kind == "c":
           word = vocab[synthesize.pick_content_word(
-              rng, vals, synthesize._at(curves[:, 1], t), config.pick_nearest)][0]  # pylint: disable=protected-access
+              rng, vals, _at(curves[:, 1], t), config.pick_nearest)][0]
         words.append(word)
         t += 0.35
       sentences.append(" ".join(words))
@@ -320,8 +322,8 @@ def write_stereo_wav(path: str, audio: np.ndarray, rate: int = OUT_RATE) -> None
 
 
 def _label_lines(rid: str, curves: np.ndarray) -> str:
-  return "".join(f"{rid};{k * FRAME_SECONDS:.1f};{a:.6f};{v:.6f};{l:.6f}\n"
-                 for k, (a, v, l) in enumerate(curves))
+  return "".join(f"{rid};{k * FRAME_SECONDS:.1f};{a:.6f};{v:.6f};{lk:.6f}\n"
+                 for k, (a, v, lk) in enumerate(curves))
 
 
 def synthesize_recording(spec: synthesize.RecordingSpec, out_dir: str, seconds: float, seed: int,
@@ -347,7 +349,7 @@ def synthesize_recording(spec: synthesize.RecordingSpec, out_dir: str, seconds: 
     words: List[str] = []
     levels: List[float] = []
     for kind, word in slots:
-      a_t, v_t = synthesize._at(arousal, t), synthesize._at(valence, t)  # pylint: disable=protected-access
+      a_t, v_t = _at(arousal, t), _at(valence, t)
       if kind == "cue":
         word = cue_word(rng, a_t, config.cue_p)
         if word is None:
