@@ -750,7 +750,7 @@ def define_flags() -> None:
                     "instead of the 50/25/25 % split of --recordings.")
   flags.DEFINE_float("seconds", 60.0, "Length of each recording in seconds.")
   flags.DEFINE_integer("seed", 0, "Random seed (output is byte-identical per seed).")
-  flags.DEFINE_list("voices", None, "espeak-ng voices used as speakers (split 50/25/25 %% over "
+  flags.DEFINE_list("voices", None, "espeak-ng voices used as speakers (split 50/25/25 % over "
                     "the partitions); default: the design's voices.")
   flags.DEFINE_integer("num_workers", max(1, min(2, os.cpu_count() or 1)), "Worker processes.")
   flags.DEFINE_integer("content_words", None, "Content vocabulary size; default: the design's.")
