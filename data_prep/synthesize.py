@@ -1,7 +1,16 @@
 """A synthetic corpus in the SEWA layout, spoken by espeak-ng, whose labels each live in one view.
 
     python -m data_prep.synthesize --out DIR --recordings N --seconds S --seed K \
-        [--voices en+m1,en+f2,...] [--text_out FILE --text_sentences M]
+        [--voices en+m1,en+f2,...] [--split 20,10,10] [--text_out FILE --text_sentences M]
+    python -m data_prep.synthesize --design podcast ...   # the second design, see
+                                                          # data_prep/synthesize_podcast.py
+
+Arguments are checked before any work (exit 2 with a one-line message: 0 recordings, seconds
+< 2, a voice espeak-ng does not know, an --out that cannot be a directory, an --out holding
+recording files this run would not write). Writing is resumable: every finished recording gets
+a record (sha256 of its files) in DIR/.synthesize-progress/; a rerun skips the recordings whose
+files still match and regenerates the rest. corpus.json is written last, atomically: a corpus
+without it is incomplete.
 
 Label design (also written to DIR/corpus.json and DIR/README.md):
   * arousal a(t): a smooth random curve (Gaussian-smoothed white noise, sigma = `curve_sigma_s`
@@ -26,6 +35,7 @@ The output is byte-for-byte identical for the same arguments (no timestamps, per
 
 import dataclasses
 import functools
+import hashlib
 import io
 import json
 import multiprocessing
@@ -34,7 +44,7 @@ import shutil
 import subprocess
 import time
 import wave
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from absl import logging
@@ -42,6 +52,8 @@ from absl import logging
 from data_prep import lexicon
 from data_prep import word_timings as wt
 from emotion_tf import SAMPLE_RATE
+from emotion_tf import cli
+from emotion_tf import fileio
 
 DEFAULT_VOICES = ("en+m1", "en+f2", "en-us+m3", "en+f4",       # train
                   "en-gb-scotland+m2", "en-us+f3",             # devel
@@ -219,16 +231,27 @@ def espeak_word(word: str, voice: str, level: float) -> np.ndarray:
   """One word from espeak-ng at arousal level `level`, int16 PCM decoded to float32 [samples]
   in [-1, 1] at 22 050 Hz, leading/trailing silence trimmed (5 ms margin kept)."""
   p = prosody(level)
-  ssml = f'<speak><prosody range="{p["range"]}%">{word}</prosody></speak>'
-  cmd = ["espeak-ng", "-v", voice, "-m", "-s", str(p["rate"]), "-p", str(p["pitch"]),
-         "-a", "100", "--stdout", ssml]
+  return espeak_synth(word, voice, p["rate"], p["pitch"], p["range"])
+
+
+def _espeak_wav(text: str, voice: str, args: Sequence[str] = ()) -> bytes:
+  """Raw `espeak-ng --stdout` wav bytes of `text` (SSML when args hold -m)."""
+  cmd = ["espeak-ng", "-v", voice, *args, "--stdout", text]
   try:
     res = subprocess.run(cmd, capture_output=True, check=True, timeout=30)
   except FileNotFoundError as e:
     raise RuntimeError("espeak-ng is not installed (apt-get install espeak-ng)") from e
   except subprocess.CalledProcessError as e:
-    raise RuntimeError(f"espeak-ng failed for {word!r} voice {voice}: {e.stderr[-300:]!r}") from e
-  data = res.stdout
+    raise RuntimeError(f"espeak-ng failed for {text!r} voice {voice}: {e.stderr[-300:]!r}") from e
+  return res.stdout
+
+
+def espeak_synth(word: str, voice: str, rate: int, pitch: int, pitch_range: int) -> np.ndarray:
+  """One word from espeak-ng with explicit rate (words/min), pitch (0-99) and pitch range (%),
+  int16 PCM decoded to float32 [samples] in [-1, 1] at 22 050 Hz, leading/trailing silence
+  trimmed (5 ms margin kept)."""
+  ssml = f'<speak><prosody range="{pitch_range}%">{word}</prosody></speak>'
+  data = _espeak_wav(ssml, voice, ["-m", "-s", str(rate), "-p", str(pitch), "-a", "100"])
   idx = data.find(b"data")
   if idx < 0:
     raise RuntimeError(f"espeak-ng returned no wav data for {word!r} voice {voice}")
@@ -239,6 +262,28 @@ def espeak_word(word: str, voice: str, level: float) -> np.ndarray:
     raise RuntimeError(f"espeak-ng produced silence for {word!r} voice {voice}")
   margin = int(0.005 * SAMPLE_RATE)
   return x[max(0, loud[0] - margin):loud[-1] + 1 + margin]
+
+
+def unknown_voices(voices: Sequence[str]) -> List[str]:
+  """The voices of `voices` that espeak-ng cannot speak, asking espeak-ng once per voice.
+
+  A voice `base+variant` is unknown when `base` fails, or when its output equals the plain
+  `base` output (espeak-ng silently ignores an unknown variant).
+  """
+  bad: List[str] = []
+  plain: Dict[str, Optional[bytes]] = {}
+  for voice in dict.fromkeys(voices):
+    base, _, variant = voice.partition("+")
+    for v in ([base, voice] if variant else [voice]):
+      if v not in plain:
+        try:
+          data = _espeak_wav("hello", v)
+          plain[v] = data if data.find(b"data") >= 0 and len(data) > 1000 else None
+        except RuntimeError:
+          plain[v] = None
+    if plain[voice] is None or (variant and plain[voice] == plain[base]):
+      bad.append(voice)
+  return bad
 
 
 # --------------------------------------------------------------------------------- one recording
@@ -259,14 +304,7 @@ def _write_wav(path: str, audio: np.ndarray) -> None:
     w.setsampwidth(2)
     w.setframerate(SAMPLE_RATE)
     w.writeframes(pcm)
-  _atomic_write_bytes(path, buf.getvalue())
-
-
-def _atomic_write_bytes(path: str, data: bytes) -> None:
-  tmp = f"{path}.tmp-{os.getpid()}"
-  with open(tmp, "wb") as f:
-    f.write(data)
-  os.replace(tmp, path)
+  fileio.atomic_write(path, buf.getvalue())
 
 
 def synthesize_recording(spec: RecordingSpec, out_dir: str, seconds: float, seed: int,
@@ -334,12 +372,6 @@ def synthesize_recording(spec: RecordingSpec, out_dir: str, seconds: float, seed
           "words": len(timings), "espeak_calls": calls}
 
 
-def _worker(args) -> List[Dict[str, object]]:
-  specs, out_dir, seconds, seed, config = args
-  cache: Dict = {}
-  return [synthesize_recording(s, out_dir, seconds, seed, config, cache) for s in specs]
-
-
 # -------------------------------------------------------------------------------------- corpus
 
 def split_counts(n: int) -> Tuple[int, int, int]:
@@ -351,10 +383,18 @@ def split_counts(n: int) -> Tuple[int, int, int]:
   return (n - devel - test, devel, test)
 
 
-def plan_recordings(num_recordings: int, voices: Sequence[str]) -> List[RecordingSpec]:
-  """Ids, partitions and voices: voices split 50/25/25 % (disjoint), round-robin within a partition."""
-  counts = split_counts(num_recordings)
+def plan_recordings(num_recordings: int, voices: Sequence[str],
+                    split: Optional[Sequence[int]] = None) -> List[RecordingSpec]:
+  """Ids, partitions and voices: voices split 50/25/25 % (disjoint), round-robin within a partition.
+
+  `split` = (train, devel, test) recording counts overrides the 50/25/25 % split of
+  `num_recordings`.
+  """
+  counts = tuple(split) if split is not None else split_counts(num_recordings)
+  num_recordings = sum(counts)
   nv = len(voices)
+  if len(set(voices)) != nv:
+    raise ValueError(f"voices must be distinct, got {list(voices)}")
   if num_recordings >= 3 and nv < 3:
     raise ValueError(f"need at least 3 voices for disjoint train/devel/test speakers, got {nv}")
   v_dev = max(1, int(round(nv * 0.25))) if nv >= 3 else 0
@@ -362,6 +402,9 @@ def plan_recordings(num_recordings: int, voices: Sequence[str]) -> List[Recordin
   groups = {"train": list(voices[:nv - v_dev - v_test]),
             "devel": list(voices[nv - v_dev - v_test:nv - v_test]),
             "test": list(voices[nv - v_test:])}
+  for part, n in zip(("train", "devel", "test"), counts):
+    if n and not groups[part]:
+      raise ValueError(f"{n} {part} recordings but no {part} voice ({nv} voices)")
   specs, index = [], 0
   for (part, prefix), n in zip((("train", "Train"), ("devel", "Devel"), ("test", "Test")), counts):
     for i in range(n):
@@ -371,42 +414,107 @@ def plan_recordings(num_recordings: int, voices: Sequence[str]) -> List[Recordin
   return specs
 
 
-def describe_design(config: SynthConfig) -> str:
-  """The label design, as written to README.md (the module docstring's design section)."""
-  doc = __doc__ or ""
-  return doc[doc.index("Label design"):].strip() + "\n\nConfig: " + json.dumps(
-      dataclasses.asdict(config), sort_keys=True) + "\n"
+SEWA_FILES = (("audio", ".wav"), ("labels", ".csv"), ("turns", ".csv"),
+              ("transcriptions", ".csv"), ("word_timings", ".csv"))
+# Folders whose files belong to recordings; files there that a run would not write are refused.
+RECORDING_DIRS = ("audio", "labels", "turns", "transcriptions", "word_timings",
+                  os.path.join("truth", "word_timings"), os.path.join("truth", "labels"))
+PROGRESS_DIR = ".synthesize-progress"  # per-recording resume records; removed when complete
+DESIGNS = ("sewa", "podcast")
 
 
-def synthesize_corpus(out_dir: str, num_recordings: int = 40, seconds: float = 60.0, seed: int = 0,
-                      voices: Sequence[str] = DEFAULT_VOICES, num_workers: int = 2,
-                      config: SynthConfig = SynthConfig()) -> Dict[str, object]:
-  """Writes a synthetic SEWA-layout corpus to `out_dir` (see the module docstring).
+def sewa_files(recording_id: str) -> List[str]:
+  """Paths (relative to the corpus root) that `synthesize_recording` writes for one recording."""
+  return [os.path.join(sub, recording_id + ext) for sub, ext in SEWA_FILES]
 
-  Args:
-    out_dir: created if needed; audio/ labels/ turns/ transcriptions/ word_timings/,
-      corpus.json and README.md are (over)written.
-    num_recordings: total recordings, split 50/25/25 % into Train/Devel/Test.
-    seconds: length of every recording.
-    seed: the only source of randomness; same arguments -> byte-identical files.
-    voices: espeak-ng voices (speakers), split 50/25/25 % over the partitions (disjoint).
-    num_workers: processes (recordings of one voice share a worker and its espeak-ng cache).
 
-  Returns:
-    summary dict: recordings (list of per-recording dicts), seconds of audio, espeak calls,
-    wall seconds.
+def recording_key(design: str, spec: RecordingSpec, seconds: float, seed: int,
+                  config: object) -> str:
+  """SHA-256 of everything that determines a recording's bytes (its resume key)."""
+  doc = {"design": design, "spec": dataclasses.asdict(spec), "seconds": float(seconds),
+         "seed": int(seed), "config": dataclasses.asdict(config)}
+  return hashlib.sha256(json.dumps(doc, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def _verified_summary(out_dir: str, record: Optional[Dict], key: str,
+                      files: Sequence[str]) -> Optional[Dict[str, object]]:
+  """The stored summary when `record` matches `key` and every file still hashes as recorded."""
+  if not record or record.get("key") != key or sorted(record.get("files", {})) != sorted(files):
+    return None
+  for rel, digest in record["files"].items():
+    path = os.path.join(out_dir, rel)
+    if not os.path.isfile(path) or fileio.file_sha256(path) != digest:
+      return None
+  return dict(record["summary"])
+
+
+def _worker(args) -> List[Dict[str, object]]:
+  """Synthesises (or verifies and skips) a group of recordings sharing one espeak-ng cache.
+
+  Returns per-recording summaries, each with `espeak_calls`, `resumed` and `resume` (the record
+  written to the progress folder: key, file sha256s, summary).
   """
-  if num_recordings < 1 or seconds < 2:
-    raise ValueError(f"need >= 1 recording of >= 2 s, got {num_recordings} x {seconds} s")
-  t0 = time.time()
-  for sub in ("audio", "labels", "turns", "transcriptions", "word_timings"):
-    os.makedirs(os.path.join(out_dir, sub), exist_ok=True)
-  function_words()  # validates neutrality
-  specs = plan_recordings(num_recordings, voices)
+  design, record_fn, files_fn, jobs, out_dir, seconds, seed, config = args
+  cache: Dict = {}
+  out = []
+  for spec, prior in jobs:
+    key = recording_key(design, spec, seconds, seed, config)
+    files = files_fn(spec.recording_id)
+    summary = _verified_summary(out_dir, prior, key, files)
+    if summary is not None:
+      out.append(dict(summary, espeak_calls=0, resumed=True, resume=prior))
+      continue
+    summary = record_fn(spec, out_dir, seconds, seed, config, cache)
+    calls = summary.pop("espeak_calls")
+    record = {"key": key, "summary": summary,
+              "files": {rel: fileio.file_sha256(os.path.join(out_dir, rel)) for rel in files}}
+    fileio.atomic_write_text(os.path.join(out_dir, PROGRESS_DIR, spec.recording_id + ".json"),
+                             json.dumps(record, sort_keys=True) + "\n")
+    out.append(dict(summary, espeak_calls=calls, resumed=False, resume=record))
+  return out
+
+
+def _prior_records(out_dir: str) -> Dict[str, Dict]:
+  """Resume records of an earlier run: the progress folder, and `resume` in corpus.json."""
+  records: Dict[str, Dict] = {}
+  meta_path = os.path.join(out_dir, "corpus.json")
+  try:
+    with open(meta_path, "r", encoding="utf-8") as f:
+      records.update(json.load(f).get("resume", {}))
+  except (OSError, ValueError, AttributeError):
+    pass
+  prog = os.path.join(out_dir, PROGRESS_DIR)
+  if os.path.isdir(prog):
+    for name in sorted(os.listdir(prog)):
+      if name.endswith(".json") and not name.startswith("."):
+        try:
+          with open(os.path.join(prog, name), "r", encoding="utf-8") as f:
+            records[name[:-5]] = json.load(f)
+        except (OSError, ValueError):
+          pass
+  return records
+
+
+def run_recordings(design: str, record_fn: Callable, files_fn: Callable[[str], List[str]],
+                   specs: Sequence[RecordingSpec], out_dir: str, seconds: float, seed: int,
+                   config: object, num_workers: int) -> List[Dict[str, object]]:
+  """Writes every recording of `specs` resumably; returns their summaries sorted by id.
+
+  A recording whose resume record (progress folder or corpus.json) has the same key and whose
+  files still hash as recorded is skipped; the others are (re)generated and get a new record.
+  corpus.json is removed first: until `finish_corpus` writes it again the corpus is incomplete.
+  `record_fn(spec, out_dir, seconds, seed, config, cache)` must be a module-level function
+  (worker processes are spawned) returning a summary dict with `espeak_calls`.
+  """
+  prior = _prior_records(out_dir)
+  meta_path = os.path.join(out_dir, "corpus.json")
+  if os.path.exists(meta_path):
+    os.remove(meta_path)
   by_voice: Dict[str, List[RecordingSpec]] = {}
   for s in specs:
     by_voice.setdefault(s.voice, []).append(s)
-  tasks = [(group, out_dir, seconds, seed, config)
+  tasks = [(design, record_fn, files_fn, [(s, prior.get(s.recording_id)) for s in group],
+            out_dir, seconds, seed, config)
            for group in sorted(by_voice.values(), key=len, reverse=True)]
   results: List[Dict[str, object]] = []
   if num_workers <= 1 or len(tasks) == 1:
@@ -419,6 +527,145 @@ def synthesize_corpus(out_dir: str, num_recordings: int = 40, seconds: float = 6
         results.extend(res)
         logging.info("synthesised %d/%d recordings", len(results), len(specs))
   results.sort(key=lambda r: r["recording_id"])
+  resumed = sum(bool(r["resumed"]) for r in results)
+  if resumed:
+    logging.info("%s: %d of %d recordings were already complete (verified by sha256), skipped",
+                 out_dir, resumed, len(results))
+  return results
+
+
+def finish_corpus(out_dir: str, meta: Dict[str, object], readme: str) -> None:
+  """Writes README.md, then corpus.json atomically (last: its presence marks a complete
+  corpus), then removes the progress folder."""
+  wt.atomic_write_text(os.path.join(out_dir, "README.md"), readme)
+  wt.atomic_write_text(os.path.join(out_dir, "corpus.json"),
+                       json.dumps(meta, indent=1, sort_keys=True) + "\n")
+  shutil.rmtree(os.path.join(out_dir, PROGRESS_DIR), ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------- validation
+
+def check_output_dir(path: str, flag: str = "--out") -> None:
+  """Raises cli.InputError unless directory `path` exists or can be created and written."""
+  p = os.path.abspath(path)
+  if os.path.exists(p) and not os.path.isdir(p):
+    raise cli.InputError(f"{path}: {flag} exists and is not a directory")
+  anc = p
+  while not os.path.exists(anc):
+    anc = os.path.dirname(anc)
+  if not os.path.isdir(anc):
+    raise cli.InputError(f"{path}: cannot create {flag}: {anc} is a regular file, not a directory")
+  if not os.access(anc, os.W_OK | os.X_OK):
+    raise cli.InputError(f"{path}: cannot write {flag} under {anc} (permission denied)")
+
+
+def check_output_file(path: str, flag: str) -> None:
+  """Raises cli.InputError unless file `path` can be (over)written."""
+  if os.path.isdir(path):
+    raise cli.InputError(f"{path}: {flag} is a directory, expected a file path")
+  anc = os.path.dirname(os.path.abspath(path))
+  while not os.path.exists(anc):
+    anc = os.path.dirname(anc)
+  if not os.path.isdir(anc):
+    raise cli.InputError(f"{path}: cannot write {flag}: {anc} is a regular file, not a directory")
+  if not os.access(anc, os.W_OK | os.X_OK):
+    raise cli.InputError(f"{path}: cannot write {flag} under {anc} (permission denied)")
+
+
+def validate_request(out_dir: str, num_recordings: int, seconds: float, voices: Sequence[str],
+                     num_workers: int, split: Optional[Sequence[int]],
+                     files_fn: Callable[[str], List[str]]) -> List[RecordingSpec]:
+  """Checks a corpus request before any work; returns the recording plan.
+
+  Raises:
+    cli.InputError: a one-line message for 0 recordings, a bad --split, seconds < 2, no or
+      unknown espeak-ng voices, too few voices for disjoint partitions, an --out that cannot be
+      a directory, or an --out holding recording files this request would not write.
+  """
+  if split is not None:
+    split = tuple(int(n) for n in split)
+    if len(split) != 3 or min(split) < 0:
+      raise cli.InputError(f"--split must be three counts train,devel,test >= 0, got {split}")
+    if num_recordings is not None and num_recordings != sum(split):
+      raise cli.InputError(f"--recordings {num_recordings} != sum of --split {split}")
+    num_recordings = sum(split)
+  if num_recordings is None or num_recordings < 1:
+    raise cli.InputError(f"--recordings must be at least 1, got {num_recordings}")
+  if not np.isfinite(seconds) or seconds < 2:
+    raise cli.InputError(f"--seconds must be at least 2 (one sentence per recording), "
+                         f"got {seconds}")
+  if num_workers < 1:
+    raise cli.InputError(f"--num_workers must be at least 1, got {num_workers}")
+  voices = [v.strip() for v in voices]
+  if not voices or not all(voices):
+    raise cli.InputError(f"--voices must list espeak-ng voices, got {list(voices)}")
+  try:
+    specs = plan_recordings(num_recordings, voices, split)
+  except ValueError as e:
+    raise cli.InputError(f"--voices: {e}") from e
+  check_output_dir(out_dir)
+  expected = {f for s in specs for f in files_fn(s.recording_id)}
+  foreign = []
+  for sub in RECORDING_DIRS:
+    d = os.path.join(out_dir, sub)
+    if os.path.isdir(d):
+      foreign += [os.path.join(sub, n) for n in sorted(os.listdir(d))
+                  if not n.startswith(".") and os.path.isfile(os.path.join(d, n))
+                  and os.path.join(sub, n) not in expected]
+  if foreign:
+    raise cli.InputError(
+        f"{out_dir}: holds {len(foreign)} recording file(s) this command would not write "
+        f"({', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}): another corpus or "
+        f"other --recordings/--design; use a new --out or remove them")
+  if shutil.which("espeak-ng") is None:
+    raise cli.InputError("espeak-ng is not installed (apt-get install espeak-ng)")
+  bad = unknown_voices(voices)
+  if bad:
+    raise cli.InputError(f"--voices: espeak-ng does not know {', '.join(bad)} (see "
+                         f"`espeak-ng --voices=en` and `espeak-ng --voices=variant`)")
+  return specs
+
+
+def describe_design(config: SynthConfig) -> str:
+  """The label design, as written to README.md (the module docstring's design section)."""
+  doc = __doc__ or ""
+  return doc[doc.index("Label design"):].strip() + "\n\nConfig: " + json.dumps(
+      dataclasses.asdict(config), sort_keys=True) + "\n"
+
+
+def synthesize_corpus(out_dir: str, num_recordings: Optional[int] = 40, seconds: float = 60.0,
+                      seed: int = 0, voices: Sequence[str] = DEFAULT_VOICES, num_workers: int = 2,
+                      config: SynthConfig = SynthConfig(),
+                      split: Optional[Sequence[int]] = None) -> Dict[str, object]:
+  """Writes a synthetic SEWA-layout corpus to `out_dir` (see the module docstring).
+
+  Args:
+    out_dir: created if needed; audio/ labels/ turns/ transcriptions/ word_timings/,
+      README.md and, last, corpus.json are (over)written. Resumable: a rerun skips the
+      recordings that are complete (verified by sha256) until corpus.json is written.
+    num_recordings: total recordings, split 50/25/25 % into Train/Devel/Test.
+    seconds: length of every recording.
+    seed: the only source of randomness; same arguments -> byte-identical files.
+    voices: espeak-ng voices (speakers), split 50/25/25 % over the partitions (disjoint).
+    num_workers: processes (recordings of one voice share a worker and its espeak-ng cache).
+    config: generation settings.
+    split: (train, devel, test) recording counts instead of the 50/25/25 % split.
+
+  Returns:
+    summary dict: recordings (list of per-recording dicts), seconds of audio, espeak calls,
+    wall seconds.
+
+  Raises:
+    cli.InputError: bad arguments (see `validate_request`), before anything is written.
+  """
+  t0 = time.time()
+  specs = validate_request(out_dir, num_recordings, seconds, voices, num_workers, split,
+                           sewa_files)
+  function_words()  # validates neutrality
+  for sub, _ in SEWA_FILES:
+    os.makedirs(os.path.join(out_dir, sub), exist_ok=True)
+  results = run_recordings("sewa", synthesize_recording, sewa_files, specs, out_dir, seconds,
+                           seed, config, num_workers)
   vocab = content_vocabulary(config)
   meta = {
       "generator": "data_prep.synthesize", "seed": seed, "seconds": seconds,
@@ -434,17 +681,21 @@ def synthesize_corpus(out_dir: str, num_recordings: int = 40, seconds: float = 6
       "function_words": function_words(),
       "content_words": [{"word": w, "valence": round(v, 4)} for w, v in vocab],
   }
-  wt.atomic_write_text(os.path.join(out_dir, "corpus.json"),
-                       json.dumps(meta, indent=1, sort_keys=True) + "\n")
-  wt.atomic_write_text(os.path.join(out_dir, "README.md"),
-                       "# Synthetic SEWA-layout corpus (data_prep.synthesize)\n\n" +
-                       describe_design(config) + "\nSpeakers: " +
-                       json.dumps(meta["speakers"], sort_keys=True) + "\n")
+  finish_corpus(out_dir, meta,
+                "# Synthetic SEWA-layout corpus (data_prep.synthesize)\n\n" +
+                describe_design(config) + "\nSpeakers: " +
+                json.dumps(meta["speakers"], sort_keys=True) + "\n")
+  return _summary(results, t0)
+
+
+def _summary(results: List[Dict[str, object]], t0: float) -> Dict[str, object]:
   wall = time.time() - t0
   summary = {"recordings": results, "seconds_of_audio": float(sum(r["seconds"] for r in results)),
-             "espeak_calls": int(sum(r["espeak_calls"] for r in results)), "wall_s": wall}
-  logging.info("synthetic corpus: %d recordings, %.0f s of audio, %d espeak-ng calls, %.1f s wall",
-               len(results), summary["seconds_of_audio"], summary["espeak_calls"], wall)
+             "espeak_calls": int(sum(r["espeak_calls"] for r in results)),
+             "resumed": int(sum(bool(r["resumed"]) for r in results)), "wall_s": wall}
+  logging.info("synthetic corpus: %d recordings (%d already complete), %.0f s of audio, "
+               "%d espeak-ng calls, %.1f s wall", len(results), summary["resumed"],
+               summary["seconds_of_audio"], summary["espeak_calls"], wall)
   return summary
 
 
@@ -454,18 +705,57 @@ def write_text_corpus(path: str, num_sentences: int, seed: int,
   wt.atomic_write_text(path, "\n".join(generate_sentences(num_sentences, seed, config)) + "\n")
 
 
+def synthesize_design(design: str, out_dir: str, num_recordings: Optional[int], seconds: float,
+                      seed: int, voices: Optional[Sequence[str]], num_workers: int,
+                      content_words: Optional[int] = None,
+                      split: Optional[Sequence[int]] = None) -> Dict[str, object]:
+  """`synthesize_corpus` of design `design` ('sewa': this module, 'podcast':
+  data_prep.synthesize_podcast); None arguments take the design's defaults."""
+  if design == "sewa":
+    config = SynthConfig(**({} if content_words is None else {"content_words": content_words}))
+    return synthesize_corpus(out_dir, 40 if num_recordings is None and split is None
+                             else num_recordings, seconds, seed, voices or DEFAULT_VOICES,
+                             num_workers, config, split)
+  if design == "podcast":
+    from data_prep import synthesize_podcast  # pylint: disable=g-import-not-at-top
+    return synthesize_podcast.synthesize_design(out_dir, num_recordings, seconds, seed, voices,
+                                                num_workers, content_words, split)
+  raise cli.InputError(f"--design: unknown design {design!r}, choose one of {', '.join(DESIGNS)}")
+
+
+def write_design_text(design: str, path: str, num_sentences: int, seed: int,
+                      content_words: Optional[int] = None) -> None:
+  """`write_text_corpus` of design `design` (its own vocabulary and templates)."""
+  if design == "podcast":
+    from data_prep import synthesize_podcast  # pylint: disable=g-import-not-at-top
+    synthesize_podcast.write_text_corpus(path, num_sentences, seed,
+                                         synthesize_podcast.config_for(content_words))
+    return
+  config = SynthConfig(**({} if content_words is None else {"content_words": content_words}))
+  write_text_corpus(path, num_sentences, seed, config)
+
+
 # ------------------------------------------------------------------------------------------ CLI
 
 def define_flags() -> None:
   from absl import flags  # pylint: disable=g-import-not-at-top
+  flags.DEFINE_enum("design", "sewa", list(DESIGNS),
+                    "Corpus design: 'sewa' (arousal in prosody, valence in words, word_timings/, "
+                    "22.05 kHz mono) or 'podcast' (sentence transcripts only, 48 kHz stereo, "
+                    "other voices/vocabulary/labels; see data_prep/synthesize_podcast.py).")
   flags.DEFINE_string("out", "runs/demo/corpus", "Output corpus directory.")
-  flags.DEFINE_integer("recordings", 40, "Number of recordings (50/25/25 % Train/Devel/Test).")
+  flags.DEFINE_integer("recordings", None, "Number of recordings (50/25/25 % Train/Devel/Test); "
+                       "default 40 (sewa) or 16 (podcast).")
+  flags.DEFINE_list("split", None, "Recordings per partition 'train,devel,test' (e.g. 8,4,4), "
+                    "instead of the 50/25/25 % split of --recordings.")
   flags.DEFINE_float("seconds", 60.0, "Length of each recording in seconds.")
   flags.DEFINE_integer("seed", 0, "Random seed (output is byte-identical per seed).")
-  flags.DEFINE_list("voices", list(DEFAULT_VOICES), "espeak-ng voices used as speakers.")
+  flags.DEFINE_list("voices", None, "espeak-ng voices used as speakers (split 50/25/25 % over "
+                    "the partitions); default: the design's voices.")
   flags.DEFINE_integer("num_workers", max(1, min(2, os.cpu_count() or 1)), "Worker processes.")
-  flags.DEFINE_integer("content_words", SynthConfig.content_words, "Content vocabulary size.")
-  flags.DEFINE_string("text_out", "", "If set, also write a text corpus here (one sentence a line).")
+  flags.DEFINE_integer("content_words", None, "Content vocabulary size; default: the design's.")
+  flags.DEFINE_string("text_out", "", "If set, also write a text corpus here (one sentence a "
+                      "line) from the design's vocabulary and templates.")
   flags.DEFINE_integer("text_sentences", 50000, "Sentences written to --text_out.")
 
 
@@ -473,22 +763,26 @@ def main(argv: Sequence[str]) -> int:
   from absl import flags  # pylint: disable=g-import-not-at-top
   del argv
   f = flags.FLAGS
-  if shutil.which("espeak-ng") is None:
-    logging.error("espeak-ng is not installed (apt-get install espeak-ng)")
-    return 2
-  config = SynthConfig(content_words=f.content_words)
-  summary = synthesize_corpus(f.out, f.recordings, f.seconds, f.seed, f.voices, f.num_workers,
-                              config)
+  if f.text_out:
+    check_output_file(f.text_out, "--text_out")
+    if f.text_sentences < 1:
+      raise cli.InputError(f"--text_sentences must be at least 1, got {f.text_sentences}")
+  try:
+    split = None if f.split is None else [int(n) for n in f.split]
+  except ValueError as e:
+    raise cli.InputError(f"--split must be three integers train,devel,test, got {f.split}") from e
+  summary = synthesize_design(f.design, f.out, f.recordings, f.seconds, f.seed, f.voices,
+                              f.num_workers, f.content_words, split)
   print(f"wrote {len(summary['recordings'])} recordings ({summary['seconds_of_audio']:.0f} s of "
-        f"audio, {summary['espeak_calls']} espeak-ng calls) to {f.out} in {summary['wall_s']:.1f} s")
+        f"audio, {summary['espeak_calls']} espeak-ng calls, {summary['resumed']} already "
+        f"complete) to {f.out} in {summary['wall_s']:.1f} s")
   if f.text_out:
     t0 = time.time()
-    write_text_corpus(f.text_out, f.text_sentences, f.seed, config)
+    write_design_text(f.design, f.text_out, f.text_sentences, f.seed, f.content_words)
     print(f"wrote {f.text_sentences} sentences to {f.text_out} in {time.time() - t0:.1f} s")
   return 0
 
 
 if __name__ == "__main__":
-  from absl import app  # pylint: disable=g-import-not-at-top
   define_flags()
-  app.run(main)
+  cli.run(main)
