@@ -25,12 +25,16 @@ import ctypes
 import ctypes.util
 import dataclasses
 import math
+import multiprocessing
+import os
 import threading
+import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from absl import logging
 
+from data_prep import corpus
 from data_prep import word_timings as wt
 from emotion_tf import SAMPLE_RATE
 
@@ -501,3 +505,93 @@ def align_recording(audio: np.ndarray, sr: int,
     sentences.extend([row] * len(got))
   logging.debug("aligned %d words in %d sentences", len(timings), len(set(sentences)))
   return timings, sentences
+
+
+# ------------------------------------------------------------------------------- corpus driver
+
+def output_is_fresh(out_path: str, inputs: Sequence[str]) -> bool:
+  """True when `out_path` exists and is at least as new as every existing input file."""
+  if not os.path.exists(out_path):
+    return False
+  newest = max((os.path.getmtime(p) for p in inputs if os.path.exists(p)), default=0.0)
+  return os.path.getmtime(out_path) >= newest
+
+
+def align_recording_files(audio_path: str, transcription_path: str, out_path: str,
+                          config: AlignConfig = AlignConfig()) -> Dict[str, object]:
+  """Reads one recording's audio + transcript, aligns it, writes `out_path` atomically.
+
+  Returns:
+    {'words', 'sentences', 'audio_s'}.
+
+  Raises:
+    corpus.CorpusError: naming the file for a missing/malformed audio or transcription file.
+  """
+  rows = corpus.read_transcription(transcription_path)
+  audio = corpus.load_audio(audio_path, SAMPLE_RATE)
+  timings, sentences = align_recording(audio, SAMPLE_RATE, rows, config)
+  wt.write_timings_csv(out_path, timings, sentences)
+  return {"words": len(timings), "sentences": len(set(sentences)),
+          "audio_s": len(audio) / SAMPLE_RATE}
+
+
+def _align_task(args) -> Dict[str, object]:
+  """Worker body: never raises for a bad recording, reports it instead."""
+  rid, audio_path, transcription_path, out_path, config = args
+  try:
+    rep = align_recording_files(audio_path, transcription_path, out_path, config)
+    return {"recording_id": rid, "status": "aligned", **rep}
+  except (corpus.CorpusError, AlignmentError, ValueError, OSError) as e:
+    logging.error("%s failed: %s", rid, e)
+    return {"recording_id": rid, "status": "failed", "error": str(e)}
+
+
+def align_corpus(corpus_dir: str, out_dir: str, partitions: Optional[Sequence[str]] = None,
+                 config: AlignConfig = AlignConfig(), num_workers: int = 1,
+                 force: bool = False) -> Dict[str, object]:
+  """Aligns every recording of a SEWA-layout corpus: `<out_dir>/<id>.csv` (`id;start;end;word`).
+
+  A recording whose output exists and is newer than its audio and transcription is skipped
+  (unless `force`); one without a transcription is skipped with a warning; a failing recording
+  is reported (its error names the file) and the others are still written.
+
+  Returns:
+    {'recordings': [per-recording dicts with status aligned/skipped/no_transcript/failed],
+     'failed': [ids], 'ok': bool, 'wall_s': float}.
+
+  Raises:
+    corpus.CorpusError: the corpus directory is missing, or has no transcriptions at all.
+    AlignmentError: espeak-ng cannot be loaded or does not know `config.voice`.
+  """
+  t0 = time.time()
+  recs = corpus.list_recordings(corpus_dir, partitions)
+  if not any(os.path.exists(r.transcription_path) for r in recs):
+    raise corpus.CorpusError(
+        f"{os.path.join(corpus_dir, 'transcriptions')}: no transcription files for the selected "
+        "recordings")
+  synthesize_words(["test"], config.voice)  # fails early for a missing library or voice
+  os.makedirs(out_dir, exist_ok=True)
+  reports: Dict[str, Dict[str, object]] = {}
+  tasks = []
+  for rec in recs:
+    out_path = os.path.join(out_dir, rec.recording_id + ".csv")
+    if not os.path.exists(rec.transcription_path):
+      logging.warning("%s: transcription missing; %s not aligned", rec.transcription_path,
+                      rec.recording_id)
+      reports[rec.recording_id] = {"recording_id": rec.recording_id, "status": "no_transcript"}
+    elif not force and output_is_fresh(out_path, [rec.audio_path, rec.transcription_path]):
+      reports[rec.recording_id] = {"recording_id": rec.recording_id, "status": "skipped"}
+    else:
+      tasks.append((rec.recording_id, rec.audio_path, rec.transcription_path, out_path, config))
+  if num_workers <= 1 or len(tasks) <= 1:
+    for task in tasks:
+      reports[task[0]] = _align_task(task)
+  else:
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(min(num_workers, len(tasks))) as pool:
+      for rep in pool.imap_unordered(_align_task, tasks):
+        reports[rep["recording_id"]] = rep
+  ordered = [reports[r.recording_id] for r in recs]
+  failed = [r["recording_id"] for r in ordered if r["status"] == "failed"]
+  return {"recordings": ordered, "failed": failed, "ok": not failed,
+          "wall_s": time.time() - t0}
