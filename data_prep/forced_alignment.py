@@ -57,7 +57,8 @@ class AlignConfig:
     silence_db: a frame is silent when its energy is more than this below the span's peak
       frame energy (or within `floor_margin_db` of the span's quietest frames, whichever is
       higher; never above `peak - min_silence_db`).
-    refine_s: a word boundary moves to the edges of a pause found within this distance.
+    refine_s: a word boundary moves to the edges of a pause found within this distance (each
+      pause taken by at most one boundary, see `assign_pauses`); 0 disables the refinement.
   """
   voice: str = "en"
   rate: int = 175
@@ -69,10 +70,10 @@ class AlignConfig:
   upper_hz: float = 8000.0
   band_fraction: float = 0.25
   band_min_s: float = 0.3
-  silence_db: float = 35.0
-  floor_margin_db: float = 8.0
+  silence_db: float = 50.0
+  floor_margin_db: float = 6.0
   min_silence_db: float = 20.0
-  refine_s: float = 0.08
+  refine_s: float = 0.2
 
 
 MIN_FRAMES = 2  # speech frames per word below which a sentence is split uniformly
@@ -349,29 +350,61 @@ def _uniform(start: float, end: float, words: Sequence[str]) -> List[wt.WordTimi
           for k, w in enumerate(words)]
 
 
-def _pause_edges(energy_db: np.ndarray, threshold: float, centre: float,
-                 radius: int) -> Optional[Tuple[int, int]]:
-  """The silent run (first, last + 1 frame) nearest to frame position `centre` within `radius`
-  frames, or None."""
-  lo = max(0, int(math.floor(centre)) - radius)
-  hi = min(len(energy_db), int(math.ceil(centre)) + radius + 1)
-  silent = energy_db[lo:hi] <= threshold
-  if not silent.any():
-    return None
-  best, best_d = None, None
-  k = 0
-  while k < len(silent):
-    if silent[k]:
-      a = k
-      while k < len(silent) and silent[k]:
-        k += 1
-      run = (lo + a, lo + k)
-      d = 0.0 if run[0] <= centre <= run[1] else min(abs(run[0] - centre), abs(run[1] - centre))
-      if best_d is None or d < best_d:
-        best, best_d = run, d
+def silent_runs(energy_db: np.ndarray, threshold: float, lo: int, hi: int) -> List[Tuple[int, int]]:
+  """Runs (first, last + 1) of frames in [lo, hi) whose energy is at or below `threshold`."""
+  silent = np.concatenate([[False], energy_db[lo:hi] <= threshold, [False]])
+  edges = np.nonzero(np.diff(silent.astype(np.int8)))[0]
+  return [(lo + int(a), lo + int(b)) for a, b in zip(edges[::2], edges[1::2])]
+
+
+def assign_pauses(boundaries: Sequence[float], pauses: Sequence[Tuple[int, int]],
+                  radius: float) -> List[Optional[int]]:
+  """Matches word boundaries to pauses: monotone, each pause used at most once.
+
+  Minimises the sum over boundaries of the distance (frames) from the boundary to its pause
+  (0 inside it; only pauses within `radius` are candidates), an unmatched boundary costing
+  `radius`. Dynamic programming over (boundary, pause), O(len(boundaries) * len(pauses)).
+
+  Args:
+    boundaries: increasing boundary positions (frame units).
+    pauses: increasing runs (first, last + 1) of silent frames.
+    radius: largest distance of a match.
+
+  Returns:
+    per boundary the index of its pause, or None.
+  """
+  n, m = len(boundaries), len(pauses)
+
+  def dist(k, j):
+    a, b = pauses[j]
+    return max(0.0, a - boundaries[k], boundaries[k] - (b - 1))
+
+  f = np.full((n + 1, m + 1), np.inf)
+  f[0, :] = 0.0
+  move = np.zeros((n + 1, m + 1), np.int8)  # 1 pause unused, 2 boundary unmatched, 3 matched
+  for k in range(1, n + 1):
+    f[k, 0] = f[k - 1, 0] + radius
+    move[k, 0] = 2
+    for j in range(1, m + 1):
+      best, how = f[k, j - 1], 1
+      if f[k - 1, j] + radius < best:
+        best, how = f[k - 1, j] + radius, 2
+      d = dist(k - 1, j - 1)
+      if d <= radius and f[k - 1, j - 1] + d < best:
+        best, how = f[k - 1, j - 1] + d, 3
+      f[k, j], move[k, j] = best, how
+  out: List[Optional[int]] = [None] * n
+  k, j = n, m
+  while k > 0:
+    how = move[k, j]
+    if how == 1:
+      j -= 1
+    elif how == 2:
+      k -= 1
     else:
-      k += 1
-  return best
+      out[k - 1] = j - 1
+      k, j = k - 1, j - 1
+  return out
 
 
 def align_sentence(audio: np.ndarray, sr: int, start: float, end: float, words: Sequence[str],
@@ -458,16 +491,18 @@ def align_sentence(audio: np.ndarray, sr: int, start: float, end: float, words: 
   # The speech region's own edges: first loud frame's start, last loud frame's end.
   begins[0] = start + (r0 * hop + (win - hop) / 2.0) / sr
   ends[-1] = start + ((r1 - 1) * hop + (win + hop) / 2.0) / sr
-  radius = int(round(config.refine_s / config.hop_s))
-  if radius > 0:
-    for k in range(1, len(words)):
-      run = _pause_edges(energy, thr, bounds[k] + r0, radius)
-      if run is None:
+  radius = config.refine_s / config.hop_s
+  if radius > 0 and len(words) > 1:
+    pauses = silent_runs(energy, thr, r0 + 1, r1 - 1)
+    matched = assign_pauses([bounds[k] + r0 for k in range(1, len(words))], pauses, radius)
+    for k, j in enumerate(matched, start=1):
+      if j is None:
         continue
-      # Pause frames [run0, run1): the previous word ends where the first silent frame starts
-      # to dominate, the next starts where the first loud frame after it does.
-      ends[k - 1] = start + (run[0] * hop + (win - hop) / 2.0) / sr
-      begins[k] = start + ((run[1] - 1) * hop + (win + hop) / 2.0) / sr
+      # Pause frames [a, b): the previous word ends where the first silent frame starts to
+      # dominate, the next starts where the first loud frame after it does.
+      a, b = pauses[j]
+      ends[k - 1] = start + (a * hop + (win - hop) / 2.0) / sr
+      begins[k] = start + ((b - 1) * hop + (win + hop) / 2.0) / sr
   out = []
   lo = start
   for k, w in enumerate(words):
