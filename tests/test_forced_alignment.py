@@ -259,3 +259,13 @@ def test_binary_exit_codes(tmp_path, recording):
   res = subprocess.run(cmd + ["--voice", "no-such-voice"], cwd=ROOT, env=env,
                        capture_output=True, text=True, timeout=300)
   assert res.returncode == 2 and "no-such-voice" in res.stderr
+
+
+def test_binaries_default_to_corpus_word_timings(tmp_path):
+  root = tmp_path / "corpus"
+  root.mkdir()
+  assert wt.resolve_timings_dir(str(root)) is None  # no directory: uniform split
+  (root / "word_timings").mkdir()
+  assert wt.resolve_timings_dir(str(root)) == str(root / "word_timings")
+  assert wt.resolve_timings_dir(str(root), "elsewhere") == "elsewhere"
+  assert wt.resolve_timings_dir(str(root), "") == str(root / "word_timings")
