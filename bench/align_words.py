@@ -60,13 +60,10 @@ def main():
   p.add_argument("--set", nargs="*", default=[])
   args = p.parse_args()
   overrides = {}
-  fields = {f.name: f.type for f in dataclasses.fields(fa.AlignConfig)}
   for kv in args.set:
     k, v = kv.split("=", 1)
-    typ = type(getattr(fa.AlignConfig(), k))
-    overrides[k] = typ(v)
+    overrides[k] = type(getattr(fa.AlignConfig(), k))(v)
   config = dataclasses.replace(fa.AlignConfig(voice=args.voice), **overrides)
-  del fields
   recs = [r for r in corpus.list_recordings(args.corpus) if os.path.exists(r.transcription_path)]
   recs = [r for r in recs if os.path.exists(os.path.join(args.truth, r.recording_id + ".csv"))]
   if args.limit:

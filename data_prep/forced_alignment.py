@@ -266,7 +266,8 @@ class Espeak:
       k += 1
     return 0
 
-  def synthesize(self, text: str, voice: str, rate: int) -> Tuple[np.ndarray, List[Tuple[int, int, int]]]:
+  def synthesize(self, text: str, voice: str,
+                 rate: int) -> Tuple[np.ndarray, List[Tuple[int, int, int]]]:
     """Speaks `text`; returns (float32 [samples] at self.sample_rate, word events as
     (1-based character position, length in characters, sample))."""
     with self._lock:

@@ -103,7 +103,7 @@ def test_assign_pauses_matches_brute_force():
     pauses = [(int(a), int(b)) for a, b in zip(cuts[::2], cuts[1::2])]
     bounds = list(np.sort(rng.random(n) * 60))
 
-    def cost(assign):
+    def cost(assign, bounds=bounds, pauses=pauses, radius=radius):
       total = 0.0
       for b, j in zip(bounds, assign):
         if j is None:
