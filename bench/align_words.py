@@ -9,7 +9,8 @@ with TRUTH_DIR/<id>.csv word by word (words paired in order inside each recordin
 sequence that differs from the truth is paired with difflib). Printed per method: number of
 words, median and 90th percentile absolute boundary error in seconds (starts and ends pooled),
 and the share of words whose estimated centre lies inside the true span. `--set` overrides
-AlignConfig fields (e.g. --set band_fraction=0.2 refine_s=0).
+AlignConfig fields (e.g. --set band_fraction=0.2 refine_s=0). `--close_gaps` first cuts the
+pauses between the words of each sentence out of the audio (connected speech, known truth).
 """
 import argparse
 import dataclasses
@@ -51,6 +52,30 @@ def scores(pairs):
       float(inside)
 
 
+def close_gaps(audio, rows, truth, sr=SAMPLE_RATE):
+  """The recording with the pauses between the words of each sentence cut out (true word
+  segments butted together; pauses between sentences kept): connected speech with known
+  boundaries. Returns (audio, rows, truth) of the new recording."""
+  pieces, new_rows, new_truth, pos, t = [], [], [], 0, 0
+  for start, end, text in rows:
+    words = [w for w in truth if start - 1e-3 <= w.start and w.end <= end + 1e-3]
+    if not words:
+      continue
+    a = int(round(words[0].start * sr))
+    pieces.append(audio[pos:a])
+    t += a - pos
+    s_start = t
+    for w in words:
+      x = audio[int(round(w.start * sr)):int(round(w.end * sr))]
+      new_truth.append(wt.WordTiming(t / sr, (t + len(x)) / sr, w.word))
+      pieces.append(x)
+      t += len(x)
+    new_rows.append((s_start / sr, t / sr, text))
+    pos = int(round(words[-1].end * sr))
+  pieces.append(audio[pos:])
+  return np.concatenate(pieces), new_rows, new_truth
+
+
 def main():
   p = argparse.ArgumentParser()
   p.add_argument("corpus")
@@ -58,6 +83,8 @@ def main():
   p.add_argument("limit", nargs="?", type=int, default=0)
   p.add_argument("--voice", default="en")
   p.add_argument("--set", nargs="*", default=[])
+  p.add_argument("--close_gaps", action="store_true",
+                 help="cut the pauses between words out of every sentence (see close_gaps)")
   args = p.parse_args()
   overrides = {}
   for kv in args.set:
@@ -74,6 +101,8 @@ def main():
     rows = corpus.read_transcription(rec.transcription_path)
     truth = wt.read_timings_csv(os.path.join(args.truth, rec.recording_id + ".csv"))
     audio = corpus.load_audio(rec.audio_path)
+    if args.close_gaps:
+      audio, rows, truth = close_gaps(audio, rows, truth)
     seconds += len(audio) / SAMPLE_RATE
     t0 = time.perf_counter()
     est, _ = fa.align_recording(audio, SAMPLE_RATE, rows, config)
@@ -85,7 +114,8 @@ def main():
     n, med, p90, inside = scores(a)
     print(f"{rec.recording_id}: {n} words  aligned median {med:.3f} s, centre inside "
           f"{inside:.1%}  | uniform centre inside {scores(u)[3]:.1%}", flush=True)
-  print(f"\ncorpus {args.corpus}: {len(recs)} recordings, {seconds:.0f} s of audio, "
+  closed = " (gaps closed)" if args.close_gaps else ""
+  print(f"\ncorpus {args.corpus}{closed}: {len(recs)} recordings, {seconds:.0f} s of audio, "
         f"config {config}")
   print(f"{'method':<10}{'words':>7}{'median |err| s':>16}{'p90 |err| s':>13}"
         f"{'centre inside':>15}")
