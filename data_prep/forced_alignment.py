@@ -59,6 +59,8 @@ class AlignConfig:
       higher; never above `peak - min_silence_db`).
     refine_s: a word boundary moves to the edges of a pause found within this distance (each
       pause taken by at most one boundary, see `assign_pauses`); 0 disables the refinement.
+    min_pause_s: silent runs shorter than this are not pauses (0: one silent frame suffices;
+      on the demo corpora 0.03-0.05 s changed the centre-inside share by < 0.3 points).
   """
   voice: str = "en"
   rate: int = 175
@@ -74,6 +76,7 @@ class AlignConfig:
   floor_margin_db: float = 6.0
   min_silence_db: float = 20.0
   refine_s: float = 0.2
+  min_pause_s: float = 0.0
 
 
 MIN_FRAMES = 2  # speech frames per word below which a sentence is split uniformly
@@ -494,7 +497,8 @@ def align_sentence(audio: np.ndarray, sr: int, start: float, end: float, words: 
   ends[-1] = start + ((r1 - 1) * hop + (win + hop) / 2.0) / sr
   radius = config.refine_s / config.hop_s
   if radius > 0 and len(words) > 1:
-    pauses = silent_runs(energy, thr, r0 + 1, r1 - 1)
+    min_len = config.min_pause_s / config.hop_s - 1e-9
+    pauses = [p for p in silent_runs(energy, thr, r0 + 1, r1 - 1) if p[1] - p[0] >= min_len]
     matched = assign_pauses([bounds[k] + r0 for k in range(1, len(words))], pauses, radius)
     for k, j in enumerate(matched, start=1):
       if j is None:
