@@ -10,7 +10,8 @@ sequence that differs from the truth is paired with difflib). Printed per method
 words, median and 90th percentile absolute boundary error in seconds (starts and ends pooled),
 and the share of words whose estimated centre lies inside the true span. `--set` overrides
 AlignConfig fields (e.g. --set band_fraction=0.2 refine_s=0). `--close_gaps` first cuts the
-pauses between the words of each sentence out of the audio (connected speech, known truth).
+pauses between the words of each sentence out of the audio (connected speech, known truth);
+`--snr DB` adds white noise.
 """
 import argparse
 import dataclasses
@@ -85,6 +86,9 @@ def main():
   p.add_argument("--set", nargs="*", default=[])
   p.add_argument("--close_gaps", action="store_true",
                  help="cut the pauses between words out of every sentence (see close_gaps)")
+  p.add_argument("--snr", type=float, default=None,
+                 help="add white noise at this SNR (dB, against the speech power of the "
+                      "sentence spans)")
   args = p.parse_args()
   overrides = {}
   for kv in args.set:
@@ -103,6 +107,12 @@ def main():
     audio = corpus.load_audio(rec.audio_path)
     if args.close_gaps:
       audio, rows, truth = close_gaps(audio, rows, truth)
+    if args.snr is not None:
+      speech = np.concatenate([audio[int(a * SAMPLE_RATE):int(b * SAMPLE_RATE)]
+                               for a, b, _ in rows])
+      rng = np.random.default_rng(len(audio))
+      audio = audio + rng.standard_normal(len(audio)).astype(np.float32) * np.sqrt(
+          np.mean(speech.astype(np.float64) ** 2) * 10 ** (-args.snr / 10))
     seconds += len(audio) / SAMPLE_RATE
     t0 = time.perf_counter()
     est, _ = fa.align_recording(audio, SAMPLE_RATE, rows, config)
@@ -114,7 +124,8 @@ def main():
     n, med, p90, inside = scores(a)
     print(f"{rec.recording_id}: {n} words  aligned median {med:.3f} s, centre inside "
           f"{inside:.1%}  | uniform centre inside {scores(u)[3]:.1%}", flush=True)
-  closed = " (gaps closed)" if args.close_gaps else ""
+  closed = (" (gaps closed)" if args.close_gaps else "") + (
+      f" (white noise, SNR {args.snr:g} dB)" if args.snr is not None else "")
   print(f"\ncorpus {args.corpus}{closed}: {len(recs)} recordings, {seconds:.0f} s of audio, "
         f"config {config}")
   print(f"{'method':<10}{'words':>7}{'median |err| s':>16}{'p90 |err| s':>13}"
