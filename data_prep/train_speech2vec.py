@@ -4,7 +4,8 @@
         [--train_partitions train --embed_partitions train,devel,test --epochs 10 ...]
 
 Word segments come from `data_prep.word_timings.load_word_timings` (CSV/TextGrid in
---word_timings, else the uniform split of each transcript). The model trains on the
+--word_timings, else in <corpus>/word_timings when present, else the uniform split of each
+transcript). The model trains on the
 --train_partitions (MFCC normalisation statistics too); type vectors are then computed,
 with the trained encoder, over every segment of --embed_partitions (audio only, no
 labels), so words of the held-out partitions get vectors as well.
@@ -242,7 +243,8 @@ def define_flags() -> None:
   d = speech2vec.Speech2VecConfig()
   flags.DEFINE_string("corpus", "runs/demo/corpus", "Corpus directory (SEWA layout).")
   flags.DEFINE_string("word_timings", "", "Directory of <id>.csv / <id>.TextGrid word timings "
-                      "(default: uniform split of the transcripts).")
+                      "(default: <corpus>/word_timings if present, e.g. from "
+                      "data_prep.align_words, else the uniform split of the transcripts).")
   flags.DEFINE_string("out", "runs/demo/speech2vec", "Output directory.")
   flags.DEFINE_list("train_partitions", ["train"], "Partitions that train the model and normaliser.")
   flags.DEFINE_list("embed_partitions", ["train", "devel", "test"], "Partitions embedded into type vectors.")
@@ -301,7 +303,8 @@ def main(argv: Sequence[str]) -> int:
     from data_prep import lexicon as lexicon_lib  # pylint: disable=g-import-not-at-top
     lexicon = lexicon_lib.load_valence_lexicon()
   try:
-    report = run(f.corpus, f.out, f.word_timings or None, mfcc_config, config, f.train_partitions,
+    report = run(f.corpus, f.out, word_timings.resolve_timings_dir(f.corpus, f.word_timings),
+                 mfcc_config, config, f.train_partitions,
                  f.embed_partitions, lexicon, _strategy(f.distribute), f.extra_corpus)
   except speech2vec.CollapseError as e:
     logging.error("%s", e)

@@ -279,6 +279,19 @@ def write_textgrid(path: str, timings: Sequence[WordTiming], duration: float,
   atomic_write_text(path, "\n".join(lines) + "\n")
 
 
+def resolve_timings_dir(corpus_dir: str, word_timings_dir: Optional[str] = None) -> Optional[str]:
+  """The word-timings directory a binary uses: `word_timings_dir` when given, else
+  `<corpus_dir>/word_timings` when that directory exists (what `python -m data_prep.align_words`
+  writes), else None (uniform split of the transcripts)."""
+  if word_timings_dir:
+    return word_timings_dir
+  default = os.path.join(corpus_dir, "word_timings")
+  if os.path.isdir(default):
+    logging.info("word timings from %s (no --word_timings given)", default)
+    return default
+  return None
+
+
 def load_word_timings(corpus_dir: str, recording_id: str,
                       word_timings_dir: Optional[str] = None) -> List[WordTiming]:
   """Word timings of one recording.

@@ -443,7 +443,8 @@ def define_flags() -> None:
   flags.DEFINE_string("embeddings", "runs/demo/word2vec.vec", "Word vectors (.vec text format).")
   flags.DEFINE_string("out", "runs/demo/tfrecords", "Output directory for shards and metadata.")
   flags.DEFINE_string("word_timings", "", "Directory of <id>.csv / <id>.TextGrid word timings; "
-                      "empty = uniform split of the transcripts.")
+                      "empty = <corpus>/word_timings if present (data_prep.align_words "
+                      "writes it), else the uniform split of the transcripts.")
   flags.DEFINE_integer("num_workers", max(1, min(2, os.cpu_count() or 1)), "Worker processes.")
   flags.DEFINE_integer("num_shards", 1, "Split the work into this many machine slices.")
   flags.DEFINE_integer("shard_index", 0, "The slice this machine writes (0..num_shards-1).")
@@ -480,7 +481,8 @@ def main(argv: Sequence[str]) -> int:
   f = flags.FLAGS
   try:
     result = write_tfrecords(
-        f.corpus, f.embeddings, f.out, word_timings_dir=f.word_timings or None,
+        f.corpus, f.embeddings, f.out,
+        word_timings_dir=wt.resolve_timings_dir(f.corpus, f.word_timings),
         num_workers=f.num_workers, num_shards=f.num_shards, shard_index=f.shard_index,
         records_per_shard=f.records_per_shard, shards_per_partition=f.shards_per_partition,
         label_tolerance_s=f.label_tolerance_s, oov=f.oov, audio_dtype=f.audio_dtype,

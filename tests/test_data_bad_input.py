@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -74,6 +75,9 @@ def bad_corpus(tiny_corpus, tmp_path_factory):  # noqa: F811
   for rid, (damage, _) in CASES.items():
     copy_recording(tiny_corpus, "Train_02", d, rid)
     damage(lambda sub, ext, rid=rid: os.path.join(d, sub, rid + ext))
+  # Transcripts only (as a real corpus): the binaries' default, <corpus>/word_timings, would
+  # otherwise replace the damaged transcriptions of Train_10/11.
+  shutil.rmtree(os.path.join(d, "word_timings"))
   return d
 
 

@@ -1,0 +1,64 @@
+"""Forced alignment of a corpus' sentence transcripts to word timings (TTS + DTW).
+
+    python -m data_prep.align_words --corpus DIR [--out DIR/word_timings] [--voice en] \
+        [--partitions train,devel,test] [--num_workers 2] [--force]
+
+Writes `<out>/<id>.csv` rows `s<sentence>w<word>;start;end;word` (data_prep.word_timings format)
+for every recording with a `transcriptions/<id>.csv`; method: data_prep.forced_alignment. A rerun
+skips recordings whose output is newer than their audio and transcription. A recording that
+fails (missing/corrupt audio, malformed transcript) is reported by name and the others are still
+written; the exit code is then 1. Exit 2: missing corpus, no transcriptions, no espeak-ng or
+unknown --voice.
+"""
+
+import os
+import sys
+from typing import Sequence
+
+from emotion_tf import cli
+
+
+def define_flags() -> None:
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  flags.DEFINE_string("corpus", None, "SEWA-layout corpus directory.", required=True)
+  flags.DEFINE_string("out", "", "Output directory (default: <corpus>/word_timings).")
+  flags.DEFINE_list("partitions", ["train", "devel", "test"], "Partitions to align.")
+  flags.DEFINE_string("voice", "en", "espeak-ng voice of the synthetic reference.")
+  flags.DEFINE_integer("rate", 175, "espeak-ng speaking rate of the reference (words/min).")
+  flags.DEFINE_integer("num_workers", max(1, min(2, os.cpu_count() or 1)), "Worker processes.")
+  flags.DEFINE_bool("force", False, "Re-align recordings whose output is already up to date.")
+
+
+def main(argv: Sequence[str]) -> int:
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  from data_prep import corpus  # pylint: disable=g-import-not-at-top
+  from data_prep import forced_alignment as fa  # pylint: disable=g-import-not-at-top
+  if len(argv) > 1:
+    cli.usage_error(f"unexpected arguments: {argv[1:]}")
+  f = flags.FLAGS
+  out = f.out or os.path.join(f.corpus, "word_timings")
+  try:
+    partitions = corpus.normalize_partitions(f.partitions)
+  except ValueError as e:
+    cli.usage_error(f"--partitions: {e}")
+  config = fa.AlignConfig(voice=f.voice, rate=f.rate)
+  try:
+    result = fa.align_corpus(f.corpus, out, partitions, config, f.num_workers, f.force)
+  except (corpus.CorpusError, fa.AlignmentError) as e:
+    raise cli.InputError(str(e)) from e
+  counts = {}
+  for r in result["recordings"]:
+    counts[r["status"]] = counts.get(r["status"], 0) + 1
+    if r["status"] == "failed":
+      sys.stderr.write(f"FAILED {r['recording_id']}: {r['error']}\n")
+  words = sum(r.get("words", 0) for r in result["recordings"])
+  sys.stdout.write(
+      f"{counts.get('aligned', 0)} recordings aligned ({words} words), "
+      f"{counts.get('skipped', 0)} up to date, {counts.get('no_transcript', 0)} without "
+      f"transcript, {counts.get('failed', 0)} failed; {out} in {result['wall_s']:.1f} s\n")
+  return cli.EXIT_OK if result["ok"] else cli.EXIT_FAILURE
+
+
+if __name__ == "__main__":
+  define_flags()
+  cli.run(main)
