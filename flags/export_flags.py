@@ -28,8 +28,8 @@ def define_predict_flags() -> None:
                       "directory of .wav files, a comma-separated list or a .txt list file "
                       "(one path a line); one model load serves them all.")
   flags.DEFINE_string("word_timings", "", "Word timings of the recording: CSV `id;start;end;word` "
-                      "or a Praat .TextGrid; with several --audio files a directory of <stem>.csv|.TextGrid. "
-                      "Empty = no words (all semantic vectors zero).")
+                      "or a Praat .TextGrid; with several --audio files a directory of "
+                      "<stem>.csv|.TextGrid. Empty = no words (all semantic vectors zero).")
   flags.DEFINE_string("embeddings", "", "Word vectors (.vec, word2vec text format) of the space "
                       "the model was trained on; needed with --word_timings.")
   flags.DEFINE_string("tier", "", "TextGrid tier with the words; empty = the `words` tier or the "
