@@ -13,7 +13,6 @@ tf.lite.TFLiteConverter.from_saved_model (TFLITE_BUILTINS + SELECT_TF_OPS) in a 
 
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
