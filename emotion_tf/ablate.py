@@ -12,7 +12,8 @@ partition in the paper's columns (Arousal, Valence, Liking, Avg):
 The semantic space is swapped through the shards' `word_index` (one TFRecord set
 serves every space). With `--run_dir` (what `make demo` printed) the paths are
 found there; each can be given explicitly too. Finished rows are skipped on a
-rerun; results go to `<out>/ablation.json` and `<out>/ablation.md`.
+rerun; results go to `<out>/ablation.json` and `<out>/ablation.md`, and TensorBoard HParams
+(variant, space, epochs, lr, seed -> CCC per dimension) to `<out>/hparams`.
 """
 
 import json
@@ -90,6 +91,39 @@ def check_expectations(results: Sequence[Dict[str, Any]]) -> List[str]:
   return out
 
 
+HPARAMS_DIR = "hparams"
+
+
+def write_hparams(log_dir: str, row: Dict[str, Any], *, epochs: int, learning_rate: float,
+                  seed: int, partition: str = "Devel") -> None:
+  """TensorBoard HParams of one ablation row: `<log_dir>/<row key>/` holds the trial's
+  hparams (variant, semantic_space, epochs, learning_rate, seed) and its metrics
+  `<partition>_ccc/<dimension>` and `<partition>_ccc/mean`; `<log_dir>` holds the experiment
+  config (written once). View with `tensorboard --logdir <log_dir>` (HPARAMS tab)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from tensorboard.plugins.hparams import api as hp  # pylint: disable=g-import-not-at-top
+  p = partition.lower()
+  metrics = [f"{p}_ccc/{n}" for n in LABEL_NAMES] + [f"{p}_ccc/mean"]
+  if not (os.path.isdir(log_dir) and any(n.startswith("events.") for n in os.listdir(log_dir))):
+    with tf.summary.create_file_writer(log_dir).as_default():
+      hp.hparams_config(
+          hparams=[hp.HParam("variant", hp.Discrete(sorted({r[2] for r in ROWS}))),
+                   hp.HParam("semantic_space",
+                             hp.Discrete(sorted({r[3] or "none" for r in ROWS}))),
+                   hp.HParam("epochs", hp.IntInterval(1, 1 << 30)),
+                   hp.HParam("learning_rate", hp.RealInterval(0.0, 1.0)),
+                   hp.HParam("seed", hp.IntInterval(-(1 << 31), 1 << 31))],
+          metrics=[hp.Metric(m, display_name=m) for m in metrics])
+  writer = tf.summary.create_file_writer(os.path.join(log_dir, row_key(row["name"])))
+  with writer.as_default():
+    hp.hparams({"variant": row["variant"], "semantic_space": row["space"] or "none",
+                "epochs": int(epochs), "learning_rate": float(learning_rate),
+                "seed": int(seed)}, trial_id=row_key(row["name"]))
+    for name, value in zip(metrics, [row["ccc"][n] for n in LABEL_NAMES] + [row["ccc_mean"]]):
+      tf.summary.scalar(name, value, step=0)
+  writer.flush()
+
+
 def run_ablation(data_dir: str, spaces: Dict[str, str], out_dir: str, *, epochs: int,
                  learning_rate: float, batch_size: int = 25, seed: int = 0,
                  rows: Optional[Sequence[str]] = None, partition: str = "Devel",
@@ -112,10 +146,15 @@ def run_ablation(data_dir: str, spaces: Dict[str, str], out_dir: str, *, epochs:
       continue
     model_dir = os.path.join(out_dir, row_key(name))
     result_path = os.path.join(model_dir, "ablation_row.json")
+    hparams_args = dict(epochs=epochs, learning_rate=learning_rate, seed=seed,
+                        partition=partition)
+    hparams_dir = os.path.join(out_dir, HPARAMS_DIR)
     if os.path.exists(result_path):
       with open(result_path, encoding="utf-8") as f:
         results.append(json.load(f))
       logging.info("ablation row %r: done earlier, reusing %s", name, result_path)
+      if not os.path.isdir(os.path.join(hparams_dir, row_key(name))):
+        write_hparams(hparams_dir, results[-1], **hparams_args)
       continue
     embeddings = spaces.get(space, "") if space else ""
     dim = training.semantic_dim_of(data_dir, embeddings)
@@ -134,6 +173,7 @@ def run_ablation(data_dir: str, spaces: Dict[str, str], out_dir: str, *, epochs:
            "per_recording_ccc_mean": summary.get("per_recording_ccc_mean"),
            "epochs": trained["epochs_completed"], "steps": trained["global_step"]}
     evaluation.write_json(result_path, row)
+    write_hparams(hparams_dir, row, **hparams_args)
     results.append(row)
   table_text = format_tables(results, partition.lower())
   notes = check_expectations(results)

@@ -3,7 +3,8 @@
   python -m emotion_tf.evaluate --model_dir DIR --data_dir TFRECORDS --partitions Devel,Test \
       [--which best] [--out DIR] [--embeddings FILE.vec] [--batch_size 8]
 
-Prints the CCC table; writes <out>/evaluation.json and <out>/predictions/<partition>/<id>.csv.
+Prints the CCC table; writes <out>/evaluation.json, <out>/predictions/<partition>/<id>.csv and
+<out>/plots/<partition>/<id>.png (gold vs prediction per dimension; --noplots to skip).
 Exit status 1 when an input is bad or a partition failed.
 """
 
@@ -26,7 +27,8 @@ def main(argv):
   try:
     summary = evaluation.run_evaluation(
         FLAGS.model_dir, FLAGS.data_dir, FLAGS.partitions, out_dir=FLAGS.out or None,
-        which=FLAGS.which, batch_size=FLAGS.batch_size, embeddings=FLAGS.embeddings or None)
+        which=FLAGS.which, batch_size=FLAGS.batch_size, embeddings=FLAGS.embeddings or None,
+        plots=FLAGS.plots)
   except (ValueError, OSError, RuntimeError) as e:
     logging.error("%s", e)
     sys.stderr.write(f"error: {e}\n")

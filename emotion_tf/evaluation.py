@@ -22,6 +22,7 @@ import tensorflow as tf
 from absl import logging
 
 from emotion_tf import FRAME_HOP_SECONDS, LABEL_NAMES
+from emotion_tf import plots as plotting
 from emotion_tf import models  # noqa: F401  (registers the serializable model and layers)
 from emotion_tf.ccc import concordance_cc_numpy
 from emotion_tf.data import pipeline
@@ -256,11 +257,13 @@ def write_json(path: str, data: Any) -> None:
 
 def run_evaluation(model_dir: str, data_dir: str, partitions: Iterable[str],
                    out_dir: Optional[str] = None, which: str = "best", batch_size: int = 8,
-                   embeddings: Optional[str] = None) -> Dict[str, Any]:
+                   embeddings: Optional[str] = None, plots: bool = True) -> Dict[str, Any]:
   """Evaluates `<model_dir>/<which>.keras` on `partitions` and writes the results.
 
-  Writes `<out_dir>/evaluation.json` (the summary returned, without per-frame arrays) and
-  `<out_dir>/predictions/<partition>/<recording_id>.csv`. `out_dir` defaults to
+  Writes `<out_dir>/evaluation.json` (the summary returned, without per-frame arrays),
+  `<out_dir>/predictions/<partition>/<recording_id>.csv` and, with `plots`,
+  `<out_dir>/plots/<partition>/<recording_id>.png` (gold vs prediction per dimension with the
+  recording's CCC, `emotion_tf.plots`). `out_dir` defaults to
   `<model_dir>/evaluation_<which>`. `embeddings`: optional .vec file swapped in via word_index.
   A partition that fails (e.g. no shards) is reported under 'errors' and the others still run.
 
@@ -299,11 +302,16 @@ def run_evaluation(model_dir: str, data_dir: str, partitions: Iterable[str],
       summary["errors"][partition] = str(e)
       continue
     predictions = result.pop("predictions")
-    result.pop("labels")
+    labels = result.pop("labels")
     pred_dir = os.path.join(out_dir, "predictions", partition)
     for rid, pred in predictions.items():
       write_prediction_csv(os.path.join(pred_dir, rid + ".csv"), rid, pred, hop)
     result["predictions_dir"] = pred_dir
+    if plots:
+      plot_dir = os.path.join(out_dir, "plots", partition)
+      names = getattr(model.config, "label_names", LABEL_NAMES)
+      plotting.write_recording_pngs(plot_dir, labels, predictions, names, hop, partition)
+      result["plots_dir"] = plot_dir
     summary["partitions"][partition] = result
   write_json(os.path.join(out_dir, SUMMARY_FILENAME), summary)
   if not summary["partitions"]:

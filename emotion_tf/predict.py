@@ -1,46 +1,101 @@
-"""Predicts arousal, valence and liking at 10 Hz for one recording with an exported SavedModel.
+"""Predicts arousal, valence and liking at 10 Hz with an exported SavedModel.
 
   python -m emotion_tf.predict --model EXPORT_DIR --audio FILE.wav \
       --word_timings FILE.csv|FILE.TextGrid --embeddings FILE.vec --out FILE.csv
+  python -m emotion_tf.predict --model EXPORT_DIR --audio DIR|a.wav,b.wav|LIST.txt \
+      [--word_timings TIMINGS_DIR --embeddings FILE.vec] --out OUT_DIR [--csv_header]
 
-Any wav rate or channel count (resampled to the model's 22 050 Hz); the whole recording in one
-pass. Output rows `name;time;arousal;valence;liking`, no header. See emotion_tf.inference.
-Exit status 1 with a message naming the file for a bad input.
+Any wav rate or channel count (resampled to the model's 22 050 Hz); each recording in one pass.
+Many files (a directory of wavs, a comma-separated list or a .txt list file) share one loaded
+model and one read of the embeddings; each gets `<OUT_DIR>/<stem>.csv` (default: beside the wav,
+`<stem>.predictions.csv`), and --word_timings is then a directory of `<stem>.csv|.TextGrid`.
+Rows `name;time;arousal;valence;liking`, no header unless --csv_header. See
+emotion_tf.predict_api (the notebook API) and emotion_tf.inference.
+
+Exit status: 0 all written; 1 some files failed (each named on stderr; the others are written);
+2 bad usage or an unusable single input / model / embeddings file.
 """
 
 import os
 import sys
 
-from absl import app
 from absl import flags
 from absl import logging
 
+from emotion_tf import cli
 from emotion_tf import inference
+from emotion_tf import predict_api
 
 FLAGS = flags.FLAGS
 
 
+def _is_batch(spec: str) -> bool:
+  return os.path.isdir(spec) or "," in spec or spec.lower().endswith(".txt")
+
+
+def output_paths(audio_paths, out: str, batch: bool):
+  """CSV path per wav: --out itself (one file, `.csv`), <out>/<stem>.csv (a directory), or
+  <wav without extension>.predictions.csv beside each wav (no --out)."""
+  if not out:
+    return [os.path.splitext(p)[0] + ".predictions.csv" for p in audio_paths]
+  if not batch and out.lower().endswith(".csv"):
+    return [out]
+  return [os.path.join(out, os.path.splitext(os.path.basename(p))[0] + ".csv")
+          for p in audio_paths]
+
+
 def main(argv):
   if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    cli.usage_error(f"unexpected arguments: {argv[1:]}")
   if not FLAGS.model or not FLAGS.audio:
-    raise app.UsageError("--model and --audio are required")
-  out = FLAGS.out or os.path.splitext(FLAGS.audio)[0] + ".predictions.csv"
+    cli.usage_error("--model and --audio are required")
+  batch = _is_batch(FLAGS.audio)
   try:
-    info = inference.predict_to_csv(
-        FLAGS.model, FLAGS.audio, out, word_timings_path=FLAGS.word_timings or None,
-        embeddings_path=FLAGS.embeddings or None, name=FLAGS.name or None,
-        tier=FLAGS.tier or None, oov=FLAGS.oov)
-  except (ValueError, OSError) as e:
-    logging.error("%s", e)
-    sys.stderr.write(f"error: {e}\n")
-    return 1
-  sys.stdout.write(f"wrote {out}: {info['frames']} frames ({info['seconds']:.1f} s), "
-                   f"{info['frames_with_word']} frames with a word, {info['oov_words']} OOV words\n")
-  return 0
+    audio_paths = predict_api.audio_inputs(FLAGS.audio)
+  except inference.PredictionInputError as e:
+    raise cli.InputError(str(e)) from e
+  if batch and FLAGS.out.lower().endswith(".csv"):
+    cli.usage_error(f"--out {FLAGS.out}: several audio files need an output directory")
+  if batch and FLAGS.name:
+    cli.usage_error("--name applies to a single audio file")
+  if FLAGS.word_timings and len(audio_paths) > 1 and not os.path.isdir(FLAGS.word_timings):
+    cli.usage_error(f"--word_timings {FLAGS.word_timings}: several audio files need a "
+                    "directory of <stem>.csv|.TextGrid timings")
+  outputs = output_paths(audio_paths, FLAGS.out, batch)
+  seen = {}
+  for audio, out in zip(audio_paths, outputs):
+    if out in seen:
+      cli.usage_error(f"{audio} and {seen[out]} would both be written to {out}")
+    seen[out] = audio
+  try:
+    predictor = predict_api.load(FLAGS.model)
+    if FLAGS.embeddings:
+      predictor.embedding_space(FLAGS.embeddings)          # read and checked once, up front
+  except (ValueError, OSError) as e:   # ExportError, PredictionInputError, VecFormatError
+    raise cli.InputError(str(e)) from e
+  if FLAGS.word_timings and not FLAGS.embeddings:
+    raise cli.InputError(f"{FLAGS.word_timings}: word timings need --embeddings (.vec)")
+  done, failed = predict_api.predict_files(
+      predictor, audio_paths, outputs, word_timings=FLAGS.word_timings or None,
+      embeddings=FLAGS.embeddings or None, tier=FLAGS.tier or None, oov=FLAGS.oov,
+      csv_header=FLAGS.csv_header, names=[FLAGS.name] if FLAGS.name else None)
+  for info in done.values():
+    sys.stdout.write(f"wrote {info['out']}: {info['frames']} frames ({info['seconds']:.1f} s), "
+                     f"{info['frames_with_word']} frames with a word, {info['oov_words']} OOV "
+                     "words\n")
+  for message in failed.values():
+    sys.stderr.write(f"error: {message}\n")
+  if not failed:
+    return cli.EXIT_OK
+  if not batch:
+    return cli.EXIT_BAD_INPUT
+  logging.error("%d of %d files failed", len(failed), len(audio_paths))
+  sys.stderr.write(f"{len(failed)} of {len(audio_paths)} files failed: "
+                   f"{', '.join(failed)}\n")
+  return cli.EXIT_FAILURE
 
 
 if __name__ == "__main__":
   from flags.export_flags import define_predict_flags  # pylint: disable=g-import-not-at-top
   define_predict_flags()
-  app.run(main)
+  cli.run(main)

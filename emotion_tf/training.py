@@ -40,6 +40,7 @@ import tensorflow as tf
 
 from emotion_tf import LABEL_NAMES
 from emotion_tf import ccc
+from emotion_tf import plots
 from emotion_tf.data import pipeline
 from emotion_tf.data import schema
 from emotion_tf.metrics import ConcordanceCorrelation
@@ -582,4 +583,6 @@ def _eval_curve_image(model, config: TrainConfig, matrix) -> Optional[np.ndarray
       break
   if not golds:
     return None
-  return curve_image(np.concatenate(golds), np.concatenate(preds))
+  png = plots.recording_png(np.concatenate(golds), np.concatenate(preds), LABEL_NAMES,
+                            title=f"{first.decode('utf-8')} ({config.eval_partition})")
+  return tf.image.decode_png(png, channels=3).numpy()   # [700, 1000, 3] uint8

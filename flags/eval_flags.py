@@ -24,3 +24,5 @@ def define_eval_flags() -> None:
   flags.DEFINE_string("embeddings", "", "Optional .vec file: replaces the stored semantic "
                       "vectors by this space's vectors of each frame's word (via word_index and "
                       "the shards' vocabulary); its dimension must equal the model's.")
+  flags.DEFINE_boolean("plots", True, "Write <out>/plots/<partition>/<id>.png: gold vs "
+                       "prediction of each recording, one panel per dimension with its CCC.")

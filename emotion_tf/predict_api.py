@@ -1,0 +1,334 @@
+"""Notebook / batch prediction API on top of an export (`emotion_tf.export`).
+
+    from emotion_tf import predict_api
+    model = predict_api.load("runs/demo/export")               # load once ...
+    df = model.predict(signal, sampling_rate)                   # ... predict many signals
+    df = model.predict_file("rec.wav", word_timings="rec.csv", embeddings="space.vec")
+    df = predict_api.predict(signal, 48000, model="runs/demo/export")   # one-off
+
+`signal` is any numpy array of samples: [samples] or 2-D with a channel axis (the shorter axis
+is taken as channels, so [samples, channels] as scipy/soundfile return and [channels, samples]
+as librosa returns both work); integer PCM is scaled to [-1, 1). It is mixed to mono float32,
+resampled to the model's rate (22 050 Hz) with `scipy.signal.resample_poly`, cut to whole
+0.1 s frames, and the export runs once over the whole recording (see `emotion_tf.inference`).
+
+The result has one row per frame: `time` (seconds, k * hop) and one column per output of the
+export in its label order (`arousal`, `valence`, `liking`) — a pandas DataFrame when pandas is
+importable, otherwise a dict of numpy arrays with the same keys.
+
+Words: `word_timings` is a CSV/TextGrid path or a sequence of `WordTiming` / (start, end, word)
+tuples; `embeddings` is a .vec path (read once per path and kept) or a (words, vectors) pair
+or a {word: vector} dict. Frame k gets the vector of the word spoken at its centre, as in
+training (`inference.semantic_frames`).
+"""
+
+import math
+import os
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+from absl import logging
+
+from data_prep import corpus
+from data_prep import word_timings as wt
+from emotion_tf import evaluation
+from emotion_tf import exporting
+from emotion_tf import fileio
+from emotion_tf import inference
+
+TIME_COLUMN = "time"
+Timings = Union[None, str, Sequence[Any]]
+Embeddings = Union[None, str, Tuple[Sequence[str], np.ndarray], Mapping[str, np.ndarray]]
+
+
+def to_mono_float32(signal: np.ndarray) -> np.ndarray:
+  """Mixes `signal` ([samples] or 2-D with a channel axis) to mono float32 [samples].
+
+  The channel axis of a 2-D array is its shorter one. Integer PCM is scaled like a wav reader
+  does (int16 / 32768, int32 / 2**31, uint8 (x - 128) / 128); float input is kept as is.
+
+  Raises:
+    ValueError: for an empty signal, more than 2 dimensions or non-finite samples.
+  """
+  x = np.asarray(signal)
+  if x.ndim == 0 or x.ndim > 2 or x.size == 0:
+    raise ValueError(f"signal must be [samples] or [samples, channels] with samples, got shape "
+                     f"{x.shape}")
+  if x.dtype == np.int16:
+    x = x.astype(np.float32) / 32768.0
+  elif x.dtype == np.int32:
+    x = (x.astype(np.float64) / 2147483648.0).astype(np.float32)
+  elif x.dtype == np.uint8:
+    x = (x.astype(np.float32) - 128.0) / 128.0
+  elif np.issubdtype(x.dtype, np.integer) or x.dtype == bool:
+    raise ValueError(f"signal of dtype {x.dtype}: pass float samples or int16/int32/uint8 PCM")
+  if x.ndim == 2:
+    channel_axis = 0 if x.shape[0] < x.shape[1] else 1
+    x = x.mean(axis=channel_axis, dtype=np.float64)
+  x = np.asarray(x, np.float32)
+  if not np.all(np.isfinite(x)):
+    raise ValueError("signal contains NaN/inf samples")
+  return x
+
+
+def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+  """[samples] at `from_rate` -> float32 [~samples * to_rate / from_rate] with
+  `scipy.signal.resample_poly` (the reduced ratio; the same call as the corpus reader)."""
+  from_rate, to_rate = int(from_rate), int(to_rate)
+  if from_rate <= 0:
+    raise ValueError(f"sampling_rate must be a positive number of Hz, got {from_rate}")
+  if from_rate == to_rate:
+    return np.asarray(audio, np.float32)
+  from scipy import signal as sps  # pylint: disable=g-import-not-at-top
+  g = math.gcd(from_rate, to_rate)
+  return sps.resample_poly(audio, to_rate // g, from_rate // g).astype(np.float32)
+
+
+def _as_timings(word_timings: Timings, tier: Optional[str]) -> List[wt.WordTiming]:
+  if word_timings is None:
+    return []
+  if isinstance(word_timings, (str, os.PathLike)):
+    return inference.read_word_timings(os.fspath(word_timings), tier)
+  out = []
+  for t in word_timings:
+    out.append(t if isinstance(t, wt.WordTiming) else wt.WordTiming(float(t[0]), float(t[1]),
+                                                                      str(t[2])))
+  return out
+
+
+def _table(predictions: np.ndarray, names: Sequence[str], hop: float) -> Any:
+  """[F, 3] -> DataFrame (pandas importable) or dict {time, <names>} of numpy arrays."""
+  columns = {TIME_COLUMN: np.arange(predictions.shape[0]) * hop}
+  columns.update({n: predictions[:, i] for i, n in enumerate(names)})
+  try:
+    import pandas as pd  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    return columns
+  return pd.DataFrame(columns)
+
+
+class Predictor:
+  """One loaded export reused for many predictions (see the module docstring).
+
+  Attributes: `model` (the `exporting.ExportedModel`), `label_names`, `sample_rate`,
+  `hop_seconds`; `last_info` holds the info dict of the latest prediction (frames, seconds,
+  words, frames_with_word, oov_words, oov_frames).
+  """
+
+  def __init__(self, model: Union[str, exporting.ExportedModel]):
+    self.model = model if isinstance(model, exporting.ExportedModel) else (
+        exporting.ExportedModel(os.fspath(model)))
+    self.label_names = self.model.label_names
+    self.sample_rate = self.model.sample_rate
+    self.hop_seconds = self.model.hop_seconds
+    self._spaces: Dict[str, Tuple[List[str], np.ndarray]] = {}
+    self.last_info: Dict[str, Any] = {}
+
+  def embedding_space(self, embeddings: Embeddings) -> Tuple[Sequence[str], np.ndarray]:
+    """(words, vectors float32 [count, semantic_dim]) of `embeddings`; a .vec path is read once
+    and kept. Raises PredictionInputError naming the file for a missing file or wrong dimension.
+    """
+    dim = self.model.semantic_dim
+    if embeddings is None:
+      return [], np.zeros((0, dim), np.float32)
+    if isinstance(embeddings, (str, os.PathLike)):
+      path = os.path.abspath(os.fspath(embeddings))
+      if path not in self._spaces:
+        self._spaces[path] = inference.load_embeddings(os.fspath(embeddings), dim)
+      return self._spaces[path]
+    if isinstance(embeddings, Mapping):
+      words = list(embeddings)
+      vectors = np.asarray([embeddings[w] for w in words], np.float32).reshape(len(words), -1)
+    else:
+      words, vectors = list(embeddings[0]), np.asarray(embeddings[1], np.float32)
+    if vectors.ndim != 2 or vectors.shape != (len(words), dim):
+      raise inference.PredictionInputError(
+          f"embeddings: {len(words)} words with vectors of shape {vectors.shape}; the model "
+          f"expects one vector of dimension {dim} per word")
+    return words, vectors
+
+  def predict_array(self, signal: np.ndarray, sampling_rate: int, word_timings: Timings = None,
+                    embeddings: Embeddings = None, tier: Optional[str] = None,
+                    oov: str = "zeros", source: str = "signal") -> np.ndarray:
+    """Like `predict`, but returns float32 [frames, 3] in `label_names` order."""
+    if word_timings is not None and embeddings is None:
+      raise inference.PredictionInputError(
+          f"{word_timings if isinstance(word_timings, str) else source}: word timings need "
+          "embeddings (a .vec path or (words, vectors))")
+    words, vectors = self.embedding_space(embeddings)
+    timings = _as_timings(word_timings, tier)
+    audio = resample(to_mono_float32(signal), sampling_rate, self.sample_rate)   # [samples]
+    spf = self.model.samples_per_frame
+    frames = inference.frames_in(audio.shape[0], spf)
+    if frames < 1:
+      raise inference.PredictionInputError(
+          f"{source}: audio is {audio.shape[0] / self.sample_rate:.3f} s long, shorter than one "
+          f"{self.hop_seconds:.3f} s frame; nothing to predict")
+    semantic, stats = inference.semantic_frames(timings, frames, words, vectors,
+                                                self.hop_seconds, oov)       # [F, d]
+    if timings and stats["oov_words"]:
+      logging.warning("%s: %d distinct words (%d frames) not in the embeddings", source,
+                      stats["oov_words"], stats["oov_frames"])
+    predictions = self.model(audio[:frames * spf], semantic)                 # [F, 3]
+    self.last_info = dict(stats, frames=frames, seconds=frames * self.hop_seconds)
+    return predictions
+
+  def predict(self, signal: np.ndarray, sampling_rate: int, word_timings: Timings = None,
+              embeddings: Embeddings = None, tier: Optional[str] = None,
+              oov: str = "zeros") -> Any:
+    """Per-frame predictions of one whole recording given as samples.
+
+    Args:
+      signal: samples, [samples] or 2-D with a channel axis, any dtype of `to_mono_float32`.
+      sampling_rate: Hz of `signal`.
+      word_timings, embeddings: see the module docstring; None = no words (zero vectors).
+      tier: TextGrid tier; oov: 'zeros' or 'hash' for words missing from the embeddings.
+
+    Returns:
+      DataFrame (or dict of arrays) with columns time, arousal, valence, liking; F rows,
+      F = whole 0.1 s frames of the resampled signal.
+    """
+    y = self.predict_array(signal, sampling_rate, word_timings, embeddings, tier, oov)
+    return _table(y, self.label_names, self.hop_seconds)
+
+  def read_audio(self, audio_path: str) -> np.ndarray:
+    """Mono float32 [samples] of a wav at the model's rate (`corpus.load_audio`)."""
+    if not os.path.exists(audio_path):
+      raise inference.PredictionInputError(f"{audio_path}: audio file is missing")
+    return corpus.load_audio(audio_path, self.sample_rate)
+
+  def predict_file_array(self, audio_path: str, word_timings: Timings = None,
+                         embeddings: Embeddings = None, tier: Optional[str] = None,
+                         oov: str = "zeros") -> np.ndarray:
+    """float32 [frames, 3] of a wav file (any rate and channel count)."""
+    audio = self.read_audio(audio_path)
+    return self.predict_array(audio, self.sample_rate, word_timings, embeddings, tier, oov,
+                              source=audio_path)
+
+  def predict_file(self, audio_path: str, word_timings: Timings = None,
+                   embeddings: Embeddings = None, tier: Optional[str] = None,
+                   oov: str = "zeros") -> Any:
+    """`predict` of a wav file (any rate and channel count)."""
+    y = self.predict_file_array(audio_path, word_timings, embeddings, tier, oov)
+    return _table(y, self.label_names, self.hop_seconds)
+
+
+def load(export_dir: str) -> Predictor:
+  """Loads an export once; call `.predict(signal, sampling_rate, ...)` on the result."""
+  return Predictor(export_dir)
+
+
+def predict(signal: np.ndarray, sampling_rate: int,
+            model: Union[str, Predictor, exporting.ExportedModel],
+            word_timings: Timings = None, embeddings: Embeddings = None,
+            tier: Optional[str] = None, oov: str = "zeros") -> Any:
+  """Predictions of one recording; `model` is an export directory (loaded for this call) or
+  the result of `load` (reused). See `Predictor.predict`."""
+  predictor = model if isinstance(model, Predictor) else Predictor(model)
+  return predictor.predict(signal, sampling_rate, word_timings, embeddings, tier, oov)
+
+
+# ------------------------------------------------------------------------------ batch (files)
+
+AUDIO_EXTENSIONS = (".wav",)
+
+
+def audio_inputs(spec: str) -> List[str]:
+  """Audio files named by `spec`: a directory (its *.wav, sorted), a `.txt` list file (one path
+  a line; blank lines and `#` comments skipped; relative paths are relative to the list file),
+  a comma-separated list, or one file.
+
+  Raises:
+    inference.PredictionInputError: for a missing directory/list file or one naming no file.
+  """
+  spec = spec.strip()
+  if os.path.isdir(spec):
+    paths = sorted(os.path.join(spec, n) for n in os.listdir(spec)
+                   if n.lower().endswith(AUDIO_EXTENSIONS) and not n.startswith("."))
+    if not paths:
+      raise inference.PredictionInputError(f"{spec}: directory holds no .wav files")
+    return paths
+  if spec.lower().endswith(".txt"):
+    if not os.path.isfile(spec):
+      raise inference.PredictionInputError(f"{spec}: audio list file is missing")
+    base = os.path.dirname(os.path.abspath(spec))
+    with open(spec, "r", encoding="utf-8") as f:
+      lines = [line.strip() for line in f]
+    paths = [p if os.path.isabs(p) else os.path.join(base, p)
+             for p in lines if p and not p.startswith("#")]
+    if not paths:
+      raise inference.PredictionInputError(f"{spec}: audio list file names no files")
+    return paths
+  paths = [p.strip() for p in spec.split(",") if p.strip()]
+  if not paths:
+    raise inference.PredictionInputError("no audio files given")
+  return paths
+
+
+def timings_for(audio_path: str, word_timings: Optional[str]) -> Optional[str]:
+  """The word timings of `audio_path`: `word_timings` itself when it is a file, or
+  `<word_timings>/<stem>.csv|.TextGrid` when it is a directory (None when not given).
+
+  Raises:
+    inference.PredictionInputError: naming the directory and stem when it has no such file.
+  """
+  if not word_timings:
+    return None
+  if not os.path.isdir(word_timings):
+    return word_timings
+  stem = os.path.splitext(os.path.basename(audio_path))[0]
+  for ext in (".csv", ".TextGrid", ".textgrid"):
+    path = os.path.join(word_timings, stem + ext)
+    if os.path.exists(path):
+      return path
+  raise inference.PredictionInputError(
+      f"{word_timings}: no word timings {stem}.csv or {stem}.TextGrid for {audio_path}")
+
+
+def format_csv(name: str, predictions: np.ndarray, hop_seconds: float,
+               label_names: Sequence[str], header: bool = False) -> str:
+  """Rows `name;time;<label_names>` (evaluation.format_prediction_csv), with an optional
+  header line naming the columns."""
+  body = evaluation.format_prediction_csv(name, predictions, hop_seconds)
+  return (";".join(["name", TIME_COLUMN] + list(label_names)) + "\n" + body) if header else body
+
+
+def predict_files(predictor: Predictor, audio_paths: Sequence[str], outputs: Sequence[str],
+                  word_timings: Optional[str] = None, embeddings: Optional[str] = None,
+                  tier: Optional[str] = None, oov: str = "zeros", csv_header: bool = False,
+                  names: Optional[Sequence[str]] = None
+                  ) -> Tuple[Dict[str, Dict[str, Any]], Dict[str, str]]:
+  """Predicts each wav with one loaded model and writes its CSV atomically.
+
+  A file that fails (missing, corrupt, too short, bad timings) is logged with its name and
+  the others are still processed; embeddings are read once.
+
+  Args:
+    predictor: the loaded export.
+    audio_paths, outputs: wav files and their CSV paths (same length).
+    word_timings: a timings file (one recording) or a directory of <stem>.csv|.TextGrid.
+    embeddings: .vec of the model's semantic space (needed with word timings).
+    csv_header: start each CSV with `name;time;arousal;valence;liking`.
+    names: CSV name column per file (default: the wav stems).
+
+  Returns:
+    (done {audio_path: info incl. 'out'}, failed {audio_path: message}).
+  """
+  if len(audio_paths) != len(outputs):
+    raise ValueError(f"{len(audio_paths)} audio files but {len(outputs)} output paths")
+  done: Dict[str, Dict[str, Any]] = {}
+  failed: Dict[str, str] = {}
+  for i, (audio_path, out) in enumerate(zip(audio_paths, outputs)):
+    name = names[i] if names else os.path.splitext(os.path.basename(audio_path))[0]
+    try:
+      timings = timings_for(audio_path, word_timings)
+      y = predictor.predict_file_array(audio_path, timings, embeddings, tier, oov)
+      fileio.atomic_write_text(out, format_csv(name, y, predictor.hop_seconds,
+                                               predictor.label_names, csv_header))
+    except (ValueError, OSError) as e:   # PredictionInputError, CorpusError, VecFormatError
+      message = str(e) if audio_path in str(e) else f"{audio_path}: {e}"
+      logging.error("%s", message)
+      failed[audio_path] = message
+      continue
+    done[audio_path] = dict(predictor.last_info, out=out)
+  return done, failed
