@@ -365,12 +365,11 @@ def write_tfrecords(corpus_dir: str, embeddings_path: str, out_dir: str, *,
     VecFormatError: for a malformed embeddings file; CorpusError: for a missing corpus.
     KeyboardInterrupt: Ctrl-C; finished shards are kept, the lock released.
   """
-  from emotion_tf.data import schema  # pylint: disable=g-import-not-at-top
   t0 = time.time()
   if oov not in ("zeros", "hash"):
     raise ValueError(f"oov must be 'zeros' or 'hash', got {oov!r}")
-  if audio_dtype not in schema.AUDIO_DTYPES:
-    raise ValueError(f"audio_dtype must be one of {schema.AUDIO_DTYPES}, got {audio_dtype!r}")
+  if audio_dtype not in ("float32", "int16"):  # schema.AUDIO_DTYPES (schema imports TF)
+    raise ValueError(f"audio_dtype must be 'float32' or 'int16', got {audio_dtype!r}")
   if not 0 <= shard_index < num_shards:
     raise ValueError(f"shard_index {shard_index} outside 0..{num_shards - 1}")
   fileio.check_output_dir(out_dir)
@@ -394,10 +393,11 @@ def _write_locked(corpus_dir, embeddings_path, out_dir, t0, config, word_timings
                   num_workers, num_shards, shard_index, records_per_shard, shards_per_partition,
                   partitions, progress, force) -> Dict[str, object]:
   """`write_tfrecords` once the output directory is locked."""
-  from emotion_tf.data import schema  # pylint: disable=g-import-not-at-top
+  # Bad embeddings / corpus / partitions are found before TensorFlow is even imported.
   emb_words, emb_vectors = vec_io.read_vec(embeddings_path)
   all_recs = corpus.list_recordings(corpus_dir)
   wanted = corpus.normalize_partitions(partitions)
+  from emotion_tf.data import schema  # pylint: disable=g-import-not-at-top
 
   # Word timings of every recording (the vocabulary must be the same on every machine).
   timings: Dict[str, List[wt.WordTiming]] = {}
