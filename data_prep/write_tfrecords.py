@@ -229,7 +229,8 @@ def process_recording(rec: corpus.Recording, timings: List[wt.WordTiming],
       if os.path.exists(tmp):
         os.remove(tmp)
     report.update(status="ok", frames=frames, chunks=chunks, words=len(timings),
-                  words_beyond_audio=beyond, oov_words=oov, oov_rate=round(oov / len(timings), 4) if timings else 0.0,
+                  words_beyond_audio=beyond, oov_words=oov,
+                  oov_rate=round(oov / len(timings), 4) if timings else 0.0,
                   frames_with_word=int((word_index > 0).sum()))
   except Exception as e:  # pylint: disable=broad-except
     # One bad recording never stops the others; corpus errors already name file and line.

@@ -304,6 +304,15 @@ BAD = {
                  ": malformed TextGrid (expected a number"),
     "Train_14": (("word_timings", ".csv"), lambda p: _rewrite(
         p, lambda b: b + b"s9w0;2.9000;oops;smile\n"), ":7: end 'oops' is not a number"),
+    "Train_15": (("labels", ".csv"), lambda p: _rewrite(p, _set(4, 2, "1.7")),
+                 ":5: arousal 1.7 outside [-1.0, 1.0]"),
+    "Train_16": (("labels", ".csv"), lambda p: _rewrite(p, _lines(lambda ls: ls + [
+        f"x;{k / 10:.1f};0;0;0" for k in range(FRAMES, FRAMES + 25)])),
+                 ": labels cover 5.50 s but"),
+    "Train_17": (("transcriptions", ".csv"), lambda p: _rewrite(
+        p, lambda b: b"0.1;'no end time'\n" + b), ":1: malformed transcript line"),
+    "Train_18": (("labels", ".csv"), lambda p: _rewrite(p, lambda b: b + b"x;3.0;0.1\xff;0;0\n"),
+                 ":31: not valid UTF-8 (byte 0xff"),
 }
 GOOD_IDS = ("Devel_01", "Train_01")
 
@@ -356,7 +365,7 @@ def test_bad_corpus_summary_metadata_and_rerun(bad):
           f"{len(GOOD_IDS)}") in again.stdout
 
 
-# --------------------------------------------------------------- refused runs (exit 2, nothing lost)
+# ------------------------------------------------------------- refused runs (exit 2, nothing lost)
 
 @pytest.fixture()
 def good_out(good, tmp_path):
@@ -369,8 +378,10 @@ def good_out(good, tmp_path):
 
 
 @pytest.mark.parametrize("name,body,fragment", [
-    ("malformed.vec", b"2 4\nhello 1 2 3 4\ngood 1 x 3 4\n", ":3: non-numeric value for word 'good'"),
-    ("dims.vec", b"2 4\nhello 1 2 3 4\ngood 1 2 3\n", ":3: word 'good' has 3 values, header says dim=4"),
+    ("malformed.vec", b"2 4\nhello 1 2 3 4\ngood 1 x 3 4\n",
+     ":3: non-numeric value for word 'good'"),
+    ("dims.vec", b"2 4\nhello 1 2 3 4\ngood 1 2 3\n",
+     ":3: word 'good' has 3 values, header says dim=4"),
     ("nonutf8.vec", b"1 2\ncaf\xe9 1 2\n", ": not valid UTF-8"),
     ("header.vec", b"hello 1 2 3 4\n", ":1: bad header 'hello 1 2 3 4'"),
 ])
