@@ -248,12 +248,16 @@ def _process_task(task) -> Dict[str, object]:
 
 _sha256_file = fileio.file_sha256
 
+_PROGRESS_LINE_OPEN = [False]  # a progress bar is drawn without its final newline
+
+
 def _progress(done: int, total: int, enabled: bool) -> None:
   if not enabled or total == 0:
     return
   width = 30
   filled = int(width * done / total)
   sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} recordings")
+  _PROGRESS_LINE_OPEN[0] = done != total
   if done == total:
     sys.stderr.write("\n")
   sys.stderr.flush()
@@ -645,6 +649,10 @@ def main(argv: Sequence[str]) -> int:
         partitions=f.partitions, progress=True, force=f.force)
   except ValueError as e:  # VecFormatError, CorpusError, OutputPathError, LockError
     raise cli.InputError(str(e)) from e
+  except KeyboardInterrupt:
+    if _PROGRESS_LINE_OPEN[0]:
+      sys.stderr.write("\n")  # cli.run's one-line message goes on a line of its own
+    raise
   print(format_report(result))
   print(f"report: {os.path.join(f.out, REPORT_FILE)}")
   return 0 if result["ok"] else 1
