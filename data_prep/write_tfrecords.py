@@ -378,6 +378,11 @@ def write_tfrecords(corpus_dir: str, embeddings_path: str, out_dir: str, *,
   if not 0 <= shard_index < num_shards:
     raise ValueError(f"shard_index {shard_index} outside 0..{num_shards - 1}")
   fileio.check_output_dir(out_dir)
+  # Bad embeddings / corpus / partitions are found before anything is created (and before
+  # TensorFlow is even imported).
+  emb_words, emb_vectors = vec_io.read_vec(embeddings_path)
+  all_recs = corpus.list_recordings(corpus_dir)
+  wanted = corpus.normalize_partitions(partitions)
   config = WriterConfig(frames_per_chunk, float(label_tolerance_s), oov, audio_dtype)
   settings = {"config": dataclasses.asdict(config), "corpus": os.path.abspath(corpus_dir),
               "embeddings": os.path.abspath(embeddings_path),
@@ -391,17 +396,14 @@ def write_tfrecords(corpus_dir: str, embeddings_path: str, out_dir: str, *,
       _remove_leftovers(out_dir, os.path.join(out_dir, PARTS_DIR))
     return _write_locked(corpus_dir, embeddings_path, out_dir, t0, config, word_timings_dir,
                          num_workers, num_shards, shard_index, records_per_shard,
-                         shards_per_partition, partitions, progress, force)
+                         shards_per_partition, progress, force, emb_words, emb_vectors,
+                         all_recs, wanted)
 
 
 def _write_locked(corpus_dir, embeddings_path, out_dir, t0, config, word_timings_dir,
                   num_workers, num_shards, shard_index, records_per_shard, shards_per_partition,
-                  partitions, progress, force) -> Dict[str, object]:
+                  progress, force, emb_words, emb_vectors, all_recs, wanted) -> Dict[str, object]:
   """`write_tfrecords` once the output directory is locked."""
-  # Bad embeddings / corpus / partitions are found before TensorFlow is even imported.
-  emb_words, emb_vectors = vec_io.read_vec(embeddings_path)
-  all_recs = corpus.list_recordings(corpus_dir)
-  wanted = corpus.normalize_partitions(partitions)
   from emotion_tf.data import schema  # pylint: disable=g-import-not-at-top
 
   # Word timings of every recording (the vocabulary must be the same on every machine).

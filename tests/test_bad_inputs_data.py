@@ -395,6 +395,20 @@ def test_bad_embeddings_file_refused_and_outputs_kept(good_out, tmp_path, name, 
   assert snapshot(out) == before
 
 
+@pytest.mark.parametrize("missing", ["corpus", "embeddings"])
+def test_missing_corpus_or_embeddings_refused_nothing_created(good, tmp_path, missing):
+  corpus, vec, _, _, _ = good
+  gone = str(tmp_path / "gone")
+  args = writer_args(gone if missing == "corpus" else corpus,
+                     gone if missing == "embeddings" else vec, str(tmp_path / "out"))
+  res = run("data_prep.write_tfrecords", *args)
+  assert res.returncode == 2
+  want = (f"{gone}: corpus directory does not exist" if missing == "corpus"
+          else f"{gone}: cannot read embeddings file")
+  assert want in res.stderr and "Traceback" not in res.stderr
+  assert not os.path.exists(tmp_path / "out")
+
+
 def test_align_embeddings_bad_vec_named(tmp_path):
   good_vec = write_vec(str(tmp_path / "t.vec"))
   bad_vec = tmp_path / "s.vec"
