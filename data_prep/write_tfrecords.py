@@ -325,11 +325,14 @@ def _remove_leftovers(out_dir: str, parts_dir: str) -> None:
     if not os.path.isdir(d):
       continue
     for name in os.listdir(d):
-      if name.startswith(".tmp-") or d == parts_dir:
-        try:
-          os.remove(os.path.join(d, name))
-        except OSError:
-          pass
+      path = os.path.join(d, name)
+      try:
+        if name.startswith(".tmp-lock-") and time.time() - os.path.getmtime(path) < 3600:
+          continue  # another writer may be taking its lock right now (DirLock.acquire)
+        if name.startswith(".tmp-") or d == parts_dir:
+          os.remove(path)
+      except OSError:
+        pass
 
 
 def write_tfrecords(corpus_dir: str, embeddings_path: str, out_dir: str, *,
