@@ -275,19 +275,18 @@ def _read_sidecar(path: str) -> Optional[Dict]:
 def _children_ignore_sigint() -> Iterator[None]:
   """Processes started inside inherit SIGINT ignored, so a Ctrl-C reaches only this process.
 
-  SIGINT is also blocked meanwhile, so a Ctrl-C during the start-up is delivered (as
-  KeyboardInterrupt) when the block ends instead of being lost.
+  An ignored disposition survives exec (a handler would not), so a worker ignores Ctrl-C
+  from its first instruction, before its own imports. A Ctrl-C during the block itself
+  (the workers being spawned, well under a second) is ignored by this process too.
   """
   if threading.current_thread() is not threading.main_thread():
     yield
     return
-  old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
   old_handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
   try:
     yield
   finally:
     signal.signal(signal.SIGINT, old_handler)
-    signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
 
 
 def _settings_digest(settings: Dict[str, object]) -> str:

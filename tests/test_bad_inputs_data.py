@@ -621,9 +621,17 @@ def test_ctrl_c_exits_130_with_one_line_and_rerun_resumes(good, tmp_path):
        *writer_args(corpus, vec, out, "--num_workers", "2")],
       cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
       start_new_session=True)
-  vocab = os.path.join(out, "vocab.txt")  # written just before the pool starts
-  assert _wait_for(lambda: os.path.exists(vocab), proc), "the writer ended too early"
-  time.sleep(0.5)  # the workers are starting (spawn + imports take seconds)
+  children = f"/proc/{proc.pid}/task/{proc.pid}/children"
+
+  def workers_started():
+    try:
+      with open(children, encoding="utf-8") as f:
+        return len(f.read().split()) >= 2
+    except OSError:
+      return False
+
+  assert _wait_for(workers_started, proc), "the writer ended before its workers started"
+  time.sleep(0.3)  # the workers are importing TensorFlow (seconds): the run is under way
   os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the parent and its workers
   stdout, stderr = proc.communicate(timeout=120)
   assert proc.returncode == 130, (stdout[-2000:], stderr[-3000:])
