@@ -20,6 +20,10 @@ Outputs in --out (atomic): W.npy [d_t, d_s] float32 (mapped = W s), speech_mean.
 (the centring of `alignment.normalize`: aligned = W unit(unit(s) - mean) / norm),
 aligned_speech2vec.vec (every speech word mapped, d = d_t, unit length, speech order),
 alignment.json (settings, split, criteria, P@k of every method, chance).
+
+Exit codes (emotion_tf.cli): 0 done, 2 bad input or usage (a malformed .vec, named with its
+line; --supervised without shared words; an --out that cannot be written: checked before
+any work), 130 interrupted.
 """
 
 import os
@@ -29,6 +33,8 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 from absl import logging
 
+from emotion_tf import cli
+from emotion_tf import fileio
 from emotion_tf.semantic import alignment
 from emotion_tf.semantic import io_utils
 from emotion_tf.semantic import vectors as vectors_lib
@@ -138,15 +144,15 @@ def main(argv: Sequence[str]) -> int:
                                  refine_iterations=f.refine_iterations, dico_max_rank=f.dico_max_rank,
                                  csls_k=f.csls_k, seed=f.seed)
   try:
+    fileio.check_output_dir(f.out)
     scores = None
     if f.score_lexicon == "vader":
       from data_prep import lexicon  # pylint: disable=g-import-not-at-top
       scores = lexicon.load_valence_lexicon()
     report = align_files(f.speech, f.text, f.out, config, f.supervised, f.init, f.eval_fraction,
                          scores)
-  except ValueError as e:  # includes vectors.VecFormatError
-    logging.error("%s", e)
-    return 1
+  except ValueError as e:  # includes vectors.VecFormatError, fileio.OutputPathError
+    raise cli.InputError(str(e)) from e
   parts = []
   for name in ("unsupervised", "supervised"):
     r: Optional[Dict] = report.get(name)
@@ -161,6 +167,5 @@ def main(argv: Sequence[str]) -> int:
 
 
 if __name__ == "__main__":
-  from absl import app  # pylint: disable=g-import-not-at-top
   define_flags()
-  app.run(main)
+  cli.run(main)

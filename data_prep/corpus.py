@@ -1,6 +1,6 @@
 """Reader of the AVEC 2017 SEWA corpus layout (DESIGN.md "Corpus layout").
 
-  audio/<id>.wav            any sample rate / channel count (decoded with tensorflow-io)
+  audio/<id>.wav            any sample rate / channel count (decoded with soundfile)
   labels/<id>.csv           `name;time;arousal;valence;liking` every 0.1 s, no header
   turns/<id>.csv            `start;end` in seconds
   transcriptions/<id>.csv   `start;end;'text'` (`;` delimiter, `|` quote char, text in single quotes)
@@ -115,46 +115,33 @@ def list_recordings(corpus_dir: str, partitions: Optional[Sequence[str]] = None)
 def load_audio(path: str, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
   """Decodes a wav file to mono float32 at `sample_rate`.
 
-  Decoding: tensorflow-io `AudioIOTensor` (any rate, any channel count, int16/int32/float PCM);
-  channels are averaged; resampling: `scipy.signal.resample_poly` with the reduced ratio
-  sample_rate / file_rate (DESIGN.md: ~1000x real time against ~38x for tfio's resampler).
+  Decoding: soundfile (libsndfile; any rate, any channel count, 8/16/24/32-bit integer and
+  float PCM, scaled to [-1, 1)); channels are averaged; resampling:
+  `scipy.signal.resample_poly` with the reduced ratio sample_rate / file_rate (DESIGN.md:
+  ~1000x real time against ~38x for tfio's resampler). BUILD.md records why soundfile
+  replaced tensorflow-io here (bench/wav_decode.py).
 
   Returns:
     float32 array [samples], values in [-1, 1] for integer PCM.
 
   Raises:
-    CorpusError: naming the file when it is missing, empty, corrupt or holds no samples.
+    CorpusError: naming the file when it is missing, empty, corrupt, holds no samples or
+      NaN/inf samples.
   """
   if not os.path.exists(path):
     raise CorpusError(f"{path}: audio file is missing")
   if os.path.getsize(path) == 0:
     raise CorpusError(f"{path}: audio file is empty (0 bytes)")
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  import tensorflow_io as tfio  # pylint: disable=g-import-not-at-top
+  import soundfile  # pylint: disable=g-import-not-at-top
   try:
-    io_tensor = tfio.audio.AudioIOTensor(path)
-    rate = int(io_tensor.rate.numpy())
-    audio = io_tensor.to_tensor()
-  except (tf.errors.OpError, ValueError, TypeError) as e:
-    first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    x, rate = soundfile.read(path, dtype="float32", always_2d=True)
+  except (RuntimeError, ValueError, TypeError) as e:  # soundfile.LibsndfileError: RuntimeError
+    text = str(e).strip()
+    first_line = text.splitlines()[0] if text else type(e).__name__
     raise CorpusError(f"{path}: corrupt or unsupported wav file ({first_line[-160:]})") from e
-  dtype = audio.dtype
-  x = audio.numpy()
   if x.size == 0:
     raise CorpusError(f"{path}: wav file holds no samples")
-  if dtype == tf.float32 and _wav_format(path) == (1, 32):
-    # tensorflow-io 0.37 hands 32-bit integer PCM back as float32 bit patterns.
-    x = x.view(np.int32)
-    dtype = tf.int32
-  if dtype == tf.int16:
-    x = x.astype(np.float32) / 32768.0
-  elif dtype == tf.int32:
-    x = (x.astype(np.float64) / 2147483648.0).astype(np.float32)
-  elif dtype == tf.uint8:
-    x = (x.astype(np.float32) - 128.0) / 128.0
-  else:
-    x = x.astype(np.float32)
-  x = x.mean(axis=1, dtype=np.float32) if x.ndim == 2 else x.reshape(-1)
+  x = x.mean(axis=1, dtype=np.float32)
   if rate <= 0:
     raise CorpusError(f"{path}: invalid sample rate {rate}")
   if rate != sample_rate:
@@ -164,29 +151,6 @@ def load_audio(path: str, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
   if not np.all(np.isfinite(x)):
     raise CorpusError(f"{path}: wav file contains NaN/inf samples")
   return np.ascontiguousarray(x, dtype=np.float32)
-
-
-def _wav_format(path: str) -> Optional[Tuple[int, int]]:
-  """(format tag, bits per sample) from a RIFF/WAVE `fmt ` chunk (EXTENSIBLE resolved), or None."""
-  import struct  # pylint: disable=g-import-not-at-top
-  with open(path, "rb") as f:
-    head = f.read(12)
-    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-      return None
-    while True:
-      chunk = f.read(8)
-      if len(chunk) < 8:
-        return None
-      cid, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
-      if cid == b"fmt ":
-        fmt = f.read(size)
-        if len(fmt) < 16:
-          return None
-        tag, bits = struct.unpack("<H", fmt[:2])[0], struct.unpack("<H", fmt[14:16])[0]
-        if tag == 0xFFFE and len(fmt) >= 26:
-          tag = struct.unpack("<H", fmt[24:26])[0]
-        return tag, bits
-      f.seek(size + (size & 1), 1)
 
 
 # ------------------------------------------------------------------------------------ text files

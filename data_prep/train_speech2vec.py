@@ -27,12 +27,16 @@ re-exports):
   quality.json        segment counts, training history, same-different AP (trained vs
                       untrained encoder), valence probe R^2 (vs shuffled targets)
   checkpoints/, tensorboard/
-Exit status 1 with a message on bad input, 3 when training collapsed (last good
-checkpoint kept).
+Exit codes (emotion_tf.cli): 0 done; 1 the work failed or is incomplete (training
+collapsed: last good checkpoint kept; or some recordings could not be read: the others were
+used, each failure logged with its file); 2 bad input or usage (no usable recordings or
+segments, an --out that cannot be written or that holds a model with other settings:
+checked before training); 130 interrupted (a rerun resumes from the last checkpoint).
 """
 
 import collections
 import os
+import sys
 import time
 from typing import Dict, Mapping, Optional, Sequence, Tuple
 
@@ -42,6 +46,8 @@ from absl import logging
 
 from data_prep import corpus
 from data_prep import word_timings
+from emotion_tf import cli
+from emotion_tf import fileio
 from emotion_tf.semantic import io_utils
 from emotion_tf.semantic import mfcc as mfcc_lib
 from emotion_tf.semantic import quality
@@ -79,8 +85,10 @@ def load_corpus_segments(corpus_dir: str, word_timings_dir: Optional[str], parti
       logging.error("skipping recording %s: %s", rec.recording_id, e)
       failed[rec.recording_id] = str(e)
       continue
+    source = (f"{word_timings.timings_source(corpus_dir, rec.recording_id, word_timings_dir)} "
+              f"(audio {rec.audio_path})")
     segs, c = segments_lib.extract_segments(wav, timings, rec.recording_id, mfcc_config, max_frames,
-                                            resample_frames)
+                                            resample_frames, source=source)
     counts.update(c)
     parts.append(segs)
     partition_of[rec.recording_id] = rec.partition
@@ -299,19 +307,20 @@ def main(argv: Sequence[str]) -> int:
       batch_size=f.batch_size, epochs=f.epochs, learning_rate=f.learning_rate, seed=f.seed,
       collapse_cosine=f.collapse_cosine)
   lexicon = None
-  if f.probe:
-    from data_prep import lexicon as lexicon_lib  # pylint: disable=g-import-not-at-top
-    lexicon = lexicon_lib.load_valence_lexicon()
   try:
+    fileio.check_output_dir(f.out)
+    if f.probe:
+      from data_prep import lexicon as lexicon_lib  # pylint: disable=g-import-not-at-top
+      lexicon = lexicon_lib.load_valence_lexicon()
     report = run(f.corpus, f.out, word_timings.resolve_timings_dir(f.corpus, f.word_timings),
                  mfcc_config, config, f.train_partitions,
                  f.embed_partitions, lexicon, _strategy(f.distribute), f.extra_corpus)
   except speech2vec.CollapseError as e:
     logging.error("%s", e)
-    return 3
-  except (ValueError, corpus.CorpusError) as e:
-    logging.error("%s", e)
-    return 1
+    sys.stderr.write(f"error: {e}\n")
+    return cli.EXIT_FAILURE
+  except ValueError as e:  # includes corpus.CorpusError, fileio.OutputPathError
+    raise cli.InputError(str(e)) from e
   sd = report["same_different"]
   line = (f"speech2vec: {report['vocabulary']} words, {report['train_segments']} training segments; "
           f"same-different AP {sd['trained_ap']:.3f} trained vs {sd['untrained_ap']:.3f} untrained "
@@ -322,11 +331,10 @@ def main(argv: Sequence[str]) -> int:
   print(line + f"; {report['wall_s']:.0f} s")
   if report["segments"]["failed"]:
     print(f"{len(report['segments']['failed'])} recording(s) failed: {report['segments']['failed']}")
-    return 2
-  return 0
+    return cli.EXIT_FAILURE
+  return cli.EXIT_OK
 
 
 if __name__ == "__main__":
-  from absl import app  # pylint: disable=g-import-not-at-top
   define_flags()
-  app.run(main)
+  cli.run(main)

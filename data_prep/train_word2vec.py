@@ -12,6 +12,10 @@ Determinism: with `--workers 1` and a fixed `--seed` two runs write identical fi
 gensim seeds each word's initial vector from `hashfxn(word + str(seed))`; Python's `hash`
 is salted per process (PYTHONHASHSEED), so `deterministic_hash` (CRC-32) is passed instead.
 With more than one worker, thread scheduling makes results vary slightly between runs.
+
+Exit codes (emotion_tf.cli): 0 done, 2 bad input or usage (unreadable/empty text, no word
+reaching --min_count, an --out that cannot be written: checked before training), 130
+interrupted.
 """
 
 import os
@@ -23,6 +27,8 @@ import numpy as np
 from absl import logging
 
 from data_prep import word_timings
+from emotion_tf import cli
+from emotion_tf import fileio
 from emotion_tf.semantic import vectors as vectors_lib
 
 
@@ -114,6 +120,11 @@ def save_vec(keyed_vectors, path: str) -> Tuple[List[str], np.ndarray]:
   return words, vecs
 
 
+def quality_path(out: str) -> str:
+  """`<out without extension>.quality.json`, the probe report beside the .vec."""
+  return os.path.splitext(out)[0] + ".quality.json"
+
+
 def define_flags() -> None:
   from absl import flags  # pylint: disable=g-import-not-at-top
   flags.DEFINE_list("text", [], "Text corpus file(s), one sentence per line.")
@@ -134,11 +145,13 @@ def main(argv: Sequence[str]) -> int:
   f = flags.FLAGS
   t0 = time.time()
   try:
+    fileio.check_output_file(f.out)
+    if f.probe:
+      fileio.check_output_file(quality_path(f.out), "--out (quality report)")
     sentences = read_sentences(f.text)
     kv, history = train_word2vec(sentences, f.dim, f.window, f.min_count, f.epochs, f.workers, f.seed)
   except ValueError as e:
-    logging.error("%s", e)
-    return 1
+    raise cli.InputError(str(e)) from e
   words, vecs = save_vec(kv, f.out)
   report = {"vocabulary": len(words), "dim": f.dim, "sentences": len(sentences), "history": history,
             "wall_s": time.time() - t0}
@@ -149,7 +162,7 @@ def main(argv: Sequence[str]) -> int:
     logging.info("word2vec valence probe: R^2 %.3f vs shuffled %.3f over %d lexicon words",
                  report["valence_probe"]["r2"], report["valence_probe"]["r2_shuffled"],
                  report["valence_probe"]["words"])
-    io_utils.write_json(os.path.splitext(f.out)[0] + ".quality.json", report)
+    io_utils.write_json(quality_path(f.out), report)
   print(f"word2vec: {len(words)} words x {f.dim} written to {f.out} in {report['wall_s']:.1f} s"
         + (f"; valence probe R^2 {report['valence_probe']['r2']:.3f} "
            f"(shuffled {report['valence_probe']['r2_shuffled']:.3f})" if f.probe else ""))
@@ -157,6 +170,5 @@ def main(argv: Sequence[str]) -> int:
 
 
 if __name__ == "__main__":
-  from absl import app  # pylint: disable=g-import-not-at-top
   define_flags()
-  app.run(main)
+  cli.run(main)

@@ -292,25 +292,43 @@ def resolve_timings_dir(corpus_dir: str, word_timings_dir: Optional[str] = None)
   return None
 
 
+def _timings_source(corpus_dir: str, recording_id: str,
+                    word_timings_dir: Optional[str]) -> Tuple[str, str]:
+  if word_timings_dir:
+    for ext, kind in ((".csv", "csv"), (".TextGrid", "textgrid")):
+      path = os.path.join(word_timings_dir, recording_id + ext)
+      if os.path.exists(path):
+        return path, kind
+  return os.path.join(corpus_dir, "transcriptions", recording_id + ".csv"), "transcript"
+
+
+def timings_source(corpus_dir: str, recording_id: str,
+                   word_timings_dir: Optional[str] = None) -> str:
+  """The file `load_word_timings` reads for a recording (the transcript may not exist).
+
+  `<word_timings_dir>/<id>.csv`, else `<word_timings_dir>/<id>.TextGrid` when the directory
+  is given and the file exists; otherwise `<corpus_dir>/transcriptions/<id>.csv`.
+  """
+  return _timings_source(corpus_dir, recording_id, word_timings_dir)[0]
+
+
 def load_word_timings(corpus_dir: str, recording_id: str,
                       word_timings_dir: Optional[str] = None) -> List[WordTiming]:
   """Word timings of one recording.
 
-  Source: `<word_timings_dir>/<id>.csv`, else `<word_timings_dir>/<id>.TextGrid` when the
-  directory is given and the file exists; otherwise the uniform split of
-  `<corpus_dir>/transcriptions/<id>.csv`. A recording without a transcription has no words
-  (logged as a warning).
+  Source (`timings_source`): `<word_timings_dir>/<id>.csv`, else
+  `<word_timings_dir>/<id>.TextGrid` when the directory is given and the file exists;
+  otherwise the uniform split of `<corpus_dir>/transcriptions/<id>.csv`. A recording without
+  a transcription has no words (logged as a warning).
   """
+  path, kind = _timings_source(corpus_dir, recording_id, word_timings_dir)
+  if kind == "csv":
+    return read_timings_csv(path)
+  if kind == "textgrid":
+    return read_textgrid(path)
   if word_timings_dir:
-    csv_path = os.path.join(word_timings_dir, recording_id + ".csv")
-    if os.path.exists(csv_path):
-      return read_timings_csv(csv_path)
-    tg_path = os.path.join(word_timings_dir, recording_id + ".TextGrid")
-    if os.path.exists(tg_path):
-      return read_textgrid(tg_path)
     logging.info("%s: no %s.csv or .TextGrid; using the uniform split of the transcript",
                  word_timings_dir, recording_id)
-  path = os.path.join(corpus_dir, "transcriptions", recording_id + ".csv")
   if not os.path.exists(path):
     logging.warning("%s: transcription missing; recording %s has no words", path, recording_id)
     return []

@@ -3,7 +3,7 @@
     python -m data_prep.write_tfrecords --corpus DIR --embeddings FILE.vec --out DIR \
         [--word_timings DIR] [--num_workers 2] [--num_shards 1 --shard_index 0] \
         [--records_per_shard 8 | --shards_per_partition N] [--label_tolerance_s 1.0] \
-        [--oov zeros|hash] [--audio_dtype float32|int16]
+        [--oov zeros|hash] [--audio_dtype float32|int16] [--force]
 
 Per recording: decode + resample the wav (corpus.load_audio), read the labels (row k = frame k,
 0.1 s hop), check the label/audio length gap against --label_tolerance_s, fit the audio to the
@@ -15,22 +15,40 @@ Shards: the recordings of each partition (sorted by id) are split into contiguou
 shard `<partition>-0000i-of-0000N.tfrecord`. `--num_shards/--shard_index` selects every
 num_shards-th shard of that global list, so several machines write disjoint shards into one
 directory. Recordings run in parallel processes; each shard is assembled from per-recording part
-files into a temp file and renamed; a `<shard>.json` sidecar records its recordings and a
-fingerprint of the settings, and a rerun skips shards whose sidecar says complete with the same
-fingerprint. A failing recording is reported (file and line) and left out; the others are still
+files into a temp file and renamed; a `<shard>.json` sidecar records its recordings, a
+fingerprint of the settings and the content of every input file of its recordings (audio,
+labels, transcript, word timings: path, size, mtime and SHA-256). A rerun skips a shard whose
+sidecar says complete with the same fingerprint and whose input files are unchanged (same size
+and mtime, or else the same SHA-256), so a fixed recording is rewritten; `--force` rewrites
+every shard. A failing recording is reported (file and line) and left out; the others are still
 written, its shard is marked incomplete (redone by the next run) and the command exits 1.
+Word timings that start after the end of a recording's audio are dropped with a warning naming
+the timings file and the count.
+
+The output directory is locked while a run writes it (`<out>/.lock-write_tfrecords.<slice>`,
+pid and host inside): a second run on the same slice, or any run with other settings, is
+refused with a message naming the holder; a lock left by a killed run is detected (its pid
+is gone) and removed. Machine slices of one job (same settings, other --shard_index) may
+write one directory at once. Ctrl-C stops cleanly (exit 130); the rerun resumes.
+
+Exit codes (emotion_tf.cli): 0 done, 1 some recordings failed (the rest written), 2 bad
+input or usage (nothing written), 130 interrupted.
 Outputs beside the shards: vocab.txt, metadata.json, report.json.
 """
 
+import contextlib
 import dataclasses
+import hashlib
 import json
 import math
 import multiprocessing
 import os
+import signal
 import sys
 import tempfile
+import threading
 import time
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 from absl import logging
@@ -39,11 +57,13 @@ from data_prep import corpus
 from data_prep import word_timings as wt
 from emotion_tf import FRAME_HOP_SECONDS, FRAMES_PER_CHUNK, LABEL_NAMES, SAMPLE_RATE
 from emotion_tf import SAMPLES_PER_FRAME
+from emotion_tf import cli
 from emotion_tf import fileio
 from emotion_tf.semantic import vectors as vec_io
 
 PARTS_DIR = ".parts"
 REPORT_FILE = "report.json"
+LOCK_PREFIX = ".lock-"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,15 +133,30 @@ _STATE: Dict[str, object] = {}
 
 
 def _init_worker(matrix: np.ndarray, in_embeddings: np.ndarray, vocab: Sequence[str],
-                 config: WriterConfig, parts_dir: str) -> None:
+                 config: WriterConfig, parts_dir: str, worker_process: bool = False) -> None:
+  if worker_process:
+    # Ctrl-C goes to the whole process group: only the parent handles it (it terminates the
+    # pool), so a worker never prints a KeyboardInterrupt traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
   _STATE.update(matrix=matrix, in_embeddings=in_embeddings,
                 word_to_index={w: i for i, w in enumerate(vocab)}, config=config,
                 parts_dir=parts_dir)
 
 
-def process_recording(rec: corpus.Recording, timings: List[wt.WordTiming]) -> Dict[str, object]:
+def recording_files(rec: corpus.Recording, timings_path: Optional[str]) -> Dict[str, Optional[str]]:
+  """The input files of one recording whose content goes into its shard, by role."""
+  return {"audio": rec.audio_path, "labels": rec.labels_path,
+          "transcription": rec.transcription_path,
+          "word_timings": (timings_path if timings_path and timings_path != rec.transcription_path
+                           else None)}
+
+
+def process_recording(rec: corpus.Recording, timings: List[wt.WordTiming],
+                      timings_path: Optional[str] = None) -> Dict[str, object]:
   """Writes `<parts_dir>/<id>.tfrecord` for one recording and returns its report.
 
+  The report's 'contents' holds `fileio.content_record` of every input file (taken before
+  the files are read); 'warnings' lists word timings beyond the end of the audio.
   Never raises for bad input: the report has status 'failed' and the error (file and line).
   """
   from emotion_tf.data import schema  # pylint: disable=g-import-not-at-top
@@ -130,6 +165,8 @@ def process_recording(rec: corpus.Recording, timings: List[wt.WordTiming]) -> Di
   report: Dict[str, object] = {"recording_id": rec.recording_id, "partition": rec.partition,
                                "status": "failed"}
   try:
+    report["contents"] = {role: fileio.content_record(path) if path else None
+                          for role, path in recording_files(rec, timings_path).items()}
     if not os.path.exists(rec.labels_path):
       raise corpus.CorpusError(f"{rec.labels_path}: label file is missing")
     audio = corpus.load_audio(rec.audio_path, SAMPLE_RATE)
@@ -155,6 +192,13 @@ def process_recording(rec: corpus.Recording, timings: List[wt.WordTiming]) -> Di
     n = frames * SAMPLES_PER_FRAME
     audio = audio[:n] if len(audio) >= n else np.pad(audio, (0, n - len(audio)))
     word_index = frame_word_index(timings, _STATE["word_to_index"], frames)
+    end_s = frames * FRAME_HOP_SECONDS
+    beyond = sum(1 for t in timings if t.start >= end_s)
+    if beyond:
+      report["warnings"] = [
+          f"{timings_path or rec.transcription_path}: {beyond} of {len(timings)} word timings "
+          f"start at or after the end of the audio ({end_s:.2f} s of {rec.audio_path}); "
+          "they are dropped"]
     matrix: np.ndarray = _STATE["matrix"]
     semantic = matrix[word_index]
     token_idx = np.array([_STATE["word_to_index"][t.word] for t in timings], np.int64)
@@ -185,7 +229,8 @@ def process_recording(rec: corpus.Recording, timings: List[wt.WordTiming]) -> Di
       if os.path.exists(tmp):
         os.remove(tmp)
     report.update(status="ok", frames=frames, chunks=chunks, words=len(timings),
-                  oov_words=oov, oov_rate=round(oov / len(timings), 4) if timings else 0.0,
+                  words_beyond_audio=beyond, oov_words=oov,
+                  oov_rate=round(oov / len(timings), 4) if timings else 0.0,
                   frames_with_word=int((word_index > 0).sum()))
   except Exception as e:  # pylint: disable=broad-except
     # One bad recording never stops the others; corpus errors already name file and line.
@@ -203,12 +248,16 @@ def _process_task(task) -> Dict[str, object]:
 
 _sha256_file = fileio.file_sha256
 
+_PROGRESS_LINE_OPEN = [False]  # a progress bar is drawn without its final newline
+
+
 def _progress(done: int, total: int, enabled: bool) -> None:
   if not enabled or total == 0:
     return
   width = 30
   filled = int(width * done / total)
   sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} recordings")
+  _PROGRESS_LINE_OPEN[0] = done != total
   if done == total:
     sys.stderr.write("\n")
   sys.stderr.flush()
@@ -222,6 +271,69 @@ def _read_sidecar(path: str) -> Optional[Dict]:
     return None
 
 
+@contextlib.contextmanager
+def _children_ignore_sigint() -> Iterator[None]:
+  """Processes started inside inherit SIGINT ignored, so a Ctrl-C reaches only this process.
+
+  An ignored disposition survives exec (a handler would not), so a worker ignores Ctrl-C
+  from its first instruction, before its own imports. A Ctrl-C during the block itself
+  (the workers being spawned, well under a second) is ignored by this process too.
+  """
+  if threading.current_thread() is not threading.main_thread():
+    yield
+    return
+  old_handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+  try:
+    yield
+  finally:
+    signal.signal(signal.SIGINT, old_handler)
+
+
+def _settings_digest(settings: Dict[str, object]) -> str:
+  return hashlib.sha256(json.dumps(settings, sort_keys=True).encode("utf-8")).hexdigest()[:16]
+
+
+def _contents_current(side: Dict, plan: ShardPlan, files_of) -> Tuple[bool, str, Dict]:
+  """Whether every input file of the shard's recordings is unchanged since it was written.
+
+  Returns:
+    (current, why not, refreshed contents: the stored records with current stats where only
+    the stat changed).
+  """
+  contents = side.get("contents")
+  if not isinstance(contents, dict):
+    return False, f"{plan.name}.json records no input content (older writer)", {}
+  refreshed = {}
+  for rid in plan.recording_ids:
+    stored = contents.get(rid)
+    if not isinstance(stored, dict):
+      return False, f"{plan.name}.json records no input content of {rid}", {}
+    refreshed[rid] = {}
+    for role, path in files_of(rid).items():
+      ok, record = fileio.content_unchanged(stored.get(role), path)
+      if not ok:
+        shown = path or (stored.get(role) or {}).get("path", role)
+        return False, f"{rid}: {shown} changed since {plan.name} was written", {}
+      refreshed[rid][role] = record
+  return True, "", refreshed
+
+
+def _remove_leftovers(out_dir: str, parts_dir: str) -> None:
+  """Temp and part files of an earlier run that was killed (only while no other writer runs)."""
+  for d in (out_dir, parts_dir):
+    if not os.path.isdir(d):
+      continue
+    for name in os.listdir(d):
+      path = os.path.join(d, name)
+      try:
+        if name.startswith(".tmp-lock-") and time.time() - os.path.getmtime(path) < 3600:
+          continue  # another writer may be taking its lock right now (DirLock.acquire)
+        if name.startswith(".tmp-") or d == parts_dir:
+          os.remove(path)
+      except OSError:
+        pass
+
+
 def write_tfrecords(corpus_dir: str, embeddings_path: str, out_dir: str, *,
                     word_timings_dir: Optional[str] = None, num_workers: int = 1,
                     num_shards: int = 1, shard_index: int = 0, records_per_shard: int = 8,
@@ -229,7 +341,7 @@ def write_tfrecords(corpus_dir: str, embeddings_path: str, out_dir: str, *,
                     oov: str = "zeros", audio_dtype: str = "float32",
                     frames_per_chunk: int = FRAMES_PER_CHUNK,
                     partitions: Optional[Sequence[str]] = None,
-                    progress: bool = False) -> Dict[str, object]:
+                    progress: bool = False, force: bool = False) -> Dict[str, object]:
   """Writes this machine's slice of TFRecord shards (see the module docstring).
 
   Args:
@@ -247,26 +359,54 @@ def write_tfrecords(corpus_dir: str, embeddings_path: str, out_dir: str, *,
     frames_per_chunk: frames per example.
     partitions: subset of partitions to write (None = all).
     progress: draw a progress bar on stderr.
+    force: rewrite every shard of this slice, even those that are current.
 
   Returns:
     report dict: 'recordings' (per-recording reports of this run), 'failed' (ids),
-    'shards_written', 'shards_skipped', 'ok' (no failure), 'wall_s', 'audio_seconds'.
+    'shards_written', 'shards_skipped', 'ok' (no failure), 'wall_s', 'audio_seconds',
+    'warnings' (messages, e.g. word timings beyond the audio).
 
   Raises:
+    fileio.OutputPathError: `out_dir` cannot be created or written (checked first).
+    fileio.LockError: another run holds the directory (same slice, or other settings).
     VecFormatError: for a malformed embeddings file; CorpusError: for a missing corpus.
+    KeyboardInterrupt: Ctrl-C; finished shards are kept, the lock released.
   """
-  from emotion_tf.data import schema  # pylint: disable=g-import-not-at-top
   t0 = time.time()
   if oov not in ("zeros", "hash"):
     raise ValueError(f"oov must be 'zeros' or 'hash', got {oov!r}")
-  if audio_dtype not in schema.AUDIO_DTYPES:
-    raise ValueError(f"audio_dtype must be one of {schema.AUDIO_DTYPES}, got {audio_dtype!r}")
+  if audio_dtype not in ("float32", "int16"):  # schema.AUDIO_DTYPES (schema imports TF)
+    raise ValueError(f"audio_dtype must be 'float32' or 'int16', got {audio_dtype!r}")
   if not 0 <= shard_index < num_shards:
     raise ValueError(f"shard_index {shard_index} outside 0..{num_shards - 1}")
-  config = WriterConfig(frames_per_chunk, float(label_tolerance_s), oov, audio_dtype)
+  fileio.check_output_dir(out_dir)
+  # Bad embeddings / corpus / partitions are found before anything is created (and before
+  # TensorFlow is even imported).
   emb_words, emb_vectors = vec_io.read_vec(embeddings_path)
   all_recs = corpus.list_recordings(corpus_dir)
   wanted = corpus.normalize_partitions(partitions)
+  config = WriterConfig(frames_per_chunk, float(label_tolerance_s), oov, audio_dtype)
+  settings = {"config": dataclasses.asdict(config), "corpus": os.path.abspath(corpus_dir),
+              "embeddings": os.path.abspath(embeddings_path),
+              "word_timings": os.path.abspath(word_timings_dir) if word_timings_dir else "",
+              "num_shards": num_shards, "records_per_shard": records_per_shard,
+              "shards_per_partition": shards_per_partition}
+  lock = fileio.DirLock(out_dir, f"write_tfrecords.{shard_index}-of-{num_shards}",
+                        _settings_digest(settings), prefix=LOCK_PREFIX)
+  with lock:
+    if not lock.others_alive():
+      _remove_leftovers(out_dir, os.path.join(out_dir, PARTS_DIR))
+    return _write_locked(corpus_dir, embeddings_path, out_dir, t0, config, word_timings_dir,
+                         num_workers, num_shards, shard_index, records_per_shard,
+                         shards_per_partition, progress, force, emb_words, emb_vectors,
+                         all_recs, wanted)
+
+
+def _write_locked(corpus_dir, embeddings_path, out_dir, t0, config, word_timings_dir,
+                  num_workers, num_shards, shard_index, records_per_shard, shards_per_partition,
+                  progress, force, emb_words, emb_vectors, all_recs, wanted) -> Dict[str, object]:
+  """`write_tfrecords` once the output directory is locked."""
+  from emotion_tf.data import schema  # pylint: disable=g-import-not-at-top
 
   # Word timings of every recording (the vocabulary must be the same on every machine).
   timings: Dict[str, List[wt.WordTiming]] = {}
@@ -279,7 +419,7 @@ def write_tfrecords(corpus_dir: str, embeddings_path: str, out_dir: str, *,
       errors[rec.recording_id] = str(e)
       logging.error("%s failed: %s", rec.recording_id, e)
   vocab = [schema.NO_WORD] + sorted({t.word for ts in timings.values() for t in ts})
-  matrix = schema.build_embedding_matrix(vocab, emb_words, emb_vectors, oov)
+  matrix = schema.build_embedding_matrix(vocab, emb_words, emb_vectors, config.oov)
   emb_set = set(emb_words)
   in_embeddings = np.array([i > 0 and w in emb_set for i, w in enumerate(vocab)])
   fingerprint = {
@@ -289,17 +429,32 @@ def write_tfrecords(corpus_dir: str, embeddings_path: str, out_dir: str, *,
 
   os.makedirs(out_dir, exist_ok=True)
   schema.write_vocab(out_dir, vocab[1:])
+  by_id = {r.recording_id: r for r in all_recs}
+  source = {rid: wt.timings_source(corpus_dir, rid, word_timings_dir) for rid in by_id}
+
+  def files_of(rid: str) -> Dict[str, Optional[str]]:
+    return recording_files(by_id[rid], source[rid])
+
   plans = plan_shards(all_recs, records_per_shard, shards_per_partition)
   mine = [p for k, p in enumerate(plans) if k % num_shards == shard_index and p.partition in wanted]
   todo, skipped = [], []
   for plan in mine:
-    side = _read_sidecar(os.path.join(out_dir, plan.name + ".json"))
-    if (os.path.exists(os.path.join(out_dir, plan.name)) and side and side.get("complete")
-        and side.get("fingerprint") == {**fingerprint, "recordings": list(plan.recording_ids)}):
-      skipped.append(plan.name)
-    else:
+    side_path = os.path.join(out_dir, plan.name + ".json")
+    side = _read_sidecar(side_path)
+    if (force or not os.path.exists(os.path.join(out_dir, plan.name)) or not side
+        or not side.get("complete")
+        or side.get("fingerprint") != {**fingerprint, "recordings": list(plan.recording_ids)}):
       todo.append(plan)
-  by_id = {r.recording_id: r for r in all_recs}
+      continue
+    current, why, refreshed = _contents_current(side, plan, files_of)
+    if not current:
+      logging.info("rewriting %s: %s", plan.name, why)
+      todo.append(plan)
+      continue
+    if refreshed != side["contents"]:  # same bytes, new mtime: keep the fast path fast
+      schema.atomic_write(side_path, (json.dumps({**side, "contents": refreshed}, indent=1,
+                                                 sort_keys=True) + "\n").encode("utf-8"))
+    skipped.append(plan.name)
   reports: Dict[str, Dict[str, object]] = {}
   tasks = []
   for plan in todo:
@@ -308,7 +463,7 @@ def write_tfrecords(corpus_dir: str, embeddings_path: str, out_dir: str, *,
         reports[rid] = {"recording_id": rid, "partition": plan.partition, "status": "failed",
                         "error": errors[rid]}
       else:
-        tasks.append((by_id[rid], timings[rid]))
+        tasks.append((by_id[rid], timings[rid], source[rid]))
   parts_dir = os.path.join(out_dir, PARTS_DIR)
   init_args = (matrix, in_embeddings, vocab, config, parts_dir)
   total = len(tasks) + len(reports)
@@ -322,22 +477,27 @@ def write_tfrecords(corpus_dir: str, embeddings_path: str, out_dir: str, *,
         written.append(plan.name)
         del pending[plan.name]
 
+  def add(rep: Dict[str, object]) -> None:
+    reports[rep["recording_id"]] = rep
+    for w in rep.get("warnings", ()):
+      logging.warning("%s", w)
+    _progress(len(reports), total, progress)
+    finish_ready_shards()
+
   _progress(len(reports), total, progress)
   finish_ready_shards()
   if num_workers <= 1 or len(tasks) <= 1:
     _init_worker(*init_args)
     for task in tasks:
-      reports[task[0].recording_id] = process_recording(*task)
-      _progress(len(reports), total, progress)
-      finish_ready_shards()
+      add(process_recording(*task))
   else:
     ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(min(num_workers, len(tasks)), initializer=_init_worker,
-                  initargs=init_args) as pool:
+    with _children_ignore_sigint():
+      pool = ctx.Pool(min(num_workers, len(tasks)), initializer=_init_worker,
+                      initargs=init_args + (True,))
+    with pool:  # leaving the block (Ctrl-C included) terminates the workers
       for rep in pool.imap_unordered(_process_task, tasks):
-        reports[rep["recording_id"]] = rep
-        _progress(len(reports), total, progress)
-        finish_ready_shards()
+        add(rep)
   finish_ready_shards()
   if os.path.isdir(parts_dir) and not os.listdir(parts_dir):
     os.rmdir(parts_dir)
@@ -345,11 +505,12 @@ def write_tfrecords(corpus_dir: str, embeddings_path: str, out_dir: str, *,
   failed = sorted(rid for rid, r in reports.items() if r["status"] != "ok")
   _write_metadata(out_dir, plans, vocab, matrix.shape[1], config, corpus_dir, embeddings_path,
                   fingerprint)
-  ordered = [reports[k] for k in sorted(reports)]
+  ordered = [{k: v for k, v in reports[rid].items() if k != "contents"} for rid in sorted(reports)]
   audio_seconds = float(sum(r.get("duration_s", 0.0) for r in ordered if r["status"] == "ok"))
   result = {"ok": not failed, "failed": failed, "recordings": ordered,
             "shards_written": written, "shards_skipped": skipped,
             "errors": {rid: reports[rid].get("error", "") for rid in failed},
+            "warnings": [w for r in ordered for w in r.get("warnings", ())],
             "wall_s": round(time.time() - t0, 3), "audio_seconds": round(audio_seconds, 3)}
   schema.atomic_write(os.path.join(out_dir, REPORT_FILE),
                       (json.dumps(result, indent=1, sort_keys=True) + "\n").encode("utf-8"))
@@ -387,6 +548,7 @@ def _assemble_shard(out_dir: str, parts_dir: str, plan: ShardPlan,
       "recordings_written": ok,
       "failed": {rid: reports[rid].get("error", "") for rid in plan.recording_ids
                  if rid not in ok},
+      "contents": {rid: reports[rid].get("contents") for rid in ok},
       "examples": int(sum(reports[rid]["chunks"] for rid in ok)),
       "frames": int(sum(reports[rid]["frames"] for rid in ok)),
   }
@@ -456,6 +618,8 @@ def define_flags() -> None:
                     "embeddings: zeros, or a deterministic per-word vector.")
   flags.DEFINE_enum("audio_dtype", "float32", ["float32", "int16"], "Audio storage.")
   flags.DEFINE_list("partitions", ["train", "devel", "test"], "Partitions to write.")
+  flags.DEFINE_bool("force", False, "Rewrite every shard of this slice, even those whose "
+                    "settings and input files are unchanged.")
 
 
 def format_report(result: Dict[str, object]) -> str:
@@ -468,6 +632,8 @@ def format_report(result: Dict[str, object]) -> str:
                  f"{r.get('label_audio_gap_s', float('nan')):>8.2f}")
   for rid, err in result["errors"].items():
     lines.append(f"FAILED {rid}: {err}")
+  for warning in result.get("warnings", ()):
+    lines.append(f"WARNING {warning}")
   lines.append(f"{len(result['recordings']) - len(result['failed'])} recordings written, "
                f"{len(result['failed'])} failed; shards written {len(result['shards_written'])}, "
                f"skipped {len(result['shards_skipped'])}; {result['audio_seconds']:.0f} s audio "
@@ -486,16 +652,18 @@ def main(argv: Sequence[str]) -> int:
         num_workers=f.num_workers, num_shards=f.num_shards, shard_index=f.shard_index,
         records_per_shard=f.records_per_shard, shards_per_partition=f.shards_per_partition,
         label_tolerance_s=f.label_tolerance_s, oov=f.oov, audio_dtype=f.audio_dtype,
-        partitions=f.partitions, progress=True)
-  except (vec_io.VecFormatError, corpus.CorpusError, ValueError) as e:
-    print(f"error: {e}", file=sys.stderr)
-    return 2
+        partitions=f.partitions, progress=True, force=f.force)
+  except ValueError as e:  # VecFormatError, CorpusError, OutputPathError, LockError
+    raise cli.InputError(str(e)) from e
+  except KeyboardInterrupt:
+    if _PROGRESS_LINE_OPEN[0]:
+      sys.stderr.write("\n")  # cli.run's one-line message goes on a line of its own
+    raise
   print(format_report(result))
   print(f"report: {os.path.join(f.out, REPORT_FILE)}")
   return 0 if result["ok"] else 1
 
 
 if __name__ == "__main__":
-  from absl import app  # pylint: disable=g-import-not-at-top
   define_flags()
-  app.run(main)
+  cli.run(main)

@@ -1,12 +1,19 @@
-"""Atomic file writes and file hashing shared by the library and data_prep.
+"""Atomic file writes, file hashing, output-path checks and directory locks.
 
 Every output of the toolkit is written to a temp file in the destination directory
 and renamed over the target (`os.replace`), so a crash never leaves a partial file.
 """
 
 import hashlib
+import json
 import os
+import socket
+import sys
 import tempfile
+import time
+from typing import Dict, Optional, Tuple
+
+from absl import logging
 
 
 def atomic_write(path: str, data: bytes) -> None:
@@ -37,3 +44,266 @@ def file_sha256(path: str) -> str:
     for block in iter(lambda: f.read(1 << 20), b""):
       h.update(block)
   return h.hexdigest()
+
+
+# --------------------------------------------------------------------------------- output paths
+
+class OutputPathError(ValueError):
+  """An output path that cannot be created or written; the message names it and the reason."""
+
+
+def _first_existing(path: str) -> str:
+  """`path` itself or its nearest existing ancestor (absolute)."""
+  p = os.path.abspath(path)
+  while not os.path.lexists(p):
+    parent = os.path.dirname(p)
+    if parent == p:
+      break
+    p = parent
+  return p
+
+
+def check_output_dir(path: str, what: str = "--out") -> None:
+  """Checks, before any work, that directory `path` exists or can be created, and is writable.
+
+  Raises:
+    OutputPathError: `path` (or one of its ancestors) is a regular file, or the nearest
+      existing directory is not writable. Nothing is created.
+  """
+  if not path:
+    raise OutputPathError(f"{what}: no output directory given")
+  existing = _first_existing(path)
+  if not os.path.isdir(existing):
+    if existing == os.path.abspath(path):
+      raise OutputPathError(f"{what} {path}: is a file, not a directory")
+    raise OutputPathError(f"{what} {path}: cannot create the directory, {existing} is a file")
+  if not os.access(existing, os.W_OK | os.X_OK):
+    raise OutputPathError(f"{what} {path}: directory {existing} is not writable")
+
+
+def check_output_file(path: str, what: str = "--out") -> None:
+  """Checks, before any work, that file `path` can be written (atomically, beside itself).
+
+  Raises:
+    OutputPathError: `path` is a directory, a parent is a regular file, or the directory
+      that would hold it is not writable.
+  """
+  if not path:
+    raise OutputPathError(f"{what}: no output file given")
+  if os.path.isdir(path):
+    raise OutputPathError(f"{what} {path}: is a directory, expected a file name")
+  parent = os.path.dirname(os.path.abspath(path))
+  existing = _first_existing(parent)
+  if not os.path.isdir(existing):
+    raise OutputPathError(f"{what} {path}: cannot create its directory, {existing} is a file")
+  if not os.access(existing, os.W_OK | os.X_OK):
+    raise OutputPathError(f"{what} {path}: directory {existing} is not writable")
+
+
+# ------------------------------------------------------------------------------ content records
+
+def content_record(path: str) -> Optional[Dict[str, object]]:
+  """{'path', 'size', 'mtime_ns', 'sha256'} of a file, None when it does not exist.
+
+  The stat is taken before hashing, so a file edited while it is hashed looks changed later.
+  """
+  try:
+    st = os.stat(path)
+  except FileNotFoundError:
+    return None
+  return {"path": os.path.abspath(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+          "sha256": file_sha256(path)}
+
+
+def content_unchanged(record: Optional[Dict[str, object]],
+                      path: Optional[str]) -> Tuple[bool, Optional[Dict[str, object]]]:
+  """Whether file `path` still holds the content described by `record` (`content_record`).
+
+  Fast path: same path, size and mtime means unchanged, without reading the file; when size
+  or mtime differ the SHA-256 decides (a `touch` or a copy with the same bytes is unchanged).
+
+  Returns:
+    (unchanged, refreshed record): the refreshed record carries the current stat when only
+    the stat changed (store it to keep the fast path fast), else `record` itself.
+  """
+  if record is None:  # the file did not exist when the record was taken
+    return (path is None or not os.path.exists(path)), record
+  if path is None:
+    return False, record
+  if record.get("path") != os.path.abspath(path):
+    return False, record
+  try:
+    st = os.stat(path)
+  except FileNotFoundError:
+    return False, record
+  if st.st_size == record.get("size") and st.st_mtime_ns == record.get("mtime_ns"):
+    return True, record
+  if st.st_size != record.get("size"):
+    return False, record
+  if file_sha256(path) != record.get("sha256"):
+    return False, record
+  return True, {**record, "mtime_ns": st.st_mtime_ns}
+
+
+# ------------------------------------------------------------------------------- directory lock
+
+class LockError(ValueError):
+  """Another live process holds a conflicting lock; the message names the directory and holder."""
+
+
+def _process_start_time(pid: int) -> Optional[str]:
+  """Start time of `pid` in clock ticks since boot (Linux /proc), None where unavailable."""
+  try:
+    with open(f"/proc/{pid}/stat", "r", encoding="utf-8") as f:
+      stat = f.read()
+    return stat[stat.rindex(")") + 2:].split()[19]
+  except (OSError, ValueError, IndexError):
+    return None
+
+
+def _holder_alive(holder: Dict[str, object]) -> Optional[bool]:
+  """True/False for a holder on this host (pid alive and the same process), None for another
+  host (cannot be checked from here)."""
+  if holder.get("host") != socket.gethostname():
+    return None
+  pid = holder.get("pid")
+  if not isinstance(pid, int) or pid <= 0:
+    return False
+  try:
+    os.kill(pid, 0)
+  except ProcessLookupError:
+    return False
+  except PermissionError:
+    pass
+  started = holder.get("proc_start")
+  return not (started and _process_start_time(pid) not in (None, started))
+
+
+def describe_holder(holder: Dict[str, object]) -> str:
+  """'pid 123 on host h, started 2026-01-01T00:00:00Z' from a lock file's content."""
+  when = holder.get("started", "?")
+  return f"pid {holder.get('pid', '?')} on host {holder.get('host', '?')}, started {when}"
+
+
+class DirLock:
+  """An advisory lock on an output directory: one file `<dir>/<prefix><name>` per holder.
+
+  The lock file is created atomically with its content (JSON: pid, host, process start
+  time, start date, `settings` digest, command line) by hard-linking a finished temp file,
+  which fails when the name exists. A lock whose process is gone (same host, pid dead or
+  reused) is stale: it is removed with a warning. Holders of *other* names under the same
+  prefix may work beside this one only when their `settings` digest is equal (e.g. machine
+  slices of one job); a live holder with other settings is refused, on both sides when two
+  start at once.
+
+  Use as a context manager or call `acquire()` / `release()`.
+  """
+
+  def __init__(self, directory: str, name: str, settings: str, prefix: str = ".lock-"):
+    self.directory = directory
+    self.prefix = prefix
+    self.path = os.path.join(directory, prefix + name)
+    self.settings = settings
+    self.held = False
+
+  def _read(self, path: str) -> Optional[Dict[str, object]]:
+    try:
+      with open(path, "r", encoding="utf-8") as f:
+        data = json.load(f)
+      return data if isinstance(data, dict) else {}
+    except FileNotFoundError:
+      return None
+    except (OSError, ValueError):
+      return {}
+
+  def _remove_if_stale(self, path: str, holder: Dict[str, object]) -> bool:
+    if _holder_alive(holder) is not False:
+      return False
+    logging.warning("%s: removing a stale lock left by %s (that process is gone)", path,
+                    describe_holder(holder))
+    try:
+      os.remove(path)
+    except FileNotFoundError:
+      pass
+    return True
+
+  def acquire(self) -> "DirLock":
+    """Takes the lock.
+
+    Raises:
+      LockError: a live process holds this lock, or another lock of the directory with
+        different settings.
+    """
+    os.makedirs(self.directory, exist_ok=True)
+    content = json.dumps({
+        "pid": os.getpid(), "host": socket.gethostname(),
+        "proc_start": _process_start_time(os.getpid()),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "settings": self.settings, "command": " ".join(sys.argv)}, indent=1) + "\n"
+    fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-lock-")
+    try:
+      with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(content)
+      for _ in range(2):
+        try:
+          os.link(tmp, self.path)
+          break
+        except FileExistsError:
+          holder = self._read(self.path)
+          if holder is None or self._remove_if_stale(self.path, holder):
+            continue
+          raise LockError(
+              f"{self.directory}: another writer holds {self.path} ({describe_holder(holder)}); "
+              f"wait for it to finish, or delete {self.path} if that process is no longer "
+              "running") from None
+      else:
+        raise LockError(f"{self.directory}: could not take the lock {self.path}")
+    finally:
+      os.remove(tmp)
+    self.held = True
+    try:
+      self._check_others()
+    except BaseException:
+      self.release()
+      raise
+    return self
+
+  def _check_others(self) -> None:
+    for entry in sorted(os.listdir(self.directory)):
+      path = os.path.join(self.directory, entry)
+      if not entry.startswith(self.prefix) or path == self.path:
+        continue
+      holder = self._read(path)
+      if holder is None or self._remove_if_stale(path, holder):
+        continue
+      if holder.get("settings") != self.settings:
+        raise LockError(
+            f"{self.directory}: another writer with different settings is writing this "
+            f"directory ({describe_holder(holder)}, lock {path}); two runs with different "
+            "settings on one output directory would mix their outputs. Use another "
+            f"directory, wait for it to finish, or delete {path} if that process is no "
+            "longer running")
+
+  def others_alive(self) -> bool:
+    """Whether any other holder of this directory's locks is (or may be) running."""
+    for entry in os.listdir(self.directory):
+      path = os.path.join(self.directory, entry)
+      if entry.startswith(self.prefix) and path != self.path:
+        holder = self._read(path)
+        if holder is not None and _holder_alive(holder) is not False:
+          return True
+    return False
+
+  def release(self) -> None:
+    if self.held:
+      self.held = False
+      try:
+        os.remove(self.path)
+      except FileNotFoundError:
+        pass
+
+  def __enter__(self) -> "DirLock":
+    return self.acquire()
+
+  def __exit__(self, *exc) -> None:
+    self.release()

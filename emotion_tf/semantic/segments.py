@@ -5,7 +5,7 @@ time, turned into MFCC frames (`mfcc.compute_mfcc`). Segments are stored padded 
 `max_frames` (default 100 frames = 1 s); longer words are truncated to their first
 `max_frames` frames (counted as `truncated`). Zero-length segments, segments shorter
 than one MFCC window (25 ms) and segments that start past the end of the audio are
-skipped and counted, never raised.
+skipped and counted, never raised (the last with a warning naming the file and count).
 
 With `resample_frames` = R > 0 (Speech2Vec's time normalisation, see
 `mfcc.resample_frames`) every kept segment's (truncated) MFCC sequence is resampled to
@@ -14,7 +14,7 @@ exactly R frames, so features are [N, R, F] and every length is R.
 
 import collections
 import dataclasses
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -70,7 +70,8 @@ class Segments:
 
 def extract_segments(waveform: np.ndarray, timings: Sequence[Tuple[float, float, str]],
                      recording_id: str, config: mfcc_lib.MfccConfig,
-                     max_frames: int = 100, resample_frames: int = 0) -> Tuple[Segments, Dict[str, int]]:
+                     max_frames: int = 100, resample_frames: int = 0,
+                     source: Optional[str] = None) -> Tuple[Segments, Dict[str, int]]:
   """Cuts word segments out of one recording and computes their MFCCs.
 
   Args:
@@ -80,6 +81,8 @@ def extract_segments(waveform: np.ndarray, timings: Sequence[Tuple[float, float,
     config: MFCC settings.
     max_frames: frames kept per segment (longer segments are truncated).
     resample_frames: R > 0 resamples each segment to R frames (0 = keep lengths).
+    source: the timings/audio files, named in the warning about words that start past the
+      end of the audio (default: `recording_id`).
 
   Returns:
     (segments, counts): segments padded to [n, max_frames, F] ([n, R, F] when
@@ -102,6 +105,10 @@ def extract_segments(waveform: np.ndarray, timings: Sequence[Tuple[float, float,
     else:
       spans.append((a, b))
       kept.append((float(start), float(end), str(word)))
+  if counts["outside_audio"]:
+    logging.warning("%s: %d of %d word timings start at or after the end of the audio "
+                    "(%.2f s); they are dropped", source or recording_id, counts["outside_audio"],
+                    len(timings), total / sr)
   skipped = sum(counts[k] for k in SKIP_REASONS)
   if skipped:
     logging.info("%s: skipped %d of %d word segments (%s)", recording_id, skipped, len(timings),
