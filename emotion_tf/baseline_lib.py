@@ -33,7 +33,6 @@ from absl import logging
 
 from emotion_tf import LABEL_NAMES
 from emotion_tf import fileio
-from emotion_tf.ccc import concordance_cc_numpy
 
 ANCHORS = ("centre", "end")
 REGRESSORS = ("ridge", "svr")
@@ -331,6 +330,7 @@ def tune(train: Mapping[str, RecordingData], devel: Mapping[str, RecordingData],
   """
   if not train or not devel:
     raise ValueError("tuning needs at least one Train and one Devel recording")
+  from emotion_tf.ccc import concordance_cc_numpy  # pylint: disable=g-import-not-at-top
   names = tuple(label_names)
   best: Dict[str, Tuple[float, Setting, Any]] = {}
   table = []
@@ -433,7 +433,6 @@ def run_baseline(corpus_dir: str, out_dir: str, partitions: Sequence[str] = ("de
   Raises:
     data_prep.corpus.CorpusError / ValueError: no corpus, or no usable Train/Devel recording.
   """
-  from emotion_tf import evaluation  # pylint: disable=g-import-not-at-top
   from data_prep import corpus  # pylint: disable=g-import-not-at-top
   parts = list(corpus.normalize_partitions(partitions))
   settings = list(settings) if settings is not None else grid()
@@ -445,6 +444,7 @@ def run_baseline(corpus_dir: str, out_dir: str, partitions: Sequence[str] = ("de
       raise corpus.CorpusError(f"{corpus_dir}: no usable {p.capitalize()} recording "
                                f"(needed to {'fit' if p == 'train' else 'tune'} the baseline)"
                                + (f"; errors: {rec_errors}" if rec_errors else ""))
+  from emotion_tf import evaluation  # pylint: disable=g-import-not-at-top  (imports TF)
   tuned = tune(data["train"], data["devel"], settings, LABEL_NAMES, seed)
   model_file = os.path.join(out_dir, MODEL_FILENAME)
   described = tuned.describe()

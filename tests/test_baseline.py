@@ -194,3 +194,21 @@ def test_lld_cache_is_reused_and_refreshed(tiny_corpus, tmp_path, monkeypatch):
     f.write(b"garbage")
   bl.load_llds(audio, cache, 22050)  # unreadable cache: recomputed
   assert calls == [1, 1]
+
+
+def test_ablation_table_has_the_baseline_row(tiny_corpus, tmp_path):
+  from emotion_tf import ablate
+  out = str(tmp_path / "ablation")
+  results = ablate.run_ablation(str(tmp_path / "no_tfrecords"), {}, out, epochs=1,
+                                learning_rate=1e-3, rows=["baseline"], corpus_dir=tiny_corpus)
+  assert [r["name"] for r in results] == [ablate.BASELINE_ROW]
+  with open(os.path.join(out, "baseline", "evaluation.json"), encoding="utf-8") as f:
+    devel = json.load(f)["partitions"]["devel"]
+  assert results[0]["ccc"] == devel["ccc"] and results[0]["table"] == "Table 4"
+  table = ablate.format_tables(results)
+  line = next(l for l in table.splitlines() if l.startswith(ablate.BASELINE_ROW))
+  np.testing.assert_allclose([float(v) for v in line[len(ablate.BASELINE_ROW):].split()],
+                             [devel["ccc"]["arousal"], devel["ccc"]["valence"],
+                              devel["ccc"]["liking"], devel["ccc_mean"]], atol=5e-4)
+  assert ablate.run_ablation("x", {}, out, epochs=1, learning_rate=1e-3, rows=["baseline"],
+                             corpus_dir=tiny_corpus) == results  # reused on a rerun
