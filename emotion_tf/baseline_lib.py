@@ -249,8 +249,11 @@ def fit(x: np.ndarray, y: np.ndarray, regressor: str, strength: float, seed: int
                           random_state=seed)
   else:
     raise ValueError(f"regressor must be one of {REGRESSORS}, got {regressor!r}")
+  from threadpoolctl import threadpool_limits  # pylint: disable=g-import-not-at-top
   pipe = pipeline.make_pipeline(preprocessing.StandardScaler(), model)
-  with warnings.catch_warnings():
+  # One BLAS thread: beside TensorFlow's thread pools a multi-threaded BLAS made the ridge
+  # solve ~50x slower (1.7 s vs 0.03 s for 12 000 x 50, see BUILD.md "Probe threads").
+  with warnings.catch_warnings(), threadpool_limits(1):
     warnings.simplefilter("ignore", ConvergenceWarning)
     pipe.fit(np.asarray(x, np.float64), np.asarray(y, np.float64))
   return pipe
