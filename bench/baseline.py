@@ -1,7 +1,7 @@
 """Prints the AVEC 2017 baseline's Devel and Test CCC on a corpus (the paper's Table 4 row).
 
     python bench/baseline.py --corpus DIR [--out DIR] [--window_seconds 1,2,4,6,8]
-        [--delay_seconds 0,1,2] [--alphas ...] [--svr_cs ...] [--only ridge|svr]
+        [--delay_seconds 0,1,2] [--alphas ...] [--svr_cs ...] [--cache_dir DIR]
 
 Runs `baseline_lib.run_baseline` (eGeMAPS LLDs cached under <out>/llds, so a rerun only
 re-tunes), then prints CCC per dimension and mean for Devel and Test, the setting chosen per
@@ -34,17 +34,17 @@ def main():
   p.add_argument("--svr_cs", default=",".join(map(str, bl.DEFAULT_SVR_CS)))
   p.add_argument("--anchor", default="centre", choices=bl.ANCHORS)
   p.add_argument("--sample_rate", type=int, default=22050)
+  p.add_argument("--cache_dir", default="", help="LLD cache; default <out>/llds")
   a = p.parse_args()
   out = a.out or tempfile.mkdtemp(prefix="baseline-")
   settings = bl.grid(_floats(a.window_seconds), _floats(a.delay_seconds), _floats(a.alphas),
                      _floats(a.svr_cs), a.anchor)
+  cache = a.cache_dir or os.path.join(out, "llds")
   t0 = time.time()
-  data, errors = bl.load_corpus_data(a.corpus, ["train", "devel", "test"], a.sample_rate,
-                                     os.path.join(out, "llds"))
+  data, errors = bl.load_corpus_data(a.corpus, ["train", "devel", "test"], a.sample_rate, cache)
   t_llds = time.time() - t0
   t0 = time.time()
-  summary = bl.run_baseline(a.corpus, out, ["devel", "test"], settings, a.sample_rate,
-                            os.path.join(out, "llds"))
+  summary = bl.run_baseline(a.corpus, out, ["devel", "test"], settings, a.sample_rate, cache)
   t_run = time.time() - t0
   audio_s = sum(r.label_times[-1] + 0.1 for part in data.values() for r in part.values())
   print(f"\nAVEC 2017 baseline (eGeMAPS LLD mean+std, ridge/LinearSVR) on {a.corpus}")
