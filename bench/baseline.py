@@ -48,7 +48,7 @@ def main():
   t_run = time.time() - t0
   audio_s = sum(r.label_times[-1] + 0.1 for part in data.values() for r in part.values())
   print(f"\nAVEC 2017 baseline (eGeMAPS LLD mean+std, ridge/LinearSVR) on {a.corpus}")
-  print(f"recordings: " + ", ".join(f"{p} {len(d)}" for p, d in data.items())
+  print("recordings: " + ", ".join(f"{p} {len(d)}" for p, d in data.items())
         + (f"; left out: {sorted(errors)}" if errors else ""))
   print(f"{'partition':<10}" + "".join(f"{n:>10}" for n in list(LABEL_NAMES) + ["mean"]))
   for part, r in summary["partitions"].items():

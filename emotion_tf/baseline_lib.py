@@ -150,6 +150,7 @@ def window_features(lld_times: np.ndarray, llds: np.ndarray, label_times: np.nda
   n = (hi - lo)[:, None].astype(np.float64)
   mean_c = (s1[hi] - s1[lo]) / n
   var = np.maximum((s2[hi] - s2[lo]) / n - mean_c ** 2, 0.0)
+  var[hi - lo == 1] = 0.0  # exact for one-frame windows (sqrt would magnify the roundoff)
   return np.concatenate([mean_c + centre, np.sqrt(var)], axis=1)
 
 

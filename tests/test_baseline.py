@@ -2,6 +2,8 @@
 import json
 import os
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -9,8 +11,17 @@ import pytest
 from data_prep import corpus
 from emotion_tf import baseline_lib as bl
 from emotion_tf.ccc import concordance_cc_numpy
-from tests.data_fixtures import tiny_corpus  # noqa: F401  (fixture)
-from tests.test_export import run_python
+from tests import data_fixtures
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+tiny_corpus = data_fixtures.tiny_corpus  # the session fixture, used under this name
+
+
+def run_python(args, timeout=300):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=ROOT)
+  return subprocess.run([sys.executable] + args, cwd=ROOT, env=env, capture_output=True,
+                        text=True, timeout=timeout, check=False)
 
 
 def direct_window_features(lld_times, llds, label_times, w, anchor):
@@ -35,7 +46,7 @@ def test_window_features_match_direct_computation(anchor):
   lld_times = np.cumsum(rng.uniform(0.005, 0.015, 1500))  # irregular, ~15 s
   llds = (rng.normal(size=(1500, 4)) * [1, 10, 0.01, 300] + [0, -50, 3, 1500]).astype(np.float32)
   # label steps from before the audio (clipped / empty windows) to past its end
-  label_times = np.round(np.arange(-1.0, lld_times[-1] + 1.0, 0.1), 6)
+  label_times = np.round(np.arange(-2.0, lld_times[-1] + 2.0, 0.1), 6)
   got = bl.window_features(lld_times, llds, label_times, 2.5, anchor)
   ref = direct_window_features(lld_times, llds, label_times, 2.5, anchor)
   assert got.shape == (len(label_times), 8)
@@ -206,7 +217,7 @@ def test_ablation_table_has_the_baseline_row(tiny_corpus, tmp_path):
     devel = json.load(f)["partitions"]["devel"]
   assert results[0]["ccc"] == devel["ccc"] and results[0]["table"] == "Table 4"
   table = ablate.format_tables(results)
-  line = next(l for l in table.splitlines() if l.startswith(ablate.BASELINE_ROW))
+  line = next(x for x in table.splitlines() if x.startswith(ablate.BASELINE_ROW))
   np.testing.assert_allclose([float(v) for v in line[len(ablate.BASELINE_ROW):].split()],
                              [devel["ccc"]["arousal"], devel["ccc"]["valence"],
                               devel["ccc"]["liking"], devel["ccc_mean"]], atol=5e-4)
