@@ -7,8 +7,10 @@
   trained on Train; window length, label delay, regressor and its strength chosen per
   dimension by Devel CCC (Eq. 8 over all Devel frames concatenated, the AVEC convention).
 
-Everything here is a pure function of arrays except `egemaps_llds` (which runs openSMILE on
-an array) and `load_llds` (which caches the LLDs of one wav file). Shapes:
+The feature and regression functions are pure functions of arrays (`egemaps_llds` runs
+openSMILE on an array); `load_llds` caches the LLDs of one wav file, and `load_corpus_data` /
+`run_baseline` read a SEWA-layout corpus and write the evaluation (the binary
+`python -m emotion_tf.baseline`). Shapes:
 
   LLDs of one recording         lld_times float64 [T] (seconds, frame centres, increasing),
                                 llds float32 [T, D] (D = 25 for eGeMAPS v02)
