@@ -11,9 +11,12 @@ partition in the paper's columns (Arousal, Valence, Liking, Avg):
 
 The semantic space is swapped through the shards' `word_index` (one TFRecord set
 serves every space). With `--run_dir` (what `make demo` printed) the paths are
-found there; each can be given explicitly too. Finished rows are skipped on a
-rerun; results go to `<out>/ablation.json` and `<out>/ablation.md`, and TensorBoard HParams
-(variant, space, epochs, lr, seed -> CCC per dimension) to `<out>/hparams`.
+found there; each can be given explicitly too. When the corpus is known (`--corpus`,
+default <run_dir>/corpus) the AVEC 2017 baseline (eGeMAPS + ridge, emotion_tf.baseline)
+is a "Table 4" row, tuned on Devel and reported on the same partition. Finished rows
+are skipped on a rerun; results go to `<out>/ablation.json` and `<out>/ablation.md`, and
+TensorBoard HParams (variant, space, epochs, lr, seed -> CCC per dimension) to
+`<out>/hparams`.
 """
 
 import json
@@ -26,6 +29,7 @@ from absl import flags
 from absl import logging
 
 from emotion_tf import LABEL_NAMES
+from emotion_tf import baseline_lib
 from emotion_tf import evaluation
 from emotion_tf import training
 from emotion_tf.data import schema
@@ -42,6 +46,9 @@ ROWS = (
 )
 
 
+BASELINE_ROW = baseline_lib.ROW_NAME
+
+
 def row_key(name: str) -> str:
   return name.lower().replace(" ", "_")
 
@@ -49,17 +56,17 @@ def row_key(name: str) -> str:
 def format_tables(results: Sequence[Dict[str, Any]], partition: str = "devel") -> str:
   """The paper's Table 2 / Table 3 layout, CCC with 3 decimals."""
   lines: List[str] = []
-  for table in ("Table 2", "Table 3"):
+  titles = {"Table 2": "Model", "Table 3": "Fusion strategy", "Table 4": "Method"}
+  for table, title in titles.items():
     rows = [r for r in results if r["table"] == table]
     if not rows:
       continue
-    title = "Model" if table == "Table 2" else "Fusion strategy"
     lines.append(f"{table} ({partition} CCC)")
-    lines.append(f"{title:<24}{'Arousal':>9}{'Valence':>9}{'Liking':>9}{'Avg':>9}")
+    lines.append(f"{title:<28}{'Arousal':>9}{'Valence':>9}{'Liking':>9}{'Avg':>9}")
     for r in rows:
       c = r["ccc"]
       values = [c[n] for n in LABEL_NAMES] + [r["ccc_mean"]]
-      lines.append(f"{r['name']:<24}" + "".join(f"{v:>9.3f}" for v in values))
+      lines.append(f"{r['name']:<28}" + "".join(f"{v:>9.3f}" for v in values))
     lines.append("")
   return "\n".join(lines).rstrip() + "\n"
 
@@ -127,7 +134,8 @@ def write_hparams(log_dir: str, row: Dict[str, Any], *, epochs: int, learning_ra
 def run_ablation(data_dir: str, spaces: Dict[str, str], out_dir: str, *, epochs: int,
                  learning_rate: float, batch_size: int = 25, seed: int = 0,
                  rows: Optional[Sequence[str]] = None, partition: str = "Devel",
-                 model_overrides: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
+                 model_overrides: Optional[Dict[str, Any]] = None,
+                 corpus_dir: Optional[str] = None) -> List[Dict[str, Any]]:
   """Trains and evaluates the ablation rows; returns one result dict per row.
 
   Args:
@@ -136,6 +144,8 @@ def run_ablation(data_dir: str, spaces: Dict[str, str], out_dir: str, *, epochs:
     out_dir: one model directory per row beneath it, plus ablation.json/.md.
     rows: row names to run (default all whose space is available).
     model_overrides: extra ModelConfig fields (e.g. smaller LSTM for tests).
+    corpus_dir: the SEWA-layout corpus; when given, adds the eGeMAPS baseline row
+      (emotion_tf.baseline_lib, outputs in <out_dir>/baseline).
   """
   results = []
   for table, name, variant, space in ROWS:
@@ -175,6 +185,11 @@ def run_ablation(data_dir: str, spaces: Dict[str, str], out_dir: str, *, epochs:
     evaluation.write_json(result_path, row)
     write_hparams(hparams_dir, row, **hparams_args)
     results.append(row)
+  if corpus_dir and (not rows or BASELINE_ROW in rows or "baseline" in rows):
+    try:
+      results.append(_baseline_row(corpus_dir, os.path.join(out_dir, "baseline"), partition))
+    except (ValueError, OSError) as e:  # a bad corpus costs the baseline row, not the tables
+      logging.error("baseline row skipped: %s", e)
   table_text = format_tables(results, partition.lower())
   notes = check_expectations(results)
   evaluation.write_json(os.path.join(out_dir, "ablation.json"),
@@ -182,6 +197,22 @@ def run_ablation(data_dir: str, spaces: Dict[str, str], out_dir: str, *, epochs:
   schema.atomic_write(os.path.join(out_dir, "ablation.md"),
                       ("```\n" + table_text + "\n" + "\n".join(notes) + "\n```\n").encode())
   return results
+
+
+def _baseline_row(corpus_dir: str, out_dir: str, partition: str) -> Dict[str, Any]:
+  """The Table 4 baseline row (reused from <out_dir>/ablation_row.json on a rerun)."""
+  result_path = os.path.join(out_dir, "ablation_row.json")
+  if os.path.exists(result_path):
+    with open(result_path, encoding="utf-8") as f:
+      return json.load(f)
+  summary = baseline_lib.run_baseline(corpus_dir, out_dir, [partition])
+  r = summary["partitions"][partition.lower()]
+  row = {"table": "Table 4", "name": BASELINE_ROW, "variant": baseline_lib.VARIANT,
+         "space": None, "embeddings": "", "ccc": r["ccc"], "ccc_mean": r["ccc_mean"],
+         "per_recording_ccc_mean": r.get("per_recording_ccc_mean"),
+         "settings": summary["baseline"]["settings"]}
+  evaluation.write_json(result_path, row)
+  return row
 
 
 def define_flags() -> None:
@@ -194,6 +225,8 @@ def define_flags() -> None:
   flags.DEFINE_string("aligned", "", "Aligned Speech2Vec .vec; default "
                       "<run_dir>/alignment/aligned_speech2vec.vec.")
   flags.DEFINE_string("out", "", "Output directory; default <run_dir>/ablation.")
+  flags.DEFINE_string("corpus", "", "SEWA-layout corpus for the eGeMAPS baseline row; default "
+                      "<run_dir>/corpus when it exists (no row without a corpus).")
   flags.DEFINE_list("rows", [], "Subset of rows (e.g. paralinguistic,word2vec); default all.")
   flags.DEFINE_integer("epochs", 15, "Epochs per model.", lower_bound=1)
   flags.DEFINE_float("learning_rate", 1e-3, "Adam learning rate (see README: the paper's 1e-4 "
@@ -218,10 +251,14 @@ def main(argv):
       logging.warning("%s embeddings not found at %s; its rows are skipped", key, path)
       spaces[key] = ""
   out = f.out or os.path.join(run, "ablation")
+  corpus_dir = f.corpus or os.path.join(run, "corpus")
+  if not os.path.isdir(corpus_dir):
+    logging.warning("corpus %s not found; the baseline row is skipped", corpus_dir)
+    corpus_dir = ""
   try:
     results = run_ablation(data_dir, spaces, out, epochs=f.epochs,
                            learning_rate=f.learning_rate, batch_size=f.batch_size, seed=f.seed,
-                           rows=f.rows, partition=f.partition)
+                           rows=f.rows, partition=f.partition, corpus_dir=corpus_dir)
   except (training.TrainingSetupError, training.TrainingDivergedError) as e:
     sys.stderr.write(f"error: {e}\n")
     return 2

@@ -4,7 +4,8 @@
 #   bash scripts/demo.sh [RUN_DIR]
 #
 # corpus -> Word2Vec -> Speech2Vec -> alignment -> TFRecords -> training of the
-# disentangled-attention model -> evaluation (Devel, Test) -> SavedModel export ->
+# disentangled-attention model -> evaluation (Devel, Test) -> AVEC 2017 eGeMAPS baseline ->
+# SavedModel export ->
 # prediction for one recording -> CCC table. Every step's output lives in RUN_DIR;
 # a rerun skips finished steps (and the binaries themselves resume).
 # Sizes can be changed with environment variables (defaults: the demo size).
@@ -87,6 +88,9 @@ step "evaluation on Devel and Test" "$RUN/model/evaluation_best/evaluation.json"
   $PY -m emotion_tf.evaluate --model_dir "$RUN/model" --data_dir "$RUN/tfrecords" \
     --partitions Devel,Test
 
+step "AVEC 2017 baseline: eGeMAPS + ridge/SVR, tuned on Devel" "$RUN/baseline/evaluation.json" \
+  $PY -m emotion_tf.baseline --corpus "$RUN/corpus" --out "$RUN/baseline" --partitions Devel,Test
+
 step "SavedModel export" "$RUN/export/saved_model.pb" \
   $PY -m emotion_tf.export --model_dir "$RUN/model" --out "$RUN/export"
 
@@ -98,14 +102,17 @@ step "prediction for Test_01 (whole recording, one pass)" "$RUN/Test_01.predicti
 $PY - "$RUN" <<'PYEOF'
 import json, sys
 run = sys.argv[1]
-summary = json.load(open(f"{run}/model/evaluation_best/evaluation.json"))
+rows = [("Disentangled attention", f"{run}/model/evaluation_best/evaluation.json"),
+        ("Baseline (eGeMAPS + ridge)", f"{run}/baseline/evaluation.json")]
 names = ["arousal", "valence", "liking"]
-print("\nCCC of the disentangled-attention model (all valid frames of a partition, AVEC):")
-print(f"{'partition':<10}" + "".join(f"{n:>10}" for n in names + ["mean"]))
-for part in ("devel", "test"):
-    r = summary["partitions"][part]
-    print(f"{part.capitalize():<10}" + "".join(f"{r['ccc'][n]:>10.3f}" for n in names)
-          + f"{r['ccc_mean']:>10.3f}")
+print("\nCCC (all valid frames of a partition, AVEC):")
+print(f"{'model':<28}{'partition':<10}" + "".join(f"{n:>10}" for n in names + ["mean"]))
+for model, path in rows:
+    summary = json.load(open(path))
+    for part in ("devel", "test"):
+        r = summary["partitions"][part]
+        print(f"{model:<28}{part.capitalize():<10}"
+              + "".join(f"{r['ccc'][n]:>10.3f}" for n in names) + f"{r['ccc_mean']:>10.3f}")
 PYEOF
 echo
 echo "prediction CSV: $RUN/Test_01.predictions.csv"
