@@ -4,7 +4,7 @@
       --word_timings FILE.csv|FILE.TextGrid --embeddings FILE.vec --out FILE.csv
 
 Any wav rate or channel count (resampled to the model's 22 050 Hz); the whole recording in one
-pass. Output rows `name;time;arousal;valence;liking`, no header. See emotion_tf.inference.
+pass. Output rows `name;time;arousal;valence;liking`, no header. See emotion_tf.predict_lib.
 Exit status 1 with a message naming the file for a bad input.
 """
 
@@ -15,7 +15,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from emotion_tf import inference
+from emotion_tf import predict_lib
 
 FLAGS = flags.FLAGS
 
@@ -27,7 +27,7 @@ def main(argv):
     raise app.UsageError("--model and --audio are required")
   out = FLAGS.out or os.path.splitext(FLAGS.audio)[0] + ".predictions.csv"
   try:
-    info = inference.predict_to_csv(
+    info = predict_lib.predict_to_csv(
         FLAGS.model, FLAGS.audio, out, word_timings_path=FLAGS.word_timings or None,
         embeddings_path=FLAGS.embeddings or None, name=FLAGS.name or None,
         tier=FLAGS.tier or None, oov=FLAGS.oov)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from data_prep import write_tfrecords
+from data_prep import write_tfrecords_lib
 from emotion_tf.data import schema
 from emotion_tf.semantic import vectors as vec_io
 from tests.data_fixtures import copy_recording
@@ -84,7 +84,7 @@ def _ids_in(path):
 
 def test_each_bad_recording_is_named_and_the_others_written(bad_corpus, tiny_vec, tmp_path):  # noqa: F811
   out = str(tmp_path / "out")
-  rep = write_tfrecords.write_tfrecords(bad_corpus, tiny_vec[0], out, records_per_shard=5)
+  rep = write_tfrecords_lib.write_tfrecords(bad_corpus, tiny_vec[0], out, records_per_shard=5)
   assert not rep["ok"] and rep["failed"] == sorted(CASES)
   for rid, (_, fragment) in CASES.items():
     assert fragment in rep["errors"][rid], (rid, rep["errors"][rid])
@@ -102,7 +102,7 @@ def test_each_bad_recording_is_named_and_the_others_written(bad_corpus, tiny_vec
   meta = schema.read_metadata(out)
   assert not meta["complete"] and sorted(meta["failed_recordings"]) == sorted(CASES)
   # Incomplete shards are redone by the next run; the complete one is skipped.
-  again = write_tfrecords.write_tfrecords(bad_corpus, tiny_vec[0], out, records_per_shard=5)
+  again = write_tfrecords_lib.write_tfrecords(bad_corpus, tiny_vec[0], out, records_per_shard=5)
   assert again["shards_skipped"] == ["devel-00000-of-00001.tfrecord"]
   assert len(again["shards_written"]) == 3
 
@@ -123,7 +123,7 @@ def test_inconsistent_embedding_file(tiny_corpus, tmp_path):  # noqa: F811
   bad = tmp_path / "bad.vec"
   bad.write_text("3 4\nalpha 1 2 3 4\nbeta 1 2 3\ngamma 1 2 3 4\n", encoding="utf-8")
   with pytest.raises(vec_io.VecFormatError, match=r"bad.vec:3: word 'beta' has 3 values"):
-    write_tfrecords.write_tfrecords(tiny_corpus, str(bad), str(tmp_path / "o"))
+    write_tfrecords_lib.write_tfrecords(tiny_corpus, str(bad), str(tmp_path / "o"))
   res = subprocess.run(
       [sys.executable, "-m", "data_prep.write_tfrecords", "--corpus", tiny_corpus,
        "--embeddings", str(bad), "--out", str(tmp_path / "o2")],
@@ -133,14 +133,14 @@ def test_inconsistent_embedding_file(tiny_corpus, tmp_path):  # noqa: F811
   nonutf = tmp_path / "nonutf.vec"
   nonutf.write_bytes(b"1 2\ncaf\xe9 1 2\n")
   with pytest.raises(vec_io.VecFormatError, match="nonutf.vec: not valid UTF-8"):
-    write_tfrecords.write_tfrecords(tiny_corpus, str(nonutf), str(tmp_path / "o3"))
+    write_tfrecords_lib.write_tfrecords(tiny_corpus, str(nonutf), str(tmp_path / "o3"))
 
 
 def test_oov_policy_hash_is_deterministic(tiny_corpus, tiny_vec, tmp_path):  # noqa: F811
   vec_path, words, vectors = tiny_vec
-  a = write_tfrecords.write_tfrecords(tiny_corpus, vec_path, str(tmp_path / "a"), oov="hash",
+  a = write_tfrecords_lib.write_tfrecords(tiny_corpus, vec_path, str(tmp_path / "a"), oov="hash",
                                       partitions=["devel"])
-  b = write_tfrecords.write_tfrecords(tiny_corpus, vec_path, str(tmp_path / "b"), oov="hash",
+  b = write_tfrecords_lib.write_tfrecords(tiny_corpus, vec_path, str(tmp_path / "b"), oov="hash",
                                       partitions=["devel"])
   assert a["ok"] and b["ok"]
   name = "devel-00000-of-00001.tfrecord"
@@ -160,4 +160,4 @@ def test_oov_policy_hash_is_deterministic(tiny_corpus, tiny_vec, tmp_path):  # n
         assert not vec.any()
   assert a["recordings"][0]["oov_words"] > 0 and seen_oov > 0  # the fixture leaves words out
   with pytest.raises(ValueError, match="oov must be"):
-    write_tfrecords.write_tfrecords(tiny_corpus, vec_path, str(tmp_path / "c"), oov="random")
+    write_tfrecords_lib.write_tfrecords(tiny_corpus, vec_path, str(tmp_path / "c"), oov="random")

@@ -25,8 +25,8 @@ from absl import flags
 from absl import logging
 
 from emotion_tf import LABEL_NAMES
-from emotion_tf import evaluation
-from emotion_tf import training
+from emotion_tf import evaluate_lib
+from emotion_tf import train_lib
 from emotion_tf.data import schema
 from emotion_tf.models import ModelConfig
 
@@ -118,26 +118,26 @@ def run_ablation(data_dir: str, spaces: Dict[str, str], out_dir: str, *, epochs:
       logging.info("ablation row %r: done earlier, reusing %s", name, result_path)
       continue
     embeddings = spaces.get(space, "") if space else ""
-    dim = training.semantic_dim_of(data_dir, embeddings)
+    dim = train_lib.semantic_dim_of(data_dir, embeddings)
     model_config = ModelConfig(variant=variant, semantic_dim=dim, **(model_overrides or {}))
-    config = training.TrainConfig(data_dir=data_dir, model_dir=model_dir, embeddings=embeddings,
+    config = train_lib.TrainConfig(data_dir=data_dir, model_dir=model_dir, embeddings=embeddings,
                                   epochs=epochs, learning_rate=learning_rate,
                                   batch_size=batch_size, seed=seed, eval_partition=partition)
     logging.info("ablation row %r: training %s on %s", name, variant, embeddings or "audio")
-    trained = training.train(config, model_config)
-    model = evaluation.load_trained_model(model_dir, "best")
+    trained = train_lib.train(config, model_config)
+    model = evaluate_lib.load_trained_model(model_dir, "best")
     matrix = schema.load_embedding_matrix(data_dir, embeddings) if embeddings else None
-    summary = evaluation.evaluate_partition(model, data_dir, partition, batch_size=batch_size,
+    summary = evaluate_lib.evaluate_partition(model, data_dir, partition, batch_size=batch_size,
                                             embedding_matrix=matrix)
     row = {"table": table, "name": name, "variant": variant, "space": space,
            "embeddings": embeddings, "ccc": summary["ccc"], "ccc_mean": summary["ccc_mean"],
            "per_recording_ccc_mean": summary.get("per_recording_ccc_mean"),
            "epochs": trained["epochs_completed"], "steps": trained["global_step"]}
-    evaluation.write_json(result_path, row)
+    evaluate_lib.write_json(result_path, row)
     results.append(row)
   table_text = format_tables(results, partition.lower())
   notes = check_expectations(results)
-  evaluation.write_json(os.path.join(out_dir, "ablation.json"),
+  evaluate_lib.write_json(os.path.join(out_dir, "ablation.json"),
                         {"rows": results, "expectations": notes, "partition": partition})
   schema.atomic_write(os.path.join(out_dir, "ablation.md"),
                       ("```\n" + table_text + "\n" + "\n".join(notes) + "\n```\n").encode())
@@ -182,7 +182,7 @@ def main(argv):
     results = run_ablation(data_dir, spaces, out, epochs=f.epochs,
                            learning_rate=f.learning_rate, batch_size=f.batch_size, seed=f.seed,
                            rows=f.rows, partition=f.partition)
-  except (training.TrainingSetupError, training.TrainingDivergedError) as e:
+  except (train_lib.TrainingSetupError, train_lib.TrainingDivergedError) as e:
     sys.stderr.write(f"error: {e}\n")
     return 2
   sys.stdout.write("\n" + format_tables(results, f.partition.lower()) + "\n")

@@ -3,7 +3,7 @@
     python -m data_prep.train_speech2vec --corpus DIR [--word_timings DIR] --out DIR \
         [--train_partitions train --embed_partitions train,devel,test --epochs 10 ...]
 
-Word segments come from `data_prep.word_timings.load_word_timings` (CSV/TextGrid in
+Word segments come from `emotion_tf.data.word_timings.load_word_timings` (CSV/TextGrid in
 --word_timings, else the uniform split of each transcript). The model trains on the
 --train_partitions (MFCC normalisation statistics too); type vectors are then computed,
 with the trained encoder, over every segment of --embed_partitions (audio only, no
@@ -39,8 +39,8 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from data_prep import corpus
-from data_prep import word_timings
+from emotion_tf.data import corpus
+from emotion_tf.data import word_timings
 from emotion_tf.semantic import io_utils
 from emotion_tf.semantic import mfcc as mfcc_lib
 from emotion_tf.semantic import quality

@@ -40,7 +40,7 @@ import numpy as np
 from absl import logging
 
 from data_prep import lexicon
-from data_prep import word_timings as wt
+from emotion_tf.data import word_timings as wt
 from emotion_tf import SAMPLE_RATE
 
 DEFAULT_VOICES = ("en+m1", "en+f2", "en-us+m3", "en+f4",       # train

@@ -35,8 +35,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from absl import logging
 
-from data_prep import corpus
-from data_prep import word_timings as wt
+from emotion_tf.data import corpus
+from emotion_tf.data import frames as frames_lib
+from emotion_tf.data import word_timings as wt
 from emotion_tf import FRAME_HOP_SECONDS, FRAMES_PER_CHUNK, LABEL_NAMES, SAMPLE_RATE
 from emotion_tf import SAMPLES_PER_FRAME
 from emotion_tf import fileio
@@ -90,23 +91,6 @@ def plan_shards(recordings: Sequence[corpus.Recording], records_per_shard: int =
   return plans
 
 
-def frame_word_index(timings: Sequence[wt.WordTiming], word_to_index: Dict[str, int],
-                     num_frames: int, hop: float = FRAME_HOP_SECONDS) -> np.ndarray:
-  """Vocabulary index of the word spoken at each frame centre (k + 0.5) * hop, 0 where none.
-
-  A word covers [start, end); where words overlap the latest-starting one wins.
-  Returns int64 [num_frames].
-  """
-  out = np.zeros(num_frames, np.int64)
-  centres = (np.arange(num_frames) + 0.5) * hop
-  # Paint words in start order: a later-starting word overwrites the frames it covers.
-  for t in sorted(timings, key=lambda t: (t.start, t.end)):
-    lo = np.searchsorted(centres, t.start, side="left")  # first centre >= start
-    hi = np.searchsorted(centres, t.end, side="left")    # first centre >= end
-    out[lo:hi] = word_to_index[t.word]
-  return out
-
-
 # ------------------------------------------------------------------------------------- workers
 
 _STATE: Dict[str, object] = {}
@@ -154,7 +138,7 @@ def process_recording(rec: corpus.Recording, timings: List[wt.WordTiming]) -> Di
           f"{config.label_tolerance_s})")
     n = frames * SAMPLES_PER_FRAME
     audio = audio[:n] if len(audio) >= n else np.pad(audio, (0, n - len(audio)))
-    word_index = frame_word_index(timings, _STATE["word_to_index"], frames)
+    word_index = frames_lib.frame_word_index(timings, _STATE["word_to_index"], frames)
     matrix: np.ndarray = _STATE["matrix"]
     semantic = matrix[word_index]
     token_idx = np.array([_STATE["word_to_index"][t.word] for t in timings], np.int64)
