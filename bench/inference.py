@@ -9,7 +9,7 @@ it with tf.saved_model.load, calls the serving signature once to warm up, then t
 calls on one recording of `--seconds` seconds (batch 1, one pass over all frames) and prints
 the median / min wall time and the real-time factor RTF = wall seconds / audio seconds
 (target <= 0.006 on 2 CPU cores). With --end_to_end it also times the whole prediction path
-(emotion_tf.inference.predict_recording: decode + resample a 48 kHz stereo wav, word timings
+(emotion_tf.predict_lib.predict_recording: decode + resample a 48 kHz stereo wav, word timings
 -> per-frame vectors, model). Figures are printed, never asserted.
 """
 
@@ -56,9 +56,9 @@ def main(argv):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from scipy.io import wavfile  # pylint: disable=g-import-not-at-top
 
-  from data_prep.word_timings import WordTiming  # pylint: disable=g-import-not-at-top
-  from data_prep.word_timings import write_timings_csv  # pylint: disable=g-import-not-at-top
-  from emotion_tf import exporting, inference  # pylint: disable=g-import-not-at-top
+  from emotion_tf.data.word_timings import WordTiming  # pylint: disable=g-import-not-at-top
+  from emotion_tf.data.word_timings import write_timings_csv  # pylint: disable=g-import-not-at-top
+  from emotion_tf import export_lib, predict_lib  # pylint: disable=g-import-not-at-top
   from emotion_tf.models import build_model  # pylint: disable=g-import-not-at-top
   from emotion_tf.semantic.vectors import write_vec  # pylint: disable=g-import-not-at-top
 
@@ -79,10 +79,10 @@ def main(argv):
 
   with tempfile.TemporaryDirectory(prefix="bench-inference-") as tmp:
     export_dir = os.path.join(tmp, "export")
-    exporting.export_saved_model(model, export_dir)
+    export_lib.export_saved_model(model, export_dir)
     with tf.device(device):
       loaded = tf.saved_model.load(export_dir)
-      serve = loaded.signatures[exporting.SIGNATURE_KEY]
+      serve = loaded.signatures[export_lib.SIGNATURE_KEY]
       a, s = tf.constant(audio), tf.constant(semantic)
       t0 = time.perf_counter()
       serve(audio=a, semantic=s)["arousal"].numpy()
@@ -113,11 +113,11 @@ def main(argv):
       write_timings_csv(os.path.join(tmp, "rec.csv"),
                         [WordTiming(float(t), float(t) + 0.3, words[i % len(words)])
                          for i, t in enumerate(starts)])
-      exported = exporting.ExportedModel(export_dir)
+      exported = export_lib.ExportedModel(export_dir)
 
       def run():
         with tf.device(device):
-          inference.predict_recording(exported, wav, os.path.join(tmp, "rec.csv"),
+          predict_lib.predict_recording(exported, wav, os.path.join(tmp, "rec.csv"),
                                       os.path.join(tmp, "space.vec"))
 
       run()

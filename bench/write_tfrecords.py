@@ -2,7 +2,7 @@
 
 Builds a temporary SEWA-layout corpus of 48 kHz stereo 16-bit wavs (so decoding AND resampling
 to 22 050 Hz mono are exercised), labels at 0.1 s, transcripts and a 100-d `.vec`, then times
-`data_prep.write_tfrecords.write_tfrecords` end to end (process start-up, decode, resample, word
+`data_prep.write_tfrecords_lib.write_tfrecords` end to end (process start-up, decode, resample, word
 lookup, serialisation, shard assembly). Also prints the single-process decode+resample rate.
 Target: >= 200x real time on 2 cores.
 
@@ -21,8 +21,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 
-from data_prep import corpus  # noqa: E402
-from data_prep import write_tfrecords  # noqa: E402
+from emotion_tf.data import corpus  # noqa: E402
+from data_prep import write_tfrecords_lib  # noqa: E402
 from emotion_tf.semantic import vectors as vec_io  # noqa: E402
 
 RATE = 48000
@@ -80,7 +80,7 @@ def main():
           f"{args.seconds / t_load:.0f}x real time ({len(x)} samples)")
     out = os.path.join(root, "tfrecords")
     t0 = time.perf_counter()
-    rep = write_tfrecords.write_tfrecords(root, os.path.join(root, "words.vec"), out,
+    rep = write_tfrecords_lib.write_tfrecords(root, os.path.join(root, "words.vec"), out,
                                           num_workers=args.workers, records_per_shard=2)
     wall = time.perf_counter() - t0
     assert rep["ok"], rep["errors"]

@@ -14,7 +14,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from emotion_tf import evaluation
+from emotion_tf import evaluate_lib
 
 FLAGS = flags.FLAGS
 
@@ -25,7 +25,7 @@ def main(argv):
   if not FLAGS.model_dir or not FLAGS.data_dir:
     raise app.UsageError("--model_dir and --data_dir are required")
   try:
-    summary = evaluation.run_evaluation(
+    summary = evaluate_lib.run_evaluation(
         FLAGS.model_dir, FLAGS.data_dir, FLAGS.partitions, out_dir=FLAGS.out or None,
         which=FLAGS.which, batch_size=FLAGS.batch_size, embeddings=FLAGS.embeddings or None,
         plots=FLAGS.plots)
@@ -33,7 +33,7 @@ def main(argv):
     logging.error("%s", e)
     sys.stderr.write(f"error: {e}\n")
     return 1
-  sys.stdout.write(evaluation.format_table(summary) + "\n")
+  sys.stdout.write(evaluate_lib.format_table(summary) + "\n")
   for partition, message in summary["errors"].items():
     sys.stderr.write(f"error: partition {partition}: {message}\n")
   return 1 if summary["errors"] else 0

@@ -14,7 +14,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from emotion_tf import exporting
+from emotion_tf import export_lib
 
 FLAGS = flags.FLAGS
 
@@ -26,7 +26,7 @@ def main(argv):
     raise app.UsageError("--model_dir is required")
   out = FLAGS.out or os.path.join(FLAGS.model_dir, "export")
   try:
-    meta, exported = exporting.export_from_model_dir(FLAGS.model_dir, out, FLAGS.which,
+    meta, exported = export_lib.export_from_model_dir(FLAGS.model_dir, out, FLAGS.which,
                                                      force=FLAGS.force)
   except (ValueError, OSError) as e:
     logging.error("%s", e)

@@ -1,7 +1,7 @@
 """Trains the emotion model: `python -m emotion_tf.train --data_dir DIR --model_dir DIR`.
 
 Rerunning the same command after a crash resumes from the last backup. `--flagfile`
-works as for any absl binary. See emotion_tf/training.py for the model directory layout.
+works as for any absl binary. See emotion_tf/train_lib.py for the model directory layout.
 """
 
 import sys
@@ -10,7 +10,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from emotion_tf import training
+from emotion_tf import train_lib
 from emotion_tf.models import ModelConfig
 from flags.data_flags import define_data_flags
 from flags.model_flags import define_model_flags
@@ -31,11 +31,11 @@ def define_flags() -> None:
 
 def configs_from_flags():
   """(TrainConfig, ModelConfig) from the parsed flags."""
-  semantic_dim = FLAGS.semantic_dim or training.semantic_dim_of(FLAGS.data_dir, FLAGS.embeddings)
+  semantic_dim = FLAGS.semantic_dim or train_lib.semantic_dim_of(FLAGS.data_dir, FLAGS.embeddings)
   model_config = ModelConfig(variant=FLAGS.variant, semantic_dim=semantic_dim,
                              fusion_units=FLAGS.fusion_units, lstm_units=FLAGS.lstm_units,
                              dropout=FLAGS.dropout, lstm_dropout=FLAGS.lstm_dropout)
-  train_config = training.TrainConfig(
+  train_config = train_lib.TrainConfig(
       data_dir=FLAGS.data_dir, model_dir=FLAGS.model_dir, embeddings=FLAGS.embeddings,
       train_partition=FLAGS.train_partition, eval_partition=FLAGS.eval_partition,
       epochs=FLAGS.epochs, batch_size=FLAGS.batch_size, learning_rate=FLAGS.learning_rate,
@@ -52,12 +52,12 @@ def main(argv):
   del argv
   try:
     train_config, model_config = configs_from_flags()
-    result = training.train(train_config, model_config)
-  except training.TrainingSetupError as e:
+    result = train_lib.train(train_config, model_config)
+  except train_lib.TrainingSetupError as e:
     logging.error("%s", e)
     sys.stderr.write(f"error: {e}\n")
     return 2
-  except training.TrainingDivergedError as e:
+  except train_lib.TrainingDivergedError as e:
     logging.error("%s", e)
     sys.stderr.write(f"error: {e}\n")
     return 3

@@ -38,7 +38,7 @@ def write_wav(path, samples, rate, sampwidth=2):
 
 def corpus_words(corpus_dir):
   """Sorted set of words in a corpus' word_timings/ CSVs."""
-  from data_prep import word_timings as wt
+  from emotion_tf.data import word_timings as wt
   words = set()
   d = os.path.join(corpus_dir, "word_timings")
   for f in os.listdir(d):
@@ -59,9 +59,9 @@ def copy_recording(src_dir, src_id, dst_dir, dst_id):
 @pytest.fixture(scope="session")
 def tiny_corpus(tmp_path_factory):
   """Path of a synthetic corpus: 4 recordings x 24 s (Train_01, Train_02, Devel_01, Test_01)."""
-  from data_prep import synthesize
+  from data_prep import synthesize_lib
   out = str(tmp_path_factory.mktemp("tiny_corpus"))
-  synthesize.synthesize_corpus(out, TINY_RECORDINGS, TINY_SECONDS, TINY_SEED, num_workers=1)
+  synthesize_lib.synthesize_corpus(out, TINY_RECORDINGS, TINY_SECONDS, TINY_SEED, num_workers=1)
   return out
 
 
@@ -82,9 +82,9 @@ def tiny_vec(tiny_corpus, tmp_path_factory):
 def tiny_tfrecords(tiny_corpus, tiny_vec, tmp_path_factory):
   """(out_dir, report) of write_tfrecords on the tiny corpus with its true word timings,
   one recording per shard."""
-  from data_prep import write_tfrecords
+  from data_prep import write_tfrecords_lib
   out = str(tmp_path_factory.mktemp("tfrecords"))
-  report = write_tfrecords.write_tfrecords(
+  report = write_tfrecords_lib.write_tfrecords(
       tiny_corpus, tiny_vec[0], out,
       word_timings_dir=os.path.join(tiny_corpus, "word_timings"), records_per_shard=1)
   assert report["ok"], report["errors"]

@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from data_prep import align_embeddings
+from data_prep import align_embeddings_lib
 from emotion_tf.semantic import alignment
 from emotion_tf.semantic import vectors
 
@@ -149,7 +149,7 @@ def test_align_files_end_to_end(tmp_path, d_t):
   cfg = alignment.AlignConfig(adv_epochs=1, adv_iterations=30, dis_hidden=32, refine_iterations=3,
                               csls_k=5, selection_words=500)
   out = tmp_path / "out"
-  report = align_embeddings.align_files(str(tmp_path / "s.vec"), str(tmp_path / "t.vec"), str(out), cfg,
+  report = align_embeddings_lib.align_files(str(tmp_path / "s.vec"), str(tmp_path / "t.vec"), str(out), cfg,
                                         supervised=False, init_methods=("similarity",))
   w = np.load(out / "W.npy")
   assert w.shape == (d_t, d_s)
@@ -173,7 +173,7 @@ def test_supervised_without_shared_words_fails_clearly(tmp_path):
   _write_space(tmp_path / "s.vec", ["a", "b", "c"], rng.normal(size=(3, 4)))
   _write_space(tmp_path / "t.vec", ["x", "y", "z"], rng.normal(size=(3, 4)))
   with pytest.raises(ValueError, match="share 0 word"):
-    align_embeddings.align_files(str(tmp_path / "s.vec"), str(tmp_path / "t.vec"), str(tmp_path / "o"),
+    align_embeddings_lib.align_files(str(tmp_path / "s.vec"), str(tmp_path / "t.vec"), str(tmp_path / "o"),
                                  alignment.AlignConfig(adv_epochs=0), supervised=True)
   assert not os.path.exists(tmp_path / "o" / "W.npy")
 
@@ -182,7 +182,7 @@ def test_mismatched_vec_header_is_reported(tmp_path):
   (tmp_path / "s.vec").write_text("2 3\na 1 2 3\nb 1 2\n")
   _write_space(tmp_path / "t.vec", ["a", "b"], np.eye(2, 3))
   with pytest.raises(vectors.VecFormatError, match=r"s\.vec:3.*2 values, header says dim=3"):
-    align_embeddings.align_files(str(tmp_path / "s.vec"), str(tmp_path / "t.vec"), str(tmp_path / "o"))
+    align_embeddings_lib.align_files(str(tmp_path / "s.vec"), str(tmp_path / "t.vec"), str(tmp_path / "o"))
 
 
 def test_translation_score_agreement_sees_valence_when_p_at_1_cannot():

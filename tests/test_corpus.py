@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from data_prep import corpus
+from emotion_tf.data import corpus
 from tests.data_fixtures import tiny_corpus  # noqa: F401  pylint: disable=unused-import
 from tests.data_fixtures import write_wav
 

@@ -5,16 +5,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from data_prep import write_tfrecords
+from data_prep import write_tfrecords_lib
 from emotion_tf.data import schema
 from tests.data_fixtures import tiny_corpus, tiny_vec  # noqa: F401  pylint: disable=unused-import
 
 
 def test_oov_policy_hash_is_deterministic(tiny_corpus, tiny_vec, tmp_path):  # noqa: F811
   vec_path, words, vectors = tiny_vec
-  a = write_tfrecords.write_tfrecords(tiny_corpus, vec_path, str(tmp_path / "a"), oov="hash",
+  a = write_tfrecords_lib.write_tfrecords(tiny_corpus, vec_path, str(tmp_path / "a"), oov="hash",
                                       partitions=["devel"])
-  b = write_tfrecords.write_tfrecords(tiny_corpus, vec_path, str(tmp_path / "b"), oov="hash",
+  b = write_tfrecords_lib.write_tfrecords(tiny_corpus, vec_path, str(tmp_path / "b"), oov="hash",
                                       partitions=["devel"])
   assert a["ok"] and b["ok"]
   name = "devel-00000-of-00001.tfrecord"
@@ -34,4 +34,4 @@ def test_oov_policy_hash_is_deterministic(tiny_corpus, tiny_vec, tmp_path):  # n
         assert not vec.any()
   assert a["recordings"][0]["oov_words"] > 0 and seen_oov > 0  # the fixture leaves words out
   with pytest.raises(ValueError, match="oov must be"):
-    write_tfrecords.write_tfrecords(tiny_corpus, vec_path, str(tmp_path / "c"), oov="random")
+    write_tfrecords_lib.write_tfrecords(tiny_corpus, vec_path, str(tmp_path / "c"), oov="random")

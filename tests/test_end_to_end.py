@@ -7,11 +7,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from data_prep import corpus
-from data_prep import word_timings as wt
-from emotion_tf import exporting
-from emotion_tf import inference
-from emotion_tf import training
+from emotion_tf.data import corpus
+from emotion_tf.data import frames as frames_lib
+from emotion_tf.data import word_timings as wt
+from emotion_tf import export_lib
+from emotion_tf import predict_lib
+from emotion_tf import train_lib
 from emotion_tf.data import pipeline
 from emotion_tf.models import ModelConfig
 from tests.data_fixtures import tiny_corpus  # noqa: F401  (fixture)
@@ -26,13 +27,13 @@ def test_tiny_epoch_export_and_predict(tiny_corpus, tiny_vec, tiny_tfrecords, tm
   model_dir = str(tmp_path / "model")
   model_config = ModelConfig(semantic_dim=8, cnn_filters=(4, 6, 8), fusion_units=8,
                              lstm_units=8)
-  result = training.train(
-      training.TrainConfig(data_dir=data_dir, model_dir=model_dir, epochs=1, batch_size=2),
+  result = train_lib.train(
+      train_lib.TrainConfig(data_dir=data_dir, model_dir=model_dir, epochs=1, batch_size=2),
       model_config, strategy=tf.distribute.MirroredStrategy(["/cpu:0"]))
   assert result["epochs_completed"] == 1 and np.isfinite(result["best_eval_ccc"])
 
   export_dir = str(tmp_path / "export")
-  exporting.export_from_model_dir(model_dir, export_dir)
+  export_lib.export_from_model_dir(model_dir, export_dir)
   out_csv = str(tmp_path / "Test_01.csv")
   wav = os.path.join(tiny_corpus, "audio", "Test_01.wav")
   timings = os.path.join(tiny_corpus, "word_timings", "Test_01.csv")
@@ -50,7 +51,7 @@ def test_tiny_epoch_export_and_predict(tiny_corpus, tiny_vec, tiny_tfrecords, tm
   model = keras.models.load_model(os.path.join(model_dir, "best.keras"))
   audio = corpus.load_audio(wav)
   frames = audio.shape[0] // 2205
-  semantic, _ = inference.semantic_frames(wt.read_timings_csv(timings), frames, tiny_vec[1],
+  semantic, _ = frames_lib.semantic_frames(wt.read_timings_csv(timings), frames, tiny_vec[1],
                                           tiny_vec[2], 0.1, "zeros")
   expected = model({"audio": audio[None, :frames * 2205], "semantic": semantic[None]},
                    training=False).numpy()[0]

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from emotion_tf import evaluation
+from emotion_tf import evaluate_lib
 from emotion_tf.data import schema
 from emotion_tf.semantic.vectors import write_vec
 from tests.test_export import SMALL
@@ -95,7 +95,7 @@ def test_ccc_summary_matches_numpy_reference():
   rng = np.random.default_rng(0)
   labels = {f"r{i}": rng.uniform(-1, 1, size=(n, 3)) for i, n in enumerate((40, 7, 90))}
   preds = {k: 0.5 * v + rng.normal(scale=0.3, size=v.shape) for k, v in labels.items()}
-  s = evaluation.ccc_summary(labels, preds)
+  s = evaluate_lib.ccc_summary(labels, preds)
   ids = sorted(labels)
   overall = reference_ccc(np.concatenate([labels[i] for i in ids]),
                           np.concatenate([preds[i] for i in ids]))
@@ -110,31 +110,31 @@ def test_ccc_summary_matches_numpy_reference():
   # The concatenated CCC is not the mean of per-recording CCCs (AVEC convention matters).
   assert abs(s["ccc_mean"] - s["per_recording_ccc_mean"]) > 1e-3
   # Perfect predictions give 1.
-  assert evaluation.ccc_summary(labels, labels)["ccc_mean"] == pytest.approx(1.0)
+  assert evaluate_lib.ccc_summary(labels, labels)["ccc_mean"] == pytest.approx(1.0)
   with pytest.raises(ValueError, match="different recordings"):
-    evaluation.ccc_summary(labels, {"r0": preds["r0"]})
+    evaluate_lib.ccc_summary(labels, {"r0": preds["r0"]})
   with pytest.raises(ValueError, match=r"r0: labels \(40, 3\) and predictions \(40, 2\)"):
-    evaluation.ccc_summary({"r0": labels["r0"]}, {"r0": preds["r0"][:, :2]})
+    evaluate_lib.ccc_summary({"r0": labels["r0"]}, {"r0": preds["r0"][:, :2]})
 
 
 def test_prediction_csv_reads_back_as_a_label_file(tmp_path):
-  from data_prep import corpus  # pylint: disable=g-import-not-at-top
+  from emotion_tf.data import corpus  # pylint: disable=g-import-not-at-top
   rng = np.random.default_rng(5)
   pred = np.tanh(rng.normal(size=(31, 3)))
   path = str(tmp_path / "Devel_09.csv")
-  evaluation.write_prediction_csv(path, "Devel_09", pred)
+  evaluate_lib.write_prediction_csv(path, "Devel_09", pred)
   times, values = corpus.read_labels(path)
   np.testing.assert_allclose(times, np.arange(31) * 0.1, atol=1e-9)
   np.testing.assert_allclose(values, pred, atol=5e-7)
-  assert evaluation.format_prediction_csv("x", pred[:2], 0.04).splitlines()[1].startswith(
+  assert evaluate_lib.format_prediction_csv("x", pred[:2], 0.04).splitlines()[1].startswith(
       "x;0.04;")
   with pytest.raises(ValueError, match=r"x: predictions must be \[frames, 3\]"):
-    evaluation.format_prediction_csv("x", pred[:, :2])
+    evaluate_lib.format_prediction_csv("x", pred[:, :2])
 
 
 def test_evaluate_partition_stitches_chunks_and_matches_reference(setup):
   model, truth = setup["model"], setup["truth"]
-  r = evaluation.evaluate_partition(model, setup["data_dir"], "Devel", batch_size=2,
+  r = evaluate_lib.evaluate_partition(model, setup["data_dir"], "Devel", batch_size=2,
                                     return_predictions=True)
   ids = sorted(RECORDINGS["devel"])
   ref = reference_predictions(model, truth, ids)
@@ -156,24 +156,24 @@ def test_embedding_swap_uses_word_index(setup, tmp_path):
   write_vec(vec_path, words, rng.normal(size=(3, DIM)).astype(np.float32))
   matrix = schema.load_embedding_matrix(setup["data_dir"], vec_path)
   assert matrix.shape == (len(VOCAB) + 1, DIM)
-  r = evaluation.evaluate_partition(setup["model"], setup["data_dir"], "test",
+  r = evaluate_lib.evaluate_partition(setup["model"], setup["data_dir"], "test",
                                     embedding_matrix=matrix, return_predictions=True)
   ref = reference_predictions(setup["model"], setup["truth"], ["Test_01"], matrix)
   np.testing.assert_allclose(r["predictions"]["Test_01"], ref["Test_01"], rtol=1e-4, atol=1e-5)
-  summary = evaluation.run_evaluation(setup["model_dir"], setup["data_dir"], ["test"],
+  summary = evaluate_lib.run_evaluation(setup["model_dir"], setup["data_dir"], ["test"],
                                       out_dir=str(tmp_path / "swap"), embeddings=vec_path)
   assert summary["partitions"]["test"]["ccc"] == pytest.approx(r["ccc"], rel=1e-4, abs=1e-6)
   assert summary["embeddings"] == os.path.abspath(vec_path)
   bad = str(tmp_path / "dim5.vec")
   write_vec(bad, words, np.ones((3, 5), np.float32))
   with pytest.raises(ValueError, match=r"dim5.vec: vectors have dimension 5.*semantic_dim 8"):
-    evaluation.run_evaluation(setup["model_dir"], setup["data_dir"], ["devel"],
+    evaluate_lib.run_evaluation(setup["model_dir"], setup["data_dir"], ["devel"],
                               out_dir=str(tmp_path / "out"), embeddings=bad)
 
 
 def test_run_evaluation_writes_csvs_and_json(setup, tmp_path):
   out = str(tmp_path / "eval")
-  summary = evaluation.run_evaluation(setup["model_dir"], setup["data_dir"], ["Devel", "Test"],
+  summary = evaluate_lib.run_evaluation(setup["model_dir"], setup["data_dir"], ["Devel", "Test"],
                                       out_dir=out, batch_size=3)
   with open(os.path.join(out, "evaluation.json"), encoding="utf-8") as f:
     on_disk = json.load(f)
@@ -188,7 +188,7 @@ def test_run_evaluation_writes_csvs_and_json(setup, tmp_path):
     assert [r[0] for r in rows] == [rid] * len(rows)
     assert [r[1] for r in rows[:3]] == ["0.0", "0.1", "0.2"]
     np.testing.assert_allclose(np.array([r[2:] for r in rows], float), ref[rid], atol=2e-5)
-  table = evaluation.format_table(summary)
+  table = evaluate_lib.format_table(summary)
   assert table.splitlines()[0].split() == ["partition", "arousal", "valence", "liking", "mean"]
   assert table.splitlines()[1].split()[0] == "devel"
   assert not [n for n in os.listdir(out) if n.startswith(".tmp")]
@@ -208,13 +208,13 @@ def test_cli_reports_failed_partition_and_still_writes_others(setup, tmp_path):
 
 
 def test_bad_model_dir_and_metadata(setup, tmp_path):
-  with pytest.raises(evaluation.ModelDirError, match="no best.keras or last.keras"):
-    evaluation.run_evaluation(str(tmp_path), setup["data_dir"], ["devel"])
+  with pytest.raises(evaluate_lib.ModelDirError, match="no best.keras or last.keras"):
+    evaluate_lib.run_evaluation(str(tmp_path), setup["data_dir"], ["devel"])
   with pytest.raises(FileNotFoundError, match="metadata.json: missing"):
-    evaluation.run_evaluation(setup["model_dir"], str(tmp_path), ["devel"])
+    evaluate_lib.run_evaluation(setup["model_dir"], str(tmp_path), ["devel"])
   wrong = make_model_dir(str(tmp_path / "m16"), semantic_dim=16)
   with pytest.raises(ValueError, match=r"metadata.json: semantic dimension 8 differs from the "
                                        r"model's semantic_dim 16"):
-    evaluation.evaluate_partition(wrong, setup["data_dir"], "devel")
+    evaluate_lib.evaluate_partition(wrong, setup["data_dir"], "devel")
   with pytest.raises(ValueError, match="no partitions"):
-    evaluation.run_evaluation(setup["model_dir"], setup["data_dir"], [" "])
+    evaluate_lib.run_evaluation(setup["model_dir"], setup["data_dir"], [" "])

@@ -8,8 +8,8 @@ import textwrap
 import numpy as np
 import pytest
 
-from emotion_tf import evaluation
-from emotion_tf import exporting
+from emotion_tf import evaluate_lib
+from emotion_tf import export_lib
 from emotion_tf.models import build_model
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -49,12 +49,12 @@ def test_in_process_export_matches_keras_pads_audio_and_stores_metadata(tmp_path
   rng = np.random.default_rng(0)
   model = build_model(**SMALL)
   export_dir = str(tmp_path / "export")
-  meta = exporting.export_saved_model(model, export_dir, source={"path": "mem"})
-  loaded = exporting.ExportedModel(export_dir)
+  meta = export_lib.export_saved_model(model, export_dir, source={"path": "mem"})
+  loaded = export_lib.ExportedModel(export_dir)
   assert loaded.label_names == ("arousal", "valence", "liking")
   assert (loaded.sample_rate, loaded.samples_per_frame, loaded.semantic_dim) == (22050, SPF, 8)
   assert loaded.hop_seconds == pytest.approx(0.1)
-  assert exporting.read_export_metadata(export_dir) == meta
+  assert export_lib.read_export_metadata(export_dir) == meta
   assert meta["model_config"] == model.config.to_dict() and meta["source"] == {"path": "mem"}
   semantic = rng.normal(size=(2, 4, 8)).astype(np.float32)
   for samples in (4 * SPF, 4 * SPF + 700, 2 * SPF + 3):   # exact, longer (cut), shorter (padded)
@@ -71,8 +71,8 @@ def test_in_process_export_matches_keras_pads_audio_and_stores_metadata(tmp_path
 def test_semantic_only_variant_accepts_empty_audio(tmp_path):
   rng = np.random.default_rng(1)
   model = build_model(variant="semantic", **SMALL)
-  exporting.export_saved_model(model, str(tmp_path / "e"))
-  loaded = exporting.ExportedModel(str(tmp_path / "e"))
+  export_lib.export_saved_model(model, str(tmp_path / "e"))
+  loaded = export_lib.ExportedModel(str(tmp_path / "e"))
   semantic = rng.normal(size=(1, 3, 8)).astype(np.float32)
   want = model({"semantic": semantic}, training=False).numpy()
   np.testing.assert_allclose(loaded(np.zeros((1, 0), np.float32), semantic), want,
@@ -124,53 +124,53 @@ def test_rerun_skips_same_model_and_replaces_changed_one(tmp_path):
   model_dir = str(tmp_path / "model")
   make_model_dir(model_dir, seed=4)
   out = str(tmp_path / "export")
-  meta, exported = exporting.export_from_model_dir(model_dir, out)
+  meta, exported = export_lib.export_from_model_dir(model_dir, out)
   assert exported and meta["source"]["which"] == "best"
   stamp = os.path.getmtime(os.path.join(out, "saved_model.pb"))
-  _, exported = exporting.export_from_model_dir(model_dir, out)
+  _, exported = export_lib.export_from_model_dir(model_dir, out)
   assert not exported and os.path.getmtime(os.path.join(out, "saved_model.pb")) == stamp
-  _, exported = exporting.export_from_model_dir(model_dir, out, force=True)
+  _, exported = export_lib.export_from_model_dir(model_dir, out, force=True)
   assert exported
   new_model = make_model_dir(model_dir, seed=5)   # retrained: different weights
-  meta, exported = exporting.export_from_model_dir(model_dir, out)
-  assert exported and meta["source"]["sha256"] == exporting.file_sha256(
+  meta, exported = export_lib.export_from_model_dir(model_dir, out)
+  assert exported and meta["source"]["sha256"] == export_lib.file_sha256(
       os.path.join(model_dir, "best.keras"))
   rng = np.random.default_rng(6)
   audio = rng.normal(size=(1, 2 * SPF)).astype(np.float32)
   semantic = rng.normal(size=(1, 2, 8)).astype(np.float32)
-  np.testing.assert_allclose(exporting.ExportedModel(out)(audio, semantic),
+  np.testing.assert_allclose(export_lib.ExportedModel(out)(audio, semantic),
                              keras_outputs(new_model, audio, semantic), rtol=1e-5, atol=1e-6)
   assert sorted(os.listdir(tmp_path)) == ["export", "model"]
 
 
 def test_model_dir_fallback_and_bad_inputs(tmp_path):
-  with pytest.raises(evaluation.ModelDirError, match="does not exist"):
-    evaluation.load_trained_model(str(tmp_path / "nope"))
+  with pytest.raises(evaluate_lib.ModelDirError, match="does not exist"):
+    evaluate_lib.load_trained_model(str(tmp_path / "nope"))
   empty = tmp_path / "empty"
   empty.mkdir()
-  with pytest.raises(evaluation.ModelDirError, match="no best.keras or last.keras"):
-    exporting.export_from_model_dir(str(empty), str(tmp_path / "e"))
+  with pytest.raises(evaluate_lib.ModelDirError, match="no best.keras or last.keras"):
+    export_lib.export_from_model_dir(str(empty), str(tmp_path / "e"))
   last_only = str(tmp_path / "last_only")
   model = make_model_dir(last_only, files=("last.keras",))
-  assert evaluation.trained_model_path(last_only).endswith("last.keras")
-  assert evaluation.load_trained_model(last_only).config == model.config
+  assert evaluate_lib.trained_model_path(last_only).endswith("last.keras")
+  assert evaluate_lib.load_trained_model(last_only).config == model.config
   with open(os.path.join(last_only, "model_config.json"), "w", encoding="utf-8") as f:
     f.write(model.config.replace(lstm_units=16).to_json())
-  with pytest.raises(evaluation.ModelDirError, match="model_config.json: describes"):
-    evaluation.load_trained_model(last_only)
-  with pytest.raises(exporting.ExportError, match="not a SavedModel"):
-    exporting.read_export_metadata(str(empty))
-  with pytest.raises(exporting.ExportError, match="does not exist"):
-    exporting.ExportedModel(str(tmp_path / "missing_export"))
+  with pytest.raises(evaluate_lib.ModelDirError, match="model_config.json: describes"):
+    evaluate_lib.load_trained_model(last_only)
+  with pytest.raises(export_lib.ExportError, match="not a SavedModel"):
+    export_lib.read_export_metadata(str(empty))
+  with pytest.raises(export_lib.ExportError, match="does not exist"):
+    export_lib.ExportedModel(str(tmp_path / "missing_export"))
   # A plain SavedModel without emotion_tf metadata is refused with the file named.
   (tmp_path / "plain").mkdir()
   (tmp_path / "plain" / "saved_model.pb").write_bytes(b"")
-  with pytest.raises(exporting.ExportError, match="emotion_tf_export.json: missing"):
-    exporting.read_export_metadata(str(tmp_path / "plain"))
+  with pytest.raises(export_lib.ExportError, match="emotion_tf_export.json: missing"):
+    export_lib.read_export_metadata(str(tmp_path / "plain"))
   bad = tmp_path / "badjson"
   (bad / "assets").mkdir(parents=True)
   (bad / "saved_model.pb").write_bytes(b"")
-  (bad / "assets" / exporting.METADATA_FILENAME).write_text("{\n oops")
-  with pytest.raises(exporting.ExportError, match=r"emotion_tf_export.json:2: invalid JSON"):
-    exporting.read_export_metadata(str(bad))
-  json.dumps(exporting.export_metadata(model))  # serialisable
+  (bad / "assets" / export_lib.METADATA_FILENAME).write_text("{\n oops")
+  with pytest.raises(export_lib.ExportError, match=r"emotion_tf_export.json:2: invalid JSON"):
+    export_lib.read_export_metadata(str(bad))
+  json.dumps(export_lib.export_metadata(model))  # serialisable

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from data_prep import corpus
+from emotion_tf.data import corpus
 from emotion_tf.data import pipeline
 from emotion_tf.data import schema
 from tests.data_fixtures import tiny_corpus, tiny_tfrecords, tiny_vec  # noqa: F401  pylint: disable=unused-import

@@ -6,12 +6,13 @@ import pytest
 from scipy import signal
 from scipy.io import wavfile
 
-from data_prep import corpus
-from data_prep.word_timings import WordTiming
-from data_prep.word_timings import write_textgrid
-from data_prep.word_timings import write_timings_csv
-from emotion_tf import exporting
-from emotion_tf import inference
+from emotion_tf.data import corpus
+from emotion_tf.data import frames as frames_lib
+from emotion_tf.data.word_timings import WordTiming
+from emotion_tf.data.word_timings import write_textgrid
+from emotion_tf.data.word_timings import write_timings_csv
+from emotion_tf import export_lib
+from emotion_tf import predict_lib
 from emotion_tf.data import schema
 from emotion_tf.semantic.vectors import write_vec
 from tests.test_export import SMALL
@@ -46,7 +47,7 @@ def setup(tmp_path_factory):
   keras.utils.set_random_seed(11)
   model = build_model(**SMALL)
   export_dir = str(root / "export")
-  exporting.export_saved_model(model, export_dir)
+  export_lib.export_saved_model(model, export_dir)
   n = int(SECONDS * RATE_IN)
   pcm = (rng.normal(scale=0.2, size=(n, 2)).clip(-1, 1) * 32767).astype(np.int16)
   wav = str(root / "Rec_01.wav")
@@ -77,19 +78,19 @@ def test_semantic_frames_follow_frame_centres_and_oov_policy():
   rng = np.random.default_rng(1)
   vectors = rng.normal(size=(3, DIM)).astype(np.float32)
   timings = TIMINGS + [WordTiming(0.25, 0.25, "other")]   # zero-length: covers no centre
-  sem, stats = inference.semantic_frames(timings, 30, WORDS, vectors)
+  sem, stats = frames_lib.semantic_frames(timings, 30, WORDS, vectors)
   np.testing.assert_array_equal(sem, reference_semantic(timings, 30, dict(zip(WORDS, vectors))))
   # Frame 1 (centre 0.15) is 'hello', frame 4 (centre 0.45) 'world', frames 13,14 the OOV word.
   np.testing.assert_array_equal(sem[1], vectors[0])
   np.testing.assert_array_equal(sem[4], vectors[1])
   assert stats == {"words": 5, "frames_with_word": 3 + 5 + 2 + 6, "oov_words": 1,
                    "oov_frames": 2}
-  hashed, _ = inference.semantic_frames(timings, 30, WORDS, vectors, oov="hash")
+  hashed, _ = frames_lib.semantic_frames(timings, 30, WORDS, vectors, oov="hash")
   oov = schema.oov_vector("unknownword", DIM, float(vectors.std()))
   np.testing.assert_allclose(hashed[13], oov)
   np.testing.assert_allclose(hashed[14], oov)
   np.testing.assert_array_equal(np.delete(hashed, [13, 14], 0), np.delete(sem, [13, 14], 0))
-  empty, stats = inference.semantic_frames([], 4, WORDS, vectors)
+  empty, stats = frames_lib.semantic_frames([], 4, WORDS, vectors)
   assert not empty.any() and stats["frames_with_word"] == 0
 
 
@@ -109,18 +110,18 @@ def test_cli_predicts_whole_recording_in_one_pass(setup, tmp_path):
 
 
 def test_library_textgrid_equals_csv_and_writes_atomically(setup, tmp_path):
-  model = exporting.ExportedModel(setup["export_dir"])
-  from_tg, info = inference.predict_recording(model, setup["wav"], setup["textgrid"],
+  model = export_lib.ExportedModel(setup["export_dir"])
+  from_tg, info = predict_lib.predict_recording(model, setup["wav"], setup["textgrid"],
                                               setup["vec"])
   np.testing.assert_allclose(from_tg, setup["want"], rtol=1e-4, atol=1e-5)
   assert info["frames"] == 23 and info["oov_words"] == 1
   out = str(tmp_path / "sub" / "x.csv")
-  info = inference.predict_to_csv(setup["export_dir"], setup["wav"], out, setup["csv"],
+  info = predict_lib.predict_to_csv(setup["export_dir"], setup["wav"], out, setup["csv"],
                                    setup["vec"], name="speaker7")
   assert read_csv(out)[0][0] == "speaker7" and info["out"] == out
   assert os.listdir(tmp_path / "sub") == ["x.csv"]
   # No word timings: semantic vectors are zeros.
-  no_words, _ = inference.predict_recording(model, setup["wav"])
+  no_words, _ = predict_lib.predict_recording(model, setup["wav"])
   audio = corpus.load_audio(setup["wav"])[:23 * SPF]
   want = setup["model"]({"audio": audio[None], "semantic": np.zeros((1, 23, DIM), np.float32)},
                         training=False).numpy()[0]
@@ -128,30 +129,30 @@ def test_library_textgrid_equals_csv_and_writes_atomically(setup, tmp_path):
 
 
 def test_bad_inputs_name_the_file(setup, tmp_path):
-  model = exporting.ExportedModel(setup["export_dir"])
+  model = export_lib.ExportedModel(setup["export_dir"])
   short = str(tmp_path / "short.wav")
   wavfile.write(short, 16000, np.zeros(800, np.int16))    # 0.05 s
-  with pytest.raises(inference.PredictionInputError,
+  with pytest.raises(predict_lib.PredictionInputError,
                      match=r"short.wav: audio is 0.050 s long, shorter than one 0.100 s frame"):
-    inference.predict_recording(model, short)
-  with pytest.raises(inference.PredictionInputError, match="nope.wav: audio file is missing"):
-    inference.predict_recording(model, str(tmp_path / "nope.wav"))
-  with pytest.raises(inference.PredictionInputError, match="nope.csv: word timings file is"):
-    inference.predict_recording(model, setup["wav"], str(tmp_path / "nope.csv"), setup["vec"])
-  with pytest.raises(inference.PredictionInputError, match="need --embeddings"):
-    inference.predict_recording(model, setup["wav"], setup["csv"])
+    predict_lib.predict_recording(model, short)
+  with pytest.raises(predict_lib.PredictionInputError, match="nope.wav: audio file is missing"):
+    predict_lib.predict_recording(model, str(tmp_path / "nope.wav"))
+  with pytest.raises(predict_lib.PredictionInputError, match="nope.csv: word timings file is"):
+    predict_lib.predict_recording(model, setup["wav"], str(tmp_path / "nope.csv"), setup["vec"])
+  with pytest.raises(predict_lib.PredictionInputError, match="need --embeddings"):
+    predict_lib.predict_recording(model, setup["wav"], setup["csv"])
   wrong = str(tmp_path / "dim5.vec")
   write_vec(wrong, ["hello"], np.ones((1, 5), np.float32))
-  with pytest.raises(inference.PredictionInputError,
+  with pytest.raises(predict_lib.PredictionInputError,
                      match=r"dim5.vec: word vectors have dimension 5, but the model expects "
                            r"semantic vectors of dimension 8"):
-    inference.predict_recording(model, setup["wav"], setup["csv"], wrong)
-  with pytest.raises(inference.PredictionInputError, match="missing.vec: embeddings file is"):
-    inference.predict_recording(model, setup["wav"], setup["csv"], str(tmp_path / "missing.vec"))
+    predict_lib.predict_recording(model, setup["wav"], setup["csv"], wrong)
+  with pytest.raises(predict_lib.PredictionInputError, match="missing.vec: embeddings file is"):
+    predict_lib.predict_recording(model, setup["wav"], setup["csv"], str(tmp_path / "missing.vec"))
   bad_csv = tmp_path / "bad.csv"
   bad_csv.write_text("s0w0;0.1;0.3;hi\ns0w1;zero;0.5;there\n")
   with pytest.raises(corpus.CorpusError, match=r"bad.csv:2: start 'zero' is not a number"):
-    inference.predict_recording(model, setup["wav"], str(bad_csv), setup["vec"])
-  with pytest.raises(exporting.ExportError, match="export directory does not exist"):
-    inference.predict_to_csv(str(tmp_path / "no_export"), setup["wav"], str(tmp_path / "o.csv"))
+    predict_lib.predict_recording(model, setup["wav"], str(bad_csv), setup["vec"])
+  with pytest.raises(export_lib.ExportError, match="export directory does not exist"):
+    predict_lib.predict_to_csv(str(tmp_path / "no_export"), setup["wav"], str(tmp_path / "o.csv"))
   assert not os.path.exists(tmp_path / "o.csv")

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from data_prep import corpus
-from data_prep import train_speech2vec
+from emotion_tf.data import corpus
+from data_prep import train_speech2vec_lib
 from emotion_tf.semantic import quality
 from emotion_tf.semantic import speech2vec
 from emotion_tf.semantic import vectors
@@ -83,7 +83,7 @@ def test_train_speech2vec_binary_on_tiny_corpus(tiny_corpus, tmp_path):
   out = str(tmp_path / "s2v")
   from data_prep import lexicon as lexicon_lib  # pylint: disable=g-import-not-at-top
   lexicon = lexicon_lib.load_valence_lexicon()
-  report = train_speech2vec.run(tiny_corpus, out, os.path.join(tiny_corpus, "word_timings"), config=SMALL,
+  report = train_speech2vec_lib.run(tiny_corpus, out, os.path.join(tiny_corpus, "word_timings"), config=SMALL,
                                 lexicon=lexicon)
   for name in ("speech2vec.vec", "normalizer.json", "config.json", "quality.json", "encoder"):
     assert os.path.exists(os.path.join(out, name)), name
@@ -98,8 +98,8 @@ def test_train_speech2vec_binary_on_tiny_corpus(tiny_corpus, tmp_path):
   assert vp["words"] >= 10 and np.isfinite(vp["r2"]) and np.isfinite(vp["r2_shuffled"])
   assert report["training"]["epochs_run"] == 2 and report["segments"]["failed"] == {}
   # The SavedModel embeds raw audio; a word's instances average to its type vector.
-  seg, _, _ = train_speech2vec.load_corpus_segments(tiny_corpus, os.path.join(tiny_corpus, "word_timings"),
-                                                    ["devel"], train_speech2vec.mfcc_lib.MfccConfig(), 60)
+  seg, _, _ = train_speech2vec_lib.load_corpus_segments(tiny_corpus, os.path.join(tiny_corpus, "word_timings"),
+                                                    ["devel"], train_speech2vec_lib.mfcc_lib.MfccConfig(), 60)
   rec = corpus.list_recordings(tiny_corpus, ["devel"])[0]
   wav = corpus.load_audio(rec.audio_path)
   target = words[0]
@@ -114,12 +114,12 @@ def test_train_speech2vec_binary_on_tiny_corpus(tiny_corpus, tmp_path):
                                             lengths=tf.constant([b - a for a, b in spans], tf.int32))["embedding"]
   assert emb.shape == (len(spans), 12) and np.all(np.isfinite(emb.numpy()))
   # A rerun resumes (nothing left to train) and rewrites the same vectors.
-  again = train_speech2vec.run(tiny_corpus, out, os.path.join(tiny_corpus, "word_timings"), config=SMALL,
+  again = train_speech2vec_lib.run(tiny_corpus, out, os.path.join(tiny_corpus, "word_timings"), config=SMALL,
                                lexicon=None)
   assert again["training"]["epochs_run"] == 0
   np.testing.assert_allclose(vectors.read_vec(os.path.join(out, "speech2vec.vec"))[1], vecs, atol=1e-5)
   with pytest.raises(ValueError, match="other settings"):
-    train_speech2vec.run(tiny_corpus, out, os.path.join(tiny_corpus, "word_timings"),
+    train_speech2vec_lib.run(tiny_corpus, out, os.path.join(tiny_corpus, "word_timings"),
                          config=speech2vec.Speech2VecConfig(**{**SMALL.to_dict(), "embedding_dim": 8}))
 
 
@@ -131,8 +131,8 @@ def test_bad_recordings_and_segments_are_skipped_and_counted(tiny_corpus, tmp_pa
   with open(wt / f"{ids[0]}.csv", "a", encoding="utf-8") as f:
     f.write("s99w0;5.0;5.0;zero\ns99w1;5.1;5.105;tiny\n")
   (root / "audio" / f"{ids[1]}.wav").write_bytes(b"RIFF not a wav")
-  segs, parts, report = train_speech2vec.load_corpus_segments(str(root), str(wt), None,
-                                                              train_speech2vec.mfcc_lib.MfccConfig(), 60)
+  segs, parts, report = train_speech2vec_lib.load_corpus_segments(str(root), str(wt), None,
+                                                              train_speech2vec_lib.mfcc_lib.MfccConfig(), 60)
   assert report["segments"]["zero_length"] >= 1 and report["segments"]["shorter_than_window"] >= 1
   assert list(report["failed"]) == [ids[1]] and ids[1] + ".wav" in report["failed"][ids[1]]
   assert len(segs) > 0 and ids[1] not in parts
@@ -141,19 +141,19 @@ def test_bad_recordings_and_segments_are_skipped_and_counted(tiny_corpus, tmp_pa
 def test_empty_corpus_is_a_clear_error(tmp_path):
   (tmp_path / "audio").mkdir()
   with pytest.raises(ValueError, match="no audio"):
-    train_speech2vec.run(str(tmp_path), str(tmp_path / "out"), config=SMALL)
+    train_speech2vec_lib.run(str(tmp_path), str(tmp_path / "out"), config=SMALL)
 
 
 def test_extra_corpus_only_adds_training_segments(tiny_corpus, tmp_path):
   """--extra_corpus segments (all partitions) join training only; vectors and checks use the main corpus."""
   timings = os.path.join(tiny_corpus, "word_timings")
   cfg = speech2vec.Speech2VecConfig(**{**SMALL.to_dict(), "epochs": 1})
-  main_train, _, _ = train_speech2vec.load_corpus_segments(tiny_corpus, timings, ["train"],
-                                                           train_speech2vec.mfcc_lib.MfccConfig(), 60)
-  extra_all, _, _ = train_speech2vec.load_corpus_segments(tiny_corpus, timings, None,
-                                                          train_speech2vec.mfcc_lib.MfccConfig(), 60)
+  main_train, _, _ = train_speech2vec_lib.load_corpus_segments(tiny_corpus, timings, ["train"],
+                                                           train_speech2vec_lib.mfcc_lib.MfccConfig(), 60)
+  extra_all, _, _ = train_speech2vec_lib.load_corpus_segments(tiny_corpus, timings, None,
+                                                          train_speech2vec_lib.mfcc_lib.MfccConfig(), 60)
   out = str(tmp_path / "s2v")
-  report = train_speech2vec.run(tiny_corpus, out, timings, config=cfg, extra_corpora=[tiny_corpus])
+  report = train_speech2vec_lib.run(tiny_corpus, out, timings, config=cfg, extra_corpora=[tiny_corpus])
   assert report["train_segments"] == len(main_train) + len(extra_all)
   assert report["extra_corpora"][tiny_corpus]["word_segments"] == len(extra_all)
   assert report["embed_segments"] == len(extra_all)  # the main corpus' own segments, all partitions

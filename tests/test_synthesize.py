@@ -8,10 +8,10 @@ import sys
 
 import numpy as np
 
-from data_prep import corpus
+from emotion_tf.data import corpus
 from data_prep import lexicon
-from data_prep import synthesize
-from data_prep import word_timings as wt
+from data_prep import synthesize_lib
+from emotion_tf.data import word_timings as wt
 from tests.data_fixtures import tiny_corpus  # noqa: F401  pylint: disable=unused-import
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -29,9 +29,9 @@ def _tree(d):
 
 def test_byte_identical_for_a_seed(tmp_path):
   a, b, c = (str(tmp_path / n) for n in "abc")
-  synthesize.synthesize_corpus(a, 3, 6.0, seed=11, num_workers=1)
-  synthesize.synthesize_corpus(b, 3, 6.0, seed=11, num_workers=2)  # pool: same bytes
-  synthesize.synthesize_corpus(c, 3, 6.0, seed=12, num_workers=1)
+  synthesize_lib.synthesize_corpus(a, 3, 6.0, seed=11, num_workers=1)
+  synthesize_lib.synthesize_corpus(b, 3, 6.0, seed=11, num_workers=2)  # pool: same bytes
+  synthesize_lib.synthesize_corpus(c, 3, 6.0, seed=12, num_workers=1)
   ta, tb, tc = _tree(a), _tree(b), _tree(c)
   assert len(ta) == 3 * 5 + 2 and ta == tb
   assert ta["audio/Train_01.wav"] != tc["audio/Train_01.wav"]
@@ -103,12 +103,12 @@ def test_arousal_in_prosody_valence_in_words(tiny_corpus):  # noqa: F811
   assert content.sum() > 40
   assert corr(lex_v[content], valence[content]) > 0.9
   assert abs(corr(lex_v[content], arousal[content])) < 0.25
-  assert not any(w in lex for w in synthesize.function_words())
+  assert not any(w in lex for w in synthesize_lib.function_words())
 
 
 def test_label_curves_properties():
   rng = np.random.default_rng(0)
-  c = synthesize.label_curves(rng, 600)
+  c = synthesize_lib.label_curves(rng, 600)
   assert c.shape == (600, 3) and np.abs(c).max() < 0.9
   assert abs(np.corrcoef(np.arctanh(c[:, 0] / 0.9), np.arctanh(c[:, 1] / 0.9))[0, 1]) < 1e-6
   np.testing.assert_allclose(c[:, 2], (c[:, 0] + c[:, 1]) / 2)
@@ -116,14 +116,14 @@ def test_label_curves_properties():
 
 
 def test_vocabulary_and_generate_sentences():
-  vocab = synthesize.content_vocabulary()
+  vocab = synthesize_lib.content_vocabulary()
   vals = np.array([v for _, v in vocab])
   assert len(vocab) == 240 and len({w for w, _ in vocab}) == 240
   assert vals.min() < -0.8 and vals.max() > 0.8
-  s1 = synthesize.generate_sentences(300, seed=5)
-  assert s1 == synthesize.generate_sentences(300, seed=5)
-  assert s1 != synthesize.generate_sentences(300, seed=6)
-  allowed = {w for w, _ in vocab} | set(synthesize.function_words())
+  s1 = synthesize_lib.generate_sentences(300, seed=5)
+  assert s1 == synthesize_lib.generate_sentences(300, seed=5)
+  assert s1 != synthesize_lib.generate_sentences(300, seed=6)
+  allowed = {w for w, _ in vocab} | set(synthesize_lib.function_words())
   counts = collections.Counter(w for s in s1 for w in s.split())
   assert len(s1) == 300 and set(counts) <= allowed
   assert all(wt.tokenize(s) == s.split() for s in s1)
@@ -138,4 +138,4 @@ def test_cli_writes_corpus_and_text(tmp_path):
   assert res.returncode == 0, res.stderr
   assert sorted(os.listdir(out / "audio")) == ["Devel_01.wav", "Test_01.wav", "Train_01.wav"]
   lines = text.read_text(encoding="utf-8").splitlines()
-  assert lines == synthesize.generate_sentences(50, 2)
+  assert lines == synthesize_lib.generate_sentences(50, 2)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from emotion_tf import training
+from emotion_tf import train_lib
 from emotion_tf.data import pipeline
 from emotion_tf.models import ModelConfig
 from tests.data_fixtures import tiny_corpus  # noqa: F401  (fixture)
@@ -21,7 +21,7 @@ def config(data_dir, model_dir, **overrides):
   base = dict(data_dir=data_dir, model_dir=str(model_dir), epochs=1, batch_size=2,
               backup_every_steps=2, log_every_steps=1, seed=3)
   base.update(overrides)
-  return training.TrainConfig(**base)
+  return train_lib.TrainConfig(**base)
 
 
 def weights_of(model_dir, name="last.keras"):
@@ -47,7 +47,7 @@ def test_two_replicas_match_one_device(tiny_tfrecords, tmp_path, clip_norm):
     cfg = config(data_dir, tmp_path / name, optimizer="sgd", learning_rate=0.5,
                  clip_norm=clip_norm, steps_per_epoch=2, eval_partition="")
     losses = []
-    out = training.train(cfg, model_config, strategy=strategy,
+    out = train_lib.train(cfg, model_config, strategy=strategy,
                          step_callback=lambda step, loss: losses.append(loss))
     assert out["num_replicas"] == strategy.num_replicas_in_sync
     results.append((losses, weights_of(cfg.model_dir)))
@@ -67,15 +67,15 @@ def build_initial_weights(model_config, seed=3):
 
 
 def test_batch_not_divisible_by_replicas(tiny_tfrecords, tmp_path):
-  with pytest.raises(training.TrainingSetupError, match="not divisible by the number of replicas"):
-    training.train(config(tiny_tfrecords[0], tmp_path / "m", batch_size=3), SMALL,
+  with pytest.raises(train_lib.TrainingSetupError, match="not divisible by the number of replicas"):
+    train_lib.train(config(tiny_tfrecords[0], tmp_path / "m", batch_size=3), SMALL,
                    strategy=two_devices())
 
 
 def test_crash_resumes_from_backup_and_matches_uninterrupted_run(tiny_tfrecords, tmp_path):
   data_dir = tiny_tfrecords[0]
   full_dir = tmp_path / "full"
-  full = training.train(config(data_dir, full_dir, epochs=2), SMALL, strategy=one_device())
+  full = train_lib.train(config(data_dir, full_dir, epochs=2), SMALL, strategy=one_device())
   steps_per_epoch = full["global_step"] // 2
   assert full["epochs_completed"] == 2 and steps_per_epoch >= 3
 
@@ -87,9 +87,9 @@ def test_crash_resumes_from_backup_and_matches_uninterrupted_run(tiny_tfrecords,
 
   crash_dir = tmp_path / "crash"
   with pytest.raises(KeyboardInterrupt):
-    training.train(config(data_dir, crash_dir, epochs=2), SMALL, strategy=one_device(),
+    train_lib.train(config(data_dir, crash_dir, epochs=2), SMALL, strategy=one_device(),
                    step_callback=crash)
-  resumed = training.train(config(data_dir, crash_dir, epochs=2), SMALL, strategy=one_device())
+  resumed = train_lib.train(config(data_dir, crash_dir, epochs=2), SMALL, strategy=one_device())
   expected_backup = max(s for s in range(1, crash_at + 1)
                         if s % 2 == 0 or s == steps_per_epoch)
   assert resumed["resumed_from_step"] == expected_backup
@@ -97,7 +97,7 @@ def test_crash_resumes_from_backup_and_matches_uninterrupted_run(tiny_tfrecords,
   for a, b in zip(weights_of(crash_dir), weights_of(full_dir)):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
   # A finished run restarted with the same command does nothing more.
-  again = training.train(config(data_dir, crash_dir, epochs=2), SMALL, strategy=one_device())
+  again = train_lib.train(config(data_dir, crash_dir, epochs=2), SMALL, strategy=one_device())
   assert again["global_step"] == full["global_step"] and again["history"] == []
 
   # What a user watches in TensorBoard (from the uninterrupted run).
@@ -125,9 +125,9 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tiny_tfrecords, tmp_path)
     return ds.enumerate().map(poison)
 
   model_dir = tmp_path / "m"
-  with pytest.raises(training.TrainingDivergedError,
+  with pytest.raises(train_lib.TrainingDivergedError,
                      match=r"non-finite loss.*step 3.*last good checkpoint is kept"):
-    training.train(config(data_dir, model_dir, backup_every_steps=1), SMALL,
+    train_lib.train(config(data_dir, model_dir, backup_every_steps=1), SMALL,
                    strategy=one_device(), dataset_fn=poisoned)
   latest = tf.train.latest_checkpoint(str(model_dir / "backup"))
   assert latest is not None and latest.endswith("-2")
@@ -142,17 +142,17 @@ def test_setup_errors_fail_before_training(tiny_tfrecords, tmp_path):
   data_dir = tiny_tfrecords[0]
   blocker = tmp_path / "file"
   blocker.write_text("x")
-  with pytest.raises(training.TrainingSetupError, match="model directory is not writable"):
-    training.train(config(data_dir, blocker / "model"), SMALL, strategy=one_device())
+  with pytest.raises(train_lib.TrainingSetupError, match="model directory is not writable"):
+    train_lib.train(config(data_dir, blocker / "model"), SMALL, strategy=one_device())
   empty = tmp_path / "empty"
   empty.mkdir()
-  with pytest.raises(training.TrainingSetupError, match="metadata.json: missing"):
-    training.train(config(str(empty), tmp_path / "m1"), SMALL, strategy=one_device())
-  with pytest.raises(training.TrainingSetupError, match="model expects 16, the data .* has 8"):
-    training.train(config(data_dir, tmp_path / "m2"), SMALL.replace(semantic_dim=16),
+  with pytest.raises(train_lib.TrainingSetupError, match="metadata.json: missing"):
+    train_lib.train(config(str(empty), tmp_path / "m1"), SMALL, strategy=one_device())
+  with pytest.raises(train_lib.TrainingSetupError, match="model expects 16, the data .* has 8"):
+    train_lib.train(config(data_dir, tmp_path / "m2"), SMALL.replace(semantic_dim=16),
                    strategy=one_device())
-  with pytest.raises(training.TrainingSetupError, match="no shards"):
-    training.train(config(data_dir, tmp_path / "m3", eval_partition="Dev"), SMALL,
+  with pytest.raises(train_lib.TrainingSetupError, match="no shards"):
+    train_lib.train(config(data_dir, tmp_path / "m3", eval_partition="Dev"), SMALL,
                    strategy=one_device())
   assert not os.path.exists(tmp_path / "m2" / "backup")
 
@@ -160,7 +160,7 @@ def test_setup_errors_fail_before_training(tiny_tfrecords, tmp_path):
 def test_curve_image_draws_both_curves():
   t = np.linspace(0, 1, 50)
   gold = np.stack([np.sin(6 * t)] * 3, -1)
-  image = training.curve_image(gold, -gold, width=100, panel_height=40)
+  image = train_lib.curve_image(gold, -gold, width=100, panel_height=40)
   assert image.shape == (120, 100, 3) and image.dtype == np.uint8
   red = (image[..., 0] > 200) & (image[..., 1] < 60)
   black = image.sum(-1) == 0

@@ -5,9 +5,9 @@ import os
 import numpy as np
 import pytest
 
-from data_prep import corpus
-from data_prep import word_timings as wt
-from data_prep import write_tfrecords
+from emotion_tf.data import corpus
+from emotion_tf.data import frames as frames_lib
+from emotion_tf.data import word_timings as wt
 from tests.data_fixtures import tiny_corpus  # noqa: F401  pylint: disable=unused-import
 
 W = wt.WordTiming
@@ -177,7 +177,7 @@ def test_frame_word_index_matches_brute_force():
   timings = [W(0.0, 0.32, "a"), W(0.37, 0.39, "b"), W(0.5, 1.0, "c"), W(0.8, 1.2, "d"),
              W(2.05, 2.15, "a"), W(1.3, 1.9, "c"), W(1.4, 1.5, "b")]
   vocab = {"<none>": 0, "a": 1, "b": 2, "c": 3, "d": 4}
-  got = write_tfrecords.frame_word_index(timings, vocab, 25)
+  got = frames_lib.frame_word_index(timings, vocab, 25)
   want = np.zeros(25, np.int64)
   for k in range(25):
     c = (k + 0.5) * 0.1

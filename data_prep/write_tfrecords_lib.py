@@ -53,8 +53,9 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 from absl import logging
 
-from data_prep import corpus
-from data_prep import word_timings as wt
+from emotion_tf.data import corpus
+from emotion_tf.data import frames as frames_lib
+from emotion_tf.data import word_timings as wt
 from emotion_tf import FRAME_HOP_SECONDS, FRAMES_PER_CHUNK, LABEL_NAMES, SAMPLE_RATE
 from emotion_tf import SAMPLES_PER_FRAME
 from emotion_tf import cli
@@ -108,23 +109,6 @@ def plan_shards(recordings: Sequence[corpus.Recording], records_per_shard: int =
       lo, hi = i * len(ids) // count, (i + 1) * len(ids) // count
       plans.append(ShardPlan(part, i, count, tuple(ids[lo:hi])))
   return plans
-
-
-def frame_word_index(timings: Sequence[wt.WordTiming], word_to_index: Dict[str, int],
-                     num_frames: int, hop: float = FRAME_HOP_SECONDS) -> np.ndarray:
-  """Vocabulary index of the word spoken at each frame centre (k + 0.5) * hop, 0 where none.
-
-  A word covers [start, end); where words overlap the latest-starting one wins.
-  Returns int64 [num_frames].
-  """
-  out = np.zeros(num_frames, np.int64)
-  centres = (np.arange(num_frames) + 0.5) * hop
-  # Paint words in start order: a later-starting word overwrites the frames it covers.
-  for t in sorted(timings, key=lambda t: (t.start, t.end)):
-    lo = np.searchsorted(centres, t.start, side="left")  # first centre >= start
-    hi = np.searchsorted(centres, t.end, side="left")    # first centre >= end
-    out[lo:hi] = word_to_index[t.word]
-  return out
 
 
 # ------------------------------------------------------------------------------------- workers

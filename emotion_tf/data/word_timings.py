@@ -14,7 +14,7 @@ from typing import Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 from absl import logging
 
-from data_prep import corpus
+from emotion_tf.data import corpus
 from emotion_tf import fileio
 
 

@@ -47,7 +47,7 @@ import tensorflow as tf
 from absl import logging
 
 import emotion_tf
-from emotion_tf import evaluation
+from emotion_tf import evaluate_lib
 from emotion_tf import fileio
 from emotion_tf.models import EmotionRecognitionModel
 
@@ -268,7 +268,7 @@ def export_from_model_dir(model_dir: str, export_dir: str, which: str = "best",
   Returns:
     (metadata, exported): `exported` False when the existing export was kept.
   """
-  path = evaluation.trained_model_path(model_dir, which)
+  path = evaluate_lib.trained_model_path(model_dir, which)
   digest = file_sha256(path)
   if not force and os.path.isdir(export_dir):
     try:
@@ -279,7 +279,7 @@ def export_from_model_dir(model_dir: str, export_dir: str, which: str = "best",
       logging.info("%s already holds the export of %s; skipping (use --force to redo)",
                    export_dir, path)
       return existing, False
-  model = evaluation.load_trained_model(model_dir, which)
+  model = evaluate_lib.load_trained_model(model_dir, which)
   source = {"path": os.path.abspath(path), "sha256": digest, "which": which}
   return export_saved_model(model, export_dir, source), True
 

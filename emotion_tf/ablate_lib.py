@@ -167,16 +167,16 @@ def run_ablation(data_dir: str, spaces: Dict[str, str], out_dir: str, *, epochs:
         write_hparams(hparams_dir, results[-1], **hparams_args)
       continue
     embeddings = spaces.get(space, "") if space else ""
-    dim = training.semantic_dim_of(data_dir, embeddings)
+    dim = train_lib.semantic_dim_of(data_dir, embeddings)
     model_config = ModelConfig(variant=variant, semantic_dim=dim, **(model_overrides or {}))
-    config = training.TrainConfig(data_dir=data_dir, model_dir=model_dir, embeddings=embeddings,
+    config = train_lib.TrainConfig(data_dir=data_dir, model_dir=model_dir, embeddings=embeddings,
                                   epochs=epochs, learning_rate=learning_rate,
                                   batch_size=batch_size, seed=seed, eval_partition=partition)
     logging.info("ablation row %r: training %s on %s", name, variant, embeddings or "audio")
-    trained = training.train(config, model_config)
-    model = evaluation.load_trained_model(model_dir, "best")
+    trained = train_lib.train(config, model_config)
+    model = evaluate_lib.load_trained_model(model_dir, "best")
     matrix = schema.load_embedding_matrix(data_dir, embeddings) if embeddings else None
-    summary = evaluation.evaluate_partition(model, data_dir, partition, batch_size=batch_size,
+    summary = evaluate_lib.evaluate_partition(model, data_dir, partition, batch_size=batch_size,
                                             embedding_matrix=matrix)
     row = {"table": table, "name": name, "variant": variant, "space": space,
            "embeddings": embeddings, "ccc": summary["ccc"], "ccc_mean": summary["ccc_mean"],
@@ -192,7 +192,7 @@ def run_ablation(data_dir: str, spaces: Dict[str, str], out_dir: str, *, epochs:
       logging.error("baseline row skipped: %s", e)
   table_text = format_tables(results, partition.lower())
   notes = check_expectations(results)
-  evaluation.write_json(os.path.join(out_dir, "ablation.json"),
+  evaluate_lib.write_json(os.path.join(out_dir, "ablation.json"),
                         {"rows": results, "expectations": notes, "partition": partition})
   schema.atomic_write(os.path.join(out_dir, "ablation.md"),
                       ("```\n" + table_text + "\n" + "\n".join(notes) + "\n```\n").encode())

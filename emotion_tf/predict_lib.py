@@ -1,14 +1,14 @@
 """Whole-recording prediction with an exported SavedModel (library of `emotion_tf.predict`).
 
 One recording = one pass: the wav is decoded and resampled to the model's rate
-(`data_prep.corpus.load_audio`), cut to F = floor(samples / samples_per_frame) whole 0.1 s
+(`emotion_tf.data.corpus.load_audio`), cut to F = floor(samples / samples_per_frame) whole 0.1 s
 frames (a trailing partial frame, < 0.1 s, is dropped; a wav shorter than one frame is an error),
 and the model runs once over all F frames, so there are no 10 s chunk boundaries and the LSTM
 state flows through the whole recording.
 
 Semantic input, frame k: the vector of the word being spoken at the frame centre
 t_k = (k + 0.5) * hop, by the same rules (and code) as the TFRecord writer
-(`data_prep.write_tfrecords.frame_word_index`, `schema.build_embedding_matrix`): zeros when no
+(`emotion_tf.data.frames`, `schema.build_embedding_matrix`): zeros when no
 word is spoken; a word missing from the embedding file gets zeros (or the writer's
 deterministic hash vector with oov='hash'), and the number of such words and frames is logged.
 
@@ -22,11 +22,11 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from absl import logging
 
-from data_prep import corpus
-from data_prep import word_timings as wt
-from data_prep import write_tfrecords
-from emotion_tf import evaluation
-from emotion_tf import exporting
+from emotion_tf.data import corpus
+from emotion_tf.data import frames as frames_lib
+from emotion_tf.data import word_timings as wt
+from emotion_tf import evaluate_lib
+from emotion_tf import export_lib
 from emotion_tf.data import schema
 from emotion_tf.semantic import vectors as vec_io
 
@@ -42,42 +42,6 @@ def read_word_timings(path: str, tier: Optional[str] = None) -> List[wt.WordTimi
   if path.lower().endswith(".textgrid"):
     return wt.read_textgrid(path, tier=tier or None)
   return wt.read_timings_csv(path)
-
-
-def semantic_frames(timings: Sequence[wt.WordTiming], num_frames: int,
-                    words: Sequence[str], vectors: np.ndarray, hop_seconds: float = 0.1,
-                    oov: str = "zeros") -> Tuple[np.ndarray, Dict[str, Any]]:
-  """Per-frame word vectors of one recording, with the TFRecord writer's rules.
-
-  The word of frame k is the one spoken at its centre (k + 0.5) * hop
-  (`data_prep.write_tfrecords.frame_word_index`); its vector comes from (`words`, `vectors`)
-  through `schema.build_embedding_matrix` (zeros where no word; unknown words -> zeros or the
-  writer's deterministic hash vector, per `oov`).
-
-  Args:
-    timings: word timings; num_frames: F.
-    words, vectors: an embedding space, vectors float32 [count, d].
-    hop_seconds: frame hop; oov: 'zeros' or 'hash'.
-
-  Returns:
-    (semantic float32 [num_frames, d], stats {'words', 'frames_with_word',
-    'oov_words' (distinct unknown words spoken), 'oov_frames'}).
-  """
-  vocab = [schema.NO_WORD] + sorted({t.word for t in timings} - {schema.NO_WORD})
-  word_to_index = {w: i for i, w in enumerate(vocab)}
-  index = write_tfrecords.frame_word_index(timings, word_to_index, num_frames,
-                                           hop_seconds)                    # [F] into vocab
-  matrix = schema.build_embedding_matrix(vocab, words, vectors, oov)       # [V, d]
-  known = set(words)
-  unknown = np.array([i > 0 and w not in known for i, w in enumerate(vocab)])
-  stats = {"words": len(timings), "frames_with_word": int((index > 0).sum()),
-           "oov_words": int(unknown.sum()), "oov_frames": int(unknown[index].sum())}
-  return matrix[index], stats
-
-
-def frames_in(num_samples: int, samples_per_frame: int) -> int:
-  """Whole frames in `num_samples` samples (a trailing partial frame is dropped)."""
-  return int(num_samples) // int(samples_per_frame)
 
 
 def load_embeddings(path: str, expected_dim: int) -> Tuple[List[str], np.ndarray]:
@@ -98,7 +62,7 @@ def load_embeddings(path: str, expected_dim: int) -> Tuple[List[str], np.ndarray
   return words, matrix
 
 
-def predict_recording(model: exporting.ExportedModel, audio_path: str,
+def predict_recording(model: export_lib.ExportedModel, audio_path: str,
                       word_timings_path: Optional[str] = None,
                       embeddings_path: Optional[str] = None, tier: Optional[str] = None,
                       oov: str = "zeros") -> Tuple[np.ndarray, Dict[str, Any]]:
@@ -128,14 +92,14 @@ def predict_recording(model: exporting.ExportedModel, audio_path: str,
     words, vectors = load_embeddings(embeddings_path, model.semantic_dim)
   timings = read_word_timings(word_timings_path, tier) if word_timings_path else []
   audio = corpus.load_audio(audio_path, model.sample_rate)              # [samples]
-  num_frames = frames_in(audio.shape[0], model.samples_per_frame)
+  num_frames = frames_lib.frames_in(audio.shape[0], model.samples_per_frame)
   if num_frames < 1:
     raise PredictionInputError(
         f"{audio_path}: audio is {audio.shape[0] / model.sample_rate:.3f} s long, shorter than "
         f"one {model.hop_seconds:.3f} s frame ({model.samples_per_frame} samples at "
         f"{model.sample_rate} Hz); nothing to predict")
   audio = audio[:num_frames * model.samples_per_frame]
-  semantic, stats = semantic_frames(timings, num_frames, words, vectors, model.hop_seconds,
+  semantic, stats = frames_lib.semantic_frames(timings, num_frames, words, vectors, model.hop_seconds,
                                     oov)
   if word_timings_path and stats["oov_words"]:
     logging.warning("%s: %d distinct words (%d frames) not in %s; their vectors are %s",
@@ -161,10 +125,10 @@ def predict_to_csv(export_dir: str, audio_path: str, out_path: str,
   CSV rows: `name;time;arousal;valence;liking`, no header, time = k * hop.
   `name` defaults to the wav file's stem. Returns the info dict of `predict_recording`.
   """
-  model = exporting.ExportedModel(export_dir)
+  model = export_lib.ExportedModel(export_dir)
   predictions, info = predict_recording(model, audio_path, word_timings_path, embeddings_path,
                                         tier, oov)
   name = name or os.path.splitext(os.path.basename(audio_path))[0]
-  evaluation.write_prediction_csv(out_path, name, predictions, model.hop_seconds)
+  evaluate_lib.write_prediction_csv(out_path, name, predictions, model.hop_seconds)
   info["out"] = out_path
   return info

@@ -50,7 +50,7 @@ import numpy as np
 from absl import logging
 
 from data_prep import lexicon
-from data_prep import word_timings as wt
+from emotion_tf.data import word_timings as wt
 from emotion_tf import SAMPLE_RATE
 from emotion_tf import cli
 from emotion_tf import fileio

@@ -3,7 +3,7 @@
     python -m data_prep.train_word2vec --text FILE[,FILE...] --out FILE.vec \
         [--dim 100 --window 5 --min_count 2 --epochs 10 --workers 1 --seed 0]
 
-Each input line is one sentence, tokenised by `data_prep.word_timings.tokenize` (the same
+Each input line is one sentence, tokenised by `emotion_tf.data.word_timings.tokenize` (the same
 normalisation as the word timings, so speech and text vocabularies share strings). The
 `.vec` is written atomically in gensim's frequency order (most frequent first), which the
 alignment relies on. Logs the vocabulary size and the training loss of every epoch.

@@ -1,0 +1,66 @@
+"""Frame <-> word mapping: the model's input contract shared by the TFRecord writer and predict.
+
+A recording of F frames (hop `FRAME_HOP_SECONDS` = 0.1 s) gets, at frame k, the vector of the
+word spoken at the frame centre t_k = (k + 0.5) * hop (DESIGN.md "Word timings"); zeros where no
+word is spoken.
+"""
+
+from typing import Any, Dict, Sequence, Tuple
+
+import numpy as np
+
+from emotion_tf import FRAME_HOP_SECONDS
+from emotion_tf.data import schema
+from emotion_tf.data import word_timings as wt
+
+
+def frame_word_index(timings: Sequence[wt.WordTiming], word_to_index: Dict[str, int],
+                     num_frames: int, hop: float = FRAME_HOP_SECONDS) -> np.ndarray:
+  """Vocabulary index of the word spoken at each frame centre (k + 0.5) * hop, 0 where none.
+
+  A word covers [start, end); where words overlap the latest-starting one wins.
+  Returns int64 [num_frames].
+  """
+  out = np.zeros(num_frames, np.int64)
+  centres = (np.arange(num_frames) + 0.5) * hop
+  # Paint words in start order: a later-starting word overwrites the frames it covers.
+  for t in sorted(timings, key=lambda t: (t.start, t.end)):
+    lo = np.searchsorted(centres, t.start, side="left")  # first centre >= start
+    hi = np.searchsorted(centres, t.end, side="left")    # first centre >= end
+    out[lo:hi] = word_to_index[t.word]
+  return out
+
+
+def semantic_frames(timings: Sequence[wt.WordTiming], num_frames: int,
+                    words: Sequence[str], vectors: np.ndarray,
+                    hop_seconds: float = FRAME_HOP_SECONDS,
+                    oov: str = "zeros") -> Tuple[np.ndarray, Dict[str, Any]]:
+  """Per-frame word vectors of one recording, with the TFRecord writer's rules.
+
+  The word of frame k is the one spoken at its centre (k + 0.5) * hop (`frame_word_index`); its
+  vector comes from (`words`, `vectors`) through `schema.build_embedding_matrix` (zeros where no
+  word; unknown words -> zeros or the writer's deterministic hash vector, per `oov`).
+
+  Args:
+    timings: word timings; num_frames: F.
+    words, vectors: an embedding space, vectors float32 [count, d].
+    hop_seconds: frame hop; oov: 'zeros' or 'hash'.
+
+  Returns:
+    (semantic float32 [num_frames, d], stats {'words', 'frames_with_word',
+    'oov_words' (distinct unknown words spoken), 'oov_frames'}).
+  """
+  vocab = [schema.NO_WORD] + sorted({t.word for t in timings} - {schema.NO_WORD})
+  word_to_index = {w: i for i, w in enumerate(vocab)}
+  index = frame_word_index(timings, word_to_index, num_frames, hop_seconds)  # [F] into vocab
+  matrix = schema.build_embedding_matrix(vocab, words, vectors, oov)         # [V, d]
+  known = set(words)
+  unknown = np.array([i > 0 and w not in known for i, w in enumerate(vocab)])
+  stats = {"words": len(timings), "frames_with_word": int((index > 0).sum()),
+           "oov_words": int(unknown.sum()), "oov_frames": int(unknown[index].sum())}
+  return matrix[index], stats
+
+
+def frames_in(num_samples: int, samples_per_frame: int) -> int:
+  """Whole frames in `num_samples` samples (a trailing partial frame is dropped)."""
+  return int(num_samples) // int(samples_per_frame)
