@@ -30,7 +30,6 @@ import io
 import json
 import multiprocessing
 import os
-import shutil
 import subprocess
 import time
 import wave
@@ -452,43 +451,3 @@ def write_text_corpus(path: str, num_sentences: int, seed: int,
                       config: SynthConfig = SynthConfig()) -> None:
   """Writes `generate_sentences(num_sentences, seed)` one per line, atomically."""
   wt.atomic_write_text(path, "\n".join(generate_sentences(num_sentences, seed, config)) + "\n")
-
-
-# ------------------------------------------------------------------------------------------ CLI
-
-def define_flags() -> None:
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  flags.DEFINE_string("out", "runs/demo/corpus", "Output corpus directory.")
-  flags.DEFINE_integer("recordings", 40, "Number of recordings (50/25/25 % Train/Devel/Test).")
-  flags.DEFINE_float("seconds", 60.0, "Length of each recording in seconds.")
-  flags.DEFINE_integer("seed", 0, "Random seed (output is byte-identical per seed).")
-  flags.DEFINE_list("voices", list(DEFAULT_VOICES), "espeak-ng voices used as speakers.")
-  flags.DEFINE_integer("num_workers", max(1, min(2, os.cpu_count() or 1)), "Worker processes.")
-  flags.DEFINE_integer("content_words", SynthConfig.content_words, "Content vocabulary size.")
-  flags.DEFINE_string("text_out", "", "If set, also write a text corpus here (one sentence a line).")
-  flags.DEFINE_integer("text_sentences", 50000, "Sentences written to --text_out.")
-
-
-def main(argv: Sequence[str]) -> int:
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  del argv
-  f = flags.FLAGS
-  if shutil.which("espeak-ng") is None:
-    logging.error("espeak-ng is not installed (apt-get install espeak-ng)")
-    return 2
-  config = SynthConfig(content_words=f.content_words)
-  summary = synthesize_corpus(f.out, f.recordings, f.seconds, f.seed, f.voices, f.num_workers,
-                              config)
-  print(f"wrote {len(summary['recordings'])} recordings ({summary['seconds_of_audio']:.0f} s of "
-        f"audio, {summary['espeak_calls']} espeak-ng calls) to {f.out} in {summary['wall_s']:.1f} s")
-  if f.text_out:
-    t0 = time.time()
-    write_text_corpus(f.text_out, f.text_sentences, f.seed, config)
-    print(f"wrote {f.text_sentences} sentences to {f.text_out} in {time.time() - t0:.1f} s")
-  return 0
-
-
-if __name__ == "__main__":
-  from absl import app  # pylint: disable=g-import-not-at-top
-  define_flags()
-  app.run(main)

@@ -14,8 +14,6 @@ is salted per process (PYTHONHASHSEED), so `deterministic_hash` (CRC-32) is pass
 With more than one worker, thread scheduling makes results vary slightly between runs.
 """
 
-import os
-import time
 import zlib
 from typing import Dict, List, Sequence, Tuple
 
@@ -112,51 +110,3 @@ def save_vec(keyed_vectors, path: str) -> Tuple[List[str], np.ndarray]:
   vecs = np.asarray(keyed_vectors.vectors, np.float32)
   vectors_lib.write_vec(path, words, vecs)
   return words, vecs
-
-
-def define_flags() -> None:
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  flags.DEFINE_list("text", [], "Text corpus file(s), one sentence per line.")
-  flags.DEFINE_string("out", "runs/demo/word2vec.vec", "Output .vec file.")
-  flags.DEFINE_integer("dim", 100, "Vector dimension d_t.")
-  flags.DEFINE_integer("window", 5, "Skip-gram context window (words each side).")
-  flags.DEFINE_integer("min_count", 2, "Ignore words rarer than this.")
-  flags.DEFINE_integer("epochs", 10, "Training epochs.")
-  flags.DEFINE_integer("workers", 1, "Worker threads (1 = deterministic with --seed).")
-  flags.DEFINE_integer("seed", 0, "Random seed.")
-  flags.DEFINE_bool("probe", True, "Also log/write the valence linear probe of the text vectors "
-                    "(<out>.quality.json) as a reference for Speech2Vec's.")
-
-
-def main(argv: Sequence[str]) -> int:
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  del argv
-  f = flags.FLAGS
-  t0 = time.time()
-  try:
-    sentences = read_sentences(f.text)
-    kv, history = train_word2vec(sentences, f.dim, f.window, f.min_count, f.epochs, f.workers, f.seed)
-  except ValueError as e:
-    logging.error("%s", e)
-    return 1
-  words, vecs = save_vec(kv, f.out)
-  report = {"vocabulary": len(words), "dim": f.dim, "sentences": len(sentences), "history": history,
-            "wall_s": time.time() - t0}
-  if f.probe:
-    from data_prep import lexicon  # pylint: disable=g-import-not-at-top
-    from emotion_tf.semantic import io_utils, quality  # pylint: disable=g-import-not-at-top
-    report["valence_probe"] = quality.valence_probe(words, vecs, lexicon.load_valence_lexicon(), seed=f.seed)
-    logging.info("word2vec valence probe: R^2 %.3f vs shuffled %.3f over %d lexicon words",
-                 report["valence_probe"]["r2"], report["valence_probe"]["r2_shuffled"],
-                 report["valence_probe"]["words"])
-    io_utils.write_json(os.path.splitext(f.out)[0] + ".quality.json", report)
-  print(f"word2vec: {len(words)} words x {f.dim} written to {f.out} in {report['wall_s']:.1f} s"
-        + (f"; valence probe R^2 {report['valence_probe']['r2']:.3f} "
-           f"(shuffled {report['valence_probe']['r2_shuffled']:.3f})" if f.probe else ""))
-  return 0
-
-
-if __name__ == "__main__":
-  from absl import app  # pylint: disable=g-import-not-at-top
-  define_flags()
-  app.run(main)

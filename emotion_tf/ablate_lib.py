@@ -1,4 +1,4 @@
-"""Ablations of the paper's Tables 2 and 3: `python -m emotion_tf.ablate --run_dir DIR`.
+"""Ablations of the paper's Tables 2 and 3 (library of `python -m emotion_tf.ablate --run_dir DIR`).
 
 Trains one model per row on the same TFRecords and reports CCC on the Devel
 partition in the paper's columns (Arousal, Valence, Liking, Avg):
@@ -17,11 +17,8 @@ rerun; results go to `<out>/ablation.json` and `<out>/ablation.md`.
 
 import json
 import os
-import sys
 from typing import Any, Dict, List, Optional, Sequence
 
-from absl import app
-from absl import flags
 from absl import logging
 
 from emotion_tf import LABEL_NAMES
@@ -142,55 +139,3 @@ def run_ablation(data_dir: str, spaces: Dict[str, str], out_dir: str, *, epochs:
   schema.atomic_write(os.path.join(out_dir, "ablation.md"),
                       ("```\n" + table_text + "\n" + "\n".join(notes) + "\n```\n").encode())
   return results
-
-
-def define_flags() -> None:
-  flags.DEFINE_string("run_dir", "runs/demo", "Run directory of `make demo` (paths below "
-                      "default to its layout).")
-  flags.DEFINE_string("data_dir", "", "TFRecords; default <run_dir>/tfrecords.")
-  flags.DEFINE_string("word2vec", "", "Word2Vec .vec; default <run_dir>/word2vec.vec.")
-  flags.DEFINE_string("speech2vec", "", "Speech2Vec .vec; default "
-                      "<run_dir>/speech2vec/speech2vec.vec.")
-  flags.DEFINE_string("aligned", "", "Aligned Speech2Vec .vec; default "
-                      "<run_dir>/alignment/aligned_speech2vec.vec.")
-  flags.DEFINE_string("out", "", "Output directory; default <run_dir>/ablation.")
-  flags.DEFINE_list("rows", [], "Subset of rows (e.g. paralinguistic,word2vec); default all.")
-  flags.DEFINE_integer("epochs", 15, "Epochs per model.", lower_bound=1)
-  flags.DEFINE_float("learning_rate", 1e-3, "Adam learning rate (see README: the paper's 1e-4 "
-                     "needs many more steps than the demo corpus gives).", lower_bound=0.0)
-  flags.DEFINE_integer("batch_size", 25, "Global batch size.", lower_bound=1)
-  flags.DEFINE_integer("seed", 0, "Seed.")
-  flags.DEFINE_string("partition", "Devel", "Partition the tables report.")
-
-
-def main(argv):
-  del argv
-  f = flags.FLAGS
-  run = f.run_dir
-  data_dir = f.data_dir or os.path.join(run, "tfrecords")
-  spaces = {
-      "word2vec": f.word2vec or os.path.join(run, "word2vec.vec"),
-      "speech2vec": f.speech2vec or os.path.join(run, "speech2vec", "speech2vec.vec"),
-      "aligned": f.aligned or os.path.join(run, "alignment", "aligned_speech2vec.vec"),
-  }
-  for key, path in list(spaces.items()):
-    if not os.path.exists(path):
-      logging.warning("%s embeddings not found at %s; its rows are skipped", key, path)
-      spaces[key] = ""
-  out = f.out or os.path.join(run, "ablation")
-  try:
-    results = run_ablation(data_dir, spaces, out, epochs=f.epochs,
-                           learning_rate=f.learning_rate, batch_size=f.batch_size, seed=f.seed,
-                           rows=f.rows, partition=f.partition)
-  except (train_lib.TrainingSetupError, train_lib.TrainingDivergedError) as e:
-    sys.stderr.write(f"error: {e}\n")
-    return 2
-  sys.stdout.write("\n" + format_tables(results, f.partition.lower()) + "\n")
-  sys.stdout.write("\n".join(check_expectations(results)) + "\n")
-  sys.stdout.write(f"\nablation results: {os.path.join(out, 'ablation.md')}\n")
-  return 0
-
-
-if __name__ == "__main__":
-  define_flags()
-  app.run(main)

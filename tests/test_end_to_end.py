@@ -11,7 +11,6 @@ from emotion_tf.data import corpus
 from emotion_tf.data import frames as frames_lib
 from emotion_tf.data import word_timings as wt
 from emotion_tf import export_lib
-from emotion_tf import predict_lib
 from emotion_tf import train_lib
 from emotion_tf.data import pipeline
 from emotion_tf.models import ModelConfig
