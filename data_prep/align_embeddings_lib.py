@@ -29,8 +29,8 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 from absl import logging
 
+from emotion_tf import fileio
 from emotion_tf.semantic import alignment
-from emotion_tf.semantic import io_utils
 from emotion_tf.semantic import vectors as vectors_lib
 
 
@@ -89,11 +89,11 @@ def align_files(speech_path: str, text_path: str, out_dir: str, config: alignmen
   chosen = "supervised" if supervised else "unsupervised"
   w = results[chosen]
   report["written"] = chosen
-  io_utils.atomic_save_npy(os.path.join(out_dir, "W.npy"), w.astype(np.float32))
-  io_utils.atomic_save_npy(os.path.join(out_dir, "speech_mean.npy"), speech_mean)
+  fileio.atomic_save_npy(os.path.join(out_dir, "W.npy"), w.astype(np.float32))
+  fileio.atomic_save_npy(os.path.join(out_dir, "speech_mean.npy"), speech_mean)
   vectors_lib.write_vec(os.path.join(out_dir, "aligned_speech2vec.vec"), s_words, alignment.map_vectors(src, w))
   report["wall_s"] = time.time() - t0
-  io_utils.write_json(os.path.join(out_dir, "alignment.json"), report)
+  fileio.write_json(os.path.join(out_dir, "alignment.json"), report)
   for name in results:
     r = report[name]
     if "csls_p@1" in r:

@@ -49,6 +49,11 @@ def main(argv: Sequence[str]) -> int:
   return 0
 
 
-if __name__ == "__main__":
+def console_main() -> None:
+  """Entry point of the `emotion-tf-synthesize` console script."""
   define_flags()
   cli.run(main)
+
+
+if __name__ == "__main__":
+  console_main()

@@ -39,9 +39,9 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from emotion_tf import fileio
 from emotion_tf.data import corpus
 from emotion_tf.data import word_timings
-from emotion_tf.semantic import io_utils
 from emotion_tf.semantic import mfcc as mfcc_lib
 from emotion_tf.semantic import quality
 from emotion_tf.semantic import segments as segments_lib
@@ -202,7 +202,7 @@ def run(corpus_dir: str, out_dir: str, word_timings_dir: Optional[str] = None,
   norm_path = os.path.join(out_dir, "normalizer.json")
   normalizer = mfcc_lib.Normalizer.fit(train_segs.features, train_segs.lengths)
   normalizer.save(norm_path)
-  io_utils.write_json(os.path.join(out_dir, "config.json"), resolved)
+  fileio.write_json(os.path.join(out_dir, "config.json"), resolved)
 
   encoder, result = speech2vec.train(train_segs, normalizer, config, out_dir, strategy)
   untrained, _ = speech2vec.build_models(config)
@@ -221,12 +221,12 @@ def run(corpus_dir: str, out_dir: str, word_timings_dir: Optional[str] = None,
   if "valence_probe" in q_all:
     report["valence_probe"] = q_all["valence_probe"]
   vectors_lib.write_vec(os.path.join(out_dir, "speech2vec.vec"), words, vecs)
-  io_utils.write_json(os.path.join(out_dir, "word_counts.json"), dict(zip(words, counts)))
+  fileio.write_json(os.path.join(out_dir, "word_counts.json"), dict(zip(words, counts)))
   speech2vec.export_encoder(encoder, normalizer, mfcc_config, config.max_frames, os.path.join(out_dir, "encoder"),
                             config.resample_frames)
   report["vocabulary"] = len(words)
   report["wall_s"] = time.time() - t0
-  io_utils.write_json(os.path.join(out_dir, "quality.json"), report)
+  fileio.write_json(os.path.join(out_dir, "quality.json"), report)
   sd = report["same_different"]
   logging.info("speech2vec quality: same-different AP %.3f trained vs %.3f untrained (chance %.3f)",
                sd["trained_ap"], sd["untrained_ap"], sd["chance_ap"])

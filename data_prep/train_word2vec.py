@@ -16,7 +16,7 @@ from absl import logging
 from data_prep import lexicon
 from data_prep import train_word2vec_lib
 from emotion_tf import cli
-from emotion_tf.semantic import io_utils
+from emotion_tf import fileio
 from emotion_tf.semantic import quality
 
 
@@ -52,13 +52,18 @@ def main(argv: Sequence[str]) -> int:
     logging.info("word2vec valence probe: R^2 %.3f vs shuffled %.3f over %d lexicon words",
                  report["valence_probe"]["r2"], report["valence_probe"]["r2_shuffled"],
                  report["valence_probe"]["words"])
-    io_utils.write_json(os.path.splitext(f.out)[0] + ".quality.json", report)
+    fileio.write_json(os.path.splitext(f.out)[0] + ".quality.json", report)
   print(f"word2vec: {len(words)} words x {f.dim} written to {f.out} in {report['wall_s']:.1f} s"
         + (f"; valence probe R^2 {report['valence_probe']['r2']:.3f} "
            f"(shuffled {report['valence_probe']['r2_shuffled']:.3f})" if f.probe else ""))
   return 0
 
 
-if __name__ == "__main__":
+def console_main() -> None:
+  """Entry point of the `emotion-tf-train-word2vec` console script."""
   define_flags()
   cli.run(main)
+
+
+if __name__ == "__main__":
+  console_main()

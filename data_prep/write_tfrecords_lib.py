@@ -335,8 +335,7 @@ def write_tfrecords(corpus_dir: str, embeddings_path: str, out_dir: str, *,
             "shards_written": written, "shards_skipped": skipped,
             "errors": {rid: reports[rid].get("error", "") for rid in failed},
             "wall_s": round(time.time() - t0, 3), "audio_seconds": round(audio_seconds, 3)}
-  schema.atomic_write(os.path.join(out_dir, REPORT_FILE),
-                      (json.dumps(result, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+  fileio.write_json(os.path.join(out_dir, REPORT_FILE), result, indent=1)
   logging.info("wrote %d shards (%d skipped), %d recordings ok, %d failed, %.1f s",
                len(written), len(skipped), len(ordered) - len(failed), len(failed),
                result["wall_s"])
@@ -347,7 +346,6 @@ def _assemble_shard(out_dir: str, parts_dir: str, plan: ShardPlan,
                     reports: Dict[str, Dict[str, object]], fingerprint: Dict) -> None:
   """Concatenates the part files of `plan` (TFRecord files concatenate) into a temp file, renames
   it to the shard name, writes the sidecar, removes the parts."""
-  from emotion_tf.data import schema  # pylint: disable=g-import-not-at-top
   ok = [rid for rid in plan.recording_ids if reports[rid]["status"] == "ok"]
   fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=".tmp-")
   try:
@@ -374,8 +372,7 @@ def _assemble_shard(out_dir: str, parts_dir: str, plan: ShardPlan,
       "examples": int(sum(reports[rid]["chunks"] for rid in ok)),
       "frames": int(sum(reports[rid]["frames"] for rid in ok)),
   }
-  schema.atomic_write(os.path.join(out_dir, plan.name + ".json"),
-                      (json.dumps(side, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+  fileio.write_json(os.path.join(out_dir, plan.name + ".json"), side, indent=1)
   for rid in ok:
     os.remove(os.path.join(parts_dir, rid + ".tfrecord"))
 

@@ -64,6 +64,11 @@ def main(argv):
   return 0
 
 
-if __name__ == "__main__":
+def console_main() -> None:
+  """Entry point of the `emotion-tf-ablate` console script."""
   define_flags()
   cli.run(main)
+
+
+if __name__ == "__main__":
+  console_main()

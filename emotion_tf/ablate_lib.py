@@ -23,6 +23,8 @@ from absl import logging
 
 from emotion_tf import LABEL_NAMES
 from emotion_tf import evaluate_lib
+from emotion_tf import fileio
+from emotion_tf import model_dir as model_dir_lib
 from emotion_tf import train_lib
 from emotion_tf.data import schema
 from emotion_tf.models import ModelConfig
@@ -122,7 +124,7 @@ def run_ablation(data_dir: str, spaces: Dict[str, str], out_dir: str, *, epochs:
                                   batch_size=batch_size, seed=seed, eval_partition=partition)
     logging.info("ablation row %r: training %s on %s", name, variant, embeddings or "audio")
     trained = train_lib.train(config, model_config)
-    model = evaluate_lib.load_trained_model(model_dir, "best")
+    model = model_dir_lib.load_trained_model(model_dir, "best")
     matrix = schema.load_embedding_matrix(data_dir, embeddings) if embeddings else None
     summary = evaluate_lib.evaluate_partition(model, data_dir, partition, batch_size=batch_size,
                                             embedding_matrix=matrix)
@@ -130,12 +132,12 @@ def run_ablation(data_dir: str, spaces: Dict[str, str], out_dir: str, *, epochs:
            "embeddings": embeddings, "ccc": summary["ccc"], "ccc_mean": summary["ccc_mean"],
            "per_recording_ccc_mean": summary.get("per_recording_ccc_mean"),
            "epochs": trained["epochs_completed"], "steps": trained["global_step"]}
-    evaluate_lib.write_json(result_path, row)
+    fileio.write_json(result_path, row)
     results.append(row)
   table_text = format_tables(results, partition.lower())
   notes = check_expectations(results)
-  evaluate_lib.write_json(os.path.join(out_dir, "ablation.json"),
+  fileio.write_json(os.path.join(out_dir, "ablation.json"),
                         {"rows": results, "expectations": notes, "partition": partition})
-  schema.atomic_write(os.path.join(out_dir, "ablation.md"),
-                      ("```\n" + table_text + "\n" + "\n".join(notes) + "\n```\n").encode())
+  fileio.atomic_write_text(os.path.join(out_dir, "ablation.md"),
+                           "```\n" + table_text + "\n" + "\n".join(notes) + "\n```\n")
   return results

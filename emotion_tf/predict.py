@@ -15,9 +15,28 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from emotion_tf import cli
 from emotion_tf import predict_lib
 
 FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+  """--model, --audio, --word_timings, --embeddings, --tier, --out, --oov, --name for prediction."""
+  flags.DEFINE_string("model", "", "SavedModel directory written by `emotion_tf.export`.")
+  flags.DEFINE_string("audio", "", "Input wav file (any sample rate / channel count).")
+  flags.DEFINE_string("word_timings", "", "Word timings of the recording: CSV `id;start;end;word` "
+                      "or a Praat .TextGrid. Empty = no words (all semantic vectors zero).")
+  flags.DEFINE_string("embeddings", "", "Word vectors (.vec, word2vec text format) of the space "
+                      "the model was trained on; needed with --word_timings.")
+  flags.DEFINE_string("tier", "", "TextGrid tier with the words; empty = the `words` tier or the "
+                      "first interval tier.")
+  flags.DEFINE_string("out", "", "Output CSV `name;time;arousal;valence;liking` at 10 Hz; "
+                      "empty = <audio path without .wav>.predictions.csv.")
+  flags.DEFINE_enum("oov", "zeros", ["zeros", "hash"], "Vector of a word missing from "
+                    "--embeddings: zeros, or the TFRecord writer's deterministic hash vector "
+                    "(use what the training data used).")
+  flags.DEFINE_string("name", "", "Value of the CSV's name column; empty = the wav file's stem.")
 
 
 def main(argv):
@@ -40,7 +59,11 @@ def main(argv):
   return 0
 
 
+def console_main() -> None:
+  """Entry point of the `emotion-tf-predict` console script."""
+  define_flags()
+  cli.run(main)
+
+
 if __name__ == "__main__":
-  from flags.export_flags import define_predict_flags  # pylint: disable=g-import-not-at-top
-  define_predict_flags()
-  app.run(main)
+  console_main()

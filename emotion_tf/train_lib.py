@@ -15,14 +15,7 @@ epoch, best metric) is written every `backup_every_steps` steps and at each epoc
 restores it and continues from the saved step: the data order of an epoch is a
 function of (seed, epoch), and the finished steps of the interrupted epoch are skipped.
 
-Model directory layout:
-  config.json         the resolved run config (model, training, data, strategy)
-  model_config.json   ModelConfig.to_json()
-  best.keras          best model by the eval partition's mean CCC
-  last.keras          model at the end of training
-  checkpoints/        per-epoch checkpoints (tf.train.CheckpointManager)
-  backup/             crash-recovery checkpoints
-  logs/train, logs/eval   TensorBoard
+Model directory layout: emotion_tf.model_dir.
 """
 
 import dataclasses
@@ -40,6 +33,8 @@ import tensorflow as tf
 
 from emotion_tf import LABEL_NAMES
 from emotion_tf import ccc
+from emotion_tf import config as config_lib
+from emotion_tf import model_dir as model_dir_lib
 from emotion_tf.data import pipeline
 from emotion_tf.data import schema
 from emotion_tf.metrics import ConcordanceCorrelation
@@ -48,6 +43,8 @@ from emotion_tf.models import build_model
 from emotion_tf.models import frame_mask
 
 MODEL_INPUTS = ("audio", "semantic", "num_frames")
+OPTIMIZERS = ("adam", "sgd")
+PRECISIONS = ("float32", "mixed_bfloat16")
 
 
 class TrainingSetupError(ValueError):
@@ -60,39 +57,58 @@ class TrainingDivergedError(RuntimeError):
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-  """Training hyperparameters; defaults are the paper's (Sec. 5.1)."""
-  data_dir: str
-  model_dir: str
-  embeddings: str = ""
-  train_partition: str = "Train"
-  eval_partition: str = "Devel"
-  epochs: int = 50
-  batch_size: int = 25
-  learning_rate: float = 1e-4
-  optimizer: str = "adam"
-  clip_norm: float = 5.0
-  seed: int = 0
-  steps_per_epoch: int = 0
-  backup_every_steps: int = 20
-  log_every_steps: int = 5
-  early_stopping_patience: int = 0
-  shuffle_buffer: int = 256
-  precision: str = "float32"
-  deterministic: bool = False
+  """Training hyperparameters; defaults are the paper's (Sec. 5.1).
+
+  The one source of the training flags of `python -m emotion_tf.train` (emotion_tf.config).
+  """
+  data_dir: str = config_lib.field(
+      "", "Directory of TFRecord shards + metadata.json (python -m data_prep.write_tfrecords).")
+  model_dir: str = config_lib.field(
+      "", "Output directory: checkpoints, backup, logs, best.keras, last.keras, config.json. "
+      "Rerunning the same command resumes from it.")
+  embeddings: str = config_lib.field(
+      "", "Optional .vec file: replaces the stored semantic vectors via the shards' word_index "
+      "(e.g. Word2Vec vs aligned Speech2Vec ablations).")
+  train_partition: str = config_lib.field("Train", "Partition to train on.")
+  eval_partition: str = config_lib.field(
+      "Devel", "Partition evaluated after each epoch; the best model by its mean CCC is kept.")
+  epochs: int = config_lib.field(50, "Epochs (passes over the training partition).")
+  batch_size: int = config_lib.field(
+      25, "Global batch size (split over replicas; must be divisible by their number).")
+  learning_rate: float = config_lib.field(1e-4, "Learning rate (the paper: Adam, 1e-4).",
+                                          lower_bound=0.0)
+  optimizer: str = config_lib.field("adam", "Optimizer (the paper: Adam).",
+                                    choices=OPTIMIZERS)
+  clip_norm: float = config_lib.field(5.0, "Global gradient-norm clip (0 = off).",
+                                      lower_bound=0.0)
+  seed: int = config_lib.field(0, "Seed of weights, dropout and data order.")
+  steps_per_epoch: int = config_lib.field(0, "Cap on steps per epoch (0 = one full pass).",
+                                          lower_bound=0)
+  backup_every_steps: int = config_lib.field(20, "Steps between backups (crash recovery).",
+                                             lower_bound=1)
+  log_every_steps: int = config_lib.field(
+      5, "Steps between TensorBoard training scalars and progress log lines.", lower_bound=1)
+  early_stopping_patience: int = config_lib.field(
+      0, "Stop after this many epochs without a better eval mean CCC (0 = off).", lower_bound=0)
+  shuffle_buffer: int = config_lib.field(256, "Examples in the shuffle buffer.", lower_bound=1)
+  precision: str = config_lib.field(
+      "float32", "Compute precision; mixed_bfloat16 is for GPUs (loss and CCC statistics stay "
+      "float32).", choices=PRECISIONS)
+  deterministic: bool = config_lib.field(False, "Enable TensorFlow op determinism (slower).")
 
   def __post_init__(self):
     if self.batch_size <= 0:
       raise TrainingSetupError(f"batch_size must be positive, got {self.batch_size}")
     if self.epochs <= 0:
       raise TrainingSetupError(f"epochs must be positive, got {self.epochs}")
-    if self.optimizer not in ("adam", "sgd"):
+    if self.optimizer not in OPTIMIZERS:
       raise TrainingSetupError(f"optimizer must be adam or sgd, got {self.optimizer!r}")
-    if self.precision not in ("float32", "mixed_bfloat16"):
+    if self.precision not in PRECISIONS:
       raise TrainingSetupError(
           f"precision must be float32 or mixed_bfloat16, got {self.precision!r}")
 
   def to_dict(self) -> Dict[str, Any]:
-    return dataclasses.asdict(self)
+    return config_lib.to_dict(self)
 
 
 # ----------------------------------------------------------------------------- strategy
@@ -210,10 +226,9 @@ def resolve_setup(config: TrainConfig, model_config: ModelConfig,
     raise TrainingSetupError(
         f"semantic dimension: the model expects {model_config.semantic_dim}, the data "
         f"({config.embeddings or config.data_dir}) has {dim}")
-  existing = os.path.join(config.model_dir, "model_config.json")
-  if os.path.exists(existing):
-    with open(existing, encoding="utf-8") as f:
-      previous = ModelConfig.from_json(f.read())
+  existing = model_dir_lib.path(config.model_dir, model_dir_lib.MODEL_CONFIG)
+  previous = model_dir_lib.read_model_config(config.model_dir)
+  if previous is not None:
     if previous != model_config:
       raise TrainingSetupError(
           f"{existing}: the model directory holds a run with a different model config "
@@ -320,11 +335,8 @@ def train(config: TrainConfig, model_config: ModelConfig, *,
       "num_replicas": replicas,
   }
   if chief:
-    schema.atomic_write(os.path.join(model_dir, "model_config.json"),
-                        (model_config.to_json() + "\n").encode("utf-8"))
-    schema.atomic_write(os.path.join(model_dir, "config.json"),
-                        (json.dumps(resolved, indent=2, sort_keys=True, default=str)
-                         + "\n").encode("utf-8"))
+    model_dir_lib.write_model_config(model_dir, model_config)
+    model_dir_lib.write_run_config(model_dir, resolved)
 
   with strategy.scope():
     model = build_model(model_config)
@@ -348,13 +360,15 @@ def train(config: TrainConfig, model_config: ModelConfig, *,
                                      epoch=epoch_var, step_in_epoch=step_in_epoch,
                                      best_eval_ccc=best_var, bad_epochs=bad_epochs)
 
-  write_root = model_dir if chief else os.path.join(model_dir, ".workers", _task_suffix(strategy))
-  backup = tf.train.CheckpointManager(checkpoint, os.path.join(write_root, "backup"),
-                                      max_to_keep=2)
-  epochs_manager = tf.train.CheckpointManager(checkpoint, os.path.join(write_root, "checkpoints"),
-                                              max_to_keep=3, checkpoint_name="epoch")
+  write_root = (model_dir if chief
+                else model_dir_lib.path(model_dir, model_dir_lib.WORKERS, _task_suffix(strategy)))
+  backup = tf.train.CheckpointManager(
+      checkpoint, model_dir_lib.path(write_root, model_dir_lib.BACKUP), max_to_keep=2)
+  epochs_manager = tf.train.CheckpointManager(
+      checkpoint, model_dir_lib.path(write_root, model_dir_lib.CHECKPOINTS), max_to_keep=3,
+      checkpoint_name="epoch")
   resumed_from = 0
-  latest = tf.train.latest_checkpoint(os.path.join(model_dir, "backup"))
+  latest = tf.train.latest_checkpoint(model_dir_lib.path(model_dir, model_dir_lib.BACKUP))
   if latest:
     checkpoint.restore(latest).assert_existing_objects_matched()
     resumed_from = int(global_step.numpy())
@@ -362,8 +376,10 @@ def train(config: TrainConfig, model_config: ModelConfig, *,
                  resumed_from, int(epoch_var.numpy()), int(step_in_epoch.numpy()))
 
   if chief:
-    train_writer = tf.summary.create_file_writer(os.path.join(model_dir, "logs", "train"))
-    eval_writer = tf.summary.create_file_writer(os.path.join(model_dir, "logs", "eval"))
+    train_writer = tf.summary.create_file_writer(
+        model_dir_lib.path(model_dir, model_dir_lib.LOGS, "train"))
+    eval_writer = tf.summary.create_file_writer(
+        model_dir_lib.path(model_dir, model_dir_lib.LOGS, "eval"))
   else:
     train_writer = eval_writer = tf.summary.create_noop_writer()
   with train_writer.as_default():
@@ -450,12 +466,8 @@ def train(config: TrainConfig, model_config: ModelConfig, *,
     backup.save(checkpoint_number=int(global_step.numpy()))
 
   def save_keras(name):
-    if not chief:
-      return
-    path = os.path.join(model_dir, name)
-    tmp = os.path.join(model_dir, f".tmp-{os.getpid()}-{name}")
-    model.save(tmp)
-    os.replace(tmp, path)
+    if chief:
+      model_dir_lib.save_keras(model, model_dir, name)
 
   history: List[Dict[str, Any]] = []
   start_epoch = int(epoch_var.numpy())
@@ -479,7 +491,7 @@ def train(config: TrainConfig, model_config: ModelConfig, *,
             f"non-finite loss ({loss_value}) or gradient norm ({float(norm.numpy())}) at step "
             f"{int(global_step.numpy()) + 1} (epoch {epoch}); training stopped. The last good "
             f"checkpoint is kept: {backup.latest_checkpoint or 'none saved yet'}"
-            f"{'' if not os.path.exists(os.path.join(model_dir, 'best.keras')) else ' and best.keras'}")
+            f"{'' if not os.path.exists(model_dir_lib.path(model_dir, model_dir_lib.BEST)) else ' and best.keras'}")
       global_step.assign_add(1)
       step_in_epoch.assign_add(1)
       train_ccc.update_from_statistics(stats)
@@ -536,7 +548,7 @@ def train(config: TrainConfig, model_config: ModelConfig, *,
                  epoch, step, record["train_loss"], _fmt(record["train_ccc"]),
                  _fmt(record.get("eval_ccc", {})), record["seconds"])
     if improved:
-      save_keras("best.keras")
+      save_keras(model_dir_lib.BEST)
     epoch_var.assign(epoch + 1)
     step_in_epoch.assign(0)
     epochs_manager.save(checkpoint_number=epoch + 1)
@@ -547,7 +559,7 @@ def train(config: TrainConfig, model_config: ModelConfig, *,
       logging.info("early stopping: %d epochs without a better eval CCC",
                    int(bad_epochs.numpy()))
       break
-  save_keras("last.keras")
+  save_keras(model_dir_lib.LAST)
   if not chief:
     shutil.rmtree(write_root, ignore_errors=True)
   train_writer.flush()

@@ -12,8 +12,7 @@ import tensorflow as tf
 from data_prep import write_tfrecords_lib
 from emotion_tf.data import schema
 from emotion_tf.semantic import vectors as vec_io
-from tests.data_fixtures import copy_recording
-from tests.data_fixtures import tiny_corpus, tiny_vec  # noqa: F401  pylint: disable=unused-import
+from data_fixtures import copy_recording
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -10,9 +10,6 @@ import tensorflow as tf
 from emotion_tf import train_lib
 from emotion_tf.data import pipeline
 from emotion_tf.models import ModelConfig
-from tests.data_fixtures import tiny_corpus  # noqa: F401  (fixture)
-from tests.data_fixtures import tiny_tfrecords  # noqa: F401  (fixture)
-from tests.data_fixtures import tiny_vec  # noqa: F401  (fixture)
 
 SMALL = ModelConfig(semantic_dim=8, cnn_filters=(4, 6, 8), fusion_units=8, lstm_units=8)
 
