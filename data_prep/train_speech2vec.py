@@ -15,13 +15,13 @@ from absl import logging
 from data_prep import lexicon as lexicon_lib
 from data_prep import train_speech2vec_lib
 from emotion_tf import cli
+from emotion_tf import config as config_lib
 from emotion_tf.data import corpus
 from emotion_tf.semantic import mfcc as mfcc_lib
 from emotion_tf.semantic import speech2vec
 
 
 def define_flags() -> None:
-  d = speech2vec.Speech2VecConfig()
   flags.DEFINE_string("corpus", None, "Corpus directory (SEWA layout).")
   flags.DEFINE_string("word_timings", "", "Directory of <id>.csv / <id>.TextGrid word timings "
                       "(default: uniform split of the transcripts).")
@@ -34,24 +34,7 @@ def define_flags() -> None:
   flags.DEFINE_bool("deltas", False, "Append MFCC deltas and delta-deltas (39 features).")
   flags.DEFINE_bool("segment_cvn", True, "Per-segment MFCC variance normalisation (after per-segment mean "
                     "normalisation): removes loudness/pitch-range scale shared by neighbouring words.")
-  flags.DEFINE_integer("max_frames", d.max_frames, "Frames per segment (10 ms each); longer words truncated.")
-  flags.DEFINE_integer("resample_frames", d.resample_frames, "Time normalisation: resample every segment "
-                       "(encoder input and decoder target) to this many frames, removing speaking rate "
-                       "(0 = variable length, as published).")
-  flags.DEFINE_float("autoencoder_weight", d.autoencoder_weight, "Weight of an extra decoder regenerating "
-                     "the centre word itself beside the skip-gram neighbours (0 = pure skip-gram).")
-  flags.DEFINE_integer("encoder_units", d.encoder_units, "LSTM units per direction of the encoder.")
-  flags.DEFINE_integer("decoder_units", d.decoder_units, "Decoder LSTM units.")
-  flags.DEFINE_integer("embedding_dim", d.embedding_dim, "Speech2Vec dimension d_s.")
-  flags.DEFINE_float("subsample", d.subsample, "Word2Vec subsampling threshold t of frequent words: a "
-                     "token of frequency f is a centre/target with probability sqrt(t/f) + t/f (0 = off).")
-  flags.DEFINE_integer("window", d.window, "Skip-gram window k (neighbours each side).")
-  flags.DEFINE_float("max_gap_seconds", d.max_gap_seconds, "No context across pauses longer than this.")
-  flags.DEFINE_integer("batch_size", d.batch_size, "Centre words per replica batch.")
-  flags.DEFINE_integer("epochs", d.epochs, "Training epochs (a rerun with more epochs resumes).")
-  flags.DEFINE_float("learning_rate", d.learning_rate, "Adam learning rate.")
-  flags.DEFINE_integer("seed", d.seed, "Random seed.")
-  flags.DEFINE_float("collapse_cosine", d.collapse_cosine, "Stop when probe embeddings' mean cosine exceeds this.")
+  config_lib.define_flags_for(speech2vec.Speech2VecConfig)
   flags.DEFINE_enum("distribute", "default", ["default", "mirrored", "multi_worker"],
                     "tf.distribute strategy: current default, MirroredStrategy over local GPUs, "
                     "or MultiWorkerMirroredStrategy from TF_CONFIG.")
@@ -71,13 +54,7 @@ def main(argv: Sequence[str]) -> int:
   del argv
   f = flags.FLAGS
   mfcc_config = mfcc_lib.MfccConfig(deltas=f.deltas, segment_cvn=f.segment_cvn)
-  config = speech2vec.Speech2VecConfig(
-      max_frames=f.max_frames, resample_frames=f.resample_frames, autoencoder_weight=f.autoencoder_weight,
-      subsample=f.subsample,
-      encoder_units=f.encoder_units, embedding_dim=f.embedding_dim,
-      decoder_units=f.decoder_units, window=f.window, max_gap_seconds=f.max_gap_seconds,
-      batch_size=f.batch_size, epochs=f.epochs, learning_rate=f.learning_rate, seed=f.seed,
-      collapse_cosine=f.collapse_cosine)
+  config = config_lib.resolve(speech2vec.Speech2VecConfig, f)
   lexicon = None
   if f.probe:
     lexicon = lexicon_lib.load_valence_lexicon()

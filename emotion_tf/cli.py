@@ -87,5 +87,5 @@ def _adopt_binary_flags(main: Callable[[Sequence[str]], int]) -> None:
   module = getattr(main, "__module__", "__main__")
   if module == "__main__":
     return
-  for flag in flags.FLAGS.key_flags_by_module_dict().get(module, []):
+  for flag in flags.FLAGS.get_key_flags_for_module(module):
     flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)

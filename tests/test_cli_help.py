@@ -31,3 +31,16 @@ def test_help_lists_the_binarys_own_flags():
     assert proc.returncode == 0, (module, out[-2000:])
     missing = [f for f in BINARIES[module] if f"{f}:" not in out and f"]{f[2:]}:" not in out]
     assert not missing, (module, missing, out[-2000:])
+
+
+def test_console_script_entry_point_help_lists_the_flags():
+  """A console script imports the binary as `emotion_tf.evaluate`, not `__main__`."""
+  code = ("import sys; sys.argv = ['/venv/bin/emotion-tf-evaluate', '--help']; "
+          "from emotion_tf.evaluate import console_main; console_main()")
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+  r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
+                     text=True, timeout=240)
+  assert r.returncode == 0, r.stderr[-2000:]
+  out = r.stdout + r.stderr
+  for flag in BINARIES["emotion_tf.evaluate"]:
+    assert f"{flag}:" in out, (flag, out[-2000:])
