@@ -28,8 +28,9 @@ def define_flags() -> None:
   flags.DEFINE_integer("epochs", 15, "Epochs per model.", lower_bound=1)
   flags.DEFINE_float("learning_rate", 1e-3, "Adam learning rate (see README: the paper's 1e-4 "
                      "needs many more steps than the demo corpus gives).", lower_bound=0.0)
-  flags.DEFINE_integer("batch_size", 25, "Global batch size.", lower_bound=1)
-  flags.DEFINE_integer("seed", 0, "Seed.")
+  defaults = train_lib.TrainConfig()
+  flags.DEFINE_integer("batch_size", defaults.batch_size, "Global batch size.")
+  flags.DEFINE_integer("seed", defaults.seed, "Seed.")
   flags.DEFINE_string("partition", "Devel", "Partition the tables report.")
 
 

@@ -90,7 +90,8 @@ def check_expectations(results: Sequence[Dict[str, Any]]) -> List[str]:
 
 
 def run_ablation(data_dir: str, spaces: Dict[str, str], out_dir: str, *, epochs: int,
-                 learning_rate: float, batch_size: int = 25, seed: int = 0,
+                 learning_rate: float, batch_size: int = train_lib.TrainConfig.batch_size,
+                 seed: int = train_lib.TrainConfig.seed,
                  rows: Optional[Sequence[str]] = None, partition: str = "Devel",
                  model_overrides: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
   """Trains and evaluates the ablation rows; returns one result dict per row.

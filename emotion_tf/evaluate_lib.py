@@ -132,7 +132,8 @@ def _check_data_matches_model(data_dir: str, model: models.EmotionRecognitionMod
                        f"semantic_dim {c.semantic_dim}")
 
 
-def predict_partition(model: keras.Model, data_dir: str, partition: str, batch_size: int = 8,
+def predict_partition(model: keras.Model, data_dir: str, partition: str,
+                      batch_size: int = EvalConfig.batch_size,
                       embedding_matrix: Optional[np.ndarray] = None
                       ) -> Tuple[Dict[str, np.ndarray], Dict[str, np.ndarray]]:
   """Runs `model` over a TFRecord partition and stitches chunks back into recordings.
@@ -181,7 +182,8 @@ def _decode_keys(d: Mapping[Any, np.ndarray]) -> Dict[str, np.ndarray]:
   return {(k.decode("utf-8") if isinstance(k, bytes) else str(k)): v for k, v in d.items()}
 
 
-def evaluate_partition(model: keras.Model, data_dir: str, partition: str, batch_size: int = 8,
+def evaluate_partition(model: keras.Model, data_dir: str, partition: str,
+                       batch_size: int = EvalConfig.batch_size,
                        embedding_matrix: Optional[np.ndarray] = None,
                        return_predictions: bool = False) -> Dict[str, Any]:
   """CCC of `model` on one partition (see `ccc_summary` for the keys).
@@ -229,7 +231,8 @@ def write_prediction_csv(path: str, name: str, predictions: np.ndarray,
 
 
 def run_evaluation(model_dir: str, data_dir: str, partitions: Iterable[str],
-                   out_dir: Optional[str] = None, which: str = "best", batch_size: int = 8,
+                   out_dir: Optional[str] = None, which: str = "best",
+                   batch_size: int = EvalConfig.batch_size,
                    embeddings: Optional[str] = None) -> Dict[str, Any]:
   """Evaluates `<model_dir>/<which>.keras` on `partitions` and writes the results.
 
