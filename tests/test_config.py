@@ -2,6 +2,8 @@
 import dataclasses
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 from absl import flags
@@ -94,3 +96,37 @@ def test_tuple_fields_from_list_flags():
   fv = fresh_flags(evaluate_lib.EvalConfig)
   fv(["prog"])
   assert config_lib.resolve(evaluate_lib.EvalConfig, fv) == evaluate_lib.EvalConfig()
+
+
+def test_demo_flagfile_parses_into_the_configs():
+  fv = fresh_flags(train_lib.TrainConfig, ModelConfig)
+  fv(["prog", f"--flagfile={os.path.join(ROOT, 'flags', 'demo_train.flags')}", "--seed=4"])
+  train = config_lib.resolve(train_lib.TrainConfig, fv)
+  model = config_lib.resolve(ModelConfig, fv)
+  assert (train.epochs, train.learning_rate, train.seed) == (30, 1e-3, 4)
+  assert model.variant == "disentangled_attention"
+
+
+def test_train_binary_config_file_and_params_override(tiny_tfrecords, tmp_path):
+  """The real binary: --config_file < command-line flags < --params_override, and the
+  resolved config lands in <model_dir>/config.json (itself a valid --config_file)."""
+  model_dir = tmp_path / "m"
+  cmd = [sys.executable, "-m", "emotion_tf.train",
+         f"--config_file={os.path.join(ROOT, 'flags', 'paper_train.json')}",
+         f"--data_dir={tiny_tfrecords[0]}", f"--model_dir={model_dir}", "--epochs=5",
+         "--params_override=train.epochs=1,train.steps_per_epoch=1,train.batch_size=2,"
+         "model.variant=semantic,model.lstm_units=8,model.fusion_units=8"]
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+  r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+  assert r.returncode == 0, r.stderr[-3000:]
+  written = json.loads((model_dir / "config.json").read_text())
+  assert written["training"]["epochs"] == 1 and written["training"]["batch_size"] == 2
+  assert written["training"]["learning_rate"] == 1e-4          # from the config file
+  assert written["model"]["variant"] == "semantic" and written["model"]["lstm_units"] == 8
+  assert written["model"]["semantic_dim"] == 8                  # read from the TFRecords
+  files, _ = config_lib.sections_of(str(model_dir / "config.json"), "", ("train", "model"),
+                                    {"training": "train"})
+  assert config_lib.build(train_lib.TrainConfig, files["train"]).steps_per_epoch == 1
+  bad = subprocess.run(cmd[:3] + ["--data_dir=x", "--model_dir=y", "--params_override=optim.lr=1"],
+                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+  assert bad.returncode == 2 and "unknown section" in bad.stderr
