@@ -16,28 +16,13 @@ from absl import flags
 
 from data_prep import write_tfrecords_lib
 from emotion_tf import cli
+from emotion_tf import config as config_lib
 from emotion_tf.data import corpus
 from emotion_tf.semantic import vectors as vec_io
 
 
 def define_flags() -> None:
-  flags.DEFINE_string("corpus", None, "SEWA-layout corpus directory.")
-  flags.DEFINE_string("embeddings", None, "Word vectors (.vec text format).")
-  flags.DEFINE_string("out", None, "Output directory for shards and metadata.")
-  flags.DEFINE_string("word_timings", "", "Directory of <id>.csv / <id>.TextGrid word timings; "
-                      "empty = uniform split of the transcripts.")
-  flags.DEFINE_integer("num_workers", max(1, min(2, os.cpu_count() or 1)), "Worker processes.")
-  flags.DEFINE_integer("num_shards", 1, "Split the work into this many machine slices.")
-  flags.DEFINE_integer("shard_index", 0, "The slice this machine writes (0..num_shards-1).")
-  flags.DEFINE_integer("records_per_shard", 8, "Recordings per output shard.")
-  flags.DEFINE_integer("shards_per_partition", 0, "If > 0, shards per partition "
-                       "(overrides --records_per_shard).")
-  flags.DEFINE_float("label_tolerance_s", 1.0, "Max |label duration - audio duration| (s).")
-  flags.DEFINE_enum("oov", "zeros", ["zeros", "hash"], "Vector of words missing from the "
-                    "embeddings: zeros, or a deterministic per-word vector.")
-  flags.DEFINE_enum("audio_dtype", "float32", ["float32", "int16"], "Audio storage.")
-  flags.DEFINE_list("partitions", ["train", "devel", "test"], "Partitions to write.")
-  flags.mark_flags_as_required(["corpus", "embeddings", "out"])
+  config_lib.define_flags_for(write_tfrecords_lib.WriteJobConfig)
 
 
 def format_report(result: Dict[str, object]) -> str:
@@ -60,13 +45,12 @@ def format_report(result: Dict[str, object]) -> str:
 def main(argv: Sequence[str]) -> int:
   del argv
   f = flags.FLAGS
+  config = config_lib.resolve(write_tfrecords_lib.WriteJobConfig, f)
+  missing = [f"--{name}" for name in ("corpus", "embeddings", "out") if not getattr(config, name)]
+  if missing:
+    cli.usage_error(f"{', '.join(missing)} required")
   try:
-    result = write_tfrecords_lib.write_tfrecords(
-        f.corpus, f.embeddings, f.out, word_timings_dir=f.word_timings or None,
-        num_workers=f.num_workers, num_shards=f.num_shards, shard_index=f.shard_index,
-        records_per_shard=f.records_per_shard, shards_per_partition=f.shards_per_partition,
-        label_tolerance_s=f.label_tolerance_s, oov=f.oov, audio_dtype=f.audio_dtype,
-        partitions=f.partitions, progress=True)
+    result = write_tfrecords_lib.write_config(config, progress=True)
   except (vec_io.VecFormatError, corpus.CorpusError, ValueError) as e:
     print(f"error: {e}", file=sys.stderr)
     return 2

@@ -40,6 +40,7 @@ from emotion_tf.data import frames as frames_lib
 from emotion_tf.data import word_timings as wt
 from emotion_tf import FRAME_HOP_SECONDS, FRAMES_PER_CHUNK, LABEL_NAMES, SAMPLE_RATE
 from emotion_tf import SAMPLES_PER_FRAME
+from emotion_tf import config as config_lib
 from emotion_tf import fileio
 from emotion_tf.semantic import vectors as vec_io
 
@@ -48,12 +49,51 @@ REPORT_FILE = "report.json"
 
 
 @dataclasses.dataclass(frozen=True)
+class WriteJobConfig:
+  """What `python -m data_prep.write_tfrecords` writes; its flags are derived from these fields
+  (emotion_tf.config) and `write_config` runs it."""
+  corpus: str = config_lib.field("", "SEWA-layout corpus directory (required).")
+  embeddings: str = config_lib.field("", "Word vectors (.vec text format) (required).")
+  out: str = config_lib.field("", "Output directory for shards and metadata (required).")
+  word_timings: str = config_lib.field(
+      "", "Directory of <id>.csv / <id>.TextGrid word timings; empty = uniform split of the "
+      "transcripts.")
+  num_workers: int = config_lib.field(max(1, min(2, os.cpu_count() or 1)), "Worker processes.",
+                                      lower_bound=1)
+  num_shards: int = config_lib.field(1, "Split the work into this many machine slices.",
+                                     lower_bound=1)
+  shard_index: int = config_lib.field(0, "The slice this machine writes (0..num_shards-1).",
+                                      lower_bound=0)
+  records_per_shard: int = config_lib.field(8, "Recordings per output shard.", lower_bound=1)
+  shards_per_partition: int = config_lib.field(
+      0, "If > 0, shards per partition (overrides --records_per_shard).", lower_bound=0)
+  label_tolerance_s: float = config_lib.field(
+      1.0, "Max |label duration - audio duration| (s).")
+  oov: str = config_lib.field("zeros", "Vector of words missing from the embeddings: zeros, or a "
+                              "deterministic per-word vector.", choices=("zeros", "hash"))
+  audio_dtype: str = config_lib.field("float32", "Audio storage.", choices=("float32", "int16"))
+  partitions: Tuple[str, ...] = config_lib.field(("train", "devel", "test"),
+                                                 "Partitions to write.")
+
+
+def write_config(config: WriteJobConfig, progress: bool = False) -> Dict[str, object]:
+  """`write_tfrecords` of a WriteJobConfig."""
+  return write_tfrecords(
+      config.corpus, config.embeddings, config.out, word_timings_dir=config.word_timings or None,
+      num_workers=config.num_workers, num_shards=config.num_shards,
+      shard_index=config.shard_index, records_per_shard=config.records_per_shard,
+      shards_per_partition=config.shards_per_partition,
+      label_tolerance_s=config.label_tolerance_s, oov=config.oov,
+      audio_dtype=config.audio_dtype, partitions=list(config.partitions), progress=progress)
+
+
+@dataclasses.dataclass(frozen=True)
 class WriterConfig:
   """Settings that change the content of a shard (part of its fingerprint)."""
   frames_per_chunk: int = FRAMES_PER_CHUNK
-  label_tolerance_s: float = 1.0
-  oov: str = "zeros"
-  audio_dtype: str = "float32"
+  label_tolerance_s: float = WriteJobConfig.label_tolerance_s
+  oov: str = WriteJobConfig.oov
+  audio_dtype: str = WriteJobConfig.audio_dtype
 
 
 @dataclasses.dataclass(frozen=True)
@@ -208,9 +248,12 @@ def _read_sidecar(path: str) -> Optional[Dict]:
 
 def write_tfrecords(corpus_dir: str, embeddings_path: str, out_dir: str, *,
                     word_timings_dir: Optional[str] = None, num_workers: int = 1,
-                    num_shards: int = 1, shard_index: int = 0, records_per_shard: int = 8,
-                    shards_per_partition: int = 0, label_tolerance_s: float = 1.0,
-                    oov: str = "zeros", audio_dtype: str = "float32",
+                    num_shards: int = WriteJobConfig.num_shards,
+                    shard_index: int = WriteJobConfig.shard_index,
+                    records_per_shard: int = WriteJobConfig.records_per_shard,
+                    shards_per_partition: int = WriteJobConfig.shards_per_partition,
+                    label_tolerance_s: float = WriteJobConfig.label_tolerance_s,
+                    oov: str = WriteJobConfig.oov, audio_dtype: str = WriteJobConfig.audio_dtype,
                     frames_per_chunk: int = FRAMES_PER_CHUNK,
                     partitions: Optional[Sequence[str]] = None,
                     progress: bool = False) -> Dict[str, object]:
