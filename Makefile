@@ -4,26 +4,31 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt | md5sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | md5sum | cut -c1-12)
 RUN_DIR ?= runs/demo
 PYTEST_ARGS ?=
 
-.PHONY: setup test demo ablate bench clean-venv
+.PHONY: setup test lint demo ablate bench clean-venv
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt pyproject.toml
 	@command -v espeak-ng >/dev/null 2>&1 || { \
 	  echo "installing espeak-ng (Debian package)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -e .
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 
 setup: $(STAMP)
 
 test: setup
+	$(VENV)/bin/ruff check .
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -q -n 2 --durations=15 tests $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check .
 
 demo: setup
 	TF_CPP_MIN_LOG_LEVEL=2 bash scripts/demo.sh $(RUN_DIR)

@@ -9,10 +9,8 @@ prints P@1/P@5 (NN and CSLS) on 1 500 held-out words, plus supervised Procrustes
 """
 import argparse
 import os
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # pylint: disable=g-import-not-at-top

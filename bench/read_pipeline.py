@@ -10,12 +10,10 @@ Target: >= 20x what bench/train_step.py consumes (~3 sequences/s), i.e. >= 60 ex
 import argparse
 import os
 import shutil
-import sys
 import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402

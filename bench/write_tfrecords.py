@@ -11,13 +11,11 @@ Target: >= 200x real time on 2 cores.
 import argparse
 import os
 import shutil
-import sys
 import tempfile
 import time
 import wave
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 

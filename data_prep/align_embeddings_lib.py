@@ -33,10 +33,8 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 from absl import logging
 
-from emotion_tf import cli
 from emotion_tf import fileio
 from emotion_tf.semantic import alignment
-from emotion_tf.semantic import io_utils
 from emotion_tf.semantic import vectors as vectors_lib
 
 
@@ -95,11 +93,11 @@ def align_files(speech_path: str, text_path: str, out_dir: str, config: alignmen
   chosen = "supervised" if supervised else "unsupervised"
   w = results[chosen]
   report["written"] = chosen
-  io_utils.atomic_save_npy(os.path.join(out_dir, "W.npy"), w.astype(np.float32))
-  io_utils.atomic_save_npy(os.path.join(out_dir, "speech_mean.npy"), speech_mean)
+  fileio.atomic_save_npy(os.path.join(out_dir, "W.npy"), w.astype(np.float32))
+  fileio.atomic_save_npy(os.path.join(out_dir, "speech_mean.npy"), speech_mean)
   vectors_lib.write_vec(os.path.join(out_dir, "aligned_speech2vec.vec"), s_words, alignment.map_vectors(src, w))
   report["wall_s"] = time.time() - t0
-  io_utils.write_json(os.path.join(out_dir, "alignment.json"), report)
+  fileio.write_json(os.path.join(out_dir, "alignment.json"), report)
   for name in results:
     r = report[name]
     if "csls_p@1" in r:
@@ -111,61 +109,3 @@ def align_files(speech_path: str, text_path: str, out_dir: str, config: alignmen
                      "(random translations r=%.3f, %d words)", name, r["score_r"],
                      r["score_r_random"], r["score_words"])
   return report
-
-
-def define_flags() -> None:
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  d = alignment.AlignConfig()
-  flags.DEFINE_string("speech", "runs/demo/speech2vec/speech2vec.vec", "Speech2Vec .vec (frequency order).")
-  flags.DEFINE_string("text", "runs/demo/word2vec.vec", "Word2Vec .vec (frequency order).")
-  flags.DEFINE_string("out", "runs/demo/alignment", "Output directory.")
-  flags.DEFINE_bool("supervised", False, "Write the supervised (identity dictionary) W instead.")
-  flags.DEFINE_list("init", list(alignment.INIT_METHODS), "Unsupervised initialisations, best by criterion.")
-  flags.DEFINE_float("eval_fraction", 0.3, "Fraction of shared words held out for P@k.")
-  flags.DEFINE_integer("adv_epochs", d.adv_epochs, "Adversarial epochs.")
-  flags.DEFINE_integer("adv_iterations", d.adv_iterations, "Adversarial iterations per epoch.")
-  flags.DEFINE_integer("adv_most_frequent", d.adv_most_frequent, "Sample adversarial batches from these (0 = all).")
-  flags.DEFINE_integer("dis_hidden", d.dis_hidden, "Discriminator hidden units.")
-  flags.DEFINE_integer("refine_iterations", d.refine_iterations, "Procrustes refinement iterations.")
-  flags.DEFINE_integer("dico_max_rank", d.dico_max_rank, "Dictionary from the k most frequent words (0 = all).")
-  flags.DEFINE_integer("csls_k", d.csls_k, "CSLS neighbourhood size.")
-  flags.DEFINE_integer("seed", d.seed, "Random seed.")
-  flags.DEFINE_enum("score_lexicon", "vader", ["vader", "none"],
-                    "Word scores for the translation-agreement check (VADER valence from the "
-                    "installed vaderSentiment package), or none.")
-
-
-def main(argv: Sequence[str]) -> int:
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  del argv
-  f = flags.FLAGS
-  config = alignment.AlignConfig(adv_epochs=f.adv_epochs, adv_iterations=f.adv_iterations,
-                                 adv_most_frequent=f.adv_most_frequent, dis_hidden=f.dis_hidden,
-                                 refine_iterations=f.refine_iterations, dico_max_rank=f.dico_max_rank,
-                                 csls_k=f.csls_k, seed=f.seed)
-  try:
-    fileio.check_output_dir(f.out)
-    scores = None
-    if f.score_lexicon == "vader":
-      from data_prep import lexicon  # pylint: disable=g-import-not-at-top
-      scores = lexicon.load_valence_lexicon()
-    report = align_files(f.speech, f.text, f.out, config, f.supervised, f.init, f.eval_fraction,
-                         scores)
-  except ValueError as e:  # includes vectors.VecFormatError, fileio.OutputPathError
-    raise cli.InputError(str(e)) from e
-  parts = []
-  for name in ("unsupervised", "supervised"):
-    r: Optional[Dict] = report.get(name)
-    if r and "csls_p@1" in r:
-      parts.append(f"{name} P@1 {r['csls_p@1']:.3f} (CSLS) / {r['nn_p@1']:.3f} (NN), "
-                   f"P@5 {r['csls_p@5']:.3f} / {r['nn_p@5']:.3f}"
-                   + (f", valence r {r['score_r']:.3f} (random {r['score_r_random']:.3f})"
-                      if "score_r" in r else ""))
-  print(f"alignment ({report['unsupervised']['method']} init chosen, {report['eval_words']} held-out words): "
-        + "; ".join(parts) + f"; chance P@1 {report['chance']['p@1']:.4f}; {report['wall_s']:.1f} s")
-  return 0
-
-
-if __name__ == "__main__":
-  define_flags()
-  cli.run(main)

@@ -36,7 +36,6 @@ checked before training); 130 interrupted (a rerun resumes from the last checkpo
 
 import collections
 import os
-import sys
 import time
 from typing import Dict, Mapping, Optional, Sequence, Tuple
 
@@ -44,11 +43,9 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from data_prep import corpus
-from data_prep import word_timings
-from emotion_tf import cli
 from emotion_tf import fileio
-from emotion_tf.semantic import io_utils
+from emotion_tf.data import corpus
+from emotion_tf.data import word_timings
 from emotion_tf.semantic import mfcc as mfcc_lib
 from emotion_tf.semantic import quality
 from emotion_tf.semantic import segments as segments_lib
@@ -211,7 +208,7 @@ def run(corpus_dir: str, out_dir: str, word_timings_dir: Optional[str] = None,
   norm_path = os.path.join(out_dir, "normalizer.json")
   normalizer = mfcc_lib.Normalizer.fit(train_segs.features, train_segs.lengths)
   normalizer.save(norm_path)
-  io_utils.write_json(os.path.join(out_dir, "config.json"), resolved)
+  fileio.write_json(os.path.join(out_dir, "config.json"), resolved)
 
   encoder, result = speech2vec.train(train_segs, normalizer, config, out_dir, strategy)
   untrained, _ = speech2vec.build_models(config)
@@ -230,12 +227,12 @@ def run(corpus_dir: str, out_dir: str, word_timings_dir: Optional[str] = None,
   if "valence_probe" in q_all:
     report["valence_probe"] = q_all["valence_probe"]
   vectors_lib.write_vec(os.path.join(out_dir, "speech2vec.vec"), words, vecs)
-  io_utils.write_json(os.path.join(out_dir, "word_counts.json"), dict(zip(words, counts)))
+  fileio.write_json(os.path.join(out_dir, "word_counts.json"), dict(zip(words, counts)))
   speech2vec.export_encoder(encoder, normalizer, mfcc_config, config.max_frames, os.path.join(out_dir, "encoder"),
                             config.resample_frames)
   report["vocabulary"] = len(words)
   report["wall_s"] = time.time() - t0
-  io_utils.write_json(os.path.join(out_dir, "quality.json"), report)
+  fileio.write_json(os.path.join(out_dir, "quality.json"), report)
   sd = report["same_different"]
   logging.info("speech2vec quality: same-different AP %.3f trained vs %.3f untrained (chance %.3f)",
                sd["trained_ap"], sd["untrained_ap"], sd["chance_ap"])
@@ -244,97 +241,3 @@ def run(corpus_dir: str, out_dir: str, word_timings_dir: Optional[str] = None,
     logging.info("speech2vec quality: valence probe R^2 %.3f vs %.3f shuffled (untrained encoder %.3f), %d words",
                  vp["r2"], vp["r2_shuffled"], vp["r2_untrained"], vp["words"])
   return report
-
-
-def define_flags() -> None:
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  d = speech2vec.Speech2VecConfig()
-  flags.DEFINE_string("corpus", "runs/demo/corpus", "Corpus directory (SEWA layout).")
-  flags.DEFINE_string("word_timings", "", "Directory of <id>.csv / <id>.TextGrid word timings "
-                      "(default: <corpus>/word_timings if present, e.g. from "
-                      "data_prep.align_words, else the uniform split of the transcripts).")
-  flags.DEFINE_string("out", "runs/demo/speech2vec", "Output directory.")
-  flags.DEFINE_list("train_partitions", ["train"], "Partitions that train the model and normaliser.")
-  flags.DEFINE_list("embed_partitions", ["train", "devel", "test"], "Partitions embedded into type vectors.")
-  flags.DEFINE_multi_string("extra_corpus", [], "Extra corpus directory (repeatable) whose recordings, all "
-                            "partitions, are added to the training segments only (unlabelled speech, "
-                            "like Word2Vec's text corpus); never used for vectors or quality checks.")
-  flags.DEFINE_bool("deltas", False, "Append MFCC deltas and delta-deltas (39 features).")
-  flags.DEFINE_bool("segment_cvn", True, "Per-segment MFCC variance normalisation (after per-segment mean "
-                    "normalisation): removes loudness/pitch-range scale shared by neighbouring words.")
-  flags.DEFINE_integer("max_frames", d.max_frames, "Frames per segment (10 ms each); longer words truncated.")
-  flags.DEFINE_integer("resample_frames", d.resample_frames, "Time normalisation: resample every segment "
-                       "(encoder input and decoder target) to this many frames, removing speaking rate "
-                       "(0 = variable length, as published).")
-  flags.DEFINE_float("autoencoder_weight", d.autoencoder_weight, "Weight of an extra decoder regenerating "
-                     "the centre word itself beside the skip-gram neighbours (0 = pure skip-gram).")
-  flags.DEFINE_integer("encoder_units", d.encoder_units, "LSTM units per direction of the encoder.")
-  flags.DEFINE_integer("decoder_units", d.decoder_units, "Decoder LSTM units.")
-  flags.DEFINE_integer("embedding_dim", d.embedding_dim, "Speech2Vec dimension d_s.")
-  flags.DEFINE_float("subsample", d.subsample, "Word2Vec subsampling threshold t of frequent words: a "
-                     "token of frequency f is a centre/target with probability sqrt(t/f) + t/f (0 = off).")
-  flags.DEFINE_integer("window", d.window, "Skip-gram window k (neighbours each side).")
-  flags.DEFINE_float("max_gap_seconds", d.max_gap_seconds, "No context across pauses longer than this.")
-  flags.DEFINE_integer("batch_size", d.batch_size, "Centre words per replica batch.")
-  flags.DEFINE_integer("epochs", d.epochs, "Training epochs (a rerun with more epochs resumes).")
-  flags.DEFINE_float("learning_rate", d.learning_rate, "Adam learning rate.")
-  flags.DEFINE_integer("seed", d.seed, "Random seed.")
-  flags.DEFINE_float("collapse_cosine", d.collapse_cosine, "Stop when probe embeddings' mean cosine exceeds this.")
-  flags.DEFINE_enum("distribute", "default", ["default", "mirrored", "multi_worker"],
-                    "tf.distribute strategy: current default, MirroredStrategy over local GPUs, "
-                    "or MultiWorkerMirroredStrategy from TF_CONFIG.")
-  flags.DEFINE_bool("probe", True, "Run the VADER valence probe.")
-
-
-def _strategy(name: str) -> tf.distribute.Strategy:
-  if name == "mirrored":
-    return tf.distribute.MirroredStrategy()
-  if name == "multi_worker":
-    return tf.distribute.MultiWorkerMirroredStrategy()
-  return tf.distribute.get_strategy()
-
-
-def main(argv: Sequence[str]) -> int:
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  del argv
-  f = flags.FLAGS
-  mfcc_config = mfcc_lib.MfccConfig(deltas=f.deltas, segment_cvn=f.segment_cvn)
-  config = speech2vec.Speech2VecConfig(
-      max_frames=f.max_frames, resample_frames=f.resample_frames, autoencoder_weight=f.autoencoder_weight,
-      subsample=f.subsample,
-      encoder_units=f.encoder_units, embedding_dim=f.embedding_dim,
-      decoder_units=f.decoder_units, window=f.window, max_gap_seconds=f.max_gap_seconds,
-      batch_size=f.batch_size, epochs=f.epochs, learning_rate=f.learning_rate, seed=f.seed,
-      collapse_cosine=f.collapse_cosine)
-  lexicon = None
-  try:
-    fileio.check_output_dir(f.out)
-    if f.probe:
-      from data_prep import lexicon as lexicon_lib  # pylint: disable=g-import-not-at-top
-      lexicon = lexicon_lib.load_valence_lexicon()
-    report = run(f.corpus, f.out, word_timings.resolve_timings_dir(f.corpus, f.word_timings),
-                 mfcc_config, config, f.train_partitions,
-                 f.embed_partitions, lexicon, _strategy(f.distribute), f.extra_corpus)
-  except speech2vec.CollapseError as e:
-    logging.error("%s", e)
-    sys.stderr.write(f"error: {e}\n")
-    return cli.EXIT_FAILURE
-  except ValueError as e:  # includes corpus.CorpusError, fileio.OutputPathError
-    raise cli.InputError(str(e)) from e
-  sd = report["same_different"]
-  line = (f"speech2vec: {report['vocabulary']} words, {report['train_segments']} training segments; "
-          f"same-different AP {sd['trained_ap']:.3f} trained vs {sd['untrained_ap']:.3f} untrained "
-          f"(chance {sd['chance_ap']:.3f})")
-  if "valence_probe" in report:
-    vp = report["valence_probe"]
-    line += f"; valence probe R^2 {vp['r2']:.3f} vs {vp['r2_shuffled']:.3f} shuffled"
-  print(line + f"; {report['wall_s']:.0f} s")
-  if report["segments"]["failed"]:
-    print(f"{len(report['segments']['failed'])} recording(s) failed: {report['segments']['failed']}")
-    return cli.EXIT_FAILURE
-  return cli.EXIT_OK
-
-
-if __name__ == "__main__":
-  define_flags()
-  cli.run(main)

@@ -19,16 +19,13 @@ interrupted.
 """
 
 import os
-import time
 import zlib
 from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 from absl import logging
 
-from data_prep import word_timings
-from emotion_tf import cli
-from emotion_tf import fileio
+from emotion_tf.data import word_timings
 from emotion_tf.semantic import vectors as vectors_lib
 
 
@@ -124,51 +121,3 @@ def quality_path(out: str) -> str:
   """`<out without extension>.quality.json`, the probe report beside the .vec."""
   return os.path.splitext(out)[0] + ".quality.json"
 
-
-def define_flags() -> None:
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  flags.DEFINE_list("text", [], "Text corpus file(s), one sentence per line.")
-  flags.DEFINE_string("out", "runs/demo/word2vec.vec", "Output .vec file.")
-  flags.DEFINE_integer("dim", 100, "Vector dimension d_t.")
-  flags.DEFINE_integer("window", 5, "Skip-gram context window (words each side).")
-  flags.DEFINE_integer("min_count", 2, "Ignore words rarer than this.")
-  flags.DEFINE_integer("epochs", 10, "Training epochs.")
-  flags.DEFINE_integer("workers", 1, "Worker threads (1 = deterministic with --seed).")
-  flags.DEFINE_integer("seed", 0, "Random seed.")
-  flags.DEFINE_bool("probe", True, "Also log/write the valence linear probe of the text vectors "
-                    "(<out>.quality.json) as a reference for Speech2Vec's.")
-
-
-def main(argv: Sequence[str]) -> int:
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  del argv
-  f = flags.FLAGS
-  t0 = time.time()
-  try:
-    fileio.check_output_file(f.out)
-    if f.probe:
-      fileio.check_output_file(quality_path(f.out), "--out (quality report)")
-    sentences = read_sentences(f.text)
-    kv, history = train_word2vec(sentences, f.dim, f.window, f.min_count, f.epochs, f.workers, f.seed)
-  except ValueError as e:
-    raise cli.InputError(str(e)) from e
-  words, vecs = save_vec(kv, f.out)
-  report = {"vocabulary": len(words), "dim": f.dim, "sentences": len(sentences), "history": history,
-            "wall_s": time.time() - t0}
-  if f.probe:
-    from data_prep import lexicon  # pylint: disable=g-import-not-at-top
-    from emotion_tf.semantic import io_utils, quality  # pylint: disable=g-import-not-at-top
-    report["valence_probe"] = quality.valence_probe(words, vecs, lexicon.load_valence_lexicon(), seed=f.seed)
-    logging.info("word2vec valence probe: R^2 %.3f vs shuffled %.3f over %d lexicon words",
-                 report["valence_probe"]["r2"], report["valence_probe"]["r2_shuffled"],
-                 report["valence_probe"]["words"])
-    io_utils.write_json(quality_path(f.out), report)
-  print(f"word2vec: {len(words)} words x {f.dim} written to {f.out} in {report['wall_s']:.1f} s"
-        + (f"; valence probe R^2 {report['valence_probe']['r2']:.3f} "
-           f"(shuffled {report['valence_probe']['r2_shuffled']:.3f})" if f.probe else ""))
-  return 0
-
-
-if __name__ == "__main__":
-  define_flags()
-  cli.run(main)

@@ -58,7 +58,7 @@ from emotion_tf.data import frames as frames_lib
 from emotion_tf.data import word_timings as wt
 from emotion_tf import FRAME_HOP_SECONDS, FRAMES_PER_CHUNK, LABEL_NAMES, SAMPLE_RATE
 from emotion_tf import SAMPLES_PER_FRAME
-from emotion_tf import cli
+from emotion_tf import config as config_lib
 from emotion_tf import fileio
 from emotion_tf.semantic import vectors as vec_io
 
@@ -68,12 +68,55 @@ LOCK_PREFIX = ".lock-"
 
 
 @dataclasses.dataclass(frozen=True)
+class WriteJobConfig:
+  """What `python -m data_prep.write_tfrecords` writes; its flags are derived from these fields
+  (emotion_tf.config) and `write_config` runs it."""
+  corpus: str = config_lib.field("", "SEWA-layout corpus directory (required).")
+  embeddings: str = config_lib.field("", "Word vectors (.vec text format) (required).")
+  out: str = config_lib.field("", "Output directory for shards and metadata (required).")
+  word_timings: str = config_lib.field(
+      "", "Directory of <id>.csv / <id>.TextGrid word timings; empty = <corpus>/word_timings if "
+      "present (data_prep.align_words writes it), else the uniform split of the transcripts.")
+  num_workers: int = config_lib.field(max(1, min(2, os.cpu_count() or 1)), "Worker processes.",
+                                      lower_bound=1)
+  num_shards: int = config_lib.field(1, "Split the work into this many machine slices.",
+                                     lower_bound=1)
+  shard_index: int = config_lib.field(0, "The slice this machine writes (0..num_shards-1).",
+                                      lower_bound=0)
+  records_per_shard: int = config_lib.field(8, "Recordings per output shard.", lower_bound=1)
+  shards_per_partition: int = config_lib.field(
+      0, "If > 0, shards per partition (overrides --records_per_shard).", lower_bound=0)
+  label_tolerance_s: float = config_lib.field(
+      1.0, "Max |label duration - audio duration| (s).")
+  oov: str = config_lib.field("zeros", "Vector of words missing from the embeddings: zeros, or a "
+                              "deterministic per-word vector.", choices=("zeros", "hash"))
+  audio_dtype: str = config_lib.field("float32", "Audio storage.", choices=("float32", "int16"))
+  partitions: Tuple[str, ...] = config_lib.field(("train", "devel", "test"),
+                                                 "Partitions to write.")
+  force: bool = config_lib.field(False, "Rewrite every shard of this slice, even those whose "
+                                 "settings and input files are unchanged.")
+
+
+def write_config(config: WriteJobConfig, progress: bool = False) -> Dict[str, object]:
+  """`write_tfrecords` of a WriteJobConfig."""
+  return write_tfrecords(
+      config.corpus, config.embeddings, config.out,
+      word_timings_dir=wt.resolve_timings_dir(config.corpus, config.word_timings),
+      num_workers=config.num_workers, num_shards=config.num_shards,
+      shard_index=config.shard_index, records_per_shard=config.records_per_shard,
+      shards_per_partition=config.shards_per_partition,
+      label_tolerance_s=config.label_tolerance_s, oov=config.oov,
+      audio_dtype=config.audio_dtype, partitions=list(config.partitions), progress=progress,
+      force=config.force)
+
+
+@dataclasses.dataclass(frozen=True)
 class WriterConfig:
   """Settings that change the content of a shard (part of its fingerprint)."""
   frames_per_chunk: int = FRAMES_PER_CHUNK
-  label_tolerance_s: float = 1.0
-  oov: str = "zeros"
-  audio_dtype: str = "float32"
+  label_tolerance_s: float = WriteJobConfig.label_tolerance_s
+  oov: str = WriteJobConfig.oov
+  audio_dtype: str = WriteJobConfig.audio_dtype
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,7 +218,7 @@ def process_recording(rec: corpus.Recording, timings: List[wt.WordTiming],
           f"{config.label_tolerance_s})")
     n = frames * SAMPLES_PER_FRAME
     audio = audio[:n] if len(audio) >= n else np.pad(audio, (0, n - len(audio)))
-    word_index = frame_word_index(timings, _STATE["word_to_index"], frames)
+    word_index = frames_lib.frame_word_index(timings, _STATE["word_to_index"], frames)
     end_s = frames * FRAME_HOP_SECONDS
     beyond = sum(1 for t in timings if t.start >= end_s)
     if beyond:
@@ -232,7 +275,7 @@ def _process_task(task) -> Dict[str, object]:
 
 _sha256_file = fileio.file_sha256
 
-_PROGRESS_LINE_OPEN = [False]  # a progress bar is drawn without its final newline
+PROGRESS_LINE_OPEN = [False]  # a progress bar is drawn without its final newline
 
 
 def _progress(done: int, total: int, enabled: bool) -> None:
@@ -241,7 +284,7 @@ def _progress(done: int, total: int, enabled: bool) -> None:
   width = 30
   filled = int(width * done / total)
   sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} recordings")
-  _PROGRESS_LINE_OPEN[0] = done != total
+  PROGRESS_LINE_OPEN[0] = done != total
   if done == total:
     sys.stderr.write("\n")
   sys.stderr.flush()
@@ -320,9 +363,12 @@ def _remove_leftovers(out_dir: str, parts_dir: str) -> None:
 
 def write_tfrecords(corpus_dir: str, embeddings_path: str, out_dir: str, *,
                     word_timings_dir: Optional[str] = None, num_workers: int = 1,
-                    num_shards: int = 1, shard_index: int = 0, records_per_shard: int = 8,
-                    shards_per_partition: int = 0, label_tolerance_s: float = 1.0,
-                    oov: str = "zeros", audio_dtype: str = "float32",
+                    num_shards: int = WriteJobConfig.num_shards,
+                    shard_index: int = WriteJobConfig.shard_index,
+                    records_per_shard: int = WriteJobConfig.records_per_shard,
+                    shards_per_partition: int = WriteJobConfig.shards_per_partition,
+                    label_tolerance_s: float = WriteJobConfig.label_tolerance_s,
+                    oov: str = WriteJobConfig.oov, audio_dtype: str = WriteJobConfig.audio_dtype,
                     frames_per_chunk: int = FRAMES_PER_CHUNK,
                     partitions: Optional[Sequence[str]] = None,
                     progress: bool = False, force: bool = False) -> Dict[str, object]:
@@ -496,8 +542,7 @@ def _write_locked(corpus_dir, embeddings_path, out_dir, t0, config, word_timings
             "errors": {rid: reports[rid].get("error", "") for rid in failed},
             "warnings": [w for r in ordered for w in r.get("warnings", ())],
             "wall_s": round(time.time() - t0, 3), "audio_seconds": round(audio_seconds, 3)}
-  schema.atomic_write(os.path.join(out_dir, REPORT_FILE),
-                      (json.dumps(result, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+  fileio.write_json(os.path.join(out_dir, REPORT_FILE), result, indent=1)
   logging.info("wrote %d shards (%d skipped), %d recordings ok, %d failed, %.1f s",
                len(written), len(skipped), len(ordered) - len(failed), len(failed),
                result["wall_s"])
@@ -508,7 +553,6 @@ def _assemble_shard(out_dir: str, parts_dir: str, plan: ShardPlan,
                     reports: Dict[str, Dict[str, object]], fingerprint: Dict) -> None:
   """Concatenates the part files of `plan` (TFRecord files concatenate) into a temp file, renames
   it to the shard name, writes the sidecar, removes the parts."""
-  from emotion_tf.data import schema  # pylint: disable=g-import-not-at-top
   ok = [rid for rid in plan.recording_ids if reports[rid]["status"] == "ok"]
   fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=".tmp-")
   try:
@@ -536,8 +580,7 @@ def _assemble_shard(out_dir: str, parts_dir: str, plan: ShardPlan,
       "examples": int(sum(reports[rid]["chunks"] for rid in ok)),
       "frames": int(sum(reports[rid]["frames"] for rid in ok)),
   }
-  schema.atomic_write(os.path.join(out_dir, plan.name + ".json"),
-                      (json.dumps(side, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+  fileio.write_json(os.path.join(out_dir, plan.name + ".json"), side, indent=1)
   for rid in ok:
     os.remove(os.path.join(parts_dir, rid + ".tfrecord"))
 
@@ -579,75 +622,3 @@ def _write_metadata(out_dir: str, plans: Sequence[ShardPlan], vocab: Sequence[st
       "corpus_dir": os.path.abspath(corpus_dir), "word_timings": fingerprint["word_timings"],
       "partitions": parts, "complete": complete, "failed_recordings": failed,
   })
-
-
-# ------------------------------------------------------------------------------------------ CLI
-
-def define_flags() -> None:
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  flags.DEFINE_string("corpus", "runs/demo/corpus", "SEWA-layout corpus directory.")
-  flags.DEFINE_string("embeddings", "runs/demo/word2vec.vec", "Word vectors (.vec text format).")
-  flags.DEFINE_string("out", "runs/demo/tfrecords", "Output directory for shards and metadata.")
-  flags.DEFINE_string("word_timings", "", "Directory of <id>.csv / <id>.TextGrid word timings; "
-                      "empty = <corpus>/word_timings if present (data_prep.align_words "
-                      "writes it), else the uniform split of the transcripts.")
-  flags.DEFINE_integer("num_workers", max(1, min(2, os.cpu_count() or 1)), "Worker processes.")
-  flags.DEFINE_integer("num_shards", 1, "Split the work into this many machine slices.")
-  flags.DEFINE_integer("shard_index", 0, "The slice this machine writes (0..num_shards-1).")
-  flags.DEFINE_integer("records_per_shard", 8, "Recordings per output shard.")
-  flags.DEFINE_integer("shards_per_partition", 0, "If > 0, shards per partition "
-                       "(overrides --records_per_shard).")
-  flags.DEFINE_float("label_tolerance_s", 1.0, "Max |label duration - audio duration| (s).")
-  flags.DEFINE_enum("oov", "zeros", ["zeros", "hash"], "Vector of words missing from the "
-                    "embeddings: zeros, or a deterministic per-word vector.")
-  flags.DEFINE_enum("audio_dtype", "float32", ["float32", "int16"], "Audio storage.")
-  flags.DEFINE_list("partitions", ["train", "devel", "test"], "Partitions to write.")
-  flags.DEFINE_bool("force", False, "Rewrite every shard of this slice, even those whose "
-                    "settings and input files are unchanged.")
-
-
-def format_report(result: Dict[str, object]) -> str:
-  """A table of per-recording reports and a summary line."""
-  lines = [f"{'recording':<16}{'status':<8}{'dur_s':>8}{'frames':>8}{'words':>7}{'oov':>7}"
-           f"{'gap_s':>8}"]
-  for r in result["recordings"]:
-    lines.append(f"{r['recording_id']:<16}{r['status']:<8}{r.get('duration_s', float('nan')):>8.1f}"
-                 f"{r.get('frames', 0):>8}{r.get('words', 0):>7}{r.get('oov_rate', 0.0):>7.2f}"
-                 f"{r.get('label_audio_gap_s', float('nan')):>8.2f}")
-  for rid, err in result["errors"].items():
-    lines.append(f"FAILED {rid}: {err}")
-  for warning in result.get("warnings", ()):
-    lines.append(f"WARNING {warning}")
-  lines.append(f"{len(result['recordings']) - len(result['failed'])} recordings written, "
-               f"{len(result['failed'])} failed; shards written {len(result['shards_written'])}, "
-               f"skipped {len(result['shards_skipped'])}; {result['audio_seconds']:.0f} s audio "
-               f"in {result['wall_s']:.1f} s")
-  return "\n".join(lines)
-
-
-def main(argv: Sequence[str]) -> int:
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  del argv
-  f = flags.FLAGS
-  try:
-    result = write_tfrecords(
-        f.corpus, f.embeddings, f.out,
-        word_timings_dir=wt.resolve_timings_dir(f.corpus, f.word_timings),
-        num_workers=f.num_workers, num_shards=f.num_shards, shard_index=f.shard_index,
-        records_per_shard=f.records_per_shard, shards_per_partition=f.shards_per_partition,
-        label_tolerance_s=f.label_tolerance_s, oov=f.oov, audio_dtype=f.audio_dtype,
-        partitions=f.partitions, progress=True, force=f.force)
-  except ValueError as e:  # VecFormatError, CorpusError, OutputPathError, LockError
-    raise cli.InputError(str(e)) from e
-  except KeyboardInterrupt:
-    if _PROGRESS_LINE_OPEN[0]:
-      sys.stderr.write("\n")  # cli.run's one-line message goes on a line of its own
-    raise
-  print(format_report(result))
-  print(f"report: {os.path.join(f.out, REPORT_FILE)}")
-  return 0 if result["ok"] else 1
-
-
-if __name__ == "__main__":
-  define_flags()
-  cli.run(main)

@@ -1,4 +1,4 @@
-"""Ablations of the paper's Tables 2 and 3: `python -m emotion_tf.ablate --run_dir DIR`.
+"""Ablations of the paper's Tables 2 and 3 (library of `python -m emotion_tf.ablate --run_dir DIR`).
 
 Trains one model per row on the same TFRecords and reports CCC on the Devel
 partition in the paper's columns (Arousal, Valence, Liking, Avg):
@@ -21,17 +21,16 @@ TensorBoard HParams (variant, space, epochs, lr, seed -> CCC per dimension) to
 
 import json
 import os
-import sys
 from typing import Any, Dict, List, Optional, Sequence
 
-from absl import app
-from absl import flags
 from absl import logging
 
 from emotion_tf import LABEL_NAMES
 from emotion_tf import baseline_lib
-from emotion_tf import evaluation
-from emotion_tf import training
+from emotion_tf import evaluate_lib
+from emotion_tf import fileio
+from emotion_tf import model_dir as model_dir_lib
+from emotion_tf import train_lib
 from emotion_tf.data import schema
 from emotion_tf.models import ModelConfig
 
@@ -132,7 +131,8 @@ def write_hparams(log_dir: str, row: Dict[str, Any], *, epochs: int, learning_ra
 
 
 def run_ablation(data_dir: str, spaces: Dict[str, str], out_dir: str, *, epochs: int,
-                 learning_rate: float, batch_size: int = 25, seed: int = 0,
+                 learning_rate: float, batch_size: int = train_lib.TrainConfig.batch_size,
+                 seed: int = train_lib.TrainConfig.seed,
                  rows: Optional[Sequence[str]] = None, partition: str = "Devel",
                  model_overrides: Optional[Dict[str, Any]] = None,
                  corpus_dir: Optional[str] = None) -> List[Dict[str, Any]]:
@@ -174,7 +174,7 @@ def run_ablation(data_dir: str, spaces: Dict[str, str], out_dir: str, *, epochs:
                                   batch_size=batch_size, seed=seed, eval_partition=partition)
     logging.info("ablation row %r: training %s on %s", name, variant, embeddings or "audio")
     trained = train_lib.train(config, model_config)
-    model = evaluate_lib.load_trained_model(model_dir, "best")
+    model = model_dir_lib.load_trained_model(model_dir, "best")
     matrix = schema.load_embedding_matrix(data_dir, embeddings) if embeddings else None
     summary = evaluate_lib.evaluate_partition(model, data_dir, partition, batch_size=batch_size,
                                             embedding_matrix=matrix)
@@ -182,7 +182,7 @@ def run_ablation(data_dir: str, spaces: Dict[str, str], out_dir: str, *, epochs:
            "embeddings": embeddings, "ccc": summary["ccc"], "ccc_mean": summary["ccc_mean"],
            "per_recording_ccc_mean": summary.get("per_recording_ccc_mean"),
            "epochs": trained["epochs_completed"], "steps": trained["global_step"]}
-    evaluation.write_json(result_path, row)
+    fileio.write_json(result_path, row)
     write_hparams(hparams_dir, row, **hparams_args)
     results.append(row)
   if corpus_dir and (not rows or BASELINE_ROW in rows or "baseline" in rows):
@@ -192,10 +192,10 @@ def run_ablation(data_dir: str, spaces: Dict[str, str], out_dir: str, *, epochs:
       logging.error("baseline row skipped: %s", e)
   table_text = format_tables(results, partition.lower())
   notes = check_expectations(results)
-  evaluate_lib.write_json(os.path.join(out_dir, "ablation.json"),
+  fileio.write_json(os.path.join(out_dir, "ablation.json"),
                         {"rows": results, "expectations": notes, "partition": partition})
-  schema.atomic_write(os.path.join(out_dir, "ablation.md"),
-                      ("```\n" + table_text + "\n" + "\n".join(notes) + "\n```\n").encode())
+  fileio.atomic_write_text(os.path.join(out_dir, "ablation.md"),
+                           "```\n" + table_text + "\n" + "\n".join(notes) + "\n```\n")
   return results
 
 
@@ -211,63 +211,6 @@ def _baseline_row(corpus_dir: str, out_dir: str, partition: str) -> Dict[str, An
          "space": None, "embeddings": "", "ccc": r["ccc"], "ccc_mean": r["ccc_mean"],
          "per_recording_ccc_mean": r.get("per_recording_ccc_mean"),
          "settings": summary["baseline"]["settings"]}
-  evaluation.write_json(result_path, row)
+  fileio.write_json(result_path, row)
   return row
 
-
-def define_flags() -> None:
-  flags.DEFINE_string("run_dir", "runs/demo", "Run directory of `make demo` (paths below "
-                      "default to its layout).")
-  flags.DEFINE_string("data_dir", "", "TFRecords; default <run_dir>/tfrecords.")
-  flags.DEFINE_string("word2vec", "", "Word2Vec .vec; default <run_dir>/word2vec.vec.")
-  flags.DEFINE_string("speech2vec", "", "Speech2Vec .vec; default "
-                      "<run_dir>/speech2vec/speech2vec.vec.")
-  flags.DEFINE_string("aligned", "", "Aligned Speech2Vec .vec; default "
-                      "<run_dir>/alignment/aligned_speech2vec.vec.")
-  flags.DEFINE_string("out", "", "Output directory; default <run_dir>/ablation.")
-  flags.DEFINE_string("corpus", "", "SEWA-layout corpus for the eGeMAPS baseline row; default "
-                      "<run_dir>/corpus when it exists (no row without a corpus).")
-  flags.DEFINE_list("rows", [], "Subset of rows (e.g. paralinguistic,word2vec); default all.")
-  flags.DEFINE_integer("epochs", 15, "Epochs per model.", lower_bound=1)
-  flags.DEFINE_float("learning_rate", 1e-3, "Adam learning rate (see README: the paper's 1e-4 "
-                     "needs many more steps than the demo corpus gives).", lower_bound=0.0)
-  flags.DEFINE_integer("batch_size", 25, "Global batch size.", lower_bound=1)
-  flags.DEFINE_integer("seed", 0, "Seed.")
-  flags.DEFINE_string("partition", "Devel", "Partition the tables report.")
-
-
-def main(argv):
-  del argv
-  f = flags.FLAGS
-  run = f.run_dir
-  data_dir = f.data_dir or os.path.join(run, "tfrecords")
-  spaces = {
-      "word2vec": f.word2vec or os.path.join(run, "word2vec.vec"),
-      "speech2vec": f.speech2vec or os.path.join(run, "speech2vec", "speech2vec.vec"),
-      "aligned": f.aligned or os.path.join(run, "alignment", "aligned_speech2vec.vec"),
-  }
-  for key, path in list(spaces.items()):
-    if not os.path.exists(path):
-      logging.warning("%s embeddings not found at %s; its rows are skipped", key, path)
-      spaces[key] = ""
-  out = f.out or os.path.join(run, "ablation")
-  corpus_dir = f.corpus or os.path.join(run, "corpus")
-  if not os.path.isdir(corpus_dir):
-    logging.warning("corpus %s not found; the baseline row is skipped", corpus_dir)
-    corpus_dir = ""
-  try:
-    results = run_ablation(data_dir, spaces, out, epochs=f.epochs,
-                           learning_rate=f.learning_rate, batch_size=f.batch_size, seed=f.seed,
-                           rows=f.rows, partition=f.partition, corpus_dir=corpus_dir)
-  except (training.TrainingSetupError, training.TrainingDivergedError) as e:
-    sys.stderr.write(f"error: {e}\n")
-    return 2
-  sys.stdout.write("\n" + format_tables(results, f.partition.lower()) + "\n")
-  sys.stdout.write("\n".join(check_expectations(results)) + "\n")
-  sys.stdout.write(f"\nablation results: {os.path.join(out, 'ablation.md')}\n")
-  return 0
-
-
-if __name__ == "__main__":
-  define_flags()
-  app.run(main)

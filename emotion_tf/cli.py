@@ -26,6 +26,7 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
+_HELP_ARGS = ("-h", "-?", "--help", "--helpshort", "--helpfull", "--helpxml")
 
 
 class InputError(ValueError):
@@ -41,6 +42,12 @@ def _parse_flags(argv: Sequence[str]) -> Sequence[str]:
   """absl's parser, but a flag error exits with ``EXIT_BAD_INPUT`` instead of 1."""
   try:
     return flags.FLAGS(argv)
+  except SystemExit:
+    # absl's --help/--helpfull/--helpshort print the help and exit 1: asking for help is
+    # not a failure.
+    if any(a.split("=")[0] in _HELP_ARGS for a in argv[1:]):
+      sys.exit(EXIT_OK)
+    raise
   except flags.Error as e:
     sys.stderr.write(f"FATAL Flags parsing error: {e}\n"
                      f"Pass --help to see this binary's flags.\n")
@@ -66,4 +73,19 @@ def run(main: Callable[[Sequence[str]], int]) -> None:
                        "resume.\n")
       return EXIT_INTERRUPTED
 
+  _adopt_binary_flags(main)
   app.run(wrapped, flags_parser=_parse_flags)
+
+
+def _adopt_binary_flags(main: Callable[[Sequence[str]], int]) -> None:
+  """Makes the flags of ``main``'s module key flags of the program, so ``--help`` lists them.
+
+  absl's ``--help`` shows the flags of the module named by ``sys.argv[0]``: right for
+  ``python -m emotion_tf.train`` (the module is ``__main__``), but a console script
+  (``emotion-tf-train``) imports the binary as ``emotion_tf.train``.
+  """
+  module = getattr(main, "__module__", "__main__")
+  if module == "__main__":
+    return
+  for flag in flags.FLAGS.get_key_flags_for_module(module):
+    flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)

@@ -5,30 +5,33 @@
 
 Prints the CCC table; writes <out>/evaluation.json, <out>/predictions/<partition>/<id>.csv and
 <out>/plots/<partition>/<id>.png (gold vs prediction per dimension; --noplots to skip).
-Exit status 1 when an input is bad or a partition failed.
+Exit status 1 when a partition failed, 2 for bad input. Flags: evaluate_lib.EvalConfig.
 """
 
 import sys
 
-from absl import app
 from absl import flags
 from absl import logging
 
+from emotion_tf import cli
+from emotion_tf import config as config_lib
 from emotion_tf import evaluate_lib
 
 FLAGS = flags.FLAGS
 
 
+def define_flags() -> None:
+  config_lib.define_flags_for(evaluate_lib.EvalConfig)
+
+
 def main(argv):
   if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  if not FLAGS.model_dir or not FLAGS.data_dir:
-    raise app.UsageError("--model_dir and --data_dir are required")
+    cli.usage_error(f"unexpected arguments: {argv[1:]}")
+  config = config_lib.resolve(evaluate_lib.EvalConfig, FLAGS)
+  if not config.model_dir or not config.data_dir:
+    cli.usage_error("--model_dir and --data_dir are required")
   try:
-    summary = evaluate_lib.run_evaluation(
-        FLAGS.model_dir, FLAGS.data_dir, FLAGS.partitions, out_dir=FLAGS.out or None,
-        which=FLAGS.which, batch_size=FLAGS.batch_size, embeddings=FLAGS.embeddings or None,
-        plots=FLAGS.plots)
+    summary = evaluate_lib.run_eval_config(config)
   except (ValueError, OSError, RuntimeError) as e:
     logging.error("%s", e)
     sys.stderr.write(f"error: {e}\n")
@@ -39,7 +42,11 @@ def main(argv):
   return 1 if summary["errors"] else 0
 
 
+def console_main() -> None:
+  """Entry point of the `emotion-tf-evaluate` console script."""
+  define_flags()
+  cli.run(main)
+
+
 if __name__ == "__main__":
-  from flags.eval_flags import define_eval_flags  # pylint: disable=g-import-not-at-top
-  define_eval_flags()
-  app.run(main)
+  console_main()

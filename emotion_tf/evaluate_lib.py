@@ -12,7 +12,7 @@ The partition is read in eval mode (chunks in order, no shuffling), the model pr
 statistic is computed.
 """
 
-import json
+import dataclasses
 import os
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
@@ -23,63 +23,45 @@ from absl import logging
 
 from emotion_tf import FRAME_HOP_SECONDS, LABEL_NAMES
 from emotion_tf import plots as plotting
+from emotion_tf import config as config_lib
+from emotion_tf import fileio
+from emotion_tf import model_dir as model_dir_lib
 from emotion_tf import models  # noqa: F401  (registers the serializable model and layers)
 from emotion_tf.ccc import concordance_cc_numpy
 from emotion_tf.data import pipeline
 from emotion_tf.data import schema
 
-MODEL_FILES = {"best": "best.keras", "last": "last.keras"}
 SUMMARY_FILENAME = "evaluation.json"
 
 
-class ModelDirError(ValueError):
-  """A model directory without a usable saved model."""
+@dataclasses.dataclass(frozen=True)
+class EvalConfig:
+  """What `python -m emotion_tf.evaluate` evaluates; its flags are derived from these fields."""
+  model_dir: str = config_lib.field(
+      "", "Model directory written by `emotion_tf.train` (best.keras / last.keras, "
+      "model_config.json).")
+  which: str = config_lib.field("best", "Which saved model to evaluate; 'best' falls back to "
+                                "last.keras.", choices=tuple(model_dir_lib.MODEL_FILES))
+  data_dir: str = config_lib.field("", "Directory with the TFRecord shards and metadata.json.")
+  partitions: Tuple[str, ...] = config_lib.field(
+      ("Devel", "Test"), "Comma-separated partitions to evaluate (Train, Devel, Test; any case).")
+  out: str = config_lib.field("", "Output directory for the JSON summary and the per-recording "
+                              "prediction CSVs; empty = <model_dir>/evaluation_<which>.")
+  batch_size: int = config_lib.field(8, "Chunks per evaluation batch.", lower_bound=1)
+  embeddings: str = config_lib.field(
+      "", "Optional .vec file: replaces the stored semantic vectors by this space's vectors of "
+      "each frame's word (via word_index and the shards' vocabulary); its dimension must equal "
+      "the model's.")
+  plots: bool = config_lib.field(True, "Write per-recording gold-vs-prediction PNGs to "
+                                 "<out>/plots/<partition>/<id>.png.")
 
 
-# ---------------------------------------------------------------------------------- model dirs
-
-def trained_model_path(model_dir: str, which: str = "best") -> str:
-  """Path of `<model_dir>/best.keras` (falls back to last.keras) or `<model_dir>/last.keras`.
-
-  Raises:
-    ModelDirError: naming the directory when the wanted file (and its fallback) is missing.
-  """
-  if which not in MODEL_FILES:
-    raise ValueError(f"which must be one of {sorted(MODEL_FILES)}, got {which!r}")
-  if not os.path.isdir(model_dir):
-    raise ModelDirError(f"{model_dir}: model directory does not exist")
-  candidates = ["best", "last"] if which == "best" else ["last"]
-  for name in candidates:
-    path = os.path.join(model_dir, MODEL_FILES[name])
-    if os.path.exists(path):
-      if name != which:
-        logging.warning("%s: no %s; using %s", model_dir, MODEL_FILES[which], MODEL_FILES[name])
-      return path
-  raise ModelDirError(
-      f"{model_dir}: no {' or '.join(MODEL_FILES[c] for c in candidates)}; train a model with "
-      f"`python -m emotion_tf.train --model_dir {model_dir}` first")
-
-
-def load_trained_model(model_dir: str, which: str = "best") -> models.EmotionRecognitionModel:
-  """Loads `<model_dir>/best.keras` (or last.keras, see `trained_model_path`) without compiling.
-
-  When `<model_dir>/model_config.json` exists it must describe the same model.
-  """
-  path = trained_model_path(model_dir, which)
-  try:
-    model = keras.models.load_model(path, compile=False)
-  except (OSError, ValueError, TypeError) as e:
-    raise ModelDirError(f"{path}: cannot load the Keras model ({e})") from e
-  if not isinstance(model, models.EmotionRecognitionModel):
-    raise ModelDirError(f"{path}: holds a {type(model).__name__}, not an EmotionRecognitionModel")
-  config_path = os.path.join(model_dir, "model_config.json")
-  if os.path.exists(config_path):
-    with open(config_path, "r", encoding="utf-8") as f:
-      stored = models.ModelConfig.from_json(f.read())
-    if stored != model.config:
-      raise ModelDirError(f"{config_path}: describes {stored}, but {path} holds {model.config}")
-  logging.info("loaded %s (%s)", path, model.config.variant)
-  return model
+def run_eval_config(config: EvalConfig) -> Dict[str, Any]:
+  """`run_evaluation` of an EvalConfig."""
+  return run_evaluation(config.model_dir, config.data_dir, config.partitions,
+                        out_dir=config.out or None, which=config.which,
+                        batch_size=config.batch_size, embeddings=config.embeddings or None,
+                        plots=config.plots)
 
 
 # -------------------------------------------------------------------------------------- metrics
@@ -154,7 +136,8 @@ def _check_data_matches_model(data_dir: str, model: models.EmotionRecognitionMod
                        f"semantic_dim {c.semantic_dim}")
 
 
-def predict_partition(model: keras.Model, data_dir: str, partition: str, batch_size: int = 8,
+def predict_partition(model: keras.Model, data_dir: str, partition: str,
+                      batch_size: int = EvalConfig.batch_size,
                       embedding_matrix: Optional[np.ndarray] = None
                       ) -> Tuple[Dict[str, np.ndarray], Dict[str, np.ndarray]]:
   """Runs `model` over a TFRecord partition and stitches chunks back into recordings.
@@ -203,7 +186,8 @@ def _decode_keys(d: Mapping[Any, np.ndarray]) -> Dict[str, np.ndarray]:
   return {(k.decode("utf-8") if isinstance(k, bytes) else str(k)): v for k, v in d.items()}
 
 
-def evaluate_partition(model: keras.Model, data_dir: str, partition: str, batch_size: int = 8,
+def evaluate_partition(model: keras.Model, data_dir: str, partition: str,
+                       batch_size: int = EvalConfig.batch_size,
                        embedding_matrix: Optional[np.ndarray] = None,
                        return_predictions: bool = False) -> Dict[str, Any]:
   """CCC of `model` on one partition (see `ccc_summary` for the keys).
@@ -247,16 +231,12 @@ def format_prediction_csv(name: str, predictions: np.ndarray,
 def write_prediction_csv(path: str, name: str, predictions: np.ndarray,
                          hop_seconds: float = FRAME_HOP_SECONDS) -> None:
   """Writes `format_prediction_csv` atomically to `path`."""
-  schema.atomic_write(path, format_prediction_csv(name, predictions, hop_seconds).encode("utf-8"))
-
-
-def write_json(path: str, data: Any) -> None:
-  """Writes `data` as indented JSON atomically."""
-  schema.atomic_write(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+  fileio.atomic_write_text(path, format_prediction_csv(name, predictions, hop_seconds))
 
 
 def run_evaluation(model_dir: str, data_dir: str, partitions: Iterable[str],
-                   out_dir: Optional[str] = None, which: str = "best", batch_size: int = 8,
+                   out_dir: Optional[str] = None, which: str = "best",
+                   batch_size: int = EvalConfig.batch_size,
                    embeddings: Optional[str] = None, plots: bool = True) -> Dict[str, Any]:
   """Evaluates `<model_dir>/<which>.keras` on `partitions` and writes the results.
 
@@ -274,8 +254,8 @@ def run_evaluation(model_dir: str, data_dir: str, partitions: Iterable[str],
   partitions = [p.strip().lower() for p in partitions if p.strip()]
   if not partitions:
     raise ValueError("no partitions given")
-  out_dir = out_dir or os.path.join(model_dir, f"evaluation_{which}")
-  model = load_trained_model(model_dir, which)
+  out_dir = out_dir or model_dir_lib.evaluation_dir(model_dir, which)
+  model = model_dir_lib.load_trained_model(model_dir, which)
   meta = schema.read_metadata(data_dir)
   hop = float(meta.get("hop_seconds", FRAME_HOP_SECONDS))
   matrix = None
@@ -286,7 +266,7 @@ def run_evaluation(model_dir: str, data_dir: str, partitions: Iterable[str],
                        f"expects semantic_dim {model.config.semantic_dim}")
   summary: Dict[str, Any] = {
       "model_dir": os.path.abspath(model_dir),
-      "model_file": trained_model_path(model_dir, which),
+      "model_file": model_dir_lib.trained_model_path(model_dir, which),
       "data_dir": os.path.abspath(data_dir),
       "embeddings": os.path.abspath(embeddings) if embeddings else None,
       "variant": model.config.variant,
@@ -313,7 +293,7 @@ def run_evaluation(model_dir: str, data_dir: str, partitions: Iterable[str],
       plotting.write_recording_pngs(plot_dir, labels, predictions, names, hop, partition)
       result["plots_dir"] = plot_dir
     summary["partitions"][partition] = result
-  write_json(os.path.join(out_dir, SUMMARY_FILENAME), summary)
+  fileio.write_json(os.path.join(out_dir, SUMMARY_FILENAME), summary)
   if not summary["partitions"]:
     raise RuntimeError(f"every partition failed: {summary['errors']}")
   return summary

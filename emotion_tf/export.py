@@ -1,4 +1,4 @@
-"""Exports a trained model as a SavedModel for serving (see emotion_tf.exporting for the signature).
+"""Exports a trained model as a SavedModel for serving (signature: emotion_tf.export_lib).
 
   python -m emotion_tf.export --model_dir DIR [--which best] [--out EXPORT_DIR] [--force]
 
@@ -14,9 +14,20 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from emotion_tf import cli
 from emotion_tf import export_lib
 
 FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+  """--model_dir, --which, --out, --force for the SavedModel export."""
+  flags.DEFINE_string("model_dir", "", "Model directory written by `emotion_tf.train`.")
+  flags.DEFINE_enum("which", "best", ["best", "last"],
+                    "Which saved model to export; 'best' falls back to last.keras.")
+  flags.DEFINE_string("out", "", "Export directory (SavedModel); empty = <model_dir>/export.")
+  flags.DEFINE_boolean("force", False, "Re-export even when --out already holds an export of "
+                       "the same model file (otherwise that export is kept and the run skips).")
 
 
 def main(argv):
@@ -38,7 +49,11 @@ def main(argv):
   return 0
 
 
+def console_main() -> None:
+  """Entry point of the `emotion-tf-export` console script."""
+  define_flags()
+  cli.run(main)
+
+
 if __name__ == "__main__":
-  from flags.export_flags import define_export_flags  # pylint: disable=g-import-not-at-top
-  define_export_flags()
-  app.run(main)
+  console_main()

@@ -47,8 +47,8 @@ import tensorflow as tf
 from absl import logging
 
 import emotion_tf
-from emotion_tf import evaluate_lib
 from emotion_tf import fileio
+from emotion_tf import model_dir as model_dir_lib
 from emotion_tf.models import EmotionRecognitionModel
 
 SIGNATURE_KEY = "serving_default"
@@ -268,7 +268,7 @@ def export_from_model_dir(model_dir: str, export_dir: str, which: str = "best",
   Returns:
     (metadata, exported): `exported` False when the existing export was kept.
   """
-  path = evaluate_lib.trained_model_path(model_dir, which)
+  path = model_dir_lib.trained_model_path(model_dir, which)
   digest = file_sha256(path)
   if not force and os.path.isdir(export_dir):
     try:
@@ -279,7 +279,7 @@ def export_from_model_dir(model_dir: str, export_dir: str, which: str = "best",
       logging.info("%s already holds the export of %s; skipping (use --force to redo)",
                    export_dir, path)
       return existing, False
-  model = evaluate_lib.load_trained_model(model_dir, which)
+  model = model_dir_lib.load_trained_model(model_dir, which)
   source = {"path": os.path.abspath(path), "sha256": digest, "which": which}
   return export_saved_model(model, export_dir, source), True
 

@@ -5,14 +5,16 @@ and renamed over the target (`os.replace`), so a crash never leaves a partial fi
 """
 
 import hashlib
+import io
 import json
 import os
 import socket
 import sys
 import tempfile
 import time
-from typing import Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
+import numpy as np
 from absl import logging
 
 
@@ -35,6 +37,42 @@ def atomic_write(path: str, data: bytes) -> None:
 def atomic_write_text(path: str, text: str) -> None:
   """UTF-8 `text` with '\\n' newlines, written atomically (see `atomic_write`)."""
   atomic_write(path, text.encode("utf-8"))
+
+
+def json_safe(x: Any) -> Any:
+  """JSON-ready copy of `x`: numpy scalars/arrays -> Python numbers/lists, tuples -> lists,
+  NaN/inf -> None (the one NaN policy: every JSON the toolkit writes is valid JSON)."""
+  if isinstance(x, dict):
+    return {str(k): json_safe(v) for k, v in x.items()}
+  if isinstance(x, (list, tuple)):
+    return [json_safe(v) for v in x]
+  if isinstance(x, np.ndarray):
+    return json_safe(x.tolist())
+  if isinstance(x, (bool, np.bool_)):
+    return bool(x)
+  if isinstance(x, np.integer):
+    return int(x)
+  if isinstance(x, (float, np.floating)):
+    return float(x) if np.isfinite(x) else None
+  return x
+
+
+def to_json(data: Any, indent: int = 2) -> str:
+  """`data` as JSON text (sorted keys, `json_safe`, other objects by str(), final newline)."""
+  return json.dumps(json_safe(data), indent=indent, sort_keys=True, default=str,
+                    allow_nan=False) + "\n"
+
+
+def write_json(path: str, data: Any, indent: int = 2) -> None:
+  """Writes `to_json(data)` atomically to `path` (the toolkit's one JSON writer)."""
+  atomic_write_text(path, to_json(data, indent))
+
+
+def atomic_save_npy(path: str, array: np.ndarray) -> None:
+  """np.save of `array` written atomically."""
+  buffer = io.BytesIO()
+  np.save(buffer, array)
+  atomic_write(path, buffer.getvalue())
 
 
 def file_sha256(path: str) -> str:

@@ -19,6 +19,9 @@ import keras
 import tensorflow as tf
 
 from emotion_tf import LABEL_NAMES
+from emotion_tf import SAMPLE_RATE
+from emotion_tf import SAMPLES_PER_FRAME
+from emotion_tf import config as config_lib
 from emotion_tf.layers import ConcatFusion
 from emotion_tf.layers import DisentangledAttentionFusion
 from emotion_tf.layers import ParalinguisticCNN
@@ -32,17 +35,27 @@ class ModelConfig:
 
   Where the paper is silent: `fusion_units` (d_u of Eq. 4) = 256, the LSTM size.
   """
-  variant: str = "disentangled_attention"
-  semantic_dim: int = 100
-  sample_rate: int = 22050
-  samples_per_frame: int = 2205
-  cnn_filters: Tuple[int, ...] = (50, 125, 125)
-  cnn_kernel_sizes: Tuple[int, ...] = (8, 6, 6)
-  cnn_pool_sizes: Tuple[int, ...] = (10, 5, 5)
-  fusion_units: int = 256
-  lstm_units: int = 256
-  dropout: float = 0.5
-  lstm_dropout: float = 0.5
+  variant: str = config_lib.field(
+      "disentangled_attention",
+      "Model variant: paralinguistic, semantic, concat or disentangled_attention.",
+      choices=VARIANTS)
+  semantic_dim: int = config_lib.field(100, "Semantic vector dimension d_s.", flag=False)
+  sample_rate: int = config_lib.field(SAMPLE_RATE, "Audio sample rate (Hz).", flag=False)
+  samples_per_frame: int = config_lib.field(SAMPLES_PER_FRAME, "Samples per 0.1 s frame.",
+                                            flag=False)
+  cnn_filters: Tuple[int, ...] = config_lib.field((50, 125, 125), "CNN filters per layer.",
+                                                  flag=False)
+  cnn_kernel_sizes: Tuple[int, ...] = config_lib.field((8, 6, 6), "CNN kernel sizes.",
+                                                       flag=False)
+  cnn_pool_sizes: Tuple[int, ...] = config_lib.field((10, 5, 5), "CNN max-pool sizes.",
+                                                     flag=False)
+  fusion_units: int = config_lib.field(256, "d_u of the disentangled attention (Eq. 4).",
+                                       lower_bound=1)
+  lstm_units: int = config_lib.field(256, "LSTM units.", lower_bound=1)
+  dropout: float = config_lib.field(0.5, "Dropout of the non-recurrent layers.",
+                                    lower_bound=0.0, upper_bound=0.99)
+  lstm_dropout: float = config_lib.field(0.5, "Dropout on the LSTM inputs.", lower_bound=0.0,
+                                         upper_bound=0.99)
   label_names: Tuple[str, ...] = LABEL_NAMES
 
   def __post_init__(self):

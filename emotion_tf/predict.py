@@ -10,7 +10,7 @@ Many files (a directory of wavs, a comma-separated list or a .txt list file) sha
 model and one read of the embeddings; each gets `<OUT_DIR>/<stem>.csv` (default: beside the wav,
 `<stem>.predictions.csv`), and --word_timings is then a directory of `<stem>.csv|.TextGrid`.
 Rows `name;time;arousal;valence;liking`, no header unless --csv_header. See
-emotion_tf.predict_api (the notebook API) and emotion_tf.inference.
+emotion_tf.predict_api (the notebook API) and emotion_tf.predict_lib.
 
 Exit status: 0 all written; 1 some files failed (each named on stderr; the others are written);
 2 bad usage or an unusable single input / model / embeddings file.
@@ -23,10 +23,34 @@ from absl import flags
 from absl import logging
 
 from emotion_tf import cli
-from emotion_tf import inference
 from emotion_tf import predict_api
+from emotion_tf import predict_lib
 
 FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+  """--model, --audio, --word_timings, --embeddings, --tier, --out, --oov, --name for prediction."""
+  flags.DEFINE_string("model", "", "SavedModel directory written by `emotion_tf.export`.")
+  flags.DEFINE_string("audio", "", "Input wav (any sample rate / channel count), or many: a "
+                      "directory of .wav files, a comma-separated list or a .txt list file "
+                      "(one path a line); one model load serves them all.")
+  flags.DEFINE_string("word_timings", "", "Word timings of the recording: CSV `id;start;end;word` "
+                      "or a Praat .TextGrid; with several --audio files a directory of "
+                      "<stem>.csv|.TextGrid. Empty = no words (all semantic vectors zero).")
+  flags.DEFINE_string("embeddings", "", "Word vectors (.vec, word2vec text format) of the space "
+                      "the model was trained on; needed with --word_timings.")
+  flags.DEFINE_string("tier", "", "TextGrid tier with the words; empty = the `words` tier or the "
+                      "first interval tier.")
+  flags.DEFINE_string("out", "", "Output CSV `name;time;arousal;valence;liking` at 10 Hz (one "
+                      "--audio file and a .csv name), else a directory receiving <stem>.csv per "
+                      "file; empty = <audio path without .wav>.predictions.csv beside each wav.")
+  flags.DEFINE_boolean("csv_header", False, "Start each prediction CSV with the header line "
+                       "`name;time;arousal;valence;liking`.")
+  flags.DEFINE_enum("oov", "zeros", ["zeros", "hash"], "Vector of a word missing from "
+                    "--embeddings: zeros, or the TFRecord writer's deterministic hash vector "
+                    "(use what the training data used).")
+  flags.DEFINE_string("name", "", "Value of the CSV's name column; empty = the wav file's stem.")
 
 
 def _is_batch(spec: str) -> bool:
@@ -52,7 +76,7 @@ def main(argv):
   batch = _is_batch(FLAGS.audio)
   try:
     audio_paths = predict_api.audio_inputs(FLAGS.audio)
-  except inference.PredictionInputError as e:
+  except predict_lib.PredictionInputError as e:
     raise cli.InputError(str(e)) from e
   if batch and FLAGS.out.lower().endswith(".csv"):
     cli.usage_error(f"--out {FLAGS.out}: several audio files need an output directory")
@@ -95,7 +119,11 @@ def main(argv):
   return cli.EXIT_FAILURE
 
 
-if __name__ == "__main__":
-  from flags.export_flags import define_predict_flags  # pylint: disable=g-import-not-at-top
-  define_predict_flags()
+def console_main() -> None:
+  """Entry point of the `emotion-tf-predict` console script."""
+  define_flags()
   cli.run(main)
+
+
+if __name__ == "__main__":
+  console_main()

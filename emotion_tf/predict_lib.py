@@ -17,7 +17,7 @@ samples_per_frame * 50 * 4 bytes = 0.44 MB per frame (about 800 MB for a 3-minut
 """
 
 import os
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 from absl import logging
@@ -27,7 +27,6 @@ from emotion_tf.data import frames as frames_lib
 from emotion_tf.data import word_timings as wt
 from emotion_tf import evaluate_lib
 from emotion_tf import export_lib
-from emotion_tf.data import schema
 from emotion_tf.semantic import vectors as vec_io
 
 

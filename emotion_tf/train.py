@@ -1,57 +1,76 @@
 """Trains the emotion model: `python -m emotion_tf.train --data_dir DIR --model_dir DIR`.
 
-Rerunning the same command after a crash resumes from the last backup. `--flagfile`
-works as for any absl binary. See emotion_tf/train_lib.py for the model directory layout.
+Rerunning the same command after a crash resumes from the last backup. The flags are derived
+from `train_lib.TrainConfig` and `models.ModelConfig` (emotion_tf.config); besides them:
+  --config_file FILE      JSON with sections "train" (or "training") and "model", e.g. a
+                          model_dir's config.json, to rerun that configuration;
+  --params_override S     'train.learning_rate=1e-3,model.variant=concat' (applied last);
+  --flagfile FILE         as for any absl binary (examples in flags/).
+Precedence: dataclass defaults < --config_file < flags on the command line < --params_override.
+See emotion_tf/train_lib.py for the model directory layout.
 """
 
 import sys
 
-from absl import app
 from absl import flags
 from absl import logging
 
+from emotion_tf import cli
+from emotion_tf import config as config_lib
 from emotion_tf import train_lib
 from emotion_tf.models import ModelConfig
-from flags.data_flags import define_data_flags
-from flags.model_flags import define_model_flags
-from flags.training_flags import define_training_flags
 
 FLAGS = flags.FLAGS
+SECTIONS = ("train", "model")
+SECTION_ALIASES = {"training": "train"}
 
 
 def define_flags() -> None:
-  define_data_flags()
-  define_model_flags()
-  define_training_flags()
-  for name in ("data_dir", "model_dir"):
-    flags.register_validator(name, bool, message=f"--{name} is required")
-  flags.register_validator(
-      "batch_size", lambda b: b > 0, message="--batch_size must be positive")
+  config_lib.define_flags_for(train_lib.TrainConfig)
+  config_lib.define_flags_for(ModelConfig)
+  flags.DEFINE_integer("semantic_dim", 0, "Semantic vector dimension d_s; 0 = read it from the "
+                       "TFRecord metadata (or from --embeddings when given).", lower_bound=0)
+  flags.DEFINE_string("config_file", "", "JSON config with sections 'train' and 'model' (a "
+                      "model_dir's config.json works); flags given on the command line win.")
+  flags.DEFINE_string("params_override", "", "Comma-separated section.field=value overrides "
+                      "applied last, e.g. 'train.learning_rate=1e-3,model.variant=concat'.")
 
 
 def configs_from_flags():
-  """(TrainConfig, ModelConfig) from the parsed flags."""
-  semantic_dim = FLAGS.semantic_dim or train_lib.semantic_dim_of(FLAGS.data_dir, FLAGS.embeddings)
-  model_config = ModelConfig(variant=FLAGS.variant, semantic_dim=semantic_dim,
-                             fusion_units=FLAGS.fusion_units, lstm_units=FLAGS.lstm_units,
-                             dropout=FLAGS.dropout, lstm_dropout=FLAGS.lstm_dropout)
-  train_config = train_lib.TrainConfig(
-      data_dir=FLAGS.data_dir, model_dir=FLAGS.model_dir, embeddings=FLAGS.embeddings,
-      train_partition=FLAGS.train_partition, eval_partition=FLAGS.eval_partition,
-      epochs=FLAGS.epochs, batch_size=FLAGS.batch_size, learning_rate=FLAGS.learning_rate,
-      optimizer=FLAGS.optimizer,
-      clip_norm=FLAGS.clip_norm, seed=FLAGS.seed, steps_per_epoch=FLAGS.steps_per_epoch,
-      backup_every_steps=FLAGS.backup_every_steps, log_every_steps=FLAGS.log_every_steps,
-      early_stopping_patience=FLAGS.early_stopping_patience,
-      shuffle_buffer=FLAGS.shuffle_buffer, precision=FLAGS.precision,
-      deterministic=FLAGS.deterministic)
+  """(TrainConfig, ModelConfig) from --config_file, the command-line flags, --params_override.
+
+  Raises:
+    config_lib.ConfigError / train_lib.TrainingSetupError: a bad file, override or value.
+  """
+  files, overrides = config_lib.sections_of(FLAGS.config_file, FLAGS.params_override,
+                                            SECTIONS, SECTION_ALIASES)
+  train_config = config_lib.resolve(train_lib.TrainConfig, FLAGS, file_section=files.get("train"),
+                                    override_section=overrides.get("train"))
+  if not train_config.data_dir or not train_config.model_dir:
+    missing = "--data_dir" if not train_config.data_dir else "--model_dir"
+    cli.usage_error(f"{missing} is required")
+  required = {}
+  if FLAGS.semantic_dim:
+    required["semantic_dim"] = FLAGS.semantic_dim
+  elif "semantic_dim" not in {**files.get("model", {}), **overrides.get("model", {})}:
+    required["semantic_dim"] = train_lib.semantic_dim_of(train_config.data_dir,
+                                                         train_config.embeddings)
+  model_config = config_lib.resolve(ModelConfig, FLAGS, file_section=files.get("model"),
+                                    required=required, override_section=overrides.get("model"))
   return train_config, model_config
 
 
 def main(argv):
-  del argv
+  if len(argv) > 1:
+    cli.usage_error(f"unexpected arguments: {argv[1:]}")
   try:
+    # ValueError covers ConfigError, TrainingSetupError and values the dataclasses reject.
     train_config, model_config = configs_from_flags()
+  except ValueError as e:
+    logging.error("%s", e)
+    sys.stderr.write(f"error: {e}\n")
+    return 2
+  try:
     result = train_lib.train(train_config, model_config)
   except train_lib.TrainingSetupError as e:
     logging.error("%s", e)
@@ -63,10 +82,15 @@ def main(argv):
     return 3
   best = result["best_eval_ccc"]
   logging.info("done: %d steps, %d epochs, best eval mean CCC %.4f; model dir %s",
-               result["global_step"], result["epochs_completed"], best, FLAGS.model_dir)
+               result["global_step"], result["epochs_completed"], best, train_config.model_dir)
   return 0
 
 
-if __name__ == "__main__":
+def console_main() -> None:
+  """Entry point of the `emotion-tf-train` console script."""
   define_flags()
-  app.run(main)
+  cli.run(main)
+
+
+if __name__ == "__main__":
+  console_main()

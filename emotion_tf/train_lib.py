@@ -15,17 +15,11 @@ epoch, best metric) is written every `backup_every_steps` steps and at each epoc
 restores it and continues from the saved step: the data order of an epoch is a
 function of (seed, epoch), and the finished steps of the interrupted epoch are skipped.
 
-Model directory layout:
-  config.json         the resolved run config (model, training, data, strategy)
-  model_config.json   ModelConfig.to_json()
-  best.keras          best model by the eval partition's mean CCC
-  last.keras          model at the end of training
-  checkpoints/        per-epoch checkpoints (tf.train.CheckpointManager)
-  backup/             crash-recovery checkpoints
-  logs/train, logs/eval   TensorBoard
+Model directory layout: emotion_tf.model_dir.
 """
 
 import dataclasses
+import functools
 import json
 import os
 import shutil
@@ -41,14 +35,19 @@ import tensorflow as tf
 from emotion_tf import LABEL_NAMES
 from emotion_tf import ccc
 from emotion_tf import plots
+from emotion_tf import config as config_lib
+from emotion_tf import model_dir as model_dir_lib
 from emotion_tf.data import pipeline
 from emotion_tf.data import schema
 from emotion_tf.metrics import ConcordanceCorrelation
 from emotion_tf.models import ModelConfig
 from emotion_tf.models import build_model
 from emotion_tf.models import frame_mask
+from emotion_tf.trainer import Trainer
 
 MODEL_INPUTS = ("audio", "semantic", "num_frames")
+OPTIMIZERS = ("adam", "sgd")
+PRECISIONS = ("float32", "mixed_bfloat16")
 
 
 class TrainingSetupError(ValueError):
@@ -61,39 +60,58 @@ class TrainingDivergedError(RuntimeError):
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-  """Training hyperparameters; defaults are the paper's (Sec. 5.1)."""
-  data_dir: str
-  model_dir: str
-  embeddings: str = ""
-  train_partition: str = "Train"
-  eval_partition: str = "Devel"
-  epochs: int = 50
-  batch_size: int = 25
-  learning_rate: float = 1e-4
-  optimizer: str = "adam"
-  clip_norm: float = 5.0
-  seed: int = 0
-  steps_per_epoch: int = 0
-  backup_every_steps: int = 20
-  log_every_steps: int = 5
-  early_stopping_patience: int = 0
-  shuffle_buffer: int = 256
-  precision: str = "float32"
-  deterministic: bool = False
+  """Training hyperparameters; defaults are the paper's (Sec. 5.1).
+
+  The one source of the training flags of `python -m emotion_tf.train` (emotion_tf.config).
+  """
+  data_dir: str = config_lib.field(
+      "", "Directory of TFRecord shards + metadata.json (python -m data_prep.write_tfrecords).")
+  model_dir: str = config_lib.field(
+      "", "Output directory: checkpoints, backup, logs, best.keras, last.keras, config.json. "
+      "Rerunning the same command resumes from it.")
+  embeddings: str = config_lib.field(
+      "", "Optional .vec file: replaces the stored semantic vectors via the shards' word_index "
+      "(e.g. Word2Vec vs aligned Speech2Vec ablations).")
+  train_partition: str = config_lib.field("Train", "Partition to train on.")
+  eval_partition: str = config_lib.field(
+      "Devel", "Partition evaluated after each epoch; the best model by its mean CCC is kept.")
+  epochs: int = config_lib.field(50, "Epochs (passes over the training partition).")
+  batch_size: int = config_lib.field(
+      25, "Global batch size (split over replicas; must be divisible by their number).")
+  learning_rate: float = config_lib.field(1e-4, "Learning rate (the paper: Adam, 1e-4).",
+                                          lower_bound=0.0)
+  optimizer: str = config_lib.field("adam", "Optimizer (the paper: Adam).",
+                                    choices=OPTIMIZERS)
+  clip_norm: float = config_lib.field(5.0, "Global gradient-norm clip (0 = off).",
+                                      lower_bound=0.0)
+  seed: int = config_lib.field(0, "Seed of weights, dropout and data order.")
+  steps_per_epoch: int = config_lib.field(0, "Cap on steps per epoch (0 = one full pass).",
+                                          lower_bound=0)
+  backup_every_steps: int = config_lib.field(20, "Steps between backups (crash recovery).",
+                                             lower_bound=1)
+  log_every_steps: int = config_lib.field(
+      5, "Steps between TensorBoard training scalars and progress log lines.", lower_bound=1)
+  early_stopping_patience: int = config_lib.field(
+      0, "Stop after this many epochs without a better eval mean CCC (0 = off).", lower_bound=0)
+  shuffle_buffer: int = config_lib.field(256, "Examples in the shuffle buffer.", lower_bound=1)
+  precision: str = config_lib.field(
+      "float32", "Compute precision; mixed_bfloat16 is for GPUs (loss and CCC statistics stay "
+      "float32).", choices=PRECISIONS)
+  deterministic: bool = config_lib.field(False, "Enable TensorFlow op determinism (slower).")
 
   def __post_init__(self):
     if self.batch_size <= 0:
       raise TrainingSetupError(f"batch_size must be positive, got {self.batch_size}")
     if self.epochs <= 0:
       raise TrainingSetupError(f"epochs must be positive, got {self.epochs}")
-    if self.optimizer not in ("adam", "sgd"):
+    if self.optimizer not in OPTIMIZERS:
       raise TrainingSetupError(f"optimizer must be adam or sgd, got {self.optimizer!r}")
-    if self.precision not in ("float32", "mixed_bfloat16"):
+    if self.precision not in PRECISIONS:
       raise TrainingSetupError(
           f"precision must be float32 or mixed_bfloat16, got {self.precision!r}")
 
   def to_dict(self) -> Dict[str, Any]:
-    return dataclasses.asdict(self)
+    return config_lib.to_dict(self)
 
 
 # ----------------------------------------------------------------------------- strategy
@@ -211,10 +229,9 @@ def resolve_setup(config: TrainConfig, model_config: ModelConfig,
     raise TrainingSetupError(
         f"semantic dimension: the model expects {model_config.semantic_dim}, the data "
         f"({config.embeddings or config.data_dir}) has {dim}")
-  existing = os.path.join(config.model_dir, "model_config.json")
-  if os.path.exists(existing):
-    with open(existing, encoding="utf-8") as f:
-      previous = ModelConfig.from_json(f.read())
+  existing = model_dir_lib.path(config.model_dir, model_dir_lib.MODEL_CONFIG)
+  previous = model_dir_lib.read_model_config(config.model_dir)
+  if previous is not None:
     if previous != model_config:
       raise TrainingSetupError(
           f"{existing}: the model directory holds a run with a different model config "
@@ -298,99 +315,237 @@ def train(config: TrainConfig, model_config: ModelConfig, *,
     TrainingSetupError: before any step, for bad paths/metadata/batch size.
     TrainingDivergedError: NaN/inf loss; the last good checkpoint is kept.
   """
-  strategy = strategy or get_strategy()
-  replicas = strategy.num_replicas_in_sync
-  multi_worker = is_multi_worker(strategy)
-  setup = resolve_setup(config, model_config, replicas)
-  chief = is_chief(strategy)
-  if config.deterministic:
-    tf.config.experimental.enable_op_determinism()
-  keras.utils.set_random_seed(config.seed)
-  if config.precision != "float32":
-    keras.mixed_precision.set_global_policy(config.precision)
+  run = _Run(config, model_config, strategy or get_strategy(), dataset_fn, step_callback)
+  trainer, state = run.trainer, run.state
+  history: List[Dict[str, Any]] = []
+  for epoch in range(int(trainer.epoch.numpy()), config.epochs):
+    skip = trainer.start_epoch()
+    if skip == 0:
+      state["train_ccc"].reset_state()
+    dataset = run.make(config.train_partition, True, config.seed * 1000 + epoch)
+    if config.steps_per_epoch:
+      dataset = dataset.take(config.steps_per_epoch)
+    if skip:
+      dataset = dataset.skip(skip)
+      logging.info("epoch %d: skipping %d finished steps", epoch + 1, skip)
+    t_epoch = time.perf_counter()
+    ran = trainer.run_epoch(
+        run.distribute(dataset), run.train_step, epoch=epoch, epochs=config.epochs,
+        steps=run.steps_per_epoch, finite=("loss", "norm"),
+        diverged=functools.partial(run.diverged, epoch), after_step=run.after_step)
+    if ran == 0 and skip == 0:
+      raise TrainingSetupError(
+          f"{config.data_dir}: partition {config.train_partition!r} yielded no batch")
+    if skip == 0:
+      run.steps_per_epoch = ran
+    record = run.end_of_epoch(epoch, time.perf_counter() - t_epoch)
+    history.append(record)
+    if (config.early_stopping_patience and
+        int(state["bad_epochs"].numpy()) >= config.early_stopping_patience):
+      logging.info("early stopping: %d epochs without a better eval CCC",
+                   int(state["bad_epochs"].numpy()))
+      break
+  return run.finish(history)
 
-  model_dir = config.model_dir
-  resolved = {
-      "model": model_config.to_dict(),
-      "training": config.to_dict(),
-      "data": {k: setup["metadata"].get(k) for k in (
-          "sample_rate", "samples_per_frame", "frames_per_chunk", "semantic_dim",
-          "label_names", "embeddings", "counts", "schema_version")},
-      "strategy": ("MultiWorkerMirroredStrategy" if multi_worker
-                   else type(strategy).__name__),
-      "num_replicas": replicas,
-  }
-  if chief:
-    schema.atomic_write(os.path.join(model_dir, "model_config.json"),
-                        (model_config.to_json() + "\n").encode("utf-8"))
-    schema.atomic_write(os.path.join(model_dir, "config.json"),
-                        (json.dumps(resolved, indent=2, sort_keys=True, default=str)
-                         + "\n").encode("utf-8"))
 
-  with strategy.scope():
-    model = build_model(model_config)
-    if config.optimizer == "adam":
-      optimizer = keras.optimizers.Adam(config.learning_rate)
-    else:
-      optimizer = keras.optimizers.SGD(config.learning_rate)
-    optimizer.build(model.trainable_variables)
-    global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
-    epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
-    step_in_epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="step_in_epoch")
-    best_var = tf.Variable(-np.inf, dtype=tf.float64, trainable=False, name="best_eval_ccc")
-    bad_epochs = tf.Variable(0, dtype=tf.int64, trainable=False, name="bad_epochs")
-    train_ccc = ConcordanceCorrelation(name="train_ccc")
-    eval_ccc = ConcordanceCorrelation(name="eval_ccc")
-    # Non-trainable state (the dropout seed generators) is not attribute-tracked by
-    # tf.train.Checkpoint: list it explicitly so a resumed run draws the same masks.
-    model_state = [v.value for v in model.non_trainable_variables]
-    checkpoint = tf.train.Checkpoint(model=model, model_state=model_state,
-                                     optimizer=optimizer, global_step=global_step,
-                                     epoch=epoch_var, step_in_epoch=step_in_epoch,
-                                     best_eval_ccc=best_var, bad_epochs=bad_epochs)
+class _Run:
+  """One call of `train`: set-up, the distributed steps, the per-step and per-epoch work."""
 
-  write_root = model_dir if chief else os.path.join(model_dir, ".workers", _task_suffix(strategy))
-  backup = tf.train.CheckpointManager(checkpoint, os.path.join(write_root, "backup"),
-                                      max_to_keep=2)
-  epochs_manager = tf.train.CheckpointManager(checkpoint, os.path.join(write_root, "checkpoints"),
-                                              max_to_keep=3, checkpoint_name="epoch")
-  resumed_from = 0
-  latest = tf.train.latest_checkpoint(os.path.join(model_dir, "backup"))
-  if latest:
-    checkpoint.restore(latest).assert_existing_objects_matched()
-    resumed_from = int(global_step.numpy())
-    logging.info("resumed from %s: step %d, epoch %d, step %d of that epoch", latest,
-                 resumed_from, int(epoch_var.numpy()), int(step_in_epoch.numpy()))
+  def __init__(self, config: TrainConfig, model_config: ModelConfig,
+               strategy: tf.distribute.Strategy, dataset_fn, step_callback):
+    self.config, self.strategy, self.dataset_fn = config, strategy, dataset_fn
+    self.step_callback = step_callback
+    self.multi_worker = is_multi_worker(strategy)
+    self.chief = is_chief(strategy)
+    self.setup = resolve_setup(config, model_config, strategy.num_replicas_in_sync)
+    self.matrix = self.setup["embedding_matrix"]
+    if config.deterministic:
+      tf.config.experimental.enable_op_determinism()
+    keras.utils.set_random_seed(config.seed)
+    if config.precision != "float32":
+      keras.mixed_precision.set_global_policy(config.precision)
+    self.model_dir = config.model_dir
+    self.resolved = self._resolved_config(model_config)
+    if self.chief:
+      model_dir_lib.write_model_config(self.model_dir, model_config)
+      model_dir_lib.write_run_config(self.model_dir, self.resolved)
+    self.trainer = Trainer(strategy, name="train", log_every_steps=config.log_every_steps,
+                           chief=self.chief)
+    self.state = self.trainer.build(lambda: _build_state(model_config, config),
+                                    untracked=("train_ccc", "eval_ccc"))
+    self.model = self.state["model"]
+    self._checkpoints()
+    self.train_writer = self.trainer.summary_writer(
+        model_dir_lib.path(self.model_dir, model_dir_lib.LOGS, "train"))
+    self.eval_writer = self.trainer.summary_writer(
+        model_dir_lib.path(self.model_dir, model_dir_lib.LOGS, "eval"))
+    with self.train_writer.as_default():
+      tf.summary.text("config", "```\n" + json.dumps(self.resolved, indent=2, sort_keys=True,
+                                                       default=str) + "\n```", step=0)
+    self.train_step, self.eval_step, self.local_eval_step = _step_functions(
+        strategy, self.model, self.state["optimizer"], float(config.clip_norm))
+    self.steps_per_epoch = config.steps_per_epoch or None
+    self._log = {"time": time.perf_counter(), "steps": 0}
 
-  if chief:
-    train_writer = tf.summary.create_file_writer(os.path.join(model_dir, "logs", "train"))
-    eval_writer = tf.summary.create_file_writer(os.path.join(model_dir, "logs", "eval"))
-  else:
-    train_writer = eval_writer = tf.summary.create_noop_writer()
-  with train_writer.as_default():
-    tf.summary.text("config", "```\n" + json.dumps(resolved, indent=2, sort_keys=True,
-                                                     default=str) + "\n```", step=0)
+  def _resolved_config(self, model_config: ModelConfig) -> Dict[str, Any]:
+    return {
+        "model": model_config.to_dict(),
+        "training": self.config.to_dict(),
+        "data": {k: self.setup["metadata"].get(k) for k in (
+            "sample_rate", "samples_per_frame", "frames_per_chunk", "semantic_dim",
+            "label_names", "embeddings", "counts", "schema_version")},
+        "strategy": ("MultiWorkerMirroredStrategy" if self.multi_worker
+                     else type(self.strategy).__name__),
+        "num_replicas": self.strategy.num_replicas_in_sync,
+    }
 
-  matrix = setup["embedding_matrix"]
+  def _checkpoints(self) -> None:
+    self.write_root = (self.model_dir if self.chief else model_dir_lib.path(
+        self.model_dir, model_dir_lib.WORKERS, _task_suffix(self.strategy)))
+    self.backup = self.trainer.manager(
+        model_dir_lib.path(self.write_root, model_dir_lib.BACKUP), max_to_keep=2)
+    self.epochs_manager = self.trainer.manager(
+        model_dir_lib.path(self.write_root, model_dir_lib.CHECKPOINTS), max_to_keep=3,
+        checkpoint_name="epoch")
+    latest = self.trainer.restore(model_dir_lib.path(self.model_dir, model_dir_lib.BACKUP))
+    self.resumed_from = self.trainer.step if latest else 0
 
-  def make(partition, training, seed):
-    if dataset_fn is not None:
-      return dataset_fn(partition, training, seed)
-    # Across workers every step must see a full global batch (no worker may run
-    # out of data while the others wait in a collective): drop the last partial
-    # batch of a training epoch there. In one process partial batches are fine.
-    return pipeline.make_dataset(config.data_dir, partition, config.batch_size, training,
-                                 shuffle_buffer=config.shuffle_buffer, seed=seed,
-                                 embedding_matrix=matrix,
-                                 drop_remainder=training and multi_worker)
+  def make(self, partition: str, training: bool, seed: int) -> tf.data.Dataset:
+    if self.dataset_fn is not None:
+      return self.dataset_fn(partition, training, seed)
+    # Across workers every step must see a full global batch (no worker may run out of data
+    # while the others wait in a collective): drop the last partial batch of a training epoch
+    # there. In one process partial batches are fine.
+    return pipeline.make_dataset(self.config.data_dir, partition, self.config.batch_size,
+                                 training, shuffle_buffer=self.config.shuffle_buffer, seed=seed,
+                                 embedding_matrix=self.matrix,
+                                 drop_remainder=training and self.multi_worker)
 
-  def distribute(dataset):
+  def distribute(self, dataset: tf.data.Dataset):
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return strategy.experimental_distribute_dataset(dataset.with_options(options))
+    return self.strategy.experimental_distribute_dataset(dataset.with_options(options))
 
+  def diverged(self, epoch: int, loss: float, outputs) -> Exception:
+    norm = float(outputs["norm"].numpy())
+    best = model_dir_lib.path(self.model_dir, model_dir_lib.BEST)
+    return TrainingDivergedError(
+        f"non-finite loss ({loss}) or gradient norm ({norm}) at step {self.trainer.step + 1} "
+        f"(epoch {epoch + 1}); training stopped. The last good checkpoint is kept: "
+        f"{self.backup.latest_checkpoint or 'none saved yet'}"
+        f"{'' if not os.path.exists(best) else ' and best.keras'}")
+
+  def after_step(self, step: int, loss: float, outputs) -> None:
+    self.state["train_ccc"].update_from_statistics(outputs["stats"])
+    self._log["steps"] += 1
+    if step % self.config.log_every_steps == 0:
+      now = time.perf_counter()
+      with self.train_writer.as_default():
+        tf.summary.scalar("loss", loss, step=step)
+        tf.summary.scalar("gradient_norm", float(outputs["norm"].numpy()), step=step)
+        tf.summary.scalar("steps_per_second",
+                          self._log["steps"] / max(now - self._log["time"], 1e-9), step=step)
+      self._log = {"time": now, "steps": 0}
+    if step % self.config.backup_every_steps == 0:
+      self.backup.save(checkpoint_number=step)
+    if self.step_callback is not None:
+      self.step_callback(step, loss)
+
+  def evaluate(self, dataset: tf.data.Dataset) -> np.ndarray:
+    """Per-dimension CCC [3] of a partition from summed statistics. With several workers every
+    worker evaluates the whole partition by itself (no collectives, so uneven partial batches
+    cannot stall a worker) and all reach the same best-model decision."""
+    eval_ccc = self.state["eval_ccc"]
+    eval_ccc.reset_state()
+    if self.multi_worker:
+      for inputs, labels in dataset:
+        eval_ccc.update_from_statistics(self.local_eval_step(inputs, labels))
+    else:
+      for inputs, labels in self.distribute(dataset):
+        eval_ccc.update_from_statistics(self.eval_step(inputs, labels))
+    return eval_ccc.per_dimension().numpy()
+
+  def end_of_epoch(self, epoch: int, seconds: float) -> Dict[str, Any]:
+    """Train/eval summaries, best model, epoch checkpoint and backup; returns the record."""
+    config, state, step = self.config, self.state, self.trainer.step
+    train_values = state["train_ccc"].per_dimension().numpy()
+    record = {"epoch": epoch, "global_step": step, "train_loss": self.trainer.epoch_loss(),
+              "train_ccc": dict(zip(LABEL_NAMES, map(float, train_values))), "seconds": seconds}
+    _write_ccc(self.train_writer, train_values, step)
+    improved = True
+    if config.eval_partition:
+      values = self.evaluate(self.make(config.eval_partition, False, 0))
+      mean = float(np.mean(values))
+      record["eval_ccc"] = dict(zip(LABEL_NAMES, map(float, values)), mean=mean)
+      record["eval_loss"] = float(np.mean(1.0 - values))   # the CCC loss on the whole partition
+      _write_ccc(self.eval_writer, values, step, loss=record["eval_loss"])
+      if self.chief and self.dataset_fn is None:
+        image = _eval_curve_image(self.model, config, self.matrix)
+        if image is not None:
+          with self.eval_writer.as_default():
+            tf.summary.image("devel_prediction_vs_gold", image[None], step=step)
+      improved = mean > float(state["best_eval_ccc"].numpy())
+      if improved:
+        state["best_eval_ccc"].assign(mean)
+        state["bad_epochs"].assign(0)
+      else:
+        state["bad_epochs"].assign_add(1)
+    logging.info("epoch %d/%d step %d: train loss %.4f, train CCC %s, eval CCC %s (%.1f s)",
+                 epoch + 1, config.epochs, step, record["train_loss"], _fmt(record["train_ccc"]),
+                 _fmt(record.get("eval_ccc", {})), record["seconds"])
+    if improved and self.chief:
+      model_dir_lib.save_keras(self.model, self.model_dir, model_dir_lib.BEST)
+    self.trainer.end_epoch(epoch)
+    self.epochs_manager.save(checkpoint_number=epoch + 1)
+    self.backup.save(checkpoint_number=step)
+    return record
+
+  def finish(self, history: List[Dict[str, Any]]) -> Dict[str, Any]:
+    if self.chief:
+      model_dir_lib.save_keras(self.model, self.model_dir, model_dir_lib.LAST)
+    else:
+      shutil.rmtree(self.write_root, ignore_errors=True)
+    self.train_writer.flush()
+    self.eval_writer.flush()
+    return {"global_step": self.trainer.step, "epochs_completed": int(self.trainer.epoch.numpy()),
+            "best_eval_ccc": float(self.state["best_eval_ccc"].numpy()), "history": history,
+            "resumed_from_step": self.resumed_from,
+            "num_replicas": self.strategy.num_replicas_in_sync}
+
+
+def _build_state(model_config: ModelConfig, config: TrainConfig) -> Dict[str, Any]:
+  """Model, optimizer, best-metric state and the CCC metrics (called in the strategy scope)."""
+  model = build_model(model_config)
+  if config.optimizer == "adam":
+    optimizer = keras.optimizers.Adam(config.learning_rate)
+  else:
+    optimizer = keras.optimizers.SGD(config.learning_rate)
+  optimizer.build(model.trainable_variables)
+  train_ccc = ConcordanceCorrelation(name="train_ccc")
+  return {
+      "model": model,
+      # Non-trainable state (the dropout seed generators) is not attribute-tracked by
+      # tf.train.Checkpoint: list it explicitly so a resumed run draws the same masks.
+      "model_state": [v.value for v in model.non_trainable_variables],
+      "optimizer": optimizer,
+      "best_eval_ccc": tf.Variable(-np.inf, dtype=tf.float64, trainable=False,
+                                   name="best_eval_ccc"),
+      "bad_epochs": tf.Variable(0, dtype=tf.int64, trainable=False, name="bad_epochs"),
+      "train_ccc": train_ccc,
+      # The epoch's training CCC statistics, so a resumed epoch reports the whole epoch.
+      "train_ccc_state": [v.value for v in train_ccc.variables],
+      "eval_ccc": ConcordanceCorrelation(name="eval_ccc"),
+  }
+
+
+def _step_functions(strategy: tf.distribute.Strategy, model: keras.Model,
+                    optimizer: keras.optimizers.Optimizer, clip: float):
+  """(train_step, eval_step, local_eval_step) of the emotion model.
+
+  train_step((inputs, labels)) -> {'loss' (global-batch CCC loss, Eq. 8), 'stats' (summed
+  sufficient statistics [6, 3]), 'norm' (global gradient norm)}.
+  """
   trainable = model.trainable_variables
-  clip = float(config.clip_norm)
 
   def replica_train_step(inputs, labels):
     labels = tf.cast(labels, tf.float32)
@@ -416,11 +571,11 @@ def train(config: TrainConfig, model_config: ModelConfig, *,
     return loss, tf.cast(local, tf.float64), norm
 
   @tf.function(reduce_retracing=True)
-  def train_step(inputs, labels):
+  def distributed_train_step(inputs, labels):
     loss, local, norm = strategy.run(replica_train_step, args=(inputs, labels))
-    return (strategy.reduce(tf.distribute.ReduceOp.MEAN, loss, axis=None),
-            strategy.reduce(tf.distribute.ReduceOp.SUM, local, axis=None),
-            strategy.reduce(tf.distribute.ReduceOp.MEAN, norm, axis=None))
+    return {"loss": strategy.reduce(tf.distribute.ReduceOp.MEAN, loss, axis=None),
+            "stats": strategy.reduce(tf.distribute.ReduceOp.SUM, local, axis=None),
+            "norm": strategy.reduce(tf.distribute.ReduceOp.MEAN, norm, axis=None)}
 
   def replica_eval_step(inputs, labels):
     mask = frame_mask(inputs["num_frames"], tf.shape(labels)[1])
@@ -432,130 +587,20 @@ def train(config: TrainConfig, model_config: ModelConfig, *,
     local = strategy.run(replica_eval_step, args=(inputs, labels))
     return strategy.reduce(tf.distribute.ReduceOp.SUM, local, axis=None)
 
-  local_eval_step = tf.function(replica_eval_step, reduce_retracing=True)
+  def train_step(batch):
+    return distributed_train_step(*batch)
 
-  def evaluate(dataset):
-    """Summed statistics [6, 3] of a partition. With several workers every worker
-    evaluates the whole partition by itself (no collectives, so uneven partial
-    batches cannot stall a worker) and all reach the same best-model decision."""
-    eval_ccc.reset_state()
-    if multi_worker:
-      for inputs, labels in dataset:
-        eval_ccc.update_from_statistics(local_eval_step(inputs, labels))
-    else:
-      for inputs, labels in distribute(dataset):
-        eval_ccc.update_from_statistics(eval_step(inputs, labels))
-    return eval_ccc.per_dimension().numpy()
+  return train_step, eval_step, tf.function(replica_eval_step, reduce_retracing=True)
 
-  def save_backup():
-    backup.save(checkpoint_number=int(global_step.numpy()))
 
-  def save_keras(name):
-    if not chief:
-      return
-    path = os.path.join(model_dir, name)
-    tmp = os.path.join(model_dir, f".tmp-{os.getpid()}-{name}")
-    model.save(tmp)
-    os.replace(tmp, path)
-
-  history: List[Dict[str, Any]] = []
-  start_epoch = int(epoch_var.numpy())
-  for epoch in range(start_epoch, config.epochs):
-    skip = int(step_in_epoch.numpy())
-    dataset = make(config.train_partition, True, config.seed * 1000 + epoch)
-    if config.steps_per_epoch:
-      dataset = dataset.take(config.steps_per_epoch)
-    if skip:
-      dataset = dataset.skip(skip)
-      logging.info("epoch %d: skipping %d finished steps", epoch, skip)
-    train_ccc.reset_state()
-    losses = []
-    t_epoch = t_log = time.perf_counter()
-    steps_since_log = 0
-    for inputs, labels in distribute(dataset):
-      loss, stats, norm = train_step(inputs, labels)
-      loss_value = float(loss.numpy())
-      if not np.isfinite(loss_value) or not np.isfinite(float(norm.numpy())):
-        raise TrainingDivergedError(
-            f"non-finite loss ({loss_value}) or gradient norm ({float(norm.numpy())}) at step "
-            f"{int(global_step.numpy()) + 1} (epoch {epoch}); training stopped. The last good "
-            f"checkpoint is kept: {backup.latest_checkpoint or 'none saved yet'}"
-            f"{'' if not os.path.exists(os.path.join(model_dir, 'best.keras')) else ' and best.keras'}")
-      global_step.assign_add(1)
-      step_in_epoch.assign_add(1)
-      train_ccc.update_from_statistics(stats)
-      losses.append(loss_value)
-      steps_since_log += 1
-      step = int(global_step.numpy())
-      if step % config.log_every_steps == 0:
-        now = time.perf_counter()
-        with train_writer.as_default():
-          tf.summary.scalar("loss", loss_value, step=step)
-          tf.summary.scalar("gradient_norm", float(norm.numpy()), step=step)
-          tf.summary.scalar("steps_per_second", steps_since_log / max(now - t_log, 1e-9),
-                            step=step)
-        t_log, steps_since_log = now, 0
-      if step % config.backup_every_steps == 0:
-        save_backup()
-      if step_callback is not None:
-        step_callback(step, loss_value)
-    if not losses and skip == 0:
-      raise TrainingSetupError(
-          f"{config.data_dir}: partition {config.train_partition!r} yielded no batch")
-    step = int(global_step.numpy())
-    train_values = train_ccc.per_dimension().numpy()
-    record = {"epoch": epoch, "global_step": step,
-              "train_loss": float(np.mean(losses)) if losses else float("nan"),
-              "train_ccc": dict(zip(LABEL_NAMES, map(float, train_values))),
-              "seconds": time.perf_counter() - t_epoch}
-    with train_writer.as_default():
-      for name, value in zip(LABEL_NAMES, train_values):
-        tf.summary.scalar(f"ccc/{name}", value, step=step)
-      tf.summary.scalar("ccc/mean", float(np.mean(train_values)), step=step)
-
-    improved = True
-    if config.eval_partition:
-      values = evaluate(make(config.eval_partition, False, 0))
-      mean = float(np.mean(values))
-      record["eval_ccc"] = dict(zip(LABEL_NAMES, map(float, values)))
-      record["eval_ccc"]["mean"] = mean
-      with eval_writer.as_default():
-        for name, value in zip(LABEL_NAMES, values):
-          tf.summary.scalar(f"ccc/{name}", value, step=step)
-        tf.summary.scalar("ccc/mean", mean, step=step)
-        if chief and dataset_fn is None:
-          image = _eval_curve_image(model, config, matrix)
-          if image is not None:
-            tf.summary.image("devel_prediction_vs_gold", image[None], step=step)
-      improved = mean > float(best_var.numpy())
-      if improved:
-        best_var.assign(mean)
-        bad_epochs.assign(0)
-      else:
-        bad_epochs.assign_add(1)
-    logging.info("epoch %d step %d: train loss %.4f, train CCC %s, eval CCC %s (%.1f s)",
-                 epoch, step, record["train_loss"], _fmt(record["train_ccc"]),
-                 _fmt(record.get("eval_ccc", {})), record["seconds"])
-    if improved:
-      save_keras("best.keras")
-    epoch_var.assign(epoch + 1)
-    step_in_epoch.assign(0)
-    epochs_manager.save(checkpoint_number=epoch + 1)
-    save_backup()
-    history.append(record)
-    if (config.early_stopping_patience and
-        int(bad_epochs.numpy()) >= config.early_stopping_patience):
-      logging.info("early stopping: %d epochs without a better eval CCC",
-                   int(bad_epochs.numpy()))
-      break
-  save_keras("last.keras")
-  if not chief:
-    shutil.rmtree(write_root, ignore_errors=True)
-  train_writer.flush()
-  eval_writer.flush()
-  return {"global_step": int(global_step.numpy()), "epochs_completed": int(epoch_var.numpy()),
-          "best_eval_ccc": float(best_var.numpy()), "history": history,
-          "resumed_from_step": resumed_from, "num_replicas": replicas}
+def _write_ccc(writer, values: np.ndarray, step: int, loss: Optional[float] = None) -> None:
+  """CCC scalars ccc/<dimension>, ccc/mean (and the loss) of one partition."""
+  with writer.as_default():
+    for name, value in zip(LABEL_NAMES, values):
+      tf.summary.scalar(f"ccc/{name}", value, step=step)
+    tf.summary.scalar("ccc/mean", float(np.mean(values)), step=step)
+    if loss is not None:
+      tf.summary.scalar("loss", loss, step=step)
 
 
 def _fmt(values: Dict[str, float]) -> str:

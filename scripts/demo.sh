@@ -20,8 +20,9 @@ TEXT_SENTENCES=${TEXT_SENTENCES:-50000}
 S2V_EPOCHS=${S2V_EPOCHS:-}
 EXTRA_SPEECH_RECORDINGS=${EXTRA_SPEECH_RECORDINGS:-160}
 TRAIN_VOICES=${TRAIN_VOICES:-en+m1,en+f2,en-us+m3,en+f4}
-EPOCHS=${EPOCHS:-30}
-LEARNING_RATE=${LEARNING_RATE:-1e-3}
+# Training settings: flags/demo_train.flags; EPOCHS / LEARNING_RATE override them when set.
+EPOCHS=${EPOCHS:-}
+LEARNING_RATE=${LEARNING_RATE:-}
 SEED=${SEED:-0}
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
 
@@ -78,11 +79,11 @@ step "TFRecords (10 s chunks + aligned Speech2Vec per frame)" "$RUN/tfrecords/me
     --embeddings "$RUN/alignment/aligned_speech2vec.vec" --out "$RUN/tfrecords" \
     --word_timings "$RUN/corpus/word_timings"
 
-step "training: disentangled attention, $EPOCHS epochs (TensorBoard: $RUN/model/logs)" \
+step "training: flags/demo_train.flags${EPOCHS:+, $EPOCHS epochs} (TensorBoard: $RUN/model/logs)" \
   "$RUN/model/last.keras" \
-  $PY -m emotion_tf.train --data_dir "$RUN/tfrecords" --model_dir "$RUN/model" \
-    --variant disentangled_attention --epochs "$EPOCHS" --learning_rate "$LEARNING_RATE" \
-    --seed "$SEED"
+  $PY -m emotion_tf.train --flagfile flags/demo_train.flags --data_dir "$RUN/tfrecords" \
+    --model_dir "$RUN/model" ${EPOCHS:+--epochs "$EPOCHS"} \
+    ${LEARNING_RATE:+--learning_rate "$LEARNING_RATE"} --seed "$SEED"
 
 step "evaluation on Devel and Test" "$RUN/model/evaluation_best/evaluation.json" \
   $PY -m emotion_tf.evaluate --model_dir "$RUN/model" --data_dir "$RUN/tfrecords" \

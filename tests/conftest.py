@@ -1,11 +1,16 @@
-"""Shared pytest set-up: repo root importable, quiet TensorFlow, fixed seeds."""
+"""Shared pytest set-up: quiet TensorFlow, 2 logical CPU devices, the data fixtures.
+
+`tests` is not a package: pytest puts this directory on sys.path (rootdir-relative import
+mode `prepend`), so test modules import helpers as `from data_fixtures import write_wav`; the
+session fixtures below are registered here for every test module. The project itself is
+importable because it is installed into the venv (`pip install -e .`, see Makefile) or, from a
+checkout, through pytest.ini's `pythonpath = .`.
+"""
 import os
-import sys
+
+from data_fixtures import tiny_corpus, tiny_tfrecords, tiny_vec  # noqa: F401  (fixtures)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-  sys.path.insert(0, ROOT)
 
 
 def pytest_configure(config):

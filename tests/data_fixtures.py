@@ -1,7 +1,7 @@
 """Shared fixtures of the data tests: a tiny synthetic corpus, word vectors, TFRecords, wav writer.
 
-Import the fixtures into a test module (`from tests.data_fixtures import tiny_corpus`); they are
-session-scoped, so each pytest worker builds them once.
+conftest.py registers the fixtures for every test module (helpers: `from data_fixtures import
+write_wav`); they are session-scoped, so each pytest worker builds them once.
 """
 
 import os

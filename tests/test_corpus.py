@@ -7,8 +7,7 @@ import pytest
 from scipy import signal
 
 from emotion_tf.data import corpus
-from tests.data_fixtures import tiny_corpus  # noqa: F401  pylint: disable=unused-import
-from tests.data_fixtures import write_wav
+from data_fixtures import write_wav
 
 
 def test_load_audio_48k_stereo_matches_scipy_reference(tmp_path):

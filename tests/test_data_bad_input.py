@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from data_prep import write_tfrecords_lib
 from emotion_tf.data import schema
-from tests.data_fixtures import tiny_corpus, tiny_vec  # noqa: F401  pylint: disable=unused-import
+from data_fixtures import tiny_corpus, tiny_vec  # noqa: F401  pylint: disable=unused-import
 
 
 def test_oov_policy_hash_is_deterministic(tiny_corpus, tiny_vec, tmp_path):  # noqa: F811

@@ -11,13 +11,9 @@ from emotion_tf.data import corpus
 from emotion_tf.data import frames as frames_lib
 from emotion_tf.data import word_timings as wt
 from emotion_tf import export_lib
-from emotion_tf import predict_lib
 from emotion_tf import train_lib
 from emotion_tf.data import pipeline
 from emotion_tf.models import ModelConfig
-from tests.data_fixtures import tiny_corpus  # noqa: F401  (fixture)
-from tests.data_fixtures import tiny_tfrecords  # noqa: F401  (fixture)
-from tests.data_fixtures import tiny_vec  # noqa: F401  (fixture)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -5,12 +5,13 @@ import os
 import numpy as np
 import pytest
 
+from emotion_tf import model_dir as model_dir_lib
 from emotion_tf import evaluate_lib
 from emotion_tf.data import schema
 from emotion_tf.semantic.vectors import write_vec
-from tests.test_export import SMALL
-from tests.test_export import make_model_dir
-from tests.test_export import run_python
+from test_export import SMALL
+from test_export import make_model_dir
+from test_export import run_python
 
 SPF = 2205
 FPC = 10  # frames per chunk of the tiny shards
@@ -208,7 +209,7 @@ def test_cli_reports_failed_partition_and_still_writes_others(setup, tmp_path):
 
 
 def test_bad_model_dir_and_metadata(setup, tmp_path):
-  with pytest.raises(evaluate_lib.ModelDirError, match="no best.keras or last.keras"):
+  with pytest.raises(model_dir_lib.ModelDirError, match="no best.keras or last.keras"):
     evaluate_lib.run_evaluation(str(tmp_path), setup["data_dir"], ["devel"])
   with pytest.raises(FileNotFoundError, match="metadata.json: missing"):
     evaluate_lib.run_evaluation(setup["model_dir"], str(tmp_path), ["devel"])

@@ -8,7 +8,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from emotion_tf import evaluate_lib
+from emotion_tf import model_dir as model_dir_lib
 from emotion_tf import export_lib
 from emotion_tf.models import build_model
 
@@ -144,20 +144,20 @@ def test_rerun_skips_same_model_and_replaces_changed_one(tmp_path):
 
 
 def test_model_dir_fallback_and_bad_inputs(tmp_path):
-  with pytest.raises(evaluate_lib.ModelDirError, match="does not exist"):
-    evaluate_lib.load_trained_model(str(tmp_path / "nope"))
+  with pytest.raises(model_dir_lib.ModelDirError, match="does not exist"):
+    model_dir_lib.load_trained_model(str(tmp_path / "nope"))
   empty = tmp_path / "empty"
   empty.mkdir()
-  with pytest.raises(evaluate_lib.ModelDirError, match="no best.keras or last.keras"):
+  with pytest.raises(model_dir_lib.ModelDirError, match="no best.keras or last.keras"):
     export_lib.export_from_model_dir(str(empty), str(tmp_path / "e"))
   last_only = str(tmp_path / "last_only")
   model = make_model_dir(last_only, files=("last.keras",))
-  assert evaluate_lib.trained_model_path(last_only).endswith("last.keras")
-  assert evaluate_lib.load_trained_model(last_only).config == model.config
+  assert model_dir_lib.trained_model_path(last_only).endswith("last.keras")
+  assert model_dir_lib.load_trained_model(last_only).config == model.config
   with open(os.path.join(last_only, "model_config.json"), "w", encoding="utf-8") as f:
     f.write(model.config.replace(lstm_units=16).to_json())
-  with pytest.raises(evaluate_lib.ModelDirError, match="model_config.json: describes"):
-    evaluate_lib.load_trained_model(last_only)
+  with pytest.raises(model_dir_lib.ModelDirError, match="model_config.json: describes"):
+    model_dir_lib.load_trained_model(last_only)
   with pytest.raises(export_lib.ExportError, match="not a SavedModel"):
     export_lib.read_export_metadata(str(empty))
   with pytest.raises(export_lib.ExportError, match="does not exist"):

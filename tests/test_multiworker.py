@@ -7,9 +7,6 @@ import sys
 
 import pytest
 
-from tests.data_fixtures import tiny_corpus  # noqa: F401  (fixture)
-from tests.data_fixtures import tiny_tfrecords  # noqa: F401  (fixture)
-from tests.data_fixtures import tiny_vec  # noqa: F401  (fixture)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL_FLAGS = ["--lstm_units=8", "--fusion_units=8", "--epochs=1", "--log_every_steps=1"]

@@ -8,7 +8,6 @@ import pytest
 from emotion_tf.data import corpus
 from emotion_tf.data import pipeline
 from emotion_tf.data import schema
-from tests.data_fixtures import tiny_corpus, tiny_tfrecords, tiny_vec  # noqa: F401  pylint: disable=unused-import
 
 
 def _collect(ds):

@@ -15,8 +15,8 @@ from emotion_tf import export_lib
 from emotion_tf import predict_lib
 from emotion_tf.data import schema
 from emotion_tf.semantic.vectors import write_vec
-from tests.test_export import SMALL
-from tests.test_export import run_python
+from test_export import SMALL
+from test_export import run_python
 
 DIM = SMALL["semantic_dim"]
 SPF = 2205

@@ -13,7 +13,6 @@ from data_prep import train_speech2vec_lib
 from emotion_tf.semantic import quality
 from emotion_tf.semantic import speech2vec
 from emotion_tf.semantic import vectors
-from tests.data_fixtures import tiny_corpus  # pylint: disable=unused-import
 
 
 def _reference_ap(scores, labels):

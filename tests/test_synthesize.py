@@ -12,7 +12,6 @@ from emotion_tf.data import corpus
 from data_prep import lexicon
 from data_prep import synthesize_lib
 from emotion_tf.data import word_timings as wt
-from tests.data_fixtures import tiny_corpus  # noqa: F401  pylint: disable=unused-import
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

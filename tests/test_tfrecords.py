@@ -11,7 +11,6 @@ from emotion_tf.data import corpus
 from emotion_tf.data import word_timings as wt
 from data_prep import write_tfrecords_lib
 from emotion_tf.data import schema
-from tests.data_fixtures import tiny_corpus, tiny_tfrecords, tiny_vec  # noqa: F401  pylint: disable=unused-import
 
 
 def _example(frames=4, spf=5, dim=3, valid=3, seed=0):

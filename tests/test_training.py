@@ -1,5 +1,6 @@
 """Training loop: distribution equivalence, crash/resume, NaN stop, set-up errors, TensorBoard."""
 import glob
+import logging
 import os
 
 import keras
@@ -10,9 +11,6 @@ import tensorflow as tf
 from emotion_tf import train_lib
 from emotion_tf.data import pipeline
 from emotion_tf.models import ModelConfig
-from tests.data_fixtures import tiny_corpus  # noqa: F401  (fixture)
-from tests.data_fixtures import tiny_tfrecords  # noqa: F401  (fixture)
-from tests.data_fixtures import tiny_vec  # noqa: F401  (fixture)
 
 SMALL = ModelConfig(semantic_dim=8, cnn_filters=(4, 6, 8), fusion_units=8, lstm_units=8)
 
@@ -165,3 +163,55 @@ def test_curve_image_draws_both_curves():
   red = (image[..., 0] > 200) & (image[..., 1] < 60)
   black = image.sum(-1) == 0
   assert red.any() and black.any()
+
+
+class _Messages(logging.Handler):
+  """Collects the messages of the absl logger (caplog misses them under xdist workers, where
+  absl's handler does not propagate to the root logger)."""
+
+  def __init__(self):
+    super().__init__(logging.INFO)
+    self.messages = []
+
+  def emit(self, record):
+    self.messages.append(record.getMessage())
+
+
+def test_resume_after_the_last_step_of_an_epoch_reports_the_true_epoch_loss(
+    tiny_tfrecords, tmp_path):
+  """Issue 10 item 14: a backup taken at an epoch's last step, then a crash (kill -9) before
+  the epoch end: the resumed run must report the epoch's real loss and CCC, not NaN."""
+  data_dir = tiny_tfrecords[0]
+  losses = []
+  absl_logger, handler = logging.getLogger("absl"), _Messages()
+  level = absl_logger.level
+  absl_logger.addHandler(handler)
+  absl_logger.setLevel(logging.INFO)
+  try:
+    full = train_lib.train(config(data_dir, tmp_path / "full"), SMALL, strategy=one_device(),
+                           step_callback=lambda step, loss: losses.append(loss))
+  finally:
+    absl_logger.removeHandler(handler)
+    absl_logger.setLevel(level)
+  steps = full["global_step"]
+  (reference,) = full["history"]
+  np.testing.assert_allclose(reference["train_loss"], np.mean(losses), rtol=1e-6)
+  # Progress lines: 1-based epoch, step s/S, loss, ETA (log_every_steps=1).
+  assert any(f"epoch 1/1, step {steps}/" in m and "ETA" in m for m in handler.messages), \
+      handler.messages[-5:]
+
+  def crash(step, loss):
+    if step == steps:
+      raise KeyboardInterrupt("simulated kill -9 after the backup of the last step")
+
+  crash_config = config(data_dir, tmp_path / "crash", backup_every_steps=steps)
+  with pytest.raises(KeyboardInterrupt):
+    train_lib.train(crash_config, SMALL, strategy=one_device(), step_callback=crash)
+  resumed = train_lib.train(crash_config, SMALL, strategy=one_device())
+  assert resumed["resumed_from_step"] == steps
+  (record,) = resumed["history"]
+  assert np.isfinite(record["train_loss"])
+  np.testing.assert_allclose(record["train_loss"], np.mean(losses), rtol=1e-6)
+  for name in reference["train_ccc"]:
+    np.testing.assert_allclose(record["train_ccc"][name], reference["train_ccc"][name],
+                               rtol=1e-4, atol=1e-6)

@@ -8,7 +8,6 @@ import pytest
 from emotion_tf.data import corpus
 from emotion_tf.data import frames as frames_lib
 from emotion_tf.data import word_timings as wt
-from tests.data_fixtures import tiny_corpus  # noqa: F401  pylint: disable=unused-import
 
 W = wt.WordTiming
 

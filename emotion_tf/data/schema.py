@@ -166,14 +166,12 @@ def parse_example(serialized: tf.Tensor, frames_per_chunk: int = FRAMES_PER_CHUN
 
 # ------------------------------------------------------------------------------ atomic file I/O
 
-atomic_write = fileio.atomic_write
-
 def write_metadata(directory: str, metadata: Dict) -> str:
   """Writes `<directory>/metadata.json` atomically; `schema_version` is set to SCHEMA_VERSION."""
   data = dict(metadata)
   data["schema_version"] = SCHEMA_VERSION
   path = os.path.join(directory, METADATA_FILE)
-  atomic_write(path, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+  fileio.write_json(path, data, indent=1)
   return path
 
 
@@ -208,7 +206,7 @@ def write_vocab(directory: str, words: Sequence[str]) -> str:
   if any(not w or "\n" in w for w in words):
     raise ValueError("vocabulary words must be non-empty single lines")
   path = os.path.join(directory, VOCAB_FILE)
-  atomic_write(path, ("\n".join([NO_WORD] + list(words)) + "\n").encode("utf-8"))
+  fileio.atomic_write_text(path, "\n".join([NO_WORD] + list(words)) + "\n")
   return path
 
 

@@ -5,6 +5,8 @@ from typing import Sequence
 import keras
 import tensorflow as tf
 
+from emotion_tf import SAMPLES_PER_FRAME
+
 
 @keras.saving.register_keras_serializable(package="emotion_tf")
 class ParalinguisticCNN(keras.layers.Layer):
@@ -31,7 +33,7 @@ class ParalinguisticCNN(keras.layers.Layer):
   """
 
   def __init__(self,
-               samples_per_frame: int = 2205,
+               samples_per_frame: int = SAMPLES_PER_FRAME,
                filters: Sequence[int] = (50, 125, 125),
                kernel_sizes: Sequence[int] = (8, 6, 6),
                pool_sizes: Sequence[int] = (10, 5, 5),

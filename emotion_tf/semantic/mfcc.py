@@ -38,7 +38,8 @@ from typing import Dict, Tuple
 import numpy as np
 import tensorflow as tf
 
-from emotion_tf.semantic import io_utils
+from emotion_tf import SAMPLE_RATE
+from emotion_tf import fileio
 
 
 def _round_half_up(x: float) -> int:
@@ -48,7 +49,7 @@ def _round_half_up(x: float) -> int:
 @dataclasses.dataclass(frozen=True)
 class MfccConfig:
   """MFCC settings (all durations in seconds)."""
-  sample_rate: int = 22050
+  sample_rate: int = SAMPLE_RATE
   num_mfcc: int = 13
   window_seconds: float = 0.025
   hop_seconds: float = 0.010
@@ -238,7 +239,7 @@ class Normalizer:
   def save(self, path: str) -> None:
     """Writes JSON {mean, std, count} atomically."""
     payload = {"mean": self.mean.tolist(), "std": self.std.tolist(), "count": self.count}
-    io_utils.atomic_write_text(path, json.dumps(payload, indent=1))
+    fileio.write_json(path, payload, indent=1)
 
   @classmethod
   def load(cls, path: str) -> "Normalizer":

@@ -34,6 +34,7 @@ skip-gram regeneration learns the speaker/prosody instead of the word:
 
 import collections
 import dataclasses
+import functools
 import os
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -43,9 +44,11 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from emotion_tf import config as config_lib
 from emotion_tf.semantic import mfcc as mfcc_lib
 from emotion_tf.semantic import quality
 from emotion_tf.semantic import segments as segments_lib
+from emotion_tf.trainer import Trainer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,23 +60,31 @@ class Speech2VecConfig:
   without autoencoding the same-different AP fell below the untrained encoder's; with
   weight 1 the vectors held word identity but almost no valence; 0.3 keeps both.
   """
-  num_features: int = 13
-  max_frames: int = 100
-  resample_frames: int = 24
-  autoencoder_weight: float = 0.3
-  subsample: float = 1e-3
-  encoder_units: int = 128
-  embedding_dim: int = 100
-  decoder_units: int = 128
-  window: int = 3
-  max_gap_seconds: float = 2.0
-  batch_size: int = 64
-  epochs: int = 15
-  learning_rate: float = 2e-3
-  clip_norm: float = 5.0
-  seed: int = 0
-  collapse_cosine: float = 0.99
-  probe_size: int = 256
+  num_features: int = config_lib.field(13, "MFCC features per frame (39 with deltas).", flag=False)
+  max_frames: int = config_lib.field(100, "Frames per segment (10 ms each); longer words truncated.")
+  resample_frames: int = config_lib.field(
+      24, "Time normalisation: resample every segment (encoder input and decoder target) to "
+      "this many frames, removing speaking rate (0 = variable length, as published).")
+  autoencoder_weight: float = config_lib.field(
+      0.3, "Weight of an extra decoder regenerating the centre word itself beside the "
+      "skip-gram neighbours (0 = pure skip-gram).")
+  subsample: float = config_lib.field(
+      1e-3, "Word2Vec subsampling threshold t of frequent words: a token of frequency f is a "
+      "centre/target with probability sqrt(t/f) + t/f (0 = off).")
+  encoder_units: int = config_lib.field(128, "LSTM units per direction of the encoder.")
+  embedding_dim: int = config_lib.field(100, "Speech2Vec dimension d_s.")
+  decoder_units: int = config_lib.field(128, "Decoder LSTM units.")
+  window: int = config_lib.field(3, "Skip-gram window k (neighbours each side).")
+  max_gap_seconds: float = config_lib.field(2.0, "No context across pauses longer than this.")
+  batch_size: int = config_lib.field(64, "Centre words per replica batch.")
+  epochs: int = config_lib.field(15, "Training epochs (a rerun with more epochs resumes).")
+  learning_rate: float = config_lib.field(2e-3, "Adam learning rate.")
+  clip_norm: float = config_lib.field(5.0, "Global gradient-norm clip.", flag=False)
+  seed: int = config_lib.field(0, "Random seed.")
+  collapse_cosine: float = config_lib.field(
+      0.99, "Stop when probe embeddings' mean cosine exceeds this.")
+  probe_size: int = config_lib.field(256, "Segments embedded after each epoch for the collapse check.",
+                        flag=False)
 
   def to_dict(self) -> Dict:
     return dataclasses.asdict(self)
@@ -297,7 +308,8 @@ def _make_dataset(features, lengths, contexts, center_index, batch_size, seed, k
 
 
 def train(segments: segments_lib.Segments, normalizer: mfcc_lib.Normalizer, config: Speech2VecConfig,
-          model_dir: str, strategy: Optional[tf.distribute.Strategy] = None) -> Tuple[Speech2VecEncoder, TrainResult]:
+          model_dir: str, strategy: Optional[tf.distribute.Strategy] = None,
+          log_every_steps: int = 0) -> Tuple[Speech2VecEncoder, TrainResult]:
   """Trains Speech2Vec on `segments` (raw MFCCs), resuming from `model_dir/checkpoints`.
 
   Checkpoints are written after every epoch that passes the collapse checks (and one
@@ -310,6 +322,8 @@ def train(segments: segments_lib.Segments, normalizer: mfcc_lib.Normalizer, conf
     config: hyperparameters; `config.num_features` must equal F.
     model_dir: directory for checkpoints and TensorBoard logs.
     strategy: tf.distribute strategy; default `tf.distribute.get_strategy()`.
+    log_every_steps: steps between progress lines (epoch, step, loss, ETA); 0 = about ten
+      lines per epoch.
 
   Returns:
     (encoder, TrainResult).
@@ -336,26 +350,26 @@ def train(segments: segments_lib.Segments, normalizer: mfcc_lib.Normalizer, conf
   probe_index = np.sort(rng.choice(len(segments), size=min(config.probe_size, len(segments)), replace=False))
   probe_feats, probe_lens = features[probe_index], segments.lengths[probe_index]
 
-  with strategy.scope():
+  trainer = Trainer(strategy, name="Speech2Vec", log_every_steps=log_every_steps)
+
+  def build():
     encoder, decoder = build_models(config)
-    self_decoder = build_self_decoder(config) if config.autoencoder_weight > 0 else None
-    variables = encoder.trainable_variables + decoder.trainable_variables
-    if self_decoder is not None:
-      variables += self_decoder.trainable_variables
+    parts = dict(encoder=encoder, decoder=decoder)
+    if config.autoencoder_weight > 0:
+      parts["self_decoder"] = build_self_decoder(config)
     optimizer = keras.optimizers.Adam(config.learning_rate, global_clipnorm=config.clip_norm)
-    optimizer.build(variables)
-    epoch_var = tf.Variable(0, dtype=tf.int64, name="epoch", trainable=False)
-    parts = dict(encoder=encoder, decoder=decoder, optimizer=optimizer, epoch=epoch_var)
-    if self_decoder is not None:
-      parts["self_decoder"] = self_decoder
-    checkpoint = tf.train.Checkpoint(**parts)
-  manager = tf.train.CheckpointManager(checkpoint, os.path.join(model_dir, "checkpoints"), max_to_keep=3)
-  if manager.latest_checkpoint:
-    checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-    logging.info("Speech2Vec: resumed from %s (epoch %d)", manager.latest_checkpoint, int(epoch_var.numpy()))
-  else:
+    optimizer.build(_trainable(parts))
+    parts["optimizer"] = optimizer
+    return parts
+
+  parts = trainer.build(build)
+  encoder, decoder = parts["encoder"], parts["decoder"]
+  self_decoder, optimizer = parts.get("self_decoder"), parts["optimizer"]
+  variables = _trainable(parts)
+  manager = trainer.manager(os.path.join(model_dir, "checkpoints"), max_to_keep=3)
+  if not trainer.restore(os.path.join(model_dir, "checkpoints")):
     manager.save(checkpoint_number=0)
-  start_epoch = int(epoch_var.numpy())
+  start_epoch = int(trainer.epoch.numpy())
   history: List[Dict] = []
   if start_epoch >= config.epochs:
     logging.info("Speech2Vec: already trained for %d epochs; nothing to do", start_epoch)
@@ -393,21 +407,25 @@ def train(segments: segments_lib.Segments, normalizer: mfcc_lib.Normalizer, conf
     return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
 
   probe_fn = make_embed_fn(encoder)
-  writer = tf.summary.create_file_writer(os.path.join(model_dir, "tensorboard"))
+  writer = trainer.summary_writer(os.path.join(model_dir, "tensorboard"))
   last_loss, cos, rate = float("nan"), float("nan"), 0.0
+
+  def diverged(epoch, loss, _):
+    return CollapseError(
+        f"Speech2Vec collapsed: loss is {loss} at epoch {epoch + 1} step "
+        f"{int(trainer.step_in_epoch.numpy()) + 1}; kept the last good checkpoint "
+        f"{manager.latest_checkpoint} (epoch {int(trainer.epoch.numpy())}). "
+        "Lower --learning_rate or check the input audio for NaNs.")
+
   for epoch in range(start_epoch, config.epochs):
     t0 = time.perf_counter()
-    total = 0.0
-    for step in range(steps_per_epoch):
-      loss = float(train_step(next(dist_iter)))
-      if not np.isfinite(loss):
-        raise CollapseError(
-            f"Speech2Vec collapsed: loss is {loss} at epoch {epoch + 1} step {step + 1}; "
-            f"kept the last good checkpoint {manager.latest_checkpoint} (epoch {int(epoch_var.numpy())}). "
-            "Lower --learning_rate or check the input audio for NaNs.")
-      total += loss
+    trainer.start_epoch()
+    trainer.run_epoch((next(dist_iter) for _ in range(steps_per_epoch)),
+                      lambda batch: {"loss": train_step(batch)}, epoch=epoch,
+                      epochs=config.epochs, steps=steps_per_epoch,
+                      diverged=functools.partial(diverged, epoch))
     elapsed = time.perf_counter() - t0
-    last_loss = total / steps_per_epoch
+    last_loss = trainer.epoch_loss()
     rate = steps_per_epoch * global_batch / max(elapsed, 1e-9)
     probe = embed_features(encoder, probe_feats, probe_lens, fn=probe_fn)
     reason = quality.collapse_reason(last_loss, probe, config.collapse_cosine)
@@ -416,7 +434,7 @@ def train(segments: segments_lib.Segments, normalizer: mfcc_lib.Normalizer, conf
       raise CollapseError(
           f"Speech2Vec collapsed at epoch {epoch + 1}: {reason}; kept the last good checkpoint "
           f"{manager.latest_checkpoint}. Lower --learning_rate or enlarge the corpus.")
-    epoch_var.assign(epoch + 1)
+    trainer.end_epoch(epoch)
     path = manager.save(checkpoint_number=epoch + 1)
     with writer.as_default(step=epoch + 1):
       tf.summary.scalar("loss", last_loss)
@@ -428,6 +446,14 @@ def train(segments: segments_lib.Segments, normalizer: mfcc_lib.Normalizer, conf
     logging.info("Speech2Vec epoch %d/%d: loss %.4f, probe mean cosine %.3f, %.0f centre segments/s, saved %s",
                  epoch + 1, config.epochs, last_loss, cos, rate, path)
   return encoder, TrainResult(config.epochs - start_epoch, config.epochs, last_loss, cos, rate, history)
+
+
+def _trainable(parts: Dict) -> List[tf.Variable]:
+  """Trainable variables of the encoder, decoder and (when present) the self-decoder."""
+  variables = parts["encoder"].trainable_variables + parts["decoder"].trainable_variables
+  if "self_decoder" in parts:
+    variables += parts["self_decoder"].trainable_variables
+  return variables
 
 
 class EncoderExport(tf.Module):

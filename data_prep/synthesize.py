@@ -1,0 +1,75 @@
+"""A synthetic corpus in the SEWA layout, spoken by espeak-ng, whose labels each live in one view.
+
+Binary: flags and main; the library is data_prep/synthesize_lib.py (design 'sewa') and
+data_prep/synthesize_podcast.py (design 'podcast').
+
+    python -m data_prep.synthesize --out DIR [--design sewa|podcast] [--recordings N | --split 8,4,4]
+        [--seconds S --seed K --voices en+m1,en+f2,...] [--text_out FILE --text_sentences M]
+
+Exit codes (emotion_tf.cli): 0 done, 2 bad arguments (checked before any work), 130 interrupted;
+a rerun resumes.
+"""
+
+import os
+import time
+from typing import Sequence
+
+from absl import flags
+
+from data_prep import synthesize_lib
+from emotion_tf import cli
+
+
+def define_flags() -> None:
+  flags.DEFINE_enum("design", "sewa", list(synthesize_lib.DESIGNS),
+                    "Corpus design: 'sewa' (arousal in prosody, valence in words, word_timings/, "
+                    "22.05 kHz mono) or 'podcast' (sentence transcripts only, 48 kHz stereo, "
+                    "other voices/vocabulary/labels; see data_prep/synthesize_podcast.py).")
+  flags.DEFINE_string("out", None, "Output corpus directory.")
+  flags.DEFINE_integer("recordings", None, "Number of recordings (50/25/25 % Train/Devel/Test); "
+                       "default 40 (sewa) or 16 (podcast).")
+  flags.DEFINE_list("split", None, "Recordings per partition 'train,devel,test' (e.g. 8,4,4), "
+                    "instead of the 50/25/25 % split of --recordings.")
+  flags.DEFINE_float("seconds", 60.0, "Length of each recording in seconds.")
+  flags.DEFINE_integer("seed", 0, "Random seed (output is byte-identical per seed).")
+  flags.DEFINE_list("voices", None, "espeak-ng voices used as speakers (split 50/25/25 % over "
+                    "the partitions); default: the design's voices.")
+  flags.DEFINE_integer("num_workers", max(1, min(2, os.cpu_count() or 1)), "Worker processes.")
+  flags.DEFINE_integer("content_words", None, "Content vocabulary size; default: the design's.")
+  flags.DEFINE_string("text_out", "", "If set, also write a text corpus here (one sentence a "
+                      "line) from the design's vocabulary and templates.")
+  flags.DEFINE_integer("text_sentences", 50000, "Sentences written to --text_out.")
+  flags.mark_flags_as_required(["out"])
+
+
+def main(argv: Sequence[str]) -> int:
+  del argv
+  f = flags.FLAGS
+  if f.text_out:
+    synthesize_lib.check_output_file(f.text_out, "--text_out")
+    if f.text_sentences < 1:
+      raise cli.InputError(f"--text_sentences must be at least 1, got {f.text_sentences}")
+  try:
+    split = None if f.split is None else [int(n) for n in f.split]
+  except ValueError as e:
+    raise cli.InputError(f"--split must be three integers train,devel,test, got {f.split}") from e
+  summary = synthesize_lib.synthesize_design(f.design, f.out, f.recordings, f.seconds, f.seed, f.voices,
+                              f.num_workers, f.content_words, split)
+  print(f"wrote {len(summary['recordings'])} recordings ({summary['seconds_of_audio']:.0f} s of "
+        f"audio, {summary['espeak_calls']} espeak-ng calls, {summary['resumed']} already "
+        f"complete) to {f.out} in {summary['wall_s']:.1f} s")
+  if f.text_out:
+    t0 = time.time()
+    synthesize_lib.write_design_text(f.design, f.text_out, f.text_sentences, f.seed, f.content_words)
+    print(f"wrote {f.text_sentences} sentences to {f.text_out} in {time.time() - t0:.1f} s")
+  return 0
+
+
+def console_main() -> None:
+  """Entry point of the `emotion-tf-synthesize` console script."""
+  define_flags()
+  cli.run(main)
+
+
+if __name__ == "__main__":
+  console_main()
