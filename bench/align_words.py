@@ -25,9 +25,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # pylint: disable=g-import-not-at-top
 
-from data_prep import corpus  # pylint: disable=g-import-not-at-top
+from emotion_tf.data import corpus  # pylint: disable=g-import-not-at-top
 from data_prep import forced_alignment as fa  # pylint: disable=g-import-not-at-top
-from data_prep import word_timings as wt  # pylint: disable=g-import-not-at-top
+from emotion_tf.data import word_timings as wt  # pylint: disable=g-import-not-at-top
 from emotion_tf import SAMPLE_RATE  # pylint: disable=g-import-not-at-top
 
 

@@ -4,7 +4,7 @@
       [--variant disentangled_attention] [--semantic_dim 100] [--seconds 30] [--runs 3]
 
 Exports `<model_dir>/best.keras` (or an untrained default-size model) with
-emotion_tf.exporting.export_saved_model, converts it with
+emotion_tf.export_lib.export_saved_model, converts it with
 tf.lite.TFLiteConverter.from_saved_model (TFLITE_BUILTINS + SELECT_TF_OPS) in a child process
 (a converter crash cannot take this script down), runs both on one random recording of
 `--seconds` seconds (batch 1) and prints sizes, the max |TFLite - SavedModel| and
@@ -46,12 +46,12 @@ def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
   import numpy as np  # pylint: disable=g-import-not-at-top
-  from emotion_tf import evaluation  # pylint: disable=g-import-not-at-top
-  from emotion_tf import exporting  # pylint: disable=g-import-not-at-top
+  from emotion_tf import evaluate_lib  # pylint: disable=g-import-not-at-top
+  from emotion_tf import export_lib  # pylint: disable=g-import-not-at-top
   from emotion_tf.models import build_model  # pylint: disable=g-import-not-at-top
 
   if FLAGS.model_dir:
-    model = evaluation.load_trained_model(FLAGS.model_dir)
+    model = evaluate_lib.load_trained_model(FLAGS.model_dir)
   else:
     model = build_model(variant=FLAGS.variant, semantic_dim=FLAGS.semantic_dim)
   c = model.config
@@ -63,7 +63,7 @@ def main(argv):
   with tempfile.TemporaryDirectory() as tmp:
     export_dir = os.path.join(tmp, "export")
     t0 = time.perf_counter()
-    exporting.export_saved_model(model, export_dir)
+    export_lib.export_saved_model(model, export_dir)
     export_s = time.perf_counter() - t0
     np.savez(os.path.join(tmp, "in.npz"), audio=audio, semantic=semantic)
     script = textwrap.dedent(f"""

@@ -51,7 +51,7 @@ def main():
   p.add_argument("--intervals", type=int, default=5000)
   a = p.parse_args()
   from gensim.models import KeyedVectors  # pylint: disable=g-import-not-at-top
-  from data_prep import word_timings as wt  # pylint: disable=g-import-not-at-top
+  from emotion_tf.data import word_timings as wt  # pylint: disable=g-import-not-at-top
   from emotion_tf.semantic import vectors  # pylint: disable=g-import-not-at-top
   with tempfile.TemporaryDirectory() as d:
     path = os.path.join(d, "big.vec")
@@ -78,7 +78,7 @@ def main():
     wt.write_textgrid(tg, timings, a.intervals * 0.5 + 1)
     praat_read = lambda q: textgrid.openTextgrid(q, includeEmptyIntervals=False)  # noqa: E731
     print(f"TextGrid with {a.intervals} words, best of 3:")
-    print(f"  data_prep.word_timings.read_textgrid  {_best(lambda: wt.read_textgrid(tg)):.3f} s")
+    print(f"  word_timings.read_textgrid {_best(lambda: wt.read_textgrid(tg)):.3f} s")
     print(f"  praatio textgrid.openTextgrid          {_best(lambda: praat_read(tg)):.3f} s")
     text = open(tg, encoding="utf-8").read()
     cut = os.path.join(d, "cut.TextGrid")

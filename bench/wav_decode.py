@@ -30,7 +30,7 @@ def _write(path, x, rate, width):
     from tests.test_bad_inputs_data import write_wav24  # pylint: disable=g-import-not-at-top
     write_wav24(path, x, rate)
   else:
-    from tests.data_fixtures import write_wav  # pylint: disable=g-import-not-at-top
+    from data_fixtures import write_wav  # pylint: disable=g-import-not-at-top
     write_wav(path, x, rate, width)
 
 
@@ -72,7 +72,7 @@ def main():
   p.add_argument("--channels", type=int, default=2)
   p.add_argument("--repeats", type=int, default=5)
   a = p.parse_args()
-  from data_prep import corpus  # pylint: disable=g-import-not-at-top
+  from emotion_tf.data import corpus  # pylint: disable=g-import-not-at-top
   rng = np.random.default_rng(0)
   with tempfile.TemporaryDirectory() as d:
     path = os.path.join(d, "long.wav")

@@ -3,7 +3,7 @@
     python -m data_prep.align_words --corpus DIR [--out DIR/word_timings] [--voice en] \
         [--partitions train,devel,test] [--num_workers 2] [--force]
 
-Writes `<out>/<id>.csv` rows `s<sentence>w<word>;start;end;word` (data_prep.word_timings format)
+Writes `<out>/<id>.csv` rows `s<sentence>w<word>;start;end;word` (the word_timings CSV format)
 for every recording with a `transcriptions/<id>.csv`; method: data_prep.forced_alignment. A rerun
 skips recordings whose output is newer than their audio and transcription. A recording that
 fails (missing/corrupt audio, malformed transcript) is reported by name and the others are still
@@ -31,7 +31,7 @@ def define_flags() -> None:
 
 def main(argv: Sequence[str]) -> int:
   from absl import flags  # pylint: disable=g-import-not-at-top
-  from data_prep import corpus  # pylint: disable=g-import-not-at-top
+  from emotion_tf.data import corpus  # pylint: disable=g-import-not-at-top
   from data_prep import forced_alignment as fa  # pylint: disable=g-import-not-at-top
   if len(argv) > 1:
     cli.usage_error(f"unexpected arguments: {argv[1:]}")

@@ -16,7 +16,7 @@ For every transcript sentence (start, end, text):
      threshold), so that pauses between words belong to no word.
 
 The real speaker and the TTS voice may differ (CMVN and DTW absorb timbre and rate); audio of
-any sample rate / channel count is brought to 22 050 Hz mono by `data_prep.corpus.load_audio`.
+any sample rate / channel count is brought to 22 050 Hz mono by `emotion_tf.data.corpus.load_audio`.
 Sentences too short to align (fewer than `MIN_FRAMES` speech frames per word) fall back to the
 uniform split of their speech region.
 """
@@ -34,8 +34,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from absl import logging
 
-from data_prep import corpus
-from data_prep import word_timings as wt
+from emotion_tf.data import corpus
+from emotion_tf.data import word_timings as wt
 from emotion_tf import SAMPLE_RATE
 
 

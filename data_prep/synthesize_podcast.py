@@ -54,8 +54,8 @@ import numpy as np
 from scipy import signal
 
 from data_prep import lexicon
-from data_prep import synthesize
-from data_prep import word_timings as wt
+from data_prep import synthesize_lib as synthesize
+from emotion_tf.data import word_timings as wt
 from emotion_tf import SAMPLE_RATE
 from emotion_tf import fileio
 

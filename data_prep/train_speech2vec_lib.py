@@ -3,7 +3,7 @@
     python -m data_prep.train_speech2vec --corpus DIR [--word_timings DIR] --out DIR \
         [--train_partitions train --embed_partitions train,devel,test --epochs 10 ...]
 
-Word segments come from `data_prep.word_timings.load_word_timings` (CSV/TextGrid in
+Word segments come from `emotion_tf.data.word_timings.load_word_timings` (CSV/TextGrid in
 --word_timings, else in <corpus>/word_timings when present, else the uniform split of each
 transcript). The model trains on the
 --train_partitions (MFCC normalisation statistics too); type vectors are then computed,

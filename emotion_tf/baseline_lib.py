@@ -169,9 +169,9 @@ def load_llds(audio_path: str, cache_path: Optional[str], sample_rate: int
     (times float64 [T], llds float32 [T, 25]).
 
   Raises:
-    data_prep.corpus.CorpusError naming the file for a missing/corrupt wav.
+    emotion_tf.data.corpus.CorpusError naming the file for a missing/corrupt wav.
   """
-  from data_prep import corpus  # pylint: disable=g-import-not-at-top
+  from emotion_tf.data import corpus  # pylint: disable=g-import-not-at-top
   import opensmile  # pylint: disable=g-import-not-at-top
   if not os.path.exists(audio_path):
     raise corpus.CorpusError(f"{audio_path}: audio file is missing")
@@ -383,7 +383,7 @@ ROW_NAME = "Baseline (eGeMAPS + ridge)"
 
 def _prediction_rows(name: str, times: np.ndarray, predictions: np.ndarray) -> str:
   """`name;time;arousal;valence;liking` rows at the label file's own times (used only when
-  they are not k * hop, which `evaluation.write_prediction_csv` assumes)."""
+  they are not k * hop, which `evaluate_lib.write_prediction_csv` assumes)."""
   return "".join(f"{name};{t:.3f};" + ";".join(f"{v:.6f}" for v in row) + "\n"
                  for t, row in zip(times, np.asarray(predictions, np.float64)))
 
@@ -399,9 +399,9 @@ def load_corpus_data(corpus_dir: str, partitions: Sequence[str], sample_rate: in
     ({partition: {id: RecordingData}}, {id: error message naming the file}).
 
   Raises:
-    data_prep.corpus.CorpusError: the corpus directory is missing or holds no recordings.
+    emotion_tf.data.corpus.CorpusError: the corpus directory is missing or holds no recordings.
   """
-  from data_prep import corpus  # pylint: disable=g-import-not-at-top
+  from emotion_tf.data import corpus  # pylint: disable=g-import-not-at-top
   wanted = corpus.normalize_partitions(partitions)
   out: Dict[str, Dict[str, RecordingData]] = {p: {} for p in wanted}
   errors: Dict[str, str] = {}
@@ -426,7 +426,7 @@ def run_baseline(corpus_dir: str, out_dir: str, partitions: Sequence[str] = ("de
   """Tunes the baseline on the corpus' Train/Devel recordings and evaluates `partitions`.
 
   Writes, in the layout of `python -m emotion_tf.evaluate`:
-    <out_dir>/evaluation.json                         summary (`evaluation.ccc_summary` keys
+    <out_dir>/evaluation.json                         summary (`evaluate_lib.ccc_summary` keys
                                                       per partition, plus 'baseline')
     <out_dir>/predictions/<partition>/<id>.csv        `name;time;arousal;valence;liking`
     <out_dir>/baseline_model.json                     chosen settings, models, Devel grid
@@ -437,9 +437,9 @@ def run_baseline(corpus_dir: str, out_dir: str, partitions: Sequence[str] = ("de
     'errors' {partition: message} partitions that could not be evaluated.
 
   Raises:
-    data_prep.corpus.CorpusError / ValueError: no corpus, or no usable Train/Devel recording.
+    emotion_tf.data.corpus.CorpusError / ValueError: no corpus, or no usable Train/Devel recording.
   """
-  from data_prep import corpus  # pylint: disable=g-import-not-at-top
+  from emotion_tf.data import corpus  # pylint: disable=g-import-not-at-top
   parts = list(corpus.normalize_partitions(partitions))
   settings = list(settings) if settings is not None else grid()
   cache_dir = cache_dir if cache_dir is not None else os.path.join(out_dir, "llds")
@@ -450,11 +450,11 @@ def run_baseline(corpus_dir: str, out_dir: str, partitions: Sequence[str] = ("de
       raise corpus.CorpusError(f"{corpus_dir}: no usable {p.capitalize()} recording "
                                f"(needed to {'fit' if p == 'train' else 'tune'} the baseline)"
                                + (f"; errors: {rec_errors}" if rec_errors else ""))
-  from emotion_tf import evaluation  # pylint: disable=g-import-not-at-top  (imports TF)
+  from emotion_tf import evaluate_lib  # pylint: disable=g-import-not-at-top  (imports TF)
   tuned = tune(data["train"], data["devel"], settings, LABEL_NAMES, seed)
   model_file = os.path.join(out_dir, MODEL_FILENAME)
   described = tuned.describe()
-  evaluation.write_json(model_file, dict(described, sample_rate=int(sample_rate),
+  evaluate_lib.write_json(model_file, dict(described, sample_rate=int(sample_rate),
                                          lld_names=egemaps_lld_names(),
                                          features="mean and std of each LLD over the window",
                                          devel_grid=tuned.table))
@@ -472,27 +472,27 @@ def run_baseline(corpus_dir: str, out_dir: str, partitions: Sequence[str] = ("de
     predictions = tuned.predict(data[p])
     labels = {rid: r.labels for rid, r in data[p].items()}
     result: Dict[str, Any] = {"partition": p}
-    result.update(evaluation.ccc_summary(labels, predictions))
+    result.update(evaluate_lib.ccc_summary(labels, predictions))
     pred_dir = os.path.join(out_dir, "predictions", p)
     for rid, pred in predictions.items():
       times = data[p][rid].label_times
       path = os.path.join(pred_dir, rid + ".csv")
       hop = round(float(np.median(np.diff(times))), 6) if len(times) > 1 else 0.1
       if np.allclose(times, np.arange(len(times)) * hop, atol=1e-6):
-        evaluation.write_prediction_csv(path, rid, pred, hop)
+        evaluate_lib.write_prediction_csv(path, rid, pred, hop)
       else:
         fileio.atomic_write_text(path, _prediction_rows(rid, times, pred))
     result["predictions_dir"] = pred_dir
     summary["partitions"][p] = result
     logging.info("baseline %s: CCC %s (mean %.4f)", p,
                  ", ".join(f"{k} {v:.4f}" for k, v in result["ccc"].items()), result["ccc_mean"])
-  evaluation.write_json(os.path.join(out_dir, evaluation.SUMMARY_FILENAME), summary)
+  evaluate_lib.write_json(os.path.join(out_dir, evaluate_lib.SUMMARY_FILENAME), summary)
   return summary
 
 
 def normalize_partitions(partitions: Sequence[str]) -> Tuple[str, ...]:
   """Lower-cased, validated partition names (ValueError for an unknown one)."""
-  from data_prep import corpus  # pylint: disable=g-import-not-at-top
+  from emotion_tf.data import corpus  # pylint: disable=g-import-not-at-top
   return corpus.normalize_partitions([p for p in partitions if p.strip()])
 
 

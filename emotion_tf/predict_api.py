@@ -10,7 +10,7 @@
 is taken as channels, so [samples, channels] as scipy/soundfile return and [channels, samples]
 as librosa returns both work); integer PCM is scaled to [-1, 1). It is mixed to mono float32,
 resampled to the model's rate (22 050 Hz) with `scipy.signal.resample_poly`, cut to whole
-0.1 s frames, and the export runs once over the whole recording (see `emotion_tf.inference`).
+0.1 s frames, and the export runs once over the whole recording (see `emotion_tf.predict_lib`).
 
 The result has one row per frame: `time` (seconds, k * hop) and one column per output of the
 export in its label order (`arousal`, `valence`, `liking`) — a pandas DataFrame when pandas is
@@ -19,7 +19,7 @@ importable, otherwise a dict of numpy arrays with the same keys.
 Words: `word_timings` is a CSV/TextGrid path or a sequence of `WordTiming` / (start, end, word)
 tuples; `embeddings` is a .vec path (read once per path and kept) or a (words, vectors) pair
 or a {word: vector} dict. Frame k gets the vector of the word spoken at its centre, as in
-training (`inference.semantic_frames`).
+training (`predict_lib.semantic_frames`).
 """
 
 import math
@@ -29,12 +29,12 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 from absl import logging
 
-from data_prep import corpus
-from data_prep import word_timings as wt
-from emotion_tf import evaluation
-from emotion_tf import exporting
+from emotion_tf.data import corpus
+from emotion_tf.data import word_timings as wt
+from emotion_tf import evaluate_lib
+from emotion_tf import export_lib
 from emotion_tf import fileio
-from emotion_tf import inference
+from emotion_tf import predict_lib
 
 TIME_COLUMN = "time"
 Timings = Union[None, str, Sequence[Any]]
@@ -88,7 +88,7 @@ def _as_timings(word_timings: Timings, tier: Optional[str]) -> List[wt.WordTimin
   if word_timings is None:
     return []
   if isinstance(word_timings, (str, os.PathLike)):
-    return inference.read_word_timings(os.fspath(word_timings), tier)
+    return predict_lib.read_word_timings(os.fspath(word_timings), tier)
   out = []
   for t in word_timings:
     out.append(t if isinstance(t, wt.WordTiming) else wt.WordTiming(float(t[0]), float(t[1]),
@@ -110,14 +110,14 @@ def _table(predictions: np.ndarray, names: Sequence[str], hop: float) -> Any:
 class Predictor:
   """One loaded export reused for many predictions (see the module docstring).
 
-  Attributes: `model` (the `exporting.ExportedModel`), `label_names`, `sample_rate`,
+  Attributes: `model` (the `export_lib.ExportedModel`), `label_names`, `sample_rate`,
   `hop_seconds`; `last_info` holds the info dict of the latest prediction (frames, seconds,
   words, frames_with_word, oov_words, oov_frames).
   """
 
-  def __init__(self, model: Union[str, exporting.ExportedModel]):
-    self.model = model if isinstance(model, exporting.ExportedModel) else (
-        exporting.ExportedModel(os.fspath(model)))
+  def __init__(self, model: Union[str, export_lib.ExportedModel]):
+    self.model = model if isinstance(model, export_lib.ExportedModel) else (
+        export_lib.ExportedModel(os.fspath(model)))
     self.label_names = self.model.label_names
     self.sample_rate = self.model.sample_rate
     self.hop_seconds = self.model.hop_seconds
@@ -134,7 +134,7 @@ class Predictor:
     if isinstance(embeddings, (str, os.PathLike)):
       path = os.path.abspath(os.fspath(embeddings))
       if path not in self._spaces:
-        self._spaces[path] = inference.load_embeddings(os.fspath(embeddings), dim)
+        self._spaces[path] = predict_lib.load_embeddings(os.fspath(embeddings), dim)
       return self._spaces[path]
     if isinstance(embeddings, Mapping):
       words = list(embeddings)
@@ -142,7 +142,7 @@ class Predictor:
     else:
       words, vectors = list(embeddings[0]), np.asarray(embeddings[1], np.float32)
     if vectors.ndim != 2 or vectors.shape != (len(words), dim):
-      raise inference.PredictionInputError(
+      raise predict_lib.PredictionInputError(
           f"embeddings: {len(words)} words with vectors of shape {vectors.shape}; the model "
           f"expects one vector of dimension {dim} per word")
     return words, vectors
@@ -152,19 +152,19 @@ class Predictor:
                     oov: str = "zeros", source: str = "signal") -> np.ndarray:
     """Like `predict`, but returns float32 [frames, 3] in `label_names` order."""
     if word_timings is not None and embeddings is None:
-      raise inference.PredictionInputError(
+      raise predict_lib.PredictionInputError(
           f"{word_timings if isinstance(word_timings, str) else source}: word timings need "
           "embeddings (a .vec path or (words, vectors))")
     words, vectors = self.embedding_space(embeddings)
     timings = _as_timings(word_timings, tier)
     audio = resample(to_mono_float32(signal), sampling_rate, self.sample_rate)   # [samples]
     spf = self.model.samples_per_frame
-    frames = inference.frames_in(audio.shape[0], spf)
+    frames = predict_lib.frames_in(audio.shape[0], spf)
     if frames < 1:
-      raise inference.PredictionInputError(
+      raise predict_lib.PredictionInputError(
           f"{source}: audio is {audio.shape[0] / self.sample_rate:.3f} s long, shorter than one "
           f"{self.hop_seconds:.3f} s frame; nothing to predict")
-    semantic, stats = inference.semantic_frames(timings, frames, words, vectors,
+    semantic, stats = predict_lib.semantic_frames(timings, frames, words, vectors,
                                                 self.hop_seconds, oov)       # [F, d]
     if timings and stats["oov_words"]:
       logging.warning("%s: %d distinct words (%d frames) not in the embeddings", source,
@@ -194,7 +194,7 @@ class Predictor:
   def read_audio(self, audio_path: str) -> np.ndarray:
     """Mono float32 [samples] of a wav at the model's rate (`corpus.load_audio`)."""
     if not os.path.exists(audio_path):
-      raise inference.PredictionInputError(f"{audio_path}: audio file is missing")
+      raise predict_lib.PredictionInputError(f"{audio_path}: audio file is missing")
     return corpus.load_audio(audio_path, self.sample_rate)
 
   def predict_file_array(self, audio_path: str, word_timings: Timings = None,
@@ -219,7 +219,7 @@ def load(export_dir: str) -> Predictor:
 
 
 def predict(signal: np.ndarray, sampling_rate: int,
-            model: Union[str, Predictor, exporting.ExportedModel],
+            model: Union[str, Predictor, export_lib.ExportedModel],
             word_timings: Timings = None, embeddings: Embeddings = None,
             tier: Optional[str] = None, oov: str = "zeros") -> Any:
   """Predictions of one recording; `model` is an export directory (loaded for this call) or
@@ -239,29 +239,29 @@ def audio_inputs(spec: str) -> List[str]:
   a comma-separated list, or one file.
 
   Raises:
-    inference.PredictionInputError: for a missing directory/list file or one naming no file.
+    predict_lib.PredictionInputError: for a missing directory/list file or one naming no file.
   """
   spec = spec.strip()
   if os.path.isdir(spec):
     paths = sorted(os.path.join(spec, n) for n in os.listdir(spec)
                    if n.lower().endswith(AUDIO_EXTENSIONS) and not n.startswith("."))
     if not paths:
-      raise inference.PredictionInputError(f"{spec}: directory holds no .wav files")
+      raise predict_lib.PredictionInputError(f"{spec}: directory holds no .wav files")
     return paths
   if spec.lower().endswith(".txt"):
     if not os.path.isfile(spec):
-      raise inference.PredictionInputError(f"{spec}: audio list file is missing")
+      raise predict_lib.PredictionInputError(f"{spec}: audio list file is missing")
     base = os.path.dirname(os.path.abspath(spec))
     with open(spec, "r", encoding="utf-8") as f:
       lines = [line.strip() for line in f]
     paths = [p if os.path.isabs(p) else os.path.join(base, p)
              for p in lines if p and not p.startswith("#")]
     if not paths:
-      raise inference.PredictionInputError(f"{spec}: audio list file names no files")
+      raise predict_lib.PredictionInputError(f"{spec}: audio list file names no files")
     return paths
   paths = [p.strip() for p in spec.split(",") if p.strip()]
   if not paths:
-    raise inference.PredictionInputError("no audio files given")
+    raise predict_lib.PredictionInputError("no audio files given")
   return paths
 
 
@@ -270,7 +270,7 @@ def timings_for(audio_path: str, word_timings: Optional[str]) -> Optional[str]:
   `<word_timings>/<stem>.csv|.TextGrid` when it is a directory (None when not given).
 
   Raises:
-    inference.PredictionInputError: naming the directory and stem when it has no such file.
+    predict_lib.PredictionInputError: naming the directory and stem when it has no such file.
   """
   if not word_timings:
     return None
@@ -281,15 +281,15 @@ def timings_for(audio_path: str, word_timings: Optional[str]) -> Optional[str]:
     path = os.path.join(word_timings, stem + ext)
     if os.path.exists(path):
       return path
-  raise inference.PredictionInputError(
+  raise predict_lib.PredictionInputError(
       f"{word_timings}: no word timings {stem}.csv or {stem}.TextGrid for {audio_path}")
 
 
 def format_csv(name: str, predictions: np.ndarray, hop_seconds: float,
                label_names: Sequence[str], header: bool = False) -> str:
-  """Rows `name;time;<label_names>` (evaluation.format_prediction_csv), with an optional
+  """Rows `name;time;<label_names>` (evaluate_lib.format_prediction_csv), with an optional
   header line naming the columns."""
-  body = evaluation.format_prediction_csv(name, predictions, hop_seconds)
+  body = evaluate_lib.format_prediction_csv(name, predictions, hop_seconds)
   return (";".join(["name", TIME_COLUMN] + list(label_names)) + "\n" + body) if header else body
 
 

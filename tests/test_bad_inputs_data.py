@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 from scipy import signal as sps
 
-from tests.data_fixtures import write_wav
+from data_fixtures import write_wav
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RATE = 22050

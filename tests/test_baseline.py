@@ -8,10 +8,10 @@ import sys
 import numpy as np
 import pytest
 
-from data_prep import corpus
+from emotion_tf.data import corpus
 from emotion_tf import baseline_lib as bl
 from emotion_tf.ccc import concordance_cc_numpy
-from tests import data_fixtures
+import data_fixtures
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -12,7 +12,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from emotion_tf import exporting
+from emotion_tf import export_lib
 from emotion_tf.models import build_model
 from tests.test_export import SMALL
 from tests.test_export import SPF
@@ -28,7 +28,7 @@ def exported(tmp_path_factory):
   keras.utils.set_random_seed(21)
   model = build_model(**SMALL)
   export_dir = str(tmp_path_factory.mktemp("archive") / "export")
-  exporting.export_saved_model(model, export_dir)
+  export_lib.export_saved_model(model, export_dir)
   return model, export_dir
 
 
@@ -84,7 +84,7 @@ def test_signature_metadata_fresh_process(exported):
   assert (meta["sample_rate"], meta["samples_per_frame"], meta["semantic_dim"]) == (22050, SPF, 8)
   assert meta["hop_seconds"] == pytest.approx(SPF / 22050)
   # The JSON asset and the signature agree.
-  stored = exporting.read_export_metadata(export_dir)
+  stored = export_lib.read_export_metadata(export_dir)
   assert stored["label_names"] == NAMES and stored["hop_seconds"] == meta["hop_seconds"]
 
 
@@ -128,7 +128,7 @@ def test_format1_export_without_metadata_signature_still_loads(tmp_path):
   """Exports written before the metadata signature (a tf.Module, constants as variables)."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   model = build_model(**SMALL)
-  meta = exporting.export_metadata(model)
+  meta = export_lib.export_metadata(model)
   module = tf.Module()
   module.label_names = tf.Variable(NAMES, trainable=False, dtype=tf.string)
   module.sample_rate = tf.Variable(22050, trainable=False, dtype=tf.int64)
@@ -138,14 +138,14 @@ def test_format1_export_without_metadata_signature_still_loads(tmp_path):
   module.serve = tf.function(
       lambda audio, semantic: {n: tf.reduce_mean(semantic, -1) * (i + 1)
                                for i, n in enumerate(NAMES)},
-      input_signature=exporting.serving_input_signature(8))
+      input_signature=export_lib.serving_input_signature(8))
   export_dir = str(tmp_path / "old")
   tf.saved_model.save(module, export_dir, signatures={"serving_default": module.serve})
   os.makedirs(os.path.join(export_dir, "assets"), exist_ok=True)
-  with open(os.path.join(export_dir, "assets", exporting.METADATA_FILENAME), "w",
+  with open(os.path.join(export_dir, "assets", export_lib.METADATA_FILENAME), "w",
             encoding="utf-8") as f:
     json.dump(meta, f)
-  loaded = exporting.ExportedModel(export_dir)
+  loaded = export_lib.ExportedModel(export_dir)
   assert loaded.label_names == tuple(NAMES) and loaded.samples_per_frame == SPF
   semantic = np.random.default_rng(0).normal(size=(1, 4, 8)).astype(np.float32)
   want = semantic.mean(-1)[..., None] * np.array([1.0, 2.0, 3.0])

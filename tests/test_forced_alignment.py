@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from data_prep import forced_alignment as fa
-from data_prep import word_timings as wt
+from emotion_tf.data import word_timings as wt
 from emotion_tf import SAMPLE_RATE
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from emotion_tf import evaluation
+from emotion_tf import evaluate_lib
 from emotion_tf import plots
 from tests.test_evaluation import RECORDINGS
 from tests.test_evaluation import write_tiny_tfrecords
@@ -50,7 +50,7 @@ def test_evaluate_writes_one_png_per_recording_and_training_image_matches(tmp_pa
   model_dir = str(tmp_path / "model")
   model = make_model_dir(model_dir, seed=2)
   out = str(tmp_path / "eval")
-  summary = evaluation.run_evaluation(model_dir, data_dir, ["Devel", "Test"], out_dir=out,
+  summary = evaluate_lib.run_evaluation(model_dir, data_dir, ["Devel", "Test"], out_dir=out,
                                       batch_size=4)
   for partition, recs in RECORDINGS.items():
     plot_dir = os.path.join(out, "plots", partition)
@@ -61,21 +61,21 @@ def test_evaluate_writes_one_png_per_recording_and_training_image_matches(tmp_pa
       assert image.shape[:2] == (HEIGHT, WIDTH)
       assert image[..., :3].std() > 0.05 and (image[..., :3] < 0.95).any(-1).mean() > 0.02
   # The PNG is exactly the shared function's figure of the stitched gold and prediction.
-  preds, gold = evaluation.predict_partition(model, data_dir, "devel", batch_size=4)
+  preds, gold = evaluate_lib.predict_partition(model, data_dir, "devel", batch_size=4)
   with open(os.path.join(out, "plots", "devel", "Devel_01.png"), "rb") as f:
     written = rgb(f.read())
   np.testing.assert_array_equal(
       written, rgb(plots.recording_png(gold["Devel_01"], preds["Devel_01"],
                                        title="Devel_01 (devel)")))
   # --noplots equivalent: no plots directory.
-  evaluation.run_evaluation(model_dir, data_dir, ["Devel"], out_dir=str(tmp_path / "np"),
+  evaluate_lib.run_evaluation(model_dir, data_dir, ["Devel"], out_dir=str(tmp_path / "np"),
                             plots=False)
   assert not os.path.exists(tmp_path / "np" / "plots")
 
   # TensorBoard image of training: the same figure for the first Devel recording, decoded.
-  from emotion_tf import training  # pylint: disable=g-import-not-at-top
-  config = training.TrainConfig(data_dir=data_dir, model_dir=str(tmp_path / "m2"),
+  from emotion_tf import train_lib  # pylint: disable=g-import-not-at-top
+  config = train_lib.TrainConfig(data_dir=data_dir, model_dir=str(tmp_path / "m2"),
                                 eval_partition="devel", batch_size=4)
-  image = training._eval_curve_image(model, config, None)  # pylint: disable=protected-access
+  image = train_lib._eval_curve_image(model, config, None)  # pylint: disable=protected-access
   assert image.dtype == np.uint8 and image.shape == (HEIGHT, WIDTH, 3)
   np.testing.assert_array_equal(image, written)

@@ -5,13 +5,13 @@ import sys
 import numpy as np
 import pytest
 
-from data_prep.word_timings import WordTiming
-from data_prep.word_timings import write_timings_csv
-from emotion_tf import exporting
-from emotion_tf import inference
+from emotion_tf.data.word_timings import WordTiming
+from emotion_tf.data.word_timings import write_timings_csv
+from emotion_tf import export_lib
+from emotion_tf import predict_lib
 from emotion_tf import predict_api
 from emotion_tf.semantic.vectors import write_vec
-from tests.data_fixtures import write_wav
+from data_fixtures import write_wav
 from tests.test_export import SMALL
 from tests.test_export import run_python
 
@@ -34,7 +34,7 @@ def setup(tmp_path_factory):
   keras.utils.set_random_seed(17)
   model = build_model(**SMALL)
   export_dir = str(root / "export")
-  exporting.export_saved_model(model, export_dir)
+  export_lib.export_saved_model(model, export_dir)
   return dict(root=root, model=model, export_dir=export_dir,
               predictor=predict_api.load(export_dir))
 
@@ -105,11 +105,11 @@ def test_to_mono_and_bad_signals():
 
 
 def test_short_signal_and_timings_without_embeddings_are_refused(setup):
-  with pytest.raises(inference.PredictionInputError, match="shorter than one 0.100 s frame"):
+  with pytest.raises(predict_lib.PredictionInputError, match="shorter than one 0.100 s frame"):
     setup["predictor"].predict(np.zeros(1000, np.float32), 22050)
-  with pytest.raises(inference.PredictionInputError, match="need embeddings"):
+  with pytest.raises(predict_lib.PredictionInputError, match="need embeddings"):
     setup["predictor"].predict(np.zeros(4410, np.float32), 22050, word_timings=[(0, 1, "a")])
-  with pytest.raises(inference.PredictionInputError, match="dimension 8"):
+  with pytest.raises(predict_lib.PredictionInputError, match="dimension 8"):
     setup["predictor"].predict(np.zeros(4410, np.float32), 22050, word_timings=[(0, 1, "a")],
                                embeddings=(["a"], np.ones((1, 3))))
 
@@ -123,10 +123,10 @@ def test_audio_inputs_dir_list_file_and_commas(tmp_path):
   assert predict_api.audio_inputs(str(tmp_path / "list.txt")) == [str(tmp_path / "b.wav"),
                                                                  "/abs/c.wav"]
   assert predict_api.audio_inputs("x.wav, y.wav") == ["x.wav", "y.wav"]
-  with pytest.raises(inference.PredictionInputError, match="missing.txt: audio list file is"):
+  with pytest.raises(predict_lib.PredictionInputError, match="missing.txt: audio list file is"):
     predict_api.audio_inputs(str(tmp_path / "missing.txt"))
   (tmp_path / "empty").mkdir()
-  with pytest.raises(inference.PredictionInputError, match="holds no .wav files"):
+  with pytest.raises(predict_lib.PredictionInputError, match="holds no .wav files"):
     predict_api.audio_inputs(str(tmp_path / "empty"))
 
 

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from data_prep import synthesize
+from data_prep import synthesize_lib as synthesize
 from emotion_tf import cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

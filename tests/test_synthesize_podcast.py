@@ -9,11 +9,11 @@ import wave
 import numpy as np
 import pytest
 
-from data_prep import corpus
+from emotion_tf.data import corpus
 from data_prep import lexicon
-from data_prep import synthesize
+from data_prep import synthesize_lib as synthesize
 from data_prep import synthesize_podcast as podcast
-from data_prep import word_timings as wt
+from emotion_tf.data import word_timings as wt
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SECONDS = 5.0
