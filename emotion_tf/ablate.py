@@ -20,11 +20,11 @@ import os
 import sys
 from typing import Any, Dict, List, Optional, Sequence
 
-from absl import app
 from absl import flags
 from absl import logging
 
 from emotion_tf import LABEL_NAMES
+from emotion_tf import cli
 from emotion_tf import evaluation
 from emotion_tf import training
 from emotion_tf.data import schema
@@ -93,7 +93,8 @@ def check_expectations(results: Sequence[Dict[str, Any]]) -> List[str]:
 def run_ablation(data_dir: str, spaces: Dict[str, str], out_dir: str, *, epochs: int,
                  learning_rate: float, batch_size: int = 25, seed: int = 0,
                  rows: Optional[Sequence[str]] = None, partition: str = "Devel",
-                 model_overrides: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
+                 model_overrides: Optional[Dict[str, Any]] = None,
+                 allow_incomplete: bool = False) -> List[Dict[str, Any]]:
   """Trains and evaluates the ablation rows; returns one result dict per row.
 
   Args:
@@ -102,7 +103,20 @@ def run_ablation(data_dir: str, spaces: Dict[str, str], out_dir: str, *, epochs:
     out_dir: one model directory per row beneath it, plus ablation.json/.md.
     rows: row names to run (default all whose space is available).
     model_overrides: extra ModelConfig fields (e.g. smaller LSTM for tests).
+    allow_incomplete: train on a TFRecord directory marked `"complete": false`.
+
+  Raises:
+    training.TrainingSetupError: for bad data, embeddings or output paths (before the first
+      row trains, when the data directory itself is bad).
   """
+  if rows:
+    known = {row_key(name) for _, name, _, _ in ROWS} | {name for _, name, _, _ in ROWS}
+    unknown = [r for r in rows if r not in known]
+    if unknown:
+      raise training.TrainingSetupError(
+          f"--rows: unknown row(s) {', '.join(unknown)}; choose from "
+          f"{', '.join(row_key(name) for _, name, _, _ in ROWS)}")
+  training.semantic_dim_of(data_dir)   # a missing/bad data_dir fails here, naming the file
   results = []
   for table, name, variant, space in ROWS:
     if rows and name not in rows and row_key(name) not in rows:
@@ -122,7 +136,8 @@ def run_ablation(data_dir: str, spaces: Dict[str, str], out_dir: str, *, epochs:
     model_config = ModelConfig(variant=variant, semantic_dim=dim, **(model_overrides or {}))
     config = training.TrainConfig(data_dir=data_dir, model_dir=model_dir, embeddings=embeddings,
                                   epochs=epochs, learning_rate=learning_rate,
-                                  batch_size=batch_size, seed=seed, eval_partition=partition)
+                                  batch_size=batch_size, seed=seed, eval_partition=partition,
+                                  allow_incomplete=allow_incomplete)
     logging.info("ablation row %r: training %s on %s", name, variant, embeddings or "audio")
     trained = training.train(config, model_config)
     model = evaluation.load_trained_model(model_dir, "best")
@@ -161,10 +176,13 @@ def define_flags() -> None:
   flags.DEFINE_integer("batch_size", 25, "Global batch size.", lower_bound=1)
   flags.DEFINE_integer("seed", 0, "Seed.")
   flags.DEFINE_string("partition", "Devel", "Partition the tables report.")
+  flags.DEFINE_boolean("allow_incomplete", False, "Train on a TFRecord directory whose "
+                       "metadata.json says \"complete\": false (refused by default).")
 
 
 def main(argv):
-  del argv
+  if len(argv) > 1:
+    cli.usage_error(f"unexpected arguments: {argv[1:]}")
   f = flags.FLAGS
   run = f.run_dir
   data_dir = f.data_dir or os.path.join(run, "tfrecords")
@@ -181,16 +199,20 @@ def main(argv):
   try:
     results = run_ablation(data_dir, spaces, out, epochs=f.epochs,
                            learning_rate=f.learning_rate, batch_size=f.batch_size, seed=f.seed,
-                           rows=f.rows, partition=f.partition)
-  except (training.TrainingSetupError, training.TrainingDivergedError) as e:
+                           rows=f.rows, partition=f.partition,
+                           allow_incomplete=f.allow_incomplete)
+  except (training.TrainingSetupError, evaluation.ModelDirError) as e:
+    raise cli.InputError(str(e)) from e
+  except training.TrainingDivergedError as e:
+    logging.error("%s", e)
     sys.stderr.write(f"error: {e}\n")
-    return 2
+    return cli.EXIT_FAILURE
   sys.stdout.write("\n" + format_tables(results, f.partition.lower()) + "\n")
   sys.stdout.write("\n".join(check_expectations(results)) + "\n")
   sys.stdout.write(f"\nablation results: {os.path.join(out, 'ablation.md')}\n")
-  return 0
+  return cli.EXIT_OK
 
 
 if __name__ == "__main__":
   define_flags()
-  app.run(main)
+  cli.run(main)

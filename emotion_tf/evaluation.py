@@ -256,7 +256,8 @@ def write_json(path: str, data: Any) -> None:
 
 def run_evaluation(model_dir: str, data_dir: str, partitions: Iterable[str],
                    out_dir: Optional[str] = None, which: str = "best", batch_size: int = 8,
-                   embeddings: Optional[str] = None) -> Dict[str, Any]:
+                   embeddings: Optional[str] = None,
+                   allow_incomplete: bool = False) -> Dict[str, Any]:
   """Evaluates `<model_dir>/<which>.keras` on `partitions` and writes the results.
 
   Writes `<out_dir>/evaluation.json` (the summary returned, without per-frame arrays) and
@@ -264,9 +265,15 @@ def run_evaluation(model_dir: str, data_dir: str, partitions: Iterable[str],
   `<model_dir>/evaluation_<which>`. `embeddings`: optional .vec file swapped in via word_index.
   A partition that fails (e.g. no shards) is reported under 'errors' and the others still run.
 
+  Before any partition runs, the shards of every requested partition are read once and their
+  first records checked against metadata.json (`pipeline.validate_shards`), and a directory
+  marked `"complete": false` is refused unless `allow_incomplete`.
+
   Raises:
-    ModelDirError / ValueError before any partition runs for a bad model dir, metadata or
-    embedding file; RuntimeError after writing the summary when every partition failed.
+    ModelDirError / ValueError (pipeline.DataDirError for a corrupt, mismatched or incomplete
+    TFRecord directory; ValueError when no requested partition has shards) before anything is
+    written, for a bad model dir, metadata, shard or embedding file; RuntimeError after
+    writing the summary when every partition failed.
   """
   partitions = [p.strip().lower() for p in partitions if p.strip()]
   if not partitions:
@@ -274,6 +281,19 @@ def run_evaluation(model_dir: str, data_dir: str, partitions: Iterable[str],
   out_dir = out_dir or os.path.join(model_dir, f"evaluation_{which}")
   model = load_trained_model(model_dir, which)
   meta = schema.read_metadata(data_dir)
+  present = []
+  for partition in partitions:
+    try:
+      pipeline.shard_files(data_dir, partition)
+      present.append(partition)
+    except FileNotFoundError:
+      pass
+  if not present:
+    raise ValueError(f"{data_dir}: no shards for partition(s) {', '.join(partitions)} "
+                     f"(pattern {schema.shard_pattern('<partition>')})")
+  pipeline.check_complete(data_dir, meta, present, allow_incomplete)
+  for partition in present:
+    pipeline.validate_shards(data_dir, partition, meta)
   hop = float(meta.get("hop_seconds", FRAME_HOP_SECONDS))
   matrix = None
   if embeddings:

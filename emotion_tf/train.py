@@ -6,10 +6,10 @@ works as for any absl binary. See emotion_tf/training.py for the model directory
 
 import sys
 
-from absl import app
 from absl import flags
 from absl import logging
 
+from emotion_tf import cli
 from emotion_tf import training
 from emotion_tf.models import ModelConfig
 from flags.data_flags import define_data_flags
@@ -27,6 +27,9 @@ def define_flags() -> None:
     flags.register_validator(name, bool, message=f"--{name} is required")
   flags.register_validator(
       "batch_size", lambda b: b > 0, message="--batch_size must be positive")
+  flags.DEFINE_boolean("allow_incomplete", False, "Train on a TFRecord directory whose "
+                       "metadata.json says \"complete\": false (some recordings failed to "
+                       "write); by default such a directory is refused, naming what is missing.")
 
 
 def configs_from_flags():
@@ -44,29 +47,28 @@ def configs_from_flags():
       backup_every_steps=FLAGS.backup_every_steps, log_every_steps=FLAGS.log_every_steps,
       early_stopping_patience=FLAGS.early_stopping_patience,
       shuffle_buffer=FLAGS.shuffle_buffer, precision=FLAGS.precision,
-      deterministic=FLAGS.deterministic)
+      deterministic=FLAGS.deterministic, allow_incomplete=FLAGS.allow_incomplete)
   return train_config, model_config
 
 
 def main(argv):
-  del argv
+  if len(argv) > 1:
+    cli.usage_error(f"unexpected arguments: {argv[1:]}")
   try:
     train_config, model_config = configs_from_flags()
     result = training.train(train_config, model_config)
   except training.TrainingSetupError as e:
-    logging.error("%s", e)
-    sys.stderr.write(f"error: {e}\n")
-    return 2
+    raise cli.InputError(str(e)) from e
   except training.TrainingDivergedError as e:
     logging.error("%s", e)
     sys.stderr.write(f"error: {e}\n")
-    return 3
+    return cli.EXIT_FAILURE
   best = result["best_eval_ccc"]
   logging.info("done: %d steps, %d epochs, best eval mean CCC %.4f; model dir %s",
                result["global_step"], result["epochs_completed"], best, FLAGS.model_dir)
-  return 0
+  return cli.EXIT_OK
 
 
 if __name__ == "__main__":
   define_flags()
-  app.run(main)
+  cli.run(main)
