@@ -25,10 +25,6 @@ from absl import logging
 
 from emotion_tf import LABEL_NAMES
 from emotion_tf import cli
-from emotion_tf import evaluation
-from emotion_tf import training
-from emotion_tf.data import schema
-from emotion_tf.models import ModelConfig
 
 ROWS = (
     # (table, row name, variant, space)
@@ -109,6 +105,13 @@ def run_ablation(data_dir: str, spaces: Dict[str, str], out_dir: str, *, epochs:
     training.TrainingSetupError: for bad data, embeddings or output paths (before the first
       row trains, when the data directory itself is bad).
   """
+  # TensorFlow is imported only when work starts (flag errors and --help answer at once).
+  # pylint: disable=g-import-not-at-top
+  from emotion_tf import evaluation
+  from emotion_tf import training
+  from emotion_tf.data import schema
+  from emotion_tf.models import ModelConfig
+  # pylint: enable=g-import-not-at-top
   if rows:
     known = {row_key(name) for _, name, _, _ in ROWS} | {name for _, name, _, _ in ROWS}
     unknown = [r for r in rows if r not in known]
@@ -196,6 +199,12 @@ def main(argv):
       logging.warning("%s embeddings not found at %s; its rows are skipped", key, path)
       spaces[key] = ""
   out = f.out or os.path.join(run, "ablation")
+  metadata = os.path.join(data_dir, "metadata.json")
+  if not os.path.exists(metadata):
+    raise cli.InputError(f"{metadata}: missing; write the TFRecords with "
+                         "`python -m data_prep.write_tfrecords` or pass --data_dir/--run_dir")
+  from emotion_tf import evaluation  # pylint: disable=g-import-not-at-top
+  from emotion_tf import training  # pylint: disable=g-import-not-at-top
   try:
     results = run_ablation(data_dir, spaces, out, epochs=f.epochs,
                            learning_rate=f.learning_rate, batch_size=f.batch_size, seed=f.seed,

@@ -14,7 +14,6 @@ from absl import flags
 from absl import logging
 
 from emotion_tf import cli
-from emotion_tf import evaluation
 
 FLAGS = flags.FLAGS
 
@@ -32,6 +31,8 @@ def main(argv):
     cli.usage_error(f"unexpected arguments: {argv[1:]}")
   if not FLAGS.model_dir or not FLAGS.data_dir:
     cli.usage_error("--model_dir and --data_dir are required")
+  # TensorFlow is imported only now: flag errors and --help answer at once.
+  from emotion_tf import evaluation  # pylint: disable=g-import-not-at-top
   try:
     summary = evaluation.run_evaluation(
         FLAGS.model_dir, FLAGS.data_dir, FLAGS.partitions, out_dir=FLAGS.out or None,

@@ -17,8 +17,6 @@ import sys
 from absl import flags
 
 from emotion_tf import cli
-from emotion_tf import evaluation
-from emotion_tf import exporting
 
 FLAGS = flags.FLAGS
 
@@ -33,6 +31,9 @@ def main(argv):
     cli.usage_error(f"unexpected arguments: {argv[1:]}")
   if not FLAGS.model_dir:
     cli.usage_error("--model_dir is required")
+  # TensorFlow is imported only now: flag errors and --help answer at once.
+  from emotion_tf import evaluation  # pylint: disable=g-import-not-at-top
+  from emotion_tf import exporting  # pylint: disable=g-import-not-at-top
   out = FLAGS.out or os.path.join(FLAGS.model_dir, exporting.DEFAULT_EXPORT_SUBDIR)
   try:
     meta, exported = exporting.export_from_model_dir(FLAGS.model_dir, out, FLAGS.which,

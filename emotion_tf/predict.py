@@ -16,7 +16,6 @@ import sys
 from absl import flags
 
 from emotion_tf import cli
-from emotion_tf import inference
 
 FLAGS = flags.FLAGS
 
@@ -34,6 +33,8 @@ def main(argv):
     cli.usage_error(f"unexpected arguments: {argv[1:]}")
   if not FLAGS.model or not FLAGS.audio:
     cli.usage_error("--model and --audio are required")
+  # TensorFlow is imported only now: flag errors and --help answer at once.
+  from emotion_tf import inference  # pylint: disable=g-import-not-at-top
   out = FLAGS.out or os.path.splitext(FLAGS.audio)[0] + ".predictions.csv"
   try:
     info = inference.predict_to_csv(

@@ -208,14 +208,15 @@ def check_example_matches_metadata(path: str, serialized: bytes, meta: Mapping[s
       schema.RECORDING_ID: ("bytes_list", None, ""),
       schema.CHUNK_INDEX: ("int64_list", 1, "value"),
       schema.NUM_FRAMES: ("int64_list", 1, "value"),
+      # word_index first: its length is the frames per chunk, which the other sizes build on.
+      schema.WORD_INDEX: ("int64_list", frames, f"values = frames_per_chunk {frames}"),
+      schema.LABELS: ("bytes_list", frames * schema.NUM_LABELS * 4,
+                      f"bytes = frames_per_chunk {frames} x {schema.NUM_LABELS} labels x 4"),
       schema.AUDIO: ("bytes_list", frames * spf * audio_bytes,
                      f"bytes = frames_per_chunk {frames} x samples_per_frame {spf} x "
                      f"{audio_bytes} ({audio_dtype})"),
       schema.SEMANTIC: ("bytes_list", frames * dim * 4,
                         f"bytes = frames_per_chunk {frames} x semantic_dim {dim} x 4"),
-      schema.WORD_INDEX: ("int64_list", frames, f"values = frames_per_chunk {frames}"),
-      schema.LABELS: ("bytes_list", frames * schema.NUM_LABELS * 4,
-                      f"bytes = frames_per_chunk {frames} x {schema.NUM_LABELS} labels x 4"),
   }
   for name, (kind, size, meaning) in expected.items():
     if name not in features:
