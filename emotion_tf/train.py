@@ -2,6 +2,11 @@
 
 Rerunning the same command after a crash resumes from the last backup. `--flagfile`
 works as for any absl binary. See emotion_tf/training.py for the model directory layout.
+
+Before the first step every shard is read once and checked against metadata.json; a corrupt or
+truncated shard, a shard not matching the metadata, or a TFRecord directory marked incomplete
+(unless --allow_incomplete) is refused with exit status 2, naming the file and the rerun that
+fixes it. Exit status 1 when training diverges (README "Exit codes").
 """
 
 import sys

@@ -16,7 +16,8 @@ restores it and continues from the saved step: the data order of an epoch is a
 function of (seed, epoch), and the finished steps of the interrupted epoch are skipped.
 
 Model directory layout:
-  config.json         the resolved run config (model, training, data, strategy)
+  config.json         the resolved run config (model, training, data, strategy, and the
+                      embedding space trained on: file + sha256, see embeddings_record)
   model_config.json   ModelConfig.to_json()
   best.keras          best model by the eval partition's mean CCC
   last.keras          model at the end of training
