@@ -417,28 +417,54 @@ def test_export_without_embeddings_hash_warns(env):
       metadata=meta, export_dir="x"), env["vec"]) is None
 
 
-def test_kill_9_during_training_then_rerun_resumes(env, tmp_path):
-  """The train binary killed with SIGKILL after a backup; the same command finishes the run
-  from that backup (the exactness of the resumed weights is tests/test_training.py's)."""
+def latest_backup_step(model_dir):
+  """Step of the newest backup checkpoint (`backup/checkpoint` names ckpt-<step>), or 0."""
+  try:
+    with open(os.path.join(model_dir, "backup", "checkpoint"), encoding="utf-8") as f:
+      first = f.readline()
+  except OSError:
+    return 0
+  digits = first.strip().rstrip('"').rsplit("-", 1)[-1]
+  return int(digits) if digits.isdigit() else 0
+
+
+def interrupt_after_backup(args, env_vars, model_dir, sig, after_step):
+  """Starts the binary, sends `sig` once a backup newer than `after_step` exists."""
+  log = os.path.join(os.path.dirname(model_dir), f"train-{sig}.log")   # no pipe to fill up
+  with open(log, "w", encoding="utf-8") as err:
+    proc = subprocess.Popen(args, cwd=ROOT, env=env_vars, stdout=err, stderr=err)
+    deadline = time.time() + 300
+    while (latest_backup_step(model_dir) <= after_step and proc.poll() is None
+           and time.time() < deadline):
+      time.sleep(0.05)
+    assert proc.poll() is None, "training finished before it could be interrupted"
+    step = latest_backup_step(model_dir)
+    proc.send_signal(sig)
+    proc.wait(timeout=300)
+  with open(log, encoding="utf-8") as f:
+    return proc.returncode, f.read(), step
+
+
+def test_ctrl_c_then_kill_9_during_training_then_rerun_resumes(env, tmp_path):
+  """The train binary stopped by Ctrl-C (exit 130, one line), rerun and killed with SIGKILL
+  after a newer backup, rerun again: the run finishes from the last backup (the exactness
+  of resumed weights is tests/test_training.py's)."""
   model_dir = str(tmp_path / "model")
   args = [sys.executable, "-m", "emotion_tf.train", "--data_dir", env["data_dir"],
-          "--model_dir", model_dir, "--batch_size", "2", "--epochs", "2",
+          "--model_dir", model_dir, "--batch_size", "2", "--epochs", "3",
           "--steps_per_epoch", "2", "--backup_every_steps", "1", "--eval_partition", "",
           "--lstm_units", "8", "--fusion_units", "8", "--variant", "concat", "--seed", "2"]
   env_vars = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=ROOT)
-  proc = subprocess.Popen(args, cwd=ROOT, env=env_vars, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL)
-  index = os.path.join(model_dir, "backup", "checkpoint")
-  deadline = time.time() + 300
-  while not os.path.exists(index) and proc.poll() is None and time.time() < deadline:
-    time.sleep(0.05)
-  assert proc.poll() is None, "training finished before it could be killed"
-  proc.send_signal(signal.SIGKILL)
-  proc.wait()
-  assert proc.returncode == -signal.SIGKILL
+  code, stderr, first = interrupt_after_backup(args, env_vars, model_dir, signal.SIGINT, 0)
+  assert code == 130, stderr[-3000:]
+  assert "interrupted" in stderr and "Traceback" not in stderr, stderr[-3000:]
+  assert latest_backup_step(model_dir) >= first >= 1
+  code, _, second = interrupt_after_backup(args, env_vars, model_dir, signal.SIGKILL,
+                                           latest_backup_step(model_dir))
+  assert code == -signal.SIGKILL and second > first
   rerun = subprocess.run(args, cwd=ROOT, env=env_vars, capture_output=True, text=True,
                          timeout=300, check=False)
   assert rerun.returncode == 0, rerun.stderr[-3000:]
-  assert "resumed from" in rerun.stderr and "done: 4 steps, 2 epochs" in rerun.stderr
+  assert "resumed from" in rerun.stderr and "done: 6 steps, 3 epochs" in rerun.stderr
   assert os.path.exists(os.path.join(model_dir, "last.keras"))
   assert not [n for n in os.listdir(model_dir) if n.startswith(".tmp")]
