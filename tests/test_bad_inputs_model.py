@@ -193,7 +193,7 @@ def build_cases(e):
       "train_truncated_shard": Case(
           "emotion_tf.train", ["--data_dir", e["truncated"], "--model_dir", f"{r}/t_trunc"]
           + train, 2,
-          [os.path.join(e["truncated"], TRUNCATED_SHARD), "truncated",
+          [os.path.join(e["truncated"], TRUNCATED_SHARD), "(truncated record at ",
            "python -m data_prep.write_tfrecords", f"--out {e['truncated']}", "--force"],
           shard_kept),
       "train_edited_metadata": Case(
@@ -388,6 +388,18 @@ def test_shard_checks_name_the_field(env, tmp_path):
   (junk / schema.shard_name("train", 0, 1)).write_bytes(b"not a tfrecord at all")
   with pytest.raises(pipeline.DataDirError, match=r"train-00000-of-00001.tfrecord: corrupt"):
     pipeline.validate_shards(str(junk), "train")
+  # One flipped byte inside a record (same length): the record's CRC names it.
+  flipped = tmp_path / "flipped"
+  shutil.copytree(env["data_dir"], flipped)
+  shard = flipped / "devel-00000-of-00001.tfrecord"
+  data = bytearray(shard.read_bytes())
+  data[len(data) // 2] ^= 0xFF
+  shard.write_bytes(bytes(data))
+  with pytest.raises(pipeline.DataDirError,
+                     match=r"devel-00000-of-00001.tfrecord: corrupt or truncated TFRecord shard "
+                           r"\(corrupted record at \d+\)\. Rewrite it with `python -m "
+                           r"data_prep.write_tfrecords .*--force`"):
+    pipeline.validate_shards(str(flipped), "devel")
 
 
 def test_resume_with_other_embeddings_is_refused(env):

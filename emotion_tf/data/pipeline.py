@@ -9,6 +9,7 @@ arrive in order and `stitch_predictions` rebuilds whole recordings.
 import glob
 import json
 import os
+import re
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
@@ -245,6 +246,14 @@ def check_example_matches_metadata(path: str, serialized: bytes, meta: Mapping[s
                        f"expected 1..{frames} (frames_per_chunk in {meta_path})")
 
 
+def _tf_reason(error: Exception) -> str:
+  """TF's error text without its '{{function_node ...}}' prefix and '[Op:...]' suffix,
+  e.g. 'truncated record at 4711' or 'corrupted record at 10028'."""
+  text = (getattr(error, "message", None) or str(error)).strip().splitlines()[0]
+  text = re.sub(r"^\{\{[^}]*\}\}\s*", "", text)
+  return re.sub(r"\s*\[Op:[^\]]*\].*$", "", text) or type(error).__name__
+
+
 def validate_shards(data_dir: str, partition: str,
                     meta: Optional[Mapping[str, Any]] = None) -> List[str]:
   """Reads every shard of `partition` once (record framing and CRCs) and checks its first
@@ -266,14 +275,14 @@ def validate_shards(data_dir: str, partition: str,
       first = next(iter(dataset.take(1)), None)
       dataset.reduce(np.int64(0), lambda n, _: n + 1)   # reads every record
     except tf.errors.DataLossError as e:
-      reason = (e.message or str(e)).strip().splitlines()[0]
+      reason = _tf_reason(e)
       raise DataDirError(
           f"{path}: corrupt or truncated TFRecord shard ({reason}). Rewrite it with "
           f"`{rewrite_command(data_dir, meta)}` (or delete {os.path.basename(path)} and its "
           f".json sidecar and rerun the same command without --force to rewrite only this "
           "shard)") from e
     except tf.errors.OpError as e:
-      raise DataDirError(f"{path}: cannot read the shard ({e.message})") from e
+      raise DataDirError(f"{path}: cannot read the shard ({_tf_reason(e)})") from e
     if first is not None:
       check_example_matches_metadata(path, first.numpy(), meta, data_dir)
   return files
