@@ -109,11 +109,14 @@ def check_embeddings_match(model: exporting.ExportedModel, embeddings_path: str,
   recorded hash (written by an older version) gets a warning.
 
   Returns:
-    None when the hashes match, else the warning logged.
+    None when the hashes match (or the variant is 'paralinguistic', which ignores the
+    semantic values), else the warning logged.
 
   Raises:
     PredictionInputError: naming both files and both hashes on a mismatch.
   """
+  if model.metadata.get("variant") == "paralinguistic":
+    return None   # the model ignores the semantic values
   trained = exporting.export_embeddings(model.metadata)
   if trained is None:
     message = (f"{model.export_dir}: the export records no embeddings sha256 (exported by an "

@@ -427,6 +427,12 @@ def test_export_without_embeddings_hash_warns(env):
   assert "old_export: the export records no embeddings sha256" in warning
   assert inference.check_embeddings_match(types.SimpleNamespace(
       metadata=meta, export_dir="x"), env["vec"]) is None
+  with pytest.raises(inference.PredictionInputError, match="other_space.vec: sha256 "):
+    inference.check_embeddings_match(types.SimpleNamespace(metadata=meta, export_dir="x"),
+                                     env["other_space"])
+  audio_only = dict(meta, variant="paralinguistic")   # ignores the semantic values
+  assert inference.check_embeddings_match(types.SimpleNamespace(
+      metadata=audio_only, export_dir="x"), env["other_space"]) is None
 
 
 def latest_backup_step(model_dir):
