@@ -11,6 +11,7 @@ from absl import logging
 
 from emotion_tf import ablate_lib
 from emotion_tf import cli
+from emotion_tf import model_dir as model_dir_lib
 from emotion_tf import train_lib
 
 
@@ -34,6 +35,10 @@ def define_flags() -> None:
   flags.DEFINE_integer("batch_size", defaults.batch_size, "Global batch size.")
   flags.DEFINE_integer("seed", defaults.seed, "Seed.")
   flags.DEFINE_string("partition", "Devel", "Partition the tables report.")
+  flags.DEFINE_boolean("allow_incomplete", False, "Train on a TFRecord directory whose "
+                       "metadata.json says \"complete\": false (refused by default).")
+  flags.DEFINE_boolean("allow_incomplete", False, "Train on a TFRecord directory whose "
+                       "metadata.json says \"complete\": false (refused by default).")
 
 
 def main(argv):
@@ -58,17 +63,25 @@ def main(argv):
   if not os.path.isdir(corpus_dir):
     logging.warning("corpus %s not found; the baseline row is skipped", corpus_dir)
     corpus_dir = ""
+  metadata = os.path.join(data_dir, "metadata.json")
+  if not os.path.exists(metadata):
+    raise cli.InputError(f"{metadata}: missing; write the TFRecords with "
+                         "`python -m data_prep.write_tfrecords` or pass --data_dir/--run_dir")
   try:
     results = ablate_lib.run_ablation(data_dir, spaces, out, epochs=f.epochs,
                            learning_rate=f.learning_rate, batch_size=f.batch_size, seed=f.seed,
-                           rows=f.rows, partition=f.partition, corpus_dir=corpus_dir)
-  except (train_lib.TrainingSetupError, train_lib.TrainingDivergedError) as e:
+                           rows=f.rows, partition=f.partition, corpus_dir=corpus_dir,
+                           allow_incomplete=f.allow_incomplete)
+  except (train_lib.TrainingSetupError, model_dir_lib.ModelDirError) as e:
+    raise cli.InputError(str(e)) from e
+  except train_lib.TrainingDivergedError as e:
+    logging.error("%s", e)
     sys.stderr.write(f"error: {e}\n")
-    return cli.EXIT_BAD_INPUT
+    return cli.EXIT_FAILURE
   sys.stdout.write("\n" + ablate_lib.format_tables(results, f.partition.lower()) + "\n")
   sys.stdout.write("\n".join(ablate_lib.check_expectations(results)) + "\n")
   sys.stdout.write(f"\nablation results: {os.path.join(out, 'ablation.md')}\n")
-  return 0
+  return cli.EXIT_OK
 
 
 def console_main() -> None:

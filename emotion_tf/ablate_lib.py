@@ -135,7 +135,8 @@ def run_ablation(data_dir: str, spaces: Dict[str, str], out_dir: str, *, epochs:
                  seed: int = train_lib.TrainConfig.seed,
                  rows: Optional[Sequence[str]] = None, partition: str = "Devel",
                  model_overrides: Optional[Dict[str, Any]] = None,
-                 corpus_dir: Optional[str] = None) -> List[Dict[str, Any]]:
+                 corpus_dir: Optional[str] = None,
+                 allow_incomplete: bool = False) -> List[Dict[str, Any]]:
   """Trains and evaluates the ablation rows; returns one result dict per row.
 
   Args:
@@ -146,7 +147,21 @@ def run_ablation(data_dir: str, spaces: Dict[str, str], out_dir: str, *, epochs:
     model_overrides: extra ModelConfig fields (e.g. smaller LSTM for tests).
     corpus_dir: the SEWA-layout corpus; when given, adds the eGeMAPS baseline row
       (emotion_tf.baseline_lib, outputs in <out_dir>/baseline).
+    allow_incomplete: train on a TFRecord directory marked `"complete": false`.
+
+  Raises:
+    train_lib.TrainingSetupError: for bad data, embeddings or output paths (before the first
+      row trains, when the data directory itself is bad) or unknown --rows.
   """
+  if rows:
+    known = ({row_key(name) for _, name, _, _ in ROWS} | {name for _, name, _, _ in ROWS}
+             | {BASELINE_ROW, "baseline"})
+    unknown = [r for r in rows if r not in known]
+    if unknown:
+      raise train_lib.TrainingSetupError(
+          f"--rows: unknown row(s) {', '.join(unknown)}; choose from "
+          f"{', '.join(row_key(name) for _, name, _, _ in ROWS)}, baseline")
+  train_lib.semantic_dim_of(data_dir)   # a missing/bad data_dir fails here, naming the file
   results = []
   for table, name, variant, space in ROWS:
     if rows and name not in rows and row_key(name) not in rows:
@@ -171,7 +186,8 @@ def run_ablation(data_dir: str, spaces: Dict[str, str], out_dir: str, *, epochs:
     model_config = ModelConfig(variant=variant, semantic_dim=dim, **(model_overrides or {}))
     config = train_lib.TrainConfig(data_dir=data_dir, model_dir=model_dir, embeddings=embeddings,
                                   epochs=epochs, learning_rate=learning_rate,
-                                  batch_size=batch_size, seed=seed, eval_partition=partition)
+                                  batch_size=batch_size, seed=seed, eval_partition=partition,
+                                  allow_incomplete=allow_incomplete)
     logging.info("ablation row %r: training %s on %s", name, variant, embeddings or "audio")
     trained = train_lib.train(config, model_config)
     model = model_dir_lib.load_trained_model(model_dir, "best")

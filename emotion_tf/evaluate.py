@@ -5,7 +5,8 @@
 
 Prints the CCC table; writes <out>/evaluation.json, <out>/predictions/<partition>/<id>.csv and
 <out>/plots/<partition>/<id>.png (gold vs prediction per dimension; --noplots to skip).
-Exit status 1 when a partition failed, 2 for bad input. Flags: evaluate_lib.EvalConfig.
+Exit status 2 for a bad input (nothing written), 1 when a partition failed (the others are
+written); see README "Exit codes". Flags: evaluate_lib.EvalConfig.
 """
 
 import sys
@@ -32,14 +33,16 @@ def main(argv):
     cli.usage_error("--model_dir and --data_dir are required")
   try:
     summary = evaluate_lib.run_eval_config(config)
-  except (ValueError, OSError, RuntimeError) as e:
+  except (ValueError, OSError) as e:   # found before anything was written
+    raise cli.InputError(str(e)) from e
+  except RuntimeError as e:             # every partition failed; the summary says why
     logging.error("%s", e)
     sys.stderr.write(f"error: {e}\n")
-    return 1
+    return cli.EXIT_FAILURE
   sys.stdout.write(evaluate_lib.format_table(summary) + "\n")
   for partition, message in summary["errors"].items():
     sys.stderr.write(f"error: partition {partition}: {message}\n")
-  return 1 if summary["errors"] else 0
+  return cli.EXIT_FAILURE if summary["errors"] else cli.EXIT_OK
 
 
 def console_main() -> None:

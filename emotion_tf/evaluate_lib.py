@@ -54,6 +54,9 @@ class EvalConfig:
       "the model's.")
   plots: bool = config_lib.field(True, "Write per-recording gold-vs-prediction PNGs to "
                                  "<out>/plots/<partition>/<id>.png.")
+  allow_incomplete: bool = config_lib.field(
+      False, "Evaluate a TFRecord directory whose metadata.json says \"complete\": false (some "
+      "recordings failed to write); by default such a directory is refused, naming them.")
 
 
 def run_eval_config(config: EvalConfig) -> Dict[str, Any]:
@@ -61,7 +64,7 @@ def run_eval_config(config: EvalConfig) -> Dict[str, Any]:
   return run_evaluation(config.model_dir, config.data_dir, config.partitions,
                         out_dir=config.out or None, which=config.which,
                         batch_size=config.batch_size, embeddings=config.embeddings or None,
-                        plots=config.plots)
+                        plots=config.plots, allow_incomplete=config.allow_incomplete)
 
 
 # -------------------------------------------------------------------------------------- metrics
@@ -237,7 +240,8 @@ def write_prediction_csv(path: str, name: str, predictions: np.ndarray,
 def run_evaluation(model_dir: str, data_dir: str, partitions: Iterable[str],
                    out_dir: Optional[str] = None, which: str = "best",
                    batch_size: int = EvalConfig.batch_size,
-                   embeddings: Optional[str] = None, plots: bool = True) -> Dict[str, Any]:
+                   embeddings: Optional[str] = None, plots: bool = True,
+                   allow_incomplete: bool = False) -> Dict[str, Any]:
   """Evaluates `<model_dir>/<which>.keras` on `partitions` and writes the results.
 
   Writes `<out_dir>/evaluation.json` (the summary returned, without per-frame arrays),
@@ -247,9 +251,15 @@ def run_evaluation(model_dir: str, data_dir: str, partitions: Iterable[str],
   `<model_dir>/evaluation_<which>`. `embeddings`: optional .vec file swapped in via word_index.
   A partition that fails (e.g. no shards) is reported under 'errors' and the others still run.
 
+  Before any partition runs, the shards of every requested partition are read once and their
+  first records checked against metadata.json (`pipeline.validate_shards`), and a directory
+  marked `"complete": false` is refused unless `allow_incomplete`.
+
   Raises:
-    ModelDirError / ValueError before any partition runs for a bad model dir, metadata or
-    embedding file; RuntimeError after writing the summary when every partition failed.
+    ModelDirError / ValueError (pipeline.DataDirError for a corrupt, mismatched or incomplete
+    TFRecord directory; ValueError when no requested partition has shards) before anything is
+    written, for a bad model dir, metadata, shard or embedding file; RuntimeError after
+    writing the summary when every partition failed.
   """
   partitions = [p.strip().lower() for p in partitions if p.strip()]
   if not partitions:
@@ -257,6 +267,19 @@ def run_evaluation(model_dir: str, data_dir: str, partitions: Iterable[str],
   out_dir = out_dir or model_dir_lib.evaluation_dir(model_dir, which)
   model = model_dir_lib.load_trained_model(model_dir, which)
   meta = schema.read_metadata(data_dir)
+  present = []
+  for partition in partitions:
+    try:
+      pipeline.shard_files(data_dir, partition)
+      present.append(partition)
+    except FileNotFoundError:
+      pass
+  if not present:
+    raise ValueError(f"{data_dir}: no shards for partition(s) {', '.join(partitions)} "
+                     f"(pattern {schema.shard_pattern('<partition>')})")
+  pipeline.check_complete(data_dir, meta, present, allow_incomplete)
+  for partition in present:
+    pipeline.validate_shards(data_dir, partition, meta)
   hop = float(meta.get("hop_seconds", FRAME_HOP_SECONDS))
   matrix = None
   if embeddings:

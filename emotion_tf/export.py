@@ -5,17 +5,20 @@
 Serving signature `serving_default`: audio [batch, samples] float32 at 22 050 Hz and
 semantic [batch, frames, d] float32 -> arousal, valence, liking [batch, frames]. Inspect it with
 `saved_model_cli show --dir EXPORT_DIR --all`. A rerun on the same model file skips.
+
+--out must be new, empty or an earlier export (it is then replaced atomically); any other
+directory, the model directory, a directory holding it or one inside it (except the default
+<model_dir>/export) is refused with exit status 2 and left untouched.
 """
 
 import os
 import sys
 
-from absl import app
 from absl import flags
-from absl import logging
 
 from emotion_tf import cli
 from emotion_tf import export_lib
+from emotion_tf import model_dir as model_dir_lib
 
 FLAGS = flags.FLAGS
 
@@ -32,21 +35,19 @@ def define_flags() -> None:
 
 def main(argv):
   if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    cli.usage_error(f"unexpected arguments: {argv[1:]}")
   if not FLAGS.model_dir:
-    raise app.UsageError("--model_dir is required")
-  out = FLAGS.out or os.path.join(FLAGS.model_dir, "export")
+    cli.usage_error("--model_dir is required")
+  out = FLAGS.out or os.path.join(FLAGS.model_dir, export_lib.DEFAULT_EXPORT_SUBDIR)
   try:
     meta, exported = export_lib.export_from_model_dir(FLAGS.model_dir, out, FLAGS.which,
                                                      force=FLAGS.force)
-  except (ValueError, OSError) as e:
-    logging.error("%s", e)
-    sys.stderr.write(f"error: {e}\n")
-    return 1
+  except (export_lib.ExportError, model_dir_lib.ModelDirError, OSError) as e:
+    raise cli.InputError(str(e)) from e
   sys.stdout.write(f"{'exported' if exported else 'up to date'}: {os.path.abspath(out)} "
                    f"({meta['variant']}, semantic_dim {meta['semantic_dim']}, outputs "
                    f"{','.join(meta['label_names'])})\n")
-  return 0
+  return cli.EXIT_OK
 
 
 def console_main() -> None:

@@ -258,30 +258,162 @@ def read_export_metadata(export_dir: str) -> Dict[str, Any]:
   return meta
 
 
+# What a SavedModel directory written by tf.saved_model.save / keras ExportArchive holds.
+SAVED_MODEL_ENTRIES = frozenset({"saved_model.pb", "variables", "assets", "assets.extra",
+                                 "fingerprint.pb"})
+DEFAULT_EXPORT_SUBDIR = "export"
+
+
+def _is_within(path: str, root: str) -> bool:
+  """True when `path` is `root` or lies beneath it (both absolute, resolved)."""
+  return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def check_export_target(export_dir: str, model_dir: Optional[str] = None) -> Optional[Dict]:
+  """Refuses an `--out` whose replacement could destroy anything but an earlier export.
+
+  Allowed: a path that does not exist yet, an empty directory, or an export of this toolkit
+  (`assets/emotion_tf_export.json` present and parseable, nothing but SavedModel entries
+  beside it). Refused: a regular file or symbolic link, any other non-empty directory, the
+  model directory itself, an ancestor of it, or a directory inside it other than its default
+  `<model_dir>/export`.
+
+  Returns:
+    the metadata of the export found at `export_dir`, or None when there is none.
+
+  Raises:
+    ExportError: naming `export_dir` and why it is refused; nothing has been changed.
+  """
+  target = os.path.realpath(export_dir)
+  if os.path.islink(export_dir):
+    raise ExportError(f"{export_dir}: --out is a symbolic link (to {target}); give the real "
+                      "directory")
+  if model_dir:
+    root = os.path.realpath(model_dir)
+    if target == root:
+      raise ExportError(f"{export_dir}: --out is the model directory itself; replacing it "
+                        f"would delete the trained model, checkpoints and logs. Use a new "
+                        f"directory (default {os.path.join(model_dir, DEFAULT_EXPORT_SUBDIR)})")
+    if _is_within(root, target):
+      raise ExportError(f"{export_dir}: --out contains the model directory {model_dir}; "
+                        "replacing it would delete the trained model. Use a new directory")
+    if _is_within(target, root) and target != os.path.join(root, DEFAULT_EXPORT_SUBDIR):
+      raise ExportError(f"{export_dir}: --out lies inside the model directory {model_dir} "
+                        f"(only its default {os.path.join(model_dir, DEFAULT_EXPORT_SUBDIR)} "
+                        "may); use that or a directory outside it")
+  if not os.path.lexists(export_dir):
+    return None
+  if not os.path.isdir(export_dir):
+    raise ExportError(f"{export_dir}: --out exists and is not a directory; refusing to "
+                      "replace it")
+  entries = sorted(os.listdir(export_dir))
+  if not entries:
+    return None
+  try:
+    meta = read_export_metadata(export_dir)
+  except ExportError as e:
+    shown = ", ".join(entries[:5]) + (" ..." if len(entries) > 5 else "")
+    raise ExportError(f"{export_dir}: --out is a non-empty directory that is not an "
+                      f"emotion_tf export ({e}; it holds {shown}); refusing to replace it. "
+                      "Choose a new or empty directory, or delete it yourself") from e
+  unexpected = [e for e in entries if e not in SAVED_MODEL_ENTRIES]
+  if unexpected:
+    raise ExportError(f"{export_dir}: --out holds an emotion_tf export plus other files "
+                      f"({', '.join(unexpected[:5])}); refusing to replace it. Move those "
+                      "away or choose another directory")
+  return meta
+
+
+def model_dir_embeddings(model_dir: str) -> Optional[Dict[str, Any]]:
+  """The embedding space recorded by `emotion_tf.train` in `<model_dir>/config.json`
+  ({'file', 'sha256', 'source'}), or None for a model dir written before it was recorded."""
+  path = os.path.join(model_dir, "config.json")
+  try:
+    with open(path, "r", encoding="utf-8") as f:
+      record = json.load(f).get("embeddings")
+  except (OSError, ValueError, AttributeError):
+    return None
+  if not isinstance(record, dict) or not record.get("sha256"):
+    return None
+  return {k: record.get(k) for k in ("file", "sha256", "source")}
+
+
+def export_embeddings(meta: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+  """The training embedding space stored in export metadata ({'file', 'sha256', ...}), or
+  None for an export written before it was recorded."""
+  record = meta.get("embeddings") or (meta.get("source") or {}).get("embeddings")
+  return record if isinstance(record, dict) and record.get("sha256") else None
+
+
+def _swap_in(new_dir: str, export_dir: str) -> None:
+  """Renames the finished export `new_dir` (a sibling of `export_dir`) into place.
+
+  An existing `export_dir` (checked by `check_export_target`) is first renamed to a trash
+  sibling and removed after the swap, so at no moment is a half-written export visible; if
+  the second rename fails the old export is put back.
+  """
+  parent = os.path.dirname(export_dir)
+  trash = None
+  if os.path.lexists(export_dir):
+    trash = tempfile.mkdtemp(dir=parent, prefix=f".old-{os.path.basename(export_dir)}-")
+    trash_dir = os.path.join(trash, "export")
+    os.rename(export_dir, trash_dir)
+  try:
+    os.rename(new_dir, export_dir)
+  except OSError:
+    if trash is not None:
+      os.rename(os.path.join(trash, "export"), export_dir)
+    raise
+  finally:
+    if trash is not None:
+      shutil.rmtree(trash, ignore_errors=True)
+
+
 def export_from_model_dir(model_dir: str, export_dir: str, which: str = "best",
                           force: bool = False) -> Tuple[Dict[str, Any], bool]:
   """Exports `<model_dir>/<which>.keras` to `export_dir`.
 
-  A rerun skips when `export_dir` already holds an export of a source file with the same
-  SHA-256 (unless `force`).
+  `export_dir` must be new, empty or an earlier export of this toolkit, and must not be, hold
+  or lie inside `model_dir` (except `<model_dir>/export`; `check_export_target`). The export
+  is written to a temporary sibling and swapped in (`_swap_in`). A rerun skips when
+  `export_dir` already holds an export of a source file with the same SHA-256 and embedding
+  space (unless `force`). The embedding space the model was trained on (`config.json` of the
+  model dir, see `training.embeddings_record`) goes to the metadata's `source.embeddings`.
 
   Returns:
     (metadata, exported): `exported` False when the existing export was kept.
+
+  Raises:
+    ExportError: for a refused `export_dir` (nothing changed); ModelDirError for a model dir
+      without a usable model.
   """
+  export_dir = os.path.abspath(export_dir)
   path = model_dir_lib.trained_model_path(model_dir, which)
+  existing = check_export_target(export_dir, model_dir)
   digest = file_sha256(path)
-  if not force and os.path.isdir(export_dir):
-    try:
-      existing = read_export_metadata(export_dir)
-    except ExportError:
-      existing = None
-    if existing and existing.get("source", {}).get("sha256") == digest:
-      logging.info("%s already holds the export of %s; skipping (use --force to redo)",
-                   export_dir, path)
-      return existing, False
+  embeddings = model_dir_embeddings(model_dir)
+  if embeddings is None:
+    logging.warning("%s: no embeddings sha256 recorded (config.json of an older run); the "
+                    "export cannot check the --embeddings given to predict", model_dir)
+  source = {"path": os.path.abspath(path), "sha256": digest, "which": which,
+            "embeddings": embeddings}
+  if not force and existing and existing.get("source", {}).get("sha256") == digest and (
+      export_embeddings(existing) == embeddings):
+    logging.info("%s already holds the export of %s; skipping (use --force to redo)",
+                 export_dir, path)
+    return existing, False
   model = model_dir_lib.load_trained_model(model_dir, which)
-  source = {"path": os.path.abspath(path), "sha256": digest, "which": which}
-  return export_saved_model(model, export_dir, source), True
+  parent = os.path.dirname(export_dir)
+  os.makedirs(parent, exist_ok=True)
+  staging = tempfile.mkdtemp(dir=parent, prefix=f".new-{os.path.basename(export_dir)}-")
+  try:
+    new_dir = os.path.join(staging, "export")
+    meta = export_saved_model(model, new_dir, source)
+    check_export_target(export_dir, model_dir)   # nothing else appeared there meanwhile
+    _swap_in(new_dir, export_dir)
+  finally:
+    shutil.rmtree(staging, ignore_errors=True)
+  return meta, True
 
 
 def signature_metadata(loaded: Any) -> Dict[str, Any]:

@@ -14,6 +14,8 @@ emotion_tf.predict_api (the notebook API) and emotion_tf.predict_lib.
 
 Exit status: 0 all written; 1 some files failed (each named on stderr; the others are written);
 2 bad usage or an unusable single input / model / embeddings file.
+The SHA-256 of --embeddings must match the embeddings the model was trained with (recorded in
+the export), unless --allow_embeddings_mismatch.
 """
 
 import os
@@ -51,6 +53,9 @@ def define_flags() -> None:
                     "--embeddings: zeros, or the TFRecord writer's deterministic hash vector "
                     "(use what the training data used).")
   flags.DEFINE_string("name", "", "Value of the CSV's name column; empty = the wav file's stem.")
+  flags.DEFINE_boolean("allow_embeddings_mismatch", False, "Predict even when the sha256 of "
+                       "--embeddings differs from the embeddings the model was trained with "
+                       "(recorded in the export); a warning instead of exit status 2.")
 
 
 def _is_batch(spec: str) -> bool:
@@ -94,7 +99,8 @@ def main(argv):
   try:
     predictor = predict_api.load(FLAGS.model)
     if FLAGS.embeddings:
-      predictor.embedding_space(FLAGS.embeddings)          # read and checked once, up front
+      predictor.embedding_space(FLAGS.embeddings,  # read and checked once, up front
+                                FLAGS.allow_embeddings_mismatch)
   except (ValueError, OSError) as e:   # ExportError, PredictionInputError, VecFormatError
     raise cli.InputError(str(e)) from e
   if FLAGS.word_timings and not FLAGS.embeddings:

@@ -124,9 +124,12 @@ class Predictor:
     self._spaces: Dict[str, Tuple[List[str], np.ndarray]] = {}
     self.last_info: Dict[str, Any] = {}
 
-  def embedding_space(self, embeddings: Embeddings) -> Tuple[Sequence[str], np.ndarray]:
+  def embedding_space(self, embeddings: Embeddings, allow_mismatch: bool = False
+                      ) -> Tuple[Sequence[str], np.ndarray]:
     """(words, vectors float32 [count, semantic_dim]) of `embeddings`; a .vec path is read once
-    and kept. Raises PredictionInputError naming the file for a missing file or wrong dimension.
+    and kept, and its SHA-256 checked against the space the model was trained on
+    (`predict_lib.check_embeddings_match`; `allow_mismatch` turns a refusal into a warning).
+    Raises PredictionInputError naming the file for a missing file, wrong dimension or space.
     """
     dim = self.model.semantic_dim
     if embeddings is None:
@@ -134,7 +137,9 @@ class Predictor:
     if isinstance(embeddings, (str, os.PathLike)):
       path = os.path.abspath(os.fspath(embeddings))
       if path not in self._spaces:
-        self._spaces[path] = predict_lib.load_embeddings(os.fspath(embeddings), dim)
+        space = predict_lib.load_embeddings(os.fspath(embeddings), dim)
+        predict_lib.check_embeddings_match(self.model, path, allow_mismatch)
+        self._spaces[path] = space
       return self._spaces[path]
     if isinstance(embeddings, Mapping):
       words = list(embeddings)

@@ -27,6 +27,7 @@ from emotion_tf.data import frames as frames_lib
 from emotion_tf.data import word_timings as wt
 from emotion_tf import evaluate_lib
 from emotion_tf import export_lib
+from emotion_tf import fileio
 from emotion_tf.semantic import vectors as vec_io
 
 
@@ -61,10 +62,50 @@ def load_embeddings(path: str, expected_dim: int) -> Tuple[List[str], np.ndarray
   return words, matrix
 
 
+def check_embeddings_match(model: export_lib.ExportedModel, embeddings_path: str,
+                           allow_mismatch: bool = False) -> Optional[str]:
+  """Compares the SHA-256 of `embeddings_path` with the embedding space the export was trained
+  on (its metadata's `source.embeddings`, see `export_lib.export_embeddings`).
+
+  A .vec of the right dimension from another space gives silently different predictions, so a
+  mismatch is refused unless `allow_mismatch` (then logged as a warning). An export without a
+  recorded hash (written by an older version) gets a warning.
+
+  Returns:
+    None when the hashes match (or the variant is 'paralinguistic', which ignores the
+    semantic values), else the warning logged.
+
+  Raises:
+    PredictionInputError: naming both files and both hashes on a mismatch.
+  """
+  if model.metadata.get("variant") == "paralinguistic":
+    return None   # the model ignores the semantic values
+  trained = export_lib.export_embeddings(model.metadata)
+  if trained is None:
+    message = (f"{model.export_dir}: the export records no embeddings sha256 (exported by an "
+               f"older emotion_tf); cannot check that {embeddings_path} is the space the model "
+               "was trained on")
+    logging.warning("%s", message)
+    return message
+  digest = fileio.file_sha256(embeddings_path)
+  if digest == trained["sha256"]:
+    return None
+  message = (f"{embeddings_path}: sha256 {digest} differs from the embeddings the model was "
+             f"trained with, {trained.get('file')} (sha256 {trained['sha256']}, recorded in "
+             f"{os.path.join(model.export_dir, 'assets', export_lib.METADATA_FILENAME)}); "
+             "vectors from another space give wrong predictions even at the same dimension")
+  if allow_mismatch:
+    logging.warning("%s; predicting anyway (--allow_embeddings_mismatch)", message)
+    return message
+  raise PredictionInputError(message + ". Pass the .vec the model was trained with, or "
+                             "--allow_embeddings_mismatch to predict anyway")
+
+
 def predict_recording(model: export_lib.ExportedModel, audio_path: str,
                       word_timings_path: Optional[str] = None,
                       embeddings_path: Optional[str] = None, tier: Optional[str] = None,
-                      oov: str = "zeros") -> Tuple[np.ndarray, Dict[str, Any]]:
+                      oov: str = "zeros", allow_embeddings_mismatch: bool = False
+                      ) -> Tuple[np.ndarray, Dict[str, Any]]:
   """Predicts one wav file in a single pass.
 
   Args:
@@ -74,13 +115,16 @@ def predict_recording(model: export_lib.ExportedModel, audio_path: str,
     embeddings_path: .vec of the model's semantic space; required with word timings.
     tier: TextGrid tier (None = `words` or the first interval tier).
     oov: 'zeros' or 'hash' for words missing from the embeddings.
+    allow_embeddings_mismatch: warn instead of refusing a .vec whose SHA-256 differs from
+      the training embeddings' (`check_embeddings_match`).
 
   Returns:
     (predictions float32 [F, 3], info dict: frames, seconds, semantic stats).
 
   Raises:
     PredictionInputError / corpus.CorpusError naming the file for a missing or unreadable
-    input, a wav shorter than one frame, or embeddings of the wrong dimension.
+    input, a wav shorter than one frame, or embeddings of the wrong dimension or (unless
+    `allow_embeddings_mismatch`) of another space than the training one.
   """
   if not os.path.exists(audio_path):
     raise PredictionInputError(f"{audio_path}: audio file is missing")
@@ -89,6 +133,7 @@ def predict_recording(model: export_lib.ExportedModel, audio_path: str,
   words, vectors = [], np.zeros((0, model.semantic_dim), np.float32)
   if embeddings_path:
     words, vectors = load_embeddings(embeddings_path, model.semantic_dim)
+    check_embeddings_match(model, embeddings_path, allow_embeddings_mismatch)
   timings = read_word_timings(word_timings_path, tier) if word_timings_path else []
   audio = corpus.load_audio(audio_path, model.sample_rate)              # [samples]
   num_frames = frames_lib.frames_in(audio.shape[0], model.samples_per_frame)
@@ -118,7 +163,8 @@ def predict_recording(model: export_lib.ExportedModel, audio_path: str,
 def predict_to_csv(export_dir: str, audio_path: str, out_path: str,
                    word_timings_path: Optional[str] = None,
                    embeddings_path: Optional[str] = None, name: Optional[str] = None,
-                   tier: Optional[str] = None, oov: str = "zeros") -> Dict[str, Any]:
+                   tier: Optional[str] = None, oov: str = "zeros",
+                   allow_embeddings_mismatch: bool = False) -> Dict[str, Any]:
   """Loads the export, predicts `audio_path` and writes the 10 Hz CSV atomically.
 
   CSV rows: `name;time;arousal;valence;liking`, no header, time = k * hop.
@@ -126,7 +172,7 @@ def predict_to_csv(export_dir: str, audio_path: str, out_path: str,
   """
   model = export_lib.ExportedModel(export_dir)
   predictions, info = predict_recording(model, audio_path, word_timings_path, embeddings_path,
-                                        tier, oov)
+                                        tier, oov, allow_embeddings_mismatch)
   name = name or os.path.splitext(os.path.basename(audio_path))[0]
   evaluate_lib.write_prediction_csv(out_path, name, predictions, model.hop_seconds)
   info["out"] = out_path

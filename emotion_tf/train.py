@@ -8,6 +8,11 @@ from `train_lib.TrainConfig` and `models.ModelConfig` (emotion_tf.config); besid
   --flagfile FILE         as for any absl binary (examples in flags/).
 Precedence: dataclass defaults < --config_file < flags on the command line < --params_override.
 See emotion_tf/train_lib.py for the model directory layout.
+
+Before the first step every shard is read once and checked against metadata.json; a corrupt or
+truncated shard, a shard not matching the metadata, or a TFRecord directory marked incomplete
+(unless --allow_incomplete) is refused with exit status 2, naming the file and the rerun that
+fixes it. Exit status 1 when training diverges (README "Exit codes").
 """
 
 import sys
@@ -67,23 +72,19 @@ def main(argv):
     # ValueError covers ConfigError, TrainingSetupError and values the dataclasses reject.
     train_config, model_config = configs_from_flags()
   except ValueError as e:
-    logging.error("%s", e)
-    sys.stderr.write(f"error: {e}\n")
-    return 2
+    raise cli.InputError(str(e)) from e
   try:
     result = train_lib.train(train_config, model_config)
   except train_lib.TrainingSetupError as e:
-    logging.error("%s", e)
-    sys.stderr.write(f"error: {e}\n")
-    return 2
+    raise cli.InputError(str(e)) from e
   except train_lib.TrainingDivergedError as e:
     logging.error("%s", e)
     sys.stderr.write(f"error: {e}\n")
-    return 3
+    return cli.EXIT_FAILURE
   best = result["best_eval_ccc"]
   logging.info("done: %d steps, %d epochs, best eval mean CCC %.4f; model dir %s",
                result["global_step"], result["epochs_completed"], best, train_config.model_dir)
-  return 0
+  return cli.EXIT_OK
 
 
 def console_main() -> None:

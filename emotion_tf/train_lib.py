@@ -36,6 +36,7 @@ from emotion_tf import LABEL_NAMES
 from emotion_tf import ccc
 from emotion_tf import plots
 from emotion_tf import config as config_lib
+from emotion_tf import fileio
 from emotion_tf import model_dir as model_dir_lib
 from emotion_tf.data import pipeline
 from emotion_tf.data import schema
@@ -98,6 +99,9 @@ class TrainConfig:
       "float32", "Compute precision; mixed_bfloat16 is for GPUs (loss and CCC statistics stay "
       "float32).", choices=PRECISIONS)
   deterministic: bool = config_lib.field(False, "Enable TensorFlow op determinism (slower).")
+  allow_incomplete: bool = config_lib.field(
+      False, "Train on a TFRecord directory whose metadata says it is incomplete (some "
+      "recordings failed to write); otherwise such a directory is refused, naming them.")
 
   def __post_init__(self):
     if self.batch_size <= 0:
@@ -177,13 +181,14 @@ def resolve_setup(config: TrainConfig, model_config: ModelConfig,
                   num_replicas: int) -> Dict[str, Any]:
   """Checks everything that can fail before the first step; returns the data set-up.
 
-  Returns a dict: metadata, embedding_matrix (or None), model_config (with the
-  semantic dimension resolved from the data).
+  Returns a dict: metadata, embedding_matrix (or None), embeddings (`embeddings_record`).
 
   Raises:
     TrainingSetupError: unwritable model dir, missing/mismatched TFRecord metadata,
-      missing shards, a batch not divisible by the replicas, a model_dir holding a
-      different run.
+      missing shards, an incomplete TFRecord directory (unless `allow_incomplete`), a
+      corrupt/truncated shard or one whose first record does not match metadata.json
+      (`pipeline.validate_shards`, the shard named), a batch not divisible by the replicas,
+      a model_dir holding a different run (model config or embedding space).
   """
   if config.batch_size % num_replicas:
     raise TrainingSetupError(
@@ -211,12 +216,17 @@ def resolve_setup(config: TrainConfig, model_config: ModelConfig,
     raise TrainingSetupError(
         f"{config.data_dir}/metadata.json: label_names {labels}, "
         f"the model predicts {list(model_config.label_names)}")
-  for partition in [config.train_partition] + ([config.eval_partition]
-                                               if config.eval_partition else []):
+  partitions = [config.train_partition] + ([config.eval_partition]
+                                            if config.eval_partition else [])
+  for partition in partitions:
     try:
       pipeline.shard_files(config.data_dir, partition)
     except FileNotFoundError as e:
       raise TrainingSetupError(str(e)) from e
+  try:
+    pipeline.check_complete(config.data_dir, metadata, partitions, config.allow_incomplete)
+  except pipeline.DataDirError as e:
+    raise TrainingSetupError(str(e)) from e
   matrix = None
   dim = int(metadata["semantic_dim"])
   if config.embeddings:
@@ -236,14 +246,61 @@ def resolve_setup(config: TrainConfig, model_config: ModelConfig,
       raise TrainingSetupError(
           f"{existing}: the model directory holds a run with a different model config "
           f"({previous.variant}, d_s={previous.semantic_dim}); use a new --model_dir")
-  return {"metadata": metadata, "embedding_matrix": matrix}
+  embeddings = embeddings_record(config, metadata)
+  check_same_embeddings(config.model_dir, embeddings)
+  for partition in partitions:   # last: reads every shard once
+    try:
+      pipeline.validate_shards(config.data_dir, partition, metadata)
+    except pipeline.DataDirError as e:
+      raise TrainingSetupError(str(e)) from e
+  return {"metadata": metadata, "embedding_matrix": matrix, "embeddings": embeddings}
+
+
+def embeddings_record(config: TrainConfig, metadata: Dict[str, Any]) -> Dict[str, Any]:
+  """The embedding space a run trains on: {'file', 'sha256', 'source'}.
+
+  With `--embeddings` that .vec (hashed here), else the .vec the TFRecords were written with
+  (`embeddings_file`/`embeddings_sha256` of metadata.json; None when the metadata lacks them).
+  Recorded in config.json and in the export metadata; `emotion_tf.predict` compares the
+  SHA-256 of the .vec it is given with it.
+  """
+  if config.embeddings:
+    try:
+      digest = fileio.file_sha256(config.embeddings)
+    except OSError as e:
+      raise TrainingSetupError(f"{config.embeddings}: cannot read the --embeddings file "
+                               f"({e.strerror or e})") from e
+    return {"file": os.path.abspath(config.embeddings), "sha256": digest,
+            "source": "--embeddings"}
+  return {"file": metadata.get("embeddings_file"), "sha256": metadata.get("embeddings_sha256"),
+          "source": os.path.join(os.path.abspath(config.data_dir), schema.METADATA_FILE)}
+
+
+def check_same_embeddings(model_dir: str, embeddings: Dict[str, Any]) -> None:
+  """Refuses to resume a model directory trained on another embedding space (config.json)."""
+  path = model_dir_lib.path(model_dir, model_dir_lib.RUN_CONFIG)
+  if not os.path.exists(path) or not embeddings.get("sha256"):
+    return
+  try:
+    with open(path, encoding="utf-8") as f:
+      previous = (json.load(f).get("embeddings") or {})
+  except (OSError, ValueError, AttributeError):
+    return
+  if previous.get("sha256") and previous["sha256"] != embeddings["sha256"]:
+    raise TrainingSetupError(
+        f"{path}: the model directory holds a run trained on the embeddings {previous['file']} "
+        f"(sha256 {previous['sha256']}), this run would train on {embeddings['file']} "
+        f"(sha256 {embeddings['sha256']}); use a new --model_dir")
 
 
 def semantic_dim_of(data_dir: str, embeddings: str = "") -> int:
   """The semantic dimension a model trained on `data_dir` (+ optional .vec) needs."""
   if embeddings:
-    with open(embeddings, encoding="utf-8") as f:
-      header = f.readline().split()
+    try:
+      with open(embeddings, encoding="utf-8") as f:
+        header = f.readline().split()
+    except (OSError, UnicodeDecodeError) as e:
+      raise TrainingSetupError(f"{embeddings}: cannot read the --embeddings file ({e})") from e
     if len(header) != 2 or not header[1].isdigit():
       raise TrainingSetupError(f"{embeddings}:1: bad .vec header {' '.join(header)!r}")
     return int(header[1])
@@ -397,6 +454,7 @@ class _Run:
         "strategy": ("MultiWorkerMirroredStrategy" if self.multi_worker
                      else type(self.strategy).__name__),
         "num_replicas": self.strategy.num_replicas_in_sync,
+        "embeddings": self.setup["embeddings"],
     }
 
   def _checkpoints(self) -> None:
