@@ -13,13 +13,12 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXIT_BAD_INPUT = 2
-OTHER_BRANCH = "converted on branch rel-data/corpus2"
 MISSING = "/nonexistent_emotion_tf_input"
 
 BINARIES = ("emotion_tf.train", "emotion_tf.evaluate", "emotion_tf.export", "emotion_tf.predict",
             "emotion_tf.ablate", "data_prep.synthesize", "data_prep.write_tfrecords",
             "data_prep.train_word2vec", "data_prep.train_speech2vec",
-            "data_prep.align_embeddings")
+            "data_prep.align_embeddings", "data_prep.align_words", "emotion_tf.baseline")
 
 
 def missing_input_cases(tmp):
@@ -38,6 +37,8 @@ def missing_input_cases(tmp):
       "data_prep.train_speech2vec": (["--corpus", MISSING, "--out", f"{tmp}/s2v"], MISSING),
       "data_prep.align_embeddings": (["--speech", f"{MISSING}.vec", "--text", f"{MISSING}.vec",
                                       "--out", f"{tmp}/al"], f"{MISSING}.vec"),
+      "data_prep.align_words": (["--corpus", MISSING], MISSING),
+      "emotion_tf.baseline": (["--corpus", MISSING, "--out", f"{tmp}/base"], MISSING),
   }
 
 
@@ -60,25 +61,10 @@ def results(tmp_path_factory):
     return {key: (f.result(), jobs[key][1]) for key, f in futures.items()}
 
 
-# Cases that still break the convention on this branch; the data_prep binaries are moved to
-# cli.run on other branches (flip these when merged: a non-strict xfail reports XPASS).
-NOT_YET = {
-    ("data_prep.synthesize", "unknown_flag"), ("data_prep.synthesize", "missing_input"),
-    ("data_prep.write_tfrecords", "unknown_flag"),
-    ("data_prep.train_word2vec", "unknown_flag"), ("data_prep.train_word2vec", "missing_input"),
-    ("data_prep.train_speech2vec", "unknown_flag"),
-    ("data_prep.train_speech2vec", "missing_input"),
-    ("data_prep.align_embeddings", "unknown_flag"),
-    ("data_prep.align_embeddings", "missing_input"),
-}
-
-
 def cases():
   for module in BINARIES:
     for case in ("unknown_flag", "missing_input"):
-      marks = ([pytest.mark.xfail(reason=OTHER_BRANCH, strict=False)]
-               if (module, case) in NOT_YET else [])
-      yield pytest.param(module, case, marks=marks, id=f"{module}-{case}")
+      yield pytest.param(module, case, id=f"{module}-{case}")
 
 
 @pytest.mark.parametrize("module,case", list(cases()))
