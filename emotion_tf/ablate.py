@@ -37,8 +37,6 @@ def define_flags() -> None:
   flags.DEFINE_string("partition", "Devel", "Partition the tables report.")
   flags.DEFINE_boolean("allow_incomplete", False, "Train on a TFRecord directory whose "
                        "metadata.json says \"complete\": false (refused by default).")
-  flags.DEFINE_boolean("allow_incomplete", False, "Train on a TFRecord directory whose "
-                       "metadata.json says \"complete\": false (refused by default).")
 
 
 def main(argv):
