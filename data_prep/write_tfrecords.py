@@ -113,10 +113,24 @@ _STATE: Dict[str, object] = {}
 
 
 def _init_worker(matrix: np.ndarray, in_embeddings: np.ndarray, vocab: Sequence[str],
-                 config: WriterConfig, parts_dir: str) -> None:
+                 config: WriterConfig, parts_dir: str,
+                 speech_frontend: Optional[Tuple[str, str]] = None) -> None:
+  """`speech_frontend` = (speech2vec_dir, alignment_dir): semantic vectors from speech tokens
+  (`emotion_tf.semantic.tokens`, loaded lazily once per worker) instead of type lookup."""
   _STATE.update(matrix=matrix, in_embeddings=in_embeddings,
                 word_to_index={w: i for i, w in enumerate(vocab)}, config=config,
-                parts_dir=parts_dir)
+                parts_dir=parts_dir, speech_frontend=speech_frontend, frontend=None)
+
+
+def _speech_semantic(audio: np.ndarray, timings: Sequence[wt.WordTiming],
+                     frames: int) -> np.ndarray:
+  """[frames, d] speech-token vectors of the word segments (the prediction path's function)."""
+  from emotion_tf.semantic import tokens  # pylint: disable=g-import-not-at-top
+  if _STATE.get("frontend") is None:
+    _STATE["frontend"] = tokens.load_frontend_dirs(*_STATE["speech_frontend"])
+  return tokens.speech_semantic_frames(_STATE["frontend"], audio,
+                                       [(t.start, t.end) for t in timings], frames,
+                                       FRAME_HOP_SECONDS)
 
 
 def process_recording(rec: corpus.Recording, timings: List[wt.WordTiming]) -> Dict[str, object]:
@@ -156,7 +170,8 @@ def process_recording(rec: corpus.Recording, timings: List[wt.WordTiming]) -> Di
     audio = audio[:n] if len(audio) >= n else np.pad(audio, (0, n - len(audio)))
     word_index = frame_word_index(timings, _STATE["word_to_index"], frames)
     matrix: np.ndarray = _STATE["matrix"]
-    semantic = matrix[word_index]
+    semantic = (_speech_semantic(audio, timings, frames) if _STATE.get("speech_frontend")
+                else matrix[word_index])
     token_idx = np.array([_STATE["word_to_index"][t.word] for t in timings], np.int64)
     oov = int((~_STATE["in_embeddings"][token_idx]).sum()) if len(timings) else 0
     fpc = config.frames_per_chunk
@@ -229,7 +244,9 @@ def write_tfrecords(corpus_dir: str, embeddings_path: str, out_dir: str, *,
                     oov: str = "zeros", audio_dtype: str = "float32",
                     frames_per_chunk: int = FRAMES_PER_CHUNK,
                     partitions: Optional[Sequence[str]] = None,
-                    progress: bool = False) -> Dict[str, object]:
+                    progress: bool = False, semantic_source: str = "lookup",
+                    speech2vec_dir: Optional[str] = None,
+                    alignment_dir: Optional[str] = None) -> Dict[str, object]:
   """Writes this machine's slice of TFRecord shards (see the module docstring).
 
   Args:
@@ -247,6 +264,10 @@ def write_tfrecords(corpus_dir: str, embeddings_path: str, out_dir: str, *,
     frames_per_chunk: frames per example.
     partitions: subset of partitions to write (None = all).
     progress: draw a progress bar on stderr.
+    semantic_source: 'lookup' (the word's vector from `embeddings_path`) or 'speech' (the
+      Speech2Vec encoder run on each word segment's audio, mapped by the alignment W:
+      `emotion_tf.semantic.tokens`; needs `speech2vec_dir` and `alignment_dir`, whose file
+      hashes are recorded in the fingerprint and metadata).
 
   Returns:
     report dict: 'recordings' (per-recording reports of this run), 'failed' (ids),
@@ -264,6 +285,8 @@ def write_tfrecords(corpus_dir: str, embeddings_path: str, out_dir: str, *,
   if not 0 <= shard_index < num_shards:
     raise ValueError(f"shard_index {shard_index} outside 0..{num_shards - 1}")
   config = WriterConfig(frames_per_chunk, float(label_tolerance_s), oov, audio_dtype)
+  speech_frontend, frontend_info = _speech_frontend_info(semantic_source, speech2vec_dir,
+                                                         alignment_dir)
   emb_words, emb_vectors = vec_io.read_vec(embeddings_path)
   all_recs = corpus.list_recordings(corpus_dir)
   wanted = corpus.normalize_partitions(partitions)
@@ -286,6 +309,8 @@ def write_tfrecords(corpus_dir: str, embeddings_path: str, out_dir: str, *,
       "schema_version": schema.SCHEMA_VERSION, "vocab": schema.vocab_fingerprint(vocab),
       "embeddings_sha256": _sha256_file(embeddings_path), "config": dataclasses.asdict(config),
       "word_timings": os.path.abspath(word_timings_dir) if word_timings_dir else "uniform"}
+  if frontend_info:
+    fingerprint["semantic_source"] = frontend_info
 
   os.makedirs(out_dir, exist_ok=True)
   schema.write_vocab(out_dir, vocab[1:])
@@ -310,7 +335,7 @@ def write_tfrecords(corpus_dir: str, embeddings_path: str, out_dir: str, *,
       else:
         tasks.append((by_id[rid], timings[rid]))
   parts_dir = os.path.join(out_dir, PARTS_DIR)
-  init_args = (matrix, in_embeddings, vocab, config, parts_dir)
+  init_args = (matrix, in_embeddings, vocab, config, parts_dir, speech_frontend)
   total = len(tasks) + len(reports)
   written: List[str] = []
   pending = {plan.name: set(plan.recording_ids) for plan in todo}
@@ -357,6 +382,23 @@ def write_tfrecords(corpus_dir: str, embeddings_path: str, out_dir: str, *,
                len(written), len(skipped), len(ordered) - len(failed), len(failed),
                result["wall_s"])
   return result
+
+
+def _speech_frontend_info(semantic_source: str, speech2vec_dir: Optional[str],
+                          alignment_dir: Optional[str]):
+  """(speech_frontend worker arg or None, fingerprint/metadata entry or None)."""
+  if semantic_source == "lookup":
+    return None, None
+  if semantic_source != "speech":
+    raise ValueError(f"semantic_source must be 'lookup' or 'speech', got {semantic_source!r}")
+  from emotion_tf.semantic import tokens  # pylint: disable=g-import-not-at-top
+  if not speech2vec_dir or not alignment_dir:
+    raise ValueError("--semantic_source speech needs --speech2vec_dir and --alignment_dir")
+  hashes = tokens.files_sha256(tokens.frontend_files(speech2vec_dir, alignment_dir))
+  info = {"kind": "speech", "speech2vec_dir": os.path.abspath(speech2vec_dir),
+          "alignment_dir": os.path.abspath(alignment_dir), "files_sha256": hashes,
+          "bundle_sha256": tokens.bundle_sha256(hashes)}
+  return (os.path.abspath(speech2vec_dir), os.path.abspath(alignment_dir)), info
 
 
 def _assemble_shard(out_dir: str, parts_dir: str, plan: ShardPlan,
@@ -432,6 +474,7 @@ def _write_metadata(out_dir: str, plans: Sequence[ShardPlan], vocab: Sequence[st
       "embeddings_sha256": fingerprint["embeddings_sha256"],
       "corpus_dir": os.path.abspath(corpus_dir), "word_timings": fingerprint["word_timings"],
       "partitions": parts, "complete": complete, "failed_recordings": failed,
+      "semantic_source": fingerprint.get("semantic_source", {"kind": "lookup"}),
   })
 
 
@@ -455,6 +498,14 @@ def define_flags() -> None:
                     "embeddings: zeros, or a deterministic per-word vector.")
   flags.DEFINE_enum("audio_dtype", "float32", ["float32", "int16"], "Audio storage.")
   flags.DEFINE_list("partitions", ["train", "devel", "test"], "Partitions to write.")
+  flags.DEFINE_enum("semantic_source", "lookup", ["lookup", "speech"], "Semantic vector of a "
+                    "frame: 'lookup' = the spoken word's vector from --embeddings (needs the "
+                    "transcript); 'speech' = the Speech2Vec encoder on the word segment's audio "
+                    "mapped by the alignment W (as predicted from a wav alone).")
+  flags.DEFINE_string("speech2vec_dir", "", "Speech2Vec run directory (encoder/, normalizer.json, "
+                      "config.json) for --semantic_source speech.")
+  flags.DEFINE_string("alignment_dir", "", "Alignment run directory (W.npy, speech_mean.npy) "
+                      "for --semantic_source speech.")
 
 
 def format_report(result: Dict[str, object]) -> str:
@@ -484,7 +535,8 @@ def main(argv: Sequence[str]) -> int:
         num_workers=f.num_workers, num_shards=f.num_shards, shard_index=f.shard_index,
         records_per_shard=f.records_per_shard, shards_per_partition=f.shards_per_partition,
         label_tolerance_s=f.label_tolerance_s, oov=f.oov, audio_dtype=f.audio_dtype,
-        partitions=f.partitions, progress=True)
+        partitions=f.partitions, progress=True, semantic_source=f.semantic_source,
+        speech2vec_dir=f.speech2vec_dir or None, alignment_dir=f.alignment_dir or None)
   except (vec_io.VecFormatError, corpus.CorpusError, ValueError) as e:
     print(f"error: {e}", file=sys.stderr)
     return 2
