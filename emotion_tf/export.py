@@ -19,6 +19,20 @@ from emotion_tf import exporting
 FLAGS = flags.FLAGS
 
 
+def _add_semantic_frontend(out):
+  """Exports the speech-token frontend when its directories are given or recorded."""
+  dirs = None
+  if FLAGS.speech2vec_dir or FLAGS.alignment_dir:
+    if not (FLAGS.speech2vec_dir and FLAGS.alignment_dir):
+      raise ValueError("--speech2vec_dir and --alignment_dir go together")
+    dirs = (FLAGS.speech2vec_dir, FLAGS.alignment_dir)
+  elif FLAGS.data_dir:
+    dirs = exporting.frontend_from_data_dir(FLAGS.data_dir)
+  if not dirs:
+    return None
+  return exporting.export_semantic_frontend(out, *dirs)
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
@@ -28,6 +42,7 @@ def main(argv):
   try:
     meta, exported = exporting.export_from_model_dir(FLAGS.model_dir, out, FLAGS.which,
                                                      force=FLAGS.force)
+    frontend = _add_semantic_frontend(out)
   except (ValueError, OSError) as e:
     logging.error("%s", e)
     sys.stderr.write(f"error: {e}\n")
@@ -35,6 +50,9 @@ def main(argv):
   sys.stdout.write(f"{'exported' if exported else 'up to date'}: {os.path.abspath(out)} "
                    f"({meta['variant']}, semantic_dim {meta['semantic_dim']}, outputs "
                    f"{','.join(meta['label_names'])})\n")
+  if frontend:
+    sys.stdout.write(f"semantic frontend: {len(frontend['files_sha256'])} files, bundle sha256 "
+                     f"{frontend['bundle_sha256']} (wav-only prediction)\n")
   return 0
 
 
