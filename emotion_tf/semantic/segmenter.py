@@ -35,10 +35,10 @@ class SegmenterConfig:
   floor_percentile: float = 5.0
   peak_percentile: float = 95.0
   min_snr_db: float = 10.0
-  threshold_ratio: float = 0.25
-  min_pause_s: float = 0.025
-  min_word_s: float = 0.06
-  split_above_s: float = 0.8
+  threshold_ratio: float = 0.1
+  min_pause_s: float = 0.02
+  min_word_s: float = 0.1
+  split_above_s: float = 1.0
   typical_word_s: float = 0.4
   smooth_s: float = 0.03
   pad_s: float = 0.0
