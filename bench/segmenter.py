@@ -11,13 +11,10 @@ best setting; without it the library defaults (tuned that way) are used.
 """
 
 import argparse
-import dataclasses
-import glob
 import itertools
 import os
 import sys
 
-import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
