@@ -66,7 +66,7 @@ def train_and_eval(train_dir, eval_dirs, model_dir, variant, epochs, lr, seed):
 
 def ablate(args):
   rows = []
-  for variant in VARIANTS:
+  for variant in args.variants.split(","):
     res = train_and_eval(args.lookup_data, {"lookup (transcript)": args.lookup_data},
                          os.path.join(args.out, f"lookup_{variant}"), variant, args.epochs,
                          args.learning_rate, args.seed)
@@ -104,6 +104,7 @@ def main():
   a.add_argument("--epochs", type=int, default=30)
   a.add_argument("--learning_rate", type=float, default=1e-3)
   a.add_argument("--seed", type=int, default=0)
+  a.add_argument("--variants", default=",".join(VARIANTS))
   args = parser.parse_args()
   if args.cmd == "segments":
     write_segments(args.corpus, args.out)
