@@ -30,7 +30,7 @@ def _add_semantic_frontend(out):
     dirs = exporting.frontend_from_data_dir(FLAGS.data_dir)
   if not dirs:
     return None
-  return exporting.export_semantic_frontend(out, *dirs)
+  return exporting.export_semantic_frontend(out, *dirs, snap_to_types=FLAGS.snap_to_types)
 
 
 def main(argv):

@@ -270,12 +270,16 @@ def _metadata_path(export_dir: str) -> str:
   return os.path.join(export_dir, "assets", METADATA_FILENAME)
 
 
-def export_semantic_frontend(export_dir: str, speech2vec_dir: str,
-                             alignment_dir: str) -> Dict[str, Any]:
+def export_semantic_frontend(export_dir: str, speech2vec_dir: str, alignment_dir: str,
+                             snap_to_types: bool = False) -> Dict[str, Any]:
   """Copies the Speech2Vec encoder, its MFCC normaliser/config and the alignment W + centring
   beside the SavedModel (`<export_dir>/semantic_frontend/`) and records every file's SHA-256
   in the export's metadata JSON under 'semantic_frontend', so `emotion_tf.predict` computes
   the semantic input from a wav alone (`emotion_tf.semantic.tokens`).
+
+  `snap_to_types` also ships aligned_speech2vec.vec: token vectors are then replaced by their
+  nearest aligned type vector (`tokens.SemanticFrontend.codebook`), which suits a model trained
+  on looked-up type vectors (`write_tfrecords --semantic_source lookup`).
 
   The copy goes to a temp directory and is renamed into place; a rerun with identical files
   keeps the existing copy.
@@ -288,14 +292,14 @@ def export_semantic_frontend(export_dir: str, speech2vec_dir: str,
   """
   from emotion_tf.semantic import tokens  # pylint: disable=g-import-not-at-top
   meta = read_export_metadata(export_dir)
-  files = tokens.frontend_files(speech2vec_dir, alignment_dir)
+  files = tokens.frontend_files(speech2vec_dir, alignment_dir, snap_to_types)
   hashes = tokens.files_sha256(files)
   w = np.load(files[tokens.W_FILE])
   if w.ndim != 2 or w.shape[0] != int(meta["semantic_dim"]):
     raise tokens.FrontendError(
         f"{files[tokens.W_FILE]}: W maps into {w.shape[0] if w.ndim == 2 else '?'}-d vectors, "
         f"but the model in {export_dir} takes semantic_dim {meta['semantic_dim']}")
-  entry = {"dir": FRONTEND_DIR, "files_sha256": hashes,
+  entry = {"dir": FRONTEND_DIR, "files_sha256": hashes, "snap_to_types": bool(snap_to_types),
            "bundle_sha256": tokens.bundle_sha256(hashes),
            "source": {"speech2vec_dir": os.path.abspath(speech2vec_dir),
                       "alignment_dir": os.path.abspath(alignment_dir)}}

@@ -21,6 +21,9 @@ def define_export_flags() -> None:
                       "config.json): with --alignment_dir, the export carries the semantic "
                       "frontend so `emotion_tf.predict --audio FILE.wav` needs nothing else.")
   flags.DEFINE_string("alignment_dir", "", "Alignment run directory (W.npy, speech_mean.npy).")
+  flags.DEFINE_boolean("snap_to_types", False, "Ship the aligned type vectors too and replace "
+                       "each speech token by its nearest type vector (for a model trained on "
+                       "looked-up type vectors).")
   flags.DEFINE_string("data_dir", "", "TFRecords the model was trained on: when written with "
                       "--semantic_source speech and no --speech2vec_dir/--alignment_dir is "
                       "given, the frontend recorded in their metadata.json is exported.")

@@ -56,6 +56,9 @@ def frontend_dirs(tmp_path_factory):
   mean = (rng.normal(size=D_S) * 0.1).astype(np.float32)
   np.save(os.path.join(align, "W.npy"), w)
   np.save(os.path.join(align, "speech_mean.npy"), mean)
+  from emotion_tf.semantic import vectors as vec_io  # pylint: disable=g-import-not-at-top
+  vec_io.write_vec(os.path.join(align, "aligned_speech2vec.vec"), [f"w{i}" for i in range(5)],
+                   _unit(rng.normal(size=(5, D_T))).astype(np.float32))
   return s2v, align, encoder, normalizer, mfcc_config, w, mean
 
 
@@ -83,6 +86,16 @@ def test_token_vectors_equal_encoder_of_mfcc_times_w(frontend_dirs):
     s = encoder(tf.constant(x), mask=tf.sequence_mask(frames, RESAMPLE)).numpy()[0]
     want = _unit(w.astype(np.float64) @ _unit(_unit(s.astype(np.float64)) - mean))
     np.testing.assert_allclose(got[i], want, atol=1e-5)
+  # Snapping to the type codebook: the row of highest cosine, zeros stay zeros.
+  from emotion_tf.semantic import vectors as vec_io  # pylint: disable=g-import-not-at-top
+  _, book = vec_io.read_vec(os.path.join(align, "aligned_speech2vec.vec"))
+  snapped = tokens.token_vectors(tokens.load_frontend_dirs(s2v, align, snap_to_types=True),
+                                 wave, segments)
+  for i in range(len(segments)):
+    if np.any(got[i]):
+      np.testing.assert_array_equal(snapped[i], book[np.argmax(book @ got[i])])
+    else:
+      np.testing.assert_array_equal(snapped[i], 0.0)
 
 
 def test_fill_frames_against_brute_force():
@@ -134,6 +147,8 @@ def test_writer_and_predict_features_identical(tiny_corpus, frontend_dirs,  # no
   assert report["ok"], report["errors"]
   meta = schema.read_metadata(out)
   assert meta["semantic_source"]["kind"] == "speech"
+  # `emotion_tf.export --data_dir` finds the frontend the TFRecords were written with.
+  assert exporting.frontend_from_data_dir(out) == (os.path.abspath(s2v), os.path.abspath(align))
   chunks = []
   for shard in sorted(os.listdir(out)):
     if shard.endswith(".tfrecord"):

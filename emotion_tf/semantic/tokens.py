@@ -42,6 +42,7 @@ NORMALIZER_FILE = "normalizer.json"
 CONFIG_FILE = "config.json"
 W_FILE = "W.npy"
 MEAN_FILE = "speech_mean.npy"
+CODEBOOK_FILE = "aligned_speech2vec.vec"
 BATCH_SIZE = 128
 
 
@@ -49,10 +50,13 @@ class FrontendError(ValueError):
   """A semantic frontend (encoder, normaliser, W) that is missing, corrupt or inconsistent."""
 
 
-def frontend_files(speech2vec_dir: str, alignment_dir: str) -> Dict[str, str]:
+def frontend_files(speech2vec_dir: str, alignment_dir: str,
+                   snap_to_types: bool = False) -> Dict[str, str]:
   """{relative name in a frontend bundle: source path} of every frontend file.
 
   The encoder SavedModel contributes one entry per file (`encoder/saved_model.pb`, ...).
+  `snap_to_types` adds the alignment's aligned_speech2vec.vec (the type codebook, see
+  `SemanticFrontend.codebook`).
 
   Raises:
     FrontendError: naming the first missing file or directory.
@@ -61,6 +65,8 @@ def frontend_files(speech2vec_dir: str, alignment_dir: str) -> Dict[str, str]:
              CONFIG_FILE: os.path.join(speech2vec_dir, CONFIG_FILE),
              W_FILE: os.path.join(alignment_dir, W_FILE),
              MEAN_FILE: os.path.join(alignment_dir, MEAN_FILE)}
+  if snap_to_types:
+    sources[CODEBOOK_FILE] = os.path.join(alignment_dir, CODEBOOK_FILE)
   encoder_dir = os.path.join(speech2vec_dir, ENCODER_DIR)
   if not os.path.exists(os.path.join(encoder_dir, "saved_model.pb")):
     raise FrontendError(f"{encoder_dir}: no Speech2Vec encoder SavedModel (saved_model.pb); "
@@ -101,6 +107,9 @@ class SemanticFrontend:
     max_samples: samples that give `max_frames` MFCC frames (longer segments are cut to it,
       which the encoder would do to their frames anyway).
     source: description for messages.
+    codebook: optional [V, d_t] unit type vectors (aligned_speech2vec.vec); when set, every
+      token vector is replaced by the codebook row of highest cosine ("snap to types": the
+      Speech2Vec type inventory used as a vector quantiser; no word strings are used).
   """
   embed_fn: object
   w: np.ndarray
@@ -109,6 +118,7 @@ class SemanticFrontend:
   max_samples: int
   source: str = ""
   _module: object = None
+  codebook: Optional[np.ndarray] = None
 
   @property
   def dim(self) -> int:
@@ -117,25 +127,30 @@ class SemanticFrontend:
 
 def load_frontend(frontend_dir: str) -> SemanticFrontend:
   """Loads a frontend from a directory laid out as a bundle (see `frontend_files` names)."""
+  codebook = os.path.join(frontend_dir, CODEBOOK_FILE)
   return load_frontend_from(os.path.join(frontend_dir, ENCODER_DIR),
                             os.path.join(frontend_dir, NORMALIZER_FILE),
                             os.path.join(frontend_dir, CONFIG_FILE),
                             os.path.join(frontend_dir, W_FILE),
-                            os.path.join(frontend_dir, MEAN_FILE))
+                            os.path.join(frontend_dir, MEAN_FILE),
+                            codebook if os.path.exists(codebook) else None)
 
 
-def load_frontend_dirs(speech2vec_dir: str, alignment_dir: str) -> SemanticFrontend:
+def load_frontend_dirs(speech2vec_dir: str, alignment_dir: str,
+                       snap_to_types: bool = False) -> SemanticFrontend:
   """Loads a frontend from a Speech2Vec run directory and an alignment run directory."""
-  frontend_files(speech2vec_dir, alignment_dir)  # names the first missing file
+  frontend_files(speech2vec_dir, alignment_dir, snap_to_types)  # names the first missing file
   return load_frontend_from(os.path.join(speech2vec_dir, ENCODER_DIR),
                             os.path.join(speech2vec_dir, NORMALIZER_FILE),
                             os.path.join(speech2vec_dir, CONFIG_FILE),
                             os.path.join(alignment_dir, W_FILE),
-                            os.path.join(alignment_dir, MEAN_FILE))
+                            os.path.join(alignment_dir, MEAN_FILE),
+                            os.path.join(alignment_dir, CODEBOOK_FILE) if snap_to_types
+                            else None)
 
 
 def load_frontend_from(encoder_dir: str, normalizer_path: str, config_path: str, w_path: str,
-                       mean_path: str) -> SemanticFrontend:
+                       mean_path: str, codebook_path: Optional[str] = None) -> SemanticFrontend:
   """Loads and cross-checks the frontend files.
 
   Raises:
@@ -178,8 +193,15 @@ def load_frontend_from(encoder_dir: str, normalizer_path: str, config_path: str,
     raise FrontendError(f"{w_path}: W maps {w.shape[1]}-d speech vectors but the encoder in "
                         f"{encoder_dir} gives {d_s}-d ones")
   max_samples = mfcc_config.frame_length + (max_frames - 1) * mfcc_config.frame_step
+  codebook = None
+  if codebook_path:
+    from emotion_tf.semantic import vectors as vec_io  # pylint: disable=g-import-not-at-top
+    _, codebook = vec_io.read_vec(codebook_path)
+    if codebook.shape[1] != w.shape[0]:
+      raise FrontendError(f"{codebook_path}: {codebook.shape[1]}-d type vectors, W gives "
+                          f"{w.shape[0]}-d ones")
   return SemanticFrontend(fn, w, mean, mfcc_config.sample_rate, max_samples,
-                          source=encoder_dir, _module=module)
+                          source=encoder_dir, _module=module, codebook=codebook)
 
 
 def segment_bounds(segments: Sequence[Tuple[float, float]], num_samples: int,
@@ -207,7 +229,8 @@ def token_vectors(frontend: SemanticFrontend, waveform: np.ndarray,
     segments: n (start, end) pairs in seconds.
   Returns:
     [n, d_t] float32: unit(W unit(unit(encoder(segment)) - mean)), zeros for segments with no
-    MFCC frame (shorter than 25 ms or outside the audio).
+    MFCC frame (shorter than 25 ms or outside the audio); with a codebook, its row of highest
+    cosine to that vector.
   """
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   waveform = np.asarray(waveform, np.float32).reshape(-1)
@@ -233,6 +256,10 @@ def token_vectors(frontend: SemanticFrontend, waveform: np.ndarray,
   if valid.any():
     x = alignment.apply_normalization(embeddings[valid], frontend.speech_mean)
     out[valid] = alignment.map_vectors(x, frontend.w)
+    if frontend.codebook is not None:
+      unit = frontend.codebook / np.maximum(
+          np.linalg.norm(frontend.codebook, axis=1, keepdims=True), 1e-12)
+      out[valid] = frontend.codebook[np.argmax(out[valid] @ unit.T, axis=1)]
   return out
 
 
