@@ -19,15 +19,17 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# The wav writers of the test catalogue (tests/ is not a package).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "tests"))
 
 
 def _write(path, x, rate, width):
   if width == "float":
-    from tests.test_bad_inputs_data import write_float_wav  # pylint: disable=g-import-not-at-top
+    from test_bad_inputs_data import write_float_wav  # pylint: disable=g-import-not-at-top
     write_float_wav(path, x, rate)
   elif width == 3:
-    from tests.test_bad_inputs_data import write_wav24  # pylint: disable=g-import-not-at-top
+    from test_bad_inputs_data import write_wav24  # pylint: disable=g-import-not-at-top
     write_wav24(path, x, rate)
   else:
     from data_fixtures import write_wav  # pylint: disable=g-import-not-at-top

@@ -95,6 +95,16 @@ class WriteJobConfig:
                                                  "Partitions to write.")
   force: bool = config_lib.field(False, "Rewrite every shard of this slice, even those whose "
                                  "settings and input files are unchanged.")
+  semantic_source: str = config_lib.field(
+      "lookup", "Semantic vector of a frame: 'lookup' = the spoken word's vector from "
+      "--embeddings (needs the transcript); 'speech' = the Speech2Vec encoder on the word "
+      "segment's audio mapped by the alignment W (as predicted from a wav alone).",
+      choices=("lookup", "speech"))
+  speech2vec_dir: str = config_lib.field("", "Speech2Vec run directory (encoder/, "
+                                         "normalizer.json, config.json) for --semantic_source "
+                                         "speech.")
+  alignment_dir: str = config_lib.field("", "Alignment run directory (W.npy, speech_mean.npy) "
+                                        "for --semantic_source speech.")
 
 
 def write_config(config: WriteJobConfig, progress: bool = False) -> Dict[str, object]:
@@ -107,7 +117,8 @@ def write_config(config: WriteJobConfig, progress: bool = False) -> Dict[str, ob
       shards_per_partition=config.shards_per_partition,
       label_tolerance_s=config.label_tolerance_s, oov=config.oov,
       audio_dtype=config.audio_dtype, partitions=list(config.partitions), progress=progress,
-      force=config.force)
+      force=config.force, semantic_source=config.semantic_source,
+      speech2vec_dir=config.speech2vec_dir or None, alignment_dir=config.alignment_dir or None)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,14 +171,28 @@ _STATE: Dict[str, object] = {}
 
 
 def _init_worker(matrix: np.ndarray, in_embeddings: np.ndarray, vocab: Sequence[str],
-                 config: WriterConfig, parts_dir: str, worker_process: bool = False) -> None:
+                 config: WriterConfig, parts_dir: str, worker_process: bool = False,
+                 speech_frontend: Optional[Tuple[str, str]] = None) -> None:
+  """`speech_frontend` = (speech2vec_dir, alignment_dir): semantic vectors from speech tokens
+  (`emotion_tf.semantic.tokens`, loaded lazily once per worker) instead of type lookup."""
   if worker_process:
     # Ctrl-C goes to the whole process group: only the parent handles it (it terminates the
     # pool), so a worker never prints a KeyboardInterrupt traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
   _STATE.update(matrix=matrix, in_embeddings=in_embeddings,
                 word_to_index={w: i for i, w in enumerate(vocab)}, config=config,
-                parts_dir=parts_dir)
+                parts_dir=parts_dir, speech_frontend=speech_frontend, frontend=None)
+
+
+def _speech_semantic(audio: np.ndarray, timings: Sequence[wt.WordTiming],
+                     frames: int) -> np.ndarray:
+  """[frames, d] speech-token vectors of the word segments (the prediction path's function)."""
+  from emotion_tf.semantic import tokens  # pylint: disable=g-import-not-at-top
+  if _STATE.get("frontend") is None:
+    _STATE["frontend"] = tokens.load_frontend_dirs(*_STATE["speech_frontend"])
+  return tokens.speech_semantic_frames(_STATE["frontend"], audio,
+                                       [(t.start, t.end) for t in timings], frames,
+                                       FRAME_HOP_SECONDS)
 
 
 def recording_files(rec: corpus.Recording, timings_path: Optional[str]) -> Dict[str, Optional[str]]:
@@ -227,7 +252,8 @@ def process_recording(rec: corpus.Recording, timings: List[wt.WordTiming],
           f"start at or after the end of the audio ({end_s:.2f} s of {rec.audio_path}); "
           "they are dropped"]
     matrix: np.ndarray = _STATE["matrix"]
-    semantic = matrix[word_index]
+    semantic = (_speech_semantic(audio, timings, frames) if _STATE.get("speech_frontend")
+                else matrix[word_index])
     token_idx = np.array([_STATE["word_to_index"][t.word] for t in timings], np.int64)
     oov = int((~_STATE["in_embeddings"][token_idx]).sum()) if len(timings) else 0
     fpc = config.frames_per_chunk
@@ -371,7 +397,9 @@ def write_tfrecords(corpus_dir: str, embeddings_path: str, out_dir: str, *,
                     oov: str = WriteJobConfig.oov, audio_dtype: str = WriteJobConfig.audio_dtype,
                     frames_per_chunk: int = FRAMES_PER_CHUNK,
                     partitions: Optional[Sequence[str]] = None,
-                    progress: bool = False, force: bool = False) -> Dict[str, object]:
+                    progress: bool = False, force: bool = False,
+                    semantic_source: str = "lookup", speech2vec_dir: Optional[str] = None,
+                    alignment_dir: Optional[str] = None) -> Dict[str, object]:
   """Writes this machine's slice of TFRecord shards (see the module docstring).
 
   Args:
@@ -389,6 +417,10 @@ def write_tfrecords(corpus_dir: str, embeddings_path: str, out_dir: str, *,
     frames_per_chunk: frames per example.
     partitions: subset of partitions to write (None = all).
     progress: draw a progress bar on stderr.
+    semantic_source: 'lookup' (the word's vector from `embeddings_path`) or 'speech' (the
+      Speech2Vec encoder run on each word segment's audio, mapped by the alignment W:
+      `emotion_tf.semantic.tokens`; needs `speech2vec_dir` and `alignment_dir`, whose file
+      hashes are recorded in the fingerprint and metadata).
     force: rewrite every shard of this slice, even those that are current.
 
   Returns:
@@ -416,11 +448,14 @@ def write_tfrecords(corpus_dir: str, embeddings_path: str, out_dir: str, *,
   all_recs = corpus.list_recordings(corpus_dir)
   wanted = corpus.normalize_partitions(partitions)
   config = WriterConfig(frames_per_chunk, float(label_tolerance_s), oov, audio_dtype)
+  speech_frontend, frontend_info = _speech_frontend_info(semantic_source, speech2vec_dir,
+                                                         alignment_dir)
   settings = {"config": dataclasses.asdict(config), "corpus": os.path.abspath(corpus_dir),
               "embeddings": os.path.abspath(embeddings_path),
               "word_timings": os.path.abspath(word_timings_dir) if word_timings_dir else "",
               "num_shards": num_shards, "records_per_shard": records_per_shard,
-              "shards_per_partition": shards_per_partition}
+              "shards_per_partition": shards_per_partition,
+              "semantic_source": frontend_info or "lookup"}
   lock = fileio.DirLock(out_dir, f"write_tfrecords.{shard_index}-of-{num_shards}",
                         _settings_digest(settings), prefix=LOCK_PREFIX)
   with lock:
@@ -429,12 +464,13 @@ def write_tfrecords(corpus_dir: str, embeddings_path: str, out_dir: str, *,
     return _write_locked(corpus_dir, embeddings_path, out_dir, t0, config, word_timings_dir,
                          num_workers, num_shards, shard_index, records_per_shard,
                          shards_per_partition, progress, force, emb_words, emb_vectors,
-                         all_recs, wanted)
+                         all_recs, wanted, speech_frontend, frontend_info)
 
 
 def _write_locked(corpus_dir, embeddings_path, out_dir, t0, config, word_timings_dir,
                   num_workers, num_shards, shard_index, records_per_shard, shards_per_partition,
-                  progress, force, emb_words, emb_vectors, all_recs, wanted) -> Dict[str, object]:
+                  progress, force, emb_words, emb_vectors, all_recs, wanted,
+                  speech_frontend=None, frontend_info=None) -> Dict[str, object]:
   """`write_tfrecords` once the output directory is locked."""
   from emotion_tf.data import schema  # pylint: disable=g-import-not-at-top
 
@@ -456,6 +492,8 @@ def _write_locked(corpus_dir, embeddings_path, out_dir, t0, config, word_timings
       "schema_version": schema.SCHEMA_VERSION, "vocab": schema.vocab_fingerprint(vocab),
       "embeddings_sha256": _sha256_file(embeddings_path), "config": dataclasses.asdict(config),
       "word_timings": os.path.abspath(word_timings_dir) if word_timings_dir else "uniform"}
+  if frontend_info:
+    fingerprint["semantic_source"] = frontend_info
 
   os.makedirs(out_dir, exist_ok=True)
   schema.write_vocab(out_dir, vocab[1:])
@@ -517,14 +555,14 @@ def _write_locked(corpus_dir, embeddings_path, out_dir, t0, config, word_timings
   _progress(len(reports), total, progress)
   finish_ready_shards()
   if num_workers <= 1 or len(tasks) <= 1:
-    _init_worker(*init_args)
+    _init_worker(*init_args, speech_frontend=speech_frontend)
     for task in tasks:
       add(process_recording(*task))
   else:
     ctx = multiprocessing.get_context("spawn")
     with _children_ignore_sigint():
       pool = ctx.Pool(min(num_workers, len(tasks)), initializer=_init_worker,
-                      initargs=init_args + (True,))
+                      initargs=init_args + (True, speech_frontend))
     with pool:  # leaving the block (Ctrl-C included) terminates the workers
       for rep in pool.imap_unordered(_process_task, tasks):
         add(rep)
@@ -547,6 +585,23 @@ def _write_locked(corpus_dir, embeddings_path, out_dir, t0, config, word_timings
                len(written), len(skipped), len(ordered) - len(failed), len(failed),
                result["wall_s"])
   return result
+
+
+def _speech_frontend_info(semantic_source: str, speech2vec_dir: Optional[str],
+                          alignment_dir: Optional[str]):
+  """(speech_frontend worker arg or None, fingerprint/metadata entry or None)."""
+  if semantic_source == "lookup":
+    return None, None
+  if semantic_source != "speech":
+    raise ValueError(f"semantic_source must be 'lookup' or 'speech', got {semantic_source!r}")
+  from emotion_tf.semantic import tokens  # pylint: disable=g-import-not-at-top
+  if not speech2vec_dir or not alignment_dir:
+    raise ValueError("--semantic_source speech needs --speech2vec_dir and --alignment_dir")
+  hashes = tokens.files_sha256(tokens.frontend_files(speech2vec_dir, alignment_dir))
+  info = {"kind": "speech", "speech2vec_dir": os.path.abspath(speech2vec_dir),
+          "alignment_dir": os.path.abspath(alignment_dir), "files_sha256": hashes,
+          "bundle_sha256": tokens.bundle_sha256(hashes)}
+  return (os.path.abspath(speech2vec_dir), os.path.abspath(alignment_dir)), info
 
 
 def _assemble_shard(out_dir: str, parts_dir: str, plan: ShardPlan,
@@ -621,4 +676,5 @@ def _write_metadata(out_dir: str, plans: Sequence[ShardPlan], vocab: Sequence[st
       "embeddings_sha256": fingerprint["embeddings_sha256"],
       "corpus_dir": os.path.abspath(corpus_dir), "word_timings": fingerprint["word_timings"],
       "partitions": parts, "complete": complete, "failed_recordings": failed,
+      "semantic_source": fingerprint.get("semantic_source", {"kind": "lookup"}),
   })

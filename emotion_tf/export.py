@@ -18,7 +18,6 @@ from absl import flags
 
 from emotion_tf import cli
 from emotion_tf import export_lib
-from emotion_tf import model_dir as model_dir_lib
 
 FLAGS = flags.FLAGS
 
@@ -31,6 +30,30 @@ def define_flags() -> None:
   flags.DEFINE_string("out", "", "Export directory (SavedModel); empty = <model_dir>/export.")
   flags.DEFINE_boolean("force", False, "Re-export even when --out already holds an export of "
                        "the same model file (otherwise that export is kept and the run skips).")
+  flags.DEFINE_string("speech2vec_dir", "", "Speech2Vec run directory (encoder/, normalizer.json, "
+                      "config.json): with --alignment_dir, the export carries the semantic "
+                      "frontend so `emotion_tf.predict --audio FILE.wav` needs nothing else.")
+  flags.DEFINE_string("alignment_dir", "", "Alignment run directory (W.npy, speech_mean.npy).")
+  flags.DEFINE_boolean("snap_to_types", False, "Ship the aligned type vectors too and replace "
+                       "each speech token by its nearest type vector (for a model trained on "
+                       "looked-up type vectors).")
+  flags.DEFINE_string("data_dir", "", "TFRecords the model was trained on: when written with "
+                      "--semantic_source speech and no --speech2vec_dir/--alignment_dir is "
+                      "given, the frontend recorded in their metadata.json is exported.")
+
+
+def _add_semantic_frontend(out):
+  """Exports the speech-token frontend when its directories are given or recorded."""
+  dirs = None
+  if FLAGS.speech2vec_dir or FLAGS.alignment_dir:
+    if not (FLAGS.speech2vec_dir and FLAGS.alignment_dir):
+      raise ValueError("--speech2vec_dir and --alignment_dir go together")
+    dirs = (FLAGS.speech2vec_dir, FLAGS.alignment_dir)
+  elif FLAGS.data_dir:
+    dirs = export_lib.frontend_from_data_dir(FLAGS.data_dir)
+  if not dirs:
+    return None
+  return export_lib.export_semantic_frontend(out, *dirs, snap_to_types=FLAGS.snap_to_types)
 
 
 def main(argv):
@@ -42,11 +65,15 @@ def main(argv):
   try:
     meta, exported = export_lib.export_from_model_dir(FLAGS.model_dir, out, FLAGS.which,
                                                      force=FLAGS.force)
-  except (export_lib.ExportError, model_dir_lib.ModelDirError, OSError) as e:
+    frontend = _add_semantic_frontend(out)
+  except (ValueError, OSError) as e:   # ExportError, ModelDirError, FrontendError, ...
     raise cli.InputError(str(e)) from e
   sys.stdout.write(f"{'exported' if exported else 'up to date'}: {os.path.abspath(out)} "
                    f"({meta['variant']}, semantic_dim {meta['semantic_dim']}, outputs "
                    f"{','.join(meta['label_names'])})\n")
+  if frontend:
+    sys.stdout.write(f"semantic frontend: {len(frontend['files_sha256'])} files, bundle sha256 "
+                     f"{frontend['bundle_sha256']} (wav-only prediction)\n")
   return cli.EXIT_OK
 
 

@@ -476,3 +476,122 @@ class ExportedModel:
     out = self._fn(audio=tf.constant(audio), semantic=tf.constant(semantic))
     y = np.stack([out[name].numpy() for name in self.label_names], axis=-1)
     return y[0] if single else y
+
+
+# ------------------------------------------------------------ semantic frontend (speech tokens)
+
+FRONTEND_DIR = "semantic_frontend"
+FRONTEND_KEY = "semantic_frontend"
+
+
+def _metadata_path(export_dir: str) -> str:
+  return os.path.join(export_dir, "assets", METADATA_FILENAME)
+
+
+def export_semantic_frontend(export_dir: str, speech2vec_dir: str, alignment_dir: str,
+                             snap_to_types: bool = False) -> Dict[str, Any]:
+  """Copies the Speech2Vec encoder, its MFCC normaliser/config and the alignment W + centring
+  beside the SavedModel (`<export_dir>/semantic_frontend/`) and records every file's SHA-256
+  in the export's metadata JSON under 'semantic_frontend', so `emotion_tf.predict` computes
+  the semantic input from a wav alone (`emotion_tf.semantic.tokens`).
+
+  `snap_to_types` also ships aligned_speech2vec.vec: token vectors are then replaced by their
+  nearest aligned type vector (`tokens.SemanticFrontend.codebook`), which suits a model trained
+  on looked-up type vectors (`write_tfrecords --semantic_source lookup`).
+
+  The copy goes to a temp directory and is renamed into place; a rerun with identical files
+  keeps the existing copy.
+
+  Returns:
+    The 'semantic_frontend' metadata entry.
+  Raises:
+    ExportError: `export_dir` is not an export; tokens.FrontendError: a missing frontend file,
+      or W's output dimension differs from the model's semantic_dim.
+  """
+  from emotion_tf.semantic import tokens  # pylint: disable=g-import-not-at-top
+  meta = read_export_metadata(export_dir)
+  files = tokens.frontend_files(speech2vec_dir, alignment_dir, snap_to_types)
+  hashes = tokens.files_sha256(files)
+  w = np.load(files[tokens.W_FILE])
+  if w.ndim != 2 or w.shape[0] != int(meta["semantic_dim"]):
+    raise tokens.FrontendError(
+        f"{files[tokens.W_FILE]}: W maps into {w.shape[0] if w.ndim == 2 else '?'}-d vectors, "
+        f"but the model in {export_dir} takes semantic_dim {meta['semantic_dim']}")
+  entry = {"dir": FRONTEND_DIR, "files_sha256": hashes, "snap_to_types": bool(snap_to_types),
+           "bundle_sha256": tokens.bundle_sha256(hashes),
+           "source": {"speech2vec_dir": os.path.abspath(speech2vec_dir),
+                      "alignment_dir": os.path.abspath(alignment_dir)}}
+  target = os.path.join(export_dir, FRONTEND_DIR)
+  old = meta.get(FRONTEND_KEY)
+  if not (old and old.get("files_sha256") == hashes and _frontend_intact(export_dir, old)):
+    tmp = tempfile.mkdtemp(dir=export_dir, prefix=".tmp-frontend-")
+    try:
+      for rel, path in files.items():
+        dest = os.path.join(tmp, rel)
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        shutil.copyfile(path, dest)
+      if os.path.exists(target):
+        shutil.rmtree(target)
+      os.rename(tmp, target)
+    finally:
+      shutil.rmtree(tmp, ignore_errors=True)
+  meta[FRONTEND_KEY] = entry
+  fileio.atomic_write_text(_metadata_path(export_dir), json.dumps(meta, indent=2, sort_keys=True))
+  logging.info("semantic frontend (%d files, bundle %s) added to %s", len(hashes),
+               entry["bundle_sha256"][:12], export_dir)
+  return entry
+
+
+def _frontend_intact(export_dir: str, entry: Dict[str, Any]) -> bool:
+  base = os.path.join(export_dir, entry.get("dir", FRONTEND_DIR))
+  for rel, digest in entry.get("files_sha256", {}).items():
+    path = os.path.join(base, rel)
+    if not os.path.isfile(path) or file_sha256(path) != digest:
+      return False
+  return True
+
+
+def frontend_from_data_dir(data_dir: str) -> Optional[Tuple[str, str]]:
+  """(speech2vec_dir, alignment_dir) recorded by `write_tfrecords --semantic_source speech`
+  in `<data_dir>/metadata.json`, or None for lookup TFRecords."""
+  path = os.path.join(data_dir, "metadata.json")
+  try:
+    with open(path, "r", encoding="utf-8") as f:
+      source = json.load(f).get("semantic_source", {})
+  except (OSError, ValueError) as e:
+    raise ExportError(f"{path}: cannot read the TFRecords' metadata ({e})") from e
+  if source.get("kind") != "speech":
+    return None
+  return source["speech2vec_dir"], source["alignment_dir"]
+
+
+def load_semantic_frontend(export_dir: str, metadata: Optional[Dict[str, Any]] = None):
+  """The export's speech-token frontend (`tokens.SemanticFrontend`), or None if it has none.
+
+  Every file listed in the metadata is checked against its recorded SHA-256 first.
+
+  Raises:
+    ExportError: naming the file that is missing or whose SHA-256 differs from the metadata.
+  """
+  from emotion_tf.semantic import tokens  # pylint: disable=g-import-not-at-top
+  meta = metadata if metadata is not None else read_export_metadata(export_dir)
+  entry = meta.get(FRONTEND_KEY)
+  if not entry:
+    return None
+  base = os.path.join(export_dir, entry.get("dir", FRONTEND_DIR))
+  for rel, digest in sorted(entry.get("files_sha256", {}).items()):
+    path = os.path.join(base, rel)
+    if not os.path.isfile(path):
+      raise ExportError(f"{path}: semantic frontend file listed in {_metadata_path(export_dir)} "
+                        "is missing; re-export with --speech2vec_dir/--alignment_dir")
+    actual = file_sha256(path)
+    if actual != digest:
+      raise ExportError(f"{path}: SHA-256 {actual[:16]}... differs from {digest[:16]}... "
+                        f"recorded in {_metadata_path(export_dir)}; this file does not belong "
+                        "to the model (re-export with the Speech2Vec and alignment runs it "
+                        "was trained with)")
+  frontend = tokens.load_frontend(base)
+  if frontend.dim != int(meta["semantic_dim"]):
+    raise ExportError(f"{base}: frontend gives {frontend.dim}-d vectors, the model takes "
+                      f"{meta['semantic_dim']}")
+  return frontend

@@ -39,9 +39,11 @@ def define_flags() -> None:
                       "(one path a line); one model load serves them all.")
   flags.DEFINE_string("word_timings", "", "Word timings of the recording: CSV `id;start;end;word` "
                       "or a Praat .TextGrid; with several --audio files a directory of "
-                      "<stem>.csv|.TextGrid. Empty = no words (all semantic vectors zero).")
+                      "<stem>.csv|.TextGrid. Empty = automatic word segments when the export "
+                      "carries a semantic frontend, else no words (semantic vectors zero).")
   flags.DEFINE_string("embeddings", "", "Word vectors (.vec, word2vec text format) of the space "
-                      "the model was trained on; needed with --word_timings.")
+                      "the model was trained on (lookup by word string); without it, an export "
+                      "carrying a semantic frontend computes the vectors from the speech.")
   flags.DEFINE_string("tier", "", "TextGrid tier with the words; empty = the `words` tier or the "
                       "first interval tier.")
   flags.DEFINE_string("out", "", "Output CSV `name;time;arousal;valence;liking` at 10 Hz (one "

@@ -19,7 +19,10 @@ importable, otherwise a dict of numpy arrays with the same keys.
 Words: `word_timings` is a CSV/TextGrid path or a sequence of `WordTiming` / (start, end, word)
 tuples; `embeddings` is a .vec path (read once per path and kept) or a (words, vectors) pair
 or a {word: vector} dict. Frame k gets the vector of the word spoken at its centre, as in
-training (`predict_lib.semantic_frames`).
+training (`emotion_tf.data.frames.semantic_frames`). An export carrying a semantic frontend
+(`emotion_tf.export --speech2vec_dir ... --alignment_dir ...`) needs no embeddings: without
+them the semantic input is computed from the speech (`predict_lib.speech_token_frames`, on
+the word timings' spans or, without timings, on automatic word segments).
 """
 
 import math
@@ -30,6 +33,7 @@ import numpy as np
 from absl import logging
 
 from emotion_tf.data import corpus
+from emotion_tf.data import frames as frames_lib
 from emotion_tf.data import word_timings as wt
 from emotion_tf import evaluate_lib
 from emotion_tf import export_lib
@@ -121,6 +125,9 @@ class Predictor:
     self.label_names = self.model.label_names
     self.sample_rate = self.model.sample_rate
     self.hop_seconds = self.model.hop_seconds
+    # Speech2Vec encoder + W shipped with the export (None without): every file is checked
+    # against the SHA-256 in the export's metadata before use.
+    self.frontend = export_lib.load_semantic_frontend(self.model.export_dir, self.model.metadata)
     self._spaces: Dict[str, Tuple[List[str], np.ndarray]] = {}
     self.last_info: Dict[str, Any] = {}
 
@@ -156,7 +163,7 @@ class Predictor:
                     embeddings: Embeddings = None, tier: Optional[str] = None,
                     oov: str = "zeros", source: str = "signal") -> np.ndarray:
     """Like `predict`, but returns float32 [frames, 3] in `label_names` order."""
-    if word_timings is not None and embeddings is None:
+    if word_timings is not None and embeddings is None and self.frontend is None:
       raise predict_lib.PredictionInputError(
           f"{word_timings if isinstance(word_timings, str) else source}: word timings need "
           "embeddings (a .vec path or (words, vectors))")
@@ -164,13 +171,18 @@ class Predictor:
     timings = _as_timings(word_timings, tier)
     audio = resample(to_mono_float32(signal), sampling_rate, self.sample_rate)   # [samples]
     spf = self.model.samples_per_frame
-    frames = predict_lib.frames_in(audio.shape[0], spf)
+    frames = frames_lib.frames_in(audio.shape[0], spf)
     if frames < 1:
       raise predict_lib.PredictionInputError(
           f"{source}: audio is {audio.shape[0] / self.sample_rate:.3f} s long, shorter than one "
           f"{self.hop_seconds:.3f} s frame; nothing to predict")
-    semantic, stats = predict_lib.semantic_frames(timings, frames, words, vectors,
-                                                self.hop_seconds, oov)       # [F, d]
+    if embeddings is None and self.frontend is not None:                    # speech tokens
+      semantic, stats = predict_lib.speech_token_frames(
+          self.frontend, audio[:frames * spf], timings if word_timings is not None else None,
+          frames, self.hop_seconds)                                           # [F, d]
+    else:
+      semantic, stats = frames_lib.semantic_frames(timings, frames, words, vectors,
+                                                   self.hop_seconds, oov)     # [F, d]
     if timings and stats["oov_words"]:
       logging.warning("%s: %d distinct words (%d frames) not in the embeddings", source,
                       stats["oov_words"], stats["oov_frames"])

@@ -17,7 +17,7 @@ samples_per_frame * 50 * 4 bytes = 0.44 MB per frame (about 800 MB for a 3-minut
 """
 
 import os
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Sequence
 
 import numpy as np
 from absl import logging
@@ -42,6 +42,39 @@ def read_word_timings(path: str, tier: Optional[str] = None) -> List[wt.WordTimi
   if path.lower().endswith(".textgrid"):
     return wt.read_textgrid(path, tier=tier or None)
   return wt.read_timings_csv(path)
+
+
+def speech_token_frames(frontend, audio: np.ndarray,
+                        timings: Optional[Sequence[wt.WordTiming]], num_frames: int,
+                        hop_seconds: float = 0.1) -> Tuple[np.ndarray, Dict[str, Any]]:
+  """Per-frame semantic input from speech alone (the export's Speech2Vec frontend + W).
+
+  Segments are the word timings' spans when given, else `semantic.segmenter.segment(audio)`;
+  each gets `tokens.token_vectors` and frames are filled by `tokens.fill_frames` -- the same
+  function (`tokens.speech_semantic_frames`) the TFRecord writer uses with
+  `--semantic_source speech`.
+
+  Args:
+    frontend: `tokens.SemanticFrontend`; audio: [samples] float32 at its sample rate.
+    timings: word timings, or None to segment automatically; num_frames: F.
+  Returns:
+    (semantic float32 [F, d], stats as `frames.semantic_frames` plus 'segments' and
+    'segment_source' ('timings' or 'segmenter')).
+  """
+  from emotion_tf.semantic import segmenter  # pylint: disable=g-import-not-at-top
+  from emotion_tf.semantic import tokens  # pylint: disable=g-import-not-at-top
+  if timings is None:
+    segments = segmenter.segment(audio, segmenter.SegmenterConfig(
+        sample_rate=frontend.sample_rate))
+    source = "segmenter"
+  else:
+    segments = [(t.start, t.end) for t in timings]
+    source = "timings"
+  semantic = tokens.speech_semantic_frames(frontend, audio, segments, num_frames, hop_seconds)
+  covered = int(np.any(semantic != 0, axis=1).sum())
+  stats = {"words": len(segments), "frames_with_word": covered, "oov_words": 0,
+           "oov_frames": 0, "segments": len(segments), "segment_source": source}
+  return semantic, stats
 
 
 def load_embeddings(path: str, expected_dim: int) -> Tuple[List[str], np.ndarray]:
@@ -128,8 +161,11 @@ def predict_recording(model: export_lib.ExportedModel, audio_path: str,
   """
   if not os.path.exists(audio_path):
     raise PredictionInputError(f"{audio_path}: audio file is missing")
-  if word_timings_path and not embeddings_path:
-    raise PredictionInputError(f"{word_timings_path}: word timings need --embeddings (.vec)")
+  frontend = None if embeddings_path else export_lib.load_semantic_frontend(model.export_dir,
+                                                                           model.metadata)
+  if word_timings_path and not embeddings_path and frontend is None:
+    raise PredictionInputError(f"{word_timings_path}: word timings need --embeddings (.vec) "
+                               f"(or an export carrying a semantic frontend)")
   words, vectors = [], np.zeros((0, model.semantic_dim), np.float32)
   if embeddings_path:
     words, vectors = load_embeddings(embeddings_path, model.semantic_dim)
@@ -143,8 +179,12 @@ def predict_recording(model: export_lib.ExportedModel, audio_path: str,
         f"one {model.hop_seconds:.3f} s frame ({model.samples_per_frame} samples at "
         f"{model.sample_rate} Hz); nothing to predict")
   audio = audio[:num_frames * model.samples_per_frame]
-  semantic, stats = frames_lib.semantic_frames(timings, num_frames, words, vectors, model.hop_seconds,
-                                    oov)
+  if frontend is not None:
+    semantic, stats = speech_token_frames(frontend, audio, timings if word_timings_path else None,
+                                          num_frames, model.hop_seconds)
+  else:
+    semantic, stats = frames_lib.semantic_frames(timings, num_frames, words, vectors,
+                                                 model.hop_seconds, oov)
   if word_timings_path and stats["oov_words"]:
     logging.warning("%s: %d distinct words (%d frames) not in %s; their vectors are %s",
                     word_timings_path, stats["oov_words"], stats["oov_frames"], embeddings_path,

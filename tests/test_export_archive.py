@@ -14,10 +14,10 @@ import pytest
 
 from emotion_tf import export_lib
 from emotion_tf.models import build_model
-from tests.test_export import SMALL
-from tests.test_export import SPF
-from tests.test_export import keras_outputs
-from tests.test_export import run_python
+from test_export import SMALL
+from test_export import SPF
+from test_export import keras_outputs
+from test_export import run_python
 
 NAMES = ["arousal", "valence", "liking"]
 

@@ -7,9 +7,9 @@ import pytest
 
 from emotion_tf import evaluate_lib
 from emotion_tf import plots
-from tests.test_evaluation import RECORDINGS
-from tests.test_evaluation import write_tiny_tfrecords
-from tests.test_export import make_model_dir
+from test_evaluation import RECORDINGS
+from test_evaluation import write_tiny_tfrecords
+from test_export import make_model_dir
 
 WIDTH, HEIGHT = 1000, 700
 

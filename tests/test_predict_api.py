@@ -12,8 +12,8 @@ from emotion_tf import predict_lib
 from emotion_tf import predict_api
 from emotion_tf.semantic.vectors import write_vec
 from data_fixtures import write_wav
-from tests.test_export import SMALL
-from tests.test_export import run_python
+from test_export import SMALL
+from test_export import run_python
 
 SPF = 2205
 DIM = SMALL["semantic_dim"]
