@@ -86,14 +86,23 @@ class TrainConfig:
   clip_norm: float = config_lib.field(5.0, "Global gradient-norm clip (0 = off).",
                                       lower_bound=0.0)
   seed: int = config_lib.field(0, "Seed of weights, dropout and data order.")
-  steps_per_epoch: int = config_lib.field(0, "Cap on steps per epoch (0 = one full pass).",
-                                          lower_bound=0)
+  steps_per_epoch: int = config_lib.field(
+      0, "Steps per epoch, i.e. between evaluations (0 = one full pass). Without --train_steps "
+      "a cap on one pass; with --train_steps the training data repeats to fill it.",
+      lower_bound=0)
+  train_steps: int = config_lib.field(
+      0, "Total optimizer steps (0 = --epochs passes). > 0: training is governed by steps, not "
+      "epochs: the data repeats, Devel is evaluated every --steps_per_epoch steps (default one "
+      "pass), the best model by Devel mean CCC is kept, --early_stopping_patience counts "
+      "evaluations, and --epochs is ignored. Small corpora give few steps per pass; this keeps "
+      "the number of updates independent of the corpus size.", lower_bound=0)
   backup_every_steps: int = config_lib.field(20, "Steps between backups (crash recovery).",
                                              lower_bound=1)
   log_every_steps: int = config_lib.field(
       5, "Steps between TensorBoard training scalars and progress log lines.", lower_bound=1)
   early_stopping_patience: int = config_lib.field(
-      0, "Stop after this many epochs without a better eval mean CCC (0 = off).", lower_bound=0)
+      0, "Stop after this many epochs (evaluations) without a better eval mean CCC (0 = off).",
+      lower_bound=0)
   shuffle_buffer: int = config_lib.field(256, "Examples in the shuffle buffer.", lower_bound=1)
   precision: str = config_lib.field(
       "float32", "Compute precision; mixed_bfloat16 is for GPUs (loss and CCC statistics stay "
@@ -375,19 +384,24 @@ def train(config: TrainConfig, model_config: ModelConfig, *,
   run = _Run(config, model_config, strategy or get_strategy(), dataset_fn, step_callback)
   trainer, state = run.trainer, run.state
   history: List[Dict[str, Any]] = []
-  for epoch in range(int(trainer.epoch.numpy()), config.epochs):
+  epoch = int(trainer.epoch.numpy())
+  while (trainer.step < config.train_steps if config.train_steps else epoch < config.epochs):
     skip = trainer.start_epoch()
     if skip == 0:
       state["train_ccc"].reset_state()
     dataset = run.make(config.train_partition, True, config.seed * 1000 + epoch)
-    if config.steps_per_epoch:
+    if config.train_steps:   # step-governed: repeat the data; the last epoch ends at train_steps
+      if config.steps_per_epoch:
+        dataset = dataset.repeat().take(config.steps_per_epoch)
+      dataset = dataset.take(skip + config.train_steps - trainer.step)
+    elif config.steps_per_epoch:
       dataset = dataset.take(config.steps_per_epoch)
     if skip:
       dataset = dataset.skip(skip)
       logging.info("epoch %d: skipping %d finished steps", epoch + 1, skip)
     t_epoch = time.perf_counter()
     ran = trainer.run_epoch(
-        run.distribute(dataset), run.train_step, epoch=epoch, epochs=config.epochs,
+        run.distribute(dataset), run.train_step, epoch=epoch, epochs=run.epochs_total(),
         steps=run.steps_per_epoch, finite=("loss", "norm"),
         diverged=functools.partial(run.diverged, epoch), after_step=run.after_step)
     if ran == 0 and skip == 0:
@@ -402,6 +416,7 @@ def train(config: TrainConfig, model_config: ModelConfig, *,
       logging.info("early stopping: %d epochs without a better eval CCC",
                    int(state["bad_epochs"].numpy()))
       break
+    epoch += 1
   return run.finish(history)
 
 
@@ -443,6 +458,14 @@ class _Run:
         strategy, self.model, self.state["optimizer"], float(config.clip_norm))
     self.steps_per_epoch = config.steps_per_epoch or None
     self._log = {"time": time.perf_counter(), "steps": 0}
+
+  def epochs_total(self) -> int:
+    """Epochs of the whole run: --epochs, or with --train_steps the evaluation rounds needed
+    (known once the steps of one epoch are)."""
+    if not self.config.train_steps:
+      return self.config.epochs
+    per_epoch = self.config.steps_per_epoch or self.steps_per_epoch
+    return -(-self.config.train_steps // per_epoch) if per_epoch else 0
 
   def _resolved_config(self, model_config: ModelConfig) -> Dict[str, Any]:
     return {
@@ -549,8 +572,8 @@ class _Run:
       else:
         state["bad_epochs"].assign_add(1)
     logging.info("epoch %d/%d step %d: train loss %.4f, train CCC %s, eval CCC %s (%.1f s)",
-                 epoch + 1, config.epochs, step, record["train_loss"], _fmt(record["train_ccc"]),
-                 _fmt(record.get("eval_ccc", {})), record["seconds"])
+                 epoch + 1, self.epochs_total(), step, record["train_loss"],
+                 _fmt(record["train_ccc"]), _fmt(record.get("eval_ccc", {})), record["seconds"])
     if improved and self.chief:
       model_dir_lib.save_keras(self.model, self.model_dir, model_dir_lib.BEST)
     self.trainer.end_epoch(epoch)

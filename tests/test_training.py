@@ -215,3 +215,25 @@ def test_resume_after_the_last_step_of_an_epoch_reports_the_true_epoch_loss(
   for name in reference["train_ccc"]:
     np.testing.assert_allclose(record["train_ccc"][name], reference["train_ccc"][name],
                                rtol=1e-4, atol=1e-6)
+
+
+def test_train_steps_governs_training_and_repeats_the_data(tiny_tfrecords, tmp_path):
+  """--train_steps: exactly that many updates, the data repeated to fill --steps_per_epoch,
+  one evaluation per epoch; a rerun with more steps resumes and continues."""
+  data_dir = tiny_tfrecords[0]
+  one_pass = train_lib.train(config(data_dir, tmp_path / "pass"), SMALL, strategy=one_device())
+  per_pass = one_pass["global_step"]
+  per_epoch = per_pass + 2                         # longer than one pass: the data must repeat
+  steps = 2 * per_epoch + 1
+  result = train_lib.train(config(data_dir, tmp_path / "steps", epochs=1, train_steps=steps,
+                                  steps_per_epoch=per_epoch), SMALL, strategy=one_device())
+  assert result["global_step"] == steps            # --epochs 1 ignored
+  assert [r["global_step"] for r in result["history"]] == [per_epoch, 2 * per_epoch, steps]
+  assert all("eval_ccc" in r for r in result["history"])
+  more = train_lib.train(config(data_dir, tmp_path / "steps", epochs=1, train_steps=steps + 2,
+                                steps_per_epoch=per_epoch), SMALL, strategy=one_device())
+  assert more["resumed_from_step"] == steps and more["global_step"] == steps + 2
+  # Without --steps_per_epoch an epoch is one pass; the last one is cut at train_steps.
+  cut = train_lib.train(config(data_dir, tmp_path / "cut", train_steps=per_pass + 1), SMALL,
+                        strategy=one_device())
+  assert [r["global_step"] for r in cut["history"]] == [per_pass, per_pass + 1]
