@@ -24,8 +24,6 @@ from absl import flags
 from absl import logging
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-  sys.path.insert(0, ROOT)
 
 FLAGS = flags.FLAGS
 
@@ -46,12 +44,12 @@ def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
   import numpy as np  # pylint: disable=g-import-not-at-top
-  from emotion_tf import evaluate_lib  # pylint: disable=g-import-not-at-top
+  from emotion_tf import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
   from emotion_tf import export_lib  # pylint: disable=g-import-not-at-top
   from emotion_tf.models import build_model  # pylint: disable=g-import-not-at-top
 
   if FLAGS.model_dir:
-    model = evaluate_lib.load_trained_model(FLAGS.model_dir)
+    model = model_dir_lib.load_trained_model(FLAGS.model_dir)
   else:
     model = build_model(variant=FLAGS.variant, semantic_dim=FLAGS.semantic_dim)
   c = model.config

@@ -13,13 +13,11 @@ best setting; without it the library defaults (tuned that way) are used.
 import argparse
 import itertools
 import os
-import sys
 
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from data_prep import corpus  # noqa: E402
-from data_prep import word_timings as wt  # noqa: E402
+from emotion_tf.data import corpus  # noqa: E402
+from emotion_tf.data import word_timings as wt  # noqa: E402
 from emotion_tf.semantic import segmenter  # noqa: E402
 
 

@@ -21,13 +21,12 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from data_prep import corpus  # noqa: E402
+from emotion_tf.data import corpus  # noqa: E402
 from emotion_tf import LABEL_NAMES  # noqa: E402
 from emotion_tf import ccc  # noqa: E402
-from emotion_tf import exporting  # noqa: E402
-from emotion_tf import inference  # noqa: E402
+from emotion_tf import export_lib  # noqa: E402
+from emotion_tf import predict_lib  # noqa: E402
 
 
 def run(model, wavs, labels_dir, timings_dir=None, embeddings=None):
@@ -36,7 +35,7 @@ def run(model, wavs, labels_dir, timings_dir=None, embeddings=None):
     rid = os.path.splitext(os.path.basename(wav))[0]
     _, labels = corpus.read_labels(os.path.join(labels_dir, rid + ".csv"))
     timings = os.path.join(timings_dir, rid + ".csv") if timings_dir else None
-    pred, _ = inference.predict_recording(model, wav, timings, embeddings)
+    pred, _ = predict_lib.predict_recording(model, wav, timings, embeddings)
     n = min(len(pred), len(labels))
     golds.append(labels[:n])
     preds.append(pred[:n])
@@ -58,7 +57,7 @@ def main():
                                                os.path.basename(w)[:-4] + ".csv")))
   if not wavs:
     sys.exit(f"error: no {args.partition}_*.wav with labels in {args.audio_dir}")
-  model = exporting.ExportedModel(args.export)
+  model = export_lib.ExportedModel(args.export)
   has_frontend = "semantic_frontend" in model.metadata
   modes = []
   if has_frontend:

@@ -18,12 +18,10 @@ for the auto rows `--word_timings` = the output of step 1). Finished models are 
 import argparse
 import json
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from data_prep import corpus  # noqa: E402
-from data_prep import word_timings as wt  # noqa: E402
+from emotion_tf.data import corpus  # noqa: E402
+from emotion_tf.data import word_timings as wt  # noqa: E402
 from emotion_tf import LABEL_NAMES  # noqa: E402
 
 SEGMENT_WORD = "<seg>"
@@ -45,21 +43,22 @@ def write_segments(corpus_dir, out_dir):
 
 
 def train_and_eval(train_dir, eval_dirs, model_dir, variant, epochs, lr, seed):
-  from emotion_tf import evaluation  # pylint: disable=g-import-not-at-top
-  from emotion_tf import training  # pylint: disable=g-import-not-at-top
+  from emotion_tf import evaluate_lib  # pylint: disable=g-import-not-at-top
+  from emotion_tf import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
+  from emotion_tf import train_lib  # pylint: disable=g-import-not-at-top
   from emotion_tf.models import ModelConfig  # pylint: disable=g-import-not-at-top
   if not os.path.exists(os.path.join(model_dir, "best.keras")) or not os.path.exists(
       os.path.join(model_dir, "done.json")):
-    dim = training.semantic_dim_of(train_dir, "")
-    config = training.TrainConfig(data_dir=train_dir, model_dir=model_dir, epochs=epochs,
+    dim = train_lib.semantic_dim_of(train_dir, "")
+    config = train_lib.TrainConfig(data_dir=train_dir, model_dir=model_dir, epochs=epochs,
                                   learning_rate=lr, seed=seed)
-    training.train(config, ModelConfig(variant=variant, semantic_dim=dim))
+    train_lib.train(config, ModelConfig(variant=variant, semantic_dim=dim))
     with open(os.path.join(model_dir, "done.json"), "w", encoding="utf-8") as f:
       json.dump({"epochs": epochs}, f)
-  model = evaluation.load_trained_model(model_dir, "best")
+  model = model_dir_lib.load_trained_model(model_dir, "best")
   out = {}
   for name, data_dir in eval_dirs.items():
-    out[name] = {p: evaluation.evaluate_partition(model, data_dir, p)
+    out[name] = {p: evaluate_lib.evaluate_partition(model, data_dir, p)
                  for p in ("Devel", "Test")}
   return out
 

@@ -520,7 +520,7 @@ def _write_locked(corpus_dir, embeddings_path, out_dir, t0, config, word_timings
       todo.append(plan)
       continue
     if refreshed != side["contents"]:  # same bytes, new mtime: keep the fast path fast
-      schema.atomic_write(side_path, (json.dumps({**side, "contents": refreshed}, indent=1,
+      fileio.atomic_write(side_path, (json.dumps({**side, "contents": refreshed}, indent=1,
                                                  sort_keys=True) + "\n").encode("utf-8"))
     skipped.append(plan.name)
   reports: Dict[str, Dict[str, object]] = {}

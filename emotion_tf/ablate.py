@@ -43,8 +43,8 @@ def main(argv):
   if len(argv) > 1:
     cli.usage_error(f"unexpected arguments: {argv[1:]}")
   f = flags.FLAGS
-  if not f.run_dir:
-    cli.usage_error("--run_dir is required (the run directory of `make demo`)")
+  if not f.run_dir and not f.data_dir:
+    cli.usage_error("--run_dir (the run directory of `make demo`) or --data_dir is required")
   run = f.run_dir
   data_dir = f.data_dir or os.path.join(run, "tfrecords")
   spaces = {

@@ -130,6 +130,17 @@ def write_hparams(log_dir: str, row: Dict[str, Any], *, epochs: int, learning_ra
   writer.flush()
 
 
+def _check_rows(rows: Optional[Sequence[str]]) -> None:
+  """Raises TrainingSetupError naming unknown `--rows`."""
+  known = ({row_key(name) for _, name, _, _ in ROWS} | {name for _, name, _, _ in ROWS}
+           | {BASELINE_ROW, "baseline"})
+  unknown = [r for r in rows or () if r not in known]
+  if unknown:
+    raise train_lib.TrainingSetupError(
+        f"--rows: unknown row(s) {', '.join(unknown)}; choose from "
+        f"{', '.join(row_key(name) for _, name, _, _ in ROWS)}, baseline")
+
+
 def run_ablation(data_dir: str, spaces: Dict[str, str], out_dir: str, *, epochs: int,
                  learning_rate: float, batch_size: int = train_lib.TrainConfig.batch_size,
                  seed: int = train_lib.TrainConfig.seed,
@@ -153,15 +164,9 @@ def run_ablation(data_dir: str, spaces: Dict[str, str], out_dir: str, *, epochs:
     train_lib.TrainingSetupError: for bad data, embeddings or output paths (before the first
       row trains, when the data directory itself is bad) or unknown --rows.
   """
-  if rows:
-    known = ({row_key(name) for _, name, _, _ in ROWS} | {name for _, name, _, _ in ROWS}
-             | {BASELINE_ROW, "baseline"})
-    unknown = [r for r in rows if r not in known]
-    if unknown:
-      raise train_lib.TrainingSetupError(
-          f"--rows: unknown row(s) {', '.join(unknown)}; choose from "
-          f"{', '.join(row_key(name) for _, name, _, _ in ROWS)}, baseline")
-  train_lib.semantic_dim_of(data_dir)   # a missing/bad data_dir fails here, naming the file
+  _check_rows(rows)
+  if not rows or any(r not in (BASELINE_ROW, "baseline") for r in rows):
+    train_lib.semantic_dim_of(data_dir)   # a missing/bad data_dir fails here, naming the file
   results = []
   for table, name, variant, space in ROWS:
     if rows and name not in rows and row_key(name) not in rows:

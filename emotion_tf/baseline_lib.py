@@ -454,7 +454,7 @@ def run_baseline(corpus_dir: str, out_dir: str, partitions: Sequence[str] = ("de
   tuned = tune(data["train"], data["devel"], settings, LABEL_NAMES, seed)
   model_file = os.path.join(out_dir, MODEL_FILENAME)
   described = tuned.describe()
-  evaluate_lib.write_json(model_file, dict(described, sample_rate=int(sample_rate),
+  fileio.write_json(model_file, dict(described, sample_rate=int(sample_rate),
                                          lld_names=egemaps_lld_names(),
                                          features="mean and std of each LLD over the window",
                                          devel_grid=tuned.table))
@@ -486,7 +486,7 @@ def run_baseline(corpus_dir: str, out_dir: str, partitions: Sequence[str] = ("de
     summary["partitions"][p] = result
     logging.info("baseline %s: CCC %s (mean %.4f)", p,
                  ", ".join(f"{k} {v:.4f}" for k, v in result["ccc"].items()), result["ccc_mean"])
-  evaluate_lib.write_json(os.path.join(out_dir, evaluate_lib.SUMMARY_FILENAME), summary)
+  fileio.write_json(os.path.join(out_dir, evaluate_lib.SUMMARY_FILENAME), summary)
   return summary
 
 

@@ -237,6 +237,27 @@ def write_prediction_csv(path: str, name: str, predictions: np.ndarray,
   fileio.atomic_write_text(path, format_prediction_csv(name, predictions, hop_seconds))
 
 
+def _checked_data_dir(data_dir: str, partitions: Sequence[str],
+                      allow_incomplete: bool) -> Dict[str, Any]:
+  """metadata.json of `data_dir` once its shards pass `pipeline.check_complete` and
+  `pipeline.validate_shards` (raises ValueError when no requested partition has shards)."""
+  meta = schema.read_metadata(data_dir)
+  present = []
+  for partition in partitions:
+    try:
+      pipeline.shard_files(data_dir, partition)
+      present.append(partition)
+    except FileNotFoundError:
+      pass
+  if not present:
+    raise ValueError(f"{data_dir}: no shards for partition(s) {', '.join(partitions)} "
+                     f"(pattern {schema.shard_pattern('<partition>')})")
+  pipeline.check_complete(data_dir, meta, present, allow_incomplete)
+  for partition in present:
+    pipeline.validate_shards(data_dir, partition, meta)
+  return meta
+
+
 def run_evaluation(model_dir: str, data_dir: str, partitions: Iterable[str],
                    out_dir: Optional[str] = None, which: str = "best",
                    batch_size: int = EvalConfig.batch_size,
@@ -266,20 +287,7 @@ def run_evaluation(model_dir: str, data_dir: str, partitions: Iterable[str],
     raise ValueError("no partitions given")
   out_dir = out_dir or model_dir_lib.evaluation_dir(model_dir, which)
   model = model_dir_lib.load_trained_model(model_dir, which)
-  meta = schema.read_metadata(data_dir)
-  present = []
-  for partition in partitions:
-    try:
-      pipeline.shard_files(data_dir, partition)
-      present.append(partition)
-    except FileNotFoundError:
-      pass
-  if not present:
-    raise ValueError(f"{data_dir}: no shards for partition(s) {', '.join(partitions)} "
-                     f"(pattern {schema.shard_pattern('<partition>')})")
-  pipeline.check_complete(data_dir, meta, present, allow_incomplete)
-  for partition in present:
-    pipeline.validate_shards(data_dir, partition, meta)
+  meta = _checked_data_dir(data_dir, partitions, allow_incomplete)
   hop = float(meta.get("hop_seconds", FRAME_HOP_SECONDS))
   matrix = None
   if embeddings:

@@ -13,7 +13,7 @@ PACKAGE = os.path.join(ROOT, "emotion_tf")
 MAX_FUNCTION_LINES = 80
 
 BINARIES = {"emotion_tf/train.py", "emotion_tf/evaluate.py", "emotion_tf/export.py",
-            "emotion_tf/predict.py", "emotion_tf/ablate.py"}
+            "emotion_tf/predict.py", "emotion_tf/ablate.py", "emotion_tf/baseline.py"}
 FLAG_PLUMBING = {"emotion_tf/cli.py", "emotion_tf/config.py"}
 
 # "path::qualified function name" -> why it may be longer than MAX_FUNCTION_LINES.

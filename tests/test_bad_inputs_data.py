@@ -521,7 +521,7 @@ def test_fixed_recording_is_rewritten_touched_one_is_not(good, tmp_path):
   """The fingerprint covers content: edited labels (same size) and an edited word-timings file
   make their shards be rewritten; a touched file with the same bytes does not; --force
   rewrites everything."""
-  from data_prep import write_tfrecords  # pylint: disable=g-import-not-at-top
+  from data_prep import write_tfrecords_lib as write_tfrecords  # pylint: disable=g-import-not-at-top
   src, vec, ref_out, res, expected = good
   assert res.returncode == 0
   corpus = str(tmp_path / "corpus")
@@ -575,7 +575,7 @@ def _wait_for(path_fn, proc, timeout=120):
 def test_kill9_then_rerun_resumes_exactly(good, tmp_path):
   """kill -9 after the first shard: the rerun finds the stale lock (pid gone), removes it with
   a warning, skips the finished shards and ends byte-identical to an uninterrupted run."""
-  from data_prep import write_tfrecords  # pylint: disable=g-import-not-at-top
+  from data_prep import write_tfrecords_lib as write_tfrecords  # pylint: disable=g-import-not-at-top
   src, vec, _, res, _ = good
   assert res.returncode == 0
   corpus = str(tmp_path / "corpus")

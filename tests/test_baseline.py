@@ -208,7 +208,7 @@ def test_lld_cache_is_reused_and_refreshed(tiny_corpus, tmp_path, monkeypatch):
 
 
 def test_ablation_table_has_the_baseline_row(tiny_corpus, tmp_path):
-  from emotion_tf import ablate
+  from emotion_tf import ablate_lib as ablate
   out = str(tmp_path / "ablation")
   results = ablate.run_ablation(str(tmp_path / "no_tfrecords"), {}, out, epochs=1,
                                 learning_rate=1e-3, rows=["baseline"], corpus_dir=tiny_corpus)

@@ -133,7 +133,7 @@ def _serving_export(root, frontend_dirs):
 def test_writer_and_predict_features_identical(tiny_corpus, frontend_dirs,  # noqa: F811
                                                tmp_path):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from data_prep import write_tfrecords  # pylint: disable=g-import-not-at-top
+  from data_prep import write_tfrecords_lib as write_tfrecords  # pylint: disable=g-import-not-at-top
   from emotion_tf.data import schema  # pylint: disable=g-import-not-at-top
   s2v, align = frontend_dirs[:2]
   vec = str(tmp_path / "space.vec")
@@ -250,7 +250,7 @@ def test_boundary_f1_counts():
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
 def test_segmenter_on_espeak_sentence():
-  from data_prep import synthesize  # pylint: disable=g-import-not-at-top
+  from data_prep import synthesize_lib as synthesize  # pylint: disable=g-import-not-at-top
   words = ["the", "wonderful", "garden", "was", "terribly", "quiet", "today"]
   rng = np.random.default_rng(6)
   parts, truth, t = [np.zeros(int(0.3 * SR))], [], 0.3
