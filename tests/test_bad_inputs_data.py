@@ -502,9 +502,16 @@ def test_two_writers_with_different_settings_one_refused(good, tmp_path):
   lock = os.path.join(out, ".lock-write_tfrecords.0-of-1")
   deadline = time.time() + 120
   while not os.path.exists(lock) and first.poll() is None and time.time() < deadline:
-    time.sleep(0.005)
-  second = run("data_prep.write_tfrecords",
-               *writer_args(corpus, vec, out, "--audio_dtype", "int16"))
+    time.sleep(0.002)
+  # Freeze the first writer while it holds the lock (it writes the tiny corpus in a fraction of
+  # the second one's start-up time), so the second surely meets a live writer.
+  os.kill(first.pid, signal.SIGSTOP)
+  try:
+    assert os.path.exists(lock), "the first writer finished before its lock was seen"
+    second = run("data_prep.write_tfrecords",
+                 *writer_args(corpus, vec, out, "--audio_dtype", "int16"))
+  finally:
+    os.kill(first.pid, signal.SIGCONT)
   stdout, stderr = first.communicate(timeout=300)
   assert first.returncode == 0, stderr[-3000:]
   assert second.returncode == 2
