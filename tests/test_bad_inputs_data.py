@@ -617,6 +617,12 @@ def test_kill9_then_rerun_resumes_exactly(good, tmp_path):
   assert [f for f in os.listdir(out) if f.startswith(".")] == []
 
 
+def sigint_default():
+  """Child set-up: Ctrl-C acts as in a terminal's foreground job, also when the tests run in a
+  background job (which starts every child with SIGINT ignored, and Python keeps it so)."""
+  signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_exits_130_with_one_line_and_rerun_resumes(good, tmp_path):
   """SIGINT while the worker pool runs: exit 130, one line, no traceback from the parent or
   the workers, lock released; the rerun completes byte-identical to an uninterrupted run."""
@@ -627,7 +633,7 @@ def test_ctrl_c_exits_130_with_one_line_and_rerun_resumes(good, tmp_path):
       [sys.executable, "-m", "data_prep.write_tfrecords",
        *writer_args(corpus, vec, out, "--num_workers", "2")],
       cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-      start_new_session=True)
+      start_new_session=True, preexec_fn=sigint_default)
   children = f"/proc/{proc.pid}/task/{proc.pid}/children"
 
   def workers_started():

@@ -450,7 +450,10 @@ def interrupt_after_backup(args, env_vars, model_dir, sig, after_step):
   """Starts the binary, sends `sig` once a backup newer than `after_step` exists."""
   log = os.path.join(os.path.dirname(model_dir), f"train-{sig}.log")   # no pipe to fill up
   with open(log, "w", encoding="utf-8") as err:
-    proc = subprocess.Popen(args, cwd=ROOT, env=env_vars, stdout=err, stderr=err)
+    # SIGINT as for a terminal's foreground job, also when the tests run in a background job
+    # (which starts children with SIGINT ignored).
+    proc = subprocess.Popen(args, cwd=ROOT, env=env_vars, stdout=err, stderr=err,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 300
     while (latest_backup_step(model_dir) <= after_step and proc.poll() is None
            and time.time() < deadline):
