@@ -91,18 +91,26 @@ def content_vocabulary(config: SynthConfig = SynthConfig()) -> List[Tuple[str, f
   entries = lexicon.load_valence_entries()
   cands = [(w, v, s) for w, (v, s) in entries.items()
            if lexicon.is_plain_word(w) and 4 <= len(w) <= 9 and abs(v) <= 0.9]
-  edges = np.linspace(-0.9, 0.9, config.valence_bins + 1)
-  bins: List[List[Tuple[str, float, float]]] = [[] for _ in range(config.valence_bins)]
+  return pick_across_valence_bins(cands, 0.9, config.valence_bins, config.content_words)
+
+
+def pick_across_valence_bins(cands: Sequence[Tuple[str, float, float]], max_abs: float,
+                             num_bins: int, count: int) -> List[Tuple[str, float]]:
+  """`count` (word, valence) of `cands` (word, valence, rater std) spread over `num_bins`
+  equal valence bins of [-max_abs, max_abs]: round-robin over the bins, within a bin the
+  lowest rater std first; sorted by valence."""
+  edges = np.linspace(-max_abs, max_abs, num_bins + 1)
+  bins: List[List[Tuple[str, float, float]]] = [[] for _ in range(num_bins)]
   for w, v, s in cands:
-    b = min(int(np.searchsorted(edges, v, side="right")) - 1, config.valence_bins - 1)
+    b = min(int(np.searchsorted(edges, v, side="right")) - 1, num_bins - 1)
     bins[b].append((w, v, s))
   for b in bins:
     b.sort(key=lambda x: (x[2], x[0]))
   chosen: List[Tuple[str, float]] = []
   depth = 0
-  while len(chosen) < config.content_words and any(len(b) > depth for b in bins):
+  while len(chosen) < count and any(len(b) > depth for b in bins):
     for b in bins:
-      if len(b) > depth and len(chosen) < config.content_words:
+      if len(b) > depth and len(chosen) < count:
         chosen.append((b[depth][0], b[depth][1]))
     depth += 1
   chosen.sort(key=lambda x: (x[1], x[0]))

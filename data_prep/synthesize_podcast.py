@@ -157,22 +157,8 @@ def content_vocabulary(config: PodcastConfig = PodcastConfig()) -> List[Tuple[st
            if lexicon.is_plain_word(w) and 4 <= len(w) <= 12 and abs(v) <= 0.95
            and w not in first and w not in own
            and not any(b in w for b in BLOCKED_SUBSTRINGS)]
-  edges = np.linspace(-0.95, 0.95, config.valence_bins + 1)
-  bins: List[List[Tuple[str, float, float]]] = [[] for _ in range(config.valence_bins)]
-  for w, v, s in cands:
-    b = min(int(np.searchsorted(edges, v, side="right")) - 1, config.valence_bins - 1)
-    bins[b].append((w, v, s))
-  for b in bins:
-    b.sort(key=lambda x: (x[2], x[0]))
-  chosen: List[Tuple[str, float]] = []
-  depth = 0
-  while len(chosen) < config.content_words and any(len(b) > depth for b in bins):
-    for b in bins:
-      if len(b) > depth and len(chosen) < config.content_words:
-        chosen.append((b[depth][0], b[depth][1]))
-    depth += 1
-  chosen.sort(key=lambda x: (x[1], x[0]))
-  return chosen
+  return synthesize.pick_across_valence_bins(cands, 0.95, config.valence_bins,
+                                             config.content_words)
 
 
 # -------------------------------------------------------------------------------------- curves
