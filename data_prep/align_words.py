@@ -59,6 +59,11 @@ def main(argv: Sequence[str]) -> int:
   return cli.EXIT_OK if result["ok"] else cli.EXIT_FAILURE
 
 
-if __name__ == "__main__":
+def console_main() -> None:
+  """Entry point of the `emotion-tf-align-words` console script."""
   define_flags()
   cli.run(main)
+
+
+if __name__ == "__main__":
+  console_main()

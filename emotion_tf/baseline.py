@@ -85,6 +85,11 @@ def main(argv):
   return cli.EXIT_FAILURE if summary["recording_errors"] or summary["errors"] else cli.EXIT_OK
 
 
-if __name__ == "__main__":
+def console_main() -> None:
+  """Entry point of the `emotion-tf-baseline` console script."""
   define_flags()
   cli.run(main)
+
+
+if __name__ == "__main__":
+  console_main()
