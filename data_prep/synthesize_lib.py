@@ -634,11 +634,17 @@ def validate_request(out_dir: str, num_recordings: int, seconds: float, voices: 
   return specs
 
 
+def design_text(doc: Optional[str], heading: str, config) -> str:
+  """The design section of a module docstring (from `heading` on) plus the config dataclass
+  as JSON, as written to a corpus' README.md."""
+  doc = doc or ""
+  return doc[doc.index(heading):].strip() + "\n\nConfig: " + json.dumps(
+      dataclasses.asdict(config), sort_keys=True) + "\n"
+
+
 def describe_design(config: SynthConfig) -> str:
   """The label design, as written to README.md (the module docstring's design section)."""
-  doc = __doc__ or ""
-  return doc[doc.index("Label design"):].strip() + "\n\nConfig: " + json.dumps(
-      dataclasses.asdict(config), sort_keys=True) + "\n"
+  return design_text(__doc__, "Label design", config)
 
 
 def synthesize_corpus(out_dir: str, num_recordings: Optional[int] = 40, seconds: float = 60.0,

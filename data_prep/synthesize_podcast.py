@@ -398,9 +398,7 @@ def synthesize_recording(spec: synthesize.RecordingSpec, out_dir: str, seconds: 
 
 def describe_design(config: PodcastConfig) -> str:
   """The design section of the module docstring plus the config, as written to README.md."""
-  doc = __doc__ or ""
-  return doc[doc.index("Podcast design"):].strip() + "\n\nConfig: " + json.dumps(
-      dataclasses.asdict(config), sort_keys=True) + "\n"
+  return synthesize.design_text(__doc__, "Podcast design", config)
 
 
 def synthesize_corpus(out_dir: str, num_recordings: Optional[int] = 16, seconds: float = 60.0,

@@ -216,16 +216,7 @@ def export_saved_model(model: EmotionRecognitionModel, export_dir: str,
     write_export_archive(model, saved, meta_path)
     if not os.path.exists(os.path.join(saved, "assets", METADATA_FILENAME)):
       raise ExportError(f"{export_dir}: SavedModel was written without its metadata asset")
-    old = None
-    if os.path.exists(export_dir):
-      old = os.path.join(tmp_dir, "previous")
-      os.rename(export_dir, old)
-    try:
-      os.rename(saved, export_dir)
-    except OSError:
-      if old is not None:
-        os.rename(old, export_dir)
-      raise
+    _swap_in(saved, export_dir)
   finally:
     shutil.rmtree(tmp_dir, ignore_errors=True)
   logging.info("exported %s model (semantic_dim %d) to %s", meta["variant"],
@@ -346,7 +337,7 @@ def export_embeddings(meta: Dict[str, Any]) -> Optional[Dict[str, Any]]:
 
 
 def _swap_in(new_dir: str, export_dir: str) -> None:
-  """Renames the finished export `new_dir` (a sibling of `export_dir`) into place.
+  """Renames the finished export `new_dir` (on the same file system) into place.
 
   An existing `export_dir` (checked by `check_export_target`) is first renamed to a trash
   sibling and removed after the swap, so at no moment is a half-written export visible; if
