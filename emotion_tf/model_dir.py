@@ -14,7 +14,9 @@ Layout (every name used by train / evaluate / export / ablate comes from here):
 """
 
 import os
-from typing import Any, Dict, Optional
+import re
+import socket
+from typing import Any, Dict, List, Optional
 
 import keras
 from absl import logging
@@ -110,9 +112,56 @@ def load_trained_model(model_dir: str, which: str = "best") -> models.EmotionRec
   return model
 
 
+_TEMP = re.compile(r"^\.tmp-(?P<host>.+)-(?P<pid>\d+)-(?P<name>[^-]+\.keras)$")
+
+
+def _pid_alive(pid: int) -> bool:
+  try:
+    os.kill(pid, 0)
+  except ProcessLookupError:
+    return False
+  except PermissionError:
+    pass
+  return True
+
+
+def remove_stale_temps(model_dir: str) -> List[str]:
+  """Removes `.tmp-<host>-<pid>-<name>.keras` files of `save_keras` whose writer is gone.
+
+  A writer killed mid-save (SIGKILL, power loss) leaves its temp file behind; only temps of
+  this host whose process no longer runs are removed (another host's cannot be checked).
+
+  Returns:
+    the removed paths.
+  """
+  removed = []
+  host = socket.gethostname()
+  try:
+    entries = os.listdir(model_dir)
+  except FileNotFoundError:
+    return removed
+  for entry in entries:
+    match = _TEMP.match(entry)
+    if not match or match["host"] != host or _pid_alive(int(match["pid"])):
+      continue
+    path = os.path.join(model_dir, entry)
+    try:
+      os.remove(path)
+    except FileNotFoundError:
+      continue
+    logging.warning("%s: removed a partial save left by process %s (no longer running)",
+                    path, match["pid"])
+    removed.append(path)
+  return removed
+
+
 def save_keras(model: keras.Model, model_dir: str, name: str) -> None:
-  """Saves `model` as `<model_dir>/<name>` via a temp file + rename (never a partial file)."""
+  """Saves `model` as `<model_dir>/<name>` via a temp file + rename (never a partial file).
+
+  Temp files of earlier writers that were killed mid-save are removed first.
+  """
+  remove_stale_temps(model_dir)
   target = os.path.join(model_dir, name)
-  tmp = os.path.join(model_dir, f".tmp-{os.getpid()}-{name}")
+  tmp = os.path.join(model_dir, f".tmp-{socket.gethostname()}-{os.getpid()}-{name}")
   model.save(tmp)
   os.replace(tmp, target)
