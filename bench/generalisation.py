@@ -7,8 +7,9 @@
 Runs, through the binaries a user runs (each step skipped when its output exists, so a
 rerun resumes): word timings (given dir, forced alignment, or the writer's uniform split),
 Word2Vec on TEXT, Speech2Vec, alignment, TFRecords, then for every variant and seed
-`emotion_tf.train` + `emotion_tf.evaluate` (Test), and the eGeMAPS baseline. Prints Test
-CCC per dimension (mean ± std over seeds) and whether each model beats the baseline.
+`emotion_tf.train` + `emotion_tf.evaluate` (Test; raw, and with `--postprocess devel`: shift
+and smoothing chosen on Devel), and the eGeMAPS baseline. Prints Test CCC per dimension (mean
+± std over seeds) and whether each model beats the baseline.
 Prints figures only; asserts nothing.
 """
 
@@ -86,7 +87,7 @@ def main():
        os.path.join(data, "metadata.json"), log)
   rows = {}
   for variant in a.variants.split(","):
-    scores = []
+    scores, post_scores = [], []
     for seed in a.seeds.split(","):
       model_dir = os.path.join(w, f"model_{variant}_s{seed}")
       _run([py, "-m", "emotion_tf.train", "--data_dir", data, "--model_dir", model_dir,
@@ -95,8 +96,14 @@ def main():
       summary = os.path.join(model_dir, "evaluation_best", "evaluation.json")
       _run([py, "-m", "emotion_tf.evaluate", "--model_dir", model_dir, "--data_dir", data,
             "--partitions", "Test"], summary, log)
+      post_dir = os.path.join(model_dir, "evaluation_best_postprocessed")
+      _run([py, "-m", "emotion_tf.evaluate", "--model_dir", model_dir, "--data_dir", data,
+            "--partitions", "Test", "--postprocess", "devel", "--out", post_dir],
+           os.path.join(post_dir, "evaluation.json"), log)
       scores.append(_test_ccc(summary))
+      post_scores.append(_test_ccc(os.path.join(post_dir, "evaluation.json")))
     rows[variant] = np.array(scores)
+    rows[variant + " + post-proc."] = np.array(post_scores)
   base = None
   if not a.skip_baseline:
     out = os.path.join(w, "baseline")
@@ -105,18 +112,18 @@ def main():
     base = np.array(_test_ccc(os.path.join(out, "evaluation.json")))
   print(f"\nTest CCC on {a.corpus} (timings: {a.timings}; mean ± std over seeds "
         f"{a.seeds})")
-  print(f"{'model':<26}" + "".join(f"{n:>15}" for n in NAMES + ("mean",)))
+  print(f"{'model':<34}" + "".join(f"{n:>15}" for n in NAMES + ("mean",)))
   if base is not None:
-    print(f"{'eGeMAPS + ridge baseline':<26}" + "".join(
+    print(f"{'eGeMAPS + ridge baseline':<34}" + "".join(
         f"{v:>15.3f}" for v in list(base) + [base.mean()]))
   for variant, s in rows.items():
     full = np.concatenate([s, s.mean(axis=1, keepdims=True)], axis=1)
     m, sd = full.mean(axis=0), full.std(axis=0)
-    print(f"{variant:<26}" + "".join(f"{x:>9.3f}±{y:.3f}" for x, y in zip(m, sd)))
+    print(f"{variant:<34}" + "".join(f"{x:>9.3f}±{y:.3f}" for x, y in zip(m, sd)))
     if base is not None:
       bfull = np.concatenate([base, [base.mean()]])
       wins = ["yes" if x > b else "no" for x, b in zip(m, bfull)]
-      print(f"{'  beats baseline':<26}" + "".join(f"{x:>15}" for x in wins))
+      print(f"{'  beats baseline':<34}" + "".join(f"{x:>15}" for x in wins))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from absl import logging
 
 from emotion_tf import FRAME_HOP_SECONDS, LABEL_NAMES
 from emotion_tf import plots as plotting
+from emotion_tf import postprocess as postprocess_lib
 from emotion_tf import config as config_lib
 from emotion_tf import fileio
 from emotion_tf import model_dir as model_dir_lib
@@ -57,6 +58,11 @@ class EvalConfig:
   allow_incomplete: bool = config_lib.field(
       False, "Evaluate a TFRecord directory whose metadata.json says \"complete\": false (some "
       "recordings failed to write); by default such a directory is refused, naming them.")
+  postprocess: str = config_lib.field(
+      "", "Post-processing of the predictions (emotion_tf.postprocess): empty = none; 'devel' = "
+      "choose a time shift and Gaussian smoothing per dimension on the Devel partition of "
+      "--data_dir (written to <out>/postprocess.json) and apply them to every partition; or "
+      "the path of such a postprocess.json to apply. The raw CCC stays in 'ccc_raw'.")
 
 
 def run_eval_config(config: EvalConfig) -> Dict[str, Any]:
@@ -64,7 +70,8 @@ def run_eval_config(config: EvalConfig) -> Dict[str, Any]:
   return run_evaluation(config.model_dir, config.data_dir, config.partitions,
                         out_dir=config.out or None, which=config.which,
                         batch_size=config.batch_size, embeddings=config.embeddings or None,
-                        plots=config.plots, allow_incomplete=config.allow_incomplete)
+                        plots=config.plots, allow_incomplete=config.allow_incomplete,
+                        postprocess=config.postprocess)
 
 
 # -------------------------------------------------------------------------------------- metrics
@@ -262,7 +269,7 @@ def run_evaluation(model_dir: str, data_dir: str, partitions: Iterable[str],
                    out_dir: Optional[str] = None, which: str = "best",
                    batch_size: int = EvalConfig.batch_size,
                    embeddings: Optional[str] = None, plots: bool = True,
-                   allow_incomplete: bool = False) -> Dict[str, Any]:
+                   allow_incomplete: bool = False, postprocess: str = "") -> Dict[str, Any]:
   """Evaluates `<model_dir>/<which>.keras` on `partitions` and writes the results.
 
   Writes `<out_dir>/evaluation.json` (the summary returned, without per-frame arrays),
@@ -271,6 +278,10 @@ def run_evaluation(model_dir: str, data_dir: str, partitions: Iterable[str],
   recording's CCC, `emotion_tf.plots`). `out_dir` defaults to
   `<model_dir>/evaluation_<which>`. `embeddings`: optional .vec file swapped in via word_index.
   A partition that fails (e.g. no shards) is reported under 'errors' and the others still run.
+
+  `postprocess` ('' = none, 'devel', or a postprocess.json path; see EvalConfig): the CCC
+  figures, CSVs and plots are those of the post-processed predictions, each partition's raw
+  CCC is kept under 'ccc_raw' / 'ccc_mean_raw', and the settings under 'postprocess'.
 
   Before any partition runs, the shards of every requested partition are read once and their
   first records checked against metadata.json (`pipeline.validate_shards`), and a directory
@@ -304,6 +315,11 @@ def run_evaluation(model_dir: str, data_dir: str, partitions: Iterable[str],
       "partitions": {},
       "errors": {},
   }
+  names = getattr(model.config, "label_names", LABEL_NAMES)
+  post = None
+  if postprocess:
+    post = _postprocessing(postprocess, model, data_dir, batch_size, matrix, out_dir, hop)
+    summary["postprocess"] = dict(post.to_json(), source=postprocess)
   for partition in partitions:
     try:
       result = evaluate_partition(model, data_dir, partition, batch_size, matrix,
@@ -314,13 +330,19 @@ def run_evaluation(model_dir: str, data_dir: str, partitions: Iterable[str],
       continue
     predictions = result.pop("predictions")
     labels = result.pop("labels")
+    if post is not None:
+      raw = {"ccc_raw": result["ccc"], "ccc_mean_raw": result["ccc_mean"]}
+      predictions = post.apply_all(predictions)
+      result.update(ccc_summary(labels, predictions, names), **raw)
+      logging.info("%s post-processed: CCC %s (mean %.4f)", partition,
+                   ", ".join(f"{k} {v:.4f}" for k, v in result["ccc"].items()),
+                   result["ccc_mean"])
     pred_dir = os.path.join(out_dir, "predictions", partition)
     for rid, pred in predictions.items():
       write_prediction_csv(os.path.join(pred_dir, rid + ".csv"), rid, pred, hop)
     result["predictions_dir"] = pred_dir
     if plots:
       plot_dir = os.path.join(out_dir, "plots", partition)
-      names = getattr(model.config, "label_names", LABEL_NAMES)
       plotting.write_recording_pngs(plot_dir, labels, predictions, names, hop, partition)
       result["plots_dir"] = plot_dir
     summary["partitions"][partition] = result
@@ -328,6 +350,20 @@ def run_evaluation(model_dir: str, data_dir: str, partitions: Iterable[str],
   if not summary["partitions"]:
     raise RuntimeError(f"every partition failed: {summary['errors']}")
   return summary
+
+
+def _postprocessing(postprocess: str, model: keras.Model, data_dir: str, batch_size: int,
+                    matrix: Optional[np.ndarray], out_dir: str,
+                    hop: float) -> postprocess_lib.PostProcessing:
+  """The PostProcessing of `postprocess`: fitted on Devel ('devel', written to
+  <out_dir>/postprocess.json) or read from a file (checked against the model's labels/hop)."""
+  names = tuple(getattr(model.config, "label_names", LABEL_NAMES))
+  if postprocess.strip().lower() == "devel":
+    predictions, labels = predict_partition(model, data_dir, "devel", batch_size, matrix)
+    post, report = postprocess_lib.fit_postprocessing(predictions, labels, names, hop)
+    postprocess_lib.write(os.path.join(out_dir, postprocess_lib.FILENAME), post, report)
+    return post
+  return postprocess_lib.read_for(postprocess, names, hop)
 
 
 def format_table(summary: Mapping[str, Any], label_names: Sequence[str] = LABEL_NAMES) -> str:

@@ -25,6 +25,7 @@ from absl import flags
 from absl import logging
 
 from emotion_tf import cli
+from emotion_tf import postprocess
 from emotion_tf import predict_api
 from emotion_tf import predict_lib
 
@@ -55,6 +56,9 @@ def define_flags() -> None:
                     "--embeddings: zeros, or the TFRecord writer's deterministic hash vector "
                     "(use what the training data used).")
   flags.DEFINE_string("name", "", "Value of the CSV's name column; empty = the wav file's stem.")
+  flags.DEFINE_string("postprocess", "", "A postprocess.json written by `emotion_tf.evaluate "
+                      "--postprocess devel` (per-dimension time shift and smoothing chosen on "
+                      "Devel), applied to each recording's predictions; empty = raw output.")
   flags.DEFINE_boolean("allow_embeddings_mismatch", False, "Predict even when the sha256 of "
                        "--embeddings differs from the embeddings the model was trained with "
                        "(recorded in the export); a warning instead of exit status 2.")
@@ -103,6 +107,10 @@ def main(argv):
     if FLAGS.embeddings:
       predictor.embedding_space(FLAGS.embeddings,  # read and checked once, up front
                                 FLAGS.allow_embeddings_mismatch)
+    post = None
+    if FLAGS.postprocess:
+      post = postprocess.read_for(FLAGS.postprocess, predictor.label_names,
+                                  predictor.hop_seconds)
   except (ValueError, OSError) as e:   # ExportError, PredictionInputError, VecFormatError
     raise cli.InputError(str(e)) from e
   if FLAGS.word_timings and not FLAGS.embeddings:
@@ -110,7 +118,8 @@ def main(argv):
   done, failed = predict_api.predict_files(
       predictor, audio_paths, outputs, word_timings=FLAGS.word_timings or None,
       embeddings=FLAGS.embeddings or None, tier=FLAGS.tier or None, oov=FLAGS.oov,
-      csv_header=FLAGS.csv_header, names=[FLAGS.name] if FLAGS.name else None)
+      csv_header=FLAGS.csv_header, names=[FLAGS.name] if FLAGS.name else None,
+      postprocessing=post)
   for info in done.values():
     sys.stdout.write(f"wrote {info['out']}: {info['frames']} frames ({info['seconds']:.1f} s), "
                      f"{info['frames_with_word']} frames with a word, {info['oov_words']} OOV "

@@ -38,6 +38,7 @@ from emotion_tf.data import word_timings as wt
 from emotion_tf import evaluate_lib
 from emotion_tf import export_lib
 from emotion_tf import fileio
+from emotion_tf import postprocess
 from emotion_tf import predict_lib
 
 TIME_COLUMN = "time"
@@ -313,7 +314,8 @@ def format_csv(name: str, predictions: np.ndarray, hop_seconds: float,
 def predict_files(predictor: Predictor, audio_paths: Sequence[str], outputs: Sequence[str],
                   word_timings: Optional[str] = None, embeddings: Optional[str] = None,
                   tier: Optional[str] = None, oov: str = "zeros", csv_header: bool = False,
-                  names: Optional[Sequence[str]] = None
+                  names: Optional[Sequence[str]] = None,
+                  postprocessing: Optional[postprocess.PostProcessing] = None
                   ) -> Tuple[Dict[str, Dict[str, Any]], Dict[str, str]]:
   """Predicts each wav with one loaded model and writes its CSV atomically.
 
@@ -327,6 +329,8 @@ def predict_files(predictor: Predictor, audio_paths: Sequence[str], outputs: Seq
     embeddings: .vec of the model's semantic space (needed with word timings).
     csv_header: start each CSV with `name;time;arousal;valence;liking`.
     names: CSV name column per file (default: the wav stems).
+    postprocessing: shift/smoothing applied to each file's predictions before writing (e.g.
+      `postprocess.read` of the postprocess.json of `emotion_tf.evaluate --postprocess devel`).
 
   Returns:
     (done {audio_path: info incl. 'out'}, failed {audio_path: message}).
@@ -340,6 +344,8 @@ def predict_files(predictor: Predictor, audio_paths: Sequence[str], outputs: Seq
     try:
       timings = timings_for(audio_path, word_timings)
       y = predictor.predict_file_array(audio_path, timings, embeddings, tier, oov)
+      if postprocessing is not None:
+        y = postprocessing.apply(y)
       fileio.atomic_write_text(out, format_csv(name, y, predictor.hop_seconds,
                                                predictor.label_names, csv_header))
     except (ValueError, OSError) as e:   # PredictionInputError, CorpusError, VecFormatError

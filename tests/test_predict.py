@@ -156,3 +156,29 @@ def test_bad_inputs_name_the_file(setup, tmp_path):
   with pytest.raises(export_lib.ExportError, match="export directory does not exist"):
     predict_lib.predict_to_csv(str(tmp_path / "no_export"), setup["wav"], str(tmp_path / "o.csv"))
   assert not os.path.exists(tmp_path / "o.csv")
+
+
+def test_cli_postprocess_file_shifts_and_smooths(setup, tmp_path):
+  """--postprocess: the written CSV is the raw prediction shifted and Gaussian-smoothed per
+  dimension (scipy reference); a file made for another hop is refused naming it (exit 2)."""
+  from scipy.ndimage import gaussian_filter1d  # pylint: disable=g-import-not-at-top
+  from emotion_tf import postprocess  # pylint: disable=g-import-not-at-top
+  pp_path = str(tmp_path / "postprocess.json")
+  postprocess.write(pp_path, postprocess.PostProcessing((0.2, 0.0, -0.1), (0.3, 0.0, 0.1)), {})
+  out = str(tmp_path / "pred.csv")
+  base = ["-m", "emotion_tf.predict", "--model", setup["export_dir"], "--audio", setup["wav"],
+          "--word_timings", setup["csv"], "--embeddings", setup["vec"], "--out", out]
+  r = run_python(base + ["--postprocess", pp_path])
+  assert r.returncode == 0, r.stderr[-3000:]
+  want, n = setup["want"], setup["frames"]
+  idx = np.arange(n)
+  ref = np.stack([
+      gaussian_filter1d(want[np.minimum(idx + 2, n - 1), 0], 3.0, mode="nearest"),
+      want[:, 1],
+      gaussian_filter1d(want[np.maximum(idx - 1, 0), 2], 1.0, mode="nearest")], axis=1)
+  np.testing.assert_allclose(np.array([row[2:] for row in read_csv(out)], float), ref,
+                             atol=2e-5)
+  other = str(tmp_path / "other.json")
+  postprocess.write(other, postprocess.PostProcessing((0.0,) * 3, (0.0,) * 3, 0.02), {})
+  r = run_python(base + ["--postprocess", other])
+  assert r.returncode == 2 and f"{other}: made for" in r.stderr, r.stderr[-2000:]
