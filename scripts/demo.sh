@@ -4,7 +4,8 @@
 #   bash scripts/demo.sh [RUN_DIR]
 #
 # corpus -> Word2Vec -> Speech2Vec -> alignment -> TFRecords -> training of the
-# disentangled-attention model -> evaluation (Devel, Test) -> AVEC 2017 eGeMAPS baseline ->
+# disentangled-attention model -> evaluation (Devel, Test; raw and with Devel-tuned
+# post-processing) -> AVEC 2017 eGeMAPS baseline ->
 # SavedModel export ->
 # prediction for one recording -> CCC table. Every step's output lives in RUN_DIR;
 # a rerun skips finished steps (and the binaries themselves resume).
@@ -20,8 +21,8 @@ TEXT_SENTENCES=${TEXT_SENTENCES:-50000}
 S2V_EPOCHS=${S2V_EPOCHS:-}
 EXTRA_SPEECH_RECORDINGS=${EXTRA_SPEECH_RECORDINGS:-160}
 TRAIN_VOICES=${TRAIN_VOICES:-en+m1,en+f2,en-us+m3,en+f4}
-# Training settings: flags/demo_train.flags; EPOCHS / LEARNING_RATE override them when set.
-EPOCHS=${EPOCHS:-}
+# Training settings: flags/demo_train.flags; TRAIN_STEPS / LEARNING_RATE override them when set.
+TRAIN_STEPS=${TRAIN_STEPS:-}
 LEARNING_RATE=${LEARNING_RATE:-}
 SEED=${SEED:-0}
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
@@ -79,15 +80,20 @@ step "TFRecords (10 s chunks + aligned Speech2Vec per frame)" "$RUN/tfrecords/me
     --embeddings "$RUN/alignment/aligned_speech2vec.vec" --out "$RUN/tfrecords" \
     --word_timings "$RUN/corpus/word_timings"
 
-step "training: flags/demo_train.flags${EPOCHS:+, $EPOCHS epochs} (TensorBoard: $RUN/model/logs)" \
+step "training: flags/demo_train.flags${TRAIN_STEPS:+, $TRAIN_STEPS steps} (TensorBoard: $RUN/model/logs)" \
   "$RUN/model/last.keras" \
   $PY -m emotion_tf.train --flagfile flags/demo_train.flags --data_dir "$RUN/tfrecords" \
-    --model_dir "$RUN/model" ${EPOCHS:+--epochs "$EPOCHS"} \
+    --model_dir "$RUN/model" ${TRAIN_STEPS:+--train_steps "$TRAIN_STEPS"} \
     ${LEARNING_RATE:+--learning_rate "$LEARNING_RATE"} --seed "$SEED"
 
 step "evaluation on Devel and Test" "$RUN/model/evaluation_best/evaluation.json" \
   $PY -m emotion_tf.evaluate --model_dir "$RUN/model" --data_dir "$RUN/tfrecords" \
     --partitions Devel,Test
+
+step "evaluation with post-processing (time shift + smoothing chosen on Devel)" \
+  "$RUN/model/evaluation_best_postprocessed/evaluation.json" \
+  $PY -m emotion_tf.evaluate --model_dir "$RUN/model" --data_dir "$RUN/tfrecords" \
+    --partitions Devel,Test --postprocess devel --out "$RUN/model/evaluation_best_postprocessed"
 
 step "AVEC 2017 baseline: eGeMAPS + ridge/SVR, tuned on Devel" "$RUN/baseline/evaluation.json" \
   $PY -m emotion_tf.baseline --corpus "$RUN/corpus" --out "$RUN/baseline" --partitions Devel,Test
@@ -98,12 +104,14 @@ step "SavedModel export" "$RUN/export/saved_model.pb" \
 step "prediction for Test_01 (whole recording, one pass)" "$RUN/Test_01.predictions.csv" \
   $PY -m emotion_tf.predict --model "$RUN/export" --audio "$RUN/corpus/audio/Test_01.wav" \
     --word_timings "$RUN/corpus/word_timings/Test_01.csv" \
-    --embeddings "$RUN/alignment/aligned_speech2vec.vec" --out "$RUN/Test_01.predictions.csv"
+    --embeddings "$RUN/alignment/aligned_speech2vec.vec" --out "$RUN/Test_01.predictions.csv" \
+    --postprocess "$RUN/model/evaluation_best_postprocessed/postprocess.json"
 
 $PY - "$RUN" <<'PYEOF'
 import json, sys
 run = sys.argv[1]
 rows = [("Disentangled attention", f"{run}/model/evaluation_best/evaluation.json"),
+        ("  + post-processing", f"{run}/model/evaluation_best_postprocessed/evaluation.json"),
         ("Baseline (eGeMAPS + ridge)", f"{run}/baseline/evaluation.json")]
 names = ["arousal", "valence", "liking"]
 print("\nCCC (all valid frames of a partition, AVEC):")

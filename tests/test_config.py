@@ -103,7 +103,8 @@ def test_demo_flagfile_parses_into_the_configs():
   fv(["prog", f"--flagfile={os.path.join(ROOT, 'flags', 'demo_train.flags')}", "--seed=4"])
   train = config_lib.resolve(train_lib.TrainConfig, fv)
   model = config_lib.resolve(ModelConfig, fv)
-  assert (train.epochs, train.learning_rate, train.seed) == (30, 1e-3, 4)
+  assert (train.train_steps, train.steps_per_epoch, train.batch_size, train.learning_rate,
+          train.seed) == (600, 30, 8, 1e-3, 4)
   assert model.variant == "disentangled_attention"
 
 
