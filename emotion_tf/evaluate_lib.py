@@ -328,15 +328,10 @@ def run_evaluation(model_dir: str, data_dir: str, partitions: Iterable[str],
       logging.error("%s: partition %s failed: %s", data_dir, partition, e)
       summary["errors"][partition] = str(e)
       continue
+    if post is not None:
+      _apply_postprocessing(result, post, names)
     predictions = result.pop("predictions")
     labels = result.pop("labels")
-    if post is not None:
-      raw = {"ccc_raw": result["ccc"], "ccc_mean_raw": result["ccc_mean"]}
-      predictions = post.apply_all(predictions)
-      result.update(ccc_summary(labels, predictions, names), **raw)
-      logging.info("%s post-processed: CCC %s (mean %.4f)", partition,
-                   ", ".join(f"{k} {v:.4f}" for k, v in result["ccc"].items()),
-                   result["ccc_mean"])
     pred_dir = os.path.join(out_dir, "predictions", partition)
     for rid, pred in predictions.items():
       write_prediction_csv(os.path.join(pred_dir, rid + ".csv"), rid, pred, hop)
@@ -350,6 +345,18 @@ def run_evaluation(model_dir: str, data_dir: str, partitions: Iterable[str],
   if not summary["partitions"]:
     raise RuntimeError(f"every partition failed: {summary['errors']}")
   return summary
+
+
+def _apply_postprocessing(result: Dict[str, Any], post: postprocess_lib.PostProcessing,
+                          names: Sequence[str]) -> None:
+  """Replaces the figures and 'predictions' of an `evaluate_partition` result (with
+  predictions) by those of the post-processed predictions; the raw CCC goes to 'ccc_raw' /
+  'ccc_mean_raw'."""
+  raw = {"ccc_raw": result["ccc"], "ccc_mean_raw": result["ccc_mean"]}
+  result["predictions"] = post.apply_all(result["predictions"])
+  result.update(ccc_summary(result["labels"], result["predictions"], names), **raw)
+  logging.info("%s post-processed: CCC %s (mean %.4f)", result["partition"],
+               ", ".join(f"{k} {v:.4f}" for k, v in result["ccc"].items()), result["ccc_mean"])
 
 
 def _postprocessing(postprocess: str, model: keras.Model, data_dir: str, batch_size: int,

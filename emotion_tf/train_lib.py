@@ -319,39 +319,6 @@ def semantic_dim_of(data_dir: str, embeddings: str = "") -> int:
     raise TrainingSetupError(f"TFRecord metadata: {e}") from e
 
 
-# ----------------------------------------------------------------------------- summaries
-
-def curve_image(gold: np.ndarray, pred: np.ndarray, width: int = 600,
-                panel_height: int = 90) -> np.ndarray:
-  """Plots gold (black) vs predicted (red) curves, one panel per dimension.
-
-  Args:
-    gold, pred: [frames, dims] in [-1, 1].
-  Returns:
-    uint8 image [dims * panel_height, width, 3].
-  """
-  gold = np.asarray(gold, np.float64)
-  pred = np.asarray(pred, np.float64)
-  frames, dims = gold.shape
-  xs = np.linspace(0, frames - 1, width)
-  image = np.full((dims * panel_height, width, 3), 255, np.uint8)
-
-  def draw(values, top, colour):
-    y = np.interp(xs, np.arange(frames), np.clip(values, -1, 1))
-    rows = top + np.round((1 - (y + 1) / 2) * (panel_height - 1)).astype(int)
-    for x in range(width):
-      lo, hi = sorted((rows[x], rows[max(x - 1, 0)]))
-      image[lo:hi + 1, x] = colour
-
-  for d in range(dims):
-    top = d * panel_height
-    image[top + panel_height // 2, :] = 200          # zero line
-    image[top, :] = 120                              # panel border
-    draw(gold[:, d], top, (0, 0, 0))
-    draw(pred[:, d], top, (220, 30, 30))
-  return image
-
-
 # ----------------------------------------------------------------------------- training
 
 def _model_inputs(inputs):

@@ -155,16 +155,6 @@ def test_setup_errors_fail_before_training(tiny_tfrecords, tmp_path):
   assert not os.path.exists(tmp_path / "m2" / "backup")
 
 
-def test_curve_image_draws_both_curves():
-  t = np.linspace(0, 1, 50)
-  gold = np.stack([np.sin(6 * t)] * 3, -1)
-  image = train_lib.curve_image(gold, -gold, width=100, panel_height=40)
-  assert image.shape == (120, 100, 3) and image.dtype == np.uint8
-  red = (image[..., 0] > 200) & (image[..., 1] < 60)
-  black = image.sum(-1) == 0
-  assert red.any() and black.any()
-
-
 class _Messages(logging.Handler):
   """Collects the messages of the absl logger (caplog misses them under xdist workers, where
   absl's handler does not propagate to the root logger)."""
