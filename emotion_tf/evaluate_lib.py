@@ -199,14 +199,18 @@ def _decode_keys(d: Mapping[Any, np.ndarray]) -> Dict[str, np.ndarray]:
 def evaluate_partition(model: keras.Model, data_dir: str, partition: str,
                        batch_size: int = EvalConfig.batch_size,
                        embedding_matrix: Optional[np.ndarray] = None,
-                       return_predictions: bool = False) -> Dict[str, Any]:
+                       return_predictions: bool = False,
+                       predicted: Optional[Tuple[Dict[str, np.ndarray],
+                                                 Dict[str, np.ndarray]]] = None
+                       ) -> Dict[str, Any]:
   """CCC of `model` on one partition (see `ccc_summary` for the keys).
 
   Adds 'partition'; with `return_predictions`, also 'predictions' and 'labels'
-  ({recording_id: [frames, 3]} arrays, not JSON-serialisable).
+  ({recording_id: [frames, 3]} arrays, not JSON-serialisable). `predicted`: the partition's
+  (predictions, labels) of `predict_partition` when already computed (not run again).
   """
-  predictions, labels = predict_partition(model, data_dir, partition, batch_size,
-                                          embedding_matrix)
+  predictions, labels = predicted or predict_partition(model, data_dir, partition,
+                                                       batch_size, embedding_matrix)
   names = getattr(getattr(model, "config", None), "label_names", LABEL_NAMES)
   result = {"partition": partition}
   result.update(ccc_summary(labels, predictions, names))
@@ -300,12 +304,7 @@ def run_evaluation(model_dir: str, data_dir: str, partitions: Iterable[str],
   model = model_dir_lib.load_trained_model(model_dir, which)
   meta = _checked_data_dir(data_dir, partitions, allow_incomplete)
   hop = float(meta.get("hop_seconds", FRAME_HOP_SECONDS))
-  matrix = None
-  if embeddings:
-    matrix = schema.load_embedding_matrix(data_dir, embeddings)
-    if matrix.shape[1] != model.config.semantic_dim:
-      raise ValueError(f"{embeddings}: vectors have dimension {matrix.shape[1]}, the model "
-                       f"expects semantic_dim {model.config.semantic_dim}")
+  matrix = _embedding_matrix(data_dir, embeddings, model) if embeddings else None
   summary: Dict[str, Any] = {
       "model_dir": os.path.abspath(model_dir),
       "model_file": model_dir_lib.trained_model_path(model_dir, which),
@@ -316,14 +315,15 @@ def run_evaluation(model_dir: str, data_dir: str, partitions: Iterable[str],
       "errors": {},
   }
   names = getattr(model.config, "label_names", LABEL_NAMES)
-  post = None
+  post, predicted = None, {}
   if postprocess:
-    post = _postprocessing(postprocess, model, data_dir, batch_size, matrix, out_dir, hop)
+    post, predicted = _postprocessing(postprocess, model, data_dir, batch_size, matrix,
+                                      out_dir, hop)
     summary["postprocess"] = dict(post.to_json(), source=postprocess)
   for partition in partitions:
     try:
       result = evaluate_partition(model, data_dir, partition, batch_size, matrix,
-                                  return_predictions=True)
+                                  return_predictions=True, predicted=predicted.get(partition))
     except (ValueError, OSError, tf.errors.OpError) as e:
       logging.error("%s: partition %s failed: %s", data_dir, partition, e)
       summary["errors"][partition] = str(e)
@@ -347,6 +347,15 @@ def run_evaluation(model_dir: str, data_dir: str, partitions: Iterable[str],
   return summary
 
 
+def _embedding_matrix(data_dir: str, embeddings: str, model: keras.Model) -> np.ndarray:
+  """[vocab, d] of `embeddings` via the shards' vocabulary; d must be the model's."""
+  matrix = schema.load_embedding_matrix(data_dir, embeddings)
+  if matrix.shape[1] != model.config.semantic_dim:
+    raise ValueError(f"{embeddings}: vectors have dimension {matrix.shape[1]}, the model "
+                     f"expects semantic_dim {model.config.semantic_dim}")
+  return matrix
+
+
 def _apply_postprocessing(result: Dict[str, Any], post: postprocess_lib.PostProcessing,
                           names: Sequence[str]) -> None:
   """Replaces the figures and 'predictions' of an `evaluate_partition` result (with
@@ -361,16 +370,17 @@ def _apply_postprocessing(result: Dict[str, Any], post: postprocess_lib.PostProc
 
 def _postprocessing(postprocess: str, model: keras.Model, data_dir: str, batch_size: int,
                     matrix: Optional[np.ndarray], out_dir: str,
-                    hop: float) -> postprocess_lib.PostProcessing:
+                    hop: float) -> Tuple[postprocess_lib.PostProcessing, Dict[str, Any]]:
   """The PostProcessing of `postprocess`: fitted on Devel ('devel', written to
-  <out_dir>/postprocess.json) or read from a file (checked against the model's labels/hop)."""
+  <out_dir>/postprocess.json) or read from a file (checked against the model's labels/hop),
+  and {'devel': (predictions, labels)} when Devel was predicted for it (else {})."""
   names = tuple(getattr(model.config, "label_names", LABEL_NAMES))
   if postprocess.strip().lower() == "devel":
     predictions, labels = predict_partition(model, data_dir, "devel", batch_size, matrix)
     post, report = postprocess_lib.fit_postprocessing(predictions, labels, names, hop)
     postprocess_lib.write(os.path.join(out_dir, postprocess_lib.FILENAME), post, report)
-    return post
-  return postprocess_lib.read_for(postprocess, names, hop)
+    return post, {"devel": (predictions, labels)}
+  return postprocess_lib.read_for(postprocess, names, hop), {}
 
 
 def format_table(summary: Mapping[str, Any], label_names: Sequence[str] = LABEL_NAMES) -> str:

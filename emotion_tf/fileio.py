@@ -199,20 +199,25 @@ def _process_start_time(pid: int) -> Optional[str]:
     return None
 
 
-def _holder_alive(holder: Dict[str, object]) -> Optional[bool]:
-  """True/False for a holder on this host (pid alive and the same process), None for another
-  host (cannot be checked from here)."""
-  if holder.get("host") != socket.gethostname():
-    return None
-  pid = holder.get("pid")
-  if not isinstance(pid, int) or pid <= 0:
-    return False
+def pid_alive(pid: int) -> bool:
+  """Whether process `pid` of this host is running (one of another user counts as running)."""
   try:
     os.kill(pid, 0)
   except ProcessLookupError:
     return False
   except PermissionError:
     pass
+  return True
+
+
+def _holder_alive(holder: Dict[str, object]) -> Optional[bool]:
+  """True/False for a holder on this host (pid alive and the same process), None for another
+  host (cannot be checked from here)."""
+  if holder.get("host") != socket.gethostname():
+    return None
+  pid = holder.get("pid")
+  if not isinstance(pid, int) or pid <= 0 or not pid_alive(pid):
+    return False
   started = holder.get("proc_start")
   return not (started and _process_start_time(pid) not in (None, started))
 

@@ -115,16 +115,6 @@ def load_trained_model(model_dir: str, which: str = "best") -> models.EmotionRec
 _TEMP = re.compile(r"^\.tmp-(?P<host>.+)-(?P<pid>\d+)-(?P<name>[^-]+\.keras)$")
 
 
-def _pid_alive(pid: int) -> bool:
-  try:
-    os.kill(pid, 0)
-  except ProcessLookupError:
-    return False
-  except PermissionError:
-    pass
-  return True
-
-
 def remove_stale_temps(model_dir: str) -> List[str]:
   """Removes `.tmp-<host>-<pid>-<name>.keras` files of `save_keras` whose writer is gone.
 
@@ -142,7 +132,7 @@ def remove_stale_temps(model_dir: str) -> List[str]:
     return removed
   for entry in entries:
     match = _TEMP.match(entry)
-    if not match or match["host"] != host or _pid_alive(int(match["pid"])):
+    if not match or match["host"] != host or fileio.pid_alive(int(match["pid"])):
       continue
     path = os.path.join(model_dir, entry)
     try:

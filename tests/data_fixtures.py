@@ -36,6 +36,17 @@ def write_wav(path, samples, rate, sampwidth=2):
     w.writeframes(pcm.tobytes())
 
 
+def tree_bytes(directory):
+  """{relative path: bytes} of every file under `directory` (recursively)."""
+  out = {}
+  for base, _, files in os.walk(directory):
+    for name in files:
+      path = os.path.join(base, name)
+      with open(path, "rb") as f:
+        out[os.path.relpath(path, directory)] = f.read()
+  return out
+
+
 def corpus_words(corpus_dir):
   """Sorted set of words in a corpus' word_timings/ CSVs."""
   from emotion_tf.data import word_timings as wt

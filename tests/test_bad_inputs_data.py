@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 from scipy import signal as sps
 
+from data_fixtures import tree_bytes
 from data_fixtures import write_wav
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -154,17 +155,6 @@ def writer_args(corpus, vec, out, *extra):
   return ["--corpus", corpus, "--embeddings", vec, "--out", out, "--word_timings",
           os.path.join(corpus, "word_timings"), "--num_workers", "1", "--records_per_shard", "1",
           *extra]
-
-
-def snapshot(directory):
-  """{name: bytes} of every file in `directory` (recursively)."""
-  out = {}
-  for base, _, files in os.walk(directory):
-    for name in files:
-      path = os.path.join(base, name)
-      with open(path, "rb") as f:
-        out[os.path.relpath(path, directory)] = f.read()
-  return out
 
 
 def shard_contents(out):
@@ -374,7 +364,7 @@ def good_out(good, tmp_path):
   assert res.returncode == 0, res.stderr[-3000:]
   dst = str(tmp_path / "out")
   shutil.copytree(out, dst)
-  return corpus, vec, dst, snapshot(dst)
+  return corpus, vec, dst, tree_bytes(dst)
 
 
 @pytest.mark.parametrize("name,body,fragment", [
@@ -392,7 +382,7 @@ def test_bad_embeddings_file_refused_and_outputs_kept(good_out, tmp_path, name, 
   res = run("data_prep.write_tfrecords", *writer_args(corpus, str(vec), out))
   assert res.returncode == 2
   assert f"error: {vec}{fragment}" in res.stderr and "Traceback" not in res.stderr
-  assert snapshot(out) == before
+  assert tree_bytes(out) == before
 
 
 @pytest.mark.parametrize("missing", ["corpus", "embeddings"])
@@ -490,7 +480,7 @@ def test_live_lock_refused_naming_directory_and_holder(good_out, name):
   assert res.returncode == 2, res.stderr[-3000:]
   assert f"error: {out}: another writer" in res.stderr and f"pid {holder.pid} on host" in res.stderr
   assert lock in res.stderr and "Traceback" not in res.stderr
-  assert snapshot(out) == before
+  assert tree_bytes(out) == before
 
 
 def test_two_writers_with_different_settings_one_refused(good, tmp_path):

@@ -11,19 +11,10 @@ import numpy as np
 from emotion_tf.data import corpus
 from data_prep import lexicon
 from data_prep import synthesize_lib
+from data_fixtures import tree_bytes
 from emotion_tf.data import word_timings as wt
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _tree(d):
-  out = {}
-  for root, _, files in os.walk(d):
-    for f in files:
-      p = os.path.join(root, f)
-      with open(p, "rb") as fh:
-        out[os.path.relpath(p, d)] = fh.read()
-  return out
 
 
 def test_byte_identical_for_a_seed(tmp_path):
@@ -31,7 +22,7 @@ def test_byte_identical_for_a_seed(tmp_path):
   synthesize_lib.synthesize_corpus(a, 3, 6.0, seed=11, num_workers=1)
   synthesize_lib.synthesize_corpus(b, 3, 6.0, seed=11, num_workers=2)  # pool: same bytes
   synthesize_lib.synthesize_corpus(c, 3, 6.0, seed=12, num_workers=1)
-  ta, tb, tc = _tree(a), _tree(b), _tree(c)
+  ta, tb, tc = tree_bytes(a), tree_bytes(b), tree_bytes(c)
   assert len(ta) == 3 * 5 + 2 and ta == tb
   assert ta["audio/Train_01.wav"] != tc["audio/Train_01.wav"]
 

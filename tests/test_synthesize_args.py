@@ -8,18 +8,9 @@ import pytest
 
 from data_prep import synthesize_lib as synthesize
 from emotion_tf import cli
+from data_fixtures import tree_bytes
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _tree(d):
-  out = {}
-  for root, _, files in os.walk(d):
-    for f in files:
-      p = os.path.join(root, f)
-      with open(p, "rb") as fh:
-        out[os.path.relpath(p, d)] = fh.read()
-  return out
 
 
 def _run(*args):
@@ -61,23 +52,23 @@ def test_out_under_a_regular_file(tmp_path):
 def test_unknown_voice_leaves_an_existing_corpus_untouched(tmp_path):
   out = str(tmp_path / "c")
   synthesize.synthesize_corpus(out, 3, 3.0, seed=1, num_workers=1)
-  before = _tree(out)
+  before = tree_bytes(out)
   res = _run("--out", out, "--recordings", "3", "--seed", "2",
              "--voices", "en+m1,en+f2,en+zzz")
   assert res.returncode == 2 and "en+zzz" in res.stderr
-  assert _tree(out) == before
+  assert tree_bytes(out) == before
 
 
 def test_foreign_recordings_in_out_are_refused(tmp_path):
   out = str(tmp_path / "c")
   synthesize.synthesize_corpus(out, 4, 3.0, seed=1, num_workers=1)
-  before = _tree(out)
+  before = tree_bytes(out)
   with pytest.raises(cli.InputError, match="Train_02"):
     synthesize.synthesize_corpus(out, 3, 3.0, seed=1, num_workers=1)
   from data_prep import synthesize_podcast  # pylint: disable=g-import-not-at-top
   with pytest.raises(cli.InputError, match="word_timings"):
     synthesize_podcast.synthesize_corpus(out, 4, 3.0, seed=1, num_workers=1)
-  assert _tree(out) == before
+  assert tree_bytes(out) == before
 
 
 def test_interrupted_run_resumes_and_verifies_content(tmp_path, monkeypatch):
@@ -103,7 +94,7 @@ def test_interrupted_run_resumes_and_verifies_content(tmp_path, monkeypatch):
   with open(label, "a", encoding="utf-8") as f:
     f.write("junk\n")
   res = synthesize.synthesize_corpus(out, 3, 3.0, seed=5, num_workers=1)
-  assert res["resumed"] == 0 and _tree(out) == _tree(ref)
+  assert res["resumed"] == 0 and tree_bytes(out) == tree_bytes(ref)
   # Interrupted again after one recording: the rerun skips it (verified) and finishes the rest.
   os.remove(os.path.join(out, "corpus.json"))
   done.clear()
@@ -112,5 +103,5 @@ def test_interrupted_run_resumes_and_verifies_content(tmp_path, monkeypatch):
     synthesize.synthesize_corpus(out, 3, 3.0, seed=5, num_workers=1)
   monkeypatch.setattr(synthesize, "synthesize_recording", real)
   res = synthesize.synthesize_corpus(out, 3, 3.0, seed=5, num_workers=1)
-  assert res["resumed"] == 1 and _tree(out) == _tree(ref)
+  assert res["resumed"] == 1 and tree_bytes(out) == tree_bytes(ref)
   assert not os.path.exists(os.path.join(out, synthesize.PROGRESS_DIR))

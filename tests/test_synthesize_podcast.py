@@ -14,20 +14,11 @@ from data_prep import lexicon
 from data_prep import synthesize_lib as synthesize
 from data_prep import synthesize_podcast as podcast
 from emotion_tf.data import word_timings as wt
+from data_fixtures import tree_bytes
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SECONDS = 5.0
 SPLIT = (1, 1, 1)
-
-
-def _tree(d):
-  out = {}
-  for root, _, files in os.walk(d):
-    for f in files:
-      p = os.path.join(root, f)
-      with open(p, "rb") as fh:
-        out[os.path.relpath(p, d)] = fh.read()
-  return out
 
 
 @pytest.fixture(scope="module")
@@ -104,12 +95,12 @@ def test_byte_identical_per_seed(pod, tmp_path):
   same, other = str(tmp_path / "same"), str(tmp_path / "other")
   podcast.synthesize_corpus(same, None, SECONDS, seed=3, num_workers=2, split=SPLIT)
   podcast.synthesize_corpus(other, None, SECONDS, seed=4, num_workers=1, split=SPLIT)
-  ref = _tree(pod)
-  assert _tree(same) == ref
-  assert _tree(other)["audio/Train_01.wav"] != ref["audio/Train_01.wav"]
+  ref = tree_bytes(pod)
+  assert tree_bytes(same) == ref
+  assert tree_bytes(other)["audio/Train_01.wav"] != ref["audio/Train_01.wav"]
   # A rerun verifies every recording by content and regenerates nothing.
   res = podcast.synthesize_corpus(same, None, SECONDS, seed=3, num_workers=1, split=SPLIT)
-  assert res["resumed"] == 3 and res["espeak_calls"] == 0 and _tree(same) == ref
+  assert res["resumed"] == 3 and res["espeak_calls"] == 0 and tree_bytes(same) == ref
 
 
 def test_true_curves_lagged_liking_and_correlated_views():
