@@ -11,9 +11,10 @@ Per recording: check the wav's header against its size (a truncated file is refu
 frame k: its time must be k * 0.1 s within 1 ms, else the recording is refused, or with
 --resample_labels interpolated onto that grid; never shifted), check the label/audio length gap
 against --label_tolerance_s (the error says whether the audio or the labels look wrong), fit the
-audio to the labelled frames (truncate / zero-pad), find the word spoken at each frame centre (k + 0.5) * 0.1 s
-(word_timings), look its vector up (zeros where none; OOV words -> zeros or a per-word vector
-seeded by a hash of the word), and cut 100-frame chunks (the last zero-padded, `num_frames` valid).
+audio to the labelled frames (truncate / zero-pad), find the word spoken at each frame centre
+(k + 0.5) * 0.1 s (word_timings), look its vector up (zeros where none; OOV words -> zeros or a
+per-word vector seeded by a hash of the word), and cut 100-frame chunks (the last zero-padded,
+`num_frames` valid).
 
 Shards: the recordings of each partition (sorted by id) are split into contiguous groups, one per
 shard `<partition>-0000i-of-0000N.tfrecord`. `--num_shards/--shard_index` selects every
