@@ -315,6 +315,12 @@ def _write_wav(path: str, audio: np.ndarray) -> None:
   fileio.atomic_write(path, buf.getvalue())
 
 
+def _label_lines(rid: str, curves: np.ndarray) -> str:
+  """Label rows `rid;time;arousal;valence;liking` of curves [F, 3], row k at time k * 0.1 s."""
+  return "".join(f"{rid};{k * FRAME_SECONDS:.1f};{a:.6f};{v:.6f};{l:.6f}\n"
+                 for k, (a, v, l) in enumerate(curves))
+
+
 def synthesize_recording(spec: RecordingSpec, out_dir: str, seconds: float, seed: int,
                          config: SynthConfig, cache: Dict) -> Dict[str, object]:
   """Generates and writes one recording's audio, labels, turns, transcription, word timings.
@@ -366,10 +372,7 @@ def synthesize_recording(spec: RecordingSpec, out_dir: str, seconds: float, seed
   audio += noise
   rid = spec.recording_id
   _write_wav(os.path.join(out_dir, "audio", rid + ".wav"), audio)
-  label_lines = "".join(
-      f"{rid};{k * FRAME_SECONDS:.1f};{a:.6f};{v:.6f};{l:.6f}\n"
-      for k, (a, v, l) in enumerate(curves))
-  wt.atomic_write_text(os.path.join(out_dir, "labels", rid + ".csv"), label_lines)
+  wt.atomic_write_text(os.path.join(out_dir, "labels", rid + ".csv"), _label_lines(rid, curves))
   wt.atomic_write_text(os.path.join(out_dir, "turns", rid + ".csv"),
                        "".join(f"{s:.4f};{e:.4f}\n" for s, e, _ in sentences))
   wt.atomic_write_text(os.path.join(out_dir, "transcriptions", rid + ".csv"),

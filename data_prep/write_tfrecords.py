@@ -5,7 +5,8 @@ Binary: flags and main; the library is data_prep/write_tfrecords_lib.py.
     python -m data_prep.write_tfrecords --corpus DIR --embeddings FILE.vec --out DIR \
         [--word_timings DIR] [--num_workers 2] [--num_shards 1 --shard_index 0] \
         [--records_per_shard 8 | --shards_per_partition N] [--label_tolerance_s 1.0] \
-        [--oov zeros|hash] [--audio_dtype float32|int16]
+        [--oov zeros|hash] [--audio_dtype float32|int16] [--resample_labels]
+        [--allow_truncated_audio]
 """
 
 import os

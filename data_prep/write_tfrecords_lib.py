@@ -3,13 +3,18 @@
     python -m data_prep.write_tfrecords --corpus DIR --embeddings FILE.vec --out DIR \
         [--word_timings DIR] [--num_workers 2] [--num_shards 1 --shard_index 0] \
         [--records_per_shard 8 | --shards_per_partition N] [--label_tolerance_s 1.0] \
-        [--oov zeros|hash] [--audio_dtype float32|int16] [--force]
+        [--oov zeros|hash] [--audio_dtype float32|int16] [--force] [--resample_labels]
+        [--allow_truncated_audio]
 
-Per recording: decode + resample the wav (corpus.load_audio), read the labels (row k = frame k,
-0.1 s hop), check the label/audio length gap against --label_tolerance_s, fit the audio to the
-labelled frames (truncate / zero-pad), find the word spoken at each frame centre (k + 0.5) * 0.1 s
-(word_timings), look its vector up (zeros where none; OOV words -> zeros or a per-word vector
-seeded by a hash of the word), and cut 100-frame chunks (the last zero-padded, `num_frames` valid).
+Per recording: check the wav's header against its size (a truncated file is refused unless
+--allow_truncated_audio), decode + resample the wav (corpus.load_audio), read the labels (row k =
+frame k: its time must be k * 0.1 s within 1 ms, else the recording is refused, or with
+--resample_labels interpolated onto that grid; never shifted), check the label/audio length gap
+against --label_tolerance_s (the error says whether the audio or the labels look wrong), fit the
+audio to the labelled frames (truncate / zero-pad), find the word spoken at each frame centre
+(k + 0.5) * 0.1 s (word_timings), look its vector up (zeros where none; OOV words -> zeros or a
+per-word vector seeded by a hash of the word), and cut 100-frame chunks (the last zero-padded,
+`num_frames` valid).
 
 Shards: the recordings of each partition (sorted by id) are split into contiguous groups, one per
 shard `<partition>-0000i-of-0000N.tfrecord`. `--num_shards/--shard_index` selects every
@@ -23,7 +28,8 @@ and mtime, or else the same SHA-256), so a fixed recording is rewritten; `--forc
 every shard. A failing recording is reported (file and line) and left out; the others are still
 written, its shard is marked incomplete (redone by the next run) and the command exits 1.
 Word timings that start after the end of a recording's audio are dropped with a warning naming
-the timings file and the count.
+the timings file and the count; overlapping transcript sentences are kept with a warning naming
+the file and lines (a frame where two words overlap takes the later-starting word).
 
 The output directory is locked while a run writes it (`<out>/.lock-write_tfrecords.<slice>`,
 pid and host inside): a second run on the same slice, or any run with other settings, is
@@ -88,6 +94,13 @@ class WriteJobConfig:
       0, "If > 0, shards per partition (overrides --records_per_shard).", lower_bound=0)
   label_tolerance_s: float = config_lib.field(
       1.0, "Max |label duration - audio duration| (s).")
+  resample_labels: bool = config_lib.field(
+      False, "Labels whose time column is off the 0.1 s frame grid (row k not at k x 0.1 s "
+      "within 1 ms, e.g. rows starting at 0.8 s or on a 0.05 s offset) are interpolated onto "
+      "the grid with a warning instead of refusing the recording. Labels are never shifted.")
+  allow_truncated_audio: bool = config_lib.field(
+      False, "Write a wav whose header claims more audio than the file holds (truncated copy) "
+      "with a warning, using the audio present, instead of refusing the recording.")
   oov: str = config_lib.field("zeros", "Vector of words missing from the embeddings: zeros, or a "
                               "deterministic per-word vector.", choices=("zeros", "hash"))
   audio_dtype: str = config_lib.field("float32", "Audio storage.", choices=("float32", "int16"))
@@ -117,6 +130,7 @@ def write_config(config: WriteJobConfig, progress: bool = False) -> Dict[str, ob
       shards_per_partition=config.shards_per_partition,
       label_tolerance_s=config.label_tolerance_s, oov=config.oov,
       audio_dtype=config.audio_dtype, partitions=list(config.partitions), progress=progress,
+      resample_labels=config.resample_labels, allow_truncated_audio=config.allow_truncated_audio,
       force=config.force, semantic_source=config.semantic_source,
       speech2vec_dir=config.speech2vec_dir or None, alignment_dir=config.alignment_dir or None)
 
@@ -128,6 +142,8 @@ class WriterConfig:
   label_tolerance_s: float = WriteJobConfig.label_tolerance_s
   oov: str = WriteJobConfig.oov
   audio_dtype: str = WriteJobConfig.audio_dtype
+  resample_labels: bool = WriteJobConfig.resample_labels
+  allow_truncated_audio: bool = WriteJobConfig.allow_truncated_audio
 
 
 @dataclasses.dataclass(frozen=True)
@@ -203,12 +219,17 @@ def recording_files(rec: corpus.Recording, timings_path: Optional[str]) -> Dict[
                            else None)}
 
 
+_FILE_KIND = {"audio": "audio", "labels": "label", "transcription": "transcription",
+              "word_timings": "word timings"}
+
+
 def process_recording(rec: corpus.Recording, timings: List[wt.WordTiming],
                       timings_path: Optional[str] = None) -> Dict[str, object]:
   """Writes `<parts_dir>/<id>.tfrecord` for one recording and returns its report.
 
   The report's 'contents' holds `fileio.content_record` of every input file (taken before
-  the files are read); 'warnings' lists word timings beyond the end of the audio.
+  the files are read); 'warnings' lists word timings beyond the end of the audio, overlapping
+  transcript sentences, labels resampled onto the grid and truncated audio let through.
   Never raises for bad input: the report has status 'failed' and the error (file and line).
   """
   from emotion_tf.data import schema  # pylint: disable=g-import-not-at-top
@@ -217,40 +238,24 @@ def process_recording(rec: corpus.Recording, timings: List[wt.WordTiming],
   report: Dict[str, object] = {"recording_id": rec.recording_id, "partition": rec.partition,
                                "status": "failed"}
   try:
+    files = recording_files(rec, timings_path)
+    for role, path in files.items():
+      if path and os.path.exists(path):  # a directory named x.wav, an unreadable file
+        corpus.check_readable_file(path, _FILE_KIND[role])
     report["contents"] = {role: fileio.content_record(path) if path else None
-                          for role, path in recording_files(rec, timings_path).items()}
-    if not os.path.exists(rec.labels_path):
-      raise corpus.CorpusError(f"{rec.labels_path}: label file is missing")
-    audio = corpus.load_audio(rec.audio_path, SAMPLE_RATE)
-    times, labels = corpus.read_labels(rec.labels_path)
-    if len(times) > 1:
-      steps = np.diff(times)
-      bad = np.flatnonzero(np.abs(steps - FRAME_HOP_SECONDS) > 0.1 * FRAME_HOP_SECONDS)
-      if bad.size:
-        raise corpus.CorpusError(
-            f"{rec.labels_path}: label row {int(bad[0]) + 2} is {steps[bad[0]]:.3f} s after the "
-            f"previous one; labels must be every {FRAME_HOP_SECONDS} s")
-    frames = len(times)
-    audio_s = len(audio) / SAMPLE_RATE
-    label_s = frames * FRAME_HOP_SECONDS
-    gap = label_s - audio_s
-    report.update(duration_s=round(audio_s, 3), label_duration_s=round(label_s, 3),
-                  label_audio_gap_s=round(gap, 3))
-    if abs(gap) > config.label_tolerance_s:
-      raise corpus.CorpusError(
-          f"{rec.labels_path}: labels cover {label_s:.2f} s but {rec.audio_path} lasts "
-          f"{audio_s:.2f} s (gap {gap:+.2f} s beyond --label_tolerance_s="
-          f"{config.label_tolerance_s})")
-    n = frames * SAMPLES_PER_FRAME
-    audio = audio[:n] if len(audio) >= n else np.pad(audio, (0, n - len(audio)))
+                          for role, path in files.items()}
+    audio, labels, warnings = _read_inputs(rec, timings, timings_path, config, report)
+    frames = len(labels)
     word_index = frames_lib.frame_word_index(timings, _STATE["word_to_index"], frames)
     end_s = frames * FRAME_HOP_SECONDS
     beyond = sum(1 for t in timings if t.start >= end_s)
     if beyond:
-      report["warnings"] = [
+      warnings.append(
           f"{timings_path or rec.transcription_path}: {beyond} of {len(timings)} word timings "
           f"start at or after the end of the audio ({end_s:.2f} s of {rec.audio_path}); "
-          "they are dropped"]
+          "they are dropped")
+    if warnings:
+      report["warnings"] = warnings
     matrix: np.ndarray = _STATE["matrix"]
     semantic = (_speech_semantic(audio, timings, frames) if _STATE.get("speech_frontend")
                 else matrix[word_index])
@@ -287,14 +292,98 @@ def process_recording(rec: corpus.Recording, timings: List[wt.WordTiming],
                   frames_with_word=int((word_index > 0).sum()))
   except Exception as e:  # pylint: disable=broad-except
     # One bad recording never stops the others; corpus errors already name file and line.
-    report["error"] = str(e) if isinstance(e, corpus.CorpusError) else (
-        f"{rec.recording_id}: {type(e).__name__}: {e}")
+    if isinstance(e, corpus.CorpusError):
+      report["error"] = str(e)
+    elif isinstance(e, OSError) and e.filename:
+      report["error"] = f"{e.filename}: {e.strerror or e}"
+    else:
+      report["error"] = f"{rec.recording_id}: {type(e).__name__}: {e}"
     logging.error("%s failed: %s", rec.recording_id, e)
   return report
 
 
 def _process_task(task) -> Dict[str, object]:
   return process_recording(*task)
+
+
+def _read_inputs(rec: corpus.Recording, timings: List[wt.WordTiming], timings_path: Optional[str],
+                 config: WriterConfig,
+                 report: Dict[str, object]) -> Tuple[np.ndarray, np.ndarray, List[str]]:
+  """Audio and labels of one recording, checked against each other.
+
+  The wav's header is compared with its size (refused when truncated unless
+  `allow_truncated_audio`); label row k must be at k * hop (`corpus.labels_on_grid`; resampled
+  onto the grid with `resample_labels`), rows every hop; the label/audio length gap must be
+  within `label_tolerance_s`, else the error says which of the two looks wrong.
+
+  Returns:
+    (audio float32 [frames * SAMPLES_PER_FRAME] truncated / zero-padded to the labels,
+    labels float32 [frames, 3], warnings). Adds duration fields to `report`.
+  """
+  warnings: List[str] = []
+  corpus.check_readable_file(rec.labels_path, "label")
+  truncation = corpus.wav_truncation(rec.audio_path)
+  if truncation and not config.allow_truncated_audio:
+    raise corpus.CorpusError(f"{truncation.message()}; refused (pass --allow_truncated_audio to "
+                             f"write the {truncation.present_s:.2f} s present)")
+  if truncation:
+    warnings.append(f"{truncation.message()}; written as is (--allow_truncated_audio)")
+  audio = corpus.load_audio(rec.audio_path, SAMPLE_RATE)
+  times, labels, linenos = corpus.read_label_rows(rec.labels_path)
+  if len(times) > 1:
+    steps = np.diff(times)
+    bad = np.flatnonzero(np.abs(steps - FRAME_HOP_SECONDS) > 0.1 * FRAME_HOP_SECONDS)
+    if bad.size:
+      raise corpus.CorpusError(
+          f"{rec.labels_path}: label row {int(bad[0]) + 2} is {steps[bad[0]]:.3f} s after the "
+          f"previous one; labels must be every {FRAME_HOP_SECONDS} s")
+  labels, resampled = corpus.labels_on_grid(rec.labels_path, times, labels, linenos,
+                                            FRAME_HOP_SECONDS, config.resample_labels)
+  if resampled:
+    warnings.append(resampled)
+  if (timings_path == rec.transcription_path or not timings_path) and os.path.exists(
+      rec.transcription_path):
+    overlap = corpus.transcript_overlaps(rec.transcription_path,
+                                         corpus.transcription_rows(rec.transcription_path))
+    if overlap:
+      warnings.append(overlap)
+  frames = len(labels)
+  audio_s = len(audio) / SAMPLE_RATE
+  label_s = frames * FRAME_HOP_SECONDS
+  gap = label_s - audio_s
+  report.update(duration_s=round(audio_s, 3), label_duration_s=round(label_s, 3),
+                label_audio_gap_s=round(gap, 3))
+  if abs(gap) > config.label_tolerance_s:
+    raise corpus.CorpusError(
+        f"{rec.labels_path}: labels cover {label_s:.2f} s but {rec.audio_path} lasts "
+        f"{audio_s:.2f} s (gap {gap:+.2f} s beyond --label_tolerance_s="
+        f"{config.label_tolerance_s}): "
+        + _length_suspect(label_s, audio_s, truncation, timings,
+                          timings_path or rec.transcription_path))
+  n = frames * SAMPLES_PER_FRAME
+  audio = audio[:n] if len(audio) >= n else np.pad(audio, (0, n - len(audio)))
+  return audio, labels, warnings
+
+
+def _length_suspect(label_s: float, audio_s: float, truncation: Optional[corpus.WavTruncation],
+                    timings: Sequence[wt.WordTiming], timings_path: str) -> str:
+  """Which of labels and audio looks wrong when their durations differ: a truncated wav header
+  blames the audio; else the end of the last spoken word (transcript / word timings) decides."""
+  if truncation is not None:
+    return (f"the audio looks truncated (its header claims {truncation.claimed_s:.2f} s, "
+            f"{truncation.present_s:.2f} s present)")
+  speech_end = max((t.end for t in timings), default=None)
+  if speech_end is None:
+    return "no word timings to tell which of the two is wrong"
+  words = f"the last word in {timings_path} ends at {speech_end:.2f} s"
+  if label_s > audio_s:
+    if speech_end > audio_s + FRAME_HOP_SECONDS:
+      return f"the audio looks truncated ({words}, after the end of the audio)"
+    return f"the labels look too long ({words}, within the audio)"
+  if speech_end > label_s + FRAME_HOP_SECONDS:
+    return f"the labels look too short ({words}, after the end of the labels)"
+  return (f"the labels stop early or the audio runs on after the speech ({words}); cannot "
+          "tell which")
 
 
 # --------------------------------------------------------------------------------------- writer
@@ -363,7 +452,10 @@ def _contents_current(side: Dict, plan: ShardPlan, files_of) -> Tuple[bool, str,
       return False, f"{plan.name}.json records no input content of {rid}", {}
     refreshed[rid] = {}
     for role, path in files_of(rid).items():
-      ok, record = fileio.content_unchanged(stored.get(role), path)
+      try:
+        ok, record = fileio.content_unchanged(stored.get(role), path)
+      except OSError:  # now a directory or unreadable: rewrite (the recording names it)
+        ok, record = False, None
       if not ok:
         shown = path or (stored.get(role) or {}).get("path", role)
         return False, f"{rid}: {shown} changed since {plan.name} was written", {}
@@ -399,7 +491,8 @@ def write_tfrecords(corpus_dir: str, embeddings_path: str, out_dir: str, *,
                     partitions: Optional[Sequence[str]] = None,
                     progress: bool = False, force: bool = False,
                     semantic_source: str = "lookup", speech2vec_dir: Optional[str] = None,
-                    alignment_dir: Optional[str] = None) -> Dict[str, object]:
+                    alignment_dir: Optional[str] = None, resample_labels: bool = False,
+                    allow_truncated_audio: bool = False) -> Dict[str, object]:
   """Writes this machine's slice of TFRecord shards (see the module docstring).
 
   Args:
@@ -422,6 +515,10 @@ def write_tfrecords(corpus_dir: str, embeddings_path: str, out_dir: str, *,
       `emotion_tf.semantic.tokens`; needs `speech2vec_dir` and `alignment_dir`, whose file
       hashes are recorded in the fingerprint and metadata).
     force: rewrite every shard of this slice, even those that are current.
+    resample_labels: interpolate labels whose time column is off the frame grid onto it (with
+      a warning) instead of failing the recording (`corpus.labels_on_grid`).
+    allow_truncated_audio: write a wav whose header claims more audio than the file holds
+      (with a warning) instead of failing the recording (`corpus.wav_truncation`).
 
   Returns:
     report dict: 'recordings' (per-recording reports of this run), 'failed' (ids),
@@ -447,7 +544,8 @@ def write_tfrecords(corpus_dir: str, embeddings_path: str, out_dir: str, *,
   emb_words, emb_vectors = vec_io.read_vec(embeddings_path)
   all_recs = corpus.list_recordings(corpus_dir)
   wanted = corpus.normalize_partitions(partitions)
-  config = WriterConfig(frames_per_chunk, float(label_tolerance_s), oov, audio_dtype)
+  config = WriterConfig(frames_per_chunk, float(label_tolerance_s), oov, audio_dtype,
+                        bool(resample_labels), bool(allow_truncated_audio))
   speech_frontend, frontend_info = _speech_frontend_info(semantic_source, speech2vec_dir,
                                                          alignment_dir)
   settings = {"config": dataclasses.asdict(config), "corpus": os.path.abspath(corpus_dir),
@@ -670,6 +768,8 @@ def _write_metadata(out_dir: str, plans: Sequence[ShardPlan], vocab: Sequence[st
       "semantic_dim": int(dim), "num_labels": len(LABEL_NAMES), "label_names": list(LABEL_NAMES),
       "audio_dtype": config.audio_dtype, "oov": config.oov,
       "label_tolerance_s": config.label_tolerance_s,
+      "resample_labels": config.resample_labels,
+      "allow_truncated_audio": config.allow_truncated_audio,
       "vocab_file": schema.VOCAB_FILE, "vocab_size": len(vocab),
       "vocab_fingerprint": schema.vocab_fingerprint(vocab),
       "embeddings_file": os.path.abspath(embeddings_path),

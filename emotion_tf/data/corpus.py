@@ -124,17 +124,21 @@ def load_audio(path: str, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
   Returns:
     float32 array [samples], values in [-1, 1] for integer PCM.
 
+  A wav whose header claims more audio than the file holds decodes to the frames present
+  (libsndfile does not complain); `wav_truncation` detects it.
+
   Raises:
-    CorpusError: naming the file when it is missing, empty, corrupt, holds no samples or
-      NaN/inf samples.
+    CorpusError: naming the file when it is missing, a directory, unreadable, empty, corrupt,
+      holds no samples or NaN/inf samples.
   """
-  if not os.path.exists(path):
-    raise CorpusError(f"{path}: audio file is missing")
+  check_readable_file(path, "audio")
   if os.path.getsize(path) == 0:
     raise CorpusError(f"{path}: audio file is empty (0 bytes)")
   import soundfile  # pylint: disable=g-import-not-at-top
   try:
     x, rate = soundfile.read(path, dtype="float32", always_2d=True)
+  except OSError as e:
+    raise CorpusError(f"{path}: cannot read audio file ({e.strerror or e})") from e
   except (RuntimeError, ValueError, TypeError) as e:  # soundfile.LibsndfileError: RuntimeError
     text = str(e).strip()
     first_line = text.splitlines()[0] if text else type(e).__name__
@@ -153,18 +157,90 @@ def load_audio(path: str, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
   return np.ascontiguousarray(x, dtype=np.float32)
 
 
+@dataclasses.dataclass(frozen=True)
+class WavTruncation:
+  """A RIFF/WAVE file whose `data` chunk declares more bytes than the file holds."""
+  path: str
+  claimed_s: float   # duration the data chunk's declared size stands for
+  present_s: float   # duration of the bytes actually present
+  missing_bytes: int
+
+  def message(self) -> str:
+    return (f"{self.path}: wav header claims {self.claimed_s:.2f} s of audio but the file holds "
+            f"{self.present_s:.2f} s ({self.missing_bytes} bytes of its data chunk are missing): "
+            "the file looks truncated")
+
+
+def wav_truncation(path: str) -> Optional[WavTruncation]:
+  """Compares a RIFF/WAVE file's declared `data` chunk size with the bytes present.
+
+  Walks the chunks after `RIFF....WAVE` (each `id` + little-endian uint32 size, padded to an
+  even size) to `fmt ` (sample rate, block align) and `data`. A declared size of 0 or
+  0xFFFFFFFF (what streaming writers leave when they cannot seek back) means "unknown" and is
+  not a truncation; neither is a file that is not RIFF/WAVE (RF64, FLAC, ...: None).
+
+  Returns:
+    WavTruncation when the data chunk declares more than one block more than is present,
+    else None.
+  """
+  try:
+    with open(path, "rb") as f:
+      head = f.read(12)
+      if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+      size = os.fstat(f.fileno()).st_size
+      rate = block = 0
+      pos = 12
+      while pos + 8 <= size:
+        f.seek(pos)
+        chunk = f.read(8)
+        cid, csize = chunk[:4], int.from_bytes(chunk[4:8], "little")
+        if cid == b"fmt ":
+          fmt = f.read(16)
+          if len(fmt) == 16:
+            rate = int.from_bytes(fmt[4:8], "little")
+            block = int.from_bytes(fmt[12:14], "little")
+        elif cid == b"data":
+          present = size - (pos + 8)
+          if csize in (0, 0xFFFFFFFF) or rate <= 0 or block <= 0 or csize - present < block:
+            return None
+          return WavTruncation(path, csize // block / rate, present // block / rate,
+                               csize - present)
+        pos += 8 + csize + (csize & 1)
+  except OSError:
+    return None  # unreadable: load_audio names the problem
+  return None
+
+
+def check_readable_file(path: str, what: str) -> None:
+  """Raises CorpusError naming `path` when it is missing, a directory or cannot be opened."""
+  if not os.path.exists(path):
+    raise CorpusError(f"{path}: {what} file is missing")
+  if os.path.isdir(path):
+    raise CorpusError(f"{path}: is a directory, not {'an' if what[0] in 'aeiou' else 'a'} "
+                      f"{what} file")
+  try:
+    with open(path, "rb"):
+      pass
+  except OSError as e:
+    raise CorpusError(f"{path}: cannot read {what} file ({e.strerror or e})") from e
+
+
 # ------------------------------------------------------------------------------------ text files
 
 def read_text_lines(path: str, what: str) -> List[str]:
   """Lines of a UTF-8 text file (BOM tolerated).
 
   Raises:
-    CorpusError: `<path>: <what> file is missing`, or `<path>:<line>: not valid UTF-8`.
+    CorpusError: `<path>: <what> file is missing` (or is a directory, or cannot be read), or
+      `<path>:<line>: not valid UTF-8`.
   """
-  if not os.path.exists(path):
-    raise CorpusError(f"{path}: {what} file is missing")
-  with open(path, "rb") as f:
-    data = f.read()
+  check_readable_file(path, what)
+  try:
+    with open(path, "rb") as f:
+      data = f.read()
+  except OSError as e:
+    raise CorpusError(f"{path}: cannot read {what} file ({e.strerror or e})") from e
   try:
     text = data.decode("utf-8-sig")
   except UnicodeDecodeError as e:
@@ -198,8 +274,15 @@ def read_labels(path: str, max_abs: float = LABEL_RANGE) -> Tuple[np.ndarray, np
     CorpusError: `<path>:<line>: ...` for a wrong field count, a non-number, NaN/inf, a value
       outside [-max_abs, max_abs], non-increasing times, non-UTF-8 bytes, or no rows.
   """
+  times, values, _ = read_label_rows(path, max_abs)
+  return times, values
+
+
+def read_label_rows(path: str,
+                    max_abs: float = LABEL_RANGE) -> Tuple[np.ndarray, np.ndarray, List[int]]:
+  """`read_labels` plus the file line number of every row ([T] ints, 1-based)."""
   lines = read_text_lines(path, "label")
-  times, values = [], []
+  times, values, linenos = [], [], []
   for lineno, line in enumerate(lines, start=1):
     if not line.strip():
       continue
@@ -218,9 +301,66 @@ def read_labels(path: str, max_abs: float = LABEL_RANGE) -> Tuple[np.ndarray, np
       raise CorpusError(f"{path}:{lineno}: time {t} does not increase (previous {times[-1]})")
     times.append(t)
     values.append(row)
+    linenos.append(lineno)
   if not times:
     raise CorpusError(f"{path}: label file has no rows")
-  return np.asarray(times, np.float64), np.asarray(values, np.float32).reshape(-1, 3)
+  return np.asarray(times, np.float64), np.asarray(values, np.float32).reshape(-1, 3), linenos
+
+
+# Largest |time of label row k - k * hop| accepted as "on the frame grid" (1 ms: far above the
+# rounding of times printed with 3+ decimals, far below the 100 ms hop).
+LABEL_GRID_TOLERANCE_S = 0.001
+
+
+def labels_on_grid(path: str, times: np.ndarray, values: np.ndarray, linenos: Sequence[int],
+                   hop: float, resample: bool = False,
+                   tolerance_s: float = LABEL_GRID_TOLERANCE_S) -> Tuple[np.ndarray, Optional[str]]:
+  """Labels as frames: row k must carry time k * hop (frame k starts there; DESIGN.md).
+
+  The time column is never ignored and labels are never shifted: a file whose row k lies more
+  than `tolerance_s` from k * hop (e.g. rows starting at 0.8 s, or on a 0.05 s offset) is
+  refused, or, with `resample`, linearly interpolated onto the grid
+  (`numpy.interp(k * hop, times, values)` for k = 0 .. floor(times[-1] / hop + tolerance); frames
+  before the first / after the last row take that row's value) with a warning.
+
+  Args:
+    path: the labels file (for messages); times [T] float64 seconds, strictly increasing;
+      values [T, 3]; linenos [T] file line of every row; hop: frame hop in seconds.
+
+  Returns:
+    (values [F, 3] float32 with row k = frame k, warning or None). On the grid: the input
+    values (F = T) and None.
+
+  Raises:
+    CorpusError: `<path>:<line>: ...` naming the first off-grid row and the offset found, when
+      off the grid and not `resample`.
+  """
+  grid = np.arange(len(times)) * hop
+  off = times - grid
+  bad = np.flatnonzero(np.abs(off) > tolerance_s)
+  if not bad.size:
+    return values, None
+  k = int(bad[0])
+  where = (f"{path}:{linenos[k]}: label time {_seconds(times[k])} s of row {k + 1} is "
+           f"{_seconds(off[k], '+')} s off the frame grid (row k at k x {hop} s from 0, "
+           f"tolerance {tolerance_s} s)")
+  if not resample:
+    raise CorpusError(f"{where}; refused, labels are never shifted: fix the time column or "
+                      "pass --resample_labels to interpolate them onto the grid")
+  frames = int(np.floor(times[-1] / hop + tolerance_s / hop)) + 1
+  t = np.arange(frames) * hop
+  out = np.stack([np.interp(t, times, values[:, j]) for j in range(values.shape[1])], axis=1)
+  held = int((t < times[0] - tolerance_s).sum())
+  return out.astype(np.float32), (
+      f"{where}; resampled {len(times)} rows onto {frames} frames by linear interpolation"
+      + (f" ({held} frames before {_seconds(times[0])} s take the first row's value)"
+         if held else ""))
+
+
+def _seconds(x: float, sign: str = "") -> str:
+  """Seconds to 0.1 ms without trailing zeros: 0.8, 0.05, 0.0011, 3600.05 (sign '+': +0.8)."""
+  text = f"{x:{sign}.4f}".rstrip("0").rstrip(".")
+  return "0" if text in ("+0", "-0", "") else text
 
 
 def read_turns(path: str) -> List[Tuple[float, float]]:
@@ -253,15 +393,26 @@ def read_transcription(path: str) -> List[Tuple[float, float, str]]:
   Rows are `start;end;'text'`: `;` delimiter, `|` quote character (a field holding `;` is
   wrapped in `|`), the text wrapped in single quotes. Extra unquoted `;` inside the text are
   kept as part of the text. `<filler>` lines and `<laughter>`-style tags are returned as
-  written (word_timings.normalize_word maps them).
+  written (word_timings.normalize_word maps them). Sentences may overlap
+  (`transcript_overlaps` describes it).
 
   Returns:
     [(start, end, text)] with times in seconds and the outer single quotes removed.
 
   Raises:
     CorpusError: `<path>:<line>: ...` for fewer than 3 fields, non-numeric or NaN times,
-      end < start, an unterminated quote, or non-UTF-8 bytes.
+      end < start, an unterminated quote, or non-UTF-8 bytes; `<path>: ...` for an empty
+      (0-byte) file, which is far more often a failed copy or export than a recording without
+      speech (that one needs no transcription file).
   """
+  return [row[1:] for row in transcription_rows(path)]
+
+
+def transcription_rows(path: str) -> List[Tuple[int, float, float, str]]:
+  """`read_transcription` rows with their file line first: [(line, start, end, text)]."""
+  if os.path.exists(path) and os.path.isfile(path) and os.path.getsize(path) == 0:
+    raise CorpusError(f"{path}: transcription file is empty (0 bytes); delete it if the "
+                      "recording has no speech, else restore its content")
   lines = read_text_lines(path, "transcription")
   rows = []
   for lineno, line in enumerate(lines, start=1):
@@ -282,6 +433,32 @@ def read_transcription(path: str) -> List[Tuple[float, float, str]]:
     text = _unquote(";".join(fields[2:]))
     if text.count("'") and text.startswith("'") != text.endswith("'"):
       raise CorpusError(f"{path}:{lineno}: unbalanced single quote in transcript text {text!r}")
-    rows.append((start, end, text))
+    rows.append((lineno, start, end, text))
   return rows
 
+
+def transcript_overlaps(path: str, rows: Sequence[Tuple[int, float, float, str]]) -> Optional[str]:
+  """One warning naming the first pair of overlapping sentences (and the count), or None.
+
+  Sentence i overlaps when it starts before an earlier line's sentence ends (touching spans do
+  not overlap). Overlaps are legal: the words of both sentences are kept, and a frame where two
+  words overlap takes the later-starting one (emotion_tf.data.frames.frame_word_index).
+
+  Args:
+    rows: `transcription_rows(path)`.
+  """
+  count, first = 0, None
+  latest = None  # (end, line, start) of the earlier sentence that ends last
+  for lineno, start, end, _ in rows:
+    if latest is not None and start < latest[0] - 1e-9:
+      count += 1
+      first = first or (lineno, start, end, latest[1], latest[2], latest[0])
+    if latest is None or end > latest[0]:
+      latest = (end, lineno, start)
+  if not count:
+    return None
+  line, start, end, other, o_start, o_end = first
+  more = f" ({count} overlapping sentences in all)" if count > 1 else ""
+  return (f"{path}:{line}: sentence {start:.2f}-{end:.2f} s overlaps the sentence on line "
+          f"{other} ({o_start:.2f}-{o_end:.2f} s){more}; both are kept, a frame where two words "
+          "overlap takes the later-starting word")

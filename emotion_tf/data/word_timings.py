@@ -167,10 +167,12 @@ SILENCE_MARKS = frozenset({"", "sil", "sp", "spn", "<sil>", "<sp>", "#", "<eps>"
 
 
 def _textgrid_tokens(path: str) -> List[Tuple[str, object]]:
-  if not os.path.exists(path):
-    raise corpus.CorpusError(f"{path}: TextGrid file is missing")
-  with open(path, "rb") as f:
-    data = f.read()
+  corpus.check_readable_file(path, "TextGrid")
+  try:
+    with open(path, "rb") as f:
+      data = f.read()
+  except OSError as e:
+    raise corpus.CorpusError(f"{path}: cannot read TextGrid file ({e.strerror or e})") from e
   if data.startswith((b"\xff\xfe", b"\xfe\xff")):
     text = data.decode("utf-16")
   else:

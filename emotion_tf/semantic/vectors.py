@@ -29,15 +29,68 @@ def read_vec(path: str) -> Tuple[List[str], np.ndarray]:
   Raises:
     VecFormatError: naming the file and line, for a bad header, a row whose
       dimension differs from the header, a non-numeric value, a row count
-      that differs from the header, duplicate words or non-UTF-8 bytes.
+      that differs from the header, duplicate words or non-UTF-8 bytes; naming the
+      format for a gzip/bzip2/zip-compressed file or the binary word2vec format.
   """
   try:
-    with open(path, "r", encoding="utf-8") as f:
-      lines = f.read().splitlines()
-  except UnicodeDecodeError as e:
-    raise VecFormatError(f"{path}: not valid UTF-8 ({e})") from e
+    with open(path, "rb") as f:
+      data = f.read()
   except OSError as e:
     raise VecFormatError(f"{path}: cannot read embeddings file ({e})") from e
+  try:
+    return _parse_text(path, data)
+  except VecFormatError:
+    other = _other_format(path, data)
+    if other:
+      raise VecFormatError(other) from None
+    raise
+
+
+# Magic numbers of compressed files a `.vec` download often comes as.
+_COMPRESSED = ((b"\x1f\x8b", "a gzip-compressed file", "gunzip -k"),
+               (b"BZh", "a bzip2-compressed file", "bunzip2 -k"),
+               (b"PK\x03\x04", "a zip archive", "unzip"))
+
+
+def _other_format(path: str, data: bytes) -> str:
+  """A message naming the format of a file that is not word2vec text, or '' if unknown.
+
+  Recognised: gzip / bzip2 / zip (by magic number) and the binary word2vec format (header
+  `count dim` as text, then per word `word` + one space + dim little-endian float32, an optional
+  newline after each), checked by walking all `count` entries to the end of the file.
+  """
+  for magic, what, tool in _COMPRESSED:
+    if data.startswith(magic):
+      return (f"{path}: looks like {what}, not a word2vec text file; decompress it first "
+              f"({tool} {path})")
+  end = data.find(b"\n")
+  header = data[:end].split() if end > 0 else []
+  if len(header) != 2 or not all(h.isdigit() for h in header):
+    return ""
+  count, dim = int(header[0]), int(header[1])
+  pos = end + 1
+  for _ in range(count):
+    space = data.find(b" ", pos)
+    if space < 0 or dim <= 0:
+      return ""
+    pos = space + 1 + 4 * dim
+    if pos > len(data):
+      return ""
+    if data[pos:pos + 1] == b"\n":
+      pos += 1
+  if data[pos:].strip():
+    return ""
+  return (f"{path}: looks like the binary word2vec format ({count} words x {dim} float32), not "
+          "the text format; convert with gensim: KeyedVectors.load_word2vec_format(path, "
+          "binary=True).save_word2vec_format(out, binary=False)")
+
+
+def _parse_text(path: str, data: bytes) -> Tuple[List[str], np.ndarray]:
+  """`read_vec` of the file's bytes."""
+  try:
+    lines = data.decode("utf-8").splitlines()
+  except UnicodeDecodeError as e:
+    raise VecFormatError(f"{path}: not valid UTF-8 ({e})") from e
   if not lines:
     raise VecFormatError(f"{path}: empty embeddings file (expected header 'count dim')")
   header = lines[0].split()
