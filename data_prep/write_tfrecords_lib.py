@@ -200,7 +200,8 @@ def recording_files(rec: corpus.Recording, timings_path: Optional[str]) -> Dict[
   return {"audio": rec.audio_path, "labels": rec.labels_path,
           "transcription": rec.transcription_path,
           "word_timings": (timings_path if timings_path and timings_path != rec.transcription_path
-                           else None)}
+                           else None),
+          "turns": rec.turns_path if os.path.exists(rec.turns_path) else None}
 
 
 def process_recording(rec: corpus.Recording, timings: List[wt.WordTiming],
@@ -244,13 +245,19 @@ def process_recording(rec: corpus.Recording, timings: List[wt.WordTiming],
     n = frames * SAMPLES_PER_FRAME
     audio = audio[:n] if len(audio) >= n else np.pad(audio, (0, n - len(audio)))
     word_index = frames_lib.frame_word_index(timings, _STATE["word_to_index"], frames)
+    if os.path.exists(rec.turns_path):   # per-frame subject turn (interlocutor-aware frames)
+      subject_turn = frames_lib.subject_turn_frames(corpus.read_turns(rec.turns_path), frames)
+    else:
+      subject_turn = np.ones(frames, np.int64)
+      report.setdefault("warnings", []).append(
+          f"{rec.turns_path}: missing; subject_turn is 1 for every frame")
     end_s = frames * FRAME_HOP_SECONDS
     beyond = sum(1 for t in timings if t.start >= end_s)
     if beyond:
-      report["warnings"] = [
+      report.setdefault("warnings", []).extend([
           f"{timings_path or rec.transcription_path}: {beyond} of {len(timings)} word timings "
           f"start at or after the end of the audio ({end_s:.2f} s of {rec.audio_path}); "
-          "they are dropped"]
+          "they are dropped"])
     matrix: np.ndarray = _STATE["matrix"]
     semantic = (_speech_semantic(audio, timings, frames) if _STATE.get("speech_frontend")
                 else matrix[word_index])
@@ -275,7 +282,7 @@ def process_recording(rec: corpus.Recording, timings: List[wt.WordTiming],
               np.pad(semantic[lo:hi], ((0, pad), (0, 0))),
               np.pad(word_index[lo:hi], (0, pad)),
               np.pad(labels[lo:hi], ((0, pad), (0, 0))),
-              config.audio_dtype))
+              config.audio_dtype, np.pad(subject_turn[lo:hi], (0, pad))))
       os.chmod(tmp, 0o644)  # mkstemp creates 0600
       os.replace(tmp, final)
     finally:
@@ -677,4 +684,5 @@ def _write_metadata(out_dir: str, plans: Sequence[ShardPlan], vocab: Sequence[st
       "corpus_dir": os.path.abspath(corpus_dir), "word_timings": fingerprint["word_timings"],
       "partitions": parts, "complete": complete, "failed_recordings": failed,
       "semantic_source": fingerprint.get("semantic_source", {"kind": "lookup"}),
+      schema.SUBJECT_TURN: True,
   })
