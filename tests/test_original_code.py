@@ -312,3 +312,12 @@ def test_train_binary_with_original_code_preset(tiny_tfrecords, tmp_path):
   assert written["training"]["loss_weighting"] == "original"
   assert re.search(r"eval CCC a=-?\d", proc.stderr), proc.stderr[-2000:]   # Devel evaluated
   assert os.path.exists(os.path.join(model_dir, "best.keras"))
+
+
+def test_export_refuses_interlocutor_model(tmp_path):
+  from emotion_tf import export_lib  # pylint: disable=g-import-not-at-top
+  model = build_model(_tiny_original_config())
+  target = tmp_path / "export"
+  with pytest.raises(export_lib.ExportError, match="interlocutor_frames"):
+    export_lib.export_saved_model(model, str(target))
+  assert not target.exists() and os.listdir(tmp_path) == []
