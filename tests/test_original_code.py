@@ -312,6 +312,13 @@ def test_train_binary_with_original_code_preset(tiny_tfrecords, tmp_path):
   assert written["training"]["loss_weighting"] == "original"
   assert re.search(r"eval CCC a=-?\d", proc.stderr), proc.stderr[-2000:]   # Devel evaluated
   assert os.path.exists(os.path.join(model_dir, "best.keras"))
+  # evaluate's path packs the Test audio the same way (the model reads it from its config).
+  from emotion_tf import evaluate_lib  # pylint: disable=g-import-not-at-top
+  from emotion_tf import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
+  model = model_dir_lib.load_trained_model(model_dir, "best")
+  assert model.config.interlocutor_frames
+  summary = evaluate_lib.evaluate_partition(model, data_dir, "test", batch_size=5)
+  assert summary["num_frames"] == 240 and np.isfinite(list(summary["ccc"].values())).all()
 
 
 def test_export_refuses_interlocutor_model(tmp_path):
