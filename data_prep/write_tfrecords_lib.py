@@ -9,7 +9,10 @@ Per recording: decode + resample the wav (corpus.load_audio), read the labels (r
 0.1 s hop), check the label/audio length gap against --label_tolerance_s, fit the audio to the
 labelled frames (truncate / zero-pad), find the word spoken at each frame centre (k + 0.5) * 0.1 s
 (word_timings), look its vector up (zeros where none; OOV words -> zeros or a per-word vector
-seeded by a hash of the word), and cut 100-frame chunks (the last zero-padded, `num_frames` valid).
+seeded by a hash of the word), mark the frames whose label time k * 0.1 s lies in a subject turn
+(turns/<id>.csv, `frames.subject_turn_frames`; all ones and a warning when the file is missing;
+for interlocutor-aware frames), and cut 100-frame chunks (the last zero-padded, `num_frames`
+valid).
 
 Shards: the recordings of each partition (sorted by id) are split into contiguous groups, one per
 shard `<partition>-0000i-of-0000N.tfrecord`. `--num_shards/--shard_index` selects every
@@ -17,7 +20,7 @@ num_shards-th shard of that global list, so several machines write disjoint shar
 directory. Recordings run in parallel processes; each shard is assembled from per-recording part
 files into a temp file and renamed; a `<shard>.json` sidecar records its recordings, a
 fingerprint of the settings and the content of every input file of its recordings (audio,
-labels, transcript, word timings: path, size, mtime and SHA-256). A rerun skips a shard whose
+labels, transcript, word timings, turns: path, size, mtime and SHA-256). A rerun skips a shard whose
 sidecar says complete with the same fingerprint and whose input files are unchanged (same size
 and mtime, or else the same SHA-256), so a fixed recording is rewritten; `--force` rewrites
 every shard. A failing recording is reported (file and line) and left out; the others are still

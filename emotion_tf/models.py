@@ -9,6 +9,13 @@ Variants (`ModelConfig.variant`):
   * 'semantic': x = x_s                               (Table 2, Word2Vec / Speech2Vec rows)
   * 'concat': x = [x_s, x_p]                          (Sec. 3.3, Table 3)
   * 'disentangled_attention': Eq. 4-7                 (Sec. 3.3, Table 3)
+
+Options for the authors' TF1 graph (flags/original_code.json; BUILD.md "Paper, original code and
+our defaults"): `cnn_mode='flat_stream'`, ReLU fusion layers of other sizes
+(`fusion_projection_activation`, `fusion_dimension_units`, `fusion_dimension_activation`), a
+peephole LSTM with cell clipping (`lstm_cell='peephole'`), `lstm_output_dropout`, and
+interlocutor-aware frames (`interlocutor_frames`: 'audio' is [B, F*2*2205], packed by the reader
+from the shards' subject_turn). The defaults are the paper's model.
 """
 
 import dataclasses
