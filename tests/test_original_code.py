@@ -149,6 +149,45 @@ def test_peephole_cell_matches_numpy_equations(clip):
   assert (restored.units, restored.cell_clip, restored.forget_bias) == (units, clip, 1.0)
 
 
+def test_peephole_cell_matches_tf1_lstmcell():
+  """Against the cell the original code ran: TF1's LSTMCell(use_peepholes=True, cell_clip)
+  (tf.contrib.rnn.LSTMCell is tf.nn.rnn_cell.LSTMCell), still bundled in TF 2.17."""
+  try:
+    from tensorflow.python.keras.layers.legacy_rnn import rnn_cell_impl  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    pytest.skip("TF1's legacy LSTMCell is not bundled with this TensorFlow")
+  rng = np.random.default_rng(6)
+  units, dim, clip = 4, 3, 0.6
+  ours = PeepholeLSTMCell(units, cell_clip=clip)
+  ours.build((None, dim))
+  for w in ours.weights:
+    w.assign(rng.normal(scale=1.5, size=w.shape).astype(np.float32))
+  tf1 = rnn_cell_impl.LSTMCell(units, use_peepholes=True, cell_clip=clip)
+  x = rng.normal(scale=2.0, size=(5, 2, dim)).astype(np.float32)    # [T, B, d]
+  tf1(tf.constant(x[0]), tf1.zero_state(2, tf.float32))             # builds its variables
+
+  def tf1_order(m):   # ours [i, f, c, o] -> TF1 [i, j(c), f, o] along the last axis
+    i, f, c, o = np.split(m, 4, axis=-1)
+    return np.concatenate([i, c, f, o], axis=-1)
+
+  values = {"kernel": tf1_order(np.concatenate([ours.kernel.numpy(),
+                                                ours.recurrent_kernel.numpy()], axis=0)),
+            "bias": tf1_order(ours.bias.numpy()), "w_i_diag": ours.peephole_i.numpy(),
+            "w_f_diag": ours.peephole_f.numpy(), "w_o_diag": ours.peephole_o.numpy()}
+  for v in tf1.weights:
+    v.assign(values[v.name.split("/")[-1].split(":")[0]])
+  state_tf1 = tf1.zero_state(2, tf.float32)
+  state = [tf.zeros((2, units)), tf.zeros((2, units))]
+  clipped = False
+  for t in range(x.shape[0]):
+    want, state_tf1 = tf1(tf.constant(x[t]), state_tf1)
+    got, state = ours(tf.constant(x[t]), state)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(state[1].numpy(), state_tf1.c.numpy(), rtol=1e-5, atol=1e-6)
+    clipped = clipped or bool(np.isclose(np.abs(state[1].numpy()), clip).any())
+  assert clipped   # the clip binds in this case
+
+
 # ------------------------------------------------------------------------------- weighted loss
 
 def _numpy_ccc(x, y):
