@@ -209,7 +209,8 @@ def resolve_setup(config: TrainConfig, model_config: ModelConfig,
       missing shards, an incomplete TFRecord directory (unless `allow_incomplete`), a
       corrupt/truncated shard or one whose first record does not match metadata.json
       (`pipeline.validate_shards`, the shard named), a batch not divisible by the replicas,
-      a model_dir holding a different run (model config or embedding space).
+      a model_dir holding a different run (model config or embedding space), interlocutor
+      frames on shards without subject_turn.
   """
   if config.batch_size % num_replicas:
     raise TrainingSetupError(
@@ -224,6 +225,11 @@ def resolve_setup(config: TrainConfig, model_config: ModelConfig,
     if key not in metadata:
       raise TrainingSetupError(
           f"{config.data_dir}/metadata.json: missing key {key!r}; rewrite the TFRecords")
+  if model_config.interlocutor_frames:
+    try:
+      pipeline.check_interlocutor_data(config.data_dir, metadata)
+    except pipeline.DataDirError as e:
+      raise TrainingSetupError(str(e)) from e
   if int(metadata["samples_per_frame"]) != model_config.samples_per_frame:
     raise TrainingSetupError(
         f"{config.data_dir}/metadata.json: samples_per_frame {metadata['samples_per_frame']}, "

@@ -93,6 +93,17 @@ def test_reader_packs_by_stored_subject_turn_and_refuses_old_shards(tmp_path):
     pipeline.make_dataset(str(tmp_path / "old"), "train", 1, False, interlocutor_frames=True)
 
 
+def test_training_refuses_interlocutor_frames_on_old_shards(tmp_path):
+  _write_tiny_shards(tmp_path / "old", np.ones(4), with_feature=False)
+  model_config = ModelConfig(variant="semantic", semantic_dim=2, sample_rate=30,
+                             samples_per_frame=3, interlocutor_frames=True)
+  config = train_lib.TrainConfig(data_dir=str(tmp_path / "old"), model_dir=str(tmp_path / "m"),
+                                 eval_partition="")
+  with pytest.raises(train_lib.TrainingSetupError, match="subject_turn"):
+    train_lib.resolve_setup(config, model_config, 1)
+  assert train_lib.resolve_setup(config, model_config.replace(interlocutor_frames=False), 1)
+
+
 def test_writer_stores_subject_turn_from_turns(tiny_corpus, tiny_tfrecords):
   out, _ = tiny_tfrecords
   assert schema.read_metadata(out)[schema.SUBJECT_TURN] is True
