@@ -13,7 +13,9 @@ frame k: its time must be k * 0.1 s within 1 ms, else the recording is refused, 
 against --label_tolerance_s (the error says whether the audio or the labels look wrong), fit the
 audio to the labelled frames (truncate / zero-pad), find the word spoken at each frame centre
 (k + 0.5) * 0.1 s (word_timings), look its vector up (zeros where none; OOV words -> zeros or a
-per-word vector seeded by a hash of the word), and cut 100-frame chunks (the last zero-padded,
+per-word vector seeded by a hash of the word), mark the frames whose label time k * 0.1 s lies in
+a subject turn (turns/<id>.csv, `frames.subject_turn_frames`; all ones and a warning when the file
+is missing; for interlocutor-aware frames), and cut 100-frame chunks (the last zero-padded,
 `num_frames` valid).
 
 Shards: the recordings of each partition (sorted by id) are split into contiguous groups, one per
@@ -22,7 +24,7 @@ num_shards-th shard of that global list, so several machines write disjoint shar
 directory. Recordings run in parallel processes; each shard is assembled from per-recording part
 files into a temp file and renamed; a `<shard>.json` sidecar records its recordings, a
 fingerprint of the settings and the content of every input file of its recordings (audio,
-labels, transcript, word timings: path, size, mtime and SHA-256). A rerun skips a shard whose
+labels, transcript, word timings, turns: path, size, mtime and SHA-256). A rerun skips a shard whose
 sidecar says complete with the same fingerprint and whose input files are unchanged (same size
 and mtime, or else the same SHA-256), so a fixed recording is rewritten; `--force` rewrites
 every shard. A failing recording is reported (file and line) and left out; the others are still
@@ -216,11 +218,12 @@ def recording_files(rec: corpus.Recording, timings_path: Optional[str]) -> Dict[
   return {"audio": rec.audio_path, "labels": rec.labels_path,
           "transcription": rec.transcription_path,
           "word_timings": (timings_path if timings_path and timings_path != rec.transcription_path
-                           else None)}
+                           else None),
+          "turns": rec.turns_path if os.path.exists(rec.turns_path) else None}
 
 
 _FILE_KIND = {"audio": "audio", "labels": "label", "transcription": "transcription",
-              "word_timings": "word timings"}
+              "word_timings": "word timings", "turns": "turns"}
 
 
 def process_recording(rec: corpus.Recording, timings: List[wt.WordTiming],
@@ -247,6 +250,11 @@ def process_recording(rec: corpus.Recording, timings: List[wt.WordTiming],
     audio, labels, warnings = _read_inputs(rec, timings, timings_path, config, report)
     frames = len(labels)
     word_index = frames_lib.frame_word_index(timings, _STATE["word_to_index"], frames)
+    if os.path.exists(rec.turns_path):   # per-frame subject turn (interlocutor-aware frames)
+      subject_turn = frames_lib.subject_turn_frames(corpus.read_turns(rec.turns_path), frames)
+    else:
+      subject_turn = np.ones(frames, np.int64)
+      warnings.append(f"{rec.turns_path}: missing; subject_turn is 1 for every frame")
     end_s = frames * FRAME_HOP_SECONDS
     beyond = sum(1 for t in timings if t.start >= end_s)
     if beyond:
@@ -280,7 +288,7 @@ def process_recording(rec: corpus.Recording, timings: List[wt.WordTiming],
               np.pad(semantic[lo:hi], ((0, pad), (0, 0))),
               np.pad(word_index[lo:hi], (0, pad)),
               np.pad(labels[lo:hi], ((0, pad), (0, 0))),
-              config.audio_dtype))
+              config.audio_dtype, np.pad(subject_turn[lo:hi], (0, pad))))
       os.chmod(tmp, 0o644)  # mkstemp creates 0600
       os.replace(tmp, final)
     finally:
@@ -777,4 +785,5 @@ def _write_metadata(out_dir: str, plans: Sequence[ShardPlan], vocab: Sequence[st
       "corpus_dir": os.path.abspath(corpus_dir), "word_timings": fingerprint["word_timings"],
       "partitions": parts, "complete": complete, "failed_recordings": failed,
       "semantic_source": fingerprint.get("semantic_source", {"kind": "lookup"}),
+      schema.SUBJECT_TURN: True,
   })

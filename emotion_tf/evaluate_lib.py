@@ -164,8 +164,10 @@ def predict_partition(model: keras.Model, data_dir: str, partition: str,
   """
   if isinstance(model, models.EmotionRecognitionModel):
     _check_data_matches_model(data_dir, model, embedding_matrix)
+  interlocutor = bool(getattr(getattr(model, "config", None), "interlocutor_frames", False))
   ds = pipeline.make_dataset(data_dir, partition, batch_size, training=False,
-                             embedding_matrix=embedding_matrix, include_ids=True)
+                             embedding_matrix=embedding_matrix, include_ids=True,
+                             interlocutor_frames=interlocutor)
 
   @tf.function(reduce_retracing=True)
   def forward(audio, semantic, num_frames):

@@ -201,6 +201,13 @@ def export_saved_model(model: EmotionRecognitionModel, export_dir: str,
   Returns:
     The metadata dict written to `assets/emotion_tf_export.json`.
   """
+  if model.config.interlocutor_frames:
+    # The serving signature takes plain audio [B, F*spf]; packing it needs the subject's turns,
+    # which it does not take. Refuse rather than serve silently wrong frames.
+    raise ExportError(
+        f"{export_dir}: the model uses interlocutor_frames (audio packed by turns/), which the "
+        "export's serving signature cannot take; evaluate it with `python -m "
+        "emotion_tf.evaluate` on TFRecords instead")
   export_dir = os.path.abspath(export_dir)
   parent = os.path.dirname(export_dir)
   os.makedirs(parent, exist_ok=True)

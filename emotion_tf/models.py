@@ -9,6 +9,13 @@ Variants (`ModelConfig.variant`):
   * 'semantic': x = x_s                               (Table 2, Word2Vec / Speech2Vec rows)
   * 'concat': x = [x_s, x_p]                          (Sec. 3.3, Table 3)
   * 'disentangled_attention': Eq. 4-7                 (Sec. 3.3, Table 3)
+
+Options for the authors' TF1 graph (flags/original_code.json; BUILD.md "Paper, original code and
+our defaults"): `cnn_mode='flat_stream'`, ReLU fusion layers of other sizes
+(`fusion_projection_activation`, `fusion_dimension_units`, `fusion_dimension_activation`), a
+peephole LSTM with cell clipping (`lstm_cell='peephole'`), `lstm_output_dropout`, and
+interlocutor-aware frames (`interlocutor_frames`: 'audio' is [B, F*2*2205], packed by the reader
+from the shards' subject_turn). The defaults are the paper's model.
 """
 
 import dataclasses
@@ -25,8 +32,12 @@ from emotion_tf import config as config_lib
 from emotion_tf.layers import ConcatFusion
 from emotion_tf.layers import DisentangledAttentionFusion
 from emotion_tf.layers import ParalinguisticCNN
+from emotion_tf.layers.paralinguistic import CNN_MODES
+from emotion_tf.layers.peephole_lstm import peephole_lstm
 
 VARIANTS = ("paralinguistic", "semantic", "concat", "disentangled_attention")
+LSTM_CELLS = ("keras", "peephole")
+ACTIVATIONS = ("linear", "relu")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +67,31 @@ class ModelConfig:
                                     lower_bound=0.0, upper_bound=0.99)
   lstm_dropout: float = config_lib.field(0.5, "Dropout on the LSTM inputs.", lower_bound=0.0,
                                          upper_bound=0.99)
+  # Options of the authors' TF1 graph (flags/original_code.json); defaults = the paper's model.
+  cnn_mode: str = config_lib.field(
+      "per_frame", "per_frame: the CNN sees each 0.1 s frame alone (Table 1); flat_stream: one "
+      "stream over the whole sequence, as the original code.", choices=CNN_MODES, flag=False)
+  fusion_projection_activation: str = config_lib.field(
+      "linear", "Activation of the Eq. 4 projections (original code: relu).",
+      choices=ACTIVATIONS, flag=False)
+  fusion_dimension_units: int = config_lib.field(
+      0, "Units of the three Eq. 6 layers (0 = fusion_units; original code: 512).",
+      lower_bound=0, flag=False)
+  fusion_dimension_activation: str = config_lib.field(
+      "linear", "Activation of the three Eq. 6 layers (original code: relu).",
+      choices=ACTIVATIONS, flag=False)
+  lstm_cell: str = config_lib.field(
+      "keras", "keras: cuDNN-eligible keras LSTM; peephole: TF1 LSTMCell with peepholes and "
+      "cell clipping (original code; not cuDNN-eligible).", choices=LSTM_CELLS, flag=False)
+  lstm_cell_clip: float = config_lib.field(100.0, "Cell clip of the peephole LSTM (0 = off).",
+                                           lower_bound=0.0, flag=False)
+  lstm_output_dropout: float = config_lib.field(
+      -1.0, "Dropout on the LSTM outputs (-1 = the value of dropout; original code: 0).",
+      flag=False)
+  interlocutor_frames: bool = config_lib.field(
+      False, "Interlocutor-aware frames (original code): each frame is 2 x samples_per_frame "
+      "samples, its audio in the first half inside a subject turn (turns/), else in the "
+      "second; needs TFRecords with the subject_turn feature.")
   label_names: Tuple[str, ...] = LABEL_NAMES
 
   def __post_init__(self):
@@ -71,12 +107,30 @@ class ModelConfig:
     for name in ("dropout", "lstm_dropout"):
       if not 0.0 <= float(getattr(self, name)) < 1.0:
         raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+    if self.lstm_output_dropout != -1.0 and not 0.0 <= self.lstm_output_dropout < 1.0:
+      raise ValueError(
+          f"lstm_output_dropout must be -1 or in [0, 1), got {self.lstm_output_dropout}")
+    for name, allowed in (("cnn_mode", CNN_MODES), ("lstm_cell", LSTM_CELLS),
+                          ("fusion_projection_activation", ACTIVATIONS),
+                          ("fusion_dimension_activation", ACTIVATIONS)):
+      if getattr(self, name) not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}, got "
+                         f"{getattr(self, name)!r}")
+    if self.fusion_dimension_units < 0:
+      raise ValueError(
+          f"fusion_dimension_units must be >= 0, got {self.fusion_dimension_units}")
     if not self.label_names:
       raise ValueError("label_names must not be empty")
 
   @property
   def num_outputs(self) -> int:
     return len(self.label_names)
+
+  @property
+  def input_samples_per_frame(self) -> int:
+    """Samples of one frame of the model's 'audio' input: 2 x samples_per_frame with
+    interlocutor-aware frames (subject half, partner half), else samples_per_frame."""
+    return self.samples_per_frame * (2 if self.interlocutor_frames else 1)
 
   @property
   def uses_audio(self) -> bool:
@@ -140,9 +194,9 @@ class EmotionRecognitionModel(keras.Model):
     self.cnn = None
     self.fusion = None
     if c.uses_audio:
-      self.cnn = ParalinguisticCNN(c.samples_per_frame, c.cnn_filters, c.cnn_kernel_sizes,
-                                   c.cnn_pool_sizes, dropout=c.dropout,
-                                   name="paralinguistic_cnn")
+      self.cnn = ParalinguisticCNN(c.input_samples_per_frame, c.cnn_filters,
+                                   c.cnn_kernel_sizes, c.cnn_pool_sizes, dropout=c.dropout,
+                                   mode=c.cnn_mode, name="paralinguistic_cnn")
       self.cnn.build((None, None))
     if c.variant == "paralinguistic":
       feature_dim = self.cnn.output_dim
@@ -152,15 +206,22 @@ class EmotionRecognitionModel(keras.Model):
       self.fusion = ConcatFusion(name="concat_fusion")
       feature_dim = c.semantic_dim + self.cnn.output_dim
     else:
-      self.fusion = DisentangledAttentionFusion(c.fusion_units,
-                                                name="disentangled_attention_fusion")
+      self.fusion = DisentangledAttentionFusion(
+          c.fusion_units, dimension_units=c.fusion_dimension_units,
+          dimension_activation=c.fusion_dimension_activation,
+          projection_activation=c.fusion_projection_activation,
+          name="disentangled_attention_fusion")
       self.fusion.build([(None, None, c.semantic_dim), (None, None, self.cnn.output_dim)])
-      feature_dim = c.fusion_units
+      feature_dim = self.fusion.dimension_units
     self.feature_dim = feature_dim
     self.input_dropout = keras.layers.Dropout(c.lstm_dropout, name="lstm_input_dropout")
-    self.lstm = keras.layers.LSTM(c.lstm_units, return_sequences=True, name="lstm")
+    if c.lstm_cell == "peephole":
+      self.lstm = peephole_lstm(c.lstm_units, cell_clip=c.lstm_cell_clip, name="lstm")
+    else:
+      self.lstm = keras.layers.LSTM(c.lstm_units, return_sequences=True, name="lstm")
     self.lstm.build((None, None, feature_dim))
-    self.output_dropout = keras.layers.Dropout(c.dropout, name="lstm_output_dropout")
+    output_dropout = c.dropout if c.lstm_output_dropout == -1.0 else c.lstm_output_dropout
+    self.output_dropout = keras.layers.Dropout(output_dropout, name="lstm_output_dropout")
     self.head = keras.layers.Dense(c.num_outputs, activation="tanh", name="prediction")
     self.head.build((None, None, c.lstm_units))
     self.built = True
@@ -180,12 +241,13 @@ class EmotionRecognitionModel(keras.Model):
       shape = inputs["audio"].shape
       if len(shape) != 2:
         raise ValueError(f"'audio' must be [batch, samples], got shape {tuple(shape)}")
+      spf = c.input_samples_per_frame
       if shape[-1] is not None:
-        if shape[-1] % c.samples_per_frame:
+        if shape[-1] % spf:
           raise ValueError(
-              f"'audio' length must be a multiple of {c.samples_per_frame} samples "
+              f"'audio' length must be a multiple of {spf} samples "
               f"(0.1 s frames at {c.sample_rate} Hz), got {shape[-1]} samples")
-        frames_audio = shape[-1] // c.samples_per_frame
+        frames_audio = shape[-1] // spf
     if c.uses_semantic:
       shape = inputs["semantic"].shape
       if len(shape) != 3:
@@ -198,7 +260,8 @@ class EmotionRecognitionModel(keras.Model):
     if frames_audio is not None and frames_sem is not None and frames_audio != frames_sem:
       raise ValueError(
           f"frame counts differ: 'audio' has {frames_audio} frames "
-          f"({frames_audio * c.samples_per_frame} samples) but 'semantic' has {frames_sem}")
+          f"({frames_audio * c.input_samples_per_frame} samples) but 'semantic' has "
+          f"{frames_sem}")
 
   def call(self, inputs, training=None):
     self._validate(inputs)

@@ -37,6 +37,7 @@ from emotion_tf import ccc
 from emotion_tf import plots
 from emotion_tf import config as config_lib
 from emotion_tf import fileio
+from emotion_tf import losses
 from emotion_tf import model_dir as model_dir_lib
 from emotion_tf.data import pipeline
 from emotion_tf.data import schema
@@ -83,6 +84,17 @@ class TrainConfig:
                                           lower_bound=0.0)
   optimizer: str = config_lib.field("adam", "Optimizer (the paper: Adam).",
                                     choices=OPTIMIZERS)
+  beta_1: float = config_lib.field(0.9, "Adam beta_1.", lower_bound=0.0, upper_bound=1.0)
+  beta_2: float = config_lib.field(
+      0.999, "Adam beta_2 (Keras default; the original code: 0.99).", lower_bound=0.0,
+      upper_bound=1.0)
+  adam_epsilon: float = config_lib.field(
+      1e-7, "Adam epsilon (Keras default; TF1's AdamOptimizer, the original code: 1e-8).",
+      lower_bound=0.0)
+  loss_weighting: str = config_lib.field(
+      "mean", "Weights of the per-dimension CCC losses (Eq. 8): mean = (L_a + L_v + L_l) / 3 "
+      "(the paper), original = L_a + L_v/2 + L_l/3 (the authors' train.py).",
+      choices=tuple(losses.LOSS_WEIGHTINGS))
   clip_norm: float = config_lib.field(5.0, "Global gradient-norm clip (0 = off).",
                                       lower_bound=0.0)
   seed: int = config_lib.field(0, "Seed of weights, dropout and data order.")
@@ -197,7 +209,8 @@ def resolve_setup(config: TrainConfig, model_config: ModelConfig,
       missing shards, an incomplete TFRecord directory (unless `allow_incomplete`), a
       corrupt/truncated shard or one whose first record does not match metadata.json
       (`pipeline.validate_shards`, the shard named), a batch not divisible by the replicas,
-      a model_dir holding a different run (model config or embedding space).
+      a model_dir holding a different run (model config or embedding space), interlocutor
+      frames on shards without subject_turn.
   """
   if config.batch_size % num_replicas:
     raise TrainingSetupError(
@@ -212,6 +225,11 @@ def resolve_setup(config: TrainConfig, model_config: ModelConfig,
     if key not in metadata:
       raise TrainingSetupError(
           f"{config.data_dir}/metadata.json: missing key {key!r}; rewrite the TFRecords")
+  if model_config.interlocutor_frames:
+    try:
+      pipeline.check_interlocutor_data(config.data_dir, metadata)
+    except pipeline.DataDirError as e:
+      raise TrainingSetupError(str(e)) from e
   if int(metadata["samples_per_frame"]) != model_config.samples_per_frame:
     raise TrainingSetupError(
         f"{config.data_dir}/metadata.json: samples_per_frame {metadata['samples_per_frame']}, "
@@ -398,6 +416,7 @@ class _Run:
     self.chief = is_chief(strategy)
     self.setup = resolve_setup(config, model_config, strategy.num_replicas_in_sync)
     self.matrix = self.setup["embedding_matrix"]
+    self.interlocutor_frames = model_config.interlocutor_frames
     if config.deterministic:
       tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(config.seed)
@@ -422,7 +441,8 @@ class _Run:
       tf.summary.text("config", "```\n" + json.dumps(self.resolved, indent=2, sort_keys=True,
                                                        default=str) + "\n```", step=0)
     self.train_step, self.eval_step, self.local_eval_step = _step_functions(
-        strategy, self.model, self.state["optimizer"], float(config.clip_norm))
+        strategy, self.model, self.state["optimizer"], float(config.clip_norm),
+        config.loss_weighting)
     self.steps_per_epoch = config.steps_per_epoch or None
     self._log = {"time": time.perf_counter(), "steps": 0}
 
@@ -467,7 +487,8 @@ class _Run:
     return pipeline.make_dataset(self.config.data_dir, partition, self.config.batch_size,
                                  training, shuffle_buffer=self.config.shuffle_buffer, seed=seed,
                                  embedding_matrix=self.matrix,
-                                 drop_remainder=training and self.multi_worker)
+                                 drop_remainder=training and self.multi_worker,
+                                 interlocutor_frames=self.interlocutor_frames)
 
   def distribute(self, dataset: tf.data.Dataset):
     options = tf.data.Options()
@@ -525,7 +546,8 @@ class _Run:
       values = self.evaluate(self.make(config.eval_partition, False, 0))
       mean = float(np.mean(values))
       record["eval_ccc"] = dict(zip(LABEL_NAMES, map(float, values)), mean=mean)
-      record["eval_loss"] = float(np.mean(1.0 - values))   # the CCC loss on the whole partition
+      weights = losses.LOSS_WEIGHTINGS[self.config.loss_weighting]
+      record["eval_loss"] = float(np.dot(weights, 1.0 - values))  # the loss on the partition
       _write_ccc(self.eval_writer, values, step, loss=record["eval_loss"])
       if self.chief and self.dataset_fn is None:
         image = _eval_curve_image(self.model, config, self.matrix)
@@ -565,7 +587,8 @@ def _build_state(model_config: ModelConfig, config: TrainConfig) -> Dict[str, An
   """Model, optimizer, best-metric state and the CCC metrics (called in the strategy scope)."""
   model = build_model(model_config)
   if config.optimizer == "adam":
-    optimizer = keras.optimizers.Adam(config.learning_rate)
+    optimizer = keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1,
+                                      beta_2=config.beta_2, epsilon=config.adam_epsilon)
   else:
     optimizer = keras.optimizers.SGD(config.learning_rate)
   optimizer.build(model.trainable_variables)
@@ -587,7 +610,8 @@ def _build_state(model_config: ModelConfig, config: TrainConfig) -> Dict[str, An
 
 
 def _step_functions(strategy: tf.distribute.Strategy, model: keras.Model,
-                    optimizer: keras.optimizers.Optimizer, clip: float):
+                    optimizer: keras.optimizers.Optimizer, clip: float,
+                    loss_weighting: str = "mean"):
   """(train_step, eval_step, local_eval_step) of the emotion model.
 
   train_step((inputs, labels)) -> {'loss' (global-batch CCC loss, Eq. 8), 'stats' (summed
@@ -602,7 +626,7 @@ def _step_functions(strategy: tf.distribute.Strategy, model: keras.Model,
       pred = tf.cast(model(_model_inputs(inputs), training=True), tf.float32)
       local = ccc.ccc_statistics(labels, pred, mask)
       stats = ccc.cross_replica_statistics(local)                 # global batch, Eq. 8
-      loss = tf.reduce_mean(1.0 - ccc.ccc_from_statistics(stats))
+      loss = losses.ccc_loss_from_statistics(stats, loss_weighting)
     grads = tape.gradient(loss, trainable)
     ctx = tf.distribute.get_replica_context()
     n = ctx.num_replicas_in_sync
@@ -658,7 +682,8 @@ def _fmt(values: Dict[str, float]) -> str:
 def _eval_curve_image(model, config: TrainConfig, matrix) -> Optional[np.ndarray]:
   """Gold vs predicted curves of the first recording of the eval partition."""
   dataset = pipeline.make_dataset(config.data_dir, config.eval_partition, config.batch_size,
-                                  False, embedding_matrix=matrix, include_ids=True)
+                                  False, embedding_matrix=matrix, include_ids=True,
+                                  interlocutor_frames=model.config.interlocutor_frames)
   first, golds, preds = None, [], []
   for inputs, labels in dataset:
     ids = inputs["recording_id"].numpy()

@@ -64,3 +64,33 @@ def semantic_frames(timings: Sequence[wt.WordTiming], num_frames: int,
 def frames_in(num_samples: int, samples_per_frame: int) -> int:
   """Whole frames in `num_samples` samples (a trailing partial frame is dropped)."""
   return int(num_samples) // int(samples_per_frame)
+
+
+def subject_turn_frames(turns: Sequence[Tuple[float, float]], num_frames: int,
+                        hop: float = FRAME_HOP_SECONDS) -> np.ndarray:
+  """1 where frame k's label time t_k = k * hop lies in one of the subject's turns, else 0.
+
+  The original code's rule (data_generator.py `process_audio_frames`): a turn (start, end) in
+  seconds, read as float32, covers frames round(start, 1) / hop ... round(end, 1) / hop
+  inclusive, i.e. t_k in [round(start, 1), round(end, 1)] with the ends rounded to 0.1 s.
+  Returns int64 [num_frames].
+  """
+  out = np.zeros(num_frames, np.int64)
+  for start, end in turns:
+    lo = int(round(round(float(np.float32(start)), 1) / hop))
+    hi = int(round(round(float(np.float32(end)), 1) / hop))
+    out[max(lo, 0):max(min(hi + 1, num_frames), 0)] = 1
+  return out
+
+
+def pack_interlocutor_frames(audio: np.ndarray, subject_turn: np.ndarray,
+                             samples_per_frame: int) -> np.ndarray:
+  """Interlocutor-aware frames of the original code: [F * spf] -> [F * 2 * spf].
+
+  Frame k becomes 2 * spf samples: its spf samples in the first half when subject_turn[k] = 1
+  (the subject speaks), in the second half otherwise (the partner or silence), zeros in the
+  other half. numpy twin of the reader's `pipeline.pack_interlocutor_frames` (for predict).
+  """
+  frames = np.asarray(audio, np.float32).reshape(-1, int(samples_per_frame))   # [F, spf]
+  st = (np.asarray(subject_turn).reshape(-1, 1) > 0).astype(np.float32)       # [F, 1]
+  return np.concatenate([frames * st, frames * (1.0 - st)], axis=1).reshape(-1)

@@ -288,10 +288,38 @@ def validate_shards(data_dir: str, partition: str,
   return files
 
 
+def pack_interlocutor_frames(audio: tf.Tensor, subject_turn: tf.Tensor,
+                             samples_per_frame: int) -> tf.Tensor:
+  """Interlocutor-aware frames (the original code's data_generator.py): [F * spf] -> [F * 2 spf].
+
+  Frame k's spf samples go in the first half of its 2 * spf when subject_turn[k] = 1 (label time
+  inside a subject turn), else in the second half (the partner or silence); the other half is
+  zeros. Same as `frames.pack_interlocutor_frames` (numpy).
+  """
+  frames = tf.reshape(audio, [-1, samples_per_frame])                       # [F, spf]
+  st = tf.cast(tf.reshape(subject_turn, [-1, 1]) > 0, frames.dtype)         # [F, 1]
+  return tf.reshape(tf.concat([frames * st, frames * (1.0 - st)], axis=1), [-1])
+
+
+def check_interlocutor_data(data_dir: str, meta: Mapping[str, Any]) -> None:
+  """Refuses shards without the per-frame subject_turn feature (schema version 1).
+
+  Raises:
+    DataDirError: naming metadata.json and the command that rewrites the directory.
+  """
+  if not meta.get(schema.SUBJECT_TURN):
+    raise DataDirError(
+        f"{os.path.join(data_dir, schema.METADATA_FILE)}: the shards have no per-frame "
+        f"'{schema.SUBJECT_TURN}' feature (schema_version {meta.get('schema_version')}), which "
+        "interlocutor_frames needs; rewrite them with "
+        f"`{rewrite_command(data_dir, meta)}` (it reads turns/<id>.csv)")
+
+
 def make_dataset(data_dir: str, partition: str, batch_size: int, training: bool, *,
                  shuffle_buffer: int = 256, seed: Optional[int] = None,
                  embedding_matrix: Optional[np.ndarray] = None, include_ids: bool = False,
-                 drop_remainder: bool = False, repeat: bool = False) -> tf.data.Dataset:
+                 drop_remainder: bool = False, repeat: bool = False,
+                 interlocutor_frames: bool = False) -> tf.data.Dataset:
   """Batches of (inputs, labels) from the shards of one partition.
 
   Args:
@@ -307,6 +335,11 @@ def make_dataset(data_dir: str, partition: str, batch_size: int, training: bool,
     include_ids: add 'recording_id' (string [B]) and 'chunk_index' (int64 [B]) to the inputs.
     drop_remainder: drop a last incomplete batch.
     repeat: repeat indefinitely (before batching).
+    interlocutor_frames: pack each frame's audio into 2 * samples_per_frame samples by the
+      shards' subject_turn (`pack_interlocutor_frames`); 'audio' is then [B, F*2*spf].
+
+  Raises:
+    DataDirError: interlocutor_frames on shards without subject_turn.
 
   Returns:
     tf.data.Dataset of (inputs, labels): inputs = {'audio': float32 [B, F*2205],
@@ -318,6 +351,8 @@ def make_dataset(data_dir: str, partition: str, batch_size: int, training: bool,
   spf = int(meta["samples_per_frame"])
   dim = int(meta["semantic_dim"])
   audio_dtype = meta.get("audio_dtype", "float32")
+  if interlocutor_frames:
+    check_interlocutor_data(data_dir, meta)
   matrix = None
   if embedding_matrix is not None:
     matrix = np.asarray(embedding_matrix, np.float32)
@@ -332,7 +367,10 @@ def make_dataset(data_dir: str, partition: str, batch_size: int, training: bool,
     semantic = ex[schema.SEMANTIC]
     if matrix is not None:
       semantic = tf.gather(matrix, ex[schema.WORD_INDEX])
-    inputs = {"audio": ex[schema.AUDIO], "semantic": semantic,
+    audio = ex[schema.AUDIO]
+    if interlocutor_frames:
+      audio = pack_interlocutor_frames(audio, ex[schema.SUBJECT_TURN], spf)
+    inputs = {"audio": audio, "semantic": semantic,
               "num_frames": ex[schema.NUM_FRAMES]}
     if include_ids:
       inputs["recording_id"] = ex[schema.RECORDING_ID]

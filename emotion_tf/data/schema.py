@@ -13,6 +13,10 @@ One `tf.train.Example` = one chunk of `F` frames (default 100 x 0.1 s = 10 s) of
                          centre, zeros where none
   word_index    int64[F] index into vocab.txt (0 = "<none>")
   labels        bytes    float32 little-endian [F, 3]: arousal, valence, liking
+  subject_turn  int64[F] 1 where frame k's label time k * 0.1 s lies in a subject turn (turns/,
+                         `frames.subject_turn_frames`), else 0; since schema version 2. Shards
+                         of version 1 lack it and read as all ones; metadata.json's
+                         `subject_turn: true` says the shards have it (interlocutor frames need it)
 
 Beside the shards `<partition>-00000-of-000NN.tfrecord`: `metadata.json` (SCHEMA_VERSION, sample
 rate, hop, frames per chunk, dims, label names, vocabulary and embeddings files, counts) and
@@ -30,7 +34,8 @@ import tensorflow as tf
 from emotion_tf import FRAMES_PER_CHUNK, LABEL_NAMES, SAMPLES_PER_FRAME
 from emotion_tf import fileio
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_SCHEMA_VERSIONS = (1, 2)   # 2 adds subject_turn; version 1 shards read as all ones
 METADATA_FILE = "metadata.json"
 VOCAB_FILE = "vocab.txt"
 NO_WORD = "<none>"
@@ -45,6 +50,7 @@ AUDIO = "audio"
 SEMANTIC = "semantic"
 WORD_INDEX = "word_index"
 LABELS = "labels"
+SUBJECT_TURN = "subject_turn"
 
 
 def shard_name(partition: str, index: int, count: int) -> str:
@@ -76,7 +82,8 @@ def encode_audio(audio: np.ndarray, audio_dtype: str = "float32") -> bytes:
 
 def serialize_example(recording_id: str, chunk_index: int, num_frames: int, audio: np.ndarray,
                       semantic: np.ndarray, word_index: np.ndarray, labels: np.ndarray,
-                      audio_dtype: str = "float32") -> bytes:
+                      audio_dtype: str = "float32",
+                      subject_turn: Optional[np.ndarray] = None) -> bytes:
   """Serialises one chunk.
 
   Args:
@@ -88,6 +95,7 @@ def serialize_example(recording_id: str, chunk_index: int, num_frames: int, audi
     word_index: int64 [F].
     labels: float32 [F, 3].
     audio_dtype: 'float32' or 'int16' storage.
+    subject_turn: optional int [F], 1 inside a subject turn (omitted when None).
 
   Returns:
     the serialized `tf.train.Example`.
@@ -114,6 +122,12 @@ def serialize_example(recording_id: str, chunk_index: int, num_frames: int, audi
       WORD_INDEX: _ints(word_index.tolist()),
       LABELS: _bytes(labels.astype("<f4").tobytes()),
   }
+  if subject_turn is not None:
+    subject_turn = np.asarray(subject_turn, np.int64)
+    if subject_turn.shape != (frames,):
+      raise ValueError(f"{recording_id}: subject_turn {subject_turn.shape} does not match "
+                       f"{frames} frames")
+    feature[SUBJECT_TURN] = _ints(subject_turn.tolist())
   return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
@@ -127,6 +141,8 @@ def feature_spec(frames_per_chunk: int = FRAMES_PER_CHUNK) -> Dict[str, tf.io.Fi
       SEMANTIC: tf.io.FixedLenFeature([], tf.string),
       WORD_INDEX: tf.io.FixedLenFeature([frames_per_chunk], tf.int64),
       LABELS: tf.io.FixedLenFeature([], tf.string),
+      SUBJECT_TURN: tf.io.FixedLenFeature([frames_per_chunk], tf.int64,
+                                          default_value=[1] * frames_per_chunk),
   }
 
 
@@ -138,7 +154,8 @@ def parse_example(serialized: tf.Tensor, frames_per_chunk: int = FRAMES_PER_CHUN
   Returns:
     {'recording_id': string [], 'chunk_index': int64 [], 'num_frames': int32 [],
      'audio': float32 [F * samples_per_frame], 'semantic': float32 [F, semantic_dim],
-     'word_index': int64 [F], 'labels': float32 [F, 3]}.
+     'word_index': int64 [F], 'labels': float32 [F, 3], 'subject_turn': int64 [F] (all ones
+     when the example has none)}.
   """
   f = tf.io.parse_single_example(serialized, feature_spec(frames_per_chunk))
   n_audio = frames_per_chunk * samples_per_frame
@@ -161,6 +178,7 @@ def parse_example(serialized: tf.Tensor, frames_per_chunk: int = FRAMES_PER_CHUN
       WORD_INDEX: f[WORD_INDEX],
       LABELS: tf.reshape(tf.ensure_shape(labels, [frames_per_chunk * NUM_LABELS]),
                          [frames_per_chunk, NUM_LABELS]),
+      SUBJECT_TURN: f[SUBJECT_TURN],
   }
 
 
@@ -181,7 +199,7 @@ def read_metadata(directory: str) -> Dict:
   Raises:
     FileNotFoundError: when it is missing (the directory was not written by
       data_prep.write_tfrecords).
-    ValueError: for invalid JSON or a schema version other than SCHEMA_VERSION.
+    ValueError: for invalid JSON or a schema version not in READABLE_SCHEMA_VERSIONS.
   """
   path = os.path.join(directory, METADATA_FILE)
   if not os.path.exists(path):
@@ -193,8 +211,9 @@ def read_metadata(directory: str) -> Dict:
   except (ValueError, UnicodeDecodeError) as e:
     raise ValueError(f"{path}: not valid JSON ({e})") from e
   version = data.get("schema_version")
-  if version != SCHEMA_VERSION:
-    raise ValueError(f"{path}: schema_version {version!r}, this code reads {SCHEMA_VERSION}; "
+  if version not in READABLE_SCHEMA_VERSIONS:
+    raise ValueError(f"{path}: schema_version {version!r}, this code reads "
+                     f"{', '.join(map(str, READABLE_SCHEMA_VERSIONS))}; "
                      "rewrite the TFRecords with data_prep.write_tfrecords")
   return data
 

@@ -4,10 +4,12 @@ from emotion_tf.layers.attention import PairAttention
 from emotion_tf.layers.fusion import ConcatFusion
 from emotion_tf.layers.fusion import DisentangledAttentionFusion
 from emotion_tf.layers.paralinguistic import ParalinguisticCNN
+from emotion_tf.layers.peephole_lstm import PeepholeLSTMCell
 
 __all__ = [
     "ConcatFusion",
     "DisentangledAttentionFusion",
     "PairAttention",
     "ParalinguisticCNN",
+    "PeepholeLSTMCell",
 ]

@@ -34,36 +34,51 @@ class DisentangledAttentionFusion(keras.layers.Layer):
 
   Each Attention is a `PairAttention` with its own query vector.
 
-  Inputs: [x_s [..., d_s], x_p [..., d_p]].  Output: x_fusion [..., units] (d_u).
+  Options for the authors' TF1 graph (models.py `recurrent_model`/`attention_model`, the
+  `original_code` preset): `projection_activation='relu'` (Eq. 4 through tf.contrib's
+  fully_connected, ReLU by default) and `dimension_units=512, dimension_activation='relu'` (the
+  three Eq. 6 layers as fully connected 512-unit ReLU layers instead of linear d_u -> d_u).
+  Defaults (None, None, 'linear') keep the paper's linear layers.
+
+  Inputs: [x_s [..., d_s], x_p [..., d_p]].  Output: x_fusion [..., dimension_units or units].
   `call(..., return_weights=True)` also returns the three attention weight tensors
   {'sp', 'al', 'zv'}, each [..., 2].
   """
 
-  def __init__(self, units: int = 256, **kwargs):
+  def __init__(self, units: int = 256, dimension_units: int = 0,
+               dimension_activation: str = "linear", projection_activation: str = "linear",
+               **kwargs):
     super().__init__(**kwargs)
     self.units = int(units)
     if self.units <= 0:
       raise ValueError(f"units (d_u) must be positive, got {units}")
+    self.dimension_units = int(dimension_units) or self.units   # 0 = d_u (Eq. 6)
+    self.dimension_activation = dimension_activation
+    self.projection_activation = projection_activation
 
   def build(self, input_shape):
     s_shape, p_shape = input_shape
     d = self.units
-    self.project_s = keras.layers.Dense(d, name="project_semantic")
-    self.project_p = keras.layers.Dense(d, name="project_paralinguistic")
+    self.project_s = keras.layers.Dense(d, activation=self.projection_activation,
+                                        name="project_semantic")
+    self.project_p = keras.layers.Dense(d, activation=self.projection_activation,
+                                        name="project_paralinguistic")
     self.project_s.build(tuple(s_shape))
     self.project_p.build(tuple(p_shape))
     unified = tuple(s_shape[:-1]) + (d,)
     self.attention_sp = PairAttention(name="attention_sp")
     self.attention_sp.build([unified, unified])
-    self.dense_a = keras.layers.Dense(d, name="arousal_space")
-    self.dense_v = keras.layers.Dense(d, name="valence_space")
-    self.dense_l = keras.layers.Dense(d, name="liking_space")
+    k, act = self.dimension_units, self.dimension_activation
+    self.dense_a = keras.layers.Dense(k, activation=act, name="arousal_space")
+    self.dense_v = keras.layers.Dense(k, activation=act, name="valence_space")
+    self.dense_l = keras.layers.Dense(k, activation=act, name="liking_space")
     for layer in (self.dense_a, self.dense_v, self.dense_l):
       layer.build(unified)
+    spaces = tuple(s_shape[:-1]) + (k,)
     self.attention_al = PairAttention(name="attention_al")
-    self.attention_al.build([unified, unified])
+    self.attention_al.build([spaces, spaces])
     self.attention_zv = PairAttention(name="attention_zv")
-    self.attention_zv.build([unified, unified])
+    self.attention_zv.build([spaces, spaces])
     self.built = True
 
   def call(self, inputs, return_weights=False):
@@ -81,9 +96,11 @@ class DisentangledAttentionFusion(keras.layers.Layer):
     return fused
 
   def compute_output_shape(self, input_shape):
-    return tuple(input_shape[0][:-1]) + (self.units,)
+    return tuple(input_shape[0][:-1]) + (self.dimension_units,)
 
   def get_config(self):
     config = super().get_config()
-    config.update(units=self.units)
+    config.update(units=self.units, dimension_units=self.dimension_units,
+                  dimension_activation=self.dimension_activation,
+                  projection_activation=self.projection_activation)
     return config

@@ -1,11 +1,15 @@
 """Paralinguistic feature extractor (paper Sec. 3.2, Table 1)."""
 
+import math
 from typing import Sequence
 
 import keras
 import tensorflow as tf
 
 from emotion_tf import SAMPLES_PER_FRAME
+
+
+CNN_MODES = ("per_frame", "flat_stream")
 
 
 @keras.saving.register_keras_serializable(package="emotion_tf")
@@ -30,6 +34,16 @@ class ParalinguisticCNN(keras.layers.Layer):
   sequential `tf.map_fn`), so scoring a whole recording needs memory for one block
   (the first convolution's output is ~0.44 MB per frame) instead of the whole
   recording; the result is the same as without blocking.
+
+  `mode='flat_stream'` is the authors' TF1 graph (models.py `audio_model2`) instead: the
+  [batch, frames * spf] signal is convolved as ONE stream per sequence (receptive fields cross
+  frame edges), and the pooled [batch, L, filters[-1]] map is reshaped row-major to
+  [batch, frames, output_dim] with output_dim = spf * filters[-1] / prod(pool_sizes) (2 205 x 250
+  / 250 = 2 205 for the original's 250 last filters), so one frame's vector spans
+  spf / prod(pool_sizes) pooled steps (8.82), not aligned with the frame. The reshape needs
+  frames * spf divisible by prod(pool_sizes): other frame counts (whole recordings) are
+  zero-padded at the end to the next multiple of `frame_multiple` frames and the extra frames'
+  features dropped. No inference blocking in this mode.
   """
 
   def __init__(self,
@@ -39,6 +53,7 @@ class ParalinguisticCNN(keras.layers.Layer):
                pool_sizes: Sequence[int] = (10, 5, 5),
                dropout: float = 0.5,
                inference_block_frames: int = 512,
+               mode: str = "per_frame",
                **kwargs):
     super().__init__(**kwargs)
     if not len(filters) == len(kernel_sizes) == len(pool_sizes):
@@ -51,11 +66,23 @@ class ParalinguisticCNN(keras.layers.Layer):
     self.pool_sizes = tuple(int(p) for p in pool_sizes)
     self.dropout = float(dropout)
     self.inference_block_frames = int(inference_block_frames)
+    if mode not in CNN_MODES:
+      raise ValueError(f"mode must be one of {CNN_MODES}, got {mode!r}")
+    self.mode = mode
     length = self.samples_per_frame
     for p in self.pool_sizes:
       length //= p  # 'valid' pooling: floor.
     self.output_length = length
     self.output_dim = length * self.filters[-1]
+    self.frame_multiple = 1
+    if mode == "flat_stream":
+      pool = math.prod(self.pool_sizes)
+      if (self.samples_per_frame * self.filters[-1]) % pool:
+        raise ValueError(
+            f"flat_stream CNN: samples_per_frame {self.samples_per_frame} x last filters "
+            f"{self.filters[-1]} is not divisible by the pooling product {pool}")
+      self.output_dim = self.samples_per_frame * self.filters[-1] // pool
+      self.frame_multiple = pool // math.gcd(self.samples_per_frame, pool)
 
   def build(self, input_shape):
     self._convs = []
@@ -66,7 +93,7 @@ class ParalinguisticCNN(keras.layers.Layer):
     for i, (f, k, p) in enumerate(zip(self.filters, self.kernel_sizes, self.pool_sizes)):
       conv = keras.layers.Conv1D(f, k, strides=1, padding="same", activation="relu",
                                  name=f"conv{i + 1}")
-      conv.build((None, length, channels))
+      conv.build((None, length if self.mode == "per_frame" else None, channels))
       pool = keras.layers.MaxPool1D(p, strides=p, padding="valid", name=f"pool{i + 1}")
       self._convs.append(conv)
       self._pools.append(pool)
@@ -83,6 +110,8 @@ class ParalinguisticCNN(keras.layers.Layer):
           f"audio length must be a multiple of {self.samples_per_frame} samples "
           f"(0.1 s frames), got {static_len} samples")
     batch = tf.shape(audio)[0]
+    if self.mode == "flat_stream":
+      return self._flat_stream(audio, training)
     frames = tf.reshape(audio, [-1, self.samples_per_frame, 1])   # [batch*frames, spf, 1]
     block = self.inference_block_frames
     if training or block <= 0:
@@ -99,6 +128,19 @@ class ParalinguisticCNN(keras.layers.Layer):
     for conv, pool, drop in zip(self._convs, self._pools, self._dropouts):
       h = drop(pool(conv(h)), training=training)
     return tf.reshape(h, [-1, self.output_dim])
+
+  def _flat_stream(self, audio, training):
+    """[batch, F * spf] -> [batch, F, output_dim], one stream per sequence (models.py)."""
+    batch = tf.shape(audio)[0]
+    num_frames = tf.shape(audio)[1] // self.samples_per_frame
+    m = self.frame_multiple
+    padded_frames = (num_frames + m - 1) // m * m
+    pad = (padded_frames - num_frames) * self.samples_per_frame
+    h = tf.pad(audio, [[0, 0], [0, pad]])[:, :, None]             # [batch, F' * spf, 1]
+    for conv, pool, drop in zip(self._convs, self._pools, self._dropouts):
+      h = drop(pool(conv(h)), training=training)                  # [batch, L, channels]
+    h = tf.reshape(h, [batch, padded_frames, self.output_dim])    # row-major, as models.py
+    return h[:, :num_frames]
 
   def _blocked_features(self, frames, block):
     """Inference in blocks of `block` frames: [n, spf, 1] -> [n, output_dim]."""
@@ -122,5 +164,6 @@ class ParalinguisticCNN(keras.layers.Layer):
     config = super().get_config()
     config.update(samples_per_frame=self.samples_per_frame, filters=list(self.filters),
                   kernel_sizes=list(self.kernel_sizes), pool_sizes=list(self.pool_sizes),
-                  dropout=self.dropout, inference_block_frames=self.inference_block_frames)
+                  dropout=self.dropout, inference_block_frames=self.inference_block_frames,
+                  mode=self.mode)
     return config

@@ -1,0 +1,135 @@
+"""Issue 18's rows: the `paper`, `original_code` and default presets side by side.
+
+    .venv/bin/python bench/presets.py --data_dirs D1,D2 --work DIR [--seeds 3] \
+        [--train_steps 600] [--steps_per_epoch 100] \
+        [--presets default,paper,original_code,original_code_no_interlocutor]
+
+For every TFRecord directory (one per corpus, written by data_prep.write_tfrecords with the
+subject_turn feature), every preset and seed 0..N-1: `train_lib.train` with the preset's config
+(`flags/<preset>.json`; `default` = the dataclass defaults) under the same step budget
+(`--train_steps`; each preset keeps its own batch size), the best model chosen on Devel (mean
+CCC, evaluated every --steps_per_epoch steps), then `evaluate_lib.evaluate_partition` on Test.
+Presets ending in `_no_interlocutor` / `_interlocutor` switch the interlocutor-aware frames off /
+on, so a pair of rows shows what they do. Finished runs (<work>/<corpus>/<preset>_s<seed>/
+bench_row.json) are reused on a rerun. Prints the CPU model, a numpy matmul GFLOP/s, and Test
+CCC mean ± sd over seeds per dimension. Prints figures only; asserts nothing.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from train_step import matmul_gflops  # noqa: E402  (bench/train_step.py)
+
+from emotion_tf import LABEL_NAMES  # noqa: E402
+from emotion_tf import config as config_lib  # noqa: E402
+from emotion_tf import evaluate_lib  # noqa: E402
+from emotion_tf import fileio  # noqa: E402
+from emotion_tf import model_dir as model_dir_lib  # noqa: E402
+from emotion_tf import train_lib  # noqa: E402
+from emotion_tf.models import ModelConfig  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SUFFIXES = {"_no_interlocutor": False, "_interlocutor": True}
+
+
+def cpu_model() -> str:
+  try:
+    with open("/proc/cpuinfo", encoding="utf-8") as f:
+      for line in f:
+        if line.startswith("model name"):
+          return line.split(":", 1)[1].strip()
+  except OSError:
+    pass
+  return "unknown CPU"
+
+
+def preset_sections(preset: str):
+  """({'model': {...}, 'train': {...}}) of a preset name (see the module docstring)."""
+  base, interlocutor = preset, None
+  for suffix, value in SUFFIXES.items():
+    if preset.endswith(suffix):
+      base, interlocutor = preset[:-len(suffix)], value
+      break
+  if base == "default":
+    sections = {"model": {}, "train": {}}
+  else:
+    path = os.path.join(ROOT, "flags", f"{base}.json" if base != "paper" else "paper_train.json")
+    sections = config_lib.read_config_file(path)
+  model = dict(sections.get("model", {}))
+  if interlocutor is not None:
+    model["interlocutor_frames"] = interlocutor
+  return model, dict(sections.get("train", {}))
+
+
+def run_one(data_dir: str, preset: str, seed: int, work: str, train_steps: int,
+            steps_per_epoch: int):
+  """Test CCC [3] of one preset and seed (reused from bench_row.json when there)."""
+  model_dir = os.path.join(work, f"{preset}_s{seed}")
+  row_path = os.path.join(model_dir, "bench_row.json")
+  if os.path.exists(row_path):
+    with open(row_path, encoding="utf-8") as f:
+      return json.load(f)
+  model_section, train_section = preset_sections(preset)
+  dim = train_lib.semantic_dim_of(data_dir)
+  model_config = ModelConfig.from_dict({**model_section, "semantic_dim": dim})
+  config = config_lib.build(train_lib.TrainConfig, train_section, {
+      "data_dir": data_dir, "model_dir": model_dir, "seed": seed, "train_steps": train_steps,
+      "steps_per_epoch": steps_per_epoch, "eval_partition": "Devel"})
+  t0 = time.time()
+  trained = train_lib.train(config, model_config)
+  model = model_dir_lib.load_trained_model(model_dir, "best")      # chosen on Devel
+  summary = evaluate_lib.evaluate_partition(model, data_dir, "test",
+                                            batch_size=config.batch_size)
+  row = {"preset": preset, "seed": seed, "test_ccc": [summary["ccc"][n] for n in LABEL_NAMES],
+         "best_devel_ccc": trained["best_eval_ccc"], "steps": trained["global_step"],
+         "batch_size": config.batch_size, "seconds": round(time.time() - t0, 1)}
+  fileio.write_json(row_path, row)
+  return row
+
+
+def main():
+  p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  p.add_argument("--data_dirs", required=True, help="comma-separated TFRecord dirs (corpora)")
+  p.add_argument("--work", required=True)
+  p.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1")
+  p.add_argument("--train_steps", type=int, default=600)
+  p.add_argument("--steps_per_epoch", type=int, default=0,
+                 help="steps between Devel evaluations (0 = one pass)")
+  p.add_argument("--presets", default="default,paper,original_code,original_code_no_interlocutor")
+  a = p.parse_args()
+  print(f"CPU: {cpu_model()} ({os.cpu_count()} cores); numpy float32 matmul 2048^2: "
+        f"{matmul_gflops():.1f} GFLOP/s", flush=True)
+  presets = [x for x in a.presets.split(",") if x]
+  tables = []
+  for data_dir in [d for d in a.data_dirs.split(",") if d]:
+    name = os.path.basename(os.path.normpath(data_dir))
+    rows = {}
+    for preset in presets:
+      runs = [run_one(data_dir, preset, s, os.path.join(os.path.abspath(a.work), name),
+                      a.train_steps, a.steps_per_epoch) for s in range(a.seeds)]
+      rows[preset] = runs
+    tables.append((data_dir, rows))
+  for data_dir, rows in tables:
+    print(f"\nTest CCC on {data_dir} (model chosen on Devel; {a.train_steps} steps; "
+          f"mean ± sd over {a.seeds} seed(s))")
+    print(f"{'preset':<32}{'batch':>6}" + "".join(f"{n:>15}" for n in LABEL_NAMES + ("mean",))
+          + f"{'s/run':>8}")
+    for preset, runs in rows.items():
+      s = np.array([r["test_ccc"] for r in runs])
+      full = np.concatenate([s, s.mean(axis=1, keepdims=True)], axis=1)
+      m, sd = full.mean(axis=0), full.std(axis=0)
+      print(f"{preset:<32}{runs[0]['batch_size']:>6}"
+            + "".join(f"{x:>9.3f}±{y:.3f}" for x, y in zip(m, sd))
+            + f"{np.mean([r['seconds'] for r in runs]):>8.0f}")
+
+
+if __name__ == "__main__":
+  main()
