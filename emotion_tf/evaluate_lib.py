@@ -100,7 +100,8 @@ def ccc_summary(labels: Mapping[str, np.ndarray], predictions: Mapping[str, np.n
      'ccc': {name: CCC over all frames of all recordings concatenated}, 'ccc_mean',
      'per_recording_ccc': {name: mean over recordings of the recording's CCC},
      'per_recording_ccc_mean',
-     'recordings': {id: {'num_frames', 'ccc': {name: ...}, 'ccc_mean'}}}.
+     'recordings': {id: {'num_frames', 'ccc': {name: ...}, 'ccc_mean',
+                         'statistics': [6][dims] sufficient statistics (`stats`)}}}.
   """
   ids = sorted(labels)
   if not ids:
@@ -121,7 +122,8 @@ def ccc_summary(labels: Mapping[str, np.ndarray], predictions: Mapping[str, np.n
     rec_values.append(values)
     per_rec[rid] = {"num_frames": int(gold.shape[0]),
                     "ccc": dict(zip(names, map(float, values))),
-                    "ccc_mean": float(np.mean(values))}
+                    "ccc_mean": float(np.mean(values)),
+                    "statistics": stats.recording_statistics({rid: gold}, {rid: pred})[0].tolist()}
   gold_all = np.concatenate([np.asarray(labels[r], np.float64) for r in ids])
   pred_all = np.concatenate([np.asarray(predictions[r], np.float64) for r in ids])
   overall = concordance_cc_numpy(gold_all, pred_all, axis=0)

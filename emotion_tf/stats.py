@@ -12,10 +12,13 @@ values.
 
 `paired_bootstrap_diff` resamples the same recordings for two models (one count matrix for
 both), so the interval is that of the difference on the same data, not of two independent
-figures.
+figures. A model trained with several seeds enters with statistics [seeds, R, 6, dims]: its
+figure is the mean over seeds of each seed's concatenated CCC (what the tables report as the
+mean over seeds), and in every resample each seed's CCC is recomputed on the same drawn
+recordings before averaging (recordings are resampled, seeds are not).
 """
 
-from typing import Any, Dict, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -53,6 +56,18 @@ def recording_statistics(labels: Mapping[str, np.ndarray], predictions: Mapping[
   return np.stack(out)
 
 
+def summary_statistics(partition_summary: Mapping[str, Any]) -> Tuple[List[str], np.ndarray]:
+  """(sorted recording ids, float64 [R, 6, dims]) from an evaluation.json partition entry
+  (`evaluate_lib.ccc_summary` stores each recording's 'statistics')."""
+  recs = partition_summary.get("recordings") or {}
+  ids = sorted(recs)
+  missing = [i for i in ids if "statistics" not in recs[i]]
+  if not ids or missing:
+    raise ValueError("evaluation summary has no per-recording statistics"
+                     + (f" for {', '.join(missing[:3])}" if missing else ""))
+  return ids, np.asarray([recs[i]["statistics"] for i in ids], np.float64)
+
+
 def ccc_from_statistics(stats: np.ndarray) -> np.ndarray:
   """CCC [..., dims] from summed statistics [..., 6, dims] (Eq. 8, population moments)."""
   stats = np.asarray(stats, np.float64)
@@ -79,10 +94,19 @@ def resample_counts(num_recordings: int, resamples: int, seed: int) -> np.ndarra
 
 
 def resampled_ccc(per_recording_stats: np.ndarray, counts: np.ndarray) -> np.ndarray:
-  """CCC [B, dims] of each resample: counts [B, R] @ statistics [R, 6, dims]."""
+  """CCC [B, dims] of each resample: counts [B, R] @ statistics [R, 6, dims]; statistics
+  [S, R, 6, dims] of S seeds give the mean over seeds of each seed's resampled CCC."""
   s = np.asarray(per_recording_stats, np.float64)
+  if s.ndim == 4:
+    return np.mean([resampled_ccc(seed_stats, counts) for seed_stats in s], axis=0)
   summed = np.asarray(counts, np.float64) @ s.reshape(s.shape[0], -1)
   return ccc_from_statistics(summed.reshape((-1,) + s.shape[1:]))
+
+
+def point_ccc(per_recording_stats: np.ndarray) -> np.ndarray:
+  """CCC [dims] of all recordings ([R, 6, dims]), or its mean over seeds ([S, R, 6, dims])."""
+  s = np.asarray(per_recording_stats, np.float64)
+  return ccc_from_statistics(s.sum(axis=-3)).reshape(-1, s.shape[-1]).mean(axis=0)
 
 
 def _with_mean(values: np.ndarray) -> np.ndarray:
@@ -126,7 +150,7 @@ def bootstrap_ccc_ci(per_recording_stats: np.ndarray, resamples: int = DEFAULT_R
   _check(resamples, confidence)
   s = np.asarray(per_recording_stats, np.float64)
   counts = resample_counts(s.shape[0], resamples, seed)
-  point = _with_mean(ccc_from_statistics(s.sum(axis=0)))
+  point = _with_mean(point_ccc(s))
   result = _interval(point, _with_mean(resampled_ccc(s, counts)), confidence, label_names)
   result.update(resamples=int(resamples), seed=int(seed), confidence=float(confidence),
                 num_recordings=int(s.shape[0]))
@@ -140,8 +164,8 @@ def paired_bootstrap_diff(stats_a: np.ndarray, stats_b: np.ndarray,
   """Paired bootstrap CI of CCC(A) - CCC(B) on the same recordings.
 
   Args:
-    stats_a, stats_b: [R, 6, dims] of two models' predictions of the same R recordings in the
-      same order (the gold rows must agree).
+    stats_a, stats_b: [R, 6, dims] (or [seeds, R, 6, dims], seed counts may differ) of two
+      models' predictions of the same R recordings in the same order (gold rows must agree).
     resamples, seed, confidence, label_names: as in `bootstrap_ccc_ci`.
 
   Returns:
@@ -151,20 +175,22 @@ def paired_bootstrap_diff(stats_a: np.ndarray, stats_b: np.ndarray,
   _check(resamples, confidence)
   a = np.asarray(stats_a, np.float64)
   b = np.asarray(stats_b, np.float64)
-  if a.shape != b.shape:
+  a = a[None] if a.ndim == 3 else a
+  b = b[None] if b.ndim == 3 else b
+  if a.ndim != 4 or a.shape[1:] != b.shape[1:]:
     raise ValueError(f"paired bootstrap: statistics shapes differ: {a.shape} vs {b.shape}")
   gold = [ccc_lib.STAT_COUNT, ccc_lib.STAT_X, ccc_lib.STAT_XX]
-  if not np.allclose(a[:, gold], b[:, gold], rtol=1e-9, atol=1e-6):
+  if not np.allclose(np.concatenate([a, b])[:, :, gold], a[:1, :, gold], rtol=1e-9, atol=1e-6):
     raise ValueError("paired bootstrap: the two models were not scored on the same gold "
                      "frames")
-  counts = resample_counts(a.shape[0], resamples, seed)
-  point = _with_mean(ccc_from_statistics(a.sum(0))) - _with_mean(ccc_from_statistics(b.sum(0)))
+  counts = resample_counts(a.shape[1], resamples, seed)
+  point = _with_mean(point_ccc(a)) - _with_mean(point_ccc(b))
   diffs = _with_mean(resampled_ccc(a, counts)) - _with_mean(resampled_ccc(b, counts))
   result = _interval(point, diffs, confidence, label_names)
   keys = list(label_names) + ["mean"]
   result["fraction_not_positive"] = dict(zip(keys, map(float, (diffs <= 0).mean(axis=0))))
   result.update(resamples=int(resamples), seed=int(seed), confidence=float(confidence),
-                num_recordings=int(a.shape[0]))
+                num_recordings=int(a.shape[1]), seeds=[int(a.shape[0]), int(b.shape[0])])
   return result
 
 

@@ -113,3 +113,36 @@ def test_paired_difference_refuses_different_gold_and_bad_arguments():
     stats.bootstrap_ccc_ci(stats.recording_statistics(la, pa), resamples=0)
   with pytest.raises(ValueError, match=r"r0: labels \(3, 3\) and predictions \(2, 3\)"):
     stats.recording_statistics({"r0": np.zeros((3, 3))}, {"r0": np.zeros((2, 3))})
+
+
+def test_paired_difference_of_seed_means_against_naive():
+  labels, a0 = make_recordings(7, noise=0.3)
+  _, a1 = make_recordings(7, noise=0.4)
+  _, b0 = make_recordings(7, noise=0.6)
+  sa = np.stack([stats.recording_statistics(labels, p) for p in (a0, a1)])   # 2 seeds
+  sb = stats.recording_statistics(labels, b0)                                 # 1 seed
+  r = stats.paired_bootstrap_diff(sa, sb, resamples=100, seed=2)
+  counts = stats.resample_counts(7, 100, seed=2)
+  naive_a = (naive_resampled_ccc(labels, a0, counts) + naive_resampled_ccc(labels, a1, counts)) / 2
+  diff = naive_a - naive_resampled_ccc(labels, b0, counts)
+  lo, hi = np.quantile(diff.mean(1), [0.025, 0.975])
+  assert r["ci"]["mean"] == pytest.approx([lo, hi], rel=1e-9)
+  ids = sorted(labels)
+  cat = lambda d: np.concatenate([d[i] for i in ids])  # noqa: E731
+  want = (concordance_cc_numpy(cat(labels), cat(a0)) + concordance_cc_numpy(cat(labels), cat(a1))
+          ) / 2 - concordance_cc_numpy(cat(labels), cat(b0))
+  assert r["value"]["liking"] == pytest.approx(want[2], rel=1e-9) and r["seeds"] == [2, 1]
+
+
+def test_statistics_stored_in_an_evaluation_summary_round_trip_through_json():
+  import json  # pylint: disable=g-import-not-at-top
+  from emotion_tf import evaluate_lib  # pylint: disable=g-import-not-at-top
+  labels, preds = make_recordings(8)
+  summary = json.loads(json.dumps(evaluate_lib.ccc_summary(labels, preds)))
+  ids, s = stats.summary_statistics(summary)
+  assert ids == sorted(labels)
+  np.testing.assert_array_equal(s, stats.recording_statistics(labels, preds))
+  assert list(stats.point_ccc(s)) == pytest.approx(list(summary["ccc"].values()), rel=1e-10)
+  del summary["recordings"]["r3"]["statistics"]
+  with pytest.raises(ValueError, match="no per-recording statistics for r3"):
+    stats.summary_statistics(summary)
