@@ -9,8 +9,11 @@ rerun resumes): word timings (given dir, forced alignment, or the writer's unifo
 Word2Vec on TEXT, Speech2Vec, alignment, TFRecords, then for every variant and seed
 `emotion_tf.train` + `emotion_tf.evaluate` (Test; raw, and with `--postprocess devel`: shift
 and smoothing chosen on Devel), and the eGeMAPS baseline. Prints Test CCC per dimension (mean
-± std over seeds) and whether each model beats the baseline.
-Prints figures only; asserts nothing.
+± sd over seeds, sd with ddof 1) and, for each model vs the baseline and for the variants
+against each other, the paired bootstrap 95 % CI of the CCC difference (emotion_tf.stats): the
+difference of seed-mean CCCs, the same resampled Test recordings for both models and every
+seed (seeds themselves are not resampled). A model "beats the baseline" when that CI lies
+above 0. Prints figures only; asserts nothing.
 """
 
 import argparse
@@ -21,6 +24,8 @@ import sys
 import time
 
 import numpy as np
+
+from emotion_tf import stats
 
 NAMES = ("arousal", "valence", "liking")
 
@@ -46,6 +51,36 @@ def _test_ccc(summary_path):
   return [r["ccc"][n] for n in NAMES]
 
 
+def _test_statistics(summary_path):
+  """(recording ids, [R, 6, 3]) of the Test partition of an evaluation.json, or None when it
+  predates the stored per-recording statistics."""
+  with open(summary_path) as f:
+    r = json.load(f)["partitions"]["test"]
+  try:
+    return stats.summary_statistics(r)
+  except ValueError:
+    return None
+
+
+def paired_rows(a_name, a_stats, b_name, b_stats, resamples):
+  """Printed lines of the paired bootstrap of A - B (stats: lists of per-seed
+  (ids, [R, 6, 3]) or None), or a line saying why there is none."""
+  label = f"  {a_name} - {b_name}"
+  if any(x is None for x in a_stats + b_stats):
+    return [f"{label}: no per-recording statistics (re-run evaluate)"]
+  ids = a_stats[0][0]
+  if any(x[0] != ids for x in a_stats + b_stats):
+    return [f"{label}: not paired (different Test recordings)"]
+  try:
+    d = stats.paired_bootstrap_diff(np.stack([x[1] for x in a_stats]),
+                                    np.stack([x[1] for x in b_stats]), resamples)
+  except ValueError as e:
+    return [f"{label}: not paired ({e})"]
+  keys = list(NAMES) + ["mean"]
+  return [f"{label:<34}" + "".join(
+      f"{d['value'][k]:>+8.3f} [{d['ci'][k][0]:+.3f},{d['ci'][k][1]:+.3f}]" for k in keys)]
+
+
 def main():
   p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   p.add_argument("--corpus", required=True)
@@ -59,6 +94,8 @@ def main():
   p.add_argument("--train_args", default="", help="extra flags for emotion_tf.train")
   p.add_argument("--s2v_args", default="", help="extra flags for train_speech2vec")
   p.add_argument("--skip_baseline", action="store_true")
+  p.add_argument("--bootstrap_resamples", type=int, default=1000,
+                 help="resamples of the paired bootstrap over Test recordings; 0 = none")
   a = p.parse_args()
   py = sys.executable
   w = os.path.abspath(a.work)
@@ -85,9 +122,9 @@ def main():
   _run([py, "-m", "data_prep.write_tfrecords", "--corpus", a.corpus, "--embeddings",
         os.path.join(w, "alignment", "aligned_speech2vec.vec"), "--out", data] + timings,
        os.path.join(data, "metadata.json"), log)
-  rows = {}
+  rows, row_stats = {}, {}
   for variant in a.variants.split(","):
-    scores, post_scores = [], []
+    scores, post_scores, st, post_st = [], [], [], []
     for seed in a.seeds.split(","):
       model_dir = os.path.join(w, f"model_{variant}_s{seed}")
       _run([py, "-m", "emotion_tf.train", "--data_dir", data, "--model_dir", model_dir,
@@ -102,15 +139,19 @@ def main():
            os.path.join(post_dir, "evaluation.json"), log)
       scores.append(_test_ccc(summary))
       post_scores.append(_test_ccc(os.path.join(post_dir, "evaluation.json")))
+      st.append(_test_statistics(summary))
+      post_st.append(_test_statistics(os.path.join(post_dir, "evaluation.json")))
     rows[variant] = np.array(scores)
     rows[variant + " + post-proc."] = np.array(post_scores)
-  base = None
+    row_stats[variant], row_stats[variant + " + post-proc."] = st, post_st
+  base = base_stats = None
   if not a.skip_baseline:
     out = os.path.join(w, "baseline")
     _run([py, "-m", "emotion_tf.baseline", "--corpus", a.corpus, "--out", out],
          os.path.join(out, "evaluation.json"), log)
     base = np.array(_test_ccc(os.path.join(out, "evaluation.json")))
-  print(f"\nTest CCC on {a.corpus} (timings: {a.timings}; mean ± std over seeds "
+    base_stats = [_test_statistics(os.path.join(out, "evaluation.json"))]
+  print(f"\nTest CCC on {a.corpus} (timings: {a.timings}; mean ± sd over seeds "
         f"{a.seeds})")
   print(f"{'model':<34}" + "".join(f"{n:>15}" for n in NAMES + ("mean",)))
   if base is not None:
@@ -118,12 +159,25 @@ def main():
         f"{v:>15.3f}" for v in list(base) + [base.mean()]))
   for variant, s in rows.items():
     full = np.concatenate([s, s.mean(axis=1, keepdims=True)], axis=1)
-    m, sd = full.mean(axis=0), full.std(axis=0)
+    m = full.mean(axis=0)
+    sd = full.std(axis=0, ddof=1) if len(full) > 1 else np.zeros_like(m)
     print(f"{variant:<34}" + "".join(f"{x:>9.3f}±{y:.3f}" for x, y in zip(m, sd)))
-    if base is not None:
-      bfull = np.concatenate([base, [base.mean()]])
-      wins = ["yes" if x > b else "no" for x, b in zip(m, bfull)]
-      print(f"{'  beats baseline':<34}" + "".join(f"{x:>15}" for x in wins))
+  if not a.bootstrap_resamples:
+    return
+  print(f"\nPaired bootstrap: A - B of seed-mean Test CCC [95 % CI over Test recordings, "
+        f"{a.bootstrap_resamples} resamples]; A beats B where the CI lies above 0")
+  names = list(rows)
+  for variant in names:
+    if base_stats is not None:
+      for line in paired_rows(variant, row_stats[variant], "baseline", base_stats,
+                              a.bootstrap_resamples):
+        print(line)
+  plain = [n for n in names if not n.endswith("post-proc.")]
+  for i, first in enumerate(plain):
+    for second in plain[i + 1:]:
+      for line in paired_rows(second, row_stats[second], first, row_stats[first],
+                              a.bootstrap_resamples):
+        print(line)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,12 @@ def define_flags() -> None:
                      "needs many more steps than the demo corpus gives).", lower_bound=0.0)
   defaults = train_lib.TrainConfig()
   flags.DEFINE_integer("batch_size", defaults.batch_size, "Global batch size.")
-  flags.DEFINE_integer("seed", defaults.seed, "Seed.")
+  flags.DEFINE_integer("seed", defaults.seed, "First seed.")
+  flags.DEFINE_integer("seeds", ablate_lib.DEFAULT_SEEDS, "Seeds per row (--seed, --seed + 1, "
+                       "...): the tables print mean ± sd over seeds, and 'model A vs B' the "
+                       "paired bootstrap CI of the difference of seed means.", lower_bound=1)
+  flags.DEFINE_integer("bootstrap_resamples", 1000, "Resamples of the paired bootstrap over "
+                       "recordings; 0 = no comparisons.", lower_bound=0)
   flags.DEFINE_string("partition", "Devel", "Partition the tables report.")
   flags.DEFINE_boolean("allow_incomplete", False, "Train on a TFRecord directory whose "
                        "metadata.json says \"complete\": false (refused by default).")
@@ -68,6 +73,7 @@ def main(argv):
   try:
     results = ablate_lib.run_ablation(data_dir, spaces, out, epochs=f.epochs,
                            learning_rate=f.learning_rate, batch_size=f.batch_size, seed=f.seed,
+                           seeds=f.seeds, bootstrap_resamples=f.bootstrap_resamples,
                            rows=f.rows, partition=f.partition, corpus_dir=corpus_dir,
                            allow_incomplete=f.allow_incomplete)
   except (train_lib.TrainingSetupError, model_dir_lib.ModelDirError) as e:
@@ -77,6 +83,9 @@ def main(argv):
     sys.stderr.write(f"error: {e}\n")
     return cli.EXIT_FAILURE
   sys.stdout.write("\n" + ablate_lib.format_tables(results, f.partition.lower()) + "\n")
+  if f.bootstrap_resamples:
+    sys.stdout.write(ablate_lib.format_comparisons(
+        ablate_lib.compare_rows(results, f.bootstrap_resamples)) + "\n")
   sys.stdout.write("\n".join(ablate_lib.check_expectations(results)) + "\n")
   sys.stdout.write(f"\nablation results: {os.path.join(out, 'ablation.md')}\n")
   return cli.EXIT_OK

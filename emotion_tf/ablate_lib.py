@@ -23,6 +23,7 @@ import json
 import os
 from typing import Any, Dict, List, Optional, Sequence
 
+import numpy as np
 from absl import logging
 
 from emotion_tf import LABEL_NAMES
@@ -30,6 +31,7 @@ from emotion_tf import baseline_lib
 from emotion_tf import evaluate_lib
 from emotion_tf import fileio
 from emotion_tf import model_dir as model_dir_lib
+from emotion_tf import stats
 from emotion_tf import train_lib
 from emotion_tf.data import schema
 from emotion_tf.models import ModelConfig
@@ -46,6 +48,16 @@ ROWS = (
 
 
 BASELINE_ROW = baseline_lib.ROW_NAME
+DEFAULT_SEEDS = 3
+
+# "model A vs B" rows of the paired bootstrap (A - B), when both rows ran.
+COMPARISONS = (
+    ("Disentangled attention", "Concatenation"),
+    ("Concatenation", "Paralinguistic"),
+    ("Align Speech2Vec", "Speech2Vec"),
+    ("Align Speech2Vec", "Paralinguistic"),
+    ("Disentangled attention", BASELINE_ROW),
+)
 
 
 def row_key(name: str) -> str:
@@ -53,7 +65,8 @@ def row_key(name: str) -> str:
 
 
 def format_tables(results: Sequence[Dict[str, Any]], partition: str = "devel") -> str:
-  """The paper's Table 2 / Table 3 layout, CCC with 3 decimals."""
+  """The paper's Table 2 / Table 3 layout, CCC with 3 decimals; rows trained with several
+  seeds read `mean±sd` over seeds."""
   lines: List[str] = []
   titles = {"Table 2": "Model", "Table 3": "Fusion strategy", "Table 4": "Method"}
   for table, title in titles.items():
@@ -61,11 +74,17 @@ def format_tables(results: Sequence[Dict[str, Any]], partition: str = "devel") -
     if not rows:
       continue
     lines.append(f"{table} ({partition} CCC)")
-    lines.append(f"{title:<28}{'Arousal':>9}{'Valence':>9}{'Liking':>9}{'Avg':>9}")
+    w = 14 if any(len(r.get("seeds", ())) > 1 for r in rows) else 9
+    lines.append(f"{title:<28}" + "".join(f"{h:>{w}}" for h in ("Arousal", "Valence", "Liking",
+                                                                  "Avg")))
     for r in rows:
-      c = r["ccc"]
-      values = [c[n] for n in LABEL_NAMES] + [r["ccc_mean"]]
-      lines.append(f"{r['name']:<28}" + "".join(f"{v:>9.3f}" for v in values))
+      values = [r["ccc"][n] for n in LABEL_NAMES] + [r["ccc_mean"]]
+      if len(r.get("seeds", ())) > 1:
+        sds = [r["ccc_sd"][n] for n in LABEL_NAMES] + [r["ccc_mean_sd"]]
+        cells = [f"{v:.3f}±{d:.3f}" for v, d in zip(values, sds)]
+      else:
+        cells = [f"{v:.3f}" for v in values]
+      lines.append(f"{r['name']:<28}" + "".join(f"{x:>{w}}" for x in cells))
     lines.append("")
   return "\n".join(lines).rstrip() + "\n"
 
@@ -143,30 +162,42 @@ def _check_rows(rows: Optional[Sequence[str]]) -> None:
 
 def run_ablation(data_dir: str, spaces: Dict[str, str], out_dir: str, *, epochs: int,
                  learning_rate: float, batch_size: int = train_lib.TrainConfig.batch_size,
-                 seed: int = train_lib.TrainConfig.seed,
+                 seed: int = train_lib.TrainConfig.seed, seeds: int = DEFAULT_SEEDS,
                  rows: Optional[Sequence[str]] = None, partition: str = "Devel",
                  model_overrides: Optional[Dict[str, Any]] = None,
                  corpus_dir: Optional[str] = None,
-                 allow_incomplete: bool = False) -> List[Dict[str, Any]]:
+                 allow_incomplete: bool = False,
+                 bootstrap_resamples: int = stats.DEFAULT_RESAMPLES) -> List[Dict[str, Any]]:
   """Trains and evaluates the ablation rows; returns one result dict per row.
 
   Args:
     data_dir: TFRecords (any stored space; rows swap it via word_index).
     spaces: {'word2vec' | 'speech2vec' | 'aligned': path of a .vec}.
-    out_dir: one model directory per row beneath it, plus ablation.json/.md.
+    out_dir: `<row>/seed_<s>` model directories beneath it, plus ablation.json/.md.
+    seed, seeds: each row is trained with seeds seed, seed + 1, ..., seed + seeds - 1; its
+      'ccc' / 'ccc_mean' are means over seeds, 'ccc_sd' / 'ccc_mean_sd' sample standard
+      deviations (ddof 1; 0 for one seed).
     rows: row names to run (default all whose space is available).
     model_overrides: extra ModelConfig fields (e.g. smaller LSTM for tests).
     corpus_dir: the SEWA-layout corpus; when given, adds the eGeMAPS baseline row
       (emotion_tf.baseline_lib, outputs in <out_dir>/baseline).
     allow_incomplete: train on a TFRecord directory marked `"complete": false`.
+    bootstrap_resamples: resamples of the paired bootstrap of `compare_rows` (ablation.json
+      'comparisons'); 0 = none.
 
   Raises:
     train_lib.TrainingSetupError: for bad data, embeddings or output paths (before the first
       row trains, when the data directory itself is bad) or unknown --rows.
   """
   _check_rows(rows)
+  if seeds < 1:
+    raise train_lib.TrainingSetupError(f"--seeds must be >= 1, got {seeds}")
   if not rows or any(r not in (BASELINE_ROW, "baseline") for r in rows):
     train_lib.semantic_dim_of(data_dir)   # a missing/bad data_dir fails here, naming the file
+  settings = dict(epochs=epochs, learning_rate=learning_rate, batch_size=batch_size,
+                  partition=partition, model_overrides=model_overrides,
+                  allow_incomplete=allow_incomplete)
+  seed_list = [seed + k for k in range(seeds)]
   results = []
   for table, name, variant, space in ROWS:
     if rows and name not in rows and row_key(name) not in rows:
@@ -174,50 +205,143 @@ def run_ablation(data_dir: str, spaces: Dict[str, str], out_dir: str, *, epochs:
     if space is not None and not spaces.get(space):
       logging.warning("ablation row %r skipped: no %s embeddings given", name, space)
       continue
-    model_dir = os.path.join(out_dir, row_key(name))
-    result_path = os.path.join(model_dir, "ablation_row.json")
-    hparams_args = dict(epochs=epochs, learning_rate=learning_rate, seed=seed,
-                        partition=partition)
+    embeddings = spaces.get(space, "") if space else ""
+    row_dir = os.path.join(out_dir, row_key(name))
+    result_path = os.path.join(row_dir, "ablation_row.json")
     hparams_dir = os.path.join(out_dir, HPARAMS_DIR)
-    if os.path.exists(result_path):
-      with open(result_path, encoding="utf-8") as f:
-        results.append(json.load(f))
+    reused = _read_json(result_path)
+    if reused is not None and reused.get("seeds") == seed_list:
+      results.append(reused)
       logging.info("ablation row %r: done earlier, reusing %s", name, result_path)
       if not os.path.isdir(os.path.join(hparams_dir, row_key(name))):
-        write_hparams(hparams_dir, results[-1], **hparams_args)
+        write_hparams(hparams_dir, reused, epochs=epochs, learning_rate=learning_rate,
+                      seed=seed, partition=partition)
       continue
-    embeddings = spaces.get(space, "") if space else ""
-    dim = train_lib.semantic_dim_of(data_dir, embeddings)
-    model_config = ModelConfig(variant=variant, semantic_dim=dim, **(model_overrides or {}))
-    config = train_lib.TrainConfig(data_dir=data_dir, model_dir=model_dir, embeddings=embeddings,
-                                  epochs=epochs, learning_rate=learning_rate,
-                                  batch_size=batch_size, seed=seed, eval_partition=partition,
-                                  allow_incomplete=allow_incomplete)
-    logging.info("ablation row %r: training %s on %s", name, variant, embeddings or "audio")
-    trained = train_lib.train(config, model_config)
-    model = model_dir_lib.load_trained_model(model_dir, "best")
-    matrix = schema.load_embedding_matrix(data_dir, embeddings) if embeddings else None
-    summary = evaluate_lib.evaluate_partition(model, data_dir, partition, batch_size=batch_size,
-                                            embedding_matrix=matrix)
-    row = {"table": table, "name": name, "variant": variant, "space": space,
-           "embeddings": embeddings, "ccc": summary["ccc"], "ccc_mean": summary["ccc_mean"],
-           "per_recording_ccc_mean": summary.get("per_recording_ccc_mean"),
-           "epochs": trained["epochs_completed"], "steps": trained["global_step"]}
+    per_seed = [_seed_result(data_dir, embeddings, variant, os.path.join(row_dir, f"seed_{s}"),
+                             s, **settings) for s in seed_list]
+    row = dict(table=table, name=name, variant=variant, space=space, embeddings=embeddings,
+               **aggregate_seeds(per_seed))
     fileio.write_json(result_path, row)
-    write_hparams(hparams_dir, row, **hparams_args)
+    write_hparams(hparams_dir, row, epochs=epochs, learning_rate=learning_rate, seed=seed,
+                  partition=partition)
     results.append(row)
   if corpus_dir and (not rows or BASELINE_ROW in rows or "baseline" in rows):
     try:
       results.append(_baseline_row(corpus_dir, os.path.join(out_dir, "baseline"), partition))
     except (ValueError, OSError) as e:  # a bad corpus costs the baseline row, not the tables
       logging.error("baseline row skipped: %s", e)
+  comparisons = compare_rows(results, bootstrap_resamples) if bootstrap_resamples else []
   table_text = format_tables(results, partition.lower())
   notes = check_expectations(results)
   fileio.write_json(os.path.join(out_dir, "ablation.json"),
-                        {"rows": results, "expectations": notes, "partition": partition})
+                    {"rows": results, "expectations": notes, "partition": partition,
+                     "comparisons": comparisons})
   fileio.atomic_write_text(os.path.join(out_dir, "ablation.md"),
-                           "```\n" + table_text + "\n" + "\n".join(notes) + "\n```\n")
+                           "```\n" + table_text + "\n" + format_comparisons(comparisons)
+                           + "\n" + "\n".join(notes) + "\n```\n")
   return results
+
+
+def _read_json(path: str) -> Optional[Dict[str, Any]]:
+  if not os.path.exists(path):
+    return None
+  with open(path, encoding="utf-8") as f:
+    return json.load(f)
+
+
+def _seed_result(data_dir: str, embeddings: str, variant: str, model_dir: str, seed: int, *,
+                 epochs: int, learning_rate: float, batch_size: int, partition: str,
+                 model_overrides: Optional[Dict[str, Any]],
+                 allow_incomplete: bool) -> Dict[str, Any]:
+  """Trains and evaluates one seed of a row (reused from <model_dir>/ablation_seed.json);
+  {'seed', 'ccc', 'ccc_mean', 'per_recording_ccc_mean', 'epochs', 'steps', 'recording_ids',
+  'recording_statistics' [R][6][dims] (`stats.summary_statistics`)}."""
+  result_path = os.path.join(model_dir, "ablation_seed.json")
+  done = _read_json(result_path)
+  if done is not None:
+    return done
+  dim = train_lib.semantic_dim_of(data_dir, embeddings)
+  model_config = ModelConfig(variant=variant, semantic_dim=dim, **(model_overrides or {}))
+  config = train_lib.TrainConfig(data_dir=data_dir, model_dir=model_dir, embeddings=embeddings,
+                                 epochs=epochs, learning_rate=learning_rate,
+                                 batch_size=batch_size, seed=seed, eval_partition=partition,
+                                 allow_incomplete=allow_incomplete)
+  logging.info("ablation: training %s on %s, seed %d", variant, embeddings or "audio", seed)
+  trained = train_lib.train(config, model_config)
+  model = model_dir_lib.load_trained_model(model_dir, "best")
+  matrix = schema.load_embedding_matrix(data_dir, embeddings) if embeddings else None
+  summary = evaluate_lib.evaluate_partition(model, data_dir, partition, batch_size=batch_size,
+                                            embedding_matrix=matrix)
+  ids, per_rec = stats.summary_statistics(summary)
+  result = {"seed": seed, "ccc": summary["ccc"], "ccc_mean": summary["ccc_mean"],
+            "per_recording_ccc_mean": summary.get("per_recording_ccc_mean"),
+            "epochs": trained["epochs_completed"], "steps": trained["global_step"],
+            "recording_ids": ids, "recording_statistics": per_rec.tolist()}
+  fileio.write_json(result_path, result)
+  return result
+
+
+def aggregate_seeds(per_seed: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
+  """A row's figures from its seeds' results (`_seed_result`): 'ccc' {name: mean over seeds},
+  'ccc_sd' {name: sample sd, ddof 1; 0 for one seed}, 'ccc_mean' / 'ccc_mean_sd' (of each
+  seed's mean over dimensions), 'seeds', 'per_seed' [{seed, ccc, ccc_mean}], and
+  'recording_ids' / 'recording_statistics' [S][R][6][dims] for the paired bootstrap."""
+  values = np.array([[r["ccc"][n] for n in LABEL_NAMES] + [r["ccc_mean"]] for r in per_seed])
+  mean = values.mean(axis=0)
+  sd = values.std(axis=0, ddof=1) if len(per_seed) > 1 else np.zeros_like(mean)
+  ids = per_seed[0]["recording_ids"]
+  if any(r["recording_ids"] != ids for r in per_seed):
+    raise ValueError("seeds of one row were evaluated on different recordings")
+  return {"ccc": dict(zip(LABEL_NAMES, map(float, mean[:-1]))), "ccc_mean": float(mean[-1]),
+          "ccc_sd": dict(zip(LABEL_NAMES, map(float, sd[:-1]))), "ccc_mean_sd": float(sd[-1]),
+          "per_recording_ccc_mean": float(np.mean([r["per_recording_ccc_mean"]
+                                                   for r in per_seed])),
+          "seeds": [r["seed"] for r in per_seed],
+          "per_seed": [{"seed": r["seed"], "ccc": r["ccc"], "ccc_mean": r["ccc_mean"]}
+                       for r in per_seed],
+          "epochs": per_seed[0]["epochs"], "steps": per_seed[0]["steps"],
+          "recording_ids": ids,
+          "recording_statistics": [r["recording_statistics"] for r in per_seed]}
+
+
+def compare_rows(results: Sequence[Dict[str, Any]], resamples: int = stats.DEFAULT_RESAMPLES,
+                 seed: int = 0) -> List[Dict[str, Any]]:
+  """Paired bootstrap (`stats.paired_bootstrap_diff`) of CCC(A) - CCC(B) for the COMPARISONS
+  whose rows both ran and carry per-recording statistics of the same recordings: the
+  difference of the seed-mean CCCs, recordings resampled (the same draws for both rows and
+  every seed), seeds not. Pairs scored on different recordings or frames (e.g. the baseline
+  reads its labels from the corpus) are left out with a log line."""
+  by = {r["name"]: r for r in results if r.get("recording_statistics")}
+  out = []
+  for a, b in COMPARISONS:
+    if a not in by or b not in by:
+      continue
+    if by[a]["recording_ids"] != by[b]["recording_ids"]:
+      logging.warning("comparison %s vs %s skipped: different recordings", a, b)
+      continue
+    try:
+      diff = stats.paired_bootstrap_diff(np.array(by[a]["recording_statistics"]),
+                                         np.array(by[b]["recording_statistics"]), resamples,
+                                         seed)
+    except ValueError as e:
+      logging.warning("comparison %s vs %s skipped: %s", a, b, e)
+      continue
+    out.append({"a": a, "b": b, **diff})
+  return out
+
+
+def format_comparisons(comparisons: Sequence[Dict[str, Any]]) -> str:
+  """One line per comparison: 'A - B' and the difference [95 % CI] per dimension and mean."""
+  if not comparisons:
+    return ""
+  keys = list(LABEL_NAMES) + ["mean"]
+  lines = [f"Paired bootstrap, CCC difference of seed means [95 % CI over recordings, "
+           f"{comparisons[0]['resamples']} resamples]",
+           f"{'A - B':<44}" + "".join(f"{k:>25}" for k in keys)]
+  for c in comparisons:
+    cells = [f"{c['value'][k]:+.3f} [{c['ci'][k][0]:+.3f}, {c['ci'][k][1]:+.3f}]" for k in keys]
+    lines.append(f"{c['a'] + ' - ' + c['b']:<44}" + "".join(f"{x:>25}" for x in cells))
+  return "\n".join(lines) + "\n"
 
 
 def _baseline_row(corpus_dir: str, out_dir: str, partition: str) -> Dict[str, Any]:
@@ -232,6 +356,8 @@ def _baseline_row(corpus_dir: str, out_dir: str, partition: str) -> Dict[str, An
          "space": None, "embeddings": "", "ccc": r["ccc"], "ccc_mean": r["ccc_mean"],
          "per_recording_ccc_mean": r.get("per_recording_ccc_mean"),
          "settings": summary["baseline"]["settings"]}
+  ids, per_rec = stats.summary_statistics(r)   # deterministic: one "seed"
+  row.update(recording_ids=ids, recording_statistics=[per_rec.tolist()])
   fileio.write_json(result_path, row)
   return row
 

@@ -5,6 +5,8 @@
   * the mean over recordings of each recording's CCC (a second, per-recording view);
   * per-recording prediction CSVs `name;time;arousal;valence;liking` at 10 Hz, no header (the
     labels contract of DESIGN.md), `time` = frame index * hop (0.1 s);
+  * a 95 % bootstrap confidence interval of each concatenated CCC and of their mean, resampling
+    recordings with replacement (emotion_tf.stats; seed and number of resamples recorded);
   * a JSON summary.
 
 The partition is read in eval mode (chunks in order, no shuffling), the model predicts each
@@ -28,6 +30,7 @@ from emotion_tf import config as config_lib
 from emotion_tf import fileio
 from emotion_tf import model_dir as model_dir_lib
 from emotion_tf import models  # noqa: F401  (registers the serializable model and layers)
+from emotion_tf import stats
 from emotion_tf.ccc import concordance_cc_numpy
 from emotion_tf.data import pipeline
 from emotion_tf.data import schema
@@ -63,6 +66,11 @@ class EvalConfig:
       "choose a time shift and Gaussian smoothing per dimension on the Devel partition of "
       "--data_dir (written to <out>/postprocess.json) and apply them to every partition; or "
       "the path of such a postprocess.json to apply. The raw CCC stays in 'ccc_raw'.")
+  bootstrap_resamples: int = config_lib.field(
+      stats.DEFAULT_RESAMPLES, "Bootstrap resamples for the 95 % confidence interval of each "
+      "partition's CCC (recordings drawn with replacement, concatenated CCC recomputed); "
+      "0 = no interval.", lower_bound=0)
+  bootstrap_seed: int = config_lib.field(0, "Seed of the bootstrap resamples.")
 
 
 def run_eval_config(config: EvalConfig) -> Dict[str, Any]:
@@ -71,7 +79,9 @@ def run_eval_config(config: EvalConfig) -> Dict[str, Any]:
                         out_dir=config.out or None, which=config.which,
                         batch_size=config.batch_size, embeddings=config.embeddings or None,
                         plots=config.plots, allow_incomplete=config.allow_incomplete,
-                        postprocess=config.postprocess)
+                        postprocess=config.postprocess,
+                        bootstrap_resamples=config.bootstrap_resamples,
+                        bootstrap_seed=config.bootstrap_seed)
 
 
 # -------------------------------------------------------------------------------------- metrics
@@ -90,7 +100,8 @@ def ccc_summary(labels: Mapping[str, np.ndarray], predictions: Mapping[str, np.n
      'ccc': {name: CCC over all frames of all recordings concatenated}, 'ccc_mean',
      'per_recording_ccc': {name: mean over recordings of the recording's CCC},
      'per_recording_ccc_mean',
-     'recordings': {id: {'num_frames', 'ccc': {name: ...}, 'ccc_mean'}}}.
+     'recordings': {id: {'num_frames', 'ccc': {name: ...}, 'ccc_mean',
+                         'statistics': [6][dims] sufficient statistics (`stats`)}}}.
   """
   ids = sorted(labels)
   if not ids:
@@ -111,7 +122,8 @@ def ccc_summary(labels: Mapping[str, np.ndarray], predictions: Mapping[str, np.n
     rec_values.append(values)
     per_rec[rid] = {"num_frames": int(gold.shape[0]),
                     "ccc": dict(zip(names, map(float, values))),
-                    "ccc_mean": float(np.mean(values))}
+                    "ccc_mean": float(np.mean(values)),
+                    "statistics": stats.recording_statistics({rid: gold}, {rid: pred})[0].tolist()}
   gold_all = np.concatenate([np.asarray(labels[r], np.float64) for r in ids])
   pred_all = np.concatenate([np.asarray(predictions[r], np.float64) for r in ids])
   overall = concordance_cc_numpy(gold_all, pred_all, axis=0)
@@ -125,6 +137,29 @@ def ccc_summary(labels: Mapping[str, np.ndarray], predictions: Mapping[str, np.n
       "per_recording_ccc_mean": float(np.mean(rec_mean)),
       "recordings": per_rec,
   }
+
+
+def add_bootstrap_ci(result: Dict[str, Any], labels: Mapping[str, np.ndarray],
+                     predictions: Mapping[str, np.ndarray], resamples: int, seed: int,
+                     label_names: Sequence[str] = LABEL_NAMES) -> None:
+  """Adds 'ccc_ci' {name: [lo, hi], 'mean': [lo, hi]} to a `ccc_summary` result: the 95 %
+  percentile bootstrap interval over recordings (`stats.bootstrap_ccc_ci`) of the concatenated
+  CCC of `predictions` ({recording_id: [frames, dims]}) against `labels`. No-op for
+  resamples == 0."""
+  if resamples <= 0:
+    return
+  per_rec = stats.recording_statistics(labels, predictions)
+  result["ccc_ci"] = stats.bootstrap_ccc_ci(per_rec, resamples, seed,
+                                            label_names=label_names)["ci"]
+
+
+def bootstrap_record(resamples: int, seed: int) -> Dict[str, Any]:
+  """{'bootstrap': {'resamples', 'seed', 'confidence', 'unit': 'recording'}} for the summary;
+  {} when resamples == 0."""
+  if resamples <= 0:
+    return {}
+  return {"bootstrap": {"resamples": int(resamples), "seed": int(seed),
+                        "confidence": stats.DEFAULT_CONFIDENCE, "unit": "recording"}}
 
 
 # ------------------------------------------------------------------------------------ prediction
@@ -275,7 +310,8 @@ def run_evaluation(model_dir: str, data_dir: str, partitions: Iterable[str],
                    out_dir: Optional[str] = None, which: str = "best",
                    batch_size: int = EvalConfig.batch_size,
                    embeddings: Optional[str] = None, plots: bool = True,
-                   allow_incomplete: bool = False, postprocess: str = "") -> Dict[str, Any]:
+                   allow_incomplete: bool = False, postprocess: str = "",
+                   bootstrap_resamples: int = 1000, bootstrap_seed: int = 0) -> Dict[str, Any]:
   """Evaluates `<model_dir>/<which>.keras` on `partitions` and writes the results.
 
   Writes `<out_dir>/evaluation.json` (the summary returned, without per-frame arrays),
@@ -288,6 +324,7 @@ def run_evaluation(model_dir: str, data_dir: str, partitions: Iterable[str],
   `postprocess` ('' = none, 'devel', or a postprocess.json path; see EvalConfig): the CCC
   figures, CSVs and plots are those of the post-processed predictions, each partition's raw
   CCC is kept under 'ccc_raw' / 'ccc_mean_raw', and the settings under 'postprocess'.
+  `bootstrap_resamples` > 0: 'ccc_ci' per partition (`add_bootstrap_ci`) and 'bootstrap'.
 
   Before any partition runs, the shards of every requested partition are read once and their
   first records checked against metadata.json (`pipeline.validate_shards`), and a directory
@@ -316,6 +353,7 @@ def run_evaluation(model_dir: str, data_dir: str, partitions: Iterable[str],
       "partitions": {},
       "errors": {},
   }
+  summary.update(bootstrap_record(bootstrap_resamples, bootstrap_seed))
   names = getattr(model.config, "label_names", LABEL_NAMES)
   post, predicted = None, {}
   if postprocess:
@@ -334,6 +372,7 @@ def run_evaluation(model_dir: str, data_dir: str, partitions: Iterable[str],
       _apply_postprocessing(result, post, names)
     predictions = result.pop("predictions")
     labels = result.pop("labels")
+    add_bootstrap_ci(result, labels, predictions, bootstrap_resamples, bootstrap_seed, names)
     pred_dir = os.path.join(out_dir, "predictions", partition)
     for rid, pred in predictions.items():
       write_prediction_csv(os.path.join(pred_dir, rid + ".csv"), rid, pred, hop)
@@ -386,10 +425,23 @@ def _postprocessing(postprocess: str, model: keras.Model, data_dir: str, batch_s
 
 
 def format_table(summary: Mapping[str, Any], label_names: Sequence[str] = LABEL_NAMES) -> str:
-  """A plain-text CCC table (rows = partitions; columns = dimensions + mean)."""
-  header = f"{'partition':<10}" + "".join(f"{n:>10}" for n in list(label_names) + ["mean"])
+  """A plain-text CCC table (rows = partitions; columns = dimensions + mean); with a bootstrap
+  interval ('ccc_ci') each cell reads `CCC [lo, hi]` (3 decimals), else `CCC` (4 decimals)."""
+  parts = summary.get("partitions", {})
+  with_ci = any("ccc_ci" in r for r in parts.values())
+  width = 24 if with_ci else 10
+  keys = list(label_names) + ["mean"]
+  header = f"{'partition':<10}" + "".join(f"{n:>{width}}" for n in keys)
   lines = [header]
-  for partition, r in summary.get("partitions", {}).items():
+  for partition, r in parts.items():
     values = [r["ccc"][n] for n in label_names] + [r["ccc_mean"]]
-    lines.append(f"{partition:<10}" + "".join(f"{v:>10.4f}" for v in values))
+    if "ccc_ci" in r:
+      cells = [stats.format_ci(v, r["ccc_ci"][k]) for v, k in zip(values, keys)]
+    else:
+      cells = [f"{v:.4f}" for v in values]
+    lines.append(f"{partition:<10}" + "".join(f"{c:>{width}}" for c in cells))
+  if "bootstrap" in summary:
+    b = summary["bootstrap"]
+    lines.append(f"[lo, hi]: {b['confidence']:.0%} bootstrap interval over recordings "
+                 f"({b['resamples']} resamples, seed {b['seed']})")
   return "\n".join(lines)

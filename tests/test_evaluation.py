@@ -7,6 +7,7 @@ import pytest
 
 from emotion_tf import model_dir as model_dir_lib
 from emotion_tf import evaluate_lib
+from emotion_tf import stats
 from emotion_tf.data import schema
 from emotion_tf.semantic.vectors import write_vec
 from test_export import SMALL
@@ -162,8 +163,11 @@ def test_embedding_swap_uses_word_index(setup, tmp_path):
   ref = reference_predictions(setup["model"], setup["truth"], ["Test_01"], matrix)
   np.testing.assert_allclose(r["predictions"]["Test_01"], ref["Test_01"], rtol=1e-4, atol=1e-5)
   summary = evaluate_lib.run_evaluation(setup["model_dir"], setup["data_dir"], ["test"],
-                                      out_dir=str(tmp_path / "swap"), embeddings=vec_path)
+                                      out_dir=str(tmp_path / "swap"), embeddings=vec_path,
+                                      bootstrap_resamples=0)
   assert summary["partitions"]["test"]["ccc"] == pytest.approx(r["ccc"], rel=1e-4, abs=1e-6)
+  assert "ccc_ci" not in summary["partitions"]["test"] and "bootstrap" not in summary
+  assert "[" not in evaluate_lib.format_table(summary)
   assert summary["embeddings"] == os.path.abspath(vec_path)
   bad = str(tmp_path / "dim5.vec")
   write_vec(bad, words, np.ones((3, 5), np.float32))
@@ -189,9 +193,26 @@ def test_run_evaluation_writes_csvs_and_json(setup, tmp_path):
     assert [r[0] for r in rows] == [rid] * len(rows)
     assert [r[1] for r in rows[:3]] == ["0.0", "0.1", "0.2"]
     np.testing.assert_allclose(np.array([r[2:] for r in rows], float), ref[rid], atol=2e-5)
+  # 95 % bootstrap CI over recordings = percentiles of the naive concatenated CCC of resamples
+  assert on_disk["bootstrap"] == {"resamples": 1000, "seed": 0, "confidence": 0.95,
+                                  "unit": "recording"}
+  ids = sorted(RECORDINGS["devel"])
+  ref = reference_predictions(setup["model"], setup["truth"], ids)
+  gold = {i: setup["truth"][i]["labels"][:setup["truth"][i]["frames"]] for i in ids}
+  naive = []
+  for row in stats.resample_counts(len(ids), 1000, seed=0):
+    drawn = [i for i, c in zip(ids, row) for _ in range(c)]
+    naive.append(reference_ccc(np.concatenate([gold[i] for i in drawn]),
+                               np.concatenate([ref[i] for i in drawn])))
+  naive = np.array(naive)
+  lo, hi = np.quantile(np.concatenate([naive, naive.mean(1, keepdims=True)], 1), [.025, .975], 0)
+  ci = on_disk["partitions"]["devel"]["ccc_ci"]
+  np.testing.assert_allclose([ci[k] for k in ("arousal", "valence", "liking", "mean")],
+                             np.stack([lo, hi], 1), atol=1e-3)
   table = evaluate_lib.format_table(summary)
   assert table.splitlines()[0].split() == ["partition", "arousal", "valence", "liking", "mean"]
   assert table.splitlines()[1].split()[0] == "devel"
+  assert table.splitlines()[1].count("[") == 4 and "1000 resamples, seed 0" in table
   assert not [n for n in os.listdir(out) if n.startswith(".tmp")]
 
 

@@ -19,14 +19,41 @@ def make_inputs(rng, batch=2, frames=3, dim=6):
   }
 
 
+def numpy_lstm_head(x, lstm, head):
+  """Keras LSTM (gates i, f, c, o; sigmoid / tanh) and the Dense+tanh head in numpy:
+  x [B, F, D] -> [B, F, 3]."""
+  kernel, recurrent, bias = (np.asarray(w, np.float64) for w in lstm.get_weights())
+  w_out, b_out = (np.asarray(w, np.float64) for w in head.get_weights())
+  units = recurrent.shape[0]
+  sigmoid = lambda z: 1.0 / (1.0 + np.exp(-z))  # noqa: E731
+  h = np.zeros((x.shape[0], units))
+  c = np.zeros_like(h)
+  out = []
+  for t in range(x.shape[1]):
+    z = x[:, t] @ kernel + h @ recurrent + bias
+    i, f, g, o = (z[:, k * units:(k + 1) * units] for k in range(4))
+    c = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
+    h = sigmoid(o) * np.tanh(c)
+    out.append(np.tanh(h @ w_out + b_out))
+  return np.stack(out, axis=1)
+
+
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_variants_shape_range_and_any_frame_count(variant):
+def test_variants_shape_and_lstm_head_against_numpy_for_any_frame_count(variant):
   rng = np.random.default_rng(0)
   model = build_model(variant=variant, **SMALL)
   for frames in (1, 4):
-    y = model(make_inputs(rng, frames=frames), training=False).numpy()
+    inputs = make_inputs(rng, frames=frames)
+    y = model(inputs, training=False).numpy()
     assert y.shape == (2, frames, 3)
-    assert np.all(np.abs(y) < 1)
+    # the features entering the LSTM, from the model's own front end / fusion layers
+    x_s = inputs["semantic"]
+    x_p = model.cnn(inputs["audio"]).numpy() if model.cnn is not None else None
+    x = {"paralinguistic": x_p, "semantic": x_s}.get(variant)
+    if x is None:
+      x = model.fusion([x_s, x_p]).numpy()
+    np.testing.assert_allclose(y, numpy_lstm_head(np.asarray(x, np.float64), model.lstm,
+                                                  model.head), rtol=1e-4, atol=1e-5)
 
 
 def test_padding_mask_zeroes_padded_frames_and_leaves_valid_ones():

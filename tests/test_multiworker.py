@@ -1,4 +1,6 @@
-"""A 2-worker MultiWorkerMirroredStrategy job on loopback, and the train binary's flags."""
+"""A 2-worker MultiWorkerMirroredStrategy job on loopback (numerically = one worker), and the
+train binary's flags."""
+import glob
 import json
 import os
 import socket
@@ -10,6 +12,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL_FLAGS = ["--lstm_units=8", "--fusion_units=8", "--epochs=1", "--log_every_steps=1"]
+NUMERIC_FLAGS = ["--dropout=0", "--lstm_dropout=0", "--optimizer=sgd", "--learning_rate=0.5"]
 
 
 def free_ports(n):
@@ -28,7 +31,21 @@ def env_with(**extra):
   return env
 
 
-def test_two_worker_job_on_loopback_finishes(tiny_tfrecords, tmp_path):
+def logged_losses(model_dir):
+  """{step: loss} the chief logged to TensorBoard (logs/train)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  values = {}
+  for path in glob.glob(os.path.join(str(model_dir), "logs", "train", "events.out.tfevents.*")):
+    for event in tf.compat.v1.train.summary_iterator(path):
+      for v in event.summary.value:
+        if v.tag == "loss":
+          values[event.step] = float(tf.make_ndarray(v.tensor))
+  return values
+
+
+def test_two_worker_job_on_loopback_equals_one_worker(tiny_tfrecords, tmp_path):
+  """2 workers x 1 replica with global batch 2 = one process with batch 2: same losses and
+  weights (no dropout, SGD, same seed and data order)."""
   ports = free_ports(2)
   cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
   model_dir = tmp_path / "model"
@@ -36,7 +53,8 @@ def test_two_worker_job_on_loopback_finishes(tiny_tfrecords, tmp_path):
   for index in range(2):
     tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
     cmd = [sys.executable, "-m", "emotion_tf.train", f"--data_dir={tiny_tfrecords[0]}",
-           f"--model_dir={model_dir}", "--batch_size=2", "--steps_per_epoch=2"] + SMALL_FLAGS
+           f"--model_dir={model_dir}", "--batch_size=2", "--steps_per_epoch=2"
+           ] + SMALL_FLAGS + NUMERIC_FLAGS
     procs.append(subprocess.Popen(cmd, cwd=ROOT, env=env_with(TF_CONFIG=tf_config),
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
   outputs = []
@@ -55,6 +73,29 @@ def test_two_worker_job_on_loopback_finishes(tiny_tfrecords, tmp_path):
   assert config["strategy"] == "MultiWorkerMirroredStrategy" and config["num_replicas"] == 2
   assert (model_dir / "last.keras").exists() and (model_dir / "best.keras").exists()
   assert not (model_dir / ".workers" / "worker_1").exists()  # worker scratch cleaned up
+  # the same training in this process on one device
+  import keras  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from emotion_tf import train_lib  # pylint: disable=g-import-not-at-top
+  from emotion_tf.models import ModelConfig  # pylint: disable=g-import-not-at-top
+  one_dir = tmp_path / "one"
+  losses = []
+  train_lib.train(
+      train_lib.TrainConfig(data_dir=tiny_tfrecords[0], model_dir=str(one_dir), batch_size=2,
+                            steps_per_epoch=2, epochs=1, log_every_steps=1, optimizer="sgd",
+                            learning_rate=0.5),
+      ModelConfig(semantic_dim=8, lstm_units=8, fusion_units=8, dropout=0.0, lstm_dropout=0.0),
+      strategy=tf.distribute.OneDeviceStrategy("/cpu:0"),
+      step_callback=lambda step, loss: losses.append(loss))
+  two = logged_losses(model_dir)
+  assert sorted(two) == [1, 2]
+  np.testing.assert_allclose([two[1], two[2]], losses, rtol=1e-4, atol=1e-5)
+  w_two = keras.models.load_model(model_dir / "last.keras").get_weights()
+  w_one = keras.models.load_model(one_dir / "last.keras").get_weights()
+  assert losses[0] != losses[1]   # the first step changed the model
+  for a, b in zip(w_two, w_one):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
 
 def test_flagfile_and_validators(tiny_tfrecords, tmp_path):

@@ -96,22 +96,33 @@ def test_train_speech2vec_binary_on_tiny_corpus(tiny_corpus, tmp_path):
   vp = report["valence_probe"]
   assert vp["words"] >= 10 and np.isfinite(vp["r2"]) and np.isfinite(vp["r2_shuffled"])
   assert report["training"]["epochs_run"] == 2 and report["segments"]["failed"] == {}
-  # The SavedModel embeds raw audio; a word's instances average to its type vector.
-  seg, _, _ = train_speech2vec_lib.load_corpus_segments(tiny_corpus, os.path.join(tiny_corpus, "word_timings"),
-                                                    ["devel"], train_speech2vec_lib.mfcc_lib.MfccConfig(), 60)
-  rec = corpus.list_recordings(tiny_corpus, ["devel"])[0]
-  wav = corpus.load_audio(rec.audio_path)
-  target = words[0]
-  idx = [i for i, (w, r) in enumerate(zip(seg.words, seg.recording_ids)) if w == target and r == rec.recording_id]
-  assert idx
-  spans = [(int(round(seg.starts[i] * 22050)), int(round(seg.ends[i] * 22050))) for i in idx]
-  batch = np.zeros((len(spans), max(b - a for a, b in spans)), np.float32)
-  for k, (a, b) in enumerate(spans):
-    batch[k, :b - a] = wav[a:b]
+  # The SavedModel embeds raw audio; a word's instances (in every embedded partition) average to
+  # its type vector: numpy mean of the SavedModel's instance embeddings = the .vec row.
+  seg, _, _ = train_speech2vec_lib.load_corpus_segments(
+      tiny_corpus, os.path.join(tiny_corpus, "word_timings"), None,
+      train_speech2vec_lib.mfcc_lib.MfccConfig(), 60)
   model = tf.saved_model.load(os.path.join(out, "encoder"))
-  emb = model.signatures["serving_default"](waveforms=tf.constant(batch),
-                                            lengths=tf.constant([b - a for a, b in spans], tf.int32))["embedding"]
-  assert emb.shape == (len(spans), 12) and np.all(np.isfinite(emb.numpy()))
+  target = words[0]
+  instances = []
+  for rec in corpus.list_recordings(tiny_corpus):
+    wav = corpus.load_audio(rec.audio_path)
+    idx = [i for i, (w, r) in enumerate(zip(seg.words, seg.recording_ids))
+           if w == target and r == rec.recording_id]
+    if not idx:
+      continue
+    spans = [(int(round(seg.starts[i] * 22050)), int(round(seg.ends[i] * 22050))) for i in idx]
+    batch = np.zeros((len(spans), max(b - a for a, b in spans)), np.float32)
+    for k, (a, b) in enumerate(spans):
+      batch[k, :b - a] = wav[a:b]
+    emb = model.signatures["serving_default"](
+        waveforms=tf.constant(batch),
+        lengths=tf.constant([b - a for a, b in spans], tf.int32))["embedding"].numpy()
+    assert emb.shape == (len(spans), 12)
+    instances.append(emb)
+  instances = np.concatenate(instances)
+  assert len(instances) == counts[target] > 1
+  assert np.abs(instances - instances.mean(0)).max() > 1e-3   # the instances differ
+  np.testing.assert_allclose(instances.mean(0), vecs[0], atol=1e-4)
   # A rerun resumes (nothing left to train) and rewrites the same vectors.
   again = train_speech2vec_lib.run(tiny_corpus, out, os.path.join(tiny_corpus, "word_timings"), config=SMALL,
                                lexicon=None)
