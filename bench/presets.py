@@ -110,7 +110,7 @@ def main():
   presets = [x for x in a.presets.split(",") if x]
   tables = []
   for data_dir in [d for d in a.data_dirs.split(",") if d]:
-    name = os.path.basename(os.path.normpath(data_dir))
+    name = "_".join(os.path.normpath(os.path.abspath(data_dir)).split(os.sep)[-2:])  # corpus_dir
     rows = {}
     for preset in presets:
       runs = [run_one(data_dir, preset, s, os.path.join(os.path.abspath(a.work), name),
@@ -125,7 +125,8 @@ def main():
     for preset, runs in rows.items():
       s = np.array([r["test_ccc"] for r in runs])
       full = np.concatenate([s, s.mean(axis=1, keepdims=True)], axis=1)
-      m, sd = full.mean(axis=0), full.std(axis=0)
+      m = full.mean(axis=0)
+      sd = full.std(axis=0, ddof=1) if len(runs) > 1 else np.zeros_like(m)
       print(f"{preset:<32}{runs[0]['batch_size']:>6}"
             + "".join(f"{x:>9.3f}±{y:.3f}" for x, y in zip(m, sd))
             + f"{np.mean([r['seconds'] for r in runs]):>8.0f}")
