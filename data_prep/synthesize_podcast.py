@@ -543,7 +543,7 @@ def synthesize_corpus(out_dir: str, num_recordings: Optional[int] = 16, seconds:
   specs = synthesize.validate_request(out_dir, num_recordings, seconds, voices, num_workers,
                                       split, files_fn)
   if partner:
-    check_partner_voices(config, specs)
+    check_partner_voices(config, specs, voices)
   words = function_words()
   for sub in ("audio", "labels", "turns", "transcriptions", os.path.join("truth", "word_timings"),
               os.path.join("truth", "labels")) + ((PARTNER_TIMINGS_DIR,) if partner else ()):
@@ -590,12 +590,13 @@ def synthesize_corpus(out_dir: str, num_recordings: Optional[int] = 16, seconds:
   return synthesize._summary(results, t0)  # pylint: disable=protected-access
 
 
-def check_partner_voices(config: InterlocutorConfig,
-                         specs: Sequence[synthesize.RecordingSpec]) -> None:
-  """Raises cli.InputError unless the partner voices are distinct, none is a subject voice,
-  every partition with recordings has one, and espeak-ng knows them all."""
+def check_partner_voices(config: InterlocutorConfig, specs: Sequence[synthesize.RecordingSpec],
+                         subject_voices: Sequence[str]) -> None:
+  """Raises cli.InputError unless the partner voices are distinct, none is one of the subject
+  voices (`subject_voices`, the whole pool), every partition with recordings has one, and
+  espeak-ng knows them all."""
   voices = list(config.partner_voices)
-  subjects = sorted({s.voice for s in specs})
+  subjects = [v.strip() for v in subject_voices]
   if not voices or len(set(voices)) != len(voices):
     raise cli.InputError(f"--interlocutor: partner voices must be distinct, got {voices}")
   shared = sorted(set(voices) & set(subjects))
