@@ -4,7 +4,8 @@ Binary: flags and main; the library is data_prep/synthesize_lib.py (design 'sewa
 data_prep/synthesize_podcast.py (design 'podcast').
 
     python -m data_prep.synthesize --out DIR [--design sewa|podcast] [--recordings N | --split 8,4,4]
-        [--seconds S --seed K --voices en+m1,en+f2,...] [--text_out FILE --text_sentences M]
+        [--seconds S --seed K --voices en+m1,en+f2,...] [--interlocutor]
+        [--text_out FILE --text_sentences M]
 
 Exit codes (emotion_tf.cli): 0 done, 2 bad arguments (checked before any work), 130 interrupted;
 a rerun resumes.
@@ -36,6 +37,10 @@ def define_flags() -> None:
                     "the partitions); default: the design's voices.")
   flags.DEFINE_integer("num_workers", max(1, min(2, os.cpu_count() or 1)), "Worker processes.")
   flags.DEFINE_integer("content_words", None, "Content vocabulary size; default: the design's.")
+  flags.DEFINE_bool("interlocutor", False, "Podcast design only: a conversation partner (other "
+                    "espeak-ng voices) speaks in pauses between the subject's sentences; turns/, "
+                    "transcriptions/ and labels/ stay the subject's (see "
+                    "data_prep/synthesize_podcast.py).")
   flags.DEFINE_string("text_out", "", "If set, also write a text corpus here (one sentence a "
                       "line) from the design's vocabulary and templates.")
   flags.DEFINE_integer("text_sentences", 50000, "Sentences written to --text_out.")
@@ -53,8 +58,9 @@ def main(argv: Sequence[str]) -> int:
     split = None if f.split is None else [int(n) for n in f.split]
   except ValueError as e:
     raise cli.InputError(f"--split must be three integers train,devel,test, got {f.split}") from e
-  summary = synthesize_lib.synthesize_design(f.design, f.out, f.recordings, f.seconds, f.seed, f.voices,
-                              f.num_workers, f.content_words, split)
+  summary = synthesize_lib.synthesize_design(f.design, f.out, f.recordings, f.seconds, f.seed,
+                                             f.voices, f.num_workers, f.content_words, split,
+                                             f.interlocutor)
   print(f"wrote {len(summary['recordings'])} recordings ({summary['seconds_of_audio']:.0f} s of "
         f"audio, {summary['espeak_calls']} espeak-ng calls, {summary['resumed']} already "
         f"complete) to {f.out} in {summary['wall_s']:.1f} s")

@@ -429,7 +429,8 @@ SEWA_FILES = (("audio", ".wav"), ("labels", ".csv"), ("turns", ".csv"),
               ("transcriptions", ".csv"), ("word_timings", ".csv"))
 # Folders whose files belong to recordings; files there that a run would not write are refused.
 RECORDING_DIRS = ("audio", "labels", "turns", "transcriptions", "word_timings",
-                  os.path.join("truth", "word_timings"), os.path.join("truth", "labels"))
+                  os.path.join("truth", "word_timings"), os.path.join("truth", "labels"),
+                  os.path.join("truth", "partner_word_timings"))
 PROGRESS_DIR = ".synthesize-progress"  # per-recording resume records; removed when complete
 DESIGNS = ("sewa", "podcast")
 
@@ -725,9 +726,14 @@ def write_text_corpus(path: str, num_sentences: int, seed: int,
 def synthesize_design(design: str, out_dir: str, num_recordings: Optional[int], seconds: float,
                       seed: int, voices: Optional[Sequence[str]], num_workers: int,
                       content_words: Optional[int] = None,
-                      split: Optional[Sequence[int]] = None) -> Dict[str, object]:
+                      split: Optional[Sequence[int]] = None,
+                      interlocutor: bool = False) -> Dict[str, object]:
   """`synthesize_corpus` of design `design` ('sewa': this module, 'podcast':
-  data_prep.synthesize_podcast); None arguments take the design's defaults."""
+  data_prep.synthesize_podcast); None arguments take the design's defaults. `interlocutor`
+  (podcast only) adds a conversation partner in the pauses."""
+  if interlocutor and design != "podcast":
+    raise cli.InputError(f"--interlocutor: only --design podcast has a partner channel, "
+                         f"got --design {design}")
   if design == "sewa":
     config = SynthConfig(**({} if content_words is None else {"content_words": content_words}))
     return synthesize_corpus(out_dir, 40 if num_recordings is None and split is None
@@ -736,7 +742,7 @@ def synthesize_design(design: str, out_dir: str, num_recordings: Optional[int], 
   if design == "podcast":
     from data_prep import synthesize_podcast  # pylint: disable=g-import-not-at-top
     return synthesize_podcast.synthesize_design(out_dir, num_recordings, seconds, seed, voices,
-                                                num_workers, content_words, split)
+                                                num_workers, content_words, split, interlocutor)
   raise cli.InputError(f"--design: unknown design {design!r}, choose one of {', '.join(DESIGNS)}")
 
 

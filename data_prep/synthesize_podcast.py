@@ -1,7 +1,10 @@
 """The second built-in corpus design ("podcast"): unlike the first in every way the pipeline sees.
 
     python -m data_prep.synthesize --design podcast --out DIR [--recordings 16 | --split 8,4,4] \
-        --seconds 60 --seed 0 [--text_out FILE --text_sentences M]
+        --seconds 60 --seed 0 [--interlocutor] [--text_out FILE --text_sentences M]
+
+With --interlocutor (`InterlocutorConfig`) a conversation partner speaks in pauses between the
+subject's sentences (see `INTERLOCUTOR_DESIGN`); without it nothing below changes, byte for byte.
 
 Podcast design (also written to DIR/corpus.json and DIR/README.md):
   * Layout: SEWA layout without word timings. transcriptions/ rows span whole sentences
@@ -57,12 +60,18 @@ from data_prep import lexicon
 from data_prep import synthesize_lib as synthesize
 from emotion_tf.data import word_timings as wt
 from emotion_tf import SAMPLE_RATE
+from emotion_tf import cli
 from emotion_tf import fileio
 
 PODCAST_VOICES = ("en-gb-x-rp+Annie", "en-us-nyc+max", "en-029+klatt",      # train
                   "en-gb-x-gbclan+belinda", "en-gb-x-gbcwmd+Andy",          # train, devel
                   "en-us+linda",                                            # devel
                   "en-gb-scotland+steph", "en-gb-x-rp+john")                # test
+# Partner (interlocutor) voices, none a subject voice of either design; split 50/25/25 % over
+# Train/Devel/Test like the subjects' (disjoint across partitions).
+PARTNER_VOICES = ("en-us+Alicia", "en-us-nyc+norbert",                        # train
+                  "en-gb-x-gbcwmd+shelby",                                     # devel
+                  "en-029+victor")                                             # test
 OPENERS = ((), (), (), ("um",), ("actually",), ("basically",), ("anyway",), ("look",),
            ("listen",), ("oh",), ("right",))
 PREFIXES = (
@@ -117,9 +126,57 @@ class PodcastConfig:
   rater_noise_sigma_s: float = 0.6
 
 
-def config_for(content_words: Optional[int] = None) -> PodcastConfig:
-  """The default config, with `content_words` when given."""
-  return PodcastConfig() if content_words is None else PodcastConfig(content_words=content_words)
+@dataclasses.dataclass(frozen=True)
+class InterlocutorConfig(PodcastConfig):
+  """`PodcastConfig` plus a conversation partner (--interlocutor; all recorded in corpus.json).
+
+  A separate class so that the plain design's config, resume keys and corpus.json stay as they
+  were (`dataclasses.asdict` of a `PodcastConfig` has no partner fields).
+  """
+  partner_voices: Tuple[str, ...] = PARTNER_VOICES
+  partner_p: float = 0.6                          # P(partner speaks in a pause after a sentence)
+  partner_gap_s: Tuple[float, float] = (0.25, 0.6)  # silence before and after a partner sentence
+  partner_gain_db: float = -2.0                   # partner level relative to the subject's
+
+
+INTERLOCUTOR_DESIGN = """Interlocutor (--interlocutor):
+  * After each subject sentence, with probability `partner_p`, a partner voice (`partner_voices`,
+    none a subject voice; split 50/25/25 % over Train/Devel/Test, disjoint) says one sentence of
+    this design's templates and vocabulary, starting `partner_gap_s` after the subject's
+    sentence; the subject's next sentence starts no earlier than `partner_gap_s` after the
+    partner's (the pause is lengthened, speech never overlaps; the recording keeps its length).
+  * The partner's words and prosody follow the partner's OWN true curves (drawn like the
+    subject's, from an independent random stream), so partner speech is independent of the
+    labels: a confound for a model that listens to everything. Level `partner_gain_db` dB.
+  * labels/ stay the subject's emotion; turns/ list only the subject's sentences (a turn never
+    spans a partner sentence); transcriptions/ and truth/word_timings/ hold only the subject's
+    words (the partner is not transcribed, so the semantic path sees only the subject). The
+    partner's true word spans are kept in truth/partner_word_timings/ (not read by the pipeline).
+"""
+
+
+def config_for(content_words: Optional[int] = None,
+               interlocutor: bool = False) -> PodcastConfig:
+  """The default config (an `InterlocutorConfig` when `interlocutor`), with `content_words`
+  when given."""
+  cls = InterlocutorConfig if interlocutor else PodcastConfig
+  return cls() if content_words is None else cls(content_words=content_words)
+
+
+def partner_groups(voices: Sequence[str]) -> Dict[str, List[str]]:
+  """Partner voices per partition, 50/25/25 % as the subjects' (`synthesize.plan_recordings`)."""
+  nv = len(voices)
+  v_dev = max(1, int(round(nv * 0.25))) if nv >= 3 else 0
+  v_test = max(1, int(round(nv * 0.25))) if nv >= 3 else 0
+  return {"train": list(voices[:nv - v_dev - v_test]),
+          "devel": list(voices[nv - v_dev - v_test:nv - v_test]),
+          "test": list(voices[nv - v_test:])}
+
+
+def partner_voice(spec: synthesize.RecordingSpec, voices: Sequence[str]) -> str:
+  """The partner voice of a recording: round-robin within its partition's partner voices."""
+  group = partner_groups(voices)[spec.partition]
+  return group[(int(spec.recording_id.rsplit("_", 1)[1]) - 1) % len(group)]
 
 
 # ----------------------------------------------------------------------------------- vocabulary
@@ -295,6 +352,14 @@ def podcast_files(recording_id: str) -> List[str]:
           os.path.join("truth", "labels", recording_id + ".csv")]
 
 
+PARTNER_TIMINGS_DIR = os.path.join("truth", "partner_word_timings")
+
+
+def interlocutor_files(recording_id: str) -> List[str]:
+  """`podcast_files` plus the partner's true word spans (--interlocutor)."""
+  return podcast_files(recording_id) + [os.path.join(PARTNER_TIMINGS_DIR, recording_id + ".csv")]
+
+
 def write_stereo_wav(path: str, audio: np.ndarray, rate: int = OUT_RATE) -> None:
   """float [N, 2] in [-1, 1] -> 16-bit PCM wav, atomically."""
   pcm = np.clip(np.round(audio * 32767.0), -32768, 32767).astype("<i2")
@@ -312,9 +377,46 @@ def _label_lines(rid: str, curves: np.ndarray) -> str:
                  for k, (a, v, lk) in enumerate(curves))
 
 
+def partner_sentence(rng: np.random.Generator, curves: np.ndarray, voice: str, t: float,
+                     end_limit: float, audio: np.ndarray, timings: List[wt.WordTiming],
+                     config: InterlocutorConfig, cache: Dict) -> int:
+  """Says one partner sentence from time `t` (s) into `audio` [samples] at 22 050 Hz.
+
+  Words and prosody follow the partner's own true curves [F, 3] (`curves`), never the
+  subject's; the sentence stops before a word would end after `end_limit`. Appends the spoken
+  words to `timings`; returns the number of new espeak-ng calls.
+  """
+  vocab = content_vocabulary(config)
+  vals = np.array([v for _, v in vocab])
+  calls = 0
+  for kind, word in sentence_template(rng, config)[0]:
+    a_t, v_t = _at(curves[:, 0], t), _at(curves[:, 1], t)
+    if kind == "cue":
+      word = cue_word(rng, a_t, config.cue_p)
+      if word is None:
+        continue
+    elif kind == "c":
+      word = vocab[synthesize.pick_content_word(rng, vals, v_t, config.pick_nearest)][0]
+    p = prosody(synthesize.level_of(a_t, config.arousal_levels),
+                synthesize.level_of(v_t, config.valence_levels), config)
+    key = (voice, word, p["rate"], p["pitch"], p["range"])
+    if key not in cache:
+      cache[key] = synthesize.espeak_synth(word, voice, p["rate"], p["pitch"], p["range"])
+      calls += 1
+    seg = cache[key] * config.base_level * 10 ** ((p["gain_db"] + config.partner_gain_db) / 20)
+    start = int(round(t * SAMPLE_RATE))
+    if (start + len(seg)) / SAMPLE_RATE > end_limit:
+      break
+    audio[start:start + len(seg)] += seg
+    timings.append(wt.WordTiming(start / SAMPLE_RATE, (start + len(seg)) / SAMPLE_RATE, word))
+    t = timings[-1].end + p["gap_s"]
+  return calls
+
+
 def synthesize_recording(spec: synthesize.RecordingSpec, out_dir: str, seconds: float, seed: int,
                          config: PodcastConfig, cache: Dict) -> Dict[str, object]:
-  """Generates and writes one podcast recording (`podcast_files`); returns its summary dict."""
+  """Generates and writes one podcast recording (`podcast_files`, or `interlocutor_files` for an
+  `InterlocutorConfig`); returns its summary dict."""
   rng = np.random.default_rng([seed, spec.index, 2])
   vocab = content_vocabulary(config)
   vals = np.array([v for _, v in vocab])
@@ -330,6 +432,14 @@ def synthesize_recording(spec: synthesize.RecordingSpec, out_dir: str, seconds: 
   calls = 0
   t = float(rng.uniform(*config.lead_in_s))
   end_limit = seconds - 0.15
+  partner = isinstance(config, InterlocutorConfig)
+  if partner:  # its own random stream: the subject's draws are those of the plain design
+    prng = np.random.default_rng([seed, spec.index, 3])
+    p_voice = partner_voice(spec, config.partner_voices)
+    p_curves = true_curves(prng, num_frames, config)
+    p_timings: List[wt.WordTiming] = []
+    p_sentence_of: List[int] = []
+  after_partner = set()  # indices of subject sentences that a partner sentence precedes
   while t < end_limit - 0.5:
     slots, opener_len = sentence_template(rng, config)
     words: List[str] = []
@@ -367,6 +477,15 @@ def synthesize_recording(spec: synthesize.RecordingSpec, out_dir: str, seconds: 
                       sentence_text(words, opener_len if len(words) > opener_len else 0,
                                     float(np.mean(levels)))))
     t = timings[-1].end + float(rng.uniform(*config.pause_s))
+    if partner and prng.random() < config.partner_p:
+      n_before = len(p_timings)
+      calls += partner_sentence(prng, p_curves, p_voice,
+                                timings[-1].end + float(prng.uniform(*config.partner_gap_s)),
+                                end_limit, audio, p_timings, config, cache)
+      if len(p_timings) > n_before:
+        p_sentence_of.extend([len(after_partner)] * (len(p_timings) - n_before))
+        after_partner.add(len(sentences))
+        t = max(t, p_timings[-1].end + float(prng.uniform(*config.partner_gap_s)))
   up = signal.resample_poly(audio, OUT_RATE // 150, SAMPLE_RATE // 150)  # 320 / 147
   gains_db = (float(rng.uniform(*config.left_gain_db)), float(rng.uniform(*config.right_gain_db)))
   noise = rng.standard_normal((len(up), 2)) * 10 ** (config.noise_dbfs / 20)
@@ -377,8 +496,8 @@ def synthesize_recording(spec: synthesize.RecordingSpec, out_dir: str, seconds: 
   wt.atomic_write_text(os.path.join(out_dir, "truth", "labels", rid + ".csv"),
                        _label_lines(rid, truth))
   turns: List[List[float]] = []
-  for s, e, _ in sentences:
-    if turns and s - turns[-1][1] < config.turn_gap_s:
+  for i, (s, e, _) in enumerate(sentences):
+    if turns and s - turns[-1][1] < config.turn_gap_s and i not in after_partner:
       turns[-1][1] = e
     else:
       turns.append([s, e])
@@ -388,10 +507,17 @@ def synthesize_recording(spec: synthesize.RecordingSpec, out_dir: str, seconds: 
                        "".join(f"{s:.4f};{e:.4f};'{text}'\n" for s, e, text in sentences))
   wt.write_timings_csv(os.path.join(out_dir, "truth", "word_timings", rid + ".csv"), timings,
                        sentence_of)
-  return {"recording_id": rid, "partition": spec.partition, "voice": spec.voice,
-          "seconds": num_samples / SAMPLE_RATE, "sentences": len(sentences),
-          "turns": len(turns), "words": len(timings),
-          "channel_gains_db": [round(g, 3) for g in gains_db], "espeak_calls": calls}
+  summary = {"recording_id": rid, "partition": spec.partition, "voice": spec.voice,
+             "seconds": num_samples / SAMPLE_RATE, "sentences": len(sentences),
+             "turns": len(turns), "words": len(timings),
+             "channel_gains_db": [round(g, 3) for g in gains_db], "espeak_calls": calls}
+  if partner:
+    wt.write_timings_csv(os.path.join(out_dir, PARTNER_TIMINGS_DIR, rid + ".csv"), p_timings,
+                         p_sentence_of)
+    summary.update(partner_voice=p_voice, partner_sentences=len(after_partner),
+                   partner_words=len(p_timings),
+                   partner_seconds=round(sum(w.end - w.start for w in p_timings), 3))
+  return summary
 
 
 # -------------------------------------------------------------------------------------- corpus
@@ -412,13 +538,17 @@ def synthesize_corpus(out_dir: str, num_recordings: Optional[int] = 16, seconds:
     cli.InputError: bad arguments (see `synthesize.validate_request`), before anything is written.
   """
   t0 = time.time()
+  partner = isinstance(config, InterlocutorConfig)
+  files_fn = interlocutor_files if partner else podcast_files
   specs = synthesize.validate_request(out_dir, num_recordings, seconds, voices, num_workers,
-                                      split, podcast_files)
+                                      split, files_fn)
+  if partner:
+    check_partner_voices(config, specs, voices)
   words = function_words()
   for sub in ("audio", "labels", "turns", "transcriptions", os.path.join("truth", "word_timings"),
-              os.path.join("truth", "labels")):
+              os.path.join("truth", "labels")) + ((PARTNER_TIMINGS_DIR,) if partner else ()):
     os.makedirs(os.path.join(out_dir, sub), exist_ok=True)
-  results = synthesize.run_recordings("podcast", synthesize_recording, podcast_files, specs,
+  results = synthesize.run_recordings("podcast", synthesize_recording, files_fn, specs,
                                       out_dir, seconds, seed, config, num_workers)
   speakers = {p: sorted({s.voice for s in specs if s.partition == p})
               for p in ("train", "devel", "test")}
@@ -438,19 +568,60 @@ def synthesize_corpus(out_dir: str, num_recordings: Optional[int] = 16, seconds:
       "content_words": [{"word": w, "valence": round(v, 4)} for w, v in content_vocabulary(config)],
       "resume": {r["recording_id"]: r["resume"] for r in results},
   }
+  readme_extra = ""
+  if partner:
+    partners = {p: sorted({r["partner_voice"] for r in results if r["partition"] == p})
+                for p in ("train", "devel", "test")}
+    meta["interlocutor"] = {
+        "enabled": True, "design": INTERLOCUTOR_DESIGN, "partner_voices": partners,
+        "partner_word_timings": PARTNER_TIMINGS_DIR,
+        "transcriptions": "subject only (the partner is not transcribed)",
+        "turns": "subject only"}
+    meta["generator"] += " --interlocutor"
+    for rec, r in zip(meta["recordings"], results):
+      rec.update({k: r[k] for k in ("partner_voice", "partner_sentences", "partner_words",
+                                    "partner_seconds")})
+    readme_extra = ("\n" + INTERLOCUTOR_DESIGN + "\nPartner voices: "
+                    + json.dumps(partners, sort_keys=True) + "\n")
   synthesize.finish_corpus(
       out_dir, meta, "# Synthetic podcast-design corpus (data_prep.synthesize --design podcast)"
       "\n\n" + describe_design(config) + "\nSpeakers: " + json.dumps(speakers, sort_keys=True)
-      + "\n")
+      + "\n" + readme_extra)
   return synthesize._summary(results, t0)  # pylint: disable=protected-access
+
+
+def check_partner_voices(config: InterlocutorConfig, specs: Sequence[synthesize.RecordingSpec],
+                         subject_voices: Sequence[str]) -> None:
+  """Raises cli.InputError unless the partner voices are distinct, none is one of the subject
+  voices (`subject_voices`, the whole pool), every partition with recordings has one, and
+  espeak-ng knows them all."""
+  voices = list(config.partner_voices)
+  subjects = [v.strip() for v in subject_voices]
+  if not voices or len(set(voices)) != len(voices):
+    raise cli.InputError(f"--interlocutor: partner voices must be distinct, got {voices}")
+  shared = sorted(set(voices) & set(subjects))
+  if shared:
+    raise cli.InputError(f"--voices: {', '.join(shared)} is also an --interlocutor partner voice "
+                         f"(partners: {', '.join(voices)})")
+  groups = partner_groups(voices)
+  empty = sorted({s.partition for s in specs if not groups[s.partition]})
+  if empty:
+    raise cli.InputError(f"--interlocutor: no partner voice for partition(s) {', '.join(empty)} "
+                         f"({len(voices)} partner voices)")
+  bad = synthesize.unknown_voices(voices)
+  if bad:
+    raise cli.InputError(f"--interlocutor: espeak-ng does not know partner voice(s) "
+                         f"{', '.join(bad)}")
 
 
 def synthesize_design(out_dir: str, num_recordings: Optional[int], seconds: float, seed: int,
                       voices: Optional[Sequence[str]], num_workers: int,
                       content_words: Optional[int] = None,
-                      split: Optional[Sequence[int]] = None) -> Dict[str, object]:
-  """`synthesize_corpus` with the design's defaults for None arguments (16 recordings)."""
+                      split: Optional[Sequence[int]] = None,
+                      interlocutor: bool = False) -> Dict[str, object]:
+  """`synthesize_corpus` with the design's defaults for None arguments (16 recordings); an
+  `InterlocutorConfig` when `interlocutor`."""
   if num_recordings is None and split is None:
     num_recordings = 16
   return synthesize_corpus(out_dir, num_recordings, seconds, seed, voices or PODCAST_VOICES,
-                           num_workers, config_for(content_words), split)
+                           num_workers, config_for(content_words, interlocutor), split)
