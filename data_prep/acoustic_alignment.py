@@ -8,8 +8,11 @@ For every transcript sentence (start, end, text):
   2. each word is looked up in the model's dictionary (CMUdict for en-us); a word outside it
      gets a pronunciation from espeak-ng's phonemes (`espeak-ng -q --ipa`) mapped to the
      model's ARPAbet phone set by `ipa_to_arpabet` (`g2p`), added with `Decoder.add_word`;
-  3. the sentence span (16 kHz, 16-bit mono) is decoded against the transcript
-     (`Decoder.set_align_text`); `Decoder.seg()` gives each word's first and last 10 ms frame;
+  3. the span (16 kHz, 16-bit mono) is decoded against the transcript (`Decoder.set_align_text`); `Decoder.seg()` gives each word's first and last
+     10 ms frame (word starts moved by `start_shift_s`); when the decoder finds no path, the
+     span is decoded once more after subtracting stationary noise (`spectral_subtraction`; the
+     noise spectrum from the quietest tenth of the STFT frames of the span and up to
+     `noise_context_s` around it);
   4. a tag gets the stretch between its neighbouring words (split evenly between adjacent
      tags): the silence/noise the decoder put there.
 
@@ -53,6 +56,10 @@ class AcousticConfig:
     g2p_voice: espeak-ng voice whose phonemes give out-of-dictionary pronunciations.
     pad_s: audio decoded beyond each end of the sentence span (clipped to the recording),
       so that a word touching the span edge can still begin/end in silence.
+    denoise: a span the decoder cannot align is decoded again after `spectral_subtraction`
+      (white noise at 15 dB SNR on flite speech: 25 -> 40 of 42 sentences decoded; used
+      first it lost sentences on the espeak-ng corpora, so it is the second try only).
+    noise_context_s: audio either side of the span used for the noise estimate only.
     start_shift_s: added to every word start (never past its end): the decoder's first frame
       of a word lies early by about 2 frames (median signed start error -0.017 to -0.021 s on
       the real fixtures and both espeak-ng corpora, ends -0.012 to +0.014 s; bench/align_words).
@@ -62,6 +69,8 @@ class AcousticConfig:
   g2p_voice: str = "en-us"
   pad_s: float = 0.0
   start_shift_s: float = 0.015
+  denoise: bool = True
+  noise_context_s: float = 0.5
 
 
 def pocketsphinx_available() -> bool:
@@ -222,6 +231,28 @@ def ensure_pronunciations(decoder, words: Sequence[str], voice: str) -> None:
     logging.debug("g2p %s -> %s", w, " ".join(phones))
 
 
+def spectral_subtraction(x: np.ndarray, sr: int, over: float = 1.5, floor: float = 0.05,
+                         quiet: float = 10.0) -> np.ndarray:
+  """Power spectral subtraction (Boll 1979) of stationary noise from mono float [S].
+
+  STFT (512-sample Hann, hop 128); noise power N(f) = mean power of the frames whose energy is
+  in the lowest `quiet` percent; gain G = max(1 - over N / P, floor) on the power P; inverse
+  STFT. Returns float64 [S].
+  """
+  from scipy import signal  # pylint: disable=g-import-not-at-top
+  x = np.asarray(x, np.float64)
+  if len(x) < 1024:
+    return x
+  _, _, z = signal.stft(x, sr, nperseg=512, noverlap=384)
+  power = np.abs(z) ** 2
+  energy = power.sum(0)
+  noise = power[:, energy <= np.percentile(energy, quiet)].mean(1, keepdims=True)
+  gain = np.maximum(1.0 - over * noise / np.maximum(power, 1e-20), floor)
+  _, y = signal.istft(z * np.sqrt(gain), sr, nperseg=512, noverlap=384)
+  y = y[:len(x)]
+  return np.pad(y, (0, len(x) - len(y)))
+
+
 def _pcm16(audio: np.ndarray, sr: int) -> np.ndarray:
   """Mono float [S] at `sr` -> int16 [S'] at DECODER_RATE."""
   x = np.asarray(audio, np.float64)
@@ -306,7 +337,15 @@ def align_sentence(audio: np.ndarray, sr: int, start: float, end: float, text_or
     raise AcousticAlignmentError(f"empty span {start:.3f}-{end:.3f} s")
   offset = a / sr
   lo_t, hi_t = max(start, offset), min(end, b / sr)
-  spans = decode_words(audio[a:b], sr, words, config, decoder)
+  try:
+    spans = decode_words(audio[a:b], sr, words, config, decoder)
+  except AcousticAlignmentError:
+    if not config.denoise:
+      raise
+    c0 = max(0, a - int(round(config.noise_context_s * sr)))
+    c1 = min(len(audio), b + int(round(config.noise_context_s * sr)))
+    span = spectral_subtraction(audio[c0:c1], sr)[a - c0:b - c0]
+    spans = decode_words(span, sr, words, config, decoder)
   spans = [(min(max(offset + s, lo_t), hi_t), min(max(offset + e, lo_t), hi_t))
            for s, e in spans]
   out: List[Optional[wt.WordTiming]] = [None] * len(tokens)
