@@ -8,9 +8,10 @@ For every transcript sentence (start, end, text):
   2. each word is looked up in the model's dictionary (CMUdict for en-us); a word outside it
      gets a pronunciation from espeak-ng's phonemes (`espeak-ng -q --ipa`) mapped to the
      model's ARPAbet phone set by `ipa_to_arpabet` (`g2p`), added with `Decoder.add_word`;
-  3. the span (16 kHz, 16-bit mono) is decoded against the transcript (`Decoder.set_align_text`); `Decoder.seg()` gives each word's first and last
-     10 ms frame (word starts moved by `start_shift_s`); when the decoder finds no path, the
-     span is decoded once more after subtracting stationary noise (`spectral_subtraction`; the
+  3. the span (16 kHz, 16-bit mono) is decoded against the transcript
+     (`Decoder.set_align_text`); `Decoder.seg()` gives each word's first and last 10 ms
+     frame (word starts moved by `start_shift_s`); when the decoder finds no path, the span
+     is decoded once more after subtracting stationary noise (`spectral_subtraction`; the
      noise spectrum from the quietest tenth of the STFT frames of the span and up to
      `noise_context_s` around it);
   4. a tag gets the stretch between its neighbouring words (split evenly between adjacent
