@@ -11,9 +11,9 @@ For every transcript sentence (start, end, text):
   3. the span (16 kHz, 16-bit mono) is decoded against the transcript
      (`Decoder.set_align_text`); `Decoder.seg()` gives each word's first and last 10 ms
      frame (word starts moved by `start_shift_s`); when the decoder finds no path, the span
-     is decoded once more after subtracting stationary noise (`spectral_subtraction`; the
-     noise spectrum from the quietest tenth of the STFT frames of the span and up to
-     `noise_context_s` around it);
+     is decoded again widened by `retry_pad_s`, then both after subtracting stationary noise
+     (`spectral_subtraction`; the noise spectrum from the quietest tenth of the STFT frames
+     of the span and up to `noise_context_s` around it);
   4. a tag gets the stretch between its neighbouring words (split evenly between adjacent
      tags): the silence/noise the decoder put there.
 
@@ -57,6 +57,9 @@ class AcousticConfig:
     g2p_voice: espeak-ng voice whose phonemes give out-of-dictionary pronunciations.
     pad_s: audio decoded beyond each end of the sentence span (clipped to the recording),
       so that a word touching the span edge can still begin/end in silence.
+    retry_pad_s: a span the decoder cannot align is decoded again with this much more audio
+      either side (words still clipped to the span): the last word's weak end may lie past
+      the transcript's end time.
     denoise: a span the decoder cannot align is decoded again after `spectral_subtraction`
       (white noise at 15 dB SNR on flite speech: 25 -> 40 of 42 sentences decoded; used
       first it lost sentences on the espeak-ng corpora, so it is the second try only).
@@ -70,6 +73,7 @@ class AcousticConfig:
   g2p_voice: str = "en-us"
   pad_s: float = 0.0
   start_shift_s: float = 0.015
+  retry_pad_s: float = 0.2
   denoise: bool = True
   noise_context_s: float = 0.5
 
@@ -331,22 +335,29 @@ def align_sentence(audio: np.ndarray, sr: int, start: float, end: float, text_or
   words = [w for w, tag in tokens if not tag]
   if not words:
     raise AcousticAlignmentError("only tags, no words to align")
-  pad = config.pad_s
-  a = max(0, int(round((start - pad) * sr)))
-  b = min(len(audio), int(round((end + pad) * sr)))
-  if b <= a:
+  lo_t, hi_t = max(0.0, start), min(end, len(audio) / sr)
+  if hi_t <= lo_t:
     raise AcousticAlignmentError(f"empty span {start:.3f}-{end:.3f} s")
-  offset = a / sr
-  lo_t, hi_t = max(start, offset), min(end, b / sr)
-  try:
-    spans = decode_words(audio[a:b], sr, words, config, decoder)
-  except AcousticAlignmentError:
-    if not config.denoise:
-      raise
-    c0 = max(0, a - int(round(config.noise_context_s * sr)))
-    c1 = min(len(audio), b + int(round(config.noise_context_s * sr)))
-    span = spectral_subtraction(audio[c0:c1], sr)[a - c0:b - c0]
-    spans = decode_words(span, sr, words, config, decoder)
+  attempts = [(config.pad_s, False), (config.pad_s + config.retry_pad_s, False)]
+  if config.denoise:
+    attempts += [(p, True) for p, _ in attempts]
+  error = None
+  for pad, denoise in attempts:
+    a = max(0, int(round((start - pad) * sr)))
+    b = min(len(audio), int(round((end + pad) * sr)))
+    offset = a / sr
+    span = audio[a:b]
+    if denoise:
+      c0 = max(0, a - int(round(config.noise_context_s * sr)))
+      c1 = min(len(audio), b + int(round(config.noise_context_s * sr)))
+      span = spectral_subtraction(audio[c0:c1], sr)[a - c0:b - c0]
+    try:
+      spans = decode_words(span, sr, words, config, decoder)
+      break
+    except AcousticAlignmentError as e:
+      error = e
+  else:
+    raise error
   spans = [(min(max(offset + s, lo_t), hi_t), min(max(offset + e, lo_t), hi_t))
            for s, e in spans]
   out: List[Optional[wt.WordTiming]] = [None] * len(tokens)
