@@ -384,3 +384,48 @@ def align_sentence(audio: np.ndarray, sr: int, start: float, end: float, text_or
                                  tokens[i + m][0])
     i = j
   return list(out)
+
+
+# ------------------------------------------------------------------------ recogniser segments
+
+_RECOGNISERS: Dict[Tuple[str, str], object] = {}
+
+
+def recognise_word_spans(audio: np.ndarray, sr: int, config: AcousticConfig = AcousticConfig(),
+                         utterance_s: float = 60.0) -> List[Tuple[float, float]]:
+  """Word spans (start, end) in seconds from pocketsphinx's recogniser (its n-gram language
+  model, no transcript): the recognised words are discarded, silence/noise words dropped.
+
+  A word segmenter for speech without a transcript (compare emotion_tf.semantic.segmenter);
+  long audio is decoded in pieces of `utterance_s` seconds.
+
+  Raises:
+    AcousticAlignmentError: pocketsphinx is not installed.
+  """
+  key = (config.model_dir, config.dictionary)
+  if key not in _RECOGNISERS:
+    try:
+      import pocketsphinx  # pylint: disable=g-import-not-at-top
+    except ImportError as e:
+      raise AcousticAlignmentError("pocketsphinx is not installed") from e
+    kwargs = {"loglevel": "FATAL"}
+    if config.model_dir:
+      kwargs["hmm"] = config.model_dir
+    if config.dictionary:
+      kwargs["dict"] = config.dictionary
+    _RECOGNISERS[key] = pocketsphinx.Decoder(**kwargs)
+  decoder = _RECOGNISERS[key]
+  pcm = _pcm16(audio, sr)
+  step = int(utterance_s * DECODER_RATE)
+  out = []
+  for a in range(0, len(pcm), step):
+    decoder.start_utt()
+    decoder.process_raw(pcm[a:a + step].tobytes(), full_utt=True)
+    decoder.end_utt()
+    for seg in decoder.seg():
+      base = seg.word.split("(")[0]
+      if base.startswith(("<", "[", "+")) or not base:
+        continue
+      out.append((a / DECODER_RATE + seg.start_frame * FRAME_S,
+                  a / DECODER_RATE + (seg.end_frame + 1) * FRAME_S))
+  return out

@@ -168,3 +168,18 @@ def test_uniform_method_is_the_even_split():
   assert method == "uniform"
   assert [(round(e.start, 6), round(e.end, 6), e.word) for e in est] == \
       [(0.2, 0.4, "a"), (0.4, 0.6, "b"), (0.6, 0.8, "laugh")]
+
+
+def test_recogniser_word_spans_hit_the_reference_words():
+  """pocketsphinx's recogniser (no transcript) as a word segmenter: on the four clips with
+  reference spans most words get a segment centre (bench/segmenter.py --compare: 12 of 15)."""
+  hit = total = 0
+  for name in GOLD:
+    audio, sr, _ = _clip(name)
+    spans = aa.recognise_word_spans(audio, sr)
+    assert all(0 <= s <= e <= len(audio) / sr + 0.01 for s, e in spans)
+    centres = [(s + e) / 2 for s, e in spans]
+    for g in wt.read_textgrid(os.path.join(DATA, name + ".TextGrid")):
+      total += 1
+      hit += any(g.start <= c <= g.end for c in centres)
+  assert hit >= 11, (hit, total)
