@@ -61,8 +61,9 @@ def test_ipa_to_arpabet_hand_examples():
 
 
 def test_g2p_agrees_with_cmudict_on_dictionary_words():
-  """espeak-ng phonemes mapped to ARPAbet equal a CMUdict pronunciation for most common words
-  (on 400 random CMUdict entries, mostly names: 60 % exact, 9.7 % phone error rate)."""
+  """espeak-ng phonemes mapped to ARPAbet equal a CMUdict pronunciation for common words (all 20
+  with espeak-ng 1.51; on 400 random CMUdict entries, mostly names: 60 % exact, 9.7 % phone
+  error rate)."""
   decoder = aa.decoder_for(aa.AcousticConfig())
   words = ["mary", "rolled", "barrel", "thousand", "judge", "boy", "house", "church",
            "measure", "thinking", "yes", "rhythm", "fire", "bird", "water", "complaint",
@@ -76,7 +77,7 @@ def test_g2p_agrees_with_cmudict_on_dictionary_words():
       variants.append(decoder.lookup_word(f"{w}({k})"))
       k += 1
     agree += " ".join(phones) in variants
-  assert agree >= 16, agree
+  assert agree >= 19, agree
 
 
 @pytest.mark.parametrize("name", GOLD)
