@@ -761,12 +761,12 @@ def align_corpus(corpus_dir: str, out_dir: str, partitions: Optional[Sequence[st
       given model).
   """
   t0 = time.time()
-  check_aligners(config)
   recs = corpus.list_recordings(corpus_dir, partitions)
   if not any(os.path.exists(r.transcription_path) for r in recs):
     raise corpus.CorpusError(
         f"{os.path.join(corpus_dir, 'transcriptions')}: no transcription files for the selected "
         "recordings")
+  check_aligners(config)
   os.makedirs(out_dir, exist_ok=True)
   reports: Dict[str, Dict[str, object]] = {}
   tasks = []
