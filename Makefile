@@ -11,9 +11,9 @@ PYTEST_ARGS ?=
 .PHONY: setup test lint demo ablate bench clean-venv
 
 $(STAMP): requirements.txt pyproject.toml
-	@command -v espeak-ng >/dev/null 2>&1 || { \
-	  echo "installing espeak-ng (Debian package)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null; }
+	@{ command -v espeak-ng && command -v flite; } >/dev/null 2>&1 || { \
+	  echo "installing espeak-ng and flite (Debian packages)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng flite >/dev/null; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt

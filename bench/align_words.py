@@ -1,21 +1,25 @@
-"""Prints the accuracy of the forced aligner (data_prep.forced_alignment) against true word timings.
+"""Prints ONE table: forced-alignment accuracy per speech set and method against true word spans.
 
-    python bench/align_words.py CORPUS_DIR TRUTH_DIR [LIMIT] [--voice en] [--set key=value ...]
+    python bench/align_words.py [--corpus NAME=DIR ...] [--limit 3] [--real DIR]
+        [--close_gaps] [--snr DB] [--set key=value ...]
 
-For every recording with a transcription (the first LIMIT in id order, default all) the sentence
-transcript is aligned (TTS + DTW), and also split uniformly over its words
-(word_timings.uniform_timings, the fallback the pipeline uses without timings); both are compared
-with TRUTH_DIR/<id>.csv word by word (words paired in order inside each recording; a word
-sequence that differs from the truth is paired with difflib). Printed per method: number of
-words, median and 90th percentile absolute boundary error in seconds (starts and ends pooled),
-and the share of words whose estimated centre lies inside the true span. `--set` overrides
-AlignConfig fields (e.g. --set band_fraction=0.2 refine_s=0). `--close_gaps` first cuts the
-pauses between the words of each sentence out of the audio (connected speech, known truth);
-`--snr DB` adds white noise.
+Sets: the real-speech fixtures (tests/data/real_speech: clips with a reference word TextGrid,
+one sentence each) and every `--corpus NAME=DIR` (a synthetic corpus: truth in
+DIR/truth/word_timings when present, else DIR/word_timings; its first `--limit` recordings in
+id order). Methods (data_prep.forced_alignment): acoustic (pocketsphinx; a sentence it cannot
+decode falls back to the uniform split), tts_dtw (TTS + DTW), uniform (each sentence's span
+split evenly), auto (per sentence: acoustic, else TTS + DTW, else uniform — composed here from
+the acoustic and TTS + DTW runs, exactly `align_sentence_auto`'s order). Columns: words, share
+of words whose estimated centre lies inside the true span, median and 90th percentile absolute
+boundary error in seconds (starts and ends pooled); for auto also the share of sentences each
+method produced. Words are paired in order within a recording (difflib when the word sequences
+differ). `--close_gaps` cuts the pauses between the words of each synthetic sentence out of the
+audio (connected speech), `--snr DB` adds white noise; `--set` overrides AlignConfig fields.
 """
 import argparse
 import dataclasses
 import difflib
+import glob
 import os
 import sys
 import time
@@ -25,10 +29,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # pylint: disable=g-import-not-at-top
 
-from emotion_tf.data import corpus  # pylint: disable=g-import-not-at-top
+from data_prep import acoustic_alignment as aa  # pylint: disable=g-import-not-at-top
 from data_prep import forced_alignment as fa  # pylint: disable=g-import-not-at-top
+from emotion_tf.data import corpus  # pylint: disable=g-import-not-at-top
 from emotion_tf.data import word_timings as wt  # pylint: disable=g-import-not-at-top
 from emotion_tf import SAMPLE_RATE  # pylint: disable=g-import-not-at-top
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+METHODS = ("acoustic", "tts_dtw", "uniform", "auto")
 
 
 def pair_words(est, truth):
@@ -77,63 +85,118 @@ def close_gaps(audio, rows, truth, sr=SAMPLE_RATE):
   return np.concatenate(pieces), new_rows, new_truth
 
 
+def align_all_methods(audio, rows, config):
+  """{method: WordTimings of the recording}, and the auto method per sentence."""
+  out = {m: [] for m in METHODS}
+  auto_methods = []
+  acfg = fa.acoustic_config(config)
+  for start, end, text in rows:
+    words = wt.tokenize(text)
+    if not words:
+      continue
+    uniform = fa._uniform(start, end, words)  # pylint: disable=protected-access
+    try:
+      acoustic = aa.align_sentence(audio, SAMPLE_RATE, start, end, text, acfg)
+    except aa.AcousticAlignmentError:
+      acoustic = None
+    try:
+      tts, tts_method = fa.align_sentence_tts(audio, SAMPLE_RATE, start, end, words, config)
+    except (fa.AlignmentError, ValueError):
+      tts, tts_method = uniform, "uniform"
+    out["acoustic"] += acoustic or uniform
+    out["tts_dtw"] += tts
+    out["uniform"] += uniform
+    if acoustic is not None:
+      out["auto"] += acoustic
+      auto_methods.append("acoustic")
+    else:
+      out["auto"] += tts
+      auto_methods.append(tts_method)
+  return out, auto_methods
+
+
+def real_sets(real_dir):
+  """[(recording name, audio at SAMPLE_RATE, rows, truth)] of the fixtures with a TextGrid."""
+  recs = []
+  for tg in sorted(glob.glob(os.path.join(real_dir, "*.TextGrid"))):
+    name = os.path.splitext(tg)[0]
+    audio = corpus.load_audio(name + ".flac", SAMPLE_RATE)
+    with open(name + ".txt", encoding="utf-8") as f:
+      text = f.read().strip()
+    recs.append((os.path.basename(name), audio, [(0.0, len(audio) / SAMPLE_RATE, text)],
+                 wt.read_textgrid(tg)))
+  return recs
+
+
+def corpus_sets(corpus_dir, limit, gaps, snr):
+  truth_dir = os.path.join(corpus_dir, "truth", "word_timings")
+  if not os.path.isdir(truth_dir):
+    truth_dir = os.path.join(corpus_dir, "word_timings")
+  recs = [r for r in corpus.list_recordings(corpus_dir)
+          if os.path.exists(r.transcription_path)
+          and os.path.exists(os.path.join(truth_dir, r.recording_id + ".csv"))]
+  out = []
+  for rec in recs[:limit] if limit else recs:
+    rows = corpus.read_transcription(rec.transcription_path)
+    truth = wt.read_timings_csv(os.path.join(truth_dir, rec.recording_id + ".csv"))
+    audio = corpus.load_audio(rec.audio_path)
+    if gaps:
+      audio, rows, truth = close_gaps(audio, rows, truth)
+    if snr is not None:
+      speech = np.concatenate([audio[int(a * SAMPLE_RATE):int(b * SAMPLE_RATE)]
+                               for a, b, _ in rows])
+      rng = np.random.default_rng(len(audio))
+      audio = audio + rng.standard_normal(len(audio)).astype(np.float32) * np.sqrt(
+          np.mean(speech.astype(np.float64) ** 2) * 10 ** (-snr / 10))
+    out.append((rec.recording_id, audio, rows, truth))
+  return out
+
+
 def main():
   p = argparse.ArgumentParser()
-  p.add_argument("corpus")
-  p.add_argument("truth")
-  p.add_argument("limit", nargs="?", type=int, default=0)
-  p.add_argument("--voice", default="en")
+  p.add_argument("--corpus", nargs="*", default=[], help="NAME=DIR of synthetic corpora")
+  p.add_argument("--real", default=os.path.join(ROOT, "tests", "data", "real_speech"))
+  p.add_argument("--limit", type=int, default=3, help="recordings per corpus (0: all)")
   p.add_argument("--set", nargs="*", default=[])
-  p.add_argument("--close_gaps", action="store_true",
-                 help="cut the pauses between words out of every sentence (see close_gaps)")
-  p.add_argument("--snr", type=float, default=None,
-                 help="add white noise at this SNR (dB, against the speech power of the "
-                      "sentence spans)")
+  p.add_argument("--close_gaps", action="store_true")
+  p.add_argument("--snr", type=float, default=None)
   args = p.parse_args()
   overrides = {}
   for kv in args.set:
     k, v = kv.split("=", 1)
     overrides[k] = type(getattr(fa.AlignConfig(), k))(v)
-  config = dataclasses.replace(fa.AlignConfig(voice=args.voice), **overrides)
-  recs = [r for r in corpus.list_recordings(args.corpus) if os.path.exists(r.transcription_path)]
-  recs = [r for r in recs if os.path.exists(os.path.join(args.truth, r.recording_id + ".csv"))]
-  if args.limit:
-    recs = recs[:args.limit]
-  aligned, uniform = [], []
-  t_align, seconds = 0.0, 0.0
-  for rec in recs:
-    rows = corpus.read_transcription(rec.transcription_path)
-    truth = wt.read_timings_csv(os.path.join(args.truth, rec.recording_id + ".csv"))
-    audio = corpus.load_audio(rec.audio_path)
-    if args.close_gaps:
-      audio, rows, truth = close_gaps(audio, rows, truth)
-    if args.snr is not None:
-      speech = np.concatenate([audio[int(a * SAMPLE_RATE):int(b * SAMPLE_RATE)]
-                               for a, b, _ in rows])
-      rng = np.random.default_rng(len(audio))
-      audio = audio + rng.standard_normal(len(audio)).astype(np.float32) * np.sqrt(
-          np.mean(speech.astype(np.float64) ** 2) * 10 ** (-args.snr / 10))
-    seconds += len(audio) / SAMPLE_RATE
-    t0 = time.perf_counter()
-    est, _ = fa.align_recording(audio, SAMPLE_RATE, rows, config)
-    t_align += time.perf_counter() - t0
-    a = pair_words(est, truth)
-    u = pair_words(wt.uniform_timings(rows), truth)
-    aligned += a
-    uniform += u
-    n, med, p90, inside = scores(a)
-    print(f"{rec.recording_id}: {n} words  aligned median {med:.3f} s, centre inside "
-          f"{inside:.1%}  | uniform centre inside {scores(u)[3]:.1%}", flush=True)
-  closed = (" (gaps closed)" if args.close_gaps else "") + (
+  config = dataclasses.replace(fa.AlignConfig(), **overrides)
+  sets = [("real speech", real_sets(args.real))] if args.real else []
+  for spec in args.corpus:
+    name, path = spec.split("=", 1)
+    sets.append((name, corpus_sets(path, args.limit, args.close_gaps, args.snr)))
+  lines = []
+  for name, recs in sets:
+    pairs = {m: [] for m in METHODS}
+    auto_methods, seconds, t0 = [], 0.0, time.perf_counter()
+    for _, audio, rows, truth in recs:
+      seconds += len(audio) / SAMPLE_RATE
+      est, methods = align_all_methods(audio, rows, config)
+      auto_methods += methods
+      for m in METHODS:
+        pairs[m] += pair_words(est[m], truth)
+    wall = time.perf_counter() - t0
+    for m in METHODS:
+      n, med, p90, inside = scores(pairs[m])
+      share = ""
+      if m == "auto":
+        k = max(len(auto_methods), 1)
+        share = " / ".join(f"{auto_methods.count(x) / k:.0%}" for x in fa.SENTENCE_METHODS)
+      lines.append(f"| {name} ({len(recs)} rec., {seconds:.0f} s) | {m} | {n} | {inside:.1%} | "
+                   f"{med:.3f} | {p90:.3f} | {share} |")
+    sys.stderr.write(f"{name}: {len(auto_methods)} sentences in {wall:.0f} s\n")
+  extra = (" (gaps closed)" if args.close_gaps else "") + (
       f" (white noise, SNR {args.snr:g} dB)" if args.snr is not None else "")
-  print(f"\ncorpus {args.corpus}{closed}: {len(recs)} recordings, {seconds:.0f} s of audio, "
-        f"config {config}")
-  print(f"{'method':<10}{'words':>7}{'median |err| s':>16}{'p90 |err| s':>13}"
-        f"{'centre inside':>15}")
-  for name, pairs in (("aligned", aligned), ("uniform", uniform)):
-    n, med, p90, inside = scores(pairs)
-    print(f"{name:<10}{n:>7}{med:>16.3f}{p90:>13.3f}{inside:>15.1%}")
-  print(f"alignment time {t_align:.1f} s ({seconds / max(t_align, 1e-9):.0f}x real time)")
+  print(f"forced alignment vs true word spans{extra}; config {config}\n")
+  print("| set | method | words | centre inside | median \\|err\\| s | p90 \\|err\\| s | "
+        "auto: sentences acoustic / tts_dtw / uniform |")
+  print("|---|---|---|---|---|---|---|")
+  print("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,12 @@
-"""Forced alignment of sentence transcripts to words by TTS + DTW (the method of aeneas).
+"""Forced alignment of sentence transcripts to words.
 
-For every transcript sentence (start, end, text):
+`align_recording` aligns each transcript sentence by `AlignConfig.method`: `auto` (default)
+tries the acoustic model (pocketsphinx, data_prep.acoustic_alignment; English or a given
+model), then TTS + DTW (below), then the uniform split of the sentence span; which one produced
+each sentence is returned by `align_recording_methods` and recorded by `align_corpus` in
+`<id>.methods.json` beside `<id>.csv`.
+
+TTS + DTW (the method of aeneas), for every transcript sentence (start, end, text):
   1. the sentence's words are spoken by espeak-ng in ONE synthesis call (libespeak-ng through
      ctypes, synchronous mode); espeak-ng's word events give the sample at which each word
      starts in the synthetic audio;
@@ -37,6 +43,7 @@ from absl import logging
 from emotion_tf.data import corpus
 from emotion_tf.data import word_timings as wt
 from emotion_tf import SAMPLE_RATE
+from emotion_tf import fileio
 
 
 class AlignmentError(RuntimeError):
@@ -48,6 +55,13 @@ class AlignConfig:
   """Aligner settings (durations in seconds).
 
   Attributes:
+    method: 'auto' (acoustic model, then TTS + DTW, then the uniform split, per sentence),
+      'acoustic' (acoustic model, else uniform), 'tts_dtw' (TTS + DTW, else uniform) or
+      'uniform' (each sentence's span split evenly over its words).
+    language: language of the speech; the acoustic model is used for English (`en*`) or when
+      `acoustic_model` names another installed model, else TTS + DTW.
+    acoustic_model, acoustic_dict: CMU Sphinx model directory / dictionary ('' = pocketsphinx's
+      bundled en-us model and CMUdict).
     voice: espeak-ng voice of the synthetic reference (any voice: CMVN + DTW absorb the
       difference to the real speaker).
     rate: espeak-ng speaking rate, words per minute.
@@ -62,6 +76,10 @@ class AlignConfig:
     min_pause_s: silent runs shorter than this are not pauses (0: one silent frame suffices;
       on the demo corpora 0.03-0.05 s changed the centre-inside share by < 0.3 points).
   """
+  method: str = "auto"
+  language: str = "en"
+  acoustic_model: str = ""
+  acoustic_dict: str = ""
   voice: str = "en"
   rate: int = 175
   num_mfcc: int = 13
@@ -80,6 +98,21 @@ class AlignConfig:
 
 
 MIN_FRAMES = 2  # speech frames per word below which a sentence is split uniformly
+METHODS = ("auto", "acoustic", "tts_dtw", "uniform")
+SENTENCE_METHODS = ("acoustic", "tts_dtw", "uniform")  # what produced a sentence's timings
+
+
+def uses_acoustic(config: AlignConfig) -> bool:
+  """Whether `config` tries the acoustic model first (method auto/acoustic, and an English
+  language or an explicitly given model)."""
+  return config.method in ("auto", "acoustic") and (
+      bool(config.acoustic_model) or config.language.lower().startswith("en"))
+
+
+def acoustic_config(config: AlignConfig):
+  """The acoustic_alignment.AcousticConfig of an AlignConfig."""
+  from data_prep import acoustic_alignment as aa  # pylint: disable=g-import-not-at-top
+  return aa.AcousticConfig(model_dir=config.acoustic_model, dictionary=config.acoustic_dict)
 
 
 # ------------------------------------------------------------------------------------------ DTW
@@ -414,7 +447,15 @@ def assign_pauses(boundaries: Sequence[float], pauses: Sequence[Tuple[int, int]]
 def align_sentence(audio: np.ndarray, sr: int, start: float, end: float, words: Sequence[str],
                    config: AlignConfig = AlignConfig(),
                    engine: Optional[Espeak] = None) -> List[wt.WordTiming]:
-  """Word timings of one transcript sentence.
+  """Word timings of one transcript sentence by TTS + DTW (`align_sentence_tts` without the
+  method)."""
+  return align_sentence_tts(audio, sr, start, end, words, config, engine)[0]
+
+
+def align_sentence_tts(audio: np.ndarray, sr: int, start: float, end: float,
+                       words: Sequence[str], config: AlignConfig = AlignConfig(),
+                       engine: Optional[Espeak] = None) -> Tuple[List[wt.WordTiming], str]:
+  """Word timings of one transcript sentence by TTS + DTW, and the method that produced them.
 
   Args:
     audio: the whole recording, mono float [samples] at `sr` (22 050 Hz expected: the MFCC
@@ -426,11 +467,12 @@ def align_sentence(audio: np.ndarray, sr: int, start: float, end: float, words: 
     engine: espeak-ng engine (default: the process' engine).
 
   Returns:
-    one WordTiming per word, in order, inside [start, end], non-overlapping.
+    (one WordTiming per word, in order, inside [start, end], non-overlapping;
+     'tts_dtw', or 'uniform' when the span is too short to align).
   """
   words = list(words)
   if not words:
-    return []
+    return [], "uniform"
   if sr != SAMPLE_RATE:
     from scipy import signal  # pylint: disable=g-import-not-at-top
     g = math.gcd(int(sr), SAMPLE_RATE)
@@ -444,18 +486,19 @@ def align_sentence(audio: np.ndarray, sr: int, start: float, end: float, words: 
   win = int(round(config.window_s * sr))
   real = np.asarray(audio[a:b], np.float64)
   if len(real) < win * 2:
-    return _uniform(start, end, words)
+    return _uniform(start, end, words), "uniform"
   energy = frame_energy_db(real, sr, config)
   thr = silence_threshold(energy, config)
   r0, r1 = speech_region(energy, thr)
   if r1 - r0 < MIN_FRAMES * len(words):
-    return _uniform(start, end, words)
+    return _uniform(start, end, words), "uniform"
 
   synth, synth_starts = synthesize_words(words, config.voice, config.rate, engine)
   s_energy = frame_energy_db(synth, sr, config)
   s0, s1 = speech_region(s_energy, silence_threshold(s_energy, config))
   if s1 - s0 < 2:
-    return _uniform(start + r0 * hop / sr, start + (r1 * hop + win) / sr, words)
+    return (_uniform(start + r0 * hop / sr, start + (r1 * hop + win) / sr, words),
+            "uniform")
 
   real_feat = cmvn(mfcc(real, sr, config)[r0:r1])
   synth_feat = cmvn(mfcc(synth, sr, config)[s0:s1])
@@ -517,7 +560,65 @@ def align_sentence(audio: np.ndarray, sr: int, start: float, end: float, words: 
       e = min(e, max(begins[k + 1], s))
     out.append(wt.WordTiming(s, e, w))
     lo = e
-  return out
+  return out, "tts_dtw"
+
+
+def align_sentence_auto(audio: np.ndarray, sr: int, start: float, end: float, text: str,
+                        config: AlignConfig = AlignConfig(),
+                        engine: Optional[Espeak] = None) -> Tuple[List[wt.WordTiming], str]:
+  """Word timings of one transcript sentence by `config.method`, with per-sentence fallback.
+
+  auto: acoustic model (English / a given model) -> TTS + DTW -> uniform; acoustic: acoustic
+  model -> uniform; tts_dtw: TTS + DTW -> uniform (its own short-span fallback); uniform.
+
+  Args:
+    audio: the whole recording, mono float [samples] at `sr` (SAMPLE_RATE expected).
+    start, end: the sentence span in seconds.
+    text: the sentence's transcript text (tags such as `<laughter>` included).
+
+  Returns:
+    (one WordTiming per word of word_timings.tokenize(text), the method in SENTENCE_METHODS
+     that produced them).
+  """
+  words = wt.tokenize(text)
+  if not words:
+    return [], "uniform"
+  if uses_acoustic(config):
+    from data_prep import acoustic_alignment as aa  # pylint: disable=g-import-not-at-top
+    try:
+      got = aa.align_sentence(audio, sr, start, end, text, acoustic_config(config))
+      return got, "acoustic"
+    except aa.AcousticAlignmentError as e:
+      logging.info("acoustic alignment of %.2f-%.2f s failed (%s); falling back", start, end, e)
+  if config.method in ("auto", "tts_dtw"):
+    try:
+      return align_sentence_tts(audio, sr, start, end, words, config, engine)
+    except (AlignmentError, ValueError) as e:
+      logging.info("TTS + DTW alignment of %.2f-%.2f s failed (%s); uniform split", start, end, e)
+  lo = max(0.0, start)
+  return _uniform(lo, max(lo, min(end, len(audio) / sr)), words), "uniform"
+
+
+def align_recording_methods(
+    audio: np.ndarray, sr: int, transcription_rows: Sequence[Tuple[float, float, str]],
+    config: AlignConfig = AlignConfig(), engine: Optional[Espeak] = None
+) -> Tuple[List[wt.WordTiming], List[int], List[Tuple[int, str]]]:
+  """`align_recording`, plus (transcript row index, method) per aligned sentence."""
+  if sr != SAMPLE_RATE:
+    from scipy import signal  # pylint: disable=g-import-not-at-top
+    g = math.gcd(int(sr), SAMPLE_RATE)
+    audio = signal.resample_poly(np.asarray(audio, np.float64), SAMPLE_RATE // g, int(sr) // g)
+    sr = SAMPLE_RATE
+  timings, sentences, methods = [], [], []
+  for row, (start, end, text) in enumerate(transcription_rows):
+    got, method = align_sentence_auto(audio, sr, start, end, text, config, engine)
+    if not got:
+      continue
+    timings.extend(got)
+    sentences.extend([row] * len(got))
+    methods.append((row, method))
+  logging.debug("aligned %d words in %d sentences", len(timings), len(methods))
+  return timings, sentences, methods
 
 
 def align_recording(audio: np.ndarray, sr: int,
@@ -530,21 +631,13 @@ def align_recording(audio: np.ndarray, sr: int,
     (timings in transcript order, sentence number (transcript row index) per word) — the
     arguments of word_timings.write_timings_csv.
   """
-  if sr != SAMPLE_RATE:
-    from scipy import signal  # pylint: disable=g-import-not-at-top
-    g = math.gcd(int(sr), SAMPLE_RATE)
-    audio = signal.resample_poly(np.asarray(audio, np.float64), SAMPLE_RATE // g, int(sr) // g)
-    sr = SAMPLE_RATE
-  timings, sentences = [], []
-  for row, (start, end, text) in enumerate(transcription_rows):
-    words = wt.tokenize(text)
-    if not words:
-      continue
-    got = align_sentence(audio, sr, start, end, words, config, engine)
-    timings.extend(got)
-    sentences.extend([row] * len(got))
-  logging.debug("aligned %d words in %d sentences", len(timings), len(set(sentences)))
+  timings, sentences, _ = align_recording_methods(audio, sr, transcription_rows, config, engine)
   return timings, sentences
+
+
+def method_counts(methods: Sequence[Tuple[int, str]]) -> Dict[str, int]:
+  """{method: number of sentences} over SENTENCE_METHODS."""
+  return {m: sum(1 for _, x in methods if x == m) for m in SENTENCE_METHODS}
 
 
 # ------------------------------------------------------------------------------- corpus driver
@@ -557,22 +650,51 @@ def output_is_fresh(out_path: str, inputs: Sequence[str]) -> bool:
   return os.path.getmtime(out_path) >= newest
 
 
+def methods_path(out_path: str) -> str:
+  """The sidecar `<id>.methods.json` beside a word-timings CSV `<id>.csv`."""
+  return os.path.splitext(out_path)[0] + ".methods.json"
+
+
+def settings_of(config: AlignConfig) -> Dict[str, object]:
+  """The settings a sidecar records; an output aligned with other settings is redone."""
+  return {"method": config.method, "language": config.language, "voice": config.voice,
+          "rate": config.rate, "acoustic_model": config.acoustic_model,
+          "acoustic_dict": config.acoustic_dict}
+
+
+def read_methods(out_path: str) -> Optional[Dict[str, object]]:
+  """The sidecar of `out_path` (None when missing or unreadable)."""
+  import json  # pylint: disable=g-import-not-at-top
+  try:
+    with open(methods_path(out_path), encoding="utf-8") as f:
+      data = json.load(f)
+  except (OSError, ValueError):
+    return None
+  return data if isinstance(data, dict) else None
+
+
 def align_recording_files(audio_path: str, transcription_path: str, out_path: str,
                           config: AlignConfig = AlignConfig()) -> Dict[str, object]:
-  """Reads one recording's audio + transcript, aligns it, writes `out_path` atomically.
+  """Reads one recording's audio + transcript, aligns it, writes `out_path` atomically, then
+  the sidecar `methods_path(out_path)`: the settings and, per transcript row, the method that
+  produced its words ({"settings", "sentences": [{"row", "method"}], "counts"}).
 
   Returns:
-    {'words', 'sentences', 'audio_s'}.
+    {'words', 'sentences', 'audio_s', 'methods': {method: sentences}}.
 
   Raises:
     corpus.CorpusError: naming the file for a missing/malformed audio or transcription file.
   """
   rows = corpus.read_transcription(transcription_path)
   audio = corpus.load_audio(audio_path, SAMPLE_RATE)
-  timings, sentences = align_recording(audio, SAMPLE_RATE, rows, config)
+  timings, sentences, methods = align_recording_methods(audio, SAMPLE_RATE, rows, config)
   wt.write_timings_csv(out_path, timings, sentences)
+  counts = method_counts(methods)
+  fileio.write_json(methods_path(out_path), {
+      "settings": settings_of(config),
+      "sentences": [{"row": r, "method": m} for r, m in methods], "counts": counts})
   return {"words": len(timings), "sentences": len(set(sentences)),
-          "audio_s": len(audio) / SAMPLE_RATE}
+          "audio_s": len(audio) / SAMPLE_RATE, "methods": counts}
 
 
 def _align_task(args) -> Dict[str, object]:
@@ -584,6 +706,39 @@ def _align_task(args) -> Dict[str, object]:
   except (corpus.CorpusError, AlignmentError, ValueError, OSError) as e:
     logging.error("%s failed: %s", rid, e)
     return {"recording_id": rid, "status": "failed", "error": str(e)}
+
+
+def check_aligners(config: AlignConfig) -> None:
+  """Fails early for a method whose aligner is missing (auto only warns: it falls back).
+
+  Raises:
+    AlignmentError: see `align_corpus`.
+  """
+  if config.method not in METHODS:
+    raise AlignmentError(f"unknown method {config.method!r} (one of {', '.join(METHODS)})")
+  if config.method == "acoustic" and not uses_acoustic(config):
+    raise AlignmentError(
+        f"no acoustic model for language {config.language!r}: pocketsphinx ships US English "
+        "only (give --acoustic_model, or use --method auto/tts_dtw)")
+  if config.method == "uniform":
+    return
+  if uses_acoustic(config):
+    from data_prep import acoustic_alignment as aa  # pylint: disable=g-import-not-at-top
+    try:
+      aa.decoder_for(acoustic_config(config))
+    except aa.AcousticAlignmentError as e:
+      if config.method == "acoustic":
+        raise AlignmentError(str(e)) from e
+      logging.warning("acoustic aligner unavailable (%s): TTS + DTW for every sentence", e)
+  if config.method in ("auto", "tts_dtw"):
+    try:
+      espeak_engine()
+    except AlignmentError as e:
+      if config.method == "tts_dtw":
+        raise
+      logging.warning("%s: no TTS + DTW fallback", e)
+      return
+    synthesize_words(["test"], config.voice)  # an unknown voice is a usage error
 
 
 def align_corpus(corpus_dir: str, out_dir: str, partitions: Optional[Sequence[str]] = None,
@@ -601,7 +756,9 @@ def align_corpus(corpus_dir: str, out_dir: str, partitions: Optional[Sequence[st
 
   Raises:
     corpus.CorpusError: the corpus directory is missing, or has no transcriptions at all.
-    AlignmentError: espeak-ng cannot be loaded or does not know `config.voice`.
+    AlignmentError: an unknown `config.method`; espeak-ng does not know `config.voice`; the
+      method needs a missing aligner (tts_dtw: espeak-ng; acoustic: pocketsphinx or the
+      given model).
   """
   t0 = time.time()
   recs = corpus.list_recordings(corpus_dir, partitions)
@@ -609,7 +766,7 @@ def align_corpus(corpus_dir: str, out_dir: str, partitions: Optional[Sequence[st
     raise corpus.CorpusError(
         f"{os.path.join(corpus_dir, 'transcriptions')}: no transcription files for the selected "
         "recordings")
-  synthesize_words(["test"], config.voice)  # fails early for a missing library or voice
+  check_aligners(config)
   os.makedirs(out_dir, exist_ok=True)
   reports: Dict[str, Dict[str, object]] = {}
   tasks = []
@@ -619,8 +776,11 @@ def align_corpus(corpus_dir: str, out_dir: str, partitions: Optional[Sequence[st
       logging.warning("%s: transcription missing; %s not aligned", rec.transcription_path,
                       rec.recording_id)
       reports[rec.recording_id] = {"recording_id": rec.recording_id, "status": "no_transcript"}
-    elif not force and output_is_fresh(out_path, [rec.audio_path, rec.transcription_path]):
-      reports[rec.recording_id] = {"recording_id": rec.recording_id, "status": "skipped"}
+    elif not force and output_is_fresh(out_path, [rec.audio_path, rec.transcription_path]) and (
+        (side := read_methods(out_path)) is not None
+        and side.get("settings") == settings_of(config)):
+      reports[rec.recording_id] = {"recording_id": rec.recording_id, "status": "skipped",
+                                   "methods": side.get("counts", {})}
     else:
       tasks.append((rec.recording_id, rec.audio_path, rec.transcription_path, out_path, config))
   if num_workers <= 1 or len(tasks) <= 1:

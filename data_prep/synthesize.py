@@ -5,7 +5,12 @@ data_prep/synthesize_podcast.py (design 'podcast').
 
     python -m data_prep.synthesize --out DIR [--design sewa|podcast] [--recordings N | --split 8,4,4]
         [--seconds S --seed K --voices en+m1,en+f2,...] [--interlocutor]
-        [--text_out FILE --text_sentences M]
+        [--text_out FILE --text_sentences M] [--rt60 S --snr DB --sample_rate HZ --channels N]
+
+Voices: espeak-ng voices, or flite voices written `flite:<name>` (`flite -lv`; e.g.
+--voices flite:slt,flite:kal16,flite:rms,flite:awb). Room acoustics (design 'sewa'; without
+these flags the output is the design's, byte for byte): --rt60 synthetic reverberation time,
+--snr white noise against the speech power, --sample_rate / --channels of the written wavs.
 
 Exit codes (emotion_tf.cli): 0 done, 2 bad arguments (checked before any work), 130 interrupted;
 a rerun resumes.
@@ -44,6 +49,11 @@ def define_flags() -> None:
   flags.DEFINE_string("text_out", "", "If set, also write a text corpus here (one sentence a "
                       "line) from the design's vocabulary and templates.")
   flags.DEFINE_integer("text_sentences", 50000, "Sentences written to --text_out.")
+  flags.DEFINE_float("rt60", 0.0, "Reverberation time (s) of a synthetic room (0: dry).")
+  flags.DEFINE_float("drr", 0.0, "Direct-to-reverberant ratio (dB) of that room.")
+  flags.DEFINE_float("snr", None, "White noise at this SNR (dB) against the speech power.")
+  flags.DEFINE_integer("sample_rate", 0, "Sample rate of the written wavs (0: the design's).")
+  flags.DEFINE_integer("channels", 0, "Channels of the written wavs (0: the design's).")
   flags.mark_flags_as_required(["out"])
 
 
@@ -58,9 +68,18 @@ def main(argv: Sequence[str]) -> int:
     split = None if f.split is None else [int(n) for n in f.split]
   except ValueError as e:
     raise cli.InputError(f"--split must be three integers train,devel,test, got {f.split}") from e
+  room = {}
+  if f.rt60:
+    room.update(rt60_s=f.rt60, drr_db=f.drr)
+  if f.snr is not None:
+    room["snr_db"] = f.snr
+  if f.sample_rate:
+    room["out_rate"] = f.sample_rate
+  if f.channels:
+    room["channels"] = f.channels
   summary = synthesize_lib.synthesize_design(f.design, f.out, f.recordings, f.seconds, f.seed,
                                              f.voices, f.num_workers, f.content_words, split,
-                                             f.interlocutor)
+                                             f.interlocutor, room or None)
   print(f"wrote {len(summary['recordings'])} recordings ({summary['seconds_of_audio']:.0f} s of "
         f"audio, {summary['espeak_calls']} espeak-ng calls, {summary['resumed']} already "
         f"complete) to {f.out} in {summary['wall_s']:.1f} s")

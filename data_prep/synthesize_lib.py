@@ -82,6 +82,76 @@ class SynthConfig:
   lead_in_s: Tuple[float, float] = (0.2, 0.6)
 
 
+@dataclasses.dataclass(frozen=True)
+class RoomSynthConfig(SynthConfig):
+  """SynthConfig plus room acoustics (`apply_room`), applied to each recording before it is
+  written (options of `data_prep.synthesize`; without them SynthConfig and its bytes are
+  unchanged). Word timings stay the dry word spans.
+
+  Attributes:
+    rt60_s: reverberation time of the synthetic impulse response (0: none).
+    drr_db: direct-to-reverberant energy ratio of that response.
+    snr_db: white noise added at this ratio to the speech power of the word spans (None: none).
+    out_rate: sample rate of the written wav (resample_poly from 22 050 Hz).
+    channels: channels of the written wav (the same signal, channel c scaled by -2c dB).
+  """
+  rt60_s: float = 0.0
+  drr_db: float = 0.0
+  snr_db: Optional[float] = None
+  out_rate: int = SAMPLE_RATE
+  channels: int = 1
+
+
+def room_impulse_response(rng: np.random.Generator, rt60_s: float, drr_db: float,
+                          sr: int = SAMPLE_RATE) -> np.ndarray:
+  """[L] impulse response: a unit direct path, then (after 2.5 ms) Gaussian noise decaying by
+  60 dB over `rt60_s` (L = 1.2 rt60), scaled to `drr_db` below the direct path's energy."""
+  n = max(1, int(round(1.2 * rt60_s * sr)))
+  t = np.arange(n) / sr
+  tail = rng.standard_normal(n) * 10 ** (-3.0 * t / rt60_s)
+  tail[:int(0.0025 * sr)] = 0.0
+  tail *= np.sqrt(10 ** (-drr_db / 10) / max(float(np.sum(tail ** 2)), 1e-12))
+  tail[0] = 1.0
+  return tail
+
+
+def apply_room(audio: np.ndarray, timings: Sequence[wt.WordTiming], config: RoomSynthConfig,
+               rng: np.random.Generator) -> np.ndarray:
+  """Reverberation (`room_impulse_response`, same length out), then white noise at
+  `config.snr_db` against the mean power of the word spans. audio: [samples] at 22 050 Hz."""
+  out = np.asarray(audio, np.float64)
+  if config.rt60_s > 0:
+    from scipy import signal  # pylint: disable=g-import-not-at-top
+    h = room_impulse_response(rng, config.rt60_s, config.drr_db)
+    out = signal.fftconvolve(out, h)[:len(out)]
+  if config.snr_db is not None and timings:
+    spans = np.concatenate([out[int(t.start * SAMPLE_RATE):int(t.end * SAMPLE_RATE)]
+                            for t in timings])
+    power = float(np.mean(spans ** 2)) if spans.size else 0.0
+    out = out + rng.standard_normal(len(out)) * np.sqrt(power * 10 ** (-config.snr_db / 10))
+  return out
+
+
+def write_room_wav(path: str, audio: np.ndarray, config: RoomSynthConfig) -> None:
+  """16-bit wav of [samples] at 22 050 Hz, resampled to config.out_rate, config.channels
+  channels (channel c scaled by -2c dB); peaks above full scale are scaled down, not clipped."""
+  x = np.asarray(audio, np.float64)
+  if config.out_rate != SAMPLE_RATE:
+    from scipy import signal  # pylint: disable=g-import-not-at-top
+    g = int(np.gcd(config.out_rate, SAMPLE_RATE))
+    x = signal.resample_poly(x, config.out_rate // g, SAMPLE_RATE // g)
+  x = np.stack([x * 10 ** (-2.0 * c / 20) for c in range(config.channels)], axis=1)
+  x /= max(1.0, float(np.abs(x).max()) / 0.99)
+  pcm = np.clip(np.round(x * 32767.0), -32768, 32767).astype("<i2").tobytes()
+  buf = io.BytesIO()
+  with wave.open(buf, "wb") as w:
+    w.setnchannels(config.channels)
+    w.setsampwidth(2)
+    w.setframerate(config.out_rate)
+    w.writeframes(pcm)
+  fileio.atomic_write(path, buf.getvalue())
+
+
 # ----------------------------------------------------------------------------------- vocabulary
 
 @functools.lru_cache(maxsize=8)
@@ -257,7 +327,10 @@ def _espeak_wav(text: str, voice: str, args: Sequence[str] = ()) -> bytes:
 def espeak_synth(word: str, voice: str, rate: int, pitch: int, pitch_range: int) -> np.ndarray:
   """One word from espeak-ng with explicit rate (words/min), pitch (0-99) and pitch range (%),
   int16 PCM decoded to float32 [samples] in [-1, 1] at 22 050 Hz, leading/trailing silence
-  trimmed (5 ms margin kept)."""
+  trimmed (5 ms margin kept). A voice `flite:<name>` is spoken by flite instead (`flite_synth`:
+  the same parameters mapped to flite's duration stretch and F0 target)."""
+  if voice.startswith(FLITE_PREFIX):
+    return flite_synth(word, voice[len(FLITE_PREFIX):], rate, pitch, pitch_range)
   ssml = f'<speak><prosody range="{pitch_range}%">{word}</prosody></speak>'
   data = _espeak_wav(ssml, voice, ["-m", "-s", str(rate), "-p", str(pitch), "-a", "100"])
   idx = data.find(b"data")
@@ -265,6 +338,11 @@ def espeak_synth(word: str, voice: str, rate: int, pitch: int, pitch_range: int)
     raise RuntimeError(f"espeak-ng returned no wav data for {word!r} voice {voice}")
   pcm = data[idx + 8:]
   x = np.frombuffer(pcm[:len(pcm) // 2 * 2], dtype="<i2").astype(np.float32) / 32768.0
+  return _trim_word(x, word, voice)
+
+
+def _trim_word(x: np.ndarray, word: str, voice: str) -> np.ndarray:
+  """float32 [samples] at 22 050 Hz without leading/trailing silence (5 ms margin kept)."""
   loud = np.nonzero(np.abs(x) > 0.02 * max(float(np.abs(x).max()), 1e-6))[0]
   if loud.size == 0:
     raise RuntimeError(f"espeak-ng produced silence for {word!r} voice {voice}")
@@ -272,15 +350,71 @@ def espeak_synth(word: str, voice: str, rate: int, pitch: int, pitch_range: int)
   return x[max(0, loud[0] - margin):loud[-1] + 1 + margin]
 
 
+# ------------------------------------------------------------------------------------------ flite
+
+FLITE_PREFIX = "flite:"
+# Mean F0 (Hz) of flite's voices at espeak-ng pitch 50; pitch p scales it by 2 ** ((p - 50) / 100).
+FLITE_F0 = {"slt": 170.0, "kal": 100.0, "kal16": 100.0, "awb": 110.0, "awb_time": 110.0,
+            "rms": 100.0}
+FLITE_VOICES = ("flite:slt", "flite:kal16", "flite:rms", "flite:awb")  # 2 train, devel, test
+
+
+def flite_voices() -> List[str]:
+  """Voice names `flite -lv` lists ([] when flite is not installed)."""
+  try:
+    res = subprocess.run(["flite", "-lv"], capture_output=True, check=True, timeout=30)
+  except (OSError, subprocess.SubprocessError):
+    return []
+  text = res.stdout.decode("utf-8", "replace")
+  return text.split(":", 1)[-1].split()
+
+
+def flite_synth(word: str, name: str, rate: int, pitch: int, pitch_range: int) -> np.ndarray:
+  """One word from flite voice `name` (`flite -voice NAME -t WORD -o FILE`): espeak-ng's rate
+  (words/min, 175 neutral) becomes `duration_stretch` 175 / rate, pitch (0-99) the F0 target
+  FLITE_F0[name] * 2 ** ((pitch - 50) / 100), pitch range (%) the F0 standard deviation
+  (12 % of the mean at 100 %). Returns float32 [samples] at 22 050 Hz, silence trimmed."""
+  import tempfile  # pylint: disable=g-import-not-at-top
+  f0 = FLITE_F0.get(name, 110.0) * 2.0 ** ((pitch - 50) / 100.0)
+  with tempfile.TemporaryDirectory() as tmp:
+    path = os.path.join(tmp, "w.wav")
+    cmd = ["flite", "-voice", name, "--setf", f"duration_stretch={175.0 / rate:.4f}",
+           "--setf", f"int_f0_target_mean={f0:.2f}",
+           "--setf", f"int_f0_target_stddev={0.12 * f0 * pitch_range / 100.0:.2f}",
+           "-t", word, "-o", path]
+    try:
+      subprocess.run(cmd, capture_output=True, check=True, timeout=30)
+      with wave.open(path, "rb") as w:
+        rate_in, width = w.getframerate(), w.getsampwidth()
+        pcm = w.readframes(w.getnframes())
+    except FileNotFoundError as e:
+      raise RuntimeError("flite is not installed (apt-get install flite)") from e
+    except (OSError, EOFError, wave.Error, subprocess.SubprocessError) as e:
+      raise RuntimeError(f"flite failed for {word!r} voice {name}: {e}") from e
+  if width != 2:
+    raise RuntimeError(f"flite wrote {8 * width}-bit audio for {word!r} voice {name}")
+  x = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
+  if rate_in != SAMPLE_RATE and x.size:
+    from scipy import signal  # pylint: disable=g-import-not-at-top
+    g = np.gcd(rate_in, SAMPLE_RATE)
+    x = signal.resample_poly(x, SAMPLE_RATE // g, rate_in // g).astype(np.float32)
+  return _trim_word(x, word, FLITE_PREFIX + name)
+
+
 def unknown_voices(voices: Sequence[str]) -> List[str]:
-  """The voices of `voices` that espeak-ng cannot speak, asking espeak-ng once per voice.
+  """The voices of `voices` that espeak-ng (or flite, for `flite:<name>`) cannot speak, asking
+  espeak-ng once per voice.
 
   A voice `base+variant` is unknown when `base` fails, or when its output equals the plain
   `base` output (espeak-ng silently ignores an unknown variant).
   """
   bad: List[str] = []
   plain: Dict[str, Optional[bytes]] = {}
-  for voice in dict.fromkeys(voices):
+  flite = [v for v in dict.fromkeys(voices) if v.startswith(FLITE_PREFIX)]
+  if flite:
+    known = set(flite_voices())
+    bad += [v for v in flite if v[len(FLITE_PREFIX):] not in known]
+  for voice in dict.fromkeys(v for v in voices if not v.startswith(FLITE_PREFIX)):
     base, _, variant = voice.partition("+")
     for v in ([base, voice] if variant else [voice]):
       if v not in plain:
@@ -371,7 +505,11 @@ def synthesize_recording(spec: RecordingSpec, out_dir: str, seconds: float, seed
     t = timings[-1].end + float(rng.uniform(*config.pause_s))
   audio += noise
   rid = spec.recording_id
-  _write_wav(os.path.join(out_dir, "audio", rid + ".wav"), audio)
+  if isinstance(config, RoomSynthConfig):
+    audio = apply_room(audio, timings, config, np.random.default_rng([seed, spec.index, 2]))
+    write_room_wav(os.path.join(out_dir, "audio", rid + ".wav"), audio, config)
+  else:
+    _write_wav(os.path.join(out_dir, "audio", rid + ".wav"), audio)
   wt.atomic_write_text(os.path.join(out_dir, "labels", rid + ".csv"), _label_lines(rid, curves))
   wt.atomic_write_text(os.path.join(out_dir, "turns", rid + ".csv"),
                        "".join(f"{s:.4f};{e:.4f}\n" for s, e, _ in sentences))
@@ -629,12 +767,16 @@ def validate_request(out_dir: str, num_recordings: int, seconds: float, voices: 
         f"{out_dir}: holds {len(foreign)} recording file(s) this command would not write "
         f"({', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}): another corpus or "
         f"other --recordings/--design; use a new --out or remove them")
-  if shutil.which("espeak-ng") is None:
+  if (shutil.which("espeak-ng") is None
+      and not all(v.startswith(FLITE_PREFIX) for v in voices)):
     raise cli.InputError("espeak-ng is not installed (apt-get install espeak-ng)")
+  if any(v.startswith(FLITE_PREFIX) for v in voices) and shutil.which("flite") is None:
+    raise cli.InputError("--voices: flite:<voice> needs flite (apt-get install flite)")
   bad = unknown_voices(voices)
   if bad:
     raise cli.InputError(f"--voices: espeak-ng does not know {', '.join(bad)} (see "
-                         f"`espeak-ng --voices=en` and `espeak-ng --voices=variant`)")
+                         f"`espeak-ng --voices=en` and `espeak-ng --voices=variant`; "
+                         f"flite voices: `flite -lv`)")
   return specs
 
 
@@ -727,15 +869,22 @@ def synthesize_design(design: str, out_dir: str, num_recordings: Optional[int], 
                       seed: int, voices: Optional[Sequence[str]], num_workers: int,
                       content_words: Optional[int] = None,
                       split: Optional[Sequence[int]] = None,
-                      interlocutor: bool = False) -> Dict[str, object]:
+                      interlocutor: bool = False,
+                      room: Optional[Dict[str, object]] = None) -> Dict[str, object]:
   """`synthesize_corpus` of design `design` ('sewa': this module, 'podcast':
   data_prep.synthesize_podcast); None arguments take the design's defaults. `interlocutor`
-  (podcast only) adds a conversation partner in the pauses."""
+  (podcast only) adds a conversation partner in the pauses. `room`: fields of
+  RoomSynthConfig (rt60_s, drr_db, snr_db, out_rate, channels; design 'sewa' only)."""
   if interlocutor and design != "podcast":
     raise cli.InputError(f"--interlocutor: only --design podcast has a partner channel, "
                          f"got --design {design}")
+  if room:
+    if design != "sewa":
+      raise cli.InputError("--rt60/--snr/--sample_rate/--channels: design 'sewa' only")
+    check_room(room)
   if design == "sewa":
-    config = SynthConfig(**({} if content_words is None else {"content_words": content_words}))
+    kwargs = {} if content_words is None else {"content_words": content_words}
+    config = RoomSynthConfig(**kwargs, **room) if room else SynthConfig(**kwargs)
     return synthesize_corpus(out_dir, 40 if num_recordings is None and split is None
                              else num_recordings, seconds, seed, voices or DEFAULT_VOICES,
                              num_workers, config, split)
@@ -744,6 +893,19 @@ def synthesize_design(design: str, out_dir: str, num_recordings: Optional[int], 
     return synthesize_podcast.synthesize_design(out_dir, num_recordings, seconds, seed, voices,
                                                 num_workers, content_words, split, interlocutor)
   raise cli.InputError(f"--design: unknown design {design!r}, choose one of {', '.join(DESIGNS)}")
+
+
+def check_room(room: Dict[str, object]) -> None:
+  """Raises cli.InputError naming the flag of an invalid room-acoustics value."""
+  if not 0 <= float(room.get("rt60_s", 0.0)) <= 5:
+    raise cli.InputError(f"--rt60 must be in [0, 5] seconds, got {room['rt60_s']}")
+  snr = room.get("snr_db")
+  if snr is not None and not -20 <= float(snr) <= 100:
+    raise cli.InputError(f"--snr must be in [-20, 100] dB, got {snr}")
+  if not 8000 <= int(room.get("out_rate", SAMPLE_RATE)) <= 192000:
+    raise cli.InputError(f"--sample_rate must be in [8000, 192000] Hz, got {room['out_rate']}")
+  if not 1 <= int(room.get("channels", 1)) <= 8:
+    raise cli.InputError(f"--channels must be in [1, 8], got {room['channels']}")
 
 
 def write_design_text(design: str, path: str, num_sentences: int, seed: int,

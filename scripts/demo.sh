@@ -3,7 +3,7 @@
 #
 #   bash scripts/demo.sh [RUN_DIR]
 #
-# corpus -> Word2Vec -> Speech2Vec -> alignment -> TFRecords -> training of the
+# corpus -> forced alignment of the Test transcripts -> Word2Vec -> Speech2Vec -> alignment -> TFRecords -> training of the
 # disentangled-attention model -> evaluation (Devel, Test; raw and with Devel-tuned
 # post-processing) -> AVEC 2017 eGeMAPS baseline ->
 # SavedModel export ->
@@ -54,6 +54,14 @@ step "synthetic corpus: $RECORDINGS recordings x ${SECONDS_PER_RECORDING} s + te
   $PY -m data_prep.synthesize --out "$RUN/corpus" --recordings "$RECORDINGS" \
     --seconds "$SECONDS_PER_RECORDING" --seed "$SEED" --text_out "$RUN/text.txt" \
     --text_sentences "$TEXT_SENTENCES"
+
+# What a user's own corpus goes through first: word timings from the sentence transcripts
+# (align_words --method auto: acoustic model, else TTS + DTW, else uniform split). The demo
+# trains on the generator's true timings; this step shows the aligner on its Test speakers.
+step "forced alignment of the Test transcripts (align_words --method auto)" \
+  "$RUN/aligned_word_timings/Test_01.methods.json" \
+  $PY -m data_prep.align_words --corpus "$RUN/corpus" --partitions test --method auto \
+    --out "$RUN/aligned_word_timings"
 
 step "Word2Vec (gensim skip-gram)" "$RUN/word2vec.vec" \
   $PY -m data_prep.train_word2vec --text "$RUN/text.txt" --out "$RUN/word2vec.vec" --seed "$SEED"

@@ -185,9 +185,10 @@ def test_synthesize_words_gives_ordered_starts():
   assert 0 <= starts[0] < starts[1] < starts[2] < len(audio)
 
 
-def test_align_other_voice_and_rate(recording):
+@pytest.mark.parametrize("method", ["tts_dtw", "auto"])
+def test_align_other_voice_and_rate(recording, method):
   audio, rows, truth = recording
-  est, sentences = fa.align_recording(audio, SAMPLE_RATE, rows)
+  est, sentences = fa.align_recording(audio, SAMPLE_RATE, rows, fa.AlignConfig(method=method))
   assert sentences == [k for k, (_, _, text) in enumerate(rows) for _ in text.split()]
   median, inside = _errors(est, truth)
   uniform_median, uniform_inside = _errors(wt.uniform_timings(rows), truth)
@@ -255,6 +256,7 @@ def test_binary_exit_codes(tmp_path, recording):
   res = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
   assert res.returncode == 1, res.stderr[-2000:]
   assert "Devel_01" in res.stderr and "Devel_01.csv:2" in res.stderr
+  assert "sentences by method: acoustic 3, tts_dtw 0, uniform 0" in res.stdout, res.stdout
   assert os.path.exists(os.path.join(root, "word_timings", "Train_01.csv"))
   res = subprocess.run(cmd + ["--voice", "no-such-voice"], cwd=ROOT, env=env,
                        capture_output=True, text=True, timeout=300)
