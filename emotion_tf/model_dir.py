@@ -13,9 +13,8 @@ Layout (every name used by train / evaluate / export / ablate comes from here):
   export/             default SavedModel of emotion_tf.export
 """
 
+import json
 import os
-import re
-import socket
 from typing import Any, Dict, List, Optional
 
 import keras
@@ -81,6 +80,31 @@ def read_model_config(model_dir: str) -> Optional[models.ModelConfig]:
     return models.ModelConfig.from_json(f.read())
 
 
+def read_run_config(model_dir: str) -> Optional[Dict[str, Any]]:
+  """The resolved run config `<model_dir>/config.json`, None when there is none.
+
+  Raises:
+    ModelDirError: naming the file when it exists but cannot be read or is not a JSON
+      object (checks that depend on it must not pass silently).
+  """
+  config_path = os.path.join(model_dir, RUN_CONFIG)
+  try:
+    with open(config_path, "r", encoding="utf-8") as f:
+      data = json.load(f)
+  except FileNotFoundError:
+    return None
+  except (OSError, UnicodeDecodeError) as e:
+    raise ModelDirError(f"{config_path}: cannot read the model directory's run config "
+                        f"({getattr(e, 'strerror', None) or e})") from e
+  except json.JSONDecodeError as e:
+    raise ModelDirError(f"{config_path}:{e.lineno}: the model directory's run config is not "
+                        f"valid JSON ({e.msg}); restore it or use a new --model_dir") from e
+  if not isinstance(data, dict):
+    raise ModelDirError(f"{config_path}: the model directory's run config is not a JSON "
+                        "object; restore it or use a new --model_dir")
+  return data
+
+
 def write_model_config(model_dir: str, config: models.ModelConfig) -> None:
   """Writes `<model_dir>/model_config.json` atomically."""
   fileio.atomic_write_text(os.path.join(model_dir, MODEL_CONFIG), config.to_json() + "\n")
@@ -112,11 +136,11 @@ def load_trained_model(model_dir: str, which: str = "best") -> models.EmotionRec
   return model
 
 
-_TEMP = re.compile(r"^\.tmp-(?P<host>.+)-(?P<pid>\d+)-(?P<name>[^-]+\.keras)$")
+TEMP_KIND = "tmp"
 
 
 def remove_stale_temps(model_dir: str) -> List[str]:
-  """Removes `.tmp-<host>-<pid>-<name>.keras` files of `save_keras` whose writer is gone.
+  """Removes `.tmp-<host>-<pid>-...` files of `save_keras` whose writer is gone.
 
   A writer killed mid-save (SIGKILL, power loss) leaves its temp file behind; only temps of
   this host whose process no longer runs are removed (another host's cannot be checked).
@@ -124,25 +148,7 @@ def remove_stale_temps(model_dir: str) -> List[str]:
   Returns:
     the removed paths.
   """
-  removed = []
-  host = socket.gethostname()
-  try:
-    entries = os.listdir(model_dir)
-  except FileNotFoundError:
-    return removed
-  for entry in entries:
-    match = _TEMP.match(entry)
-    if not match or match["host"] != host or fileio.pid_alive(int(match["pid"])):
-      continue
-    path = os.path.join(model_dir, entry)
-    try:
-      os.remove(path)
-    except FileNotFoundError:
-      continue
-    logging.warning("%s: removed a partial save left by process %s (no longer running)",
-                    path, match["pid"])
-    removed.append(path)
-  return removed
+  return fileio.remove_stale_temps(model_dir, (TEMP_KIND,))
 
 
 def save_keras(model: keras.Model, model_dir: str, name: str) -> None:
@@ -152,6 +158,6 @@ def save_keras(model: keras.Model, model_dir: str, name: str) -> None:
   """
   remove_stale_temps(model_dir)
   target = os.path.join(model_dir, name)
-  tmp = os.path.join(model_dir, f".tmp-{socket.gethostname()}-{os.getpid()}-{name}")
+  tmp = os.path.join(model_dir, fileio.owned_temp_prefix(TEMP_KIND) + name)
   model.save(tmp)
   os.replace(tmp, target)
