@@ -123,14 +123,32 @@ def _path_of(e: BaseException) -> Optional[str]:
     name = getattr(e, "filename", None)
     if isinstance(name, (str, bytes)) and name:
       return os.fsdecode(name)
-    found = _ABS_PATH.search(str(e))
+    found = _path_in(str(e))
     if found:
-      return found.group(1)
+      return found
     e = e.__cause__
   for flag in _OUTPUT_FLAGS:
     if flag in flags.FLAGS and flags.FLAGS[flag].value:
       return str(flags.FLAGS[flag].value)
   return None
+
+
+def _path_in(text: str) -> Optional[str]:
+  """The first absolute path in `text` below an existing directory other than '/' (not a
+  device name such as TensorFlow's '/job:localhost/replica:0')."""
+  for found in _ABS_PATH.finditer(text):
+    path = found.group(1)
+    if _existing_ancestor(path) != os.path.abspath(os.sep):
+      return path
+  return None
+
+
+def _existing_ancestor(path: str) -> str:
+  """`path` (absolute) or its nearest existing ancestor."""
+  p = os.path.abspath(path)
+  while not os.path.lexists(p) and os.path.dirname(p) != p:
+    p = os.path.dirname(p)
+  return p
 
 
 def _mib(size: int) -> str:
@@ -140,11 +158,8 @@ def _mib(size: int) -> str:
 def free_space(path: str) -> Optional[str]:
   """'12.0 MiB free of 2.0 GiB' of the file system holding `path` (or its nearest existing
   ancestor), None where it cannot be read."""
-  p = os.path.abspath(path)
-  while not os.path.exists(p) and os.path.dirname(p) != p:
-    p = os.path.dirname(p)
   try:
-    usage = shutil.disk_usage(p)
+    usage = shutil.disk_usage(_existing_ancestor(path))
   except OSError:
     return None
   return f"{_mib(usage.free)} free of {_mib(usage.total)} on that file system"
@@ -159,9 +174,20 @@ def write_failure(e: BaseException) -> Optional[str]:
   """One line for an error that is a failed write (disk full, quota, read-only file system,
   permission denied), naming the path and the space left; None for any other error."""
   code = _write_errno(e)
-  if code is None:
-    return None
-  path = _path_of(e) or "an output file"
+  return None if code is None else _write_failure_line(code, _path_of(e))
+
+
+def write_failure_in_text(text: str) -> Optional[str]:
+  """`write_failure` of an error already turned into text (e.g. a per-recording error of a
+  report: 'Train_01: ResourceExhaustedError: /out/.parts/x; No space left on device')."""
+  for code, words in _WRITE_ERRNOS.items():
+    if words in text:
+      return _write_failure_line(code, _path_in(text) or _path_of(None))
+  return None
+
+
+def _write_failure_line(code: int, path: Optional[str]) -> str:
+  path = path or "an output file"
   if code in _SPACE_ERRNOS:
     space = free_space(path) if path != "an output file" else None
     left = f" ({space})" if space else ""

@@ -154,10 +154,22 @@ def remove_stale_temps(model_dir: str) -> List[str]:
 def save_keras(model: keras.Model, model_dir: str, name: str) -> None:
   """Saves `model` as `<model_dir>/<name>` via a temp file + rename (never a partial file).
 
-  Temp files of earlier writers that were killed mid-save are removed first.
+  Temp files of earlier writers that were killed mid-save are removed first; a failed save
+  removes its own (an OSError then names the target, e.g. on a full disk).
   """
   remove_stale_temps(model_dir)
   target = os.path.join(model_dir, name)
   tmp = os.path.join(model_dir, fileio.owned_temp_prefix(TEMP_KIND) + name)
-  model.save(tmp)
-  os.replace(tmp, target)
+  try:
+    model.save(tmp)
+    os.replace(tmp, target)
+  except OSError as e:
+    if os.path.exists(tmp):
+      os.remove(tmp)   # e.g. a full disk: give the space back
+    if e.filename is None:   # Keras' zip writer names no file: name the target
+      raise OSError(e.errno, e.strerror, target) from e
+    raise
+  except BaseException:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+    raise
