@@ -38,6 +38,7 @@ from absl import logging
 from emotion_tf.data import corpus
 from emotion_tf.data import frames as frames_lib
 from emotion_tf.data import word_timings as wt
+from emotion_tf import cli
 from emotion_tf import evaluate_lib
 from emotion_tf import export_lib
 from emotion_tf import fileio
@@ -375,7 +376,8 @@ def predict_files(predictor: Predictor, audio_paths: Sequence[str], outputs: Seq
   """Predicts each wav with one loaded model and writes its CSV atomically.
 
   A file that fails (missing, corrupt, too short, bad timings) is logged with its name and
-  the others are still processed; embeddings are read once.
+  the others are still processed; embeddings are read once. A full disk stops the run (the
+  OSError is raised; `cli.run` names the path and the space left).
 
   Args:
     predictor: the loaded export.
@@ -404,6 +406,8 @@ def predict_files(predictor: Predictor, audio_paths: Sequence[str], outputs: Seq
       fileio.atomic_write_text(out, format_csv(name, y, predictor.hop_seconds,
                                                predictor.label_names, csv_header))
     except (ValueError, OSError) as e:   # PredictionInputError, CorpusError, VecFormatError
+      if cli.disk_full(e):
+        raise   # every later file would fail too: one line from cli.run, exit 1
       message = str(e) if audio_path in str(e) else f"{audio_path}: {e}"
       logging.error("%s", message)
       failed[audio_path] = message

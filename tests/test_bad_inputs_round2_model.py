@@ -249,6 +249,31 @@ def test_writer_on_a_full_disk_is_one_line_exit_1_and_the_rerun_resumes(tiny_cor
           os.path.join(tiny_tfrecords[0], name)), name
 
 
+def test_predict_into_a_full_disk_is_one_line_exit_1(env, tmp_path):  # noqa: F811
+  """`predict --out` on a full tmpfs: exit 1 with one line naming the CSV and the space left
+  (not one 'failed' line per file); with room again the same command writes it."""
+  mount = str(tmp_path / "small")
+  with small_tmpfs(mount, "1m"):
+    filler = os.path.join(mount, "filler")
+    with open(filler, "wb") as f:
+      with pytest.raises(OSError):
+        while True:
+          f.write(b"x" * 65536)
+          f.flush()
+    out = os.path.join(mount, "Rec_01.csv")
+    args = ["--model", env["export_dir"], "--audio", env["wav"], "--out", out]
+    full = run_binary("emotion_tf.predict", args)
+    assert full.returncode == 1, full.stderr[-3000:]
+    line = one_line_error(full, "no space left on device")
+    assert line.startswith(f"error: {mount}/") and "free of 1.0 MiB" in line, line
+    assert os.listdir(mount) == ["filler"]                 # no partial CSV, no temp
+    os.remove(filler)
+    again = run_binary("emotion_tf.predict", args)
+    assert again.returncode == 0, again.stderr[-3000:]
+    with open(out, encoding="utf-8") as f:
+      assert len(f.read().splitlines()) == 15               # 1.5 s: 15 frames
+
+
 @pytest.mark.skipif(not can_drop_privileges(), reason="needs root and setpriv")
 def test_unwritable_checkpoint_dir_is_one_line_exit_1_unreadable_wav_names_the_file(env):  # noqa: F811
   """Run as an unprivileged user (setpriv): training whose backup/ directory it may not write
