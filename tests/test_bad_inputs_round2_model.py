@@ -325,7 +325,10 @@ def test_write_failure_messages_of_tensorflow_errors(tmp_path):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from emotion_tf import cli  # pylint: disable=g-import-not-at-top
   path = str(tmp_path / "backup" / "ckpt-3_temp" / "part-00000")
-  full = tf.errors.ResourceExhaustedError(None, None, f"{path}; No space left on device")
+  node = ("{{function_node __wrapped__SaveV2_dtypes_8_device_/job:localhost/replica:0/task:0/"
+          "device:CPU:0}}")                     # device names look like paths: not named
+  full = tf.errors.ResourceExhaustedError(None, None,
+                                          f"{node} {path}; No space left on device [Op:SaveV2]")
   line = cli.write_failure(full)
   assert line.startswith(f"{path}: no space left on device (")
   assert "MiB free of" in line
