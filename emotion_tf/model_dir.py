@@ -15,6 +15,8 @@ Layout (every name used by train / evaluate / export / ablate comes from here):
 
 import json
 import os
+import re
+import shutil
 from typing import Any, Dict, List, Optional
 
 import keras
@@ -149,6 +151,33 @@ def remove_stale_temps(model_dir: str) -> List[str]:
     the removed paths.
   """
   return fileio.remove_stale_temps(model_dir, (TEMP_KIND,))
+
+
+_CHECKPOINT_TEMP = re.compile(r"^[A-Za-z]+-\d+_temp$")
+
+
+def remove_partial_checkpoints(directory: str) -> List[str]:
+  """Removes `<name>-<step>_temp/` directories of TensorFlow checkpoint saves under
+  `directory` (a CheckpointManager's: backup/, checkpoints/), left by a run killed mid-save.
+
+  Only safe while this process holds the model directory's lock (`train_lib.model_dir_lock`)
+  and before its own first save: no other writer of `directory` is running then.
+
+  Returns:
+    the removed paths.
+  """
+  removed = []
+  try:
+    entries = sorted(os.listdir(directory))
+  except (FileNotFoundError, NotADirectoryError):
+    return removed
+  for entry in entries:
+    path = os.path.join(directory, entry)
+    if _CHECKPOINT_TEMP.match(entry) and os.path.isdir(path):
+      shutil.rmtree(path, ignore_errors=True)
+      logging.warning("%s: removed a partial checkpoint save of a killed run", path)
+      removed.append(path)
+  return removed
 
 
 def save_keras(model: keras.Model, model_dir: str, name: str) -> None:

@@ -497,6 +497,8 @@ class _Run:
   def _checkpoints(self) -> None:
     self.write_root = (self.model_dir if self.chief else model_dir_lib.path(
         self.model_dir, model_dir_lib.WORKERS, _task_suffix(self.strategy)))
+    for sub in (model_dir_lib.BACKUP, model_dir_lib.CHECKPOINTS):   # this task's, lock held
+      model_dir_lib.remove_partial_checkpoints(model_dir_lib.path(self.write_root, sub))
     self.backup = self.trainer.manager(
         model_dir_lib.path(self.write_root, model_dir_lib.BACKUP), max_to_keep=2)
     self.epochs_manager = self.trainer.manager(

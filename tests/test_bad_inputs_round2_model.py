@@ -139,6 +139,38 @@ def test_second_train_on_a_locked_model_dir_exits_2_then_stale_lock_is_removed(e
   assert tree(model_dir) == before
 
 
+def test_resumed_training_removes_partial_saves_of_a_killed_run(env, tmp_path):  # noqa: F811
+  """What a run killed mid-save leaves in the model dir (TensorFlow's `ckpt-<n>_temp/`, a
+  `.tmp-<host>-<pid>-` Keras/JSON temp of a dead process) is removed by the resumed run; a
+  live process's temp stays; the finished checkpoints are resumed from."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from emotion_tf import train_lib  # pylint: disable=g-import-not-at-top
+  model_dir = str(tmp_path / "model")
+  shutil.copytree(env["model_dir"], model_dir)
+  step = latest_backup_step(model_dir)
+  host, dead = socket.gethostname(), dead_pid()
+  # saves the rerun does not repeat (it stops earlier): TensorFlow would never remove them
+  partial = [os.path.join(model_dir, "backup", f"ckpt-{step + 5}_temp"),
+             os.path.join(model_dir, "checkpoints", f"epoch-{step + 5}_temp")]
+  for d in partial:
+    os.makedirs(d)
+    with open(os.path.join(d, "part-00000-of-00001.data-00000-of-00001"), "wb") as f:
+      f.write(b"x" * 4096)
+  stale = os.path.join(model_dir, f".tmp-{host}-{dead}-last.keras")
+  live = os.path.join(model_dir, f".tmp-{host}-{os.getpid()}-best.keras")
+  for path in (stale, live):
+    with open(path, "wb") as f:
+      f.write(b"partial zip")
+  config = train_lib.TrainConfig(data_dir=env["data_dir"], model_dir=model_dir, epochs=2,
+                                 batch_size=2, steps_per_epoch=1, eval_partition="devel", seed=1)
+  result = train_lib.train(config, env["small"],
+                           strategy=tf.distribute.MirroredStrategy(["/cpu:0"]))
+  assert result["resumed_from_step"] == step and result["global_step"] == step + 1
+  assert not [p for p in partial + [stale] if os.path.exists(p)]
+  assert os.path.exists(live)
+  assert latest_backup_step(model_dir) == step + 1
+
+
 def test_export_and_evaluate_refuse_a_live_writer_of_their_output(env, tmp_path):  # noqa: F811
   from emotion_tf import evaluate_lib  # pylint: disable=g-import-not-at-top
   from emotion_tf import export_lib  # pylint: disable=g-import-not-at-top
