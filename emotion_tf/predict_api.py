@@ -9,10 +9,10 @@
 `signal` is any numpy array of samples: [samples] or 2-D with a channel axis (the shorter axis
 is taken as channels, so [samples, channels] as scipy/soundfile return and [channels, samples]
 as librosa returns both work; at most `MAX_CHANNELS` = 16 channels, so a [3000, 4000] array is
-refused rather than averaged over 3 000 "channels"); integer PCM is scaled to [-1, 1).
-It is mixed to mono float32,
-resampled to the model's rate (22 050 Hz) with `scipy.signal.resample_poly`, cut to whole
-0.1 s frames, and the export runs once over the whole recording (see `emotion_tf.predict_lib`).
+refused rather than averaged over 3 000 "channels"); integer PCM is scaled to [-1, 1). It is
+mixed to mono float32, resampled to the model's rate (22 050 Hz) with
+`scipy.signal.resample_poly`, cut to whole 0.1 s frames, and the export runs once over the
+whole recording (see `emotion_tf.predict_lib`).
 `sampling_rate` must be a positive whole number of Hz (NaN, inf, 0, 22050.5 are refused).
 
 The result has one row per frame: `time` (seconds, k * hop) and one column per output of the
@@ -320,7 +320,9 @@ def audio_inputs(spec: str) -> List[str]:
     paths = sorted(os.path.join(spec, n) for n in os.listdir(spec)
                    if n.lower().endswith(AUDIO_EXTENSIONS) and not n.startswith("."))
     if not paths:
-      raise predict_lib.PredictionInputError(f"{spec}: directory holds no .wav files")
+      named = " (a directory named like an audio file)" if spec.lower().endswith(
+          AUDIO_EXTENSIONS) else ""
+      raise predict_lib.PredictionInputError(f"{spec}: directory{named} holds no .wav files")
     return paths
   if spec.lower().endswith(".txt"):
     if not os.path.isfile(spec):

@@ -501,3 +501,8 @@ def test_predict_names_a_directory_called_x_wav(env, tmp_path):  # noqa: F811
   one_line_error(proc, f"{audio}/x.wav: is a directory, not an audio file")
   assert "all 1 of 1 word timings start at or after the end of the audio (1.50 s)" in proc.stderr
   assert os.listdir(out) == ["a.csv"]
+  from emotion_tf import predict_api, predict_lib  # pylint: disable=g-import-not-at-top
+  with pytest.raises(predict_lib.PredictionInputError,
+                     match=r"x.wav: directory \(a directory named like an audio file\) holds "
+                           r"no .wav files"):
+    predict_api.audio_inputs(str(audio / "x.wav"))          # --audio x.wav itself
