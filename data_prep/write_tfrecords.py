@@ -60,6 +60,11 @@ def main(argv: Sequence[str]) -> int:
     raise
   print(format_report(result))
   print(f"report: {os.path.join(f.out, write_tfrecords_lib.REPORT_FILE)}")
+  for error in result["errors"].values():   # a full disk / unwritable path: one line, exit 1
+    disk = cli.write_failure_in_text(error)
+    if disk:
+      sys.stderr.write(f"error: {disk}\n")
+      return cli.EXIT_FAILURE
   return 0 if result["ok"] else 1
 
 

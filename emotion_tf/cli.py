@@ -5,7 +5,8 @@ exits with one of these codes (documented in README.md, tested for every binary)
 
 * ``EXIT_OK`` (0): the work is done.
 * ``EXIT_FAILURE`` (1): the inputs were acceptable but the work failed or is incomplete
-  (training diverged, some recordings could not be processed: the rest was written).
+  (training diverged, some recordings could not be processed: the rest was written, a write
+  failed on a full disk or an unwritable path: one line naming the path and the space left).
 * ``EXIT_BAD_INPUT`` (2): bad usage or bad input, found before anything was changed: an
   unknown or invalid flag, a missing/corrupt/mismatched file, an output path that cannot
   be written. The message names the file or flag and the problem.
@@ -15,8 +16,12 @@ exits with one of these codes (documented in README.md, tested for every binary)
 No module-level side effects: nothing here parses flags or touches absl FLAGS.
 """
 
+import errno
+import os
+import re
+import shutil
 import sys
-from typing import Callable, NoReturn, Sequence
+from typing import Callable, NoReturn, Optional, Sequence
 
 from absl import app
 from absl import flags
@@ -27,6 +32,14 @@ EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 _HELP_ARGS = ("-h", "-?", "--help", "--helpshort", "--helpfull", "--helpxml")
+# errno of a write that failed for lack of space or permission, and its words in the message
+# of an error that carries no errno (TensorFlow's C++ file system errors).
+_WRITE_ERRNOS = {errno.ENOSPC: "No space left on device", errno.EDQUOT: "Disk quota exceeded",
+                 errno.EROFS: "Read-only file system", errno.EACCES: "Permission denied"}
+_SPACE_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+# Flags naming the output directory of a binary: the path named when an error names none.
+_OUTPUT_FLAGS = ("model_dir", "out", "out_dir", "output_dir")
+_ABS_PATH = re.compile(r"(/[^\s:;,'\"]+)")
 
 
 class InputError(ValueError):
@@ -57,8 +70,9 @@ def _parse_flags(argv: Sequence[str]) -> Sequence[str]:
 def run(main: Callable[[Sequence[str]], int]) -> None:
   """``absl.app.run(main)`` with the exit-code convention of this module.
 
-  ``InputError`` escaping ``main`` is printed as one line and exits 2; Ctrl-C prints one
-  line (no traceback) and exits 130.
+  ``InputError`` escaping ``main`` is printed as one line and exits 2; a write that failed on
+  a full disk or an unwritable path (`write_failure`) is one line and exits 1 (finished
+  outputs are kept: the rerun resumes); Ctrl-C prints one line (no traceback) and exits 130.
   """
 
   def wrapped(argv: Sequence[str]) -> int:
@@ -72,9 +86,117 @@ def run(main: Callable[[Sequence[str]], int]) -> None:
       sys.stderr.write("interrupted: finished outputs are kept; rerun the same command to "
                        "resume.\n")
       return EXIT_INTERRUPTED
+    except Exception as e:  # pylint: disable=broad-except
+      message = write_failure(e)
+      if message is None:
+        raise
+      logging.error("%s", message)
+      sys.stderr.write(f"error: {message}\n")
+      return EXIT_FAILURE
 
   _adopt_binary_flags(main)
   app.run(wrapped, flags_parser=_parse_flags)
+
+
+def _write_errno(e: BaseException) -> Optional[int]:
+  """The errno of a failed write among `_WRITE_ERRNOS` for `e` or an error it was raised from:
+  OSError.errno, or the words in the message of an error without one (TensorFlow's
+  ResourceExhaustedError / UnknownError / PermissionDeniedError of a checkpoint save or a
+  TFRecord writer)."""
+  seen = set()
+  while e is not None and id(e) not in seen:
+    seen.add(id(e))
+    if isinstance(e, OSError) and e.errno in _WRITE_ERRNOS:
+      return e.errno
+    text = str(e)
+    for code, words in _WRITE_ERRNOS.items():
+      if words in text:
+        return code
+    e = e.__cause__ or e.__context__
+  return None
+
+
+def _path_of(e: BaseException) -> Optional[str]:
+  """The path a failed write names: OSError.filename, else the first absolute path in the
+  message, else the binary's output directory flag (`_OUTPUT_FLAGS`)."""
+  while e is not None:
+    name = getattr(e, "filename", None)
+    if isinstance(name, (str, bytes)) and name:
+      return os.fsdecode(name)
+    found = _path_in(str(e))
+    if found:
+      return found
+    e = e.__cause__
+  for flag in _OUTPUT_FLAGS:
+    if flag in flags.FLAGS and flags.FLAGS[flag].value:
+      return str(flags.FLAGS[flag].value)
+  return None
+
+
+def _path_in(text: str) -> Optional[str]:
+  """The first absolute path in `text` below an existing directory other than '/' (not a
+  device name such as TensorFlow's '/job:localhost/replica:0')."""
+  for found in _ABS_PATH.finditer(text):
+    path = found.group(1)
+    if _existing_ancestor(path) != os.path.abspath(os.sep):
+      return path
+  return None
+
+
+def _existing_ancestor(path: str) -> str:
+  """`path` (absolute) or its nearest existing ancestor."""
+  p = os.path.abspath(path)
+  while not os.path.lexists(p) and os.path.dirname(p) != p:
+    p = os.path.dirname(p)
+  return p
+
+
+def _mib(size: int) -> str:
+  return f"{size / 2**20:.1f} MiB"
+
+
+def free_space(path: str) -> Optional[str]:
+  """'12.0 MiB free of 2.0 GiB' of the file system holding `path` (or its nearest existing
+  ancestor), None where it cannot be read."""
+  try:
+    usage = shutil.disk_usage(_existing_ancestor(path))
+  except OSError:
+    return None
+  return f"{_mib(usage.free)} free of {_mib(usage.total)} on that file system"
+
+
+def disk_full(e: BaseException) -> bool:
+  """Whether `e` (or an error it was raised from) is a write that ran out of space/quota."""
+  return _write_errno(e) in _SPACE_ERRNOS
+
+
+def write_failure(e: BaseException) -> Optional[str]:
+  """One line for an error that is a failed write (disk full, quota, read-only file system,
+  permission denied), naming the path and the space left; None for any other error."""
+  code = _write_errno(e)
+  return None if code is None else _write_failure_line(code, _path_of(e))
+
+
+def write_failure_in_text(text: str) -> Optional[str]:
+  """`write_failure` of an error already turned into text (e.g. a per-recording error of a
+  report: 'Train_01: ResourceExhaustedError: /out/.parts/x; No space left on device')."""
+  for code, words in _WRITE_ERRNOS.items():
+    if words in text:
+      return _write_failure_line(code, _path_in(text) or _path_of(None))
+  return None
+
+
+def _write_failure_line(code: int, path: Optional[str]) -> str:
+  path = path or "an output file"
+  if code in _SPACE_ERRNOS:
+    space = free_space(path) if path != "an output file" else None
+    left = f" ({space})" if space else ""
+    return (f"{path}: {_WRITE_ERRNOS[code].lower()}{left}; free some space (or use another "
+            "output directory), then rerun the same command: finished outputs are kept and it "
+            "resumes")
+  return (f"{path}: {_WRITE_ERRNOS[code].lower()}; make it accessible to this user (or use "
+          "another output directory), then rerun the same command: finished outputs are kept "
+          "and it resumes")
 
 
 def _adopt_binary_flags(main: Callable[[Sequence[str]], int]) -> None:

@@ -17,6 +17,7 @@ FLAGS on import (no module-level side effects).
 
 import dataclasses
 import json
+import math
 import sys
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Type
 
@@ -195,12 +196,31 @@ def read_config_file(path: str) -> Dict[str, Dict[str, Any]]:
   return data
 
 
-def build(cls: Type[Any], *layers: Mapping[str, Any]) -> Any:
-  """An instance of `cls` from its defaults updated by `layers` in order (later wins)."""
+def check_finite(cls: Type[Any], values: Mapping[str, Any], prefix: str = "") -> None:
+  """Refuses NaN and +-inf in the float fields of `cls` (a NaN passes every bound check:
+  `nan < 0` is False), naming the flag.
+
+  Raises:
+    ConfigError: '--learning_rate: nan is not a finite number (TrainConfig.learning_rate)'.
+  """
+  for f in dataclasses.fields(cls):
+    if f.name in values and _field_type(cls, f) is float:
+      value = values[f.name]
+      if isinstance(value, (int, float)) and not math.isfinite(value):
+        raise ConfigError(f"--{prefix}{f.name}: {value} is not a finite number "
+                          f"({cls.__name__}.{f.name}); give a finite value")
+
+
+def build(cls: Type[Any], *layers: Mapping[str, Any], prefix: str = "") -> Any:
+  """An instance of `cls` from its defaults updated by `layers` in order (later wins).
+
+  Float fields must be finite (`check_finite`; `prefix` is that of their flags).
+  """
   values: Dict[str, Any] = {}
   for layer in layers:
     for name, value in (layer or {}).items():
       values[name] = _coerce(cls, name, value)
+  check_finite(cls, values, prefix)
   try:
     return cls(**values)
   except TypeError as e:
@@ -219,7 +239,8 @@ def resolve(cls: Type[Any], flag_values: flags.FlagValues = flags.FLAGS, *,
     file_section: the config file's section for `cls` (unknown keys are an error).
   """
   from_flags = explicit_flag_values(cls, flag_values, prefix=prefix, exclude=exclude)
-  return build(cls, file_section or {}, from_flags, required or {}, override_section or {})
+  return build(cls, file_section or {}, from_flags, required or {}, override_section or {},
+               prefix=prefix)
 
 
 def to_dict(config: Any) -> Dict[str, Any]:

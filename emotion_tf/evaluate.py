@@ -34,6 +34,8 @@ def main(argv):
   try:
     summary = evaluate_lib.run_eval_config(config)
   except (ValueError, OSError) as e:   # found before anything was written
+    if cli.disk_full(e):
+      raise   # a full disk mid-run: one line from cli.run, exit 1
     raise cli.InputError(str(e)) from e
   except RuntimeError as e:             # every partition failed; the summary says why
     logging.error("%s", e)

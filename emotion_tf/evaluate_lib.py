@@ -320,6 +320,8 @@ def run_evaluation(model_dir: str, data_dir: str, partitions: Iterable[str],
   recording's CCC, `emotion_tf.plots`). `out_dir` defaults to
   `<model_dir>/evaluation_<which>`. `embeddings`: optional .vec file swapped in via word_index.
   A partition that fails (e.g. no shards) is reported under 'errors' and the others still run.
+  `out_dir` is locked while it is written (`.lock-evaluate.run`, fileio.DirLock: a second
+  live evaluation into it is refused naming the holder); temps of killed runs are removed.
 
   `postprocess` ('' = none, 'devel', or a postprocess.json path; see EvalConfig): the CCC
   figures, CSVs and plots are those of the post-processed predictions, each partition's raw
@@ -354,6 +356,25 @@ def run_evaluation(model_dir: str, data_dir: str, partitions: Iterable[str],
       "errors": {},
   }
   summary.update(bootstrap_record(bootstrap_resamples, bootstrap_seed))
+  try:
+    lock = fileio.DirLock(out_dir, "run", "evaluate", prefix=".lock-evaluate.").acquire()
+  except fileio.LockError as e:
+    raise ValueError(f"{e} (another `emotion_tf.evaluate` is writing this --out)") from e
+  try:
+    return _evaluate_into(out_dir, summary, model, data_dir, partitions, batch_size, matrix,
+                          hop, plots, postprocess, (bootstrap_resamples, bootstrap_seed))
+  finally:
+    lock.release()
+
+
+def _evaluate_into(out_dir: str, summary: Dict[str, Any], model: keras.Model, data_dir: str,
+                   partitions: Sequence[str], batch_size: int, matrix: Optional[np.ndarray],
+                   hop: float, plots: bool, postprocess: str,
+                   bootstrap: Tuple[int, int]) -> Dict[str, Any]:
+  """The writing part of `run_evaluation` (its `out_dir` lock held): predictions, plots,
+  post-processing and the summary. `bootstrap`: (resamples, seed) of the CIs."""
+  bootstrap_resamples, bootstrap_seed = bootstrap
+  fileio.remove_stale_temps(out_dir)
   names = getattr(model.config, "label_names", LABEL_NAMES)
   post, predicted = None, {}
   if postprocess:

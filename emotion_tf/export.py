@@ -67,6 +67,8 @@ def main(argv):
                                                      force=FLAGS.force)
     frontend = _add_semantic_frontend(out)
   except (ValueError, OSError) as e:   # ExportError, ModelDirError, FrontendError, ...
+    if cli.disk_full(e):
+      raise   # a full disk mid-run: one line from cli.run, exit 1
     raise cli.InputError(str(e)) from e
   sys.stdout.write(f"{'exported' if exported else 'up to date'}: {os.path.abspath(out)} "
                    f"({meta['variant']}, semantic_dim {meta['semantic_dim']}, outputs "

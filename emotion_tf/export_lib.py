@@ -39,7 +39,7 @@ import json
 import os
 import shutil
 import tempfile
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import keras
 import numpy as np
@@ -212,7 +212,7 @@ def export_saved_model(model: EmotionRecognitionModel, export_dir: str,
   parent = os.path.dirname(export_dir)
   os.makedirs(parent, exist_ok=True)
   meta = export_metadata(model, source)
-  tmp_dir = tempfile.mkdtemp(dir=parent, prefix=f".tmp-{os.path.basename(export_dir)}-")
+  tmp_dir = tempfile.mkdtemp(dir=parent, prefix=_staging_prefix("tmp", export_dir))
   try:
     staging = os.path.join(tmp_dir, "staging")
     os.makedirs(staging)
@@ -324,14 +324,24 @@ def check_export_target(export_dir: str, model_dir: Optional[str] = None) -> Opt
 
 def model_dir_embeddings(model_dir: str) -> Optional[Dict[str, Any]]:
   """The embedding space recorded by `emotion_tf.train` in `<model_dir>/config.json`
-  ({'file', 'sha256', 'source'}), or None for a model dir written before it was recorded."""
-  path = os.path.join(model_dir, "config.json")
+  ({'file', 'sha256', 'source'}), or None for a model dir written before it was recorded
+  (or without a config.json).
+
+  Raises:
+    ExportError: config.json exists but cannot be read or is not a JSON object (the check it
+      feeds must not be skipped silently).
+  """
+  path = os.path.join(model_dir, model_dir_lib.RUN_CONFIG)
   try:
-    with open(path, "r", encoding="utf-8") as f:
-      record = json.load(f).get("embeddings")
-  except (OSError, ValueError, AttributeError):
+    config = model_dir_lib.read_run_config(model_dir)
+  except model_dir_lib.ModelDirError as e:
+    raise ExportError(str(e)) from e
+  if config is None:
     return None
-  if not isinstance(record, dict) or not record.get("sha256"):
+  record = config.get("embeddings")
+  if record is not None and not isinstance(record, dict):
+    raise ExportError(f"{path}: 'embeddings' is not a JSON object; the file is corrupt")
+  if not record or not record.get("sha256"):
     return None
   return {k: record.get(k) for k in ("file", "sha256", "source")}
 
@@ -341,6 +351,43 @@ def export_embeddings(meta: Dict[str, Any]) -> Optional[Dict[str, Any]]:
   None for an export written before it was recorded."""
   record = meta.get("embeddings") or (meta.get("source") or {}).get("embeddings")
   return record if isinstance(record, dict) and record.get("sha256") else None
+
+
+_STAGING_KINDS = ("new", "old", "tmp")
+
+
+def _staging_prefix(kind: str, export_dir: str) -> str:
+  """'.<kind>-<host>-<pid>-<basename>-': prefix of the temp directories beside `export_dir`
+  (new: the export being written; old: the previous export during the swap; tmp: the
+  SavedModel being written), recognisable by a later run once their process is gone."""
+  return fileio.owned_temp_prefix(kind) + os.path.basename(export_dir) + "-"
+
+
+def remove_stale_staging(export_dir: str) -> List[str]:
+  """Removes the staging directories of killed exports to `export_dir` (this host, process
+  gone; `_staging_prefix`). A previous export that a killed swap left in its `.old-` directory
+  while `export_dir` is missing is first put back.
+
+  Returns:
+    the removed paths.
+  """
+  export_dir = os.path.abspath(export_dir)
+  parent, base = os.path.dirname(export_dir), os.path.basename(export_dir)
+  removed = []
+  for path, pid, rest in fileio.stale_temps(parent, _STAGING_KINDS):
+    if not rest.startswith(base + "-") or "-" in rest[len(base) + 1:]:
+      continue   # staging of another --out in the same parent
+    kept = os.path.join(path, "export")
+    if (os.path.basename(path).startswith(".old-") and os.path.isdir(kept)
+        and not os.path.lexists(export_dir)):
+      os.rename(kept, export_dir)
+      logging.warning("%s: restored the previous export from %s (export process %d was "
+                      "killed during the swap)", export_dir, path, pid)
+    shutil.rmtree(path, ignore_errors=True)
+    logging.warning("%s: removed the staging directory of export process %d (no longer "
+                    "running)", path, pid)
+    removed.append(path)
+  return removed
 
 
 def _swap_in(new_dir: str, export_dir: str) -> None:
@@ -353,7 +400,7 @@ def _swap_in(new_dir: str, export_dir: str) -> None:
   parent = os.path.dirname(export_dir)
   trash = None
   if os.path.lexists(export_dir):
-    trash = tempfile.mkdtemp(dir=parent, prefix=f".old-{os.path.basename(export_dir)}-")
+    trash = tempfile.mkdtemp(dir=parent, prefix=_staging_prefix("old", export_dir))
     trash_dir = os.path.join(trash, "export")
     os.rename(export_dir, trash_dir)
   try:
@@ -387,6 +434,27 @@ def export_from_model_dir(model_dir: str, export_dir: str, which: str = "best",
   """
   export_dir = os.path.abspath(export_dir)
   path = model_dir_lib.trained_model_path(model_dir, which)
+  check_export_target(export_dir, model_dir)
+  try:
+    with export_lock(export_dir):
+      return _export_locked(model_dir, export_dir, path, which, force)
+  except fileio.LockError as e:
+    raise ExportError(str(e)) from e
+
+
+def export_lock(export_dir: str) -> fileio.DirLock:
+  """The lock of one export target: `<parent>/.lock-export.<basename>.run` (DirLock: a second
+  live export to the same --out is refused naming the holder; a dead holder's lock is
+  removed with a warning)."""
+  export_dir = os.path.abspath(export_dir)
+  return fileio.DirLock(os.path.dirname(export_dir), "run", settings="export",
+                        prefix=f".lock-export.{os.path.basename(export_dir)}.")
+
+
+def _export_locked(model_dir: str, export_dir: str, path: str, which: str,
+                   force: bool) -> Tuple[Dict[str, Any], bool]:
+  """`export_from_model_dir` once its lock is held."""
+  remove_stale_staging(export_dir)
   existing = check_export_target(export_dir, model_dir)
   digest = file_sha256(path)
   embeddings = model_dir_embeddings(model_dir)
@@ -403,7 +471,7 @@ def export_from_model_dir(model_dir: str, export_dir: str, which: str = "best",
   model = model_dir_lib.load_trained_model(model_dir, which)
   parent = os.path.dirname(export_dir)
   os.makedirs(parent, exist_ok=True)
-  staging = tempfile.mkdtemp(dir=parent, prefix=f".new-{os.path.basename(export_dir)}-")
+  staging = tempfile.mkdtemp(dir=parent, prefix=_staging_prefix("new", export_dir))
   try:
     new_dir = os.path.join(staging, "export")
     meta = export_saved_model(model, new_dir, source)

@@ -8,21 +8,26 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import socket
 import sys
 import tempfile
 import time
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from absl import logging
 
 
 def atomic_write(path: str, data: bytes) -> None:
-  """Writes `data` to `path` via a temp file in the same directory + os.replace."""
+  """Writes `data` to `path` via a temp file in the same directory + os.replace.
+
+  The temp is named `owned_temp_prefix('tmp')...`, so the temp of a killed writer can be
+  removed by a later run (`remove_stale_temps`).
+  """
   directory = os.path.dirname(os.path.abspath(path))
   os.makedirs(directory, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+  fd, tmp = tempfile.mkstemp(dir=directory, prefix=owned_temp_prefix("tmp"))
   try:
     with os.fdopen(fd, "wb") as f:
       f.write(data)
@@ -82,6 +87,60 @@ def file_sha256(path: str) -> str:
     for block in iter(lambda: f.read(1 << 20), b""):
       h.update(block)
   return h.hexdigest()
+
+
+# ------------------------------------------------------------------ temp files of killed writers
+
+def owned_temp_prefix(kind: str) -> str:
+  """'.<kind>-<host>-<pid>-': the name prefix of a temp file/dir of this process.
+
+  A temp named so can be recognised by a later run as left behind by a killed process
+  (`remove_stale_temps`): same host, pid no longer running.
+  """
+  return f".{kind}-{socket.gethostname()}-{os.getpid()}-"
+
+
+def stale_temps(directory: str, kinds: Sequence[str]) -> List[Tuple[str, int, str]]:
+  """(path, pid, rest of the name) of the `owned_temp_prefix(kind)` entries of `directory`
+  whose process (on this host) is gone; another host's are never listed (cannot be checked)."""
+  host = socket.gethostname()
+  try:
+    entries = sorted(os.listdir(directory))
+  except (FileNotFoundError, NotADirectoryError):
+    return []
+  found = []
+  for entry in entries:
+    for kind in kinds:
+      head = f".{kind}-{host}-"
+      if not entry.startswith(head):
+        continue
+      pid, sep, rest = entry[len(head):].partition("-")
+      if sep and rest and pid.isdigit() and not pid_alive(int(pid)):
+        found.append((os.path.join(directory, entry), int(pid), rest))
+      break
+  return found
+
+
+def remove_stale_temps(directory: str, kinds: Sequence[str] = ("tmp",)) -> List[str]:
+  """Removes the temp files/dirs of `directory` named `owned_temp_prefix(kind)...` whose
+  writer (a process of this host) is gone: killed mid-write (SIGKILL, power loss).
+
+  Returns:
+    the removed paths (each logged with a warning).
+  """
+  removed = []
+  for path, pid, _ in stale_temps(directory, kinds):
+    try:
+      if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+      else:
+        os.remove(path)
+    except FileNotFoundError:
+      continue
+    logging.warning("%s: removed a partial write left by process %d (no longer running)",
+                    path, pid)
+    removed.append(path)
+  return removed
 
 
 # --------------------------------------------------------------------------------- output paths

@@ -13,9 +13,10 @@ Layout (every name used by train / evaluate / export / ablate comes from here):
   export/             default SavedModel of emotion_tf.export
 """
 
+import json
 import os
 import re
-import socket
+import shutil
 from typing import Any, Dict, List, Optional
 
 import keras
@@ -81,6 +82,31 @@ def read_model_config(model_dir: str) -> Optional[models.ModelConfig]:
     return models.ModelConfig.from_json(f.read())
 
 
+def read_run_config(model_dir: str) -> Optional[Dict[str, Any]]:
+  """The resolved run config `<model_dir>/config.json`, None when there is none.
+
+  Raises:
+    ModelDirError: naming the file when it exists but cannot be read or is not a JSON
+      object (checks that depend on it must not pass silently).
+  """
+  config_path = os.path.join(model_dir, RUN_CONFIG)
+  try:
+    with open(config_path, "r", encoding="utf-8") as f:
+      data = json.load(f)
+  except FileNotFoundError:
+    return None
+  except (OSError, UnicodeDecodeError) as e:
+    raise ModelDirError(f"{config_path}: cannot read the model directory's run config "
+                        f"({getattr(e, 'strerror', None) or e})") from e
+  except json.JSONDecodeError as e:
+    raise ModelDirError(f"{config_path}:{e.lineno}: the model directory's run config is not "
+                        f"valid JSON ({e.msg}); restore it or use a new --model_dir") from e
+  if not isinstance(data, dict):
+    raise ModelDirError(f"{config_path}: the model directory's run config is not a JSON "
+                        "object; restore it or use a new --model_dir")
+  return data
+
+
 def write_model_config(model_dir: str, config: models.ModelConfig) -> None:
   """Writes `<model_dir>/model_config.json` atomically."""
   fileio.atomic_write_text(os.path.join(model_dir, MODEL_CONFIG), config.to_json() + "\n")
@@ -112,11 +138,11 @@ def load_trained_model(model_dir: str, which: str = "best") -> models.EmotionRec
   return model
 
 
-_TEMP = re.compile(r"^\.tmp-(?P<host>.+)-(?P<pid>\d+)-(?P<name>[^-]+\.keras)$")
+TEMP_KIND = "tmp"
 
 
 def remove_stale_temps(model_dir: str) -> List[str]:
-  """Removes `.tmp-<host>-<pid>-<name>.keras` files of `save_keras` whose writer is gone.
+  """Removes `.tmp-<host>-<pid>-...` files of `save_keras` whose writer is gone.
 
   A writer killed mid-save (SIGKILL, power loss) leaves its temp file behind; only temps of
   this host whose process no longer runs are removed (another host's cannot be checked).
@@ -124,34 +150,55 @@ def remove_stale_temps(model_dir: str) -> List[str]:
   Returns:
     the removed paths.
   """
+  return fileio.remove_stale_temps(model_dir, (TEMP_KIND,))
+
+
+_CHECKPOINT_TEMP = re.compile(r"^[A-Za-z]+-\d+_temp$")
+
+
+def remove_partial_checkpoints(directory: str) -> List[str]:
+  """Removes `<name>-<step>_temp/` directories of TensorFlow checkpoint saves under
+  `directory` (a CheckpointManager's: backup/, checkpoints/), left by a run killed mid-save.
+
+  Only safe while this process holds the model directory's lock (`train_lib.model_dir_lock`)
+  and before its own first save: no other writer of `directory` is running then.
+
+  Returns:
+    the removed paths.
+  """
   removed = []
-  host = socket.gethostname()
   try:
-    entries = os.listdir(model_dir)
-  except FileNotFoundError:
+    entries = sorted(os.listdir(directory))
+  except (FileNotFoundError, NotADirectoryError):
     return removed
   for entry in entries:
-    match = _TEMP.match(entry)
-    if not match or match["host"] != host or fileio.pid_alive(int(match["pid"])):
-      continue
-    path = os.path.join(model_dir, entry)
-    try:
-      os.remove(path)
-    except FileNotFoundError:
-      continue
-    logging.warning("%s: removed a partial save left by process %s (no longer running)",
-                    path, match["pid"])
-    removed.append(path)
+    path = os.path.join(directory, entry)
+    if _CHECKPOINT_TEMP.match(entry) and os.path.isdir(path):
+      shutil.rmtree(path, ignore_errors=True)
+      logging.warning("%s: removed a partial checkpoint save of a killed run", path)
+      removed.append(path)
   return removed
 
 
 def save_keras(model: keras.Model, model_dir: str, name: str) -> None:
   """Saves `model` as `<model_dir>/<name>` via a temp file + rename (never a partial file).
 
-  Temp files of earlier writers that were killed mid-save are removed first.
+  Temp files of earlier writers that were killed mid-save are removed first; a failed save
+  removes its own (an OSError then names the target, e.g. on a full disk).
   """
   remove_stale_temps(model_dir)
   target = os.path.join(model_dir, name)
-  tmp = os.path.join(model_dir, f".tmp-{socket.gethostname()}-{os.getpid()}-{name}")
-  model.save(tmp)
-  os.replace(tmp, target)
+  tmp = os.path.join(model_dir, fileio.owned_temp_prefix(TEMP_KIND) + name)
+  try:
+    model.save(tmp)
+    os.replace(tmp, target)
+  except OSError as e:
+    if os.path.exists(tmp):
+      os.remove(tmp)   # e.g. a full disk: give the space back
+    if e.filename is None:   # Keras' zip writer names no file: name the target
+      raise OSError(e.errno, e.strerror, target) from e
+    raise
+  except BaseException:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+    raise

@@ -8,9 +8,12 @@
 
 `signal` is any numpy array of samples: [samples] or 2-D with a channel axis (the shorter axis
 is taken as channels, so [samples, channels] as scipy/soundfile return and [channels, samples]
-as librosa returns both work); integer PCM is scaled to [-1, 1). It is mixed to mono float32,
-resampled to the model's rate (22 050 Hz) with `scipy.signal.resample_poly`, cut to whole
-0.1 s frames, and the export runs once over the whole recording (see `emotion_tf.predict_lib`).
+as librosa returns both work; at most `MAX_CHANNELS` = 16 channels, so a [3000, 4000] array is
+refused rather than averaged over 3 000 "channels"); integer PCM is scaled to [-1, 1). It is
+mixed to mono float32, resampled to the model's rate (22 050 Hz) with
+`scipy.signal.resample_poly`, cut to whole 0.1 s frames, and the export runs once over the
+whole recording (see `emotion_tf.predict_lib`).
+`sampling_rate` must be a positive whole number of Hz (NaN, inf, 0, 22050.5 are refused).
 
 The result has one row per frame: `time` (seconds, k * hop) and one column per output of the
 export in its label order (`arousal`, `valence`, `liking`) — a pandas DataFrame when pandas is
@@ -35,6 +38,7 @@ from absl import logging
 from emotion_tf.data import corpus
 from emotion_tf.data import frames as frames_lib
 from emotion_tf.data import word_timings as wt
+from emotion_tf import cli
 from emotion_tf import evaluate_lib
 from emotion_tf import export_lib
 from emotion_tf import fileio
@@ -42,6 +46,7 @@ from emotion_tf import postprocess
 from emotion_tf import predict_lib
 
 TIME_COLUMN = "time"
+MAX_CHANNELS = 16   # of a 2-D signal's channel axis (its shorter one)
 Timings = Union[None, str, Sequence[Any]]
 Embeddings = Union[None, str, Tuple[Sequence[str], np.ndarray], Mapping[str, np.ndarray]]
 
@@ -53,7 +58,8 @@ def to_mono_float32(signal: np.ndarray) -> np.ndarray:
   does (int16 / 32768, int32 / 2**31, uint8 (x - 128) / 128); float input is kept as is.
 
   Raises:
-    ValueError: for an empty signal, more than 2 dimensions or non-finite samples.
+    ValueError: for an empty signal, more than 2 dimensions, a 2-D signal with more than
+      `MAX_CHANNELS` channels on its shorter axis, or non-finite samples.
   """
   x = np.asarray(signal)
   if x.ndim == 0 or x.ndim > 2 or x.size == 0:
@@ -69,6 +75,11 @@ def to_mono_float32(signal: np.ndarray) -> np.ndarray:
     raise ValueError(f"signal of dtype {x.dtype}: pass float samples or int16/int32/uint8 PCM")
   if x.ndim == 2:
     channel_axis = 0 if x.shape[0] < x.shape[1] else 1
+    if x.shape[channel_axis] > MAX_CHANNELS:
+      raise ValueError(
+          f"signal of shape {x.shape}: a 2-D signal is [samples, channels] (or [channels, "
+          f"samples]) with at most {MAX_CHANNELS} channels, its shorter axis; this one would "
+          f"average {x.shape[channel_axis]} channels. Pass [samples] or [samples, channels]")
     x = x.mean(axis=channel_axis, dtype=np.float64)
   x = np.asarray(x, np.float32)
   if not np.all(np.isfinite(x)):
@@ -76,12 +87,26 @@ def to_mono_float32(signal: np.ndarray) -> np.ndarray:
   return x
 
 
+def check_sampling_rate(rate: Any) -> int:
+  """`rate` as int Hz.
+
+  Raises:
+    ValueError: 'sampling_rate must be a positive whole number of Hz, got nan' for NaN, inf,
+      zero/negative, fractional or non-numeric rates.
+  """
+  try:
+    value = float(rate)
+  except (TypeError, ValueError):
+    value = math.nan
+  if isinstance(rate, bool) or not math.isfinite(value) or value <= 0 or value != int(value):
+    raise ValueError(f"sampling_rate must be a positive whole number of Hz, got {rate!r}")
+  return int(value)
+
+
 def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
   """[samples] at `from_rate` -> float32 [~samples * to_rate / from_rate] with
   `scipy.signal.resample_poly` (the reduced ratio; the same call as the corpus reader)."""
-  from_rate, to_rate = int(from_rate), int(to_rate)
-  if from_rate <= 0:
-    raise ValueError(f"sampling_rate must be a positive number of Hz, got {from_rate}")
+  from_rate, to_rate = check_sampling_rate(from_rate), int(to_rate)
   if from_rate == to_rate:
     return np.asarray(audio, np.float32)
   from scipy import signal as sps  # pylint: disable=g-import-not-at-top
@@ -184,12 +209,26 @@ class Predictor:
     else:
       semantic, stats = frames_lib.semantic_frames(timings, frames, words, vectors,
                                                    self.hop_seconds, oov)     # [F, d]
+    self._warn_words_after_end(timings, frames, source)
     if timings and stats["oov_words"]:
       logging.warning("%s: %d distinct words (%d frames) not in the embeddings", source,
                       stats["oov_words"], stats["oov_frames"])
     predictions = self.model(audio[:frames * spf], semantic)                 # [F, 3]
     self.last_info = dict(stats, frames=frames, seconds=frames * self.hop_seconds)
     return predictions
+
+  def _warn_words_after_end(self, timings: Sequence[wt.WordTiming], frames: int,
+                            source: str) -> None:
+    """Warns (as the TFRecord writer does) about word timings that start at or after the end
+    of the audio: they reach no frame, so the semantic input lacks them (all of them: zeros)."""
+    end_s = frames * self.hop_seconds
+    beyond = sum(1 for t in timings if t.start >= end_s)
+    if beyond:
+      every = "all " if beyond == len(timings) else ""
+      logging.warning("%s: %s%d of %d word timings start at or after the end of the audio "
+                      "(%.2f s); they are ignored%s", source, every, beyond, len(timings), end_s,
+                      " and no frame has a word: do the timings belong to this audio?"
+                      if every else "")
 
   def predict(self, signal: np.ndarray, sampling_rate: int, word_timings: Timings = None,
               embeddings: Embeddings = None, tier: Optional[str] = None,
@@ -211,8 +250,7 @@ class Predictor:
 
   def read_audio(self, audio_path: str) -> np.ndarray:
     """Mono float32 [samples] of a wav at the model's rate (`corpus.load_audio`)."""
-    if not os.path.exists(audio_path):
-      raise predict_lib.PredictionInputError(f"{audio_path}: audio file is missing")
+    check_audio_file(audio_path)
     return corpus.load_audio(audio_path, self.sample_rate)
 
   def predict_file_array(self, audio_path: str, word_timings: Timings = None,
@@ -229,6 +267,24 @@ class Predictor:
     """`predict` of a wav file (any rate and channel count)."""
     y = self.predict_file_array(audio_path, word_timings, embeddings, tier, oov)
     return _table(y, self.label_names, self.hop_seconds)
+
+
+def check_audio_file(audio_path: str) -> None:
+  """Refuses, naming the file, an audio path that is missing, a directory or unreadable.
+
+  Raises:
+    predict_lib.PredictionInputError: one line, e.g. 'x.wav: is a directory, not an audio file'.
+  """
+  if not os.path.exists(audio_path):
+    raise predict_lib.PredictionInputError(f"{audio_path}: audio file is missing")
+  if os.path.isdir(audio_path):
+    raise predict_lib.PredictionInputError(f"{audio_path}: is a directory, not an audio file")
+  try:
+    with open(audio_path, "rb") as f:
+      f.read(1)
+  except OSError as e:
+    raise predict_lib.PredictionInputError(
+        f"{audio_path}: cannot read the audio file ({e.strerror or e})") from e
 
 
 def load(export_dir: str) -> Predictor:
@@ -264,7 +320,9 @@ def audio_inputs(spec: str) -> List[str]:
     paths = sorted(os.path.join(spec, n) for n in os.listdir(spec)
                    if n.lower().endswith(AUDIO_EXTENSIONS) and not n.startswith("."))
     if not paths:
-      raise predict_lib.PredictionInputError(f"{spec}: directory holds no .wav files")
+      named = " (a directory named like an audio file)" if spec.lower().endswith(
+          AUDIO_EXTENSIONS) else ""
+      raise predict_lib.PredictionInputError(f"{spec}: directory{named} holds no .wav files")
     return paths
   if spec.lower().endswith(".txt"):
     if not os.path.isfile(spec):
@@ -320,7 +378,8 @@ def predict_files(predictor: Predictor, audio_paths: Sequence[str], outputs: Seq
   """Predicts each wav with one loaded model and writes its CSV atomically.
 
   A file that fails (missing, corrupt, too short, bad timings) is logged with its name and
-  the others are still processed; embeddings are read once.
+  the others are still processed; embeddings are read once. A full disk stops the run (the
+  OSError is raised; `cli.run` names the path and the space left).
 
   Args:
     predictor: the loaded export.
@@ -349,6 +408,8 @@ def predict_files(predictor: Predictor, audio_paths: Sequence[str], outputs: Seq
       fileio.atomic_write_text(out, format_csv(name, y, predictor.hop_seconds,
                                                predictor.label_names, csv_header))
     except (ValueError, OSError) as e:   # PredictionInputError, CorpusError, VecFormatError
+      if cli.disk_full(e):
+        raise   # every later file would fail too: one line from cli.run, exit 1
       message = str(e) if audio_path in str(e) else f"{audio_path}: {e}"
       logging.error("%s", message)
       failed[audio_path] = message

@@ -191,11 +191,36 @@ def _task_suffix(strategy) -> str:
 def _check_writable(model_dir: str) -> None:
   try:
     os.makedirs(model_dir, exist_ok=True)
-    fd, probe = tempfile.mkstemp(dir=model_dir, prefix=".write-probe-")
+    fd, probe = tempfile.mkstemp(dir=model_dir, prefix=fileio.owned_temp_prefix("tmp") + "probe-")
     os.close(fd)
     os.remove(probe)
   except OSError as e:
     raise TrainingSetupError(f"{model_dir}: model directory is not writable ({e})") from e
+
+
+def model_dir_lock(model_dir: str, strategy: tf.distribute.Strategy) -> fileio.DirLock:
+  """Takes the lock of `model_dir` for one training process: `.lock-train.<task>` (fileio.DirLock).
+
+  The workers of one multi-worker job (same cluster in `TF_CONFIG`) hold one lock each and
+  work side by side; any other live run on the directory (this host or another) is refused.
+  A lock whose process is gone (this host) is removed with a warning.
+
+  Raises:
+    TrainingSetupError: the directory cannot be written, or another live run holds a lock
+      (the message names its pid, host and start time).
+  """
+  _check_writable(model_dir)
+  settings = "train"
+  if is_multi_worker(strategy):
+    cluster = strategy.cluster_resolver.cluster_spec().as_dict()
+    settings = "train " + json.dumps(cluster, sort_keys=True)
+  lock = fileio.DirLock(model_dir, _task_suffix(strategy), settings, prefix=".lock-train.")
+  try:
+    return lock.acquire()
+  except fileio.LockError as e:
+    raise TrainingSetupError(
+        f"{e} (another `emotion_tf.train` on this --model_dir; two runs would overwrite each "
+        "other's checkpoints and models)") from e
 
 
 def resolve_setup(config: TrainConfig, model_config: ModelConfig,
@@ -304,15 +329,22 @@ def embeddings_record(config: TrainConfig, metadata: Dict[str, Any]) -> Dict[str
 
 
 def check_same_embeddings(model_dir: str, embeddings: Dict[str, Any]) -> None:
-  """Refuses to resume a model directory trained on another embedding space (config.json)."""
+  """Refuses to resume a model directory trained on another embedding space (config.json).
+
+  Raises:
+    TrainingSetupError: another space, or a config.json that cannot be read / is corrupt
+      (the check is never skipped for an existing file).
+  """
   path = model_dir_lib.path(model_dir, model_dir_lib.RUN_CONFIG)
-  if not os.path.exists(path) or not embeddings.get("sha256"):
-    return
   try:
-    with open(path, encoding="utf-8") as f:
-      previous = (json.load(f).get("embeddings") or {})
-  except (OSError, ValueError, AttributeError):
+    config = model_dir_lib.read_run_config(model_dir)
+  except model_dir_lib.ModelDirError as e:
+    raise TrainingSetupError(str(e)) from e
+  if config is None or not embeddings.get("sha256"):
     return
+  previous = config.get("embeddings") or {}
+  if not isinstance(previous, dict):
+    raise TrainingSetupError(f"{path}: 'embeddings' is not a JSON object; the file is corrupt")
   if previous.get("sha256") and previous["sha256"] != embeddings["sha256"]:
     raise TrainingSetupError(
         f"{path}: the model directory holds a run trained on the embeddings {previous['file']} "
@@ -366,7 +398,22 @@ def train(config: TrainConfig, model_config: ModelConfig, *,
     TrainingSetupError: before any step, for bad paths/metadata/batch size.
     TrainingDivergedError: NaN/inf loss; the last good checkpoint is kept.
   """
-  run = _Run(config, model_config, strategy or get_strategy(), dataset_fn, step_callback)
+  strategy = strategy or get_strategy()
+  if config.batch_size % strategy.num_replicas_in_sync == 0:   # else resolve_setup refuses it
+    lock = model_dir_lock(config.model_dir, strategy)
+  else:
+    lock = None
+  try:
+    return _train(config, model_config, strategy, dataset_fn, step_callback)
+  finally:
+    if lock is not None:
+      lock.release()
+
+
+def _train(config: TrainConfig, model_config: ModelConfig, strategy: tf.distribute.Strategy,
+           dataset_fn, step_callback) -> Dict[str, Any]:
+  """`train` once the model directory's lock is held."""
+  run = _Run(config, model_config, strategy, dataset_fn, step_callback)
   trainer, state = run.trainer, run.state
   history: List[Dict[str, Any]] = []
   epoch = int(trainer.epoch.numpy())
@@ -470,6 +517,8 @@ class _Run:
   def _checkpoints(self) -> None:
     self.write_root = (self.model_dir if self.chief else model_dir_lib.path(
         self.model_dir, model_dir_lib.WORKERS, _task_suffix(self.strategy)))
+    for sub in (model_dir_lib.BACKUP, model_dir_lib.CHECKPOINTS):   # this task's, lock held
+      model_dir_lib.remove_partial_checkpoints(model_dir_lib.path(self.write_root, sub))
     self.backup = self.trainer.manager(
         model_dir_lib.path(self.write_root, model_dir_lib.BACKUP), max_to_keep=2)
     self.epochs_manager = self.trainer.manager(
