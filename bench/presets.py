@@ -2,11 +2,12 @@
 
     .venv/bin/python bench/presets.py --data_dirs D1,D2 --work DIR [--seeds 3] \
         [--train_steps 600] [--steps_per_epoch 100] \
-        [--presets default,paper,original_code,original_code_no_interlocutor]
+        [--presets paper,demo,original_code,original_code_no_interlocutor]
 
 For every TFRecord directory (one per corpus, written by data_prep.write_tfrecords with the
 subject_turn feature), every preset and seed 0..N-1: `train_lib.train` with the preset's config
-(`flags/<preset>.json`; `default` = the dataclass defaults) under the same step budget
+(`flags/<preset>.json`; `paper` = flags/paper_train.json = the dataclass defaults, which
+follow the paper; `demo` = flags/demo_train.flags) under the same step budget
 (`--train_steps`; each preset keeps its own batch size), the best model chosen on Devel (mean
 CCC, evaluated every --steps_per_epoch steps), then `evaluate_lib.evaluate_partition` on Test.
 Presets ending in `_no_interlocutor` / `_interlocutor` switch the interlocutor-aware frames off /
@@ -51,6 +52,24 @@ def cpu_model() -> str:
   return "unknown CPU"
 
 
+def flagfile_sections(path: str):
+  """{'model': {...}, 'train': {...}} of a flagfile's `--name=value` lines (by field name)."""
+  import dataclasses  # pylint: disable=g-import-not-at-top
+  fields = {s: {f.name for f in dataclasses.fields(c)}
+            for s, c in (("model", ModelConfig), ("train", train_lib.TrainConfig))}
+  sections = {"model": {}, "train": {}}
+  with open(path, encoding="utf-8") as f:
+    for line in f:
+      line = line.strip()
+      if not line.startswith("--") or "=" not in line:
+        continue
+      name, value = line[2:].split("=", 1)
+      for section, names in fields.items():
+        if name in names:
+          sections[section][name] = value
+  return sections
+
+
 def preset_sections(preset: str):
   """({'model': {...}, 'train': {...}}) of a preset name (see the module docstring)."""
   base, interlocutor = preset, None
@@ -60,6 +79,8 @@ def preset_sections(preset: str):
       break
   if base == "default":
     sections = {"model": {}, "train": {}}
+  elif base == "demo":
+    sections = flagfile_sections(os.path.join(ROOT, "flags", "demo_train.flags"))
   else:
     path = os.path.join(ROOT, "flags", f"{base}.json" if base != "paper" else "paper_train.json")
     sections = config_lib.read_config_file(path)
@@ -103,7 +124,10 @@ def main():
   p.add_argument("--train_steps", type=int, default=600)
   p.add_argument("--steps_per_epoch", type=int, default=0,
                  help="steps between Devel evaluations (0 = one pass)")
-  p.add_argument("--presets", default="default,paper,original_code,original_code_no_interlocutor")
+  p.add_argument("--presets", default="paper,demo,original_code,original_code_no_interlocutor",
+                 help="default (= paper: the dataclass defaults follow the paper), paper, demo "
+                 "(flags/demo_train.flags: batch 8, lr 1e-3), original_code; suffix "
+                 "_no_interlocutor/_interlocutor switches the interlocutor-aware frames")
   a = p.parse_args()
   print(f"CPU: {cpu_model()} ({os.cpu_count()} cores); numpy float32 matmul 2048^2: "
         f"{matmul_gflops():.1f} GFLOP/s", flush=True)
