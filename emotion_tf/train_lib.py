@@ -223,6 +223,34 @@ def model_dir_lock(model_dir: str, strategy: tf.distribute.Strategy) -> fileio.D
         "other's checkpoints and models)") from e
 
 
+def _check_metadata_fits_model(config: TrainConfig, model_config: ModelConfig,
+                               metadata: Dict[str, Any]) -> None:
+  """Raises TrainingSetupError when metadata.json lacks a key or disagrees with the model
+  (sample rate, samples per frame, label names, interlocutor frames without subject_turn)."""
+  for key in ("sample_rate", "samples_per_frame", "frames_per_chunk", "semantic_dim"):
+    if key not in metadata:
+      raise TrainingSetupError(
+          f"{config.data_dir}/metadata.json: missing key {key!r}; rewrite the TFRecords")
+  if model_config.interlocutor_frames:
+    try:
+      pipeline.check_interlocutor_data(config.data_dir, metadata)
+    except pipeline.DataDirError as e:
+      raise TrainingSetupError(str(e)) from e
+  if int(metadata["samples_per_frame"]) != model_config.samples_per_frame:
+    raise TrainingSetupError(
+        f"{config.data_dir}/metadata.json: samples_per_frame {metadata['samples_per_frame']}, "
+        f"the model expects {model_config.samples_per_frame}")
+  if int(metadata["sample_rate"]) != model_config.sample_rate:
+    raise TrainingSetupError(
+        f"{config.data_dir}/metadata.json: sample_rate {metadata['sample_rate']}, "
+        f"the model expects {model_config.sample_rate}")
+  labels = metadata.get("label_names")
+  if labels is not None and tuple(labels) != tuple(model_config.label_names):
+    raise TrainingSetupError(
+        f"{config.data_dir}/metadata.json: label_names {labels}, "
+        f"the model predicts {list(model_config.label_names)}")
+
+
 def resolve_setup(config: TrainConfig, model_config: ModelConfig,
                   num_replicas: int) -> Dict[str, Any]:
   """Checks everything that can fail before the first step; returns the data set-up.
@@ -246,28 +274,7 @@ def resolve_setup(config: TrainConfig, model_config: ModelConfig,
     metadata = schema.read_metadata(config.data_dir)
   except (OSError, ValueError) as e:
     raise TrainingSetupError(f"TFRecord metadata: {e}") from e
-  for key in ("sample_rate", "samples_per_frame", "frames_per_chunk", "semantic_dim"):
-    if key not in metadata:
-      raise TrainingSetupError(
-          f"{config.data_dir}/metadata.json: missing key {key!r}; rewrite the TFRecords")
-  if model_config.interlocutor_frames:
-    try:
-      pipeline.check_interlocutor_data(config.data_dir, metadata)
-    except pipeline.DataDirError as e:
-      raise TrainingSetupError(str(e)) from e
-  if int(metadata["samples_per_frame"]) != model_config.samples_per_frame:
-    raise TrainingSetupError(
-        f"{config.data_dir}/metadata.json: samples_per_frame {metadata['samples_per_frame']}, "
-        f"the model expects {model_config.samples_per_frame}")
-  if int(metadata["sample_rate"]) != model_config.sample_rate:
-    raise TrainingSetupError(
-        f"{config.data_dir}/metadata.json: sample_rate {metadata['sample_rate']}, "
-        f"the model expects {model_config.sample_rate}")
-  labels = metadata.get("label_names")
-  if labels is not None and tuple(labels) != tuple(model_config.label_names):
-    raise TrainingSetupError(
-        f"{config.data_dir}/metadata.json: label_names {labels}, "
-        f"the model predicts {list(model_config.label_names)}")
+  _check_metadata_fits_model(config, model_config, metadata)
   partitions = [config.train_partition] + ([config.eval_partition]
                                             if config.eval_partition else [])
   for partition in partitions:
