@@ -377,6 +377,18 @@ def _label_lines(rid: str, curves: np.ndarray) -> str:
                  for k, (a, v, lk) in enumerate(curves))
 
 
+def slot_word(rng: np.random.Generator, kind: str, word: Optional[str], a_t: float, v_t: float,
+              vocab: Sequence[Tuple[str, float]], vals: np.ndarray,
+              config: PodcastConfig) -> Optional[str]:
+  """The word of one template slot at arousal `a_t`, valence `v_t`: a cue word (or None: the
+  slot is skipped), a content word picked by valence, or the template's own word."""
+  if kind == "cue":
+    return cue_word(rng, a_t, config.cue_p)
+  if kind == "c":
+    return vocab[synthesize.pick_content_word(rng, vals, v_t, config.pick_nearest)][0]
+  return word
+
+
 def partner_sentence(rng: np.random.Generator, curves: np.ndarray, voice: str, t: float,
                      end_limit: float, audio: np.ndarray, timings: List[wt.WordTiming],
                      config: InterlocutorConfig, cache: Dict) -> int:
@@ -391,12 +403,9 @@ def partner_sentence(rng: np.random.Generator, curves: np.ndarray, voice: str, t
   calls = 0
   for kind, word in sentence_template(rng, config)[0]:
     a_t, v_t = _at(curves[:, 0], t), _at(curves[:, 1], t)
-    if kind == "cue":
-      word = cue_word(rng, a_t, config.cue_p)
-      if word is None:
-        continue
-    elif kind == "c":
-      word = vocab[synthesize.pick_content_word(rng, vals, v_t, config.pick_nearest)][0]
+    word = slot_word(rng, kind, word, a_t, v_t, vocab, vals, config)
+    if word is None:
+      continue
     p = prosody(synthesize.level_of(a_t, config.arousal_levels),
                 synthesize.level_of(v_t, config.valence_levels), config)
     key = (voice, word, p["rate"], p["pitch"], p["range"])
@@ -446,12 +455,9 @@ def synthesize_recording(spec: synthesize.RecordingSpec, out_dir: str, seconds: 
     levels: List[float] = []
     for kind, word in slots:
       a_t, v_t = _at(arousal, t), _at(valence, t)
-      if kind == "cue":
-        word = cue_word(rng, a_t, config.cue_p)
-        if word is None:
-          continue
-      elif kind == "c":
-        word = vocab[synthesize.pick_content_word(rng, vals, v_t, config.pick_nearest)][0]
+      word = slot_word(rng, kind, word, a_t, v_t, vocab, vals, config)
+      if word is None:
+        continue
       qa = synthesize.level_of(a_t, config.arousal_levels)
       qv = synthesize.level_of(v_t, config.valence_levels)
       p = prosody(qa, qv, config)
