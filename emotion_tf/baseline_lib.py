@@ -377,6 +377,8 @@ def tune(train: Mapping[str, RecordingData], devel: Mapping[str, RecordingData],
 # --------------------------------------------------------------------------------- corpus run
 
 MODEL_FILENAME = "baseline_model.json"
+# (resamples, seed) of the 95 % bootstrap CI over recordings, the defaults of `evaluate`.
+BOOTSTRAP = (1000, 0)
 VARIANT = "baseline_egemaps"
 ROW_NAME = "Baseline (eGeMAPS + ridge)"
 
@@ -465,6 +467,7 @@ def run_baseline(corpus_dir: str, out_dir: str, partitions: Sequence[str] = ("de
                    "sample_rate": int(sample_rate), "grid_size": len(settings)},
       "partitions": {}, "errors": {}, "recording_errors": rec_errors,
   }
+  summary.update(evaluate_lib.bootstrap_record(*BOOTSTRAP))
   for p in parts:
     if not data[p]:
       summary["errors"][p] = f"{corpus_dir}: no usable {p} recording"
@@ -473,6 +476,7 @@ def run_baseline(corpus_dir: str, out_dir: str, partitions: Sequence[str] = ("de
     labels = {rid: r.labels for rid, r in data[p].items()}
     result: Dict[str, Any] = {"partition": p}
     result.update(evaluate_lib.ccc_summary(labels, predictions))
+    evaluate_lib.add_bootstrap_ci(result, labels, predictions, *BOOTSTRAP)  # as evaluate's
     pred_dir = os.path.join(out_dir, "predictions", p)
     for rid, pred in predictions.items():
       times = data[p][rid].label_times

@@ -122,14 +122,18 @@ rows = [("Disentangled attention", f"{run}/model/evaluation_best/evaluation.json
         ("  + post-processing", f"{run}/model/evaluation_best_postprocessed/evaluation.json"),
         ("Baseline (eGeMAPS + ridge)", f"{run}/baseline/evaluation.json")]
 names = ["arousal", "valence", "liking"]
-print("\nCCC (all valid frames of a partition, AVEC):")
-print(f"{'model':<28}{'partition':<10}" + "".join(f"{n:>10}" for n in names + ["mean"]))
+print("\nCCC (all valid frames of a partition, AVEC) [95 % bootstrap CI over recordings]:")
+print(f"{'model':<28}{'partition':<10}" + "".join(f"{n:>22}" for n in names + ["mean"]))
+def cell(r, n):
+    value = r["ccc_mean"] if n == "mean" else r["ccc"][n]
+    ci = (r.get("ccc_ci") or {}).get(n)
+    return f"{value:.3f} [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else f"{value:.3f}"
 for model, path in rows:
     summary = json.load(open(path))
     for part in ("devel", "test"):
         r = summary["partitions"][part]
         print(f"{model:<28}{part.capitalize():<10}"
-              + "".join(f"{r['ccc'][n]:>10.3f}" for n in names) + f"{r['ccc_mean']:>10.3f}")
+              + "".join(f"{cell(r, n):>22}" for n in names + ["mean"]))
 PYEOF
 echo
 echo "prediction CSV: $RUN/Test_01.predictions.csv"
