@@ -251,6 +251,7 @@ class Predictor:
   def read_audio(self, audio_path: str) -> np.ndarray:
     """Mono float32 [samples] of a wav at the model's rate (`corpus.load_audio`)."""
     check_audio_file(audio_path)
+    corpus.warn_if_truncated(audio_path)
     return corpus.load_audio(audio_path, self.sample_rate)
 
   def predict_file_array(self, audio_path: str, word_timings: Timings = None,

@@ -171,6 +171,7 @@ def predict_recording(model: export_lib.ExportedModel, audio_path: str,
     words, vectors = load_embeddings(embeddings_path, model.semantic_dim)
     check_embeddings_match(model, embeddings_path, allow_embeddings_mismatch)
   timings = read_word_timings(word_timings_path, tier) if word_timings_path else []
+  corpus.warn_if_truncated(audio_path)
   audio = corpus.load_audio(audio_path, model.sample_rate)              # [samples]
   num_frames = frames_lib.frames_in(audio.shape[0], model.samples_per_frame)
   if num_frames < 1:

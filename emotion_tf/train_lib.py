@@ -560,6 +560,13 @@ class _Run:
         f"{self.backup.latest_checkpoint or 'none saved yet'}"
         f"{'' if not os.path.exists(best) else ' and best.keras'}")
 
+  def eval_diverged(self, epoch: int, values: np.ndarray) -> Exception:
+    return TrainingDivergedError(
+        f"{self.config.eval_partition} CCC is not finite ({_fmt(dict(zip(LABEL_NAMES, values)))}) "
+        f"after step {self.trainer.step} (epoch {epoch + 1}): the model's predictions are NaN/inf; "
+        f"training stopped. The last good checkpoint is kept: "
+        f"{self.backup.latest_checkpoint or 'none saved yet'}")
+
   def after_step(self, step: int, loss: float, outputs) -> None:
     self.state["train_ccc"].update_from_statistics(outputs["stats"])
     self._log["steps"] += 1
@@ -600,6 +607,8 @@ class _Run:
     improved = True
     if config.eval_partition:
       values = self.evaluate(self.make(config.eval_partition, False, 0))
+      if not np.all(np.isfinite(values)):   # NaN/inf predictions: the last update diverged
+        raise self.eval_diverged(epoch, values)
       mean = float(np.mean(values))
       record["eval_ccc"] = dict(zip(LABEL_NAMES, map(float, values)), mean=mean)
       weights = losses.LOSS_WEIGHTINGS[self.config.loss_weighting]

@@ -396,3 +396,27 @@ def test_unreadable_files_are_named(bad, tmp_path):
   assert sorted(got) == ["Train_01"]
   np.testing.assert_allclose(got["Train_01"][0], expected["Train_01"][0][:FRAMES * 2205],
                              atol=2e-5)
+
+
+def test_predict_readers_warn_on_a_truncated_wav(tmp_path):
+  """predict scores the audio present but says the header claims more (corpus.warn_if_truncated,
+  called by predict_lib and predict_api before decoding)."""
+  import logging  # pylint: disable=g-import-not-at-top
+
+  from emotion_tf.data import corpus  # pylint: disable=g-import-not-at-top
+  path = tmp_path / "cut.wav"
+  write_wav(str(path), _signal(RATE, seconds=2.0), RATE)     # 2 s of 16-bit mono
+  assert corpus.warn_if_truncated(str(path)) is None
+  data = path.read_bytes()
+  path.write_bytes(data[:len(data) - RATE // 2 * 2])       # the last 0.5 s cut off
+  lines = []
+  handler = logging.Handler()
+  handler.emit = lambda record: lines.append(record.getMessage())
+  logging.getLogger("absl").addHandler(handler)
+  try:
+    found = corpus.warn_if_truncated(str(path))
+  finally:
+    logging.getLogger("absl").removeHandler(handler)
+  assert found is not None and abs(found.claimed_s - 2.0) < 1e-6
+  assert abs(found.present_s - 1.5) < 1e-3
+  assert any("cut.wav: wav header claims 2.00 s" in x and "1.50 s present" in x for x in lines)

@@ -227,3 +227,26 @@ def test_train_steps_governs_training_and_repeats_the_data(tiny_tfrecords, tmp_p
   cut = train_lib.train(config(data_dir, tmp_path / "cut", train_steps=per_pass + 1), SMALL,
                         strategy=one_device())
   assert [r["global_step"] for r in cut["history"]] == [per_pass, per_pass + 1]
+
+
+def test_non_finite_devel_ccc_stops_training_without_saving_best(tiny_tfrecords, tmp_path):
+  """A finite training loss whose update leaves the model predicting NaN shows up first as a
+  non-finite Devel CCC: training must stop (TrainingDivergedError, exit 1 in the binary), not
+  go on ranking NaN evaluations and report a table of nan."""
+  data_dir = tiny_tfrecords[0]
+
+  def nan_on_eval(partition, training_mode, seed):
+    ds = pipeline.make_dataset(data_dir, partition, 2, training_mode, seed=seed)
+    if training_mode:
+      return ds
+
+    def poison(inputs, labels):
+      inputs = dict(inputs, audio=inputs["audio"] * np.nan)
+      return inputs, labels
+    return ds.map(poison)
+
+  model_dir = tmp_path / "m"
+  with pytest.raises(train_lib.TrainingDivergedError, match=r"Devel CCC is not finite.*nan"):
+    train_lib.train(config(data_dir, model_dir), SMALL, strategy=one_device(),
+                    dataset_fn=nan_on_eval)
+  assert not (model_dir / "best.keras").exists()

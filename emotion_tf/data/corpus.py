@@ -212,6 +212,15 @@ def wav_truncation(path: str) -> Optional[WavTruncation]:
   return None
 
 
+def warn_if_truncated(path: str) -> Optional[WavTruncation]:
+  """Logs a warning naming `path` when its wav header claims more audio than the file holds
+  (`wav_truncation`); returns the finding. For readers that score what is there (predict)."""
+  truncation = wav_truncation(path)
+  if truncation is not None:
+    logging.warning("%s; using the %.2f s present", truncation.message(), truncation.present_s)
+  return truncation
+
+
 def check_readable_file(path: str, what: str) -> None:
   """Raises CorpusError naming `path` when it is missing, a directory or cannot be opened."""
   if not os.path.exists(path):
