@@ -34,6 +34,7 @@ from emotion_tf import config as config_lib  # noqa: E402
 from emotion_tf import evaluate_lib  # noqa: E402
 from emotion_tf import fileio  # noqa: E402
 from emotion_tf import model_dir as model_dir_lib  # noqa: E402
+from emotion_tf import stats  # noqa: E402
 from emotion_tf import train_lib  # noqa: E402
 from emotion_tf.models import ModelConfig  # noqa: E402
 
@@ -112,8 +113,44 @@ def run_one(data_dir: str, preset: str, seed: int, work: str, train_steps: int,
   row = {"preset": preset, "seed": seed, "test_ccc": [summary["ccc"][n] for n in LABEL_NAMES],
          "best_devel_ccc": trained["best_eval_ccc"], "steps": trained["global_step"],
          "batch_size": config.batch_size, "seconds": round(time.time() - t0, 1)}
+  row.update(_test_statistics(summary))
   fileio.write_json(row_path, row)
   return row
+
+
+def _test_statistics(summary):
+  """{'test_ids', 'test_statistics' [R, 6, 3]}: each Test recording's sufficient statistics
+  (for paired bootstrap CIs between presets)."""
+  ids, per_rec = stats.summary_statistics(summary)
+  return {"test_ids": ids, "test_statistics": per_rec.tolist()}
+
+
+def with_statistics(row, data_dir: str, work: str):
+  """`row` with its Test statistics; rows written before they were stored get them by
+  evaluating their best.keras on Test again (the same deterministic evaluation)."""
+  if "test_statistics" in row:
+    return row
+  model_dir = os.path.join(work, f"{row['preset']}_s{row['seed']}")
+  model = model_dir_lib.load_trained_model(model_dir, "best")
+  summary = evaluate_lib.evaluate_partition(model, data_dir, "test", batch_size=row["batch_size"])
+  row = dict(row, **_test_statistics(summary))
+  fileio.write_json(os.path.join(model_dir, "bench_row.json"), row)
+  return row
+
+
+def paired_rows(rows, reference: str):
+  """Lines: paired bootstrap CI of (preset − reference) Test CCC, seed means, recordings
+  resampled (stats.paired_bootstrap_diff)."""
+  ref = np.array([r["test_statistics"] for r in rows[reference]])
+  lines = []
+  for preset, runs in rows.items():
+    if preset == reference:
+      continue
+    d = stats.paired_bootstrap_diff(np.array([r["test_statistics"] for r in runs]), ref)
+    cells = "  ".join(f"{n} {stats.format_ci(d['value'][n], d['ci'][n])}"
+                      for n in list(LABEL_NAMES) + ["mean"])
+    lines.append(f"  {preset} - {reference}: {cells}")
+  return lines
 
 
 def main():
@@ -137,8 +174,10 @@ def main():
     name = "_".join(os.path.normpath(os.path.abspath(data_dir)).split(os.sep)[-2:])  # corpus_dir
     rows = {}
     for preset in presets:
-      runs = [run_one(data_dir, preset, s, os.path.join(os.path.abspath(a.work), name),
-                      a.train_steps, a.steps_per_epoch) for s in range(a.seeds)]
+      work = os.path.join(os.path.abspath(a.work), name)
+      runs = [with_statistics(run_one(data_dir, preset, s, work, a.train_steps,
+                                      a.steps_per_epoch), data_dir, work)
+              for s in range(a.seeds)]
       rows[preset] = runs
     tables.append((data_dir, rows))
   for data_dir, rows in tables:
@@ -154,6 +193,10 @@ def main():
       print(f"{preset:<32}{runs[0]['batch_size']:>6}"
             + "".join(f"{x:>9.3f}±{y:.3f}" for x, y in zip(m, sd))
             + f"{np.mean([r['seconds'] for r in runs]):>8.0f}")
+    recordings = len(runs[0]["test_ids"])
+    print(f"paired bootstrap, 95 % CI of the Test CCC difference (seed means; the {recordings} "
+          "Test recordings resampled, 1000 resamples):")
+    print("\n".join(paired_rows(rows, next(iter(rows)))))
 
 
 if __name__ == "__main__":
