@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from emotion_tf import LABEL_NAMES  # pylint: disable=g-import-not-at-top
-from emotion_tf import baseline_lib as bl  # pylint: disable=g-import-not-at-top
+from emotion_tf.experiments import baseline_lib as bl  # pylint: disable=g-import-not-at-top
 
 
 def _floats(text):

@@ -4,7 +4,7 @@
       [--variant disentangled_attention] [--semantic_dim 100] [--seconds 30] [--runs 3]
 
 Exports `<model_dir>/best.keras` (or an untrained default-size model) with
-emotion_tf.export_lib.export_saved_model, converts it with
+emotion_tf.serving.export_lib.export_saved_model, converts it with
 tf.lite.TFLiteConverter.from_saved_model (TFLITE_BUILTINS + SELECT_TF_OPS) in a child process
 (a converter crash cannot take this script down), runs both on one random recording of
 `--seconds` seconds (batch 1) and prints sizes, the max |TFLite - SavedModel| and
@@ -44,9 +44,9 @@ def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
   import numpy as np  # pylint: disable=g-import-not-at-top
-  from emotion_tf import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
-  from emotion_tf import export_lib  # pylint: disable=g-import-not-at-top
-  from emotion_tf.models import build_model  # pylint: disable=g-import-not-at-top
+  from emotion_tf.training import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
+  from emotion_tf.serving import export_lib  # pylint: disable=g-import-not-at-top
+  from emotion_tf.model.models import build_model  # pylint: disable=g-import-not-at-top
 
   if FLAGS.model_dir:
     model = model_dir_lib.load_trained_model(FLAGS.model_dir)

@@ -10,7 +10,8 @@ Word2Vec on TEXT, Speech2Vec, alignment, TFRecords, then for every variant and s
 `emotion_tf.train` + `emotion_tf.evaluate` (Test; raw, and with `--postprocess devel`: shift
 and smoothing chosen on Devel), and the eGeMAPS baseline. Prints Test CCC per dimension (mean
 ± sd over seeds, sd with ddof 1) and, for each model vs the baseline and for the variants
-against each other, the paired bootstrap 95 % CI of the CCC difference (emotion_tf.stats): the
+against each other, the paired bootstrap 95 % CI of the CCC difference
+(emotion_tf.training.stats): the
 difference of seed-mean CCCs, the same resampled Test recordings for both models and every
 seed (seeds themselves are not resampled). A model "beats the baseline" when that CI lies
 above 0. Prints figures only; asserts nothing.
@@ -25,7 +26,7 @@ import time
 
 import numpy as np
 
-from emotion_tf import stats
+from emotion_tf.training import stats
 
 NAMES = ("arousal", "valence", "liking")
 

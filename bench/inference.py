@@ -9,7 +9,8 @@ it with tf.saved_model.load, calls the serving signature once to warm up, then t
 calls on one recording of `--seconds` seconds (batch 1, one pass over all frames) and prints
 the median / min wall time and the real-time factor RTF = wall seconds / audio seconds
 (target <= 0.006 on 2 CPU cores). With --end_to_end it also times the whole prediction path
-(emotion_tf.predict_lib.predict_recording: decode + resample a 48 kHz stereo wav, word timings
+(emotion_tf.serving.predict_lib.predict_recording: decode + resample a 48 kHz stereo wav,
+word timings
 -> per-frame vectors, model). Figures are printed, never asserted.
 """
 
@@ -54,8 +55,8 @@ def main(argv):
 
   from emotion_tf.data.word_timings import WordTiming  # pylint: disable=g-import-not-at-top
   from emotion_tf.data.word_timings import write_timings_csv  # pylint: disable=g-import-not-at-top
-  from emotion_tf import export_lib, predict_lib  # pylint: disable=g-import-not-at-top
-  from emotion_tf.models import build_model  # pylint: disable=g-import-not-at-top
+  from emotion_tf.serving import export_lib, predict_lib  # pylint: disable=g-import-not-at-top
+  from emotion_tf.model.models import build_model  # pylint: disable=g-import-not-at-top
   from emotion_tf.semantic.vectors import write_vec  # pylint: disable=g-import-not-at-top
 
   gpus = tf.config.list_physical_devices("GPU")

@@ -30,13 +30,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from train_step import matmul_gflops  # noqa: E402  (bench/train_step.py)
 
 from emotion_tf import LABEL_NAMES  # noqa: E402
-from emotion_tf import config as config_lib  # noqa: E402
-from emotion_tf import evaluate_lib  # noqa: E402
-from emotion_tf import fileio  # noqa: E402
-from emotion_tf import model_dir as model_dir_lib  # noqa: E402
-from emotion_tf import stats  # noqa: E402
-from emotion_tf import train_lib  # noqa: E402
-from emotion_tf.models import ModelConfig  # noqa: E402
+from emotion_tf.util import config as config_lib  # noqa: E402
+from emotion_tf.training import evaluate_lib  # noqa: E402
+from emotion_tf.util import fileio  # noqa: E402
+from emotion_tf.training import model_dir as model_dir_lib  # noqa: E402
+from emotion_tf.training import stats  # noqa: E402
+from emotion_tf.training import train_lib  # noqa: E402
+from emotion_tf.model.models import ModelConfig  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SUFFIXES = {"_no_interlocutor": False, "_interlocutor": True}

@@ -24,9 +24,9 @@ import numpy as np
 
 from emotion_tf.data import corpus  # noqa: E402
 from emotion_tf import LABEL_NAMES  # noqa: E402
-from emotion_tf import ccc  # noqa: E402
-from emotion_tf import export_lib  # noqa: E402
-from emotion_tf import predict_lib  # noqa: E402
+from emotion_tf.model import ccc  # noqa: E402
+from emotion_tf.serving import export_lib  # noqa: E402
+from emotion_tf.serving import predict_lib  # noqa: E402
 
 
 def run(model, wavs, labels_dir, timings_dir=None, embeddings=None):

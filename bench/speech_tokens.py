@@ -43,10 +43,10 @@ def write_segments(corpus_dir, out_dir):
 
 
 def train_and_eval(train_dir, eval_dirs, model_dir, variant, epochs, lr, seed):
-  from emotion_tf import evaluate_lib  # pylint: disable=g-import-not-at-top
-  from emotion_tf import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
-  from emotion_tf import train_lib  # pylint: disable=g-import-not-at-top
-  from emotion_tf.models import ModelConfig  # pylint: disable=g-import-not-at-top
+  from emotion_tf.training import evaluate_lib  # pylint: disable=g-import-not-at-top
+  from emotion_tf.training import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
+  from emotion_tf.training import train_lib  # pylint: disable=g-import-not-at-top
+  from emotion_tf.model.models import ModelConfig  # pylint: disable=g-import-not-at-top
   if not os.path.exists(os.path.join(model_dir, "best.keras")) or not os.path.exists(
       os.path.join(model_dir, "done.json")):
     dim = train_lib.semantic_dim_of(train_dir, "")

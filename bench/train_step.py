@@ -21,8 +21,8 @@ import numpy as np  # noqa: E402
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from emotion_tf.losses import ConcordanceLoss  # noqa: E402
-from emotion_tf.models import build_model  # noqa: E402
+from emotion_tf.model.losses import ConcordanceLoss  # noqa: E402
+from emotion_tf.model.models import build_model  # noqa: E402
 
 
 def matmul_gflops(n=2048, repeats=10):

@@ -12,8 +12,8 @@ from absl import flags
 
 from data_prep import align_embeddings_lib
 from data_prep import lexicon
-from emotion_tf import cli
-from emotion_tf import fileio
+from emotion_tf.util import cli
+from emotion_tf.util import fileio
 from emotion_tf.semantic import alignment
 
 

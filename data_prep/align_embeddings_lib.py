@@ -21,7 +21,7 @@ Outputs in --out (atomic): W.npy [d_t, d_s] float32 (mapped = W s), speech_mean.
 aligned_speech2vec.vec (every speech word mapped, d = d_t, unit length, speech order),
 alignment.json (settings, split, criteria, P@k of every method, chance).
 
-Exit codes (emotion_tf.cli): 0 done, 2 bad input or usage (a malformed .vec, named with its
+Exit codes (emotion_tf.util.cli): 0 done, 2 bad input or usage (a malformed .vec, named with its
 line; --supervised without shared words; an --out that cannot be written: checked before
 any work), 130 interrupted.
 """
@@ -33,7 +33,7 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 from absl import logging
 
-from emotion_tf import fileio
+from emotion_tf.util import fileio
 from emotion_tf.semantic import alignment
 from emotion_tf.semantic import vectors as vectors_lib
 

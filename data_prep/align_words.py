@@ -22,7 +22,7 @@ import os
 import sys
 from typing import Sequence
 
-from emotion_tf import cli
+from emotion_tf.util import cli
 
 
 def define_flags() -> None:

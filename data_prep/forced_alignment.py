@@ -43,7 +43,7 @@ from absl import logging
 from emotion_tf.data import corpus
 from emotion_tf.data import word_timings as wt
 from emotion_tf import SAMPLE_RATE
-from emotion_tf import fileio
+from emotion_tf.util import fileio
 
 
 class AlignmentError(RuntimeError):

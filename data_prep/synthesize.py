@@ -12,7 +12,7 @@ Voices: espeak-ng voices, or flite voices written `flite:<name>` (`flite -lv`; e
 these flags the output is the design's, byte for byte): --rt60 synthetic reverberation time,
 --snr white noise against the speech power, --sample_rate / --channels of the written wavs.
 
-Exit codes (emotion_tf.cli): 0 done, 2 bad arguments (checked before any work), 130 interrupted;
+Exit codes (emotion_tf.util.cli): 0 done, 2 bad arguments (checked before any work), 130 interrupted;
 a rerun resumes.
 """
 
@@ -23,7 +23,7 @@ from typing import Sequence
 from absl import flags
 
 from data_prep import synthesize_lib
-from emotion_tf import cli
+from emotion_tf.util import cli
 
 
 def define_flags() -> None:

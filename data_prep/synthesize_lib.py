@@ -52,8 +52,8 @@ from absl import logging
 from data_prep import lexicon
 from emotion_tf.data import word_timings as wt
 from emotion_tf import SAMPLE_RATE
-from emotion_tf import cli
-from emotion_tf import fileio
+from emotion_tf.util import cli
+from emotion_tf.util import fileio
 
 DEFAULT_VOICES = ("en+m1", "en+f2", "en-us+m3", "en+f4",       # train
                   "en-gb-scotland+m2", "en-us+f3",             # devel

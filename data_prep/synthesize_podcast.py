@@ -60,8 +60,8 @@ from data_prep import lexicon
 from data_prep import synthesize_lib as synthesize
 from emotion_tf.data import word_timings as wt
 from emotion_tf import SAMPLE_RATE
-from emotion_tf import cli
-from emotion_tf import fileio
+from emotion_tf.util import cli
+from emotion_tf.util import fileio
 
 PODCAST_VOICES = ("en-gb-x-rp+Annie", "en-us-nyc+max", "en-029+klatt",      # train
                   "en-gb-x-gbclan+belinda", "en-gb-x-gbcwmd+Andy",          # train, devel

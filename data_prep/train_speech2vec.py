@@ -15,9 +15,9 @@ from absl import logging
 
 from data_prep import lexicon as lexicon_lib
 from data_prep import train_speech2vec_lib
-from emotion_tf import cli
-from emotion_tf import config as config_lib
-from emotion_tf import fileio
+from emotion_tf.util import cli
+from emotion_tf.util import config as config_lib
+from emotion_tf.util import fileio
 from emotion_tf.data import word_timings
 from emotion_tf.semantic import mfcc as mfcc_lib
 from emotion_tf.semantic import speech2vec

@@ -27,7 +27,7 @@ re-exports):
   quality.json        segment counts, training history, same-different AP (trained vs
                       untrained encoder), valence probe R^2 (vs shuffled targets)
   checkpoints/, tensorboard/
-Exit codes (emotion_tf.cli): 0 done; 1 the work failed or is incomplete (training
+Exit codes (emotion_tf.util.cli): 0 done; 1 the work failed or is incomplete (training
 collapsed: last good checkpoint kept; or some recordings could not be read: the others were
 used, each failure logged with its file); 2 bad input or usage (no usable recordings or
 segments, an --out that cannot be written or that holds a model with other settings:
@@ -43,7 +43,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from emotion_tf import fileio
+from emotion_tf.util import fileio
 from emotion_tf.data import corpus
 from emotion_tf.data import word_timings
 from emotion_tf.semantic import mfcc as mfcc_lib

@@ -14,8 +14,8 @@ from absl import logging
 
 from data_prep import lexicon
 from data_prep import train_word2vec_lib
-from emotion_tf import cli
-from emotion_tf import fileio
+from emotion_tf.util import cli
+from emotion_tf.util import fileio
 from emotion_tf.semantic import quality
 
 

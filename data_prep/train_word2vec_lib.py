@@ -13,7 +13,7 @@ gensim seeds each word's initial vector from `hashfxn(word + str(seed))`; Python
 is salted per process (PYTHONHASHSEED), so `deterministic_hash` (CRC-32) is passed instead.
 With more than one worker, thread scheduling makes results vary slightly between runs.
 
-Exit codes (emotion_tf.cli): 0 done, 2 bad input or usage (unreadable/empty text, no word
+Exit codes (emotion_tf.util.cli): 0 done, 2 bad input or usage (unreadable/empty text, no word
 reaching --min_count, an --out that cannot be written: checked before training), 130
 interrupted.
 """

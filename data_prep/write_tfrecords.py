@@ -16,8 +16,8 @@ from typing import Dict, Sequence
 from absl import flags
 
 from data_prep import write_tfrecords_lib
-from emotion_tf import cli
-from emotion_tf import config as config_lib
+from emotion_tf.util import cli
+from emotion_tf.util import config as config_lib
 
 
 def define_flags() -> None:

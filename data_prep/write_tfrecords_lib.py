@@ -39,7 +39,7 @@ refused with a message naming the holder; a lock left by a killed run is detecte
 is gone) and removed. Machine slices of one job (same settings, other --shard_index) may
 write one directory at once. Ctrl-C stops cleanly (exit 130); the rerun resumes.
 
-Exit codes (emotion_tf.cli): 0 done, 1 some recordings failed (the rest written), 2 bad
+Exit codes (emotion_tf.util.cli): 0 done, 1 some recordings failed (the rest written), 2 bad
 input or usage (nothing written), 130 interrupted.
 Outputs beside the shards: vocab.txt, metadata.json, report.json.
 """
@@ -66,8 +66,8 @@ from emotion_tf.data import frames as frames_lib
 from emotion_tf.data import word_timings as wt
 from emotion_tf import FRAME_HOP_SECONDS, FRAMES_PER_CHUNK, LABEL_NAMES, SAMPLE_RATE
 from emotion_tf import SAMPLES_PER_FRAME
-from emotion_tf import config as config_lib
-from emotion_tf import fileio
+from emotion_tf.util import config as config_lib
+from emotion_tf.util import fileio
 from emotion_tf.semantic import vectors as vec_io
 
 PARTS_DIR = ".parts"
@@ -78,7 +78,7 @@ LOCK_PREFIX = ".lock-"
 @dataclasses.dataclass(frozen=True)
 class WriteJobConfig:
   """What `python -m data_prep.write_tfrecords` writes; its flags are derived from these fields
-  (emotion_tf.config) and `write_config` runs it."""
+  (emotion_tf.util.config) and `write_config` runs it."""
   corpus: str = config_lib.field("", "SEWA-layout corpus directory (required).")
   embeddings: str = config_lib.field("", "Word vectors (.vec text format) (required).")
   out: str = config_lib.field("", "Output directory for shards and metadata (required).")

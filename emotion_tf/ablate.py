@@ -1,6 +1,7 @@
 """Ablations of the paper's Tables 2 and 3: `python -m emotion_tf.ablate --run_dir DIR`.
 
-Binary: flags and main. What each row trains and how results are stored: emotion_tf.ablate_lib.
+Binary: flags and main. What each row trains and how results are stored:
+emotion_tf.experiments.ablate_lib.
 """
 
 import os
@@ -9,10 +10,10 @@ import sys
 from absl import flags
 from absl import logging
 
-from emotion_tf import ablate_lib
-from emotion_tf import cli
-from emotion_tf import model_dir as model_dir_lib
-from emotion_tf import train_lib
+from emotion_tf.experiments import ablate_lib
+from emotion_tf.util import cli
+from emotion_tf.training import model_dir as model_dir_lib
+from emotion_tf.training import train_lib
 
 
 def define_flags() -> None:

@@ -7,7 +7,7 @@ Fits on Train, tunes window / label delay / regressor per dimension on Devel CCC
 the evaluation of `python -m emotion_tf.evaluate`: <out>/evaluation.json and
 <out>/predictions/<partition>/<id>.csv, plus <out>/baseline_model.json. LLDs are cached per
 recording in <out>/llds (rerun = resume). Prints the CCC table.
-Exit status (emotion_tf.cli): 0 ok; 1 some recordings were bad (named; the rest was
+Exit status (emotion_tf.util.cli): 0 ok; 1 some recordings were bad (named; the rest was
 evaluated) or a partition could not be evaluated; 2 bad flags, no corpus, or no usable
 Train/Devel recording.
 """
@@ -16,8 +16,8 @@ import sys
 
 from absl import flags
 
-from emotion_tf import baseline_lib
-from emotion_tf import cli
+from emotion_tf.experiments import baseline_lib
+from emotion_tf.util import cli
 
 
 def define_flags() -> None:

@@ -14,9 +14,9 @@ import sys
 from absl import flags
 from absl import logging
 
-from emotion_tf import cli
-from emotion_tf import config as config_lib
-from emotion_tf import evaluate_lib
+from emotion_tf.util import cli
+from emotion_tf.util import config as config_lib
+from emotion_tf.training import evaluate_lib
 
 FLAGS = flags.FLAGS
 

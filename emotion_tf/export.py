@@ -1,4 +1,4 @@
-"""Exports a trained model as a SavedModel for serving (signature: emotion_tf.export_lib).
+"""Exports a trained model as a SavedModel for serving (signature: emotion_tf.serving.export_lib).
 
   python -m emotion_tf.export --model_dir DIR [--which best] [--out EXPORT_DIR] [--force]
 
@@ -16,8 +16,8 @@ import sys
 
 from absl import flags
 
-from emotion_tf import cli
-from emotion_tf import export_lib
+from emotion_tf.util import cli
+from emotion_tf.serving import export_lib
 
 FLAGS = flags.FLAGS
 

@@ -10,7 +10,7 @@ Many files (a directory of wavs, a comma-separated list or a .txt list file) sha
 model and one read of the embeddings; each gets `<OUT_DIR>/<stem>.csv` (default: beside the wav,
 `<stem>.predictions.csv`), and --word_timings is then a directory of `<stem>.csv|.TextGrid`.
 Rows `name;time;arousal;valence;liking`, no header unless --csv_header. See
-emotion_tf.predict_api (the notebook API) and emotion_tf.predict_lib.
+emotion_tf.serving.predict_api (the notebook API) and emotion_tf.serving.predict_lib.
 
 Exit status: 0 all written; 1 some files failed (each named on stderr; the others are written);
 2 bad usage or an unusable single input / model / embeddings file.
@@ -24,10 +24,10 @@ import sys
 from absl import flags
 from absl import logging
 
-from emotion_tf import cli
-from emotion_tf import postprocess
-from emotion_tf import predict_api
-from emotion_tf import predict_lib
+from emotion_tf.util import cli
+from emotion_tf.training import postprocess
+from emotion_tf.serving import predict_api
+from emotion_tf.serving import predict_lib
 
 FLAGS = flags.FLAGS
 

@@ -1,13 +1,13 @@
 """Trains the emotion model: `python -m emotion_tf.train --data_dir DIR --model_dir DIR`.
 
 Rerunning the same command after a crash resumes from the last backup. The flags are derived
-from `train_lib.TrainConfig` and `models.ModelConfig` (emotion_tf.config); besides them:
+from `train_lib.TrainConfig` and `models.ModelConfig` (emotion_tf.util.config); besides them:
   --config_file FILE      JSON with sections "train" (or "training") and "model", e.g. a
                           model_dir's config.json, to rerun that configuration;
   --params_override S     'train.learning_rate=1e-3,model.variant=concat' (applied last);
   --flagfile FILE         as for any absl binary (examples in flags/).
 Precedence: dataclass defaults < --config_file < flags on the command line < --params_override.
-See emotion_tf/train_lib.py for the model directory layout.
+See emotion_tf/training/train_lib.py for the model directory layout.
 
 Before the first step every shard is read once and checked against metadata.json; a corrupt or
 truncated shard, a shard not matching the metadata, or a TFRecord directory marked incomplete
@@ -20,10 +20,10 @@ import sys
 from absl import flags
 from absl import logging
 
-from emotion_tf import cli
-from emotion_tf import config as config_lib
-from emotion_tf import train_lib
-from emotion_tf.models import ModelConfig
+from emotion_tf.util import cli
+from emotion_tf.util import config as config_lib
+from emotion_tf.training import train_lib
+from emotion_tf.model.models import ModelConfig
 
 FLAGS = flags.FLAGS
 SECTIONS = ("train", "model")

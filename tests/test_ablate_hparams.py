@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from emotion_tf import ablate_lib as ablate
+from emotion_tf.experiments import ablate_lib as ablate
 
 
 def read_events(directory):

@@ -5,11 +5,11 @@ import os
 import numpy as np
 import pytest
 
-from emotion_tf import ablate_lib
-from emotion_tf import evaluate_lib
-from emotion_tf import model_dir as model_dir_lib
-from emotion_tf import stats
-from emotion_tf import train_lib
+from emotion_tf.experiments import ablate_lib
+from emotion_tf.training import evaluate_lib
+from emotion_tf.training import model_dir as model_dir_lib
+from emotion_tf.training import stats
+from emotion_tf.training import train_lib
 from emotion_tf.data import schema
 
 SMALL = dict(cnn_filters=(4, 6, 8), fusion_units=8, lstm_units=8)

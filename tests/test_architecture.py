@@ -14,13 +14,13 @@ MAX_FUNCTION_LINES = 80
 
 BINARIES = {"emotion_tf/train.py", "emotion_tf/evaluate.py", "emotion_tf/export.py",
             "emotion_tf/predict.py", "emotion_tf/ablate.py", "emotion_tf/baseline.py"}
-FLAG_PLUMBING = {"emotion_tf/cli.py", "emotion_tf/config.py"}
+FLAG_PLUMBING = {"emotion_tf/util/cli.py", "emotion_tf/util/config.py"}
 
 # "path::qualified function name" -> why it may be longer than MAX_FUNCTION_LINES.
 LONG_FUNCTION_ALLOWLIST = {
     "emotion_tf/semantic/speech2vec.py::train": "Speech2Vec set-up (segments, skip-gram "
     "pairs, subsampling, probe set) and its replica step live beside the epoch loop, which "
-    "itself is short and runs on the shared emotion_tf.trainer.Trainer",
+    "itself is short and runs on the shared emotion_tf.training.trainer.Trainer",
 }
 
 

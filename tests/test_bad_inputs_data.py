@@ -1,7 +1,7 @@
 """Catalogue of bad inputs and faults of the data_prep binaries (issue 10, data side).
 
 Every case drives a binary through a subprocess (`python -m data_prep.<binary>`) on a tiny
-corpus of 3 s recordings and asserts (a) the exit code of `emotion_tf.cli` (0 ok, 1 some
+corpus of 3 s recordings and asserts (a) the exit code of `emotion_tf.util.cli` (0 ok, 1 some
 recordings failed, 2 bad input/usage, 130 Ctrl-C), (b) that the message names the file and the
 problem, and (c) that no good output is lost: the good recordings of a corpus are written and
 read back equal to their inputs, and an output directory that already held good shards is left
@@ -456,7 +456,7 @@ def test_output_that_is_a_regular_file_refused(good, tmp_path):
 
 def _lock_file(out, holder_pid, settings="other-settings", name="write_tfrecords.0-of-1"):
   import socket  # pylint: disable=g-import-not-at-top
-  from emotion_tf import fileio  # pylint: disable=g-import-not-at-top
+  from emotion_tf.util import fileio  # pylint: disable=g-import-not-at-top
   path = os.path.join(out, ".lock-" + name)
   with open(path, "w", encoding="utf-8") as f:
     json.dump({"pid": holder_pid, "host": socket.gethostname(), "started": "2026-01-01T00:00:00Z",

@@ -24,7 +24,7 @@ import pytest
 
 from emotion_tf.data.word_timings import WordTiming
 from emotion_tf.data.word_timings import write_timings_csv
-from emotion_tf import fileio
+from emotion_tf.util import fileio
 from emotion_tf.semantic.vectors import write_vec
 from data_fixtures import tiny_corpus  # noqa: F401  pylint: disable=unused-import
 from data_fixtures import tiny_tfrecords  # noqa: F401  pylint: disable=unused-import
@@ -71,9 +71,9 @@ def edited_copy(src, dst, **changes):
 def env(tiny_tfrecords, tiny_vec, tmp_path_factory):  # noqa: F811
   """A trained tiny model dir, its export, inputs for predict and edited TFRecord copies."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from emotion_tf import export_lib  # pylint: disable=g-import-not-at-top
-  from emotion_tf import train_lib  # pylint: disable=g-import-not-at-top
-  from emotion_tf.models import ModelConfig  # pylint: disable=g-import-not-at-top
+  from emotion_tf.serving import export_lib  # pylint: disable=g-import-not-at-top
+  from emotion_tf.training import train_lib  # pylint: disable=g-import-not-at-top
+  from emotion_tf.model.models import ModelConfig  # pylint: disable=g-import-not-at-top
   root = tmp_path_factory.mktemp("bad_inputs_model")
   data_dir = tiny_tfrecords[0]
   model_dir = str(root / "model")
@@ -161,7 +161,7 @@ def build_cases(e):
     f.write("Rec_01;0.0;0.1;0.2;0.3\n")
 
   def export_replaced(_):
-    from emotion_tf import export_lib  # pylint: disable=g-import-not-at-top
+    from emotion_tf.serving import export_lib  # pylint: disable=g-import-not-at-top
     meta = export_lib.read_export_metadata(earlier)
     assert meta["source"]["embeddings"]["sha256"] == fileio.file_sha256(e["vec"])
     assert not [n for n in os.listdir(r) if n.startswith((".new-", ".old-"))]
@@ -403,7 +403,7 @@ def test_shard_checks_name_the_field(env, tmp_path):
 
 
 def test_resume_with_other_embeddings_is_refused(env):
-  from emotion_tf import train_lib  # pylint: disable=g-import-not-at-top
+  from emotion_tf.training import train_lib  # pylint: disable=g-import-not-at-top
   with open(os.path.join(env["model_dir"], "config.json"), encoding="utf-8") as f:
     recorded = json.load(f)["embeddings"]
   assert recorded["sha256"] == fileio.file_sha256(env["vec"])   # what the shards were written with
@@ -417,8 +417,8 @@ def test_resume_with_other_embeddings_is_refused(env):
 
 
 def test_export_without_embeddings_hash_warns(env):
-  from emotion_tf import export_lib  # pylint: disable=g-import-not-at-top
-  from emotion_tf import predict_lib  # pylint: disable=g-import-not-at-top
+  from emotion_tf.serving import export_lib  # pylint: disable=g-import-not-at-top
+  from emotion_tf.serving import predict_lib  # pylint: disable=g-import-not-at-top
   meta = export_lib.read_export_metadata(env["export_dir"])
   assert export_lib.export_embeddings(meta)["sha256"] == fileio.file_sha256(env["vec"])
   old = dict(meta, source={k: v for k, v in meta["source"].items() if k != "embeddings"})

@@ -1,7 +1,8 @@
 """Catalogue of bad inputs, round two (issue 20, data side): label times, truncated audio,
 overlapping / empty transcripts, unreadable inputs, compressed or binary word vectors.
 
-As in test_bad_inputs_data.py, each case asserts the exit code of `emotion_tf.cli` (0 ok, 1 some
+As in test_bad_inputs_data.py, each case asserts the exit code of `emotion_tf.util.cli`
+(0 ok, 1 some
 recordings failed, 2 bad input), that the message names the file and the problem, and that no
 good output is lost: the good recordings beside a bad one are written and read back equal to
 their inputs. One writer subprocess covers every refused recording; flags are checked through

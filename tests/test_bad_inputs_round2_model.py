@@ -21,7 +21,7 @@ import tempfile
 import numpy as np
 import pytest
 
-from emotion_tf import fileio
+from emotion_tf.util import fileio
 from test_bad_inputs_model import env  # noqa: F401  pylint: disable=unused-import
 from test_bad_inputs_model import latest_backup_step
 from test_bad_inputs_model import run_binary
@@ -89,7 +89,7 @@ def can_drop_privileges():
 
 HOLD_LOCK = """
 import sys, time
-from emotion_tf import fileio
+from emotion_tf.util import fileio
 fileio.DirLock(sys.argv[1], sys.argv[2], sys.argv[3], prefix=sys.argv[4]).acquire()
 print("held", flush=True)
 time.sleep(600)
@@ -113,7 +113,7 @@ def lock_held_by_helper(directory, name, settings, prefix):
 def test_second_train_on_a_locked_model_dir_exits_2_then_stale_lock_is_removed(env, tmp_path):  # noqa: F811
   """A live run holds the model dir: `train` exits 2 naming the holder (pid, host, start) and
   changes nothing; once that process is gone its lock is stale and the next run takes it."""
-  from emotion_tf import train_lib  # pylint: disable=g-import-not-at-top
+  from emotion_tf.training import train_lib  # pylint: disable=g-import-not-at-top
   model_dir = str(tmp_path / "model")
   shutil.copytree(env["model_dir"], model_dir)
   before = tree(model_dir)
@@ -144,7 +144,7 @@ def test_resumed_training_removes_partial_saves_of_a_killed_run(env, tmp_path): 
   `.tmp-<host>-<pid>-` Keras/JSON temp of a dead process) is removed by the resumed run; a
   live process's temp stays; the finished checkpoints are resumed from."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from emotion_tf import train_lib  # pylint: disable=g-import-not-at-top
+  from emotion_tf.training import train_lib  # pylint: disable=g-import-not-at-top
   model_dir = str(tmp_path / "model")
   shutil.copytree(env["model_dir"], model_dir)
   step = latest_backup_step(model_dir)
@@ -172,8 +172,8 @@ def test_resumed_training_removes_partial_saves_of_a_killed_run(env, tmp_path): 
 
 
 def test_export_and_evaluate_refuse_a_live_writer_of_their_output(env, tmp_path):  # noqa: F811
-  from emotion_tf import evaluate_lib  # pylint: disable=g-import-not-at-top
-  from emotion_tf import export_lib  # pylint: disable=g-import-not-at-top
+  from emotion_tf.training import evaluate_lib  # pylint: disable=g-import-not-at-top
+  from emotion_tf.serving import export_lib  # pylint: disable=g-import-not-at-top
   out = str(tmp_path / "export")
   shutil.copytree(env["export_dir"], out)
   with export_lib.export_lock(out):
@@ -200,7 +200,7 @@ def test_next_export_removes_staging_of_killed_exports(env, tmp_path):  # noqa: 
   """Staging dirs named `.new|.old|.tmp-<host>-<pid>-<out>-*` of a dead process are removed by
   the next export to that --out; a live process's, another --out's and another host's stay;
   a previous export stranded in a killed swap's `.old-` dir is put back first."""
-  from emotion_tf import export_lib  # pylint: disable=g-import-not-at-top
+  from emotion_tf.serving import export_lib  # pylint: disable=g-import-not-at-top
   out = str(tmp_path / "export")
   host, dead = socket.gethostname(), dead_pid()
   stale = [f".new-{host}-{dead}-export-k1l2m3", f".tmp-{host}-{dead}-export-x_9y8z"]
@@ -223,7 +223,7 @@ def test_next_export_removes_staging_of_killed_exports(env, tmp_path):  # noqa: 
 def test_export_staging_names_carry_host_and_pid(tmp_path):
   """What the cleanup relies on: every staging prefix of an export is the owned-temp prefix
   of this process (`fileio.owned_temp_prefix`) plus the --out's name."""
-  from emotion_tf import export_lib  # pylint: disable=g-import-not-at-top
+  from emotion_tf.serving import export_lib  # pylint: disable=g-import-not-at-top
   for kind in ("new", "old", "tmp"):
     prefix = export_lib._staging_prefix(kind, str(tmp_path / "out"))  # pylint: disable=protected-access
     assert prefix == f".{kind}-{socket.gethostname()}-{os.getpid()}-out-"
@@ -355,7 +355,7 @@ def test_write_failure_messages_of_tensorflow_errors(tmp_path):
   """TensorFlow's file errors carry no errno: the words and the path of their message decide
   (a checkpoint save's ResourceExhaustedError, a summary writer's PermissionDeniedError)."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from emotion_tf import cli  # pylint: disable=g-import-not-at-top
+  from emotion_tf.util import cli  # pylint: disable=g-import-not-at-top
   path = str(tmp_path / "backup" / "ckpt-3_temp" / "part-00000")
   node = ("{{function_node __wrapped__SaveV2_dtypes_8_device_/job:localhost/replica:0/task:0/"
           "device:CPU:0}}")                     # device names look like paths: not named
@@ -391,9 +391,9 @@ def test_nan_learning_rate_is_refused_before_the_model_dir_exists(env, tmp_path)
     ("EvalConfig", [{}], None),
 ])
 def test_every_float_config_field_must_be_finite(cls_name, layers, needle):
-  from emotion_tf import config as config_lib  # pylint: disable=g-import-not-at-top
-  from emotion_tf import evaluate_lib, train_lib  # pylint: disable=g-import-not-at-top
-  from emotion_tf.models import ModelConfig  # pylint: disable=g-import-not-at-top
+  from emotion_tf.util import config as config_lib  # pylint: disable=g-import-not-at-top
+  from emotion_tf.training import evaluate_lib, train_lib  # pylint: disable=g-import-not-at-top
+  from emotion_tf.model.models import ModelConfig  # pylint: disable=g-import-not-at-top
   cls = {"TrainConfig": train_lib.TrainConfig, "ModelConfig": ModelConfig,
          "EvalConfig": evaluate_lib.EvalConfig}[cls_name]
   if needle is None:
@@ -411,7 +411,8 @@ def test_every_float_config_field_must_be_finite(cls_name, layers, needle):
 def test_corrupt_config_json_is_an_error_not_a_skipped_check(env, tmp_path, content):  # noqa: F811
   """issue 19: an unreadable or corrupt config.json made the embedding-space checks of resume
   and export pass silently; now both refuse it, naming the file, and change nothing."""
-  from emotion_tf import export_lib, train_lib  # pylint: disable=g-import-not-at-top
+  from emotion_tf.serving import export_lib
+  from emotion_tf.training import train_lib  # pylint: disable=g-import-not-at-top
   model_dir = str(tmp_path / "model")
   shutil.copytree(env["model_dir"], model_dir)
   config = os.path.join(model_dir, "config.json")
@@ -442,12 +443,12 @@ def test_corrupt_config_json_is_an_error_not_a_skipped_check(env, tmp_path, cont
 
 @pytest.fixture(scope="module")
 def predictor(env):  # noqa: F811
-  from emotion_tf import predict_api  # pylint: disable=g-import-not-at-top
+  from emotion_tf.serving import predict_api  # pylint: disable=g-import-not-at-top
   return predict_api.load(env["export_dir"])
 
 
 def test_notebook_api_refuses_many_channels_and_bad_sampling_rates(predictor):
-  from emotion_tf import predict_api  # pylint: disable=g-import-not-at-top
+  from emotion_tf.serving import predict_api  # pylint: disable=g-import-not-at-top
   with pytest.raises(ValueError, match=r"signal of shape \(3000, 4000\): a 2-D signal is "
                                        r"\[samples, channels\] .* at most 16 channels"):
     predictor.predict(np.zeros((3000, 4000), np.float32), 16000)
@@ -501,7 +502,7 @@ def test_predict_names_a_directory_called_x_wav(env, tmp_path):  # noqa: F811
   one_line_error(proc, f"{audio}/x.wav: is a directory, not an audio file")
   assert "all 1 of 1 word timings start at or after the end of the audio (1.50 s)" in proc.stderr
   assert os.listdir(out) == ["a.csv"]
-  from emotion_tf import predict_api, predict_lib  # pylint: disable=g-import-not-at-top
+  from emotion_tf.serving import predict_api, predict_lib  # pylint: disable=g-import-not-at-top
   with pytest.raises(predict_lib.PredictionInputError,
                      match=r"x.wav: directory \(a directory named like an audio file\) holds "
                            r"no .wav files"):

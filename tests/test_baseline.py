@@ -1,4 +1,4 @@
-"""Tests of the AVEC 2017 baseline (emotion_tf.baseline_lib, emotion_tf.baseline)."""
+"""Tests of the AVEC 2017 baseline (emotion_tf.experiments.baseline_lib, emotion_tf.baseline)."""
 import json
 import os
 import shutil
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from emotion_tf.data import corpus
-from emotion_tf import baseline_lib as bl
-from emotion_tf.ccc import concordance_cc_numpy
+from emotion_tf.experiments import baseline_lib as bl
+from emotion_tf.model.ccc import concordance_cc_numpy
 import data_fixtures
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -208,7 +208,7 @@ def test_lld_cache_is_reused_and_refreshed(tiny_corpus, tmp_path, monkeypatch):
 
 
 def test_ablation_table_has_the_baseline_row(tiny_corpus, tmp_path):
-  from emotion_tf import ablate_lib as ablate
+  from emotion_tf.experiments import ablate_lib as ablate
   out = str(tmp_path / "ablation")
   results = ablate.run_ablation(str(tmp_path / "no_tfrecords"), {}, out, epochs=1,
                                 learning_rate=1e-3, rows=["baseline"], corpus_dir=tiny_corpus)

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from emotion_tf import ccc
-from emotion_tf.losses import ConcordanceLoss
-from emotion_tf.metrics import ConcordanceCorrelation
+from emotion_tf.model import ccc
+from emotion_tf.model.losses import ConcordanceLoss
+from emotion_tf.model.metrics import ConcordanceCorrelation
 
 
 def reference_ccc(x, y):

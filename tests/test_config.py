@@ -1,4 +1,4 @@
-"""emotion_tf.config: flags derived from the config dataclasses, config files, overrides."""
+"""emotion_tf.util.config: flags derived from the config dataclasses, config files, overrides."""
 import dataclasses
 import json
 import os
@@ -8,10 +8,10 @@ import sys
 import pytest
 from absl import flags
 
-from emotion_tf import config as config_lib
-from emotion_tf import evaluate_lib
-from emotion_tf import train_lib
-from emotion_tf.models import ModelConfig
+from emotion_tf.util import config as config_lib
+from emotion_tf.training import evaluate_lib
+from emotion_tf.training import train_lib
+from emotion_tf.model.models import ModelConfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

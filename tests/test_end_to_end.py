@@ -11,11 +11,11 @@ import tensorflow as tf
 from emotion_tf.data import corpus
 from emotion_tf.data import frames as frames_lib
 from emotion_tf.data import word_timings as wt
-from emotion_tf import evaluate_lib
-from emotion_tf import export_lib
-from emotion_tf import train_lib
+from emotion_tf.training import evaluate_lib
+from emotion_tf.serving import export_lib
+from emotion_tf.training import train_lib
 from emotion_tf.data import pipeline
-from emotion_tf.models import ModelConfig
+from emotion_tf.model.models import ModelConfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -5,9 +5,9 @@ import os
 import numpy as np
 import pytest
 
-from emotion_tf import model_dir as model_dir_lib
-from emotion_tf import evaluate_lib
-from emotion_tf import stats
+from emotion_tf.training import model_dir as model_dir_lib
+from emotion_tf.training import evaluate_lib
+from emotion_tf.training import stats
 from emotion_tf.data import schema
 from emotion_tf.semantic.vectors import write_vec
 from test_export import SMALL

@@ -1,4 +1,4 @@
-"""One exit-code convention for every binary (emotion_tf/cli.py, README "Exit codes").
+"""One exit-code convention for every binary (emotion_tf/util/cli.py, README "Exit codes").
 
 Each binary is run in a subprocess twice: with an unknown flag (exit 2, the flag named) and with
 a required input missing (exit 2, the flag or file named). The subprocesses run a few at a time

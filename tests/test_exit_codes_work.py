@@ -16,7 +16,7 @@ data_prep.train_speech2vec (one unreadable recording among good ones; the rest i
 exit 130 of emotion_tf.ablate and data_prep.train_speech2vec (SIGINT once work is under way).
 The remaining binaries (export, synthesize, train_word2vec, align_embeddings) have no exit-1
 path (any failure is a bad input, exit 2), and every binary's Ctrl-C goes through
-emotion_tf.cli.run (checked below on the source of each binary).
+emotion_tf.util.cli.run (checked below on the source of each binary).
 """
 import ast
 import concurrent.futures
@@ -138,7 +138,7 @@ BINARY_FILES = ("emotion_tf/train.py", "emotion_tf/evaluate.py", "emotion_tf/exp
 
 @pytest.mark.parametrize("path", BINARY_FILES)
 def test_every_binary_runs_main_through_cli_run_and_never_swallows_ctrl_c(path):
-  """Ctrl-C -> 130 is emotion_tf.cli.run's; a binary keeps it only if its entry point calls
+  """Ctrl-C -> 130 is emotion_tf.util.cli.run's; a binary keeps it only if its entry point calls
   cli.run(main) and every handler of KeyboardInterrupt / BaseException (or bare except) in it
   re-raises."""
   with open(os.path.join(ROOT, path), encoding="utf-8") as f:

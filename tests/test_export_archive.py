@@ -12,8 +12,8 @@ import textwrap
 import numpy as np
 import pytest
 
-from emotion_tf import export_lib
-from emotion_tf.models import build_model
+from emotion_tf.serving import export_lib
+from emotion_tf.model.models import build_model
 from test_export import SMALL
 from test_export import SPF
 from test_export import keras_outputs

@@ -1,4 +1,4 @@
-"""emotion_tf.fileio: output-path checks, content records, directory locks (no TensorFlow)."""
+"""emotion_tf.util.fileio: output-path checks, content records, directory locks (no TensorFlow)."""
 
 import json
 import os
@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from emotion_tf import fileio
+from emotion_tf.util import fileio
 
 
 def test_check_output_dir_and_file(tmp_path):

@@ -4,10 +4,10 @@ import pytest
 import keras
 import tensorflow as tf
 
-from emotion_tf.layers import ConcatFusion
-from emotion_tf.layers import DisentangledAttentionFusion
-from emotion_tf.layers import PairAttention
-from emotion_tf.layers import ParalinguisticCNN
+from emotion_tf.model.layers import ConcatFusion
+from emotion_tf.model.layers import DisentangledAttentionFusion
+from emotion_tf.model.layers import PairAttention
+from emotion_tf.model.layers import ParalinguisticCNN
 
 
 def numpy_attention(x1, x2, q):

@@ -4,10 +4,10 @@ import pytest
 import keras
 import tensorflow as tf
 
-from emotion_tf.losses import ConcordanceLoss
-from emotion_tf.models import VARIANTS
-from emotion_tf.models import ModelConfig
-from emotion_tf.models import build_model
+from emotion_tf.model.losses import ConcordanceLoss
+from emotion_tf.model.models import VARIANTS
+from emotion_tf.model.models import ModelConfig
+from emotion_tf.model.models import build_model
 
 SMALL = dict(semantic_dim=6, cnn_filters=(4, 6, 8), fusion_units=8, lstm_units=8)
 

@@ -77,8 +77,8 @@ def test_two_worker_job_on_loopback_equals_one_worker(tiny_tfrecords, tmp_path):
   import keras  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from emotion_tf import train_lib  # pylint: disable=g-import-not-at-top
-  from emotion_tf.models import ModelConfig  # pylint: disable=g-import-not-at-top
+  from emotion_tf.training import train_lib  # pylint: disable=g-import-not-at-top
+  from emotion_tf.model.models import ModelConfig  # pylint: disable=g-import-not-at-top
   one_dir = tmp_path / "one"
   losses = []
   train_lib.train(

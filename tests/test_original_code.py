@@ -15,16 +15,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from emotion_tf import config as config_lib
-from emotion_tf import losses
-from emotion_tf import train_lib
+from emotion_tf.util import config as config_lib
+from emotion_tf.model import losses
+from emotion_tf.training import train_lib
 from emotion_tf.data import corpus
 from emotion_tf.data import frames as frames_lib
 from emotion_tf.data import pipeline
 from emotion_tf.data import schema
-from emotion_tf.layers.peephole_lstm import PeepholeLSTMCell
-from emotion_tf.models import ModelConfig
-from emotion_tf.models import build_model
+from emotion_tf.model.layers.peephole_lstm import PeepholeLSTMCell
+from emotion_tf.model.models import ModelConfig
+from emotion_tf.model.models import build_model
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PRESET = os.path.join(ROOT, "flags", "original_code.json")
@@ -363,8 +363,8 @@ def test_train_binary_with_original_code_preset(tiny_tfrecords, tmp_path):
   assert re.search(r"eval CCC a=-?\d", proc.stderr), proc.stderr[-2000:]   # Devel evaluated
   assert os.path.exists(os.path.join(model_dir, "best.keras"))
   # evaluate's path packs the Test audio the same way (the model reads it from its config).
-  from emotion_tf import evaluate_lib  # pylint: disable=g-import-not-at-top
-  from emotion_tf import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
+  from emotion_tf.training import evaluate_lib  # pylint: disable=g-import-not-at-top
+  from emotion_tf.training import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
   model = model_dir_lib.load_trained_model(model_dir, "best")
   assert model.config.interlocutor_frames
   summary = evaluate_lib.evaluate_partition(model, data_dir, "test", batch_size=5)
@@ -372,7 +372,7 @@ def test_train_binary_with_original_code_preset(tiny_tfrecords, tmp_path):
 
 
 def test_export_refuses_interlocutor_model(tmp_path):
-  from emotion_tf import export_lib  # pylint: disable=g-import-not-at-top
+  from emotion_tf.serving import export_lib  # pylint: disable=g-import-not-at-top
   model = build_model(_tiny_original_config())
   target = tmp_path / "export"
   with pytest.raises(export_lib.ExportError, match="interlocutor_frames"):

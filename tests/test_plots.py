@@ -5,8 +5,8 @@ import os
 import numpy as np
 import pytest
 
-from emotion_tf import evaluate_lib
-from emotion_tf import plots
+from emotion_tf.training import evaluate_lib
+from emotion_tf.training import plots
 from test_evaluation import RECORDINGS
 from test_evaluation import write_tiny_tfrecords
 from test_export import make_model_dir
@@ -73,7 +73,7 @@ def test_evaluate_writes_one_png_per_recording_and_training_image_matches(tmp_pa
   assert not os.path.exists(tmp_path / "np" / "plots")
 
   # TensorBoard image of training: the same figure for the first Devel recording, decoded.
-  from emotion_tf import train_lib  # pylint: disable=g-import-not-at-top
+  from emotion_tf.training import train_lib  # pylint: disable=g-import-not-at-top
   config = train_lib.TrainConfig(data_dir=data_dir, model_dir=str(tmp_path / "m2"),
                                 eval_partition="devel", batch_size=4)
   image = train_lib._eval_curve_image(model, config, None)  # pylint: disable=protected-access

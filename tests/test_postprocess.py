@@ -1,4 +1,4 @@
-"""emotion_tf.postprocess: shift/smoothing against numpy and scipy references, Devel tuning
+"""emotion_tf.training.postprocess: shift/smoothing against numpy and scipy references, Devel tuning
 recovering a known lag, the file round trip, and `emotion_tf.evaluate --postprocess`."""
 
 import json
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter1d
 
-from emotion_tf import evaluate_lib
-from emotion_tf import postprocess
+from emotion_tf.training import evaluate_lib
+from emotion_tf.training import postprocess
 from test_evaluation import reference_ccc
 from test_evaluation import reference_predictions
 from test_evaluation import setup  # noqa: F401  (module fixture: tiny TFRecords + model dir)

@@ -11,8 +11,8 @@ from emotion_tf.data import frames as frames_lib
 from emotion_tf.data.word_timings import WordTiming
 from emotion_tf.data.word_timings import write_textgrid
 from emotion_tf.data.word_timings import write_timings_csv
-from emotion_tf import export_lib
-from emotion_tf import predict_lib
+from emotion_tf.serving import export_lib
+from emotion_tf.serving import predict_lib
 from emotion_tf.data import schema
 from emotion_tf.semantic.vectors import write_vec
 from test_export import SMALL
@@ -41,7 +41,7 @@ def reference_semantic(timings, frames, vocab):
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
   import keras  # pylint: disable=g-import-not-at-top
-  from emotion_tf.models import build_model  # pylint: disable=g-import-not-at-top
+  from emotion_tf.model.models import build_model  # pylint: disable=g-import-not-at-top
   root = tmp_path_factory.mktemp("predict")
   rng = np.random.default_rng(0)
   keras.utils.set_random_seed(11)
@@ -162,7 +162,7 @@ def test_cli_postprocess_file_shifts_and_smooths(setup, tmp_path):
   """--postprocess: the written CSV is the raw prediction shifted and Gaussian-smoothed per
   dimension (scipy reference); a file made for another hop is refused naming it (exit 2)."""
   from scipy.ndimage import gaussian_filter1d  # pylint: disable=g-import-not-at-top
-  from emotion_tf import postprocess  # pylint: disable=g-import-not-at-top
+  from emotion_tf.training import postprocess  # pylint: disable=g-import-not-at-top
   pp_path = str(tmp_path / "postprocess.json")
   postprocess.write(pp_path, postprocess.PostProcessing((0.2, 0.0, -0.1), (0.3, 0.0, 0.1)), {})
   out = str(tmp_path / "pred.csv")

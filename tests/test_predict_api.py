@@ -7,9 +7,9 @@ import pytest
 
 from emotion_tf.data.word_timings import WordTiming
 from emotion_tf.data.word_timings import write_timings_csv
-from emotion_tf import export_lib
-from emotion_tf import predict_lib
-from emotion_tf import predict_api
+from emotion_tf.serving import export_lib
+from emotion_tf.serving import predict_lib
+from emotion_tf.serving import predict_api
 from emotion_tf.semantic.vectors import write_vec
 from data_fixtures import write_wav
 from test_export import SMALL
@@ -29,7 +29,7 @@ def band_limited(t):
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
   import keras  # pylint: disable=g-import-not-at-top
-  from emotion_tf.models import build_model  # pylint: disable=g-import-not-at-top
+  from emotion_tf.model.models import build_model  # pylint: disable=g-import-not-at-top
   root = tmp_path_factory.mktemp("predict_api")
   keras.utils.set_random_seed(17)
   model = build_model(**SMALL)

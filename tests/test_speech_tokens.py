@@ -10,8 +10,8 @@ import pytest
 from emotion_tf.data import corpus
 from emotion_tf.data import frames as frames_lib
 from emotion_tf.data import word_timings as wt
-from emotion_tf import export_lib
-from emotion_tf import predict_lib
+from emotion_tf.serving import export_lib
+from emotion_tf.serving import predict_lib
 from emotion_tf.semantic import mfcc as mfcc_lib
 from emotion_tf.semantic import segmenter
 from emotion_tf.semantic import segments as segments_lib
@@ -122,7 +122,7 @@ def test_fill_frames_against_brute_force():
 
 def _serving_export(root, frontend_dirs):
   import keras  # pylint: disable=g-import-not-at-top
-  from emotion_tf.models import build_model  # pylint: disable=g-import-not-at-top
+  from emotion_tf.model.models import build_model  # pylint: disable=g-import-not-at-top
   keras.utils.set_random_seed(5)
   export_dir = str(root / "export")
   export_lib.export_saved_model(build_model(**SMALL), export_dir)

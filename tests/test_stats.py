@@ -1,9 +1,9 @@
-"""Bootstrap CIs over recordings (emotion_tf.stats) against naive concatenation of frames."""
+"""Bootstrap CIs over recordings (emotion_tf.training.stats) vs naive concatenation of frames."""
 import numpy as np
 import pytest
 
-from emotion_tf import stats
-from emotion_tf.ccc import concordance_cc_numpy
+from emotion_tf.training import stats
+from emotion_tf.model.ccc import concordance_cc_numpy
 
 
 def make_recordings(seed, num=7, noise=0.5, offset=0.0):
@@ -136,7 +136,7 @@ def test_paired_difference_of_seed_means_against_naive():
 
 def test_statistics_stored_in_an_evaluation_summary_round_trip_through_json():
   import json  # pylint: disable=g-import-not-at-top
-  from emotion_tf import evaluate_lib  # pylint: disable=g-import-not-at-top
+  from emotion_tf.training import evaluate_lib  # pylint: disable=g-import-not-at-top
   labels, preds = make_recordings(8)
   summary = json.loads(json.dumps(evaluate_lib.ccc_summary(labels, preds)))
   ids, s = stats.summary_statistics(summary)

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from data_prep import synthesize_lib as synthesize
-from emotion_tf import cli
+from emotion_tf.util import cli
 from data_fixtures import tree_bytes
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -14,7 +14,7 @@ import pytest
 from data_fixtures import tree_bytes
 from data_prep import synthesize_lib as synthesize
 from data_prep import synthesize_podcast as podcast
-from emotion_tf import cli
+from emotion_tf.util import cli
 from emotion_tf.data import corpus
 from emotion_tf.data import frames
 from emotion_tf.data import word_timings as wt

@@ -10,7 +10,7 @@ import soundfile as sf
 from data_prep import synthesize_lib as synthesize
 from emotion_tf.data import word_timings as wt
 from emotion_tf import SAMPLE_RATE
-from emotion_tf import cli
+from emotion_tf.util import cli
 
 needs_flite = pytest.mark.skipif(shutil.which("flite") is None, reason="flite not installed")
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from emotion_tf import train_lib
+from emotion_tf.training import train_lib
 from emotion_tf.data import pipeline
-from emotion_tf.models import ModelConfig
+from emotion_tf.model.models import ModelConfig
 
 SMALL = ModelConfig(semantic_dim=8, cnn_filters=(4, 6, 8), fusion_units=8, lstm_units=8)
 
@@ -60,7 +60,7 @@ def test_two_replicas_match_one_device(tiny_tfrecords, tmp_path, clip_norm):
 
 def build_initial_weights(model_config, seed=3):
   keras.utils.set_random_seed(seed)
-  from emotion_tf.models import build_model
+  from emotion_tf.model.models import build_model
   return build_model(model_config).get_weights()
 
 

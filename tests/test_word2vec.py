@@ -79,4 +79,4 @@ def test_cli_writes_vec_and_fails_on_empty_text(tmp_path):
   (tmp_path / "e.txt").write_text("")
   r = subprocess.run(cmd[:4] + [str(tmp_path / "e.txt")] + cmd[5:], capture_output=True, text=True,
                      env=env, cwd=ROOT, timeout=120)
-  assert r.returncode == 2 and "text corpus is empty" in r.stderr  # bad input (emotion_tf.cli)
+  assert r.returncode == 2 and "text corpus is empty" in r.stderr  # bad input (emotion_tf.util.cli)

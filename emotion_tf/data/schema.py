@@ -32,7 +32,7 @@ import numpy as np
 import tensorflow as tf
 
 from emotion_tf import FRAMES_PER_CHUNK, LABEL_NAMES, SAMPLES_PER_FRAME
-from emotion_tf import fileio
+from emotion_tf.util import fileio
 
 SCHEMA_VERSION = 2
 READABLE_SCHEMA_VERSIONS = (1, 2)   # 2 adds subject_turn; version 1 shards read as all ones

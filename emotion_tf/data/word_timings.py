@@ -15,7 +15,7 @@ from typing import Iterable, List, NamedTuple, Optional, Sequence, Tuple
 from absl import logging
 
 from emotion_tf.data import corpus
-from emotion_tf import fileio
+from emotion_tf.util import fileio
 
 
 class WordTiming(NamedTuple):

@@ -39,7 +39,7 @@ import numpy as np
 import tensorflow as tf
 
 from emotion_tf import SAMPLE_RATE
-from emotion_tf import fileio
+from emotion_tf.util import fileio
 
 
 def _round_half_up(x: float) -> int:

@@ -32,7 +32,7 @@ from typing import Dict, Optional, Sequence, Tuple
 import numpy as np
 from absl import logging
 
-from emotion_tf import fileio
+from emotion_tf.util import fileio
 from emotion_tf.semantic import alignment
 from emotion_tf.semantic import mfcc as mfcc_lib
 

@@ -9,7 +9,7 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
-from emotion_tf import fileio
+from emotion_tf.util import fileio
 
 
 class VecFormatError(ValueError):

@@ -14,8 +14,8 @@ from typing import Optional, Sequence
 import numpy as np
 
 from emotion_tf import FRAME_HOP_SECONDS, LABEL_NAMES
-from emotion_tf.ccc import concordance_cc_numpy
-from emotion_tf import fileio
+from emotion_tf.model.ccc import concordance_cc_numpy
+from emotion_tf.util import fileio
 
 FIGURE_SIZE = (10.0, 7.0)   # inches
 DPI = 100                   # -> 1000 x 700 pixels

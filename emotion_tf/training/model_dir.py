@@ -22,8 +22,8 @@ from typing import Any, Dict, List, Optional
 import keras
 from absl import logging
 
-from emotion_tf import fileio
-from emotion_tf import models
+from emotion_tf.util import fileio
+from emotion_tf.model import models
 
 RUN_CONFIG = "config.json"
 MODEL_CONFIG = "model_config.json"

@@ -47,9 +47,9 @@ import tensorflow as tf
 from absl import logging
 
 import emotion_tf
-from emotion_tf import fileio
-from emotion_tf import model_dir as model_dir_lib
-from emotion_tf.models import EmotionRecognitionModel
+from emotion_tf.util import fileio
+from emotion_tf.training import model_dir as model_dir_lib
+from emotion_tf.model.models import EmotionRecognitionModel
 
 SIGNATURE_KEY = "serving_default"
 METADATA_SIGNATURE_KEY = "metadata"

@@ -25,8 +25,8 @@ import numpy as np
 from absl import logging
 
 from emotion_tf import FRAME_HOP_SECONDS, LABEL_NAMES
-from emotion_tf import fileio
-from emotion_tf.ccc import concordance_cc_numpy
+from emotion_tf.util import fileio
+from emotion_tf.model.ccc import concordance_cc_numpy
 
 FILENAME = "postprocess.json"
 DEFAULT_SHIFTS_S = (-1.0, -0.5, -0.2, 0.0, 0.2, 0.5, 1.0)

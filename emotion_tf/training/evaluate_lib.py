@@ -6,7 +6,7 @@
   * per-recording prediction CSVs `name;time;arousal;valence;liking` at 10 Hz, no header (the
     labels contract of DESIGN.md), `time` = frame index * hop (0.1 s);
   * a 95 % bootstrap confidence interval of each concatenated CCC and of their mean, resampling
-    recordings with replacement (emotion_tf.stats; seed and number of resamples recorded);
+    recordings with replacement (emotion_tf.training.stats; seed and number of resamples recorded);
   * a JSON summary.
 
 The partition is read in eval mode (chunks in order, no shuffling), the model predicts each
@@ -24,14 +24,14 @@ import tensorflow as tf
 from absl import logging
 
 from emotion_tf import FRAME_HOP_SECONDS, LABEL_NAMES
-from emotion_tf import plots as plotting
-from emotion_tf import postprocess as postprocess_lib
-from emotion_tf import config as config_lib
-from emotion_tf import fileio
-from emotion_tf import model_dir as model_dir_lib
-from emotion_tf import models  # noqa: F401  (registers the serializable model and layers)
-from emotion_tf import stats
-from emotion_tf.ccc import concordance_cc_numpy
+from emotion_tf.training import plots as plotting
+from emotion_tf.training import postprocess as postprocess_lib
+from emotion_tf.util import config as config_lib
+from emotion_tf.util import fileio
+from emotion_tf.training import model_dir as model_dir_lib
+from emotion_tf.model import models  # noqa: F401  (registers the serializable model and layers)
+from emotion_tf.training import stats
+from emotion_tf.model.ccc import concordance_cc_numpy
 from emotion_tf.data import pipeline
 from emotion_tf.data import schema
 
@@ -62,7 +62,8 @@ class EvalConfig:
       False, "Evaluate a TFRecord directory whose metadata.json says \"complete\": false (some "
       "recordings failed to write); by default such a directory is refused, naming them.")
   postprocess: str = config_lib.field(
-      "", "Post-processing of the predictions (emotion_tf.postprocess): empty = none; 'devel' = "
+      "", "Post-processing of the predictions (emotion_tf.training.postprocess): empty = none; "
+      "'devel' = "
       "choose a time shift and Gaussian smoothing per dimension on the Devel partition of "
       "--data_dir (written to <out>/postprocess.json) and apply them to every partition; or "
       "the path of such a postprocess.json to apply. The raw CCC stays in 'ccc_raw'.")
@@ -317,7 +318,7 @@ def run_evaluation(model_dir: str, data_dir: str, partitions: Iterable[str],
   Writes `<out_dir>/evaluation.json` (the summary returned, without per-frame arrays),
   `<out_dir>/predictions/<partition>/<recording_id>.csv` and, with `plots`,
   `<out_dir>/plots/<partition>/<recording_id>.png` (gold vs prediction per dimension with the
-  recording's CCC, `emotion_tf.plots`). `out_dir` defaults to
+  recording's CCC, `emotion_tf.training.plots`). `out_dir` defaults to
   `<model_dir>/evaluation_<which>`. `embeddings`: optional .vec file swapped in via word_index.
   A partition that fails (e.g. no shards) is reported under 'errors' and the others still run.
   `out_dir` is locked while it is written (`.lock-evaluate.run`, fileio.DirLock: a second

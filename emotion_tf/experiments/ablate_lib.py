@@ -27,14 +27,14 @@ import numpy as np
 from absl import logging
 
 from emotion_tf import LABEL_NAMES
-from emotion_tf import baseline_lib
-from emotion_tf import evaluate_lib
-from emotion_tf import fileio
-from emotion_tf import model_dir as model_dir_lib
-from emotion_tf import stats
-from emotion_tf import train_lib
+from emotion_tf.experiments import baseline_lib
+from emotion_tf.training import evaluate_lib
+from emotion_tf.util import fileio
+from emotion_tf.training import model_dir as model_dir_lib
+from emotion_tf.training import stats
+from emotion_tf.training import train_lib
 from emotion_tf.data import schema
-from emotion_tf.models import ModelConfig
+from emotion_tf.model.models import ModelConfig
 
 ROWS = (
     # (table, row name, variant, space)
@@ -180,7 +180,7 @@ def run_ablation(data_dir: str, spaces: Dict[str, str], out_dir: str, *, epochs:
     rows: row names to run (default all whose space is available).
     model_overrides: extra ModelConfig fields (e.g. smaller LSTM for tests).
     corpus_dir: the SEWA-layout corpus; when given, adds the eGeMAPS baseline row
-      (emotion_tf.baseline_lib, outputs in <out_dir>/baseline).
+      (emotion_tf.experiments.baseline_lib, outputs in <out_dir>/baseline).
     allow_incomplete: train on a TFRecord directory marked `"complete": false`.
     bootstrap_resamples: resamples of the paired bootstrap of `compare_rows` (ablation.json
       'comparisons'); 0 = none.

@@ -28,12 +28,12 @@ import tensorflow as tf
 from emotion_tf import LABEL_NAMES
 from emotion_tf import SAMPLE_RATE
 from emotion_tf import SAMPLES_PER_FRAME
-from emotion_tf import config as config_lib
-from emotion_tf.layers import ConcatFusion
-from emotion_tf.layers import DisentangledAttentionFusion
-from emotion_tf.layers import ParalinguisticCNN
-from emotion_tf.layers.paralinguistic import CNN_MODES
-from emotion_tf.layers.peephole_lstm import peephole_lstm
+from emotion_tf.util import config as config_lib
+from emotion_tf.model.layers import ConcatFusion
+from emotion_tf.model.layers import DisentangledAttentionFusion
+from emotion_tf.model.layers import ParalinguisticCNN
+from emotion_tf.model.layers.paralinguistic import CNN_MODES
+from emotion_tf.model.layers.peephole_lstm import peephole_lstm
 
 VARIANTS = ("paralinguistic", "semantic", "concat", "disentangled_attention")
 LSTM_CELLS = ("keras", "peephole")

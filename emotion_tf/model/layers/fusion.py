@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from emotion_tf.layers.attention import PairAttention
+from emotion_tf.model.layers.attention import PairAttention
 
 
 @keras.saving.register_keras_serializable(package="emotion_tf")

@@ -5,7 +5,7 @@ from typing import Sequence, Union
 import keras
 import tensorflow as tf
 
-from emotion_tf import ccc
+from emotion_tf.model import ccc
 
 # Per-dimension weights of L = sum_k w_k (1 - rho_c,k) (Eq. 8 per dimension k = a, v, l).
 #   mean:     (L_a + L_v + L_l) / 3, the paper (Sec. 5.2);

@@ -23,7 +23,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from emotion_tf import LABEL_NAMES
-from emotion_tf import ccc as ccc_lib
+from emotion_tf.model import ccc as ccc_lib
 
 DEFAULT_RESAMPLES = 1000
 DEFAULT_CONFIDENCE = 0.95
@@ -39,7 +39,7 @@ def recording_statistics(labels: Mapping[str, np.ndarray], predictions: Mapping[
 
   Returns:
     float64 [R, 6, dims]: rows count, sum x, sum y, sum x^2, sum y^2, sum xy
-    (the row order of `emotion_tf.ccc`).
+    (the row order of `emotion_tf.model.ccc`).
   """
   ids = sorted(labels) if ids is None else list(ids)
   if not ids:

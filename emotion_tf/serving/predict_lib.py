@@ -25,9 +25,9 @@ from absl import logging
 from emotion_tf.data import corpus
 from emotion_tf.data import frames as frames_lib
 from emotion_tf.data import word_timings as wt
-from emotion_tf import evaluate_lib
-from emotion_tf import export_lib
-from emotion_tf import fileio
+from emotion_tf.training import evaluate_lib
+from emotion_tf.serving import export_lib
+from emotion_tf.util import fileio
 from emotion_tf.semantic import vectors as vec_io
 
 

@@ -6,7 +6,7 @@ import keras
 import tensorflow as tf
 
 from emotion_tf import LABEL_NAMES
-from emotion_tf import ccc
+from emotion_tf.model import ccc
 
 
 @keras.saving.register_keras_serializable(package="emotion_tf")
@@ -18,7 +18,7 @@ class ConcordanceCorrelation(keras.metrics.Metric):
   CCC of the concatenated partition (the AVEC convention), whatever the batch
   split. Under a strategy, reduce per-replica statistics with
   `strategy.reduce(SUM, ...)` and feed them with `update_from_statistics` in the
-  cross-replica context (what `emotion_tf.train_lib` does); statistics from
+  cross-replica context (what `emotion_tf.training.train_lib` does); statistics from
   several replicas or workers add up exactly.
 
   update_state(y_true [batch, frames, dims], y_pred [same], sample_weight=mask

@@ -1,6 +1,6 @@
 """Notebook / batch prediction API on top of an export (`emotion_tf.export`).
 
-    from emotion_tf import predict_api
+    from emotion_tf.serving import predict_api
     model = predict_api.load("runs/demo/export")               # load once ...
     df = model.predict(signal, sampling_rate)                   # ... predict many signals
     df = model.predict_file("rec.wav", word_timings="rec.csv", embeddings="space.vec")
@@ -12,7 +12,7 @@ as librosa returns both work; at most `MAX_CHANNELS` = 16 channels, so a [3000, 
 refused rather than averaged over 3 000 "channels"); integer PCM is scaled to [-1, 1). It is
 mixed to mono float32, resampled to the model's rate (22 050 Hz) with
 `scipy.signal.resample_poly`, cut to whole 0.1 s frames, and the export runs once over the
-whole recording (see `emotion_tf.predict_lib`).
+whole recording (see `emotion_tf.serving.predict_lib`).
 `sampling_rate` must be a positive whole number of Hz (NaN, inf, 0, 22050.5 are refused).
 
 The result has one row per frame: `time` (seconds, k * hop) and one column per output of the
@@ -38,12 +38,12 @@ from absl import logging
 from emotion_tf.data import corpus
 from emotion_tf.data import frames as frames_lib
 from emotion_tf.data import word_timings as wt
-from emotion_tf import cli
-from emotion_tf import evaluate_lib
-from emotion_tf import export_lib
-from emotion_tf import fileio
-from emotion_tf import postprocess
-from emotion_tf import predict_lib
+from emotion_tf.util import cli
+from emotion_tf.training import evaluate_lib
+from emotion_tf.serving import export_lib
+from emotion_tf.util import fileio
+from emotion_tf.training import postprocess
+from emotion_tf.serving import predict_lib
 
 TIME_COLUMN = "time"
 MAX_CHANNELS = 16   # of a 2-D signal's channel axis (its shorter one)

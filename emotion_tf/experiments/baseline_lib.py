@@ -34,7 +34,7 @@ import numpy as np
 from absl import logging
 
 from emotion_tf import LABEL_NAMES
-from emotion_tf import fileio
+from emotion_tf.util import fileio
 
 ANCHORS = ("centre", "end")
 REGRESSORS = ("ridge", "svr")
@@ -336,7 +336,7 @@ def tune(train: Mapping[str, RecordingData], devel: Mapping[str, RecordingData],
   """
   if not train or not devel:
     raise ValueError("tuning needs at least one Train and one Devel recording")
-  from emotion_tf.ccc import concordance_cc_numpy  # pylint: disable=g-import-not-at-top
+  from emotion_tf.model.ccc import concordance_cc_numpy  # pylint: disable=g-import-not-at-top
   names = tuple(label_names)
   best: Dict[str, Tuple[float, Setting, Any]] = {}
   table = []
@@ -452,7 +452,7 @@ def run_baseline(corpus_dir: str, out_dir: str, partitions: Sequence[str] = ("de
       raise corpus.CorpusError(f"{corpus_dir}: no usable {p.capitalize()} recording "
                                f"(needed to {'fit' if p == 'train' else 'tune'} the baseline)"
                                + (f"; errors: {rec_errors}" if rec_errors else ""))
-  from emotion_tf import evaluate_lib  # pylint: disable=g-import-not-at-top  (imports TF)
+  from emotion_tf.training import evaluate_lib  # pylint: disable=g-import-not-at-top  (imports TF)
   tuned = tune(data["train"], data["devel"], settings, LABEL_NAMES, seed)
   model_file = os.path.join(out_dir, MODEL_FILENAME)
   described = tuned.describe()

@@ -15,7 +15,7 @@ epoch, best metric) is written every `backup_every_steps` steps and at each epoc
 restores it and continues from the saved step: the data order of an epoch is a
 function of (seed, epoch), and the finished steps of the interrupted epoch are skipped.
 
-Model directory layout: emotion_tf.model_dir.
+Model directory layout: emotion_tf.training.model_dir.
 """
 
 import dataclasses
@@ -33,19 +33,19 @@ import numpy as np
 import tensorflow as tf
 
 from emotion_tf import LABEL_NAMES
-from emotion_tf import ccc
-from emotion_tf import plots
-from emotion_tf import config as config_lib
-from emotion_tf import fileio
-from emotion_tf import losses
-from emotion_tf import model_dir as model_dir_lib
+from emotion_tf.model import ccc
+from emotion_tf.training import plots
+from emotion_tf.util import config as config_lib
+from emotion_tf.util import fileio
+from emotion_tf.model import losses
+from emotion_tf.training import model_dir as model_dir_lib
 from emotion_tf.data import pipeline
 from emotion_tf.data import schema
-from emotion_tf.metrics import ConcordanceCorrelation
-from emotion_tf.models import ModelConfig
-from emotion_tf.models import build_model
-from emotion_tf.models import frame_mask
-from emotion_tf.trainer import Trainer
+from emotion_tf.model.metrics import ConcordanceCorrelation
+from emotion_tf.model.models import ModelConfig
+from emotion_tf.model.models import build_model
+from emotion_tf.model.models import frame_mask
+from emotion_tf.training.trainer import Trainer
 
 MODEL_INPUTS = ("audio", "semantic", "num_frames")
 OPTIMIZERS = ("adam", "sgd")
@@ -64,7 +64,7 @@ class TrainingDivergedError(RuntimeError):
 class TrainConfig:
   """Training hyperparameters; defaults are the paper's (Sec. 5.1).
 
-  The one source of the training flags of `python -m emotion_tf.train` (emotion_tf.config).
+  The one source of the training flags of `python -m emotion_tf.train` (emotion_tf.util.config).
   """
   data_dir: str = config_lib.field(
       "", "Directory of TFRecord shards + metadata.json (python -m data_prep.write_tfrecords).")

@@ -1,0 +1,1 @@
+"""Serving: export of the SavedModel, the inference path, prediction CSVs."""

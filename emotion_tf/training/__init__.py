@@ -1,0 +1,1 @@
+"""Training: run loop, steps, set-up checks, evaluation, post-processing, plots, model dirs."""
