@@ -22,12 +22,12 @@ from typing import Sequence
 
 from absl import flags
 
-from data_prep import synthesize_lib
+from data_prep import synthesize_designs, synthesize_lib
 from emotion_tf.util import cli
 
 
 def define_flags() -> None:
-  flags.DEFINE_enum("design", "sewa", list(synthesize_lib.DESIGNS),
+  flags.DEFINE_enum("design", "sewa", list(synthesize_designs.DESIGNS),
                     "Corpus design: 'sewa' (arousal in prosody, valence in words, word_timings/, "
                     "22.05 kHz mono) or 'podcast' (sentence transcripts only, 48 kHz stereo, "
                     "other voices/vocabulary/labels; see data_prep/synthesize_podcast.py).")
@@ -77,7 +77,7 @@ def main(argv: Sequence[str]) -> int:
     room["out_rate"] = f.sample_rate
   if f.channels:
     room["channels"] = f.channels
-  summary = synthesize_lib.synthesize_design(f.design, f.out, f.recordings, f.seconds, f.seed,
+  summary = synthesize_designs.synthesize_design(f.design, f.out, f.recordings, f.seconds, f.seed,
                                              f.voices, f.num_workers, f.content_words, split,
                                              f.interlocutor, room or None)
   print(f"wrote {len(summary['recordings'])} recordings ({summary['seconds_of_audio']:.0f} s of "
@@ -85,7 +85,7 @@ def main(argv: Sequence[str]) -> int:
         f"complete) to {f.out} in {summary['wall_s']:.1f} s")
   if f.text_out:
     t0 = time.time()
-    synthesize_lib.write_design_text(f.design, f.text_out, f.text_sentences, f.seed, f.content_words)
+    synthesize_designs.write_design_text(f.design, f.text_out, f.text_sentences, f.seed, f.content_words)
     print(f"wrote {f.text_sentences} sentences to {f.text_out} in {time.time() - t0:.1f} s")
   return 0
 

@@ -570,7 +570,6 @@ RECORDING_DIRS = ("audio", "labels", "turns", "transcriptions", "word_timings",
                   os.path.join("truth", "word_timings"), os.path.join("truth", "labels"),
                   os.path.join("truth", "partner_word_timings"))
 PROGRESS_DIR = ".synthesize-progress"  # per-recording resume records; removed when complete
-DESIGNS = ("sewa", "podcast")
 
 
 def sewa_files(recording_id: str) -> List[str]:
@@ -865,36 +864,6 @@ def write_text_corpus(path: str, num_sentences: int, seed: int,
   wt.atomic_write_text(path, "\n".join(generate_sentences(num_sentences, seed, config)) + "\n")
 
 
-def synthesize_design(design: str, out_dir: str, num_recordings: Optional[int], seconds: float,
-                      seed: int, voices: Optional[Sequence[str]], num_workers: int,
-                      content_words: Optional[int] = None,
-                      split: Optional[Sequence[int]] = None,
-                      interlocutor: bool = False,
-                      room: Optional[Dict[str, object]] = None) -> Dict[str, object]:
-  """`synthesize_corpus` of design `design` ('sewa': this module, 'podcast':
-  data_prep.synthesize_podcast); None arguments take the design's defaults. `interlocutor`
-  (podcast only) adds a conversation partner in the pauses. `room`: fields of
-  RoomSynthConfig (rt60_s, drr_db, snr_db, out_rate, channels; design 'sewa' only)."""
-  if interlocutor and design != "podcast":
-    raise cli.InputError(f"--interlocutor: only --design podcast has a partner channel, "
-                         f"got --design {design}")
-  if room:
-    if design != "sewa":
-      raise cli.InputError("--rt60/--snr/--sample_rate/--channels: design 'sewa' only")
-    check_room(room)
-  if design == "sewa":
-    kwargs = {} if content_words is None else {"content_words": content_words}
-    config = RoomSynthConfig(**kwargs, **room) if room else SynthConfig(**kwargs)
-    return synthesize_corpus(out_dir, 40 if num_recordings is None and split is None
-                             else num_recordings, seconds, seed, voices or DEFAULT_VOICES,
-                             num_workers, config, split)
-  if design == "podcast":
-    from data_prep import synthesize_podcast  # pylint: disable=g-import-not-at-top
-    return synthesize_podcast.synthesize_design(out_dir, num_recordings, seconds, seed, voices,
-                                                num_workers, content_words, split, interlocutor)
-  raise cli.InputError(f"--design: unknown design {design!r}, choose one of {', '.join(DESIGNS)}")
-
-
 def check_room(room: Dict[str, object]) -> None:
   """Raises cli.InputError naming the flag of an invalid room-acoustics value."""
   if not 0 <= float(room.get("rt60_s", 0.0)) <= 5:
@@ -906,16 +875,3 @@ def check_room(room: Dict[str, object]) -> None:
     raise cli.InputError(f"--sample_rate must be in [8000, 192000] Hz, got {room['out_rate']}")
   if not 1 <= int(room.get("channels", 1)) <= 8:
     raise cli.InputError(f"--channels must be in [1, 8], got {room['channels']}")
-
-
-def write_design_text(design: str, path: str, num_sentences: int, seed: int,
-                      content_words: Optional[int] = None) -> None:
-  """`write_text_corpus` of design `design` (its own vocabulary and templates)."""
-  if design == "podcast":
-    from data_prep import synthesize_podcast  # pylint: disable=g-import-not-at-top
-    synthesize_podcast.write_text_corpus(path, num_sentences, seed,
-                                         synthesize_podcast.config_for(content_words))
-    return
-  config = SynthConfig(**({} if content_words is None else {"content_words": content_words}))
-  write_text_corpus(path, num_sentences, seed, config)
-

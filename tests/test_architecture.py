@@ -98,3 +98,76 @@ def test_tests_is_not_a_package_and_flags_dir_holds_no_python():
   flags_dir = os.path.join(ROOT, "flags")
   assert os.path.isdir(flags_dir)
   assert not [n for n in os.listdir(flags_dir) if n.endswith(".py")]
+
+
+def _package_modules(package):
+  """{dotted module name: AST} for every module of `package` (a top-level directory)."""
+  out = {}
+  for dirpath, _, files in os.walk(os.path.join(ROOT, package)):
+    for name in sorted(files):
+      if name.endswith(".py"):
+        path = os.path.join(dirpath, name)
+        dotted = os.path.relpath(path, ROOT)[:-3].replace(os.sep, ".")
+        dotted = dotted[:-len(".__init__")] if dotted.endswith(".__init__") else dotted
+        with open(path, encoding="utf-8") as f:
+          out[dotted] = ast.parse(f.read(), filename=path)
+  return out
+
+
+def import_graph():
+  """Module -> modules of emotion_tf/data_prep it imports (deferred imports included)."""
+  trees = {**_package_modules("emotion_tf"), **_package_modules("data_prep")}
+  graph = {}
+  for name, tree in trees.items():
+    edges = set()
+    for imported in imported_modules(tree):
+      # `from pkg import module` yields "pkg.module"; keep the longest known module name.
+      while imported and imported not in trees:
+        imported = imported.rpartition(".")[0]
+      if imported and imported != name and not name.startswith(imported + "."):
+        edges.add(imported)
+    graph[name] = edges
+  return graph
+
+
+def find_cycle(graph):
+  """One import cycle as a list of module names, or None (iterative DFS, three colours)."""
+  colour = dict.fromkeys(graph, 0)
+  for start in sorted(graph):
+    if colour[start]:
+      continue
+    stack = [(start, iter(sorted(graph[start])))]
+    path = [start]
+    colour[start] = 1
+    while stack:
+      node, children = stack[-1]
+      child = next(children, None)
+      if child is None:
+        colour[node] = 2
+        stack.pop()
+        path.pop()
+      elif colour.get(child) == 1:
+        return path[path.index(child):] + [child]
+      elif colour.get(child) == 0:
+        colour[child] = 1
+        stack.append((child, iter(sorted(graph[child]))))
+        path.append(child)
+  return None
+
+
+def test_find_cycle_detects_a_known_cycle():
+  assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == ["a", "b", "c", "a"]
+  assert find_cycle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) is None
+
+
+def test_no_import_cycles_in_emotion_tf_or_data_prep():
+  cycle = find_cycle(import_graph())
+  assert cycle is None, " -> ".join(cycle)
+
+
+def test_data_prep_imports_no_binary_module():
+  """data_prep's libraries import emotion_tf's library, never its binaries (thin mains)."""
+  binaries = {b[:-3].replace("/", ".") for b in BINARIES}
+  bad = [f"{name} imports {dep}" for name, deps in import_graph().items()
+         if name.startswith("data_prep.") for dep in deps if dep in binaries]
+  assert not bad, bad

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from data_prep import synthesize_designs
 from data_prep import synthesize_lib as synthesize
 from emotion_tf.data import word_timings as wt
 from emotion_tf import SAMPLE_RATE
@@ -56,7 +57,7 @@ def test_room_options_are_checked():
   with pytest.raises(cli.InputError, match="--snr must be"):
     synthesize.check_room({"snr_db": 500.0})
   with pytest.raises(cli.InputError, match="design 'sewa' only"):
-    synthesize.synthesize_design("podcast", "/nonexistent/x", 3, 3.0, 0, None, 1,
+    synthesize_designs.synthesize_design("podcast", "/nonexistent/x", 3, 3.0, 0, None, 1,
                                  room={"rt60_s": 0.3})
 
 
@@ -72,7 +73,7 @@ def test_flite_voice_prosody_and_unknown_voice():
 def test_flite_corpus_with_room_acoustics(tmp_path):
   out = str(tmp_path / "c")
   voices = ["flite:slt", "flite:kal16", "flite:rms"]
-  synthesize.synthesize_design("sewa", out, 3, 4.0, 0, voices, 1,
+  synthesize_designs.synthesize_design("sewa", out, 3, 4.0, 0, voices, 1,
                                room={"rt60_s": 0.4, "snr_db": 20.0, "out_rate": 44100,
                                      "channels": 2})
   for rid in ("Train_01", "Devel_01", "Test_01"):
