@@ -166,8 +166,8 @@ def shard_contents(out):
   for name in sorted(os.listdir(out)):
     if name.endswith(".tfrecord"):
       for raw in tf.data.TFRecordDataset(os.path.join(out, name)):
-        ex = schema.parse_example(raw, meta["frames_per_chunk"], meta["samples_per_frame"],
-                                  meta["semantic_dim"], meta["audio_dtype"])
+        ex = schema.parse_example(raw, meta.frames_per_chunk, meta.samples_per_frame,
+                                  meta.semantic_dim, meta.audio_dtype)
         n = int(ex["num_frames"])
         got[ex["recording_id"].numpy().decode()] = (
             ex["audio"].numpy()[:n * 2205], ex["labels"].numpy()[:n], ex["word_index"].numpy()[:n])
@@ -347,7 +347,7 @@ def test_bad_corpus_summary_metadata_and_rerun(bad):
   assert f"{len(GOOD_IDS)} recordings written, {len(BAD)} failed" in res.stdout
   from emotion_tf.data import schema  # pylint: disable=g-import-not-at-top
   meta = schema.read_metadata(out)
-  assert not meta["complete"] and sorted(meta["failed_recordings"]) == sorted(BAD)
+  assert not meta.complete and sorted(meta.failed_recordings) == sorted(BAD)
   assert [f for f in os.listdir(out) if f.startswith(".")] == []
   again = run("data_prep.write_tfrecords", *writer_args(corpus, vec, out))
   assert again.returncode == 1
@@ -508,7 +508,7 @@ def test_two_writers_with_different_settings_one_refused(good, tmp_path):
   assert f"{out}: another writer" in second.stderr and f"pid {first.pid}" in second.stderr
   from emotion_tf.data import schema  # pylint: disable=g-import-not-at-top
   meta = schema.read_metadata(out)
-  assert meta["complete"] and meta["audio_dtype"] == "float32"  # the first writer's settings
+  assert meta.complete and meta.audio_dtype == "float32"  # the first writer's settings
   assert not os.path.exists(lock)
 
 

@@ -365,7 +365,7 @@ def test_allow_incomplete_warns_and_other_partitions_pass(env):
   # A shard planned but never written is named with the recordings its sidecar lists.
   gone = edited_copy(env["data_dir"], os.path.join(env["root"], "tfr_gone"), complete=False)
   meta = schema.read_metadata(gone)
-  meta["partitions"]["test"]["shards"] = []
+  meta.partitions["test"]["shards"] = []
   os.remove(os.path.join(gone, "test-00000-of-00001.tfrecord"))
   recordings, shards = pipeline.missing_recordings(gone, meta, ["test"])
   assert shards == ["test-00000-of-00001.tfrecord"] and [r for r, _ in recordings] == ["Test_01"]
@@ -377,7 +377,7 @@ def test_shard_checks_name_the_field(env, tmp_path):
   files = pipeline.validate_shards(env["data_dir"], "train")
   assert [os.path.basename(f) for f in files] == [TRUNCATED_SHARD,
                                                   "train-00001-of-00002.tfrecord"]
-  meta = dict(schema.read_metadata(env["data_dir"]), samples_per_frame=1000)
+  meta = schema.read_metadata(env["data_dir"]).replace(samples_per_frame=1000)
   with pytest.raises(pipeline.DataDirError,
                      match=r"field 'audio' .* expected 400000 bytes .* found 882000; the shard "
                            r"holds samples_per_frame 2205"):

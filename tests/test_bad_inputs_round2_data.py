@@ -151,8 +151,8 @@ def test_bad_corpus_summary_and_metadata(bad):
   assert f"{len(GOOD_IDS) + 1} recordings written, {len(BAD)} failed" in res.stdout
   from emotion_tf.data import schema  # pylint: disable=g-import-not-at-top
   meta = schema.read_metadata(out)
-  assert not meta["complete"] and sorted(meta["failed_recordings"]) == sorted(BAD)
-  assert meta["resample_labels"] is False and meta["allow_truncated_audio"] is False
+  assert not meta.complete and sorted(meta.failed_recordings) == sorted(BAD)
+  assert meta.fields["resample_labels"] is False and meta.fields["allow_truncated_audio"] is False
 
 
 def test_overlapping_sentences_are_warned_and_written(bad):
@@ -222,7 +222,7 @@ def test_flags_resample_labels_and_allow_truncated_audio(bad, tmp_path):
   np.testing.assert_allclose(got["Train_01"][1], expected["Train_01"][1], atol=1e-6)
   from emotion_tf.data import schema  # pylint: disable=g-import-not-at-top
   meta = schema.read_metadata(out)
-  assert meta["complete"] and meta["resample_labels"] and meta["allow_truncated_audio"]
+  assert meta.complete and meta.fields["resample_labels"] and meta.fields["allow_truncated_audio"]
 
 
 def test_audio_truncated_by_40_percent_blames_the_audio(bad, tmp_path):

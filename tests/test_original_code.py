@@ -106,7 +106,7 @@ def test_training_refuses_interlocutor_frames_on_old_shards(tmp_path):
 
 def test_writer_stores_subject_turn_from_turns(tiny_corpus, tiny_tfrecords):
   out, _ = tiny_tfrecords
-  assert schema.read_metadata(out)[schema.SUBJECT_TURN] is True
+  assert schema.read_metadata(out).subject_turn is True
   files = pipeline.shard_files(out, "devel")
   parsed = [schema.parse_example(e, semantic_dim=8) for e in tf.data.TFRecordDataset(files)]
   stored = np.concatenate([p[schema.SUBJECT_TURN].numpy()[:int(p[schema.NUM_FRAMES])]

@@ -146,7 +146,7 @@ def test_writer_and_predict_features_identical(tiny_corpus, frontend_dirs,  # no
                                            speech2vec_dir=s2v, alignment_dir=align)
   assert report["ok"], report["errors"]
   meta = schema.read_metadata(out)
-  assert meta["semantic_source"]["kind"] == "speech"
+  assert meta.semantic_source["kind"] == "speech"
   # `emotion_tf.export --data_dir` finds the frontend the TFRecords were written with.
   assert export_lib.frontend_from_data_dir(out) == (os.path.abspath(s2v), os.path.abspath(align))
   chunks = []

@@ -55,8 +55,26 @@ def test_metadata_and_vocab_helpers(tmp_path):
   d = str(tmp_path)
   with pytest.raises(FileNotFoundError, match="metadata.json: missing"):
     schema.read_metadata(d)
-  schema.write_metadata(d, {"a": 1})
-  assert schema.read_metadata(d) == {"a": 1, "schema_version": schema.SCHEMA_VERSION}
+  with pytest.raises(schema.MetadataError, match="metadata.json: missing key 'sample_rate'"):
+    schema.write_metadata(d, {"a": 1})   # refused before anything is written
+  assert not os.path.exists(os.path.join(d, schema.METADATA_FILE))
+  written = {"sample_rate": "16000", "samples_per_frame": 1600, "frames_per_chunk": 50,
+             "semantic_dim": 4, "label_names": ["a", "v", "l"], "frame_hop_s": 0.1,
+             "complete": False, "failed_recordings": {"Train_02": "bad wav"}, "extra": [1, 2]}
+  schema.write_metadata(d, written)
+  meta = schema.read_metadata(d)
+  assert (meta.sample_rate, meta.samples_per_frame, meta.frames_per_chunk, meta.semantic_dim) == (
+      16000, 1600, 50, 4)
+  assert meta.label_names == ("a", "v", "l") and meta.hop_seconds == 0.1
+  assert meta.complete is False and meta.failed_recordings == {"Train_02": "bad wav"}
+  assert (meta.oov, meta.audio_dtype, meta.subject_turn, meta.embeddings_file) == (
+      "zeros", "float32", False, None)   # defaults of keys the file lacks
+  assert meta.fields == {**written, "schema_version": schema.SCHEMA_VERSION}
+  assert meta.path == os.path.join(d, schema.METADATA_FILE)
+  (tmp_path / "metadata.json").write_text(json.dumps(
+      {**written, "schema_version": schema.SCHEMA_VERSION, "semantic_dim": "four"}))
+  with pytest.raises(schema.MetadataError, match="metadata.json: semantic_dim 'four'"):
+    schema.read_metadata(d)
   (tmp_path / "metadata.json").write_text(json.dumps({"schema_version": 999}))
   with pytest.raises(ValueError, match="schema_version 999"):
     schema.read_metadata(d)
@@ -81,8 +99,8 @@ def _read_all(out_dir, meta):
   files = sorted(f for f in os.listdir(out_dir) if f.endswith(".tfrecord"))
   for f in files:
     for raw in tf.data.TFRecordDataset(os.path.join(out_dir, f)):
-      ex = schema.parse_example(raw, meta["frames_per_chunk"], meta["samples_per_frame"],
-                                meta["semantic_dim"], meta["audio_dtype"])
+      ex = schema.parse_example(raw, meta.frames_per_chunk, meta.samples_per_frame,
+                                meta.semantic_dim, meta.audio_dtype)
       rid = ex["recording_id"].numpy().decode()
       n = int(ex["num_frames"])
       r = recs.setdefault(rid, {"chunks": [], "audio": [], "semantic": [], "word_index": [],
@@ -105,9 +123,9 @@ def test_writer_round_trip_equals_inputs(tiny_corpus, tiny_vec, tiny_tfrecords):
   vocab = schema.read_vocab(out)
   vec_path, words, vectors = tiny_vec
   emb = dict(zip(words, vectors))
-  assert meta["semantic_dim"] == 8 and meta["vocab_size"] == len(vocab) and meta["complete"]
-  assert meta["partitions"]["train"]["num_shards"] == 2
-  assert meta["partitions"]["train"]["examples"] == 6 and meta["partitions"]["devel"]["examples"] == 3
+  assert meta.semantic_dim == 8 and meta.vocab_size == len(vocab) and meta.complete
+  assert meta.partitions["train"]["num_shards"] == 2
+  assert meta.partitions["train"]["examples"] == 6 and meta.partitions["devel"]["examples"] == 3
   got = _read_all(out, meta)
   assert sorted(got) == ["Devel_01", "Test_01", "Train_01", "Train_02"]
   for rec in corpus.list_recordings(tiny_corpus):
@@ -147,7 +165,7 @@ def test_rerun_skips_finished_shards_and_redoes_changed(tiny_corpus, tiny_vec, t
   changed = write_tfrecords_lib.write_tfrecords(tiny_corpus, tiny_vec[0], out, shards_per_partition=1,
                                             oov="zeros", audio_dtype="int16")
   assert len(changed["shards_written"]) == 3
-  assert schema.read_metadata(out)["oov"] == "zeros"
+  assert schema.read_metadata(out).oov == "zeros"
 
 
 def test_machine_slices_are_disjoint_and_complete(tiny_corpus, tiny_vec, tmp_path):  # noqa: F811
@@ -155,13 +173,13 @@ def test_machine_slices_are_disjoint_and_complete(tiny_corpus, tiny_vec, tmp_pat
   kw = dict(records_per_shard=1, num_workers=1)
   a = write_tfrecords_lib.write_tfrecords(tiny_corpus, tiny_vec[0], out, num_shards=2, shard_index=0,
                                       **kw)
-  assert not schema.read_metadata(out)["complete"]
+  assert not schema.read_metadata(out).complete
   b = write_tfrecords_lib.write_tfrecords(tiny_corpus, tiny_vec[0], out, num_shards=2, shard_index=1,
                                       **kw)
   assert not set(a["shards_written"]) & set(b["shards_written"])
   assert len(a["shards_written"]) + len(b["shards_written"]) == 4
   meta = schema.read_metadata(out)
-  assert meta["complete"] and sum(p["recordings"] for p in meta["partitions"].values()) == 4
+  assert meta.complete and sum(p["recordings"] for p in meta.partitions.values()) == 4
   with pytest.raises(ValueError, match="shard_index 2"):
     write_tfrecords_lib.write_tfrecords(tiny_corpus, tiny_vec[0], out, num_shards=2, shard_index=2)
 

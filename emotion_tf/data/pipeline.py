@@ -10,7 +10,7 @@ import glob
 import json
 import os
 import re
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -40,19 +40,19 @@ def shard_files(data_dir: str, partition: str) -> Sequence[str]:
   return files
 
 
-def rewrite_command(data_dir: str, meta: Mapping[str, Any], force: bool = True) -> str:
+def rewrite_command(data_dir: str, meta: schema.Metadata, force: bool = True) -> str:
   """The `data_prep.write_tfrecords` command line that rewrites `data_dir`, from its metadata."""
   args = ["python -m data_prep.write_tfrecords"]
-  if meta.get("corpus_dir"):
-    args += ["--corpus", str(meta["corpus_dir"])]
-  if meta.get("embeddings_file"):
-    args += ["--embeddings", str(meta["embeddings_file"])]
-  timings = meta.get("word_timings")
+  if meta.corpus_dir:
+    args += ["--corpus", meta.corpus_dir]
+  if meta.embeddings_file:
+    args += ["--embeddings", meta.embeddings_file]
+  timings = meta.fields.get("word_timings")
   if timings and timings != "uniform":
     args += ["--word_timings", str(timings)]
   for key in ("oov", "audio_dtype"):
-    if meta.get(key):
-      args += [f"--{key}", str(meta[key])]
+    if meta.fields.get(key):
+      args += [f"--{key}", str(getattr(meta, key))]
   args += ["--out", os.path.abspath(data_dir)]
   if force:
     args.append("--force")
@@ -74,7 +74,7 @@ def _read_json(path: str) -> Optional[Dict[str, Any]]:
   return data if isinstance(data, dict) else None
 
 
-def missing_recordings(data_dir: str, meta: Mapping[str, Any],
+def missing_recordings(data_dir: str, meta: schema.Metadata,
                        partitions: Optional[Sequence[str]] = None
                        ) -> Tuple[List[Tuple[str, str]], List[str]]:
   """What an incomplete TFRecord directory (`"complete": false` in metadata.json) lacks.
@@ -98,11 +98,11 @@ def missing_recordings(data_dir: str, meta: Mapping[str, Any],
                       for r in report.get("recordings") or [] if isinstance(r, dict)}
   reasons: Dict[str, str] = {}
   part_of: Dict[str, Optional[str]] = {}
-  for rid, error in (meta.get("failed_recordings") or {}).items():
+  for rid, error in meta.failed_recordings.items():
     reasons[rid] = str(error or report_errors.get(rid) or "failed")
     part_of[rid] = report_partition.get(rid)
   shards = []
-  for partition, info in (meta.get("partitions") or {}).items():
+  for partition, info in meta.partitions.items():
     count = int(info.get("num_shards", 0) or 0)
     present = set(info.get("shards") or [])
     for index in range(count):
@@ -122,7 +122,7 @@ def missing_recordings(data_dir: str, meta: Mapping[str, Any],
   for rid in sorted(reasons):
     partition = part_of.get(rid)
     if partition is None:   # ids start with the partition name (Train_01, Devel_03, ...)
-      partition = next((p for p in (meta.get("partitions") or {})
+      partition = next((p for p in meta.partitions
                         if rid.lower().startswith(p.lower())), None)
     if wanted is not None and partition is not None and partition.lower() not in wanted:
       continue
@@ -130,7 +130,7 @@ def missing_recordings(data_dir: str, meta: Mapping[str, Any],
   return recordings, shards
 
 
-def check_complete(data_dir: str, meta: Mapping[str, Any], partitions: Sequence[str],
+def check_complete(data_dir: str, meta: schema.Metadata, partitions: Sequence[str],
                    allow_incomplete: bool = False) -> Optional[str]:
   """Refuses a TFRecord directory that metadata.json marks `"complete": false`.
 
@@ -141,7 +141,7 @@ def check_complete(data_dir: str, meta: Mapping[str, Any], partitions: Sequence[
   Raises:
     DataDirError: when incomplete for `partitions` and not `allow_incomplete`.
   """
-  if meta.get("complete", True):
+  if meta.complete:
     return None
   recordings, shards = missing_recordings(data_dir, meta, partitions)
   path = os.path.join(data_dir, schema.METADATA_FILE)
@@ -182,7 +182,7 @@ def _feature_length(feature) -> Tuple[str, int]:
   return "empty", 0
 
 
-def check_example_matches_metadata(path: str, serialized: bytes, meta: Mapping[str, Any],
+def check_example_matches_metadata(path: str, serialized: bytes, meta: schema.Metadata,
                                    data_dir: str = "") -> None:
   """Checks one serialized example of shard `path` against metadata.json.
 
@@ -193,10 +193,8 @@ def check_example_matches_metadata(path: str, serialized: bytes, meta: Mapping[s
   Raises:
     DataDirError: naming the shard, the field, the expected and the found size.
   """
-  frames = int(meta["frames_per_chunk"])
-  spf = int(meta["samples_per_frame"])
-  dim = int(meta["semantic_dim"])
-  audio_dtype = meta.get("audio_dtype", "float32")
+  frames, spf, dim = meta.frames_per_chunk, meta.samples_per_frame, meta.semantic_dim
+  audio_dtype = meta.audio_dtype
   audio_bytes = 4 if audio_dtype == "float32" else 2
   meta_path = os.path.join(data_dir or os.path.dirname(path), schema.METADATA_FILE)
   try:
@@ -255,7 +253,7 @@ def _tf_reason(error: Exception) -> str:
 
 
 def validate_shards(data_dir: str, partition: str,
-                    meta: Optional[Mapping[str, Any]] = None) -> List[str]:
+                    meta: Optional[schema.Metadata] = None) -> List[str]:
   """Reads every shard of `partition` once (record framing and CRCs) and checks its first
   record against metadata.json, before any training or evaluation step.
 
@@ -301,16 +299,16 @@ def pack_interlocutor_frames(audio: tf.Tensor, subject_turn: tf.Tensor,
   return tf.reshape(tf.concat([frames * st, frames * (1.0 - st)], axis=1), [-1])
 
 
-def check_interlocutor_data(data_dir: str, meta: Mapping[str, Any]) -> None:
+def check_interlocutor_data(data_dir: str, meta: schema.Metadata) -> None:
   """Refuses shards without the per-frame subject_turn feature (schema version 1).
 
   Raises:
     DataDirError: naming metadata.json and the command that rewrites the directory.
   """
-  if not meta.get(schema.SUBJECT_TURN):
+  if not meta.subject_turn:
     raise DataDirError(
         f"{os.path.join(data_dir, schema.METADATA_FILE)}: the shards have no per-frame "
-        f"'{schema.SUBJECT_TURN}' feature (schema_version {meta.get('schema_version')}), which "
+        f"'{schema.SUBJECT_TURN}' feature (schema_version {meta.schema_version}), which "
         "interlocutor_frames needs; rewrite them with "
         f"`{rewrite_command(data_dir, meta)}` (it reads turns/<id>.csv)")
 
@@ -347,16 +345,14 @@ def make_dataset(data_dir: str, partition: str, batch_size: int, training: bool,
   """
   meta = schema.read_metadata(data_dir)
   files = shard_files(data_dir, partition)
-  frames = int(meta["frames_per_chunk"])
-  spf = int(meta["samples_per_frame"])
-  dim = int(meta["semantic_dim"])
-  audio_dtype = meta.get("audio_dtype", "float32")
+  frames, spf, dim = meta.frames_per_chunk, meta.samples_per_frame, meta.semantic_dim
+  audio_dtype = meta.audio_dtype
   if interlocutor_frames:
     check_interlocutor_data(data_dir, meta)
   matrix = None
   if embedding_matrix is not None:
     matrix = np.asarray(embedding_matrix, np.float32)
-    vocab_size = int(meta.get("vocab_size", matrix.shape[0]))
+    vocab_size = meta.vocab_size or matrix.shape[0]
     if matrix.ndim != 2 or matrix.shape[0] != vocab_size:
       raise ValueError(f"{data_dir}: embedding_matrix must be [{vocab_size}, d] (vocab.txt size), "
                        f"got {matrix.shape}")

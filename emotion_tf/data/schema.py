@@ -23,15 +23,16 @@ rate, hop, frames per chunk, dims, label names, vocabulary and embeddings files,
 `vocab.txt` (one word per line, line k = index k, line 0 = "<none>").
 """
 
+import dataclasses
 import hashlib
 import json
 import os
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
 
-from emotion_tf import FRAMES_PER_CHUNK, LABEL_NAMES, SAMPLES_PER_FRAME
+from emotion_tf import FRAME_HOP_SECONDS, FRAMES_PER_CHUNK, LABEL_NAMES, SAMPLES_PER_FRAME
 from emotion_tf.util import fileio
 
 SCHEMA_VERSION = 2
@@ -184,38 +185,118 @@ def parse_example(serialized: tf.Tensor, frames_per_chunk: int = FRAMES_PER_CHUN
 
 # ------------------------------------------------------------------------------ atomic file I/O
 
-def write_metadata(directory: str, metadata: Dict) -> str:
-  """Writes `<directory>/metadata.json` atomically; `schema_version` is set to SCHEMA_VERSION."""
-  data = dict(metadata)
+def write_metadata(directory: str, metadata: "Mapping[str, Any] | Metadata") -> str:
+  """Writes `<directory>/metadata.json` atomically; `schema_version` is set to SCHEMA_VERSION.
+
+  The object must read back as a `Metadata` (MetadataError otherwise, nothing written)."""
+  data = dict(metadata.fields if isinstance(metadata, Metadata) else metadata)
   data["schema_version"] = SCHEMA_VERSION
   path = os.path.join(directory, METADATA_FILE)
+  Metadata.from_dict(data, path)
   fileio.write_json(path, data, indent=1)
   return path
 
 
-def read_metadata(directory: str) -> Dict:
-  """Reads `<directory>/metadata.json`.
+class MetadataError(ValueError):
+  """metadata.json is missing a required key or holds a value of the wrong type."""
+
+
+# Keys every metadata.json must have (the shapes of an example depend on them).
+REQUIRED_METADATA_KEYS = ("sample_rate", "samples_per_frame", "frames_per_chunk", "semantic_dim")
+
+
+@dataclasses.dataclass(frozen=True)
+class Metadata:
+  """metadata.json beside the shards, typed; the one reader is `read_metadata`.
+
+  The fields are the keys the library reads; `fields` keeps the whole JSON object (the writer
+  also records counts, flags and fingerprints that only reports and `rewrite_command` show).
+  """
+  path: str                              # the metadata.json it was read from (for messages)
+  sample_rate: int                       # Hz of the stored waveform
+  samples_per_frame: int                 # waveform samples per 0.1 s frame (2 205)
+  frames_per_chunk: int                  # F, frames per example (100 = 10 s)
+  semantic_dim: int                      # d of the per-frame semantic vectors
+  label_names: Tuple[str, ...] = tuple(LABEL_NAMES)
+  hop_seconds: float = FRAME_HOP_SECONDS
+  schema_version: int = SCHEMA_VERSION
+  audio_dtype: str = "float32"           # AUDIO_DTYPES
+  oov: str = "zeros"                     # the writer's policy for words without a vector
+  subject_turn: bool = False             # shards carry per-frame subject_turn (schema 2)
+  complete: bool = True                  # false: some recordings failed to write
+  vocab_size: Optional[int] = None
+  embeddings_file: Optional[str] = None
+  embeddings_sha256: Optional[str] = None
+  corpus_dir: Optional[str] = None
+  failed_recordings: Mapping[str, str] = dataclasses.field(default_factory=dict)
+  partitions: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
+  semantic_source: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+  fields: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+  @classmethod
+  def from_dict(cls, data: Mapping[str, Any], path: str = METADATA_FILE) -> "Metadata":
+    """Typed view of a metadata.json object; MetadataError names `path` and the bad key."""
+    missing = [k for k in REQUIRED_METADATA_KEYS if k not in data]
+    if missing:
+      raise MetadataError(f"{path}: missing key {missing[0]!r}; rewrite the TFRecords with "
+                          "`python -m data_prep.write_tfrecords`")
+    kwargs: Dict[str, Any] = {"path": path, "fields": dict(data)}
+    for f in dataclasses.fields(cls):
+      if f.name in ("path", "fields") or f.name not in data or data[f.name] is None:
+        continue
+      value = data[f.name]
+      try:
+        if f.name == "label_names":
+          value = tuple(str(v) for v in value)
+        elif f.name in ("sample_rate", "samples_per_frame", "frames_per_chunk", "semantic_dim",
+                        "schema_version", "vocab_size"):
+          value = int(value)
+        elif f.name == "hop_seconds":
+          value = float(value)
+        elif f.name in ("subject_turn", "complete"):
+          value = bool(value)
+        elif f.name in ("failed_recordings", "partitions", "semantic_source"):
+          value = dict(value)
+        else:
+          value = str(value)
+      except (TypeError, ValueError) as e:
+        raise MetadataError(f"{path}: {f.name} {value!r} is not a valid {f.type}") from e
+      kwargs[f.name] = value
+    if "hop_seconds" not in data and "frame_hop_s" in data:
+      kwargs["hop_seconds"] = float(data["frame_hop_s"])
+    return cls(**kwargs)
+
+  def replace(self, **changes: Any) -> "Metadata":
+    """A copy with `changes` applied to the typed fields and to `fields`."""
+    return dataclasses.replace(self, fields={**self.fields, **changes}, **changes)
+
+
+def read_metadata(directory: str) -> Metadata:
+  """Reads `<directory>/metadata.json` as a `Metadata`.
 
   Raises:
     FileNotFoundError: when it is missing (the directory was not written by
       data_prep.write_tfrecords).
-    ValueError: for invalid JSON or a schema version not in READABLE_SCHEMA_VERSIONS.
+    ValueError: for invalid JSON, a schema version not in READABLE_SCHEMA_VERSIONS, or a
+      missing/mistyped key (MetadataError).
   """
   path = os.path.join(directory, METADATA_FILE)
   if not os.path.exists(path):
     raise FileNotFoundError(
         f"{path}: missing; write the TFRecords with `python -m data_prep.write_tfrecords`")
   try:
-    with open(path, "r", encoding="utf-8") as f:
+    with open(path, encoding="utf-8") as f:
       data = json.load(f)
   except (ValueError, UnicodeDecodeError) as e:
     raise ValueError(f"{path}: not valid JSON ({e})") from e
+  if not isinstance(data, dict):
+    raise ValueError(f"{path}: not a JSON object")
   version = data.get("schema_version")
   if version not in READABLE_SCHEMA_VERSIONS:
     raise ValueError(f"{path}: schema_version {version!r}, this code reads "
                      f"{', '.join(map(str, READABLE_SCHEMA_VERSIONS))}; "
                      "rewrite the TFRecords with data_prep.write_tfrecords")
-  return data
+  return Metadata.from_dict(data, path)
 
 
 # ----------------------------------------------------------------------------------- vocabulary
@@ -288,6 +369,6 @@ def load_embedding_matrix(directory: str, vec_path: str, oov: Optional[str] = No
   make_dataset(embedding_matrix=...)); `oov` defaults to the policy recorded in metadata.json."""
   from emotion_tf.semantic import vectors as vec_io  # pylint: disable=g-import-not-at-top
   if oov is None:
-    oov = read_metadata(directory).get("oov", "zeros")
+    oov = read_metadata(directory).oov
   words, vectors = vec_io.read_vec(vec_path)
   return build_embedding_matrix(read_vocab(directory), words, vectors, oov)

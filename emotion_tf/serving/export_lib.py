@@ -47,6 +47,7 @@ import tensorflow as tf
 from absl import logging
 
 import emotion_tf
+from emotion_tf.data import schema
 from emotion_tf.util import fileio
 from emotion_tf.training import model_dir as model_dir_lib
 from emotion_tf.model.models import EmotionRecognitionModel
@@ -620,12 +621,10 @@ def _frontend_intact(export_dir: str, entry: Dict[str, Any]) -> bool:
 def frontend_from_data_dir(data_dir: str) -> Optional[Tuple[str, str]]:
   """(speech2vec_dir, alignment_dir) recorded by `write_tfrecords --semantic_source speech`
   in `<data_dir>/metadata.json`, or None for lookup TFRecords."""
-  path = os.path.join(data_dir, "metadata.json")
   try:
-    with open(path, "r", encoding="utf-8") as f:
-      source = json.load(f).get("semantic_source", {})
+    source = schema.read_metadata(data_dir).semantic_source
   except (OSError, ValueError) as e:
-    raise ExportError(f"{path}: cannot read the TFRecords' metadata ({e})") from e
+    raise ExportError(f"cannot read the TFRecords' metadata ({e})") from e
   if source.get("kind") != "speech":
     return None
   return source["speech2vec_dir"], source["alignment_dir"]

@@ -169,14 +169,13 @@ def _check_data_matches_model(data_dir: str, model: models.EmotionRecognitionMod
                               embedding_matrix: Optional[np.ndarray]) -> None:
   meta = schema.read_metadata(data_dir)
   c = model.config
-  path = os.path.join(data_dir, schema.METADATA_FILE)
+  path = meta.path
   for key, want in (("sample_rate", c.sample_rate), ("samples_per_frame", c.samples_per_frame)):
-    if key in meta and int(meta[key]) != int(want):
-      raise ValueError(f"{path}: {key} {meta[key]} differs from the model's {want}")
+    if getattr(meta, key) != int(want):
+      raise ValueError(f"{path}: {key} {getattr(meta, key)} differs from the model's {want}")
   if c.uses_semantic:
-    dim = (embedding_matrix.shape[1] if embedding_matrix is not None
-           else meta.get("semantic_dim"))
-    if dim is not None and int(dim) != c.semantic_dim:
+    dim = (embedding_matrix.shape[1] if embedding_matrix is not None else meta.semantic_dim)
+    if int(dim) != c.semantic_dim:
       what = "the --embeddings space" if embedding_matrix is not None else path
       raise ValueError(f"{what}: semantic dimension {dim} differs from the model's "
                        f"semantic_dim {c.semantic_dim}")
@@ -287,7 +286,7 @@ def write_prediction_csv(path: str, name: str, predictions: np.ndarray,
 
 
 def _checked_data_dir(data_dir: str, partitions: Sequence[str],
-                      allow_incomplete: bool) -> Dict[str, Any]:
+                      allow_incomplete: bool) -> schema.Metadata:
   """metadata.json of `data_dir` once its shards pass `pipeline.check_complete` and
   `pipeline.validate_shards` (raises ValueError when no requested partition has shards)."""
   meta = schema.read_metadata(data_dir)
@@ -345,7 +344,7 @@ def run_evaluation(model_dir: str, data_dir: str, partitions: Iterable[str],
   out_dir = out_dir or model_dir_lib.evaluation_dir(model_dir, which)
   model = model_dir_lib.load_trained_model(model_dir, which)
   meta = _checked_data_dir(data_dir, partitions, allow_incomplete)
-  hop = float(meta.get("hop_seconds", FRAME_HOP_SECONDS))
+  hop = meta.hop_seconds
   matrix = _embedding_matrix(data_dir, embeddings, model) if embeddings else None
   summary: Dict[str, Any] = {
       "model_dir": os.path.abspath(model_dir),

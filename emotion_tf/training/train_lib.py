@@ -224,30 +224,26 @@ def model_dir_lock(model_dir: str, strategy: tf.distribute.Strategy) -> fileio.D
 
 
 def _check_metadata_fits_model(config: TrainConfig, model_config: ModelConfig,
-                               metadata: Dict[str, Any]) -> None:
-  """Raises TrainingSetupError when metadata.json lacks a key or disagrees with the model
-  (sample rate, samples per frame, label names, interlocutor frames without subject_turn)."""
-  for key in ("sample_rate", "samples_per_frame", "frames_per_chunk", "semantic_dim"):
-    if key not in metadata:
-      raise TrainingSetupError(
-          f"{config.data_dir}/metadata.json: missing key {key!r}; rewrite the TFRecords")
+                               metadata: schema.Metadata) -> None:
+  """Raises TrainingSetupError when metadata.json disagrees with the model (sample rate,
+  samples per frame, label names, interlocutor frames without subject_turn)."""
   if model_config.interlocutor_frames:
     try:
       pipeline.check_interlocutor_data(config.data_dir, metadata)
     except pipeline.DataDirError as e:
       raise TrainingSetupError(str(e)) from e
-  if int(metadata["samples_per_frame"]) != model_config.samples_per_frame:
+  if metadata.samples_per_frame != model_config.samples_per_frame:
     raise TrainingSetupError(
-        f"{config.data_dir}/metadata.json: samples_per_frame {metadata['samples_per_frame']}, "
+        f"{metadata.path}: samples_per_frame {metadata.samples_per_frame}, "
         f"the model expects {model_config.samples_per_frame}")
-  if int(metadata["sample_rate"]) != model_config.sample_rate:
+  if metadata.sample_rate != model_config.sample_rate:
     raise TrainingSetupError(
-        f"{config.data_dir}/metadata.json: sample_rate {metadata['sample_rate']}, "
+        f"{metadata.path}: sample_rate {metadata.sample_rate}, "
         f"the model expects {model_config.sample_rate}")
-  labels = metadata.get("label_names")
-  if labels is not None and tuple(labels) != tuple(model_config.label_names):
+  labels = metadata.label_names
+  if labels != tuple(model_config.label_names):
     raise TrainingSetupError(
-        f"{config.data_dir}/metadata.json: label_names {labels}, "
+        f"{metadata.path}: label_names {list(labels)}, "
         f"the model predicts {list(model_config.label_names)}")
 
 
@@ -287,7 +283,7 @@ def resolve_setup(config: TrainConfig, model_config: ModelConfig,
   except pipeline.DataDirError as e:
     raise TrainingSetupError(str(e)) from e
   matrix = None
-  dim = int(metadata["semantic_dim"])
+  dim = metadata.semantic_dim
   if config.embeddings:
     try:
       matrix = schema.load_embedding_matrix(config.data_dir, config.embeddings)
@@ -315,7 +311,7 @@ def resolve_setup(config: TrainConfig, model_config: ModelConfig,
   return {"metadata": metadata, "embedding_matrix": matrix, "embeddings": embeddings}
 
 
-def embeddings_record(config: TrainConfig, metadata: Dict[str, Any]) -> Dict[str, Any]:
+def embeddings_record(config: TrainConfig, metadata: schema.Metadata) -> Dict[str, Any]:
   """The embedding space a run trains on: {'file', 'sha256', 'source'}.
 
   With `--embeddings` that .vec (hashed here), else the .vec the TFRecords were written with
@@ -331,7 +327,7 @@ def embeddings_record(config: TrainConfig, metadata: Dict[str, Any]) -> Dict[str
                                f"({e.strerror or e})") from e
     return {"file": os.path.abspath(config.embeddings), "sha256": digest,
             "source": "--embeddings"}
-  return {"file": metadata.get("embeddings_file"), "sha256": metadata.get("embeddings_sha256"),
+  return {"file": metadata.embeddings_file, "sha256": metadata.embeddings_sha256,
           "source": os.path.join(os.path.abspath(config.data_dir), schema.METADATA_FILE)}
 
 
@@ -371,7 +367,7 @@ def semantic_dim_of(data_dir: str, embeddings: str = "") -> int:
       raise TrainingSetupError(f"{embeddings}:1: bad .vec header {' '.join(header)!r}")
     return int(header[1])
   try:
-    return int(schema.read_metadata(data_dir)["semantic_dim"])
+    return schema.read_metadata(data_dir).semantic_dim
   except (OSError, ValueError, KeyError) as e:
     raise TrainingSetupError(f"TFRecord metadata: {e}") from e
 
@@ -512,7 +508,7 @@ class _Run:
     return {
         "model": model_config.to_dict(),
         "training": self.config.to_dict(),
-        "data": {k: self.setup["metadata"].get(k) for k in (
+        "data": {k: self.setup["metadata"].fields.get(k) for k in (
             "sample_rate", "samples_per_frame", "frames_per_chunk", "semantic_dim",
             "label_names", "embeddings", "counts", "schema_version")},
         "strategy": ("MultiWorkerMirroredStrategy" if self.multi_worker
