@@ -25,10 +25,12 @@ setup: $(STAMP)
 
 test: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -q -n 2 --durations=15 tests $(PYTEST_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 demo: setup
 	TF_CPP_MIN_LOG_LEVEL=2 bash scripts/demo.sh $(RUN_DIR)

@@ -16,6 +16,7 @@ method produced. Words are paired in order within a recording (difflib when the 
 differ). `--close_gaps` cuts the pauses between the words of each synthetic sentence out of the
 audio (connected speech), `--snr DB` adds white noise; `--set` overrides AlignConfig fields.
 """
+
 import argparse
 import dataclasses
 import difflib
@@ -27,13 +28,13 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # pylint: disable=g-import-not-at-top
+import numpy as np
 
-from data_prep import acoustic_alignment as aa  # pylint: disable=g-import-not-at-top
-from data_prep import forced_alignment as fa  # pylint: disable=g-import-not-at-top
-from emotion_tf.data import corpus  # pylint: disable=g-import-not-at-top
-from emotion_tf.data import word_timings as wt  # pylint: disable=g-import-not-at-top
-from emotion_tf import SAMPLE_RATE  # pylint: disable=g-import-not-at-top
+from data_prep import acoustic_alignment as aa
+from data_prep import forced_alignment as fa
+from emotion_tf import SAMPLE_RATE
+from emotion_tf.data import corpus
+from emotion_tf.data import word_timings as wt
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 METHODS = ("acoustic", "tts_dtw", "uniform", "auto")
@@ -43,7 +44,7 @@ def pair_words(est, truth):
   """[(estimated, true)] WordTiming pairs with equal words, in order."""
   a, b = [t.word for t in est], [t.word for t in truth]
   if a == b:
-    return list(zip(est, truth))
+    return list(zip(est, truth, strict=False))
   pairs = []
   for block in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_matching_blocks():
     for k in range(block.size):
@@ -57,8 +58,12 @@ def scores(pairs):
     return 0, float("nan"), float("nan"), float("nan")
   err = np.array([[e.start - t.start, e.end - t.end] for e, t in pairs]).ravel()
   inside = np.mean([t.start <= (e.start + e.end) / 2 <= t.end for e, t in pairs])
-  return len(pairs), float(np.median(np.abs(err))), float(np.percentile(np.abs(err), 90)), \
-      float(inside)
+  return (
+    len(pairs),
+    float(np.median(np.abs(err))),
+    float(np.percentile(np.abs(err), 90)),
+    float(inside),
+  )
 
 
 def close_gaps(audio, rows, truth, sr=SAMPLE_RATE):
@@ -75,7 +80,7 @@ def close_gaps(audio, rows, truth, sr=SAMPLE_RATE):
     t += a - pos
     s_start = t
     for w in words:
-      x = audio[int(round(w.start * sr)):int(round(w.end * sr))]
+      x = audio[int(round(w.start * sr)) : int(round(w.end * sr))]
       new_truth.append(wt.WordTiming(t / sr, (t + len(x)) / sr, w.word))
       pieces.append(x)
       t += len(x)
@@ -94,7 +99,7 @@ def align_all_methods(audio, rows, config):
     words = wt.tokenize(text)
     if not words:
       continue
-    uniform = fa._uniform(start, end, words)  # pylint: disable=protected-access
+    uniform = fa._uniform(start, end, words)
     try:
       acoustic = aa.align_sentence(audio, SAMPLE_RATE, start, end, text, acfg)
     except aa.AcousticAlignmentError:
@@ -123,8 +128,9 @@ def real_sets(real_dir):
     audio = corpus.load_audio(name + ".flac", SAMPLE_RATE)
     with open(name + ".txt", encoding="utf-8") as f:
       text = f.read().strip()
-    recs.append((os.path.basename(name), audio, [(0.0, len(audio) / SAMPLE_RATE, text)],
-                 wt.read_textgrid(tg)))
+    recs.append(
+      (os.path.basename(name), audio, [(0.0, len(audio) / SAMPLE_RATE, text)], wt.read_textgrid(tg))
+    )
   return recs
 
 
@@ -132,9 +138,12 @@ def corpus_sets(corpus_dir, limit, gaps, snr):
   truth_dir = os.path.join(corpus_dir, "truth", "word_timings")
   if not os.path.isdir(truth_dir):
     truth_dir = os.path.join(corpus_dir, "word_timings")
-  recs = [r for r in corpus.list_recordings(corpus_dir)
-          if os.path.exists(r.transcription_path)
-          and os.path.exists(os.path.join(truth_dir, r.recording_id + ".csv"))]
+  recs = [
+    r
+    for r in corpus.list_recordings(corpus_dir)
+    if os.path.exists(r.transcription_path)
+    and os.path.exists(os.path.join(truth_dir, r.recording_id + ".csv"))
+  ]
   out = []
   for rec in recs[:limit] if limit else recs:
     rows = corpus.read_transcription(rec.transcription_path)
@@ -143,11 +152,13 @@ def corpus_sets(corpus_dir, limit, gaps, snr):
     if gaps:
       audio, rows, truth = close_gaps(audio, rows, truth)
     if snr is not None:
-      speech = np.concatenate([audio[int(a * SAMPLE_RATE):int(b * SAMPLE_RATE)]
-                               for a, b, _ in rows])
+      speech = np.concatenate(
+        [audio[int(a * SAMPLE_RATE) : int(b * SAMPLE_RATE)] for a, b, _ in rows]
+      )
       rng = np.random.default_rng(len(audio))
       audio = audio + rng.standard_normal(len(audio)).astype(np.float32) * np.sqrt(
-          np.mean(speech.astype(np.float64) ** 2) * 10 ** (-snr / 10))
+        np.mean(speech.astype(np.float64) ** 2) * 10 ** (-snr / 10)
+      )
     out.append((rec.recording_id, audio, rows, truth))
   return out
 
@@ -187,14 +198,19 @@ def main():
       if m == "auto":
         k = max(len(auto_methods), 1)
         share = " / ".join(f"{auto_methods.count(x) / k:.0%}" for x in fa.SENTENCE_METHODS)
-      lines.append(f"| {name} ({len(recs)} rec., {seconds:.0f} s) | {m} | {n} | {inside:.1%} | "
-                   f"{med:.3f} | {p90:.3f} | {share} |")
+      lines.append(
+        f"| {name} ({len(recs)} rec., {seconds:.0f} s) | {m} | {n} | {inside:.1%} | "
+        f"{med:.3f} | {p90:.3f} | {share} |"
+      )
     sys.stderr.write(f"{name}: {len(auto_methods)} sentences in {wall:.0f} s\n")
   extra = (" (gaps closed)" if args.close_gaps else "") + (
-      f" (white noise, SNR {args.snr:g} dB)" if args.snr is not None else "")
+    f" (white noise, SNR {args.snr:g} dB)" if args.snr is not None else ""
+  )
   print(f"forced alignment vs true word spans{extra}; config {config}\n")
-  print("| set | method | words | centre inside | median \\|err\\| s | p90 \\|err\\| s | "
-        "auto: sentences acoustic / tts_dtw / uniform |")
+  print(
+    "| set | method | words | centre inside | median \\|err\\| s | p90 \\|err\\| s | "
+    "auto: sentences acoustic / tts_dtw / uniform |"
+  )
   print("|---|---|---|---|---|---|---|")
   print("\n".join(lines))
 

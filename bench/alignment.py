@@ -7,15 +7,16 @@ S = T R^T + noise with a random rotation R (word i of S is word i of T). Times e
 (adversarial Eq. 1-2, similarity init, refinement Eq. 3) through `align_unsupervised` and
 prints P@1/P@5 (NN and CSLS) on 1 500 held-out words, plus supervised Procrustes for reference.
 """
+
 import argparse
 import os
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # pylint: disable=g-import-not-at-top
+import numpy as np
 
-from emotion_tf.semantic import alignment  # pylint: disable=g-import-not-at-top
+from emotion_tf.semantic import alignment
 
 
 def main():
@@ -43,15 +44,19 @@ def main():
     w, info = alignment.align_unsupervised(src, tgt, cfg, (method,))
     dt = time.perf_counter() - t0
     pk = alignment.precision_at_k(w, src, tgt, words, words, held)
-    print(f"{n} x {n} words, d={d}: unsupervised ({method} init + refinement) {dt:.1f} s; criterion "
-          f"{info['criterion']:.3f}; P@1 NN {pk['nn_p@1']:.3f} CSLS {pk['csls_p@1']:.3f}; "
-          f"P@5 NN {pk['nn_p@5']:.3f} CSLS {pk['csls_p@5']:.3f}")
+    print(
+      f"{n} x {n} words, d={d}: unsupervised ({method} init + refinement) {dt:.1f} s; criterion "
+      f"{info['criterion']:.3f}; P@1 NN {pk['nn_p@1']:.3f} CSLS {pk['csls_p@1']:.3f}; "
+      f"P@5 NN {pk['nn_p@5']:.3f} CSLS {pk['csls_p@5']:.3f}"
+    )
   t0 = time.perf_counter()
   w = alignment.align_supervised(src, tgt, words, words, train)
   dt = time.perf_counter() - t0
   pk = alignment.precision_at_k(w, src, tgt, words, words, held)
-  print(f"supervised Procrustes on {len(train)} pairs: {dt:.2f} s; P@1 CSLS {pk['csls_p@1']:.3f}; "
-        f"chance P@1 {1 / n:.5f}")
+  print(
+    f"supervised Procrustes on {len(train)} pairs: {dt:.2f} s; P@1 CSLS {pk['csls_p@1']:.3f}; "
+    f"chance P@1 {1 / n:.5f}"
+  )
 
 
 if __name__ == "__main__":

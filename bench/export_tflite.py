@@ -19,9 +19,7 @@ import tempfile
 import textwrap
 import time
 
-from absl import app
-from absl import flags
-from absl import logging
+from absl import app, flags, logging
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -43,10 +41,11 @@ def dir_size(path):
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
-  import numpy as np  # pylint: disable=g-import-not-at-top
-  from emotion_tf.training import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
-  from emotion_tf.serving import export_lib  # pylint: disable=g-import-not-at-top
-  from emotion_tf.model.models import build_model  # pylint: disable=g-import-not-at-top
+  import numpy as np
+
+  from emotion_tf.model.models import build_model
+  from emotion_tf.serving import export_lib
+  from emotion_tf.training import model_dir as model_dir_lib
 
   if FLAGS.model_dir:
     model = model_dir_lib.load_trained_model(FLAGS.model_dir)
@@ -66,7 +65,7 @@ def main(argv):
     np.savez(os.path.join(tmp, "in.npz"), audio=audio, semantic=semantic)
     script = textwrap.dedent(f"""
         import json, statistics, time, numpy as np, tensorflow as tf
-        x = np.load({os.path.join(tmp, 'in.npz')!r})
+        x = np.load({os.path.join(tmp, "in.npz")!r})
         t0 = time.perf_counter()
         conv = tf.lite.TFLiteConverter.from_saved_model({export_dir!r},
                                                          signature_keys=["serving_default"])
@@ -90,27 +89,34 @@ def main(argv):
             t = time.perf_counter(); fn(); ts.append(time.perf_counter() - t)
           return statistics.median(ts)
         y_lite, y_sm = lite(), saved()
-        np.save({os.path.join(tmp, 'sm.npy')!r}, y_sm)
+        np.save({os.path.join(tmp, "sm.npy")!r}, y_sm)
         print(json.dumps({{"tflite_bytes": len(blob), "convert_s": convert_s,
                           "max_diff_tflite_vs_saved_model": float(np.abs(y_lite - y_sm).max()),
                           "tflite_call_s": timed(lite), "saved_model_call_s": timed(saved)}}))
     """)
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=ROOT)
-    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env,
-                       check=False)
+    r = subprocess.run(
+      [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=False
+    )
     if r.returncode != 0:
       sys.stdout.write(f"TFLite conversion/run failed (rc {r.returncode}):\n{r.stderr[-2000:]}\n")
       return 1
     figures = json.loads(r.stdout.strip().splitlines()[-1])
     sm_y = np.load(os.path.join(tmp, "sm.npy"))
-    figures.update({
+    figures.update(
+      {
         "model": FLAGS.model_dir or f"untrained {c.variant}, semantic_dim {c.semantic_dim}",
-        "keras_params": int(model.count_params()), "seconds": FLAGS.seconds,
-        "export_s": export_s, "saved_model_bytes": dir_size(export_dir),
-        "max_diff_saved_model_vs_keras": float(np.abs(sm_y - keras_y).max())})
+        "keras_params": int(model.count_params()),
+        "seconds": FLAGS.seconds,
+        "export_s": export_s,
+        "saved_model_bytes": dir_size(export_dir),
+        "max_diff_saved_model_vs_keras": float(np.abs(sm_y - keras_y).max()),
+      }
+    )
   for key, value in figures.items():
-    sys.stdout.write(f"{key:>32}: {value:.3g}\n" if isinstance(value, float)
-                     else f"{key:>32}: {value}\n")
+    sys.stdout.write(
+      f"{key:>32}: {value:.3g}\n" if isinstance(value, float) else f"{key:>32}: {value}\n"
+    )
   return 0
 
 

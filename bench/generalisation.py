@@ -1,4 +1,4 @@
-"""Issue 8's table: the full pipeline vs the eGeMAPS baseline on one corpus, several seeds.
+"""The full pipeline vs the eGeMAPS baseline on one corpus, several seeds.
 
     .venv/bin/python bench/generalisation.py --corpus DIR --text TEXT --work DIR \
         [--extra_corpus DIR] [--timings uniform|aligned|DIR] [--seeds 0,1,2] \
@@ -73,13 +73,16 @@ def paired_rows(a_name, a_stats, b_name, b_stats, resamples):
   if any(x[0] != ids for x in a_stats + b_stats):
     return [f"{label}: not paired (different Test recordings)"]
   try:
-    d = stats.paired_bootstrap_diff(np.stack([x[1] for x in a_stats]),
-                                    np.stack([x[1] for x in b_stats]), resamples)
+    d = stats.paired_bootstrap_diff(
+      np.stack([x[1] for x in a_stats]), np.stack([x[1] for x in b_stats]), resamples
+    )
   except ValueError as e:
     return [f"{label}: not paired ({e})"]
   keys = list(NAMES) + ["mean"]
-  return [f"{label:<34}" + "".join(
-      f"{d['value'][k]:>+8.3f} [{d['ci'][k][0]:+.3f},{d['ci'][k][1]:+.3f}]" for k in keys)]
+  return [
+    f"{label:<34}"
+    + "".join(f"{d['value'][k]:>+8.3f} [{d['ci'][k][0]:+.3f},{d['ci'][k][1]:+.3f}]" for k in keys)
+  ]
 
 
 def main():
@@ -88,15 +91,22 @@ def main():
   p.add_argument("--text", required=True, help="text corpus for Word2Vec")
   p.add_argument("--work", required=True)
   p.add_argument("--extra_corpus", default="", help="unlabelled speech for Speech2Vec")
-  p.add_argument("--timings", default="aligned",
-                 help="'uniform', 'aligned' (data_prep.align_words) or a timings directory")
+  p.add_argument(
+    "--timings",
+    default="aligned",
+    help="'uniform', 'aligned' (data_prep.align_words) or a timings directory",
+  )
   p.add_argument("--seeds", default="0,1,2")
   p.add_argument("--variants", default="paralinguistic,disentangled_attention")
   p.add_argument("--train_args", default="", help="extra flags for emotion_tf.train")
   p.add_argument("--s2v_args", default="", help="extra flags for train_speech2vec")
   p.add_argument("--skip_baseline", action="store_true")
-  p.add_argument("--bootstrap_resamples", type=int, default=1000,
-                 help="resamples of the paired bootstrap over Test recordings; 0 = none")
+  p.add_argument(
+    "--bootstrap_resamples",
+    type=int,
+    default=1000,
+    help="resamples of the paired bootstrap over Test recordings; 0 = none",
+  )
   a = p.parse_args()
   py = sys.executable
   w = os.path.abspath(a.work)
@@ -104,40 +114,143 @@ def main():
   log = os.path.join(w, "generalisation.log")
   timings = []
   if a.timings == "aligned":
-    _run([py, "-m", "data_prep.align_words", "--corpus", a.corpus, "--out",
-          os.path.join(w, "word_timings")], os.path.join(w, "word_timings"), log)
+    _run(
+      [
+        py,
+        "-m",
+        "data_prep.align_words",
+        "--corpus",
+        a.corpus,
+        "--out",
+        os.path.join(w, "word_timings"),
+      ],
+      os.path.join(w, "word_timings"),
+      log,
+    )
     timings = ["--word_timings", os.path.join(w, "word_timings")]
   elif a.timings != "uniform":
     timings = ["--word_timings", a.timings]
-  _run([py, "-m", "data_prep.train_word2vec", "--text", a.text, "--out",
-        os.path.join(w, "word2vec.vec")], os.path.join(w, "word2vec.vec"), log)
+  _run(
+    [
+      py,
+      "-m",
+      "data_prep.train_word2vec",
+      "--text",
+      a.text,
+      "--out",
+      os.path.join(w, "word2vec.vec"),
+    ],
+    os.path.join(w, "word2vec.vec"),
+    log,
+  )
   extra = ["--extra_corpus", a.extra_corpus] if a.extra_corpus else []
-  _run([py, "-m", "data_prep.train_speech2vec", "--corpus", a.corpus, "--out",
-        os.path.join(w, "speech2vec")] + timings + extra + a.s2v_args.split(),
-       os.path.join(w, "speech2vec", "speech2vec.vec"), log)
-  _run([py, "-m", "data_prep.align_embeddings", "--speech",
-        os.path.join(w, "speech2vec", "speech2vec.vec"), "--text",
-        os.path.join(w, "word2vec.vec"), "--out", os.path.join(w, "alignment")],
-       os.path.join(w, "alignment", "aligned_speech2vec.vec"), log)
+  _run(
+    [
+      py,
+      "-m",
+      "data_prep.train_speech2vec",
+      "--corpus",
+      a.corpus,
+      "--out",
+      os.path.join(w, "speech2vec"),
+    ]
+    + timings
+    + extra
+    + a.s2v_args.split(),
+    os.path.join(w, "speech2vec", "speech2vec.vec"),
+    log,
+  )
+  _run(
+    [
+      py,
+      "-m",
+      "data_prep.align_embeddings",
+      "--speech",
+      os.path.join(w, "speech2vec", "speech2vec.vec"),
+      "--text",
+      os.path.join(w, "word2vec.vec"),
+      "--out",
+      os.path.join(w, "alignment"),
+    ],
+    os.path.join(w, "alignment", "aligned_speech2vec.vec"),
+    log,
+  )
   data = os.path.join(w, "tfrecords")
-  _run([py, "-m", "data_prep.write_tfrecords", "--corpus", a.corpus, "--embeddings",
-        os.path.join(w, "alignment", "aligned_speech2vec.vec"), "--out", data] + timings,
-       os.path.join(data, "metadata.json"), log)
+  _run(
+    [
+      py,
+      "-m",
+      "data_prep.write_tfrecords",
+      "--corpus",
+      a.corpus,
+      "--embeddings",
+      os.path.join(w, "alignment", "aligned_speech2vec.vec"),
+      "--out",
+      data,
+    ]
+    + timings,
+    os.path.join(data, "metadata.json"),
+    log,
+  )
   rows, row_stats = {}, {}
   for variant in a.variants.split(","):
     scores, post_scores, st, post_st = [], [], [], []
     for seed in a.seeds.split(","):
       model_dir = os.path.join(w, f"model_{variant}_s{seed}")
-      _run([py, "-m", "emotion_tf.train", "--data_dir", data, "--model_dir", model_dir,
-            "--variant", variant, "--seed", seed] + a.train_args.split(),
-           os.path.join(model_dir, "last.keras"), log)
+      _run(
+        [
+          py,
+          "-m",
+          "emotion_tf.train",
+          "--data_dir",
+          data,
+          "--model_dir",
+          model_dir,
+          "--variant",
+          variant,
+          "--seed",
+          seed,
+        ]
+        + a.train_args.split(),
+        os.path.join(model_dir, "last.keras"),
+        log,
+      )
       summary = os.path.join(model_dir, "evaluation_best", "evaluation.json")
-      _run([py, "-m", "emotion_tf.evaluate", "--model_dir", model_dir, "--data_dir", data,
-            "--partitions", "Test"], summary, log)
+      _run(
+        [
+          py,
+          "-m",
+          "emotion_tf.evaluate",
+          "--model_dir",
+          model_dir,
+          "--data_dir",
+          data,
+          "--partitions",
+          "Test",
+        ],
+        summary,
+        log,
+      )
       post_dir = os.path.join(model_dir, "evaluation_best_postprocessed")
-      _run([py, "-m", "emotion_tf.evaluate", "--model_dir", model_dir, "--data_dir", data,
-            "--partitions", "Test", "--postprocess", "devel", "--out", post_dir],
-           os.path.join(post_dir, "evaluation.json"), log)
+      _run(
+        [
+          py,
+          "-m",
+          "emotion_tf.evaluate",
+          "--model_dir",
+          model_dir,
+          "--data_dir",
+          data,
+          "--partitions",
+          "Test",
+          "--postprocess",
+          "devel",
+          "--out",
+          post_dir,
+        ],
+        os.path.join(post_dir, "evaluation.json"),
+        log,
+      )
       scores.append(_test_ccc(summary))
       post_scores.append(_test_ccc(os.path.join(post_dir, "evaluation.json")))
       st.append(_test_statistics(summary))
@@ -148,36 +261,44 @@ def main():
   base = base_stats = None
   if not a.skip_baseline:
     out = os.path.join(w, "baseline")
-    _run([py, "-m", "emotion_tf.baseline", "--corpus", a.corpus, "--out", out],
-         os.path.join(out, "evaluation.json"), log)
+    _run(
+      [py, "-m", "emotion_tf.baseline", "--corpus", a.corpus, "--out", out],
+      os.path.join(out, "evaluation.json"),
+      log,
+    )
     base = np.array(_test_ccc(os.path.join(out, "evaluation.json")))
     base_stats = [_test_statistics(os.path.join(out, "evaluation.json"))]
-  print(f"\nTest CCC on {a.corpus} (timings: {a.timings}; mean ± sd over seeds "
-        f"{a.seeds})")
+  print(f"\nTest CCC on {a.corpus} (timings: {a.timings}; mean ± sd over seeds {a.seeds})")
   print(f"{'model':<34}" + "".join(f"{n:>15}" for n in NAMES + ("mean",)))
   if base is not None:
-    print(f"{'eGeMAPS + ridge baseline':<34}" + "".join(
-        f"{v:>15.3f}" for v in list(base) + [base.mean()]))
+    print(
+      f"{'eGeMAPS + ridge baseline':<34}"
+      + "".join(f"{v:>15.3f}" for v in list(base) + [base.mean()])
+    )
   for variant, s in rows.items():
     full = np.concatenate([s, s.mean(axis=1, keepdims=True)], axis=1)
     m = full.mean(axis=0)
     sd = full.std(axis=0, ddof=1) if len(full) > 1 else np.zeros_like(m)
-    print(f"{variant:<34}" + "".join(f"{x:>9.3f}±{y:.3f}" for x, y in zip(m, sd)))
+    print(f"{variant:<34}" + "".join(f"{x:>9.3f}±{y:.3f}" for x, y in zip(m, sd, strict=False)))
   if not a.bootstrap_resamples:
     return
-  print(f"\nPaired bootstrap: A - B of seed-mean Test CCC [95 % CI over Test recordings, "
-        f"{a.bootstrap_resamples} resamples]; A beats B where the CI lies above 0")
+  print(
+    f"\nPaired bootstrap: A - B of seed-mean Test CCC [95 % CI over Test recordings, "
+    f"{a.bootstrap_resamples} resamples]; A beats B where the CI lies above 0"
+  )
   names = list(rows)
   for variant in names:
     if base_stats is not None:
-      for line in paired_rows(variant, row_stats[variant], "baseline", base_stats,
-                              a.bootstrap_resamples):
+      for line in paired_rows(
+        variant, row_stats[variant], "baseline", base_stats, a.bootstrap_resamples
+      ):
         print(line)
   plain = [n for n in names if not n.endswith("post-proc.")]
   for i, first in enumerate(plain):
-    for second in plain[i + 1:]:
-      for line in paired_rows(second, row_stats[second], first, row_stats[first],
-                              a.bootstrap_resamples):
+    for second in plain[i + 1 :]:
+      for line in paired_rows(
+        second, row_stats[second], first, row_stats[first], a.bootstrap_resamples
+      ):
         print(line)
 
 

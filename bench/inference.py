@@ -20,9 +20,7 @@ import sys
 import tempfile
 import time
 
-from absl import app
-from absl import flags
-from absl import logging
+from absl import app, flags, logging
 
 FLAGS = flags.FLAGS
 
@@ -32,8 +30,12 @@ def define_flags():
   flags.DEFINE_integer("runs", 5, "Timed calls after the warm-up call.", lower_bound=1)
   flags.DEFINE_string("variant", "disentangled_attention", "Model variant.")
   flags.DEFINE_integer("semantic_dim", 100, "Semantic vector dimension.")
-  flags.DEFINE_enum("device", "auto", ["auto", "cpu", "gpu"],
-                    "Where to run: auto = GPU when one is visible, else CPU.")
+  flags.DEFINE_enum(
+    "device",
+    "auto",
+    ["auto", "cpu", "gpu"],
+    "Where to run: auto = GPU when one is visible, else CPU.",
+  )
   flags.DEFINE_boolean("end_to_end", True, "Also time wav decode/resample + word vectors + model.")
 
 
@@ -49,15 +51,17 @@ def timed(fn, runs):
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
-  import numpy as np  # pylint: disable=g-import-not-at-top
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from scipy.io import wavfile  # pylint: disable=g-import-not-at-top
+  import numpy as np
+  import tensorflow as tf
+  from scipy.io import wavfile
 
-  from emotion_tf.data.word_timings import WordTiming  # pylint: disable=g-import-not-at-top
-  from emotion_tf.data.word_timings import write_timings_csv  # pylint: disable=g-import-not-at-top
-  from emotion_tf.serving import export_lib, predict_lib  # pylint: disable=g-import-not-at-top
-  from emotion_tf.model.models import build_model  # pylint: disable=g-import-not-at-top
-  from emotion_tf.semantic.vectors import write_vec  # pylint: disable=g-import-not-at-top
+  from emotion_tf.data.word_timings import (
+    WordTiming,
+    write_timings_csv,
+  )
+  from emotion_tf.model.models import build_model
+  from emotion_tf.semantic.vectors import write_vec
+  from emotion_tf.serving import export_lib, predict_lib
 
   gpus = tf.config.list_physical_devices("GPU")
   use_gpu = FLAGS.device == "gpu" or (FLAGS.device == "auto" and gpus)
@@ -87,16 +91,24 @@ def main(argv):
       times = timed(lambda: serve(audio=a, semantic=s)["arousal"].numpy(), FLAGS.runs)
     med = statistics.median(times)
     cpu_count = os.cpu_count()
-    print(f"device: {tf.config.list_logical_devices('GPU')[0].name if use_gpu else 'CPU'} "
-          f"({cpu_count} CPU cores visible)")
-    print(f"model: {FLAGS.variant}, semantic_dim {FLAGS.semantic_dim}, untrained default size, "
-          f"{model.count_params():,} parameters")
+    print(
+      f"device: {tf.config.list_logical_devices('GPU')[0].name if use_gpu else 'CPU'} "
+      f"({cpu_count} CPU cores visible)"
+    )
+    print(
+      f"model: {FLAGS.variant}, semantic_dim {FLAGS.semantic_dim}, untrained default size, "
+      f"{model.count_params():,} parameters"
+    )
     print(f"recording: {seconds:.1f} s = {frames} frames, batch 1, one pass")
-    print(f"SavedModel serving signature: warm-up {warm:.3f} s; {FLAGS.runs} runs median "
-          f"{med:.3f} s, min {min(times):.3f} s")
-    print(f"real-time factor (median): {med / seconds:.5f}  (min {min(times) / seconds:.5f}; "
-          f"target <= 0.006 on 2 CPU cores); {frames / med:,.0f} frames/s, "
-          f"{seconds / med:,.0f}x real time")
+    print(
+      f"SavedModel serving signature: warm-up {warm:.3f} s; {FLAGS.runs} runs median "
+      f"{med:.3f} s, min {min(times):.3f} s"
+    )
+    print(
+      f"real-time factor (median): {med / seconds:.5f}  (min {min(times) / seconds:.5f}; "
+      f"target <= 0.006 on 2 CPU cores); {frames / med:,.0f} frames/s, "
+      f"{seconds / med:,.0f}x real time"
+    )
 
     if FLAGS.end_to_end:
       wav = os.path.join(tmp, "rec.wav")
@@ -104,24 +116,31 @@ def main(argv):
       pcm = (np.clip(rng.normal(scale=0.1, size=(n48, 2)), -1, 1) * 32767).astype(np.int16)
       wavfile.write(wav, 48000, pcm)
       words = [f"w{i}" for i in range(500)]
-      write_vec(os.path.join(tmp, "space.vec"), words,
-                rng.standard_normal((len(words), FLAGS.semantic_dim)).astype(np.float32))
+      write_vec(
+        os.path.join(tmp, "space.vec"),
+        words,
+        rng.standard_normal((len(words), FLAGS.semantic_dim)).astype(np.float32),
+      )
       starts = np.arange(0.0, seconds - 0.4, 0.4)
-      write_timings_csv(os.path.join(tmp, "rec.csv"),
-                        [WordTiming(float(t), float(t) + 0.3, words[i % len(words)])
-                         for i, t in enumerate(starts)])
+      write_timings_csv(
+        os.path.join(tmp, "rec.csv"),
+        [WordTiming(float(t), float(t) + 0.3, words[i % len(words)]) for i, t in enumerate(starts)],
+      )
       exported = export_lib.ExportedModel(export_dir)
 
       def run():
         with tf.device(device):
-          predict_lib.predict_recording(exported, wav, os.path.join(tmp, "rec.csv"),
-                                      os.path.join(tmp, "space.vec"))
+          predict_lib.predict_recording(
+            exported, wav, os.path.join(tmp, "rec.csv"), os.path.join(tmp, "space.vec")
+          )
 
       run()
       times = timed(run, max(1, FLAGS.runs // 2))
       med = statistics.median(times)
-      print(f"end to end (48 kHz stereo wav decode + resample, {len(starts)} words -> vectors, "
-            f"model): median {med:.3f} s, RTF {med / seconds:.5f}")
+      print(
+        f"end to end (48 kHz stereo wav decode + resample, {len(starts)} words -> vectors, "
+        f"model): median {med:.3f} s, RTF {med / seconds:.5f}"
+      )
   return 0
 
 

@@ -1,4 +1,4 @@
-"""Issue 18's rows: the `paper`, `original_code` and default presets side by side.
+"""The `paper`, `original_code` and default presets side by side.
 
     .venv/bin/python bench/presets.py --data_dirs D1,D2 --work DIR [--seeds 3] \
         [--train_steps 600] [--steps_per_epoch 100] \
@@ -30,13 +30,15 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from train_step import matmul_gflops  # noqa: E402  (bench/train_step.py)
 
 from emotion_tf import LABEL_NAMES  # noqa: E402
-from emotion_tf.util import config as config_lib  # noqa: E402
-from emotion_tf.training import evaluate_lib  # noqa: E402
-from emotion_tf.util import fileio  # noqa: E402
-from emotion_tf.training import model_dir as model_dir_lib  # noqa: E402
-from emotion_tf.training import stats  # noqa: E402
-from emotion_tf.training import train_lib  # noqa: E402
 from emotion_tf.model.models import ModelConfig  # noqa: E402
+from emotion_tf.training import (
+  evaluate_lib,  # noqa: E402
+  stats,  # noqa: E402
+  train_lib,  # noqa: E402
+)
+from emotion_tf.training import model_dir as model_dir_lib  # noqa: E402
+from emotion_tf.util import config as config_lib  # noqa: E402
+from emotion_tf.util import fileio  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SUFFIXES = {"_no_interlocutor": False, "_interlocutor": True}
@@ -55,9 +57,12 @@ def cpu_model() -> str:
 
 def flagfile_sections(path: str):
   """{'model': {...}, 'train': {...}} of a flagfile's `--name=value` lines (by field name)."""
-  import dataclasses  # pylint: disable=g-import-not-at-top
-  fields = {s: {f.name for f in dataclasses.fields(c)}
-            for s, c in (("model", ModelConfig), ("train", train_lib.TrainConfig))}
+  import dataclasses
+
+  fields = {
+    s: {f.name for f in dataclasses.fields(c)}
+    for s, c in (("model", ModelConfig), ("train", train_lib.TrainConfig))
+  }
   sections = {"model": {}, "train": {}}
   with open(path, encoding="utf-8") as f:
     for line in f:
@@ -76,7 +81,7 @@ def preset_sections(preset: str):
   base, interlocutor = preset, None
   for suffix, value in SUFFIXES.items():
     if preset.endswith(suffix):
-      base, interlocutor = preset[:-len(suffix)], value
+      base, interlocutor = preset[: -len(suffix)], value
       break
   if base == "default":
     sections = {"model": {}, "train": {}}
@@ -91,8 +96,9 @@ def preset_sections(preset: str):
   return model, dict(sections.get("train", {}))
 
 
-def run_one(data_dir: str, preset: str, seed: int, work: str, train_steps: int,
-            steps_per_epoch: int):
+def run_one(
+  data_dir: str, preset: str, seed: int, work: str, train_steps: int, steps_per_epoch: int
+):
   """Test CCC [3] of one preset and seed (reused from bench_row.json when there)."""
   model_dir = os.path.join(work, f"{preset}_s{seed}")
   row_path = os.path.join(model_dir, "bench_row.json")
@@ -102,17 +108,31 @@ def run_one(data_dir: str, preset: str, seed: int, work: str, train_steps: int,
   model_section, train_section = preset_sections(preset)
   dim = train_lib.semantic_dim_of(data_dir)
   model_config = ModelConfig.from_dict({**model_section, "semantic_dim": dim})
-  config = config_lib.build(train_lib.TrainConfig, train_section, {
-      "data_dir": data_dir, "model_dir": model_dir, "seed": seed, "train_steps": train_steps,
-      "steps_per_epoch": steps_per_epoch, "eval_partition": "Devel"})
+  config = config_lib.build(
+    train_lib.TrainConfig,
+    train_section,
+    {
+      "data_dir": data_dir,
+      "model_dir": model_dir,
+      "seed": seed,
+      "train_steps": train_steps,
+      "steps_per_epoch": steps_per_epoch,
+      "eval_partition": "Devel",
+    },
+  )
   t0 = time.time()
   trained = train_lib.train(config, model_config)
-  model = model_dir_lib.load_trained_model(model_dir, "best")      # chosen on Devel
-  summary = evaluate_lib.evaluate_partition(model, data_dir, "test",
-                                            batch_size=config.batch_size)
-  row = {"preset": preset, "seed": seed, "test_ccc": [summary["ccc"][n] for n in LABEL_NAMES],
-         "best_devel_ccc": trained["best_eval_ccc"], "steps": trained["global_step"],
-         "batch_size": config.batch_size, "seconds": round(time.time() - t0, 1)}
+  model = model_dir_lib.load_trained_model(model_dir, "best")  # chosen on Devel
+  summary = evaluate_lib.evaluate_partition(model, data_dir, "test", batch_size=config.batch_size)
+  row = {
+    "preset": preset,
+    "seed": seed,
+    "test_ccc": [summary["ccc"][n] for n in LABEL_NAMES],
+    "best_devel_ccc": trained["best_eval_ccc"],
+    "steps": trained["global_step"],
+    "batch_size": config.batch_size,
+    "seconds": round(time.time() - t0, 1),
+  }
   row.update(_test_statistics(summary))
   fileio.write_json(row_path, row)
   return row
@@ -147,8 +167,9 @@ def paired_rows(rows, reference: str):
     if preset == reference:
       continue
     d = stats.paired_bootstrap_diff(np.array([r["test_statistics"] for r in runs]), ref)
-    cells = "  ".join(f"{n} {stats.format_ci(d['value'][n], d['ci'][n])}"
-                      for n in list(LABEL_NAMES) + ["mean"])
+    cells = "  ".join(
+      f"{n} {stats.format_ci(d['value'][n], d['ci'][n])}" for n in list(LABEL_NAMES) + ["mean"]
+    )
     lines.append(f"  {preset} - {reference}: {cells}")
   return lines
 
@@ -159,15 +180,22 @@ def main():
   p.add_argument("--work", required=True)
   p.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1")
   p.add_argument("--train_steps", type=int, default=600)
-  p.add_argument("--steps_per_epoch", type=int, default=0,
-                 help="steps between Devel evaluations (0 = one pass)")
-  p.add_argument("--presets", default="paper,demo,original_code,original_code_no_interlocutor",
-                 help="default (= paper: the dataclass defaults follow the paper), paper, demo "
-                 "(flags/demo_train.flags: batch 8, lr 1e-3), original_code; suffix "
-                 "_no_interlocutor/_interlocutor switches the interlocutor-aware frames")
+  p.add_argument(
+    "--steps_per_epoch", type=int, default=0, help="steps between Devel evaluations (0 = one pass)"
+  )
+  p.add_argument(
+    "--presets",
+    default="paper,demo,original_code,original_code_no_interlocutor",
+    help="default (= paper: the dataclass defaults follow the paper), paper, demo "
+    "(flags/demo_train.flags: batch 8, lr 1e-3), original_code; suffix "
+    "_no_interlocutor/_interlocutor switches the interlocutor-aware frames",
+  )
   a = p.parse_args()
-  print(f"CPU: {cpu_model()} ({os.cpu_count()} cores); numpy float32 matmul 2048^2: "
-        f"{matmul_gflops():.1f} GFLOP/s", flush=True)
+  print(
+    f"CPU: {cpu_model()} ({os.cpu_count()} cores); numpy float32 matmul 2048^2: "
+    f"{matmul_gflops():.1f} GFLOP/s",
+    flush=True,
+  )
   presets = [x for x in a.presets.split(",") if x]
   tables = []
   for data_dir in [d for d in a.data_dirs.split(",") if d]:
@@ -175,27 +203,39 @@ def main():
     rows = {}
     for preset in presets:
       work = os.path.join(os.path.abspath(a.work), name)
-      runs = [with_statistics(run_one(data_dir, preset, s, work, a.train_steps,
-                                      a.steps_per_epoch), data_dir, work)
-              for s in range(a.seeds)]
+      runs = [
+        with_statistics(
+          run_one(data_dir, preset, s, work, a.train_steps, a.steps_per_epoch), data_dir, work
+        )
+        for s in range(a.seeds)
+      ]
       rows[preset] = runs
     tables.append((data_dir, rows))
   for data_dir, rows in tables:
-    print(f"\nTest CCC on {data_dir} (model chosen on Devel; {a.train_steps} steps; "
-          f"mean ± sd over {a.seeds} seed(s))")
-    print(f"{'preset':<32}{'batch':>6}" + "".join(f"{n:>15}" for n in LABEL_NAMES + ("mean",))
-          + f"{'s/run':>8}")
+    print(
+      f"\nTest CCC on {data_dir} (model chosen on Devel; {a.train_steps} steps; "
+      f"mean ± sd over {a.seeds} seed(s))"
+    )
+    print(
+      f"{'preset':<32}{'batch':>6}"
+      + "".join(f"{n:>15}" for n in LABEL_NAMES + ("mean",))
+      + f"{'s/run':>8}"
+    )
     for preset, runs in rows.items():
       s = np.array([r["test_ccc"] for r in runs])
       full = np.concatenate([s, s.mean(axis=1, keepdims=True)], axis=1)
       m = full.mean(axis=0)
       sd = full.std(axis=0, ddof=1) if len(runs) > 1 else np.zeros_like(m)
-      print(f"{preset:<32}{runs[0]['batch_size']:>6}"
-            + "".join(f"{x:>9.3f}±{y:.3f}" for x, y in zip(m, sd))
-            + f"{np.mean([r['seconds'] for r in runs]):>8.0f}")
+      print(
+        f"{preset:<32}{runs[0]['batch_size']:>6}"
+        + "".join(f"{x:>9.3f}±{y:.3f}" for x, y in zip(m, sd, strict=False))
+        + f"{np.mean([r['seconds'] for r in runs]):>8.0f}"
+      )
     recordings = len(runs[0]["test_ids"])
-    print(f"paired bootstrap, 95 % CI of the Test CCC difference (seed means; the {recordings} "
-          "Test recordings resampled, 1000 resamples):")
+    print(
+      f"paired bootstrap, 95 % CI of the Test CCC difference (seed means; the {recordings} "
+      "Test recordings resampled, 1000 resamples):"
+    )
     print("\n".join(paired_rows(rows, next(iter(rows)))))
 
 

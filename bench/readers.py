@@ -10,6 +10,7 @@ not a dependency of the toolkit; the TextGrid part runs only where it is install
 
 import argparse
 import os
+import pathlib
 import sys
 import tempfile
 import time
@@ -19,12 +20,12 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 BAD_VECS = {
-    "row with 3 of 4 values": b"2 4\nhello 1 2 3 4\ngood 1 2 3\n",
-    "non-numeric value": b"2 4\nhello 1 2 3 4\ngood 1 x 3 4\n",
-    "header count 3, 2 rows": b"3 4\nhello 1 2 3 4\ngood 1 2 3 4\n",
-    "header count 1, 2 rows": b"1 4\nhello 1 2 3 4\ngood 1 2 3 4\n",
-    "duplicate word": b"2 4\nhello 1 2 3 4\nhello 1 2 3 4\n",
-    "NaN value": b"2 4\nhello 1 2 3 4\ngood 1 nan 3 4\n",
+  "row with 3 of 4 values": b"2 4\nhello 1 2 3 4\ngood 1 2 3\n",
+  "non-numeric value": b"2 4\nhello 1 2 3 4\ngood 1 x 3 4\n",
+  "header count 3, 2 rows": b"3 4\nhello 1 2 3 4\ngood 1 2 3 4\n",
+  "header count 1, 2 rows": b"1 4\nhello 1 2 3 4\ngood 1 2 3 4\n",
+  "duplicate word": b"2 4\nhello 1 2 3 4\nhello 1 2 3 4\n",
+  "NaN value": b"2 4\nhello 1 2 3 4\ngood 1 nan 3 4\n",
 }
 
 
@@ -40,7 +41,7 @@ def _best(fn, repeats=3):
 def _outcome(fn):
   try:
     return f"accepted: {fn()}"
-  except Exception as e:  # pylint: disable=broad-except
+  except Exception as e:
     return f"{type(e).__name__}: {str(e)[:90]}"
 
 
@@ -50,9 +51,11 @@ def main():
   p.add_argument("--dim", type=int, default=100)
   p.add_argument("--intervals", type=int, default=5000)
   a = p.parse_args()
-  from gensim.models import KeyedVectors  # pylint: disable=g-import-not-at-top
-  from emotion_tf.data import word_timings as wt  # pylint: disable=g-import-not-at-top
-  from emotion_tf.semantic import vectors  # pylint: disable=g-import-not-at-top
+  from gensim.models import KeyedVectors
+
+  from emotion_tf.data import word_timings as wt
+  from emotion_tf.semantic import vectors
+
   with tempfile.TemporaryDirectory() as d:
     path = os.path.join(d, "big.vec")
     words = [f"w{i}" for i in range(a.words)]
@@ -66,10 +69,10 @@ def main():
       q = os.path.join(d, "bad.vec")
       with open(q, "wb") as f:
         f.write(body)
-      print(f"  {name:<24} ours: {_outcome(lambda: vectors.read_vec(q)[0])}")
-      print(f"  {'':<24} gensim: {_outcome(lambda: gensim_read(q).index_to_key)}")
+      print(f"  {name:<24} ours: {_outcome(lambda q=q: vectors.read_vec(q)[0])}")
+      print(f"  {'':<24} gensim: {_outcome(lambda q=q: gensim_read(q).index_to_key)}")
     try:
-      from praatio import textgrid  # pylint: disable=g-import-not-at-top
+      from praatio import textgrid
     except ImportError:
       print("praatio not installed: TextGrid comparison skipped")
       return
@@ -80,13 +83,15 @@ def main():
     print(f"TextGrid with {a.intervals} words, best of 3:")
     print(f"  word_timings.read_textgrid {_best(lambda: wt.read_textgrid(tg)):.3f} s")
     print(f"  praatio textgrid.openTextgrid          {_best(lambda: praat_read(tg)):.3f} s")
-    text = open(tg, encoding="utf-8").read()
+    text = pathlib.Path(tg).read_text(encoding="utf-8")
     cut = os.path.join(d, "cut.TextGrid")
     with open(cut, "w", encoding="utf-8") as f:
-      f.write(text[:text.index("intervals [6]:")])  # truncated after 5 intervals
+      f.write(text[: text.index("intervals [6]:")])  # truncated after 5 intervals
     print(f"  truncated file ours: {_outcome(lambda: len(wt.read_textgrid(cut)))}")
-    print(f"  truncated file praatio: "
-          f"{_outcome(lambda: len(praat_read(cut).getTier('words').entries))} words")
+    print(
+      f"  truncated file praatio: "
+      f"{_outcome(lambda: len(praat_read(cut).getTier('words').entries))} words"
+    )
 
 
 if __name__ == "__main__":

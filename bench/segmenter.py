@@ -37,8 +37,9 @@ def load(corpus_dir, timings_dir):
   data = {}
   for rec in corpus.list_recordings(corpus_dir):
     audio = corpus.load_audio(rec.audio_path, 22050)
-    ref = [(t.start, t.end) for t in wt.load_word_timings(corpus_dir, rec.recording_id,
-                                                          timings_dir)]
+    ref = [
+      (t.start, t.end) for t in wt.load_word_timings(corpus_dir, rec.recording_id, timings_dir)
+    ]
     data.setdefault(rec.partition, []).append((rec.recording_id, audio, ref))
   return data
 
@@ -66,28 +67,38 @@ def evaluate(recs, config):
 
 
 def tune(train):
-  grid = {"threshold_ratio": [0.1, 0.25], "min_pause_s": [0.01, 0.015, 0.02, 0.025],
-          "min_word_s": [0.04, 0.06, 0.08, 0.1], "split_above_s": [0.6, 0.8, 1.0]}
+  grid = {
+    "threshold_ratio": [0.1, 0.25],
+    "min_pause_s": [0.01, 0.015, 0.02, 0.025],
+    "min_word_s": [0.04, 0.06, 0.08, 0.1],
+    "split_above_s": [0.6, 0.8, 1.0],
+  }
   best, best_score = None, -1.0
   keys = list(grid)
   for values in itertools.product(*(grid[k] for k in keys)):
-    config = segmenter.SegmenterConfig(**dict(zip(keys, values)))
+    config = segmenter.SegmenterConfig(**dict(zip(keys, values, strict=False)))
     m = evaluate(train, config)
     score = m["f1"] + m["centre_hit"] + m["one_to_one"]
     if score > best_score:
       best, best_score = config, score
-      print(f"  tune: {dict(zip(keys, values))}: F1 {m['f1']:.3f} hit {m['centre_hit']:.3f} "
-            f"1:1 {m['one_to_one']:.3f}", flush=True)
+      print(
+        f"  tune: {dict(zip(keys, values, strict=False))}: "
+        f"F1 {m['f1']:.3f} hit {m['centre_hit']:.3f} "
+        f"1:1 {m['one_to_one']:.3f}",
+        flush=True,
+      )
   return best
 
 
-REAL = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "data",
-                    "real_speech")
+REAL = os.path.join(
+  os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "data", "real_speech"
+)
 
 
 def real_sets():
   """{'real (reference)': recs, 'real (forced-aligned)': recs}, recs [(id, audio, spans)]."""
-  from data_prep import acoustic_alignment as aa  # pylint: disable=g-import-not-at-top
+  from data_prep import acoustic_alignment as aa
+
   gold, aligned = [], []
   for txt in sorted(glob.glob(os.path.join(REAL, "*.txt"))):
     name = os.path.splitext(txt)[0]
@@ -98,8 +109,9 @@ def real_sets():
       text = f.read().strip()
     tokens = aa.tagged_tokens(text)
     est = aa.align_sentence(audio, 22050, 0.0, len(audio) / 22050, tokens)
-    aligned.append((name, audio, [(t.start, t.end) for t, (_, tag) in zip(est, tokens)
-                                  if not tag]))
+    aligned.append(
+      (name, audio, [(t.start, t.end) for t, (_, tag) in zip(est, tokens, strict=False) if not tag])
+    )
     if os.path.exists(name + ".TextGrid"):
       gold.append((name, audio, [(t.start, t.end) for t in wt.read_textgrid(name + ".TextGrid")]))
   return {"real speech (reference spans)": gold, "real speech (forced-aligned)": aligned}
@@ -112,9 +124,16 @@ def synthetic_set(corpus_dir, limit):
   recs = []
   for rec in corpus.list_recordings(corpus_dir)[:limit]:
     audio = corpus.load_audio(rec.audio_path, 22050)
-    recs.append((rec.recording_id, audio,
-                 [(t.start, t.end) for t in wt.read_timings_csv(
-                     os.path.join(truth, rec.recording_id + ".csv"))]))
+    recs.append(
+      (
+        rec.recording_id,
+        audio,
+        [
+          (t.start, t.end)
+          for t in wt.read_timings_csv(os.path.join(truth, rec.recording_id + ".csv"))
+        ],
+      )
+    )
   return recs
 
 
@@ -133,30 +152,43 @@ def evaluate_segments(recs, segment_fn):
     one += h["one_to_one"] * len(ref)
   p, r = matched / max(predicted, 1), matched / max(reference, 1)
   words = max(reference // 2, 1)
-  return {"f1": 2 * p * r / (p + r) if p + r else 0.0, "precision": p, "recall": r,
-          "centre_hit": hit / words, "one_to_one": one / words,
-          "segments_per_word": predicted / max(reference, 1)}
+  return {
+    "f1": 2 * p * r / (p + r) if p + r else 0.0,
+    "precision": p,
+    "recall": r,
+    "centre_hit": hit / words,
+    "one_to_one": one / words,
+    "segments_per_word": predicted / max(reference, 1),
+  }
 
 
 def compare(sets, limit):
-  from data_prep import acoustic_alignment as aa  # pylint: disable=g-import-not-at-top
+  from data_prep import acoustic_alignment as aa
+
   data = dict(real_sets())
   for spec in sets:
     name, path = spec.split("=", 1)
     data[name] = synthetic_set(path, limit)
   config = segmenter.SegmenterConfig()
-  methods = {"energy/pause (default)": lambda x: segmenter.segment(x, config),
-             "pocketsphinx recogniser": lambda x: aa.recognise_word_spans(x, 22050)}
-  print("| set | words | segmenter | boundary F1 +-50 ms | precision | recall | words hit | "
-        "one-to-one | segments/word |")
+  methods = {
+    "energy/pause (default)": lambda x: segmenter.segment(x, config),
+    "pocketsphinx recogniser": lambda x: aa.recognise_word_spans(x, 22050),
+  }
+  print(
+    "| set | words | segmenter | boundary F1 +-50 ms | precision | recall | words hit | "
+    "one-to-one | segments/word |"
+  )
   print("|---|---|---|---|---|---|---|---|---|")
   for name, recs in data.items():
     words = sum(len(r[2]) for r in recs)
     for mname, fn in methods.items():
       m = evaluate_segments(recs, fn)
-      print(f"| {name} | {words} | {mname} | {m['f1']:.3f} | {m['precision']:.3f} | "
-            f"{m['recall']:.3f} | {m['centre_hit']:.3f} | {m['one_to_one']:.3f} | "
-            f"{m['segments_per_word']:.2f} |", flush=True)
+      print(
+        f"| {name} | {words} | {mname} | {m['f1']:.3f} | {m['precision']:.3f} | "
+        f"{m['recall']:.3f} | {m['centre_hit']:.3f} | {m['one_to_one']:.3f} | "
+        f"{m['segments_per_word']:.2f} |",
+        flush=True,
+      )
 
 
 def main():
@@ -177,14 +209,18 @@ def main():
   if args.tune:
     config = tune(data["train"])
     print(f"best on Train: {config}")
-  print(f"{'partition':<10}{'F1@50ms':>9}{'prec':>7}{'recall':>8}{'hit':>7}{'1:1':>7}"
-        f"{'ovl50':>7}{'seg/word':>9}")
+  print(
+    f"{'partition':<10}{'F1@50ms':>9}{'prec':>7}{'recall':>8}{'hit':>7}{'1:1':>7}"
+    f"{'ovl50':>7}{'seg/word':>9}"
+  )
   for part in ("train", "devel", "test"):
     if part in data:
       m = evaluate(data[part], config)
-      print(f"{part:<10}{m['f1']:>9.3f}{m['precision']:>7.3f}{m['recall']:>8.3f}"
-            f"{m['centre_hit']:>7.3f}{m['one_to_one']:>7.3f}{m['overlap_50']:>7.3f}"
-            f"{m['segments_per_word']:>9.2f}")
+      print(
+        f"{part:<10}{m['f1']:>9.3f}{m['precision']:>7.3f}{m['recall']:>8.3f}"
+        f"{m['centre_hit']:>7.3f}{m['one_to_one']:>7.3f}{m['overlap_50']:>7.3f}"
+        f"{m['segments_per_word']:>9.2f}"
+      )
 
 
 if __name__ == "__main__":

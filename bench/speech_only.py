@@ -21,12 +21,13 @@ import time
 
 import numpy as np
 
-
-from emotion_tf.data import corpus  # noqa: E402
 from emotion_tf import LABEL_NAMES  # noqa: E402
+from emotion_tf.data import corpus  # noqa: E402
 from emotion_tf.model import ccc  # noqa: E402
-from emotion_tf.serving import export_lib  # noqa: E402
-from emotion_tf.serving import predict_lib  # noqa: E402
+from emotion_tf.serving import (
+  export_lib,  # noqa: E402
+  predict_lib,  # noqa: E402
+)
 
 
 def run(model, wavs, labels_dir, timings_dir=None, embeddings=None):
@@ -52,9 +53,11 @@ def main():
   parser.add_argument("--word_timings", default="", help="also run with these timings")
   parser.add_argument("--embeddings", default="", help="with --word_timings: lookup mode")
   args = parser.parse_args()
-  wavs = sorted(w for w in glob.glob(os.path.join(args.audio_dir, f"{args.partition}_*.wav"))
-                if os.path.exists(os.path.join(args.labels_dir,
-                                               os.path.basename(w)[:-4] + ".csv")))
+  wavs = sorted(
+    w
+    for w in glob.glob(os.path.join(args.audio_dir, f"{args.partition}_*.wav"))
+    if os.path.exists(os.path.join(args.labels_dir, os.path.basename(w)[:-4] + ".csv"))
+  )
   if not wavs:
     sys.exit(f"error: no {args.partition}_*.wav with labels in {args.audio_dir}")
   model = export_lib.ExportedModel(args.export)
@@ -69,13 +72,18 @@ def main():
     name = "lookup (transcript)" if args.embeddings else "speech tokens (true timings)"
     modes.append((name, args.word_timings, args.embeddings or None))
   print(f"{len(wavs)} {args.partition} recordings, export {args.export}")
-  print(f"{'mode':<30}" + "".join(f"{n:>9}" for n in LABEL_NAMES) + f"{'mean':>9}"
-        f"{'frames':>8}{'wall_s':>8}")
+  print(
+    f"{'mode':<30}" + "".join(f"{n:>9}" for n in LABEL_NAMES) + f"{'mean':>9}"
+    f"{'frames':>8}{'wall_s':>8}"
+  )
   for name, timings, embeddings in modes:
     t0 = time.time()
     values, frames = run(model, wavs, args.labels_dir, timings, embeddings)
-    print(f"{name:<30}" + "".join(f"{v:>9.3f}" for v in values) + f"{values.mean():>9.3f}"
-          f"{frames:>8}{time.time() - t0:>8.1f}", flush=True)
+    print(
+      f"{name:<30}" + "".join(f"{v:>9.3f}" for v in values) + f"{values.mean():>9.3f}"
+      f"{frames:>8}{time.time() - t0:>8.1f}",
+      flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -20,26 +20,31 @@ import time
 import numpy as np
 
 # The wav writers of the test catalogue (tests/ is not a package).
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                "tests"))
+sys.path.insert(
+  0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests")
+)
 
 
 def _write(path, x, rate, width):
   if width == "float":
-    from test_bad_inputs_data import write_float_wav  # pylint: disable=g-import-not-at-top
+    from test_bad_inputs_data import write_float_wav
+
     write_float_wav(path, x, rate)
   elif width == 3:
-    from test_bad_inputs_data import write_wav24  # pylint: disable=g-import-not-at-top
+    from test_bad_inputs_data import write_wav24
+
     write_wav24(path, x, rate)
   else:
-    from data_fixtures import write_wav  # pylint: disable=g-import-not-at-top
+    from data_fixtures import write_wav
+
     write_wav(path, x, rate, width)
 
 
 def _tfio(path, int32_pcm=False):
   """tensorflow-io decode to float32 [samples, channels] (as corpus.load_audio did up to
   this benchmark: 0.37 hands 32-bit integer PCM back as float32 bit patterns)."""
-  import tensorflow_io as tfio  # pylint: disable=g-import-not-at-top
+  import tensorflow_io as tfio
+
   x = tfio.audio.AudioIOTensor(path).to_tensor().numpy()
   if int32_pcm:
     return (x.view(np.int32).astype(np.float64) / 2147483648.0).astype(np.float32)
@@ -53,7 +58,8 @@ def _tfio(path, int32_pcm=False):
 
 
 def _soundfile(path):
-  import soundfile  # pylint: disable=g-import-not-at-top
+  import soundfile
+
   x, _ = soundfile.read(path, dtype="float32", always_2d=True)
   return x
 
@@ -74,7 +80,8 @@ def main():
   p.add_argument("--channels", type=int, default=2)
   p.add_argument("--repeats", type=int, default=5)
   a = p.parse_args()
-  from emotion_tf.data import corpus  # pylint: disable=g-import-not-at-top
+  from emotion_tf.data import corpus
+
   rng = np.random.default_rng(0)
   with tempfile.TemporaryDirectory() as d:
     path = os.path.join(d, "long.wav")
@@ -82,24 +89,33 @@ def main():
     _write(path, x, a.rate, 2)
     _tfio(path)  # load the tensorflow-io kernels once
     _soundfile(path)
-    print(f"{a.seconds:.0f} s, {a.rate} Hz, {a.channels} ch, 16-bit: "
-          f"{os.path.getsize(path) / 1e6:.1f} MB, median of {a.repeats}")
-    for name, fn in (("tensorflow-io AudioIOTensor", _tfio), ("soundfile.read", _soundfile),
-                     ("corpus.load_audio (decode + mean + resample)",
-                      lambda q: corpus.load_audio(q))):
+    print(
+      f"{a.seconds:.0f} s, {a.rate} Hz, {a.channels} ch, 16-bit: "
+      f"{os.path.getsize(path) / 1e6:.1f} MB, median of {a.repeats}"
+    )
+    for name, fn in (
+      ("tensorflow-io AudioIOTensor", _tfio),
+      ("soundfile.read", _soundfile),
+      ("corpus.load_audio (decode + mean + resample)", lambda q: corpus.load_audio(q)),
+    ):
       s = _median_time(fn, path, a.repeats)
       print(f"  {name:<44} {s:7.3f} s  {a.seconds / s:8.0f}x real time")
     print("format agreement (max |tfio - soundfile| after channel mean):")
-    for label, rate, ch, width in (("8-bit", 22050, 1, 1), ("16-bit", 22050, 1, 2),
-                                   ("24-bit", 22050, 1, 3), ("32-bit", 22050, 1, 4),
-                                   ("float32", 22050, 1, "float"), ("8 kHz mono", 8000, 1, 2),
-                                   ("48 kHz 6-ch", 48000, 6, 2)):
+    for label, rate, ch, width in (
+      ("8-bit", 22050, 1, 1),
+      ("16-bit", 22050, 1, 2),
+      ("24-bit", 22050, 1, 3),
+      ("32-bit", 22050, 1, 4),
+      ("float32", 22050, 1, "float"),
+      ("8 kHz mono", 8000, 1, 2),
+      ("48 kHz 6-ch", 48000, 6, 2),
+    ):
       q = os.path.join(d, f"f{label}.wav".replace(" ", "_"))
       _write(q, 0.5 * rng.uniform(-1, 1, (rate, ch)), rate, width)
       try:
         sf = _soundfile(q).mean(axis=1)
         ok = "ok"
-      except Exception as e:  # pylint: disable=broad-except
+      except Exception as e:
         sf, ok = None, f"soundfile fails: {e}"
       ref = _tfio(q, int32_pcm=width == 4).mean(axis=1)
       diff = float(np.abs(ref - sf).max()) if sf is not None else float("nan")

@@ -32,7 +32,7 @@ import math
 import os
 import shutil
 import subprocess
-from typing import Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 import numpy as np
 from absl import logging
@@ -68,6 +68,7 @@ class AcousticConfig:
       of a word lies early by about 2 frames (median signed start error -0.017 to -0.021 s on
       the real fixtures and both espeak-ng corpora, ends -0.012 to +0.014 s; bench/align_words).
   """
+
   model_dir: str = ""
   dictionary: str = ""
   g2p_voice: str = "en-us"
@@ -81,7 +82,7 @@ class AcousticConfig:
 def pocketsphinx_available() -> bool:
   """True when the pocketsphinx package (and so its en-us model) can be imported."""
   try:
-    import pocketsphinx  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
+    import pocketsphinx  # noqa: F401
   except ImportError:
     return False
   return True
@@ -89,20 +90,21 @@ def pocketsphinx_available() -> bool:
 
 # ------------------------------------------------------------------------------- tokens & tags
 
-def tagged_tokens(text: str) -> List[Tuple[str, bool]]:
+
+def tagged_tokens(text: str) -> list[tuple[str, bool]]:
   """(normalised word, is_tag) per token; the words are exactly `word_timings.tokenize(text)`.
 
   A token is a tag when it is written `<...>` (`<laughter>` -> ('laugh', True)); `um` written
   as a word stays a word.
   """
   out = []
-  for raw in wt._TOKEN_RE.findall(text):  # pylint: disable=protected-access
+  for raw in wt._TOKEN_RE.findall(text):
     if raw.startswith("<"):
       w = wt.normalize_word(raw)
       if w:
         out.append((w, True))
       continue
-    for p in wt._SPLIT_RE.split(raw):  # pylint: disable=protected-access
+    for p in wt._SPLIT_RE.split(raw):
       w = wt.normalize_word(p)
       if w:
         out.append((w, False))
@@ -113,34 +115,94 @@ def tagged_tokens(text: str) -> List[Tuple[str, bool]]:
 
 # espeak-ng IPA (en-us voice) -> ARPAbet (CMUdict, no stress). Longest match first; stress and
 # syllable marks are dropped before matching. Two-letter entries are the diphthongs/affricates.
-IPA_TO_ARPABET: Dict[str, Tuple[str, ...]] = {
-    "eɪ": ("EY",), "aɪ": ("AY",), "ɔɪ": ("OY",), "aʊ": ("AW",), "oʊ": ("OW",), "əʊ": ("OW",),
-    "tʃ": ("CH",), "dʒ": ("JH",), "ɪɹ": ("IH", "R"), "ɛɹ": ("EH", "R"), "ʊɹ": ("UH", "R"),
-    "oːɹ": ("AO", "R"), "oɹ": ("AO", "R"), "ɚɹ": ("ER",), "ɜːɹ": ("ER",),
-    "iː": ("IY",), "i": ("IY",), "ɪ": ("IH",), "ᵻ": ("IH",), "e": ("EH",), "ɛ": ("EH",),
-    "æ": ("AE",), "a": ("AE",), "ɑː": ("AA",), "ɑ": ("AA",), "ɒ": ("AA",), "ɔː": ("AO",),
-    "ɔ": ("AO",), "o": ("OW",), "ʊ": ("UH",), "uː": ("UW",), "u": ("UW",), "ʌ": ("AH",),
-    "ə": ("AH",), "ɐ": ("AH",), "ɚ": ("ER",), "ɜː": ("ER",), "ɜ": ("ER",), "ɝ": ("ER",),
-    "p": ("P",), "b": ("B",), "t": ("T",), "d": ("D",), "k": ("K",), "ɡ": ("G",), "g": ("G",),
-    "f": ("F",), "v": ("V",), "θ": ("TH",), "ð": ("DH",), "s": ("S",), "z": ("Z",),
-    "ʃ": ("SH",), "ʒ": ("ZH",), "h": ("HH",), "x": ("HH",), "ç": ("HH",), "m": ("M",),
-    "n": ("N",), "ŋ": ("NG",), "l": ("L",), "ɫ": ("L",), "ɬ": ("L",), "ɹ": ("R",), "r": ("R",),
-    "ɾ": ("T",), "ʔ": ("T",), "j": ("Y",), "w": ("W",), "ʍ": ("W",),
-    "n̩": ("AH", "N"), "l̩": ("AH", "L"), "m̩": ("AH", "M"),
+IPA_TO_ARPABET: dict[str, tuple[str, ...]] = {
+  "eɪ": ("EY",),
+  "aɪ": ("AY",),
+  "ɔɪ": ("OY",),
+  "aʊ": ("AW",),
+  "oʊ": ("OW",),
+  "əʊ": ("OW",),
+  "tʃ": ("CH",),
+  "dʒ": ("JH",),
+  "ɪɹ": ("IH", "R"),
+  "ɛɹ": ("EH", "R"),
+  "ʊɹ": ("UH", "R"),
+  "oːɹ": ("AO", "R"),
+  "oɹ": ("AO", "R"),
+  "ɚɹ": ("ER",),
+  "ɜːɹ": ("ER",),
+  "iː": ("IY",),
+  "i": ("IY",),
+  "ɪ": ("IH",),
+  "ᵻ": ("IH",),
+  "e": ("EH",),
+  "ɛ": ("EH",),
+  "æ": ("AE",),
+  "a": ("AE",),
+  "ɑː": ("AA",),
+  "ɑ": ("AA",),
+  "ɒ": ("AA",),
+  "ɔː": ("AO",),
+  "ɔ": ("AO",),
+  "o": ("OW",),
+  "ʊ": ("UH",),
+  "uː": ("UW",),
+  "u": ("UW",),
+  "ʌ": ("AH",),
+  "ə": ("AH",),
+  "ɐ": ("AH",),
+  "ɚ": ("ER",),
+  "ɜː": ("ER",),
+  "ɜ": ("ER",),
+  "ɝ": ("ER",),
+  "p": ("P",),
+  "b": ("B",),
+  "t": ("T",),
+  "d": ("D",),
+  "k": ("K",),
+  "ɡ": ("G",),
+  "g": ("G",),
+  "f": ("F",),
+  "v": ("V",),
+  "θ": ("TH",),
+  "ð": ("DH",),
+  "s": ("S",),
+  "z": ("Z",),
+  "ʃ": ("SH",),
+  "ʒ": ("ZH",),
+  "h": ("HH",),
+  "x": ("HH",),
+  "ç": ("HH",),
+  "m": ("M",),
+  "n": ("N",),
+  "ŋ": ("NG",),
+  "l": ("L",),
+  "ɫ": ("L",),
+  "ɬ": ("L",),
+  "ɹ": ("R",),
+  "r": ("R",),
+  "ɾ": ("T",),
+  "ʔ": ("T",),
+  "j": ("Y",),
+  "w": ("W",),
+  "ʍ": ("W",),
+  "n̩": ("AH", "N"),
+  "l̩": ("AH", "L"),
+  "m̩": ("AH", "M"),
 }
 _IGNORED = set("ˈˌ.-_‿ˑ|‖ ") | {"\u0303"}  # stress, syllable and length-only marks
 _MAX_KEY = max(len(k) for k in IPA_TO_ARPABET)
 
 
-def ipa_to_arpabet(ipa: str) -> List[str]:
+def ipa_to_arpabet(ipa: str) -> list[str]:
   """ARPAbet phones of one espeak-ng IPA transcription (greedy longest match of
   IPA_TO_ARPABET; a lone length mark `ː` and unknown symbols are dropped, the latter logged)."""
   s = "".join(c for c in ipa if c not in _IGNORED)
   out, i = [], 0
   while i < len(s):
     for n in range(min(_MAX_KEY, len(s) - i), 0, -1):
-      if s[i:i + n] in IPA_TO_ARPABET:
-        out.extend(IPA_TO_ARPABET[s[i:i + n]])
+      if s[i : i + n] in IPA_TO_ARPABET:
+        out.extend(IPA_TO_ARPABET[s[i : i + n]])
         i += n
         break
     else:
@@ -150,7 +212,7 @@ def ipa_to_arpabet(ipa: str) -> List[str]:
   return out
 
 
-def espeak_ipa(words: Sequence[str], voice: str = "en-us") -> List[str]:
+def espeak_ipa(words: Sequence[str], voice: str = "en-us") -> list[str]:
   """espeak-ng's IPA transcription of each word (one `espeak-ng` call for all of them).
 
   Raises:
@@ -161,13 +223,20 @@ def espeak_ipa(words: Sequence[str], voice: str = "en-us") -> List[str]:
     return []
   exe = shutil.which("espeak-ng")
   if not exe:
-    raise AcousticAlignmentError("espeak-ng not found: no pronunciations for words outside the "
-                                 "acoustic model's dictionary (apt-get install espeak-ng)")
+    raise AcousticAlignmentError(
+      "espeak-ng not found: no pronunciations for words outside the "
+      "acoustic model's dictionary (apt-get install espeak-ng)"
+    )
 
-  def call(text: str) -> List[str]:
+  def call(text: str) -> list[str]:
     try:
-      res = subprocess.run([exe, "-q", "-v", voice, "--ipa"], input=text.encode("utf-8"),
-                           capture_output=True, timeout=60, check=True)
+      res = subprocess.run(
+        [exe, "-q", "-v", voice, "--ipa"],
+        input=text.encode("utf-8"),
+        capture_output=True,
+        timeout=60,
+        check=True,
+      )
     except (OSError, subprocess.SubprocessError) as e:
       raise AcousticAlignmentError(f"espeak-ng --ipa failed for voice {voice!r}: {e}") from e
     return [ln.strip() for ln in res.stdout.decode("utf-8", "replace").splitlines() if ln.strip()]
@@ -179,14 +248,14 @@ def espeak_ipa(words: Sequence[str], voice: str = "en-us") -> List[str]:
   return [" ".join(call(f"{w}.\n")) for w in words]
 
 
-def g2p(words: Sequence[str], voice: str = "en-us") -> List[List[str]]:
+def g2p(words: Sequence[str], voice: str = "en-us") -> list[list[str]]:
   """ARPAbet pronunciation of each word from espeak-ng (`espeak_ipa` + `ipa_to_arpabet`)."""
   return [ipa_to_arpabet(ipa) for ipa in espeak_ipa(words, voice)]
 
 
 # ------------------------------------------------------------------------------------- decoder
 
-_DECODERS: Dict[Tuple[str, str], object] = {}
+_DECODERS: dict[tuple[str, str], object] = {}
 
 
 def decoder_for(config: AcousticConfig):
@@ -198,10 +267,11 @@ def decoder_for(config: AcousticConfig):
   key = (config.model_dir, config.dictionary)
   if key not in _DECODERS:
     try:
-      import pocketsphinx  # pylint: disable=g-import-not-at-top
+      import pocketsphinx
     except ImportError as e:
       raise AcousticAlignmentError(
-          "pocketsphinx is not installed (pip install -r requirements.txt)") from e
+        "pocketsphinx is not installed (pip install -r requirements.txt)"
+      ) from e
     kwargs = {"loglevel": "FATAL"}
     if config.model_dir:
       kwargs["hmm"] = config.model_dir
@@ -226,7 +296,7 @@ def ensure_pronunciations(decoder, words: Sequence[str], voice: str) -> None:
   missing = sorted({w for w in words if decoder.lookup_word(w) is None})
   if not missing:
     return
-  for w, phones in zip(missing, g2p(missing, voice)):
+  for w, phones in zip(missing, g2p(missing, voice), strict=False):
     if not phones:
       raise AcousticAlignmentError(f"no pronunciation for {w!r}")
     try:
@@ -236,15 +306,17 @@ def ensure_pronunciations(decoder, words: Sequence[str], voice: str) -> None:
     logging.debug("g2p %s -> %s", w, " ".join(phones))
 
 
-def spectral_subtraction(x: np.ndarray, sr: int, over: float = 1.5, floor: float = 0.05,
-                         quiet: float = 10.0) -> np.ndarray:
+def spectral_subtraction(
+  x: np.ndarray, sr: int, over: float = 1.5, floor: float = 0.05, quiet: float = 10.0
+) -> np.ndarray:
   """Power spectral subtraction (Boll 1979) of stationary noise from mono float [S].
 
   STFT (512-sample Hann, hop 128); noise power N(f) = mean power of the frames whose energy is
   in the lowest `quiet` percent; gain G = max(1 - over N / P, floor) on the power P; inverse
   STFT. Returns float64 [S].
   """
-  from scipy import signal  # pylint: disable=g-import-not-at-top
+  from scipy import signal
+
   x = np.asarray(x, np.float64)
   if len(x) < 1024:
     return x
@@ -254,7 +326,7 @@ def spectral_subtraction(x: np.ndarray, sr: int, over: float = 1.5, floor: float
   noise = power[:, energy <= np.percentile(energy, quiet)].mean(1, keepdims=True)
   gain = np.maximum(1.0 - over * noise / np.maximum(power, 1e-20), floor)
   _, y = signal.istft(z * np.sqrt(gain), sr, nperseg=512, noverlap=384)
-  y = y[:len(x)]
+  y = y[: len(x)]
   return np.pad(y, (0, len(x) - len(y)))
 
 
@@ -262,15 +334,20 @@ def _pcm16(audio: np.ndarray, sr: int) -> np.ndarray:
   """Mono float [S] at `sr` -> int16 [S'] at DECODER_RATE."""
   x = np.asarray(audio, np.float64)
   if sr != DECODER_RATE:
-    from scipy import signal  # pylint: disable=g-import-not-at-top
+    from scipy import signal
+
     g = math.gcd(int(sr), DECODER_RATE)
     x = signal.resample_poly(x, DECODER_RATE // g, int(sr) // g)
   return (np.clip(x, -1.0, 1.0 - 1.0 / 32768) * 32768.0).astype(np.int16)
 
 
-def decode_words(audio: np.ndarray, sr: int, words: Sequence[str],
-                 config: AcousticConfig = AcousticConfig(),
-                 decoder=None) -> List[Tuple[float, float]]:
+def decode_words(
+  audio: np.ndarray,
+  sr: int,
+  words: Sequence[str],
+  config: AcousticConfig = AcousticConfig(),
+  decoder=None,
+) -> list[tuple[float, float]]:
   """(start, end) seconds, relative to `audio`, of each word forced-aligned by pocketsphinx.
 
   Args:
@@ -287,8 +364,9 @@ def decode_words(audio: np.ndarray, sr: int, words: Sequence[str],
   ensure_pronunciations(decoder, words, config.g2p_voice)
   pcm = _pcm16(audio, sr)
   if len(pcm) < DECODER_RATE * FRAME_S * 3 * len(words):
-    raise AcousticAlignmentError(f"{len(pcm) / DECODER_RATE:.2f} s is too short for "
-                                 f"{len(words)} words")
+    raise AcousticAlignmentError(
+      f"{len(pcm) / DECODER_RATE:.2f} s is too short for {len(words)} words"
+    )
   try:
     decoder.set_align_text(" ".join(words))
     decoder.start_utt()
@@ -307,13 +385,20 @@ def decode_words(audio: np.ndarray, sr: int, words: Sequence[str],
     spans.append((base, min(seg.start_frame * FRAME_S + config.start_shift_s, end), end))
   if [s[0] for s in spans] != words:
     raise AcousticAlignmentError(
-        f"decoder words {[s[0] for s in spans]} differ from the transcript {words}")
+      f"decoder words {[s[0] for s in spans]} differ from the transcript {words}"
+    )
   return [(a, b) for _, a, b in spans]
 
 
-def align_sentence(audio: np.ndarray, sr: int, start: float, end: float, text_or_tokens,
-                   config: AcousticConfig = AcousticConfig(),
-                   decoder=None) -> List[wt.WordTiming]:
+def align_sentence(
+  audio: np.ndarray,
+  sr: int,
+  start: float,
+  end: float,
+  text_or_tokens,
+  config: AcousticConfig = AcousticConfig(),
+  decoder=None,
+) -> list[wt.WordTiming]:
   """Word timings of one transcript sentence by the acoustic model.
 
   Args:
@@ -328,8 +413,9 @@ def align_sentence(audio: np.ndarray, sr: int, start: float, end: float, text_or
   Raises:
     AcousticAlignmentError: the sentence cannot be aligned this way (the caller falls back).
   """
-  tokens = (tagged_tokens(text_or_tokens) if isinstance(text_or_tokens, str)
-            else list(text_or_tokens))
+  tokens = (
+    tagged_tokens(text_or_tokens) if isinstance(text_or_tokens, str) else list(text_or_tokens)
+  )
   if not tokens:
     return []
   words = [w for w, tag in tokens if not tag]
@@ -350,7 +436,7 @@ def align_sentence(audio: np.ndarray, sr: int, start: float, end: float, text_or
     if denoise:
       c0 = max(0, a - int(round(config.noise_context_s * sr)))
       c1 = min(len(audio), b + int(round(config.noise_context_s * sr)))
-      span = spectral_subtraction(audio[c0:c1], sr)[a - c0:b - c0]
+      span = spectral_subtraction(audio[c0:c1], sr)[a - c0 : b - c0]
     try:
       spans = decode_words(span, sr, words, config, decoder)
       break
@@ -358,9 +444,8 @@ def align_sentence(audio: np.ndarray, sr: int, start: float, end: float, text_or
       error = e
   else:
     raise error
-  spans = [(min(max(offset + s, lo_t), hi_t), min(max(offset + e, lo_t), hi_t))
-           for s, e in spans]
-  out: List[Optional[wt.WordTiming]] = [None] * len(tokens)
+  spans = [(min(max(offset + s, lo_t), hi_t), min(max(offset + e, lo_t), hi_t)) for s, e in spans]
+  out: list[wt.WordTiming | None] = [None] * len(tokens)
   k = 0
   for i, (w, tag) in enumerate(tokens):
     if not tag:
@@ -380,19 +465,21 @@ def align_sentence(audio: np.ndarray, sr: int, start: float, end: float, text_or
     right = max(right, left)
     n = j - i
     for m in range(n):
-      out[i + m] = wt.WordTiming(left + m * (right - left) / n, left + (m + 1) * (right - left) / n,
-                                 tokens[i + m][0])
+      out[i + m] = wt.WordTiming(
+        left + m * (right - left) / n, left + (m + 1) * (right - left) / n, tokens[i + m][0]
+      )
     i = j
   return list(out)
 
 
 # ------------------------------------------------------------------------ recogniser segments
 
-_RECOGNISERS: Dict[Tuple[str, str], object] = {}
+_RECOGNISERS: dict[tuple[str, str], object] = {}
 
 
-def recognise_word_spans(audio: np.ndarray, sr: int, config: AcousticConfig = AcousticConfig(),
-                         utterance_s: float = 60.0) -> List[Tuple[float, float]]:
+def recognise_word_spans(
+  audio: np.ndarray, sr: int, config: AcousticConfig = AcousticConfig(), utterance_s: float = 60.0
+) -> list[tuple[float, float]]:
   """Word spans (start, end) in seconds from pocketsphinx's recogniser (its n-gram language
   model, no transcript): the recognised words are discarded, silence/noise words dropped.
 
@@ -405,7 +492,7 @@ def recognise_word_spans(audio: np.ndarray, sr: int, config: AcousticConfig = Ac
   key = (config.model_dir, config.dictionary)
   if key not in _RECOGNISERS:
     try:
-      import pocketsphinx  # pylint: disable=g-import-not-at-top
+      import pocketsphinx
     except ImportError as e:
       raise AcousticAlignmentError("pocketsphinx is not installed") from e
     kwargs = {"loglevel": "FATAL"}
@@ -420,12 +507,16 @@ def recognise_word_spans(audio: np.ndarray, sr: int, config: AcousticConfig = Ac
   out = []
   for a in range(0, len(pcm), step):
     decoder.start_utt()
-    decoder.process_raw(pcm[a:a + step].tobytes(), full_utt=True)
+    decoder.process_raw(pcm[a : a + step].tobytes(), full_utt=True)
     decoder.end_utt()
     for seg in decoder.seg():
       base = seg.word.split("(")[0]
       if base.startswith(("<", "[", "+")) or not base:
         continue
-      out.append((a / DECODER_RATE + seg.start_frame * FRAME_S,
-                  a / DECODER_RATE + (seg.end_frame + 1) * FRAME_S))
+      out.append(
+        (
+          a / DECODER_RATE + seg.start_frame * FRAME_S,
+          a / DECODER_RATE + (seg.end_frame + 1) * FRAME_S,
+        )
+      )
   return out

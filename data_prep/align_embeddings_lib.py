@@ -28,19 +28,26 @@ any work), 130 interrupted.
 
 import os
 import time
-from typing import Dict, Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from absl import logging
 
-from emotion_tf.util import fileio
 from emotion_tf.semantic import alignment
 from emotion_tf.semantic import vectors as vectors_lib
+from emotion_tf.util import fileio
 
 
-def align_files(speech_path: str, text_path: str, out_dir: str, config: alignment.AlignConfig = alignment.AlignConfig(),
-                supervised: bool = False, init_methods: Sequence[str] = alignment.INIT_METHODS,
-                eval_fraction: float = 0.3, scores: Optional[Dict[str, float]] = None) -> Dict:
+def align_files(
+  speech_path: str,
+  text_path: str,
+  out_dir: str,
+  config: alignment.AlignConfig | None = None,
+  supervised: bool = False,
+  init_methods: Sequence[str] = alignment.INIT_METHODS,
+  eval_fraction: float = 0.3,
+  scores: dict[str, float] | None = None,
+) -> dict:
   """Reads both `.vec` files, aligns, evaluates and writes the outputs; returns the report.
 
   `scores` (optional {word: value}, e.g. the VADER valence lexicon) adds
@@ -51,6 +58,7 @@ def align_files(speech_path: str, text_path: str, out_dir: str, config: alignmen
     ValueError: `supervised` with no shared words, or an empty vocabulary.
   """
   t0 = time.time()
+  config = config or alignment.AlignConfig()
   s_words, s_raw = vectors_lib.read_vec(speech_path)
   t_words, t_raw = vectors_lib.read_vec(text_path)
   for path, words in ((speech_path, s_words), (text_path, t_words)):
@@ -58,54 +66,105 @@ def align_files(speech_path: str, text_path: str, out_dir: str, config: alignmen
       raise ValueError(f"{path}: needs at least 2 words to align, has {len(words)}")
   src, speech_mean = alignment.normalize(s_raw)
   tgt, _ = alignment.normalize(t_raw)
-  train_words, eval_words = alignment.shared_word_split(s_words, t_words, eval_fraction, seed=config.seed)
+  train_words, eval_words = alignment.shared_word_split(
+    s_words, t_words, eval_fraction, seed=config.seed
+  )
   shared = len(train_words) + len(eval_words)
-  logging.info("alignment: %d speech words (d_s=%d), %d text words (d_t=%d), %d shared: %d dictionary / %d held out",
-               len(s_words), src.shape[1], len(t_words), tgt.shape[1], shared, len(train_words), len(eval_words))
+  logging.info(
+    "alignment: %d speech words (d_s=%d), %d text words (d_t=%d), %d shared: "
+    "%d dictionary / %d held out",
+    len(s_words),
+    src.shape[1],
+    len(t_words),
+    tgt.shape[1],
+    shared,
+    len(train_words),
+    len(eval_words),
+  )
   if supervised and not train_words:
-    raise ValueError(f"--supervised: {speech_path} and {text_path} share {shared} word(s), leaving no "
-                     "dictionary words after the held-out split; supervised Procrustes needs shared words")
-  report: Dict = {"speech": speech_path, "text": text_path, "speech_words": len(s_words), "text_words": len(t_words),
-                  "d_s": int(src.shape[1]), "d_t": int(tgt.shape[1]), "shared_words": shared,
-                  "dictionary_words": len(train_words), "eval_words": len(eval_words),
-                  "eval_split": f"seeded shuffle (seed {config.seed}) of the shared words; "
-                                f"{eval_fraction:.0%} held out for P@k only",
-                  "config": config.to_dict(), "init_methods": list(init_methods),
-                  "chance": {"p@1": 1.0 / len(t_words), "p@5": min(5, len(t_words)) / len(t_words)}}
+    raise ValueError(
+      f"--supervised: {speech_path} and {text_path} share {shared} word(s), leaving no "
+      "dictionary words after the held-out split; supervised Procrustes needs shared words"
+    )
+  report: dict = {
+    "speech": speech_path,
+    "text": text_path,
+    "speech_words": len(s_words),
+    "text_words": len(t_words),
+    "d_s": int(src.shape[1]),
+    "d_t": int(tgt.shape[1]),
+    "shared_words": shared,
+    "dictionary_words": len(train_words),
+    "eval_words": len(eval_words),
+    "eval_split": f"seeded shuffle (seed {config.seed}) of the shared words; "
+    f"{eval_fraction:.0%} held out for P@k only",
+    "config": config.to_dict(),
+    "init_methods": list(init_methods),
+    "chance": {"p@1": 1.0 / len(t_words), "p@5": min(5, len(t_words)) / len(t_words)},
+  }
   results = {}
   w_unsup, info = alignment.align_unsupervised(src, tgt, config, init_methods)
-  report["unsupervised"] = {"method": info["method"], "criterion": info["criterion"], "history": info["history"]}
+  report["unsupervised"] = {
+    "method": info["method"],
+    "criterion": info["criterion"],
+    "history": info["history"],
+  }
   results["unsupervised"] = w_unsup
   for method, cand in info["candidates"].items():
     results[f"unsupervised_{method}"] = cand["W"]
     report[f"unsupervised_{method}"] = {"criterion": cand["criterion"]}
   if train_words:
     results["supervised"] = alignment.align_supervised(src, tgt, s_words, t_words, train_words)
-    report["supervised"] = {"criterion": alignment.selection_criterion(
-        alignment.map_vectors(src, results["supervised"]), tgt, config.selection_words, config.csls_k)}
+    report["supervised"] = {
+      "criterion": alignment.selection_criterion(
+        alignment.map_vectors(src, results["supervised"]),
+        tgt,
+        config.selection_words,
+        config.csls_k,
+      )
+    }
   for name, w in results.items():
     if eval_words:
-      report[name].update(alignment.precision_at_k(w, src, tgt, s_words, t_words, eval_words,
-                                                   k_csls=config.csls_k))
+      report[name].update(
+        alignment.precision_at_k(w, src, tgt, s_words, t_words, eval_words, k_csls=config.csls_k)
+      )
       if scores:
-        report[name].update(alignment.translation_score_agreement(
-            w, src, tgt, s_words, t_words, eval_words, scores, config.csls_k, config.seed))
+        report[name].update(
+          alignment.translation_score_agreement(
+            w, src, tgt, s_words, t_words, eval_words, scores, config.csls_k, config.seed
+          )
+        )
   chosen = "supervised" if supervised else "unsupervised"
   w = results[chosen]
   report["written"] = chosen
   fileio.atomic_save_npy(os.path.join(out_dir, "W.npy"), w.astype(np.float32))
   fileio.atomic_save_npy(os.path.join(out_dir, "speech_mean.npy"), speech_mean)
-  vectors_lib.write_vec(os.path.join(out_dir, "aligned_speech2vec.vec"), s_words, alignment.map_vectors(src, w))
+  vectors_lib.write_vec(
+    os.path.join(out_dir, "aligned_speech2vec.vec"), s_words, alignment.map_vectors(src, w)
+  )
   report["wall_s"] = time.time() - t0
   fileio.write_json(os.path.join(out_dir, "alignment.json"), report)
   for name in results:
     r = report[name]
     if "csls_p@1" in r:
-      logging.info("alignment %s: criterion %.3f, P@1 nn %.3f csls %.3f, P@5 nn %.3f csls %.3f (chance P@1 %.4f)",
-                   name, r["criterion"], r["nn_p@1"], r["csls_p@1"], r["nn_p@5"], r["csls_p@5"],
-                   report["chance"]["p@1"])
+      logging.info(
+        "alignment %s: criterion %.3f, P@1 nn %.3f csls %.3f, P@5 nn %.3f csls %.3f "
+        "(chance P@1 %.4f)",
+        name,
+        r["criterion"],
+        r["nn_p@1"],
+        r["csls_p@1"],
+        r["nn_p@5"],
+        r["csls_p@5"],
+        report["chance"]["p@1"],
+      )
       if "score_r" in r:
-        logging.info("alignment %s: lexicon score of word vs its translation r=%.3f "
-                     "(random translations r=%.3f, %d words)", name, r["score_r"],
-                     r["score_r_random"], r["score_words"])
+        logging.info(
+          "alignment %s: lexicon score of word vs its translation r=%.3f "
+          "(random translations r=%.3f, %d words)",
+          name,
+          r["score_r"],
+          r["score_r_random"],
+          r["score_words"],
+        )
   return report

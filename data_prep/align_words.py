@@ -20,35 +20,53 @@ without --acoustic_model).
 
 import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from emotion_tf.util import cli
 
 
 def define_flags() -> None:
-  from absl import flags  # pylint: disable=g-import-not-at-top
+  from absl import flags
+
   flags.DEFINE_string("corpus", None, "SEWA-layout corpus directory.", required=True)
   flags.DEFINE_string("out", "", "Output directory (default: <corpus>/word_timings).")
   flags.DEFINE_list("partitions", ["train", "devel", "test"], "Partitions to align.")
-  flags.DEFINE_enum("method", "auto", ["auto", "acoustic", "tts_dtw", "uniform"],
-                    "auto: acoustic model, then TTS + DTW, then uniform split, per sentence.")
-  flags.DEFINE_string("language", "en", "Language of the speech (the acoustic model is used "
-                      "for en* or with --acoustic_model; otherwise TTS + DTW).")
-  flags.DEFINE_string("acoustic_model", "", "CMU Sphinx acoustic model directory (default: "
-                      "pocketsphinx's bundled US-English model).")
-  flags.DEFINE_string("acoustic_dict", "", "Pronunciation dictionary of --acoustic_model "
-                      "(default: the bundled CMUdict).")
-  flags.DEFINE_string("voice", "", "espeak-ng voice of the TTS + DTW reference "
-                      "(default: --language).")
+  flags.DEFINE_enum(
+    "method",
+    "auto",
+    ["auto", "acoustic", "tts_dtw", "uniform"],
+    "auto: acoustic model, then TTS + DTW, then uniform split, per sentence.",
+  )
+  flags.DEFINE_string(
+    "language",
+    "en",
+    "Language of the speech (the acoustic model is used "
+    "for en* or with --acoustic_model; otherwise TTS + DTW).",
+  )
+  flags.DEFINE_string(
+    "acoustic_model",
+    "",
+    "CMU Sphinx acoustic model directory (default: pocketsphinx's bundled US-English model).",
+  )
+  flags.DEFINE_string(
+    "acoustic_dict",
+    "",
+    "Pronunciation dictionary of --acoustic_model (default: the bundled CMUdict).",
+  )
+  flags.DEFINE_string(
+    "voice", "", "espeak-ng voice of the TTS + DTW reference (default: --language)."
+  )
   flags.DEFINE_integer("rate", 175, "espeak-ng speaking rate of the reference (words/min).")
   flags.DEFINE_integer("num_workers", max(1, min(2, os.cpu_count() or 1)), "Worker processes.")
   flags.DEFINE_bool("force", False, "Re-align recordings whose output is already up to date.")
 
 
 def main(argv: Sequence[str]) -> int:
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  from emotion_tf.data import corpus  # pylint: disable=g-import-not-at-top
-  from data_prep import forced_alignment as fa  # pylint: disable=g-import-not-at-top
+  from absl import flags
+
+  from data_prep import forced_alignment as fa
+  from emotion_tf.data import corpus
+
   if len(argv) > 1:
     cli.usage_error(f"unexpected arguments: {argv[1:]}")
   f = flags.FLAGS
@@ -57,9 +75,14 @@ def main(argv: Sequence[str]) -> int:
     partitions = corpus.normalize_partitions(f.partitions)
   except ValueError as e:
     cli.usage_error(f"--partitions: {e}")
-  config = fa.AlignConfig(method=f.method, language=f.language, voice=f.voice or f.language,
-                          rate=f.rate, acoustic_model=f.acoustic_model,
-                          acoustic_dict=f.acoustic_dict)
+  config = fa.AlignConfig(
+    method=f.method,
+    language=f.language,
+    voice=f.voice or f.language,
+    rate=f.rate,
+    acoustic_model=f.acoustic_model,
+    acoustic_dict=f.acoustic_dict,
+  )
   try:
     result = fa.align_corpus(f.corpus, out, partitions, config, f.num_workers, f.force)
   except (corpus.CorpusError, fa.AlignmentError) as e:
@@ -73,10 +96,11 @@ def main(argv: Sequence[str]) -> int:
       sys.stderr.write(f"FAILED {r['recording_id']}: {r['error']}\n")
   words = sum(r.get("words", 0) for r in result["recordings"])
   sys.stdout.write(
-      f"{counts.get('aligned', 0)} recordings aligned ({words} words), "
-      f"{counts.get('skipped', 0)} up to date, {counts.get('no_transcript', 0)} without "
-      f"transcript, {counts.get('failed', 0)} failed; {out} in {result['wall_s']:.1f} s\n"
-      "sentences by method: " + ", ".join(f"{m} {n}" for m, n in methods.items()) + "\n")
+    f"{counts.get('aligned', 0)} recordings aligned ({words} words), "
+    f"{counts.get('skipped', 0)} up to date, {counts.get('no_transcript', 0)} without "
+    f"transcript, {counts.get('failed', 0)} failed; {out} in {result['wall_s']:.1f} s\n"
+    "sentences by method: " + ", ".join(f"{m} {n}" for m, n in methods.items()) + "\n"
+  )
   return cli.EXIT_OK if result["ok"] else cli.EXIT_FAILURE
 
 

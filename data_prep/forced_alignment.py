@@ -35,14 +35,14 @@ import multiprocessing
 import os
 import threading
 import time
-from typing import Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 import numpy as np
 from absl import logging
 
+from emotion_tf import SAMPLE_RATE
 from emotion_tf.data import corpus
 from emotion_tf.data import word_timings as wt
-from emotion_tf import SAMPLE_RATE
 from emotion_tf.util import fileio
 
 
@@ -76,6 +76,7 @@ class AlignConfig:
     min_pause_s: silent runs shorter than this are not pauses (0: one silent frame suffices;
       on the demo corpora 0.03-0.05 s changed the centre-inside share by < 0.3 points).
   """
+
   method: str = "auto"
   language: str = "en"
   acoustic_model: str = ""
@@ -106,18 +107,21 @@ def uses_acoustic(config: AlignConfig) -> bool:
   """Whether `config` tries the acoustic model first (method auto/acoustic, and an English
   language or an explicitly given model)."""
   return config.method in ("auto", "acoustic") and (
-      bool(config.acoustic_model) or config.language.lower().startswith("en"))
+    bool(config.acoustic_model) or config.language.lower().startswith("en")
+  )
 
 
 def acoustic_config(config: AlignConfig):
   """The acoustic_alignment.AcousticConfig of an AlignConfig."""
-  from data_prep import acoustic_alignment as aa  # pylint: disable=g-import-not-at-top
+  from data_prep import acoustic_alignment as aa
+
   return aa.AcousticConfig(model_dir=config.acoustic_model, dictionary=config.acoustic_dict)
 
 
 # ------------------------------------------------------------------------------------------ DTW
 
-def dtw_path(cost: np.ndarray, band: Optional[int] = None) -> np.ndarray:
+
+def dtw_path(cost: np.ndarray, band: int | None = None) -> np.ndarray:
   """Minimum-cost monotone alignment path of a cost matrix, both end points fixed.
 
   Step pattern (symmetric, Sakoe & Chiba 1978): D[0, 0] = C[0, 0];
@@ -178,7 +182,7 @@ def dtw_path(cost: np.ndarray, band: Optional[int] = None) -> np.ndarray:
 def path_cost(cost: np.ndarray, path: np.ndarray) -> float:
   """Cost of a path under `dtw_path`'s step weights (C[0,0], then 2C on diagonal steps)."""
   total = float(cost[path[0][0], path[0][1]])
-  for (i0, j0), (i1, j1) in zip(path[:-1], path[1:]):
+  for (i0, j0), (i1, j1) in zip(path[:-1], path[1:], strict=False):
     w = 2.0 if (i1 - i0 == 1 and j1 - j0 == 1) else 1.0
     total += w * float(cost[i1, j1])
   return total
@@ -186,10 +190,13 @@ def path_cost(cost: np.ndarray, path: np.ndarray) -> float:
 
 # ---------------------------------------------------------------------------------------- MFCC
 
+
 def _mel_matrix(num_bins: int, fft_length: int, sr: int, lower: float, upper: float) -> np.ndarray:
   """[fft_length//2 + 1, num_bins] triangular filters on the HTK mel scale."""
+
   def mel(f):
     return 2595.0 * np.log10(1.0 + np.asarray(f) / 700.0)
+
   edges_mel = np.linspace(mel(lower), mel(min(upper, sr / 2)), num_bins + 2)
   edges = 700.0 * (10 ** (edges_mel / 2595.0) - 1.0)
   freqs = np.linspace(0, sr / 2, fft_length // 2 + 1)
@@ -212,13 +219,14 @@ def frames_of(x: np.ndarray, sr: int, config: AlignConfig) -> np.ndarray:
 def mfcc(x: np.ndarray, sr: int, config: AlignConfig) -> np.ndarray:
   """MFCCs [T, num_mfcc] of a mono signal (c0 included), frame t centred at
   t * hop + window / 2."""
-  from scipy import fft as sfft  # pylint: disable=g-import-not-at-top
+  from scipy import fft as sfft
+
   frames = frames_of(x, sr, config)
   win = frames.shape[1]
   nfft = 1 << int(math.ceil(math.log2(win)))
   spec = np.abs(np.fft.rfft(frames * np.hanning(win), nfft)) ** 2
   mel = spec @ _mel_matrix(config.num_mel_bins, nfft, sr, config.lower_hz, config.upper_hz)
-  return sfft.dct(np.log(mel + 1e-10), type=2, norm="ortho", axis=1)[:, :config.num_mfcc]
+  return sfft.dct(np.log(mel + 1e-10), type=2, norm="ortho", axis=1)[:, : config.num_mfcc]
 
 
 def cmvn(features: np.ndarray) -> np.ndarray:
@@ -229,18 +237,19 @@ def cmvn(features: np.ndarray) -> np.ndarray:
 def frame_energy_db(x: np.ndarray, sr: int, config: AlignConfig) -> np.ndarray:
   """[T] frame energies in dB (10 log10 of the mean square), frames as in `mfcc`."""
   frames = frames_of(x, sr, config)
-  return 10.0 * np.log10(np.mean(frames ** 2, axis=1) + 1e-12)
+  return 10.0 * np.log10(np.mean(frames**2, axis=1) + 1e-12)
 
 
 def silence_threshold(energy_db: np.ndarray, config: AlignConfig) -> float:
   """dB level below which a frame of this span counts as silence (see AlignConfig)."""
   peak = float(energy_db.max())
   floor = float(np.percentile(energy_db, 5))
-  return min(max(peak - config.silence_db, floor + config.floor_margin_db),
-             peak - config.min_silence_db)
+  return min(
+    max(peak - config.silence_db, floor + config.floor_margin_db), peak - config.min_silence_db
+  )
 
 
-def speech_region(energy_db: np.ndarray, threshold: float) -> Tuple[int, int]:
+def speech_region(energy_db: np.ndarray, threshold: float) -> tuple[int, int]:
   """(first, last + 1) frame above `threshold`; the whole span when none is."""
   loud = np.nonzero(energy_db > threshold)[0]
   if loud.size == 0:
@@ -250,12 +259,20 @@ def speech_region(energy_db: np.ndarray, threshold: float) -> Tuple[int, int]:
 
 # ----------------------------------------------------------------------------------- espeak-ng
 
+
 class _EspeakEvent(ctypes.Structure):
   """espeak_EVENT of speak_lib.h."""
-  _fields_ = [("type", ctypes.c_int), ("unique_identifier", ctypes.c_uint),
-              ("text_position", ctypes.c_int), ("length", ctypes.c_int),
-              ("audio_position", ctypes.c_int), ("sample", ctypes.c_int),
-              ("user_data", ctypes.c_void_p), ("id", ctypes.c_char * 8)]
+
+  _fields_ = [
+    ("type", ctypes.c_int),
+    ("unique_identifier", ctypes.c_uint),
+    ("text_position", ctypes.c_int),
+    ("length", ctypes.c_int),
+    ("audio_position", ctypes.c_int),
+    ("sample", ctypes.c_int),
+    ("user_data", ctypes.c_void_p),
+    ("id", ctypes.c_char * 8),
+  ]
 
 
 _EVENT_LIST_TERMINATED = 0
@@ -265,8 +282,9 @@ _INITIALIZE_DONT_EXIT = 0x8000
 _POS_CHARACTER = 1
 _CHARS_UTF8 = 1
 _RATE = 1
-_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int,
-                             ctypes.POINTER(_EspeakEvent))
+_CALLBACK = ctypes.CFUNCTYPE(
+  ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_EspeakEvent)
+)
 
 
 class Espeak:
@@ -278,17 +296,18 @@ class Espeak:
       self._lib = ctypes.CDLL(name)
     except OSError as e:
       raise AlignmentError(
-          f"cannot load the espeak-ng library ({name}): install espeak-ng "
-          "(apt-get install espeak-ng)") from e
-    self.sample_rate = self._lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, None,
-                                                   _INITIALIZE_DONT_EXIT)
+        f"cannot load the espeak-ng library ({name}): install espeak-ng (apt-get install espeak-ng)"
+      ) from e
+    self.sample_rate = self._lib.espeak_Initialize(
+      _AUDIO_OUTPUT_SYNCHRONOUS, 0, None, _INITIALIZE_DONT_EXIT
+    )
     if self.sample_rate <= 0:
       raise AlignmentError(f"espeak_Initialize failed ({self.sample_rate})")
-    self._chunks: List[np.ndarray] = []
-    self._events: List[Tuple[int, int, int]] = []
+    self._chunks: list[np.ndarray] = []
+    self._events: list[tuple[int, int, int]] = []
     self._callback = _CALLBACK(self._on_synth)  # kept referenced while the library holds it
     self._lib.espeak_SetSynthCallback(self._callback)
-    self._voice: Optional[str] = None
+    self._voice: str | None = None
     self._lock = threading.Lock()
 
   def _on_synth(self, wav, num_samples, events) -> int:
@@ -302,8 +321,9 @@ class Espeak:
       k += 1
     return 0
 
-  def synthesize(self, text: str, voice: str,
-                 rate: int) -> Tuple[np.ndarray, List[Tuple[int, int, int]]]:
+  def synthesize(
+    self, text: str, voice: str, rate: int
+  ) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
     """Speaks `text`; returns (float32 [samples] at self.sample_rate, word events as
     (1-based character position, length in characters, sample))."""
     with self._lock:
@@ -314,17 +334,21 @@ class Espeak:
       self._lib.espeak_SetParameter(_RATE, int(rate), 0)
       self._chunks, self._events = [], []
       data = text.encode("utf-8")
-      err = self._lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8,
-                                   None, None)
+      err = self._lib.espeak_Synth(
+        data, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None
+      )
       if err != 0:
         raise AlignmentError(f"espeak_Synth failed ({err}) for {text!r}")
       self._lib.espeak_Synchronize()
-      audio = (np.concatenate(self._chunks).astype(np.float32) / 32768.0 if self._chunks
-               else np.zeros(0, np.float32))
+      audio = (
+        np.concatenate(self._chunks).astype(np.float32) / 32768.0
+        if self._chunks
+        else np.zeros(0, np.float32)
+      )
       return audio, list(self._events)
 
 
-_ENGINE: Dict[str, Espeak] = {}
+_ENGINE: dict[str, Espeak] = {}
 
 
 def espeak_engine() -> Espeak:
@@ -340,8 +364,9 @@ def _spoken_form(word: str) -> str:
   return w or "um"
 
 
-def synthesize_words(words: Sequence[str], voice: str = "en", rate: int = 175,
-                     engine: Optional[Espeak] = None) -> Tuple[np.ndarray, np.ndarray]:
+def synthesize_words(
+  words: Sequence[str], voice: str = "en", rate: int = 175, engine: Espeak | None = None
+) -> tuple[np.ndarray, np.ndarray]:
   """The words spoken as one sentence by espeak-ng, and where each starts.
 
   Returns:
@@ -364,7 +389,8 @@ def synthesize_words(words: Sequence[str], voice: str = "en", rate: int = 175,
     if 0 <= k < len(words) and starts[k] < 0:
       starts[k] = sample
   if engine.sample_rate != SAMPLE_RATE:
-    from scipy import signal  # pylint: disable=g-import-not-at-top
+    from scipy import signal
+
     g = math.gcd(engine.sample_rate, SAMPLE_RATE)
     audio = signal.resample_poly(audio, SAMPLE_RATE // g, engine.sample_rate // g)
     starts = np.where(starts >= 0, starts * SAMPLE_RATE // engine.sample_rate, -1)
@@ -381,21 +407,25 @@ def synthesize_words(words: Sequence[str], voice: str = "en", rate: int = 175,
 
 # ---------------------------------------------------------------------------------- alignment
 
-def _uniform(start: float, end: float, words: Sequence[str]) -> List[wt.WordTiming]:
+
+def _uniform(start: float, end: float, words: Sequence[str]) -> list[wt.WordTiming]:
   n = len(words)
-  return [wt.WordTiming(start + k * (end - start) / n, start + (k + 1) * (end - start) / n, w)
-          for k, w in enumerate(words)]
+  return [
+    wt.WordTiming(start + k * (end - start) / n, start + (k + 1) * (end - start) / n, w)
+    for k, w in enumerate(words)
+  ]
 
 
-def silent_runs(energy_db: np.ndarray, threshold: float, lo: int, hi: int) -> List[Tuple[int, int]]:
+def silent_runs(energy_db: np.ndarray, threshold: float, lo: int, hi: int) -> list[tuple[int, int]]:
   """Runs (first, last + 1) of frames in [lo, hi) whose energy is at or below `threshold`."""
   silent = np.concatenate([[False], energy_db[lo:hi] <= threshold, [False]])
   edges = np.nonzero(np.diff(silent.astype(np.int8)))[0]
-  return [(lo + int(a), lo + int(b)) for a, b in zip(edges[::2], edges[1::2])]
+  return [(lo + int(a), lo + int(b)) for a, b in zip(edges[::2], edges[1::2], strict=False)]
 
 
-def assign_pauses(boundaries: Sequence[float], pauses: Sequence[Tuple[int, int]],
-                  radius: float) -> List[Optional[int]]:
+def assign_pauses(
+  boundaries: Sequence[float], pauses: Sequence[tuple[int, int]], radius: float
+) -> list[int | None]:
   """Matches word boundaries to pauses: monotone, each pause used at most once.
 
   Minimises the sum over boundaries of the distance (frames) from the boundary to its pause
@@ -430,7 +460,7 @@ def assign_pauses(boundaries: Sequence[float], pauses: Sequence[Tuple[int, int]]
       if d <= radius and f[k - 1, j - 1] + d < best:
         best, how = f[k - 1, j - 1] + d, 3
       f[k, j], move[k, j] = best, how
-  out: List[Optional[int]] = [None] * n
+  out: list[int | None] = [None] * n
   k, j = n, m
   while k > 0:
     how = move[k, j]
@@ -444,17 +474,29 @@ def assign_pauses(boundaries: Sequence[float], pauses: Sequence[Tuple[int, int]]
   return out
 
 
-def align_sentence(audio: np.ndarray, sr: int, start: float, end: float, words: Sequence[str],
-                   config: AlignConfig = AlignConfig(),
-                   engine: Optional[Espeak] = None) -> List[wt.WordTiming]:
+def align_sentence(
+  audio: np.ndarray,
+  sr: int,
+  start: float,
+  end: float,
+  words: Sequence[str],
+  config: AlignConfig = AlignConfig(),
+  engine: Espeak | None = None,
+) -> list[wt.WordTiming]:
   """Word timings of one transcript sentence by TTS + DTW (`align_sentence_tts` without the
   method)."""
   return align_sentence_tts(audio, sr, start, end, words, config, engine)[0]
 
 
-def align_sentence_tts(audio: np.ndarray, sr: int, start: float, end: float,
-                       words: Sequence[str], config: AlignConfig = AlignConfig(),
-                       engine: Optional[Espeak] = None) -> Tuple[List[wt.WordTiming], str]:
+def align_sentence_tts(
+  audio: np.ndarray,
+  sr: int,
+  start: float,
+  end: float,
+  words: Sequence[str],
+  config: AlignConfig = AlignConfig(),
+  engine: Espeak | None = None,
+) -> tuple[list[wt.WordTiming], str]:
   """Word timings of one transcript sentence by TTS + DTW, and the method that produced them.
 
   Args:
@@ -474,7 +516,8 @@ def align_sentence_tts(audio: np.ndarray, sr: int, start: float, end: float,
   if not words:
     return [], "uniform"
   if sr != SAMPLE_RATE:
-    from scipy import signal  # pylint: disable=g-import-not-at-top
+    from scipy import signal
+
     g = math.gcd(int(sr), SAMPLE_RATE)
     audio = signal.resample_poly(np.asarray(audio, np.float64), SAMPLE_RATE // g, int(sr) // g)
     sr = SAMPLE_RATE
@@ -497,14 +540,16 @@ def align_sentence_tts(audio: np.ndarray, sr: int, start: float, end: float,
   s_energy = frame_energy_db(synth, sr, config)
   s0, s1 = speech_region(s_energy, silence_threshold(s_energy, config))
   if s1 - s0 < 2:
-    return (_uniform(start + r0 * hop / sr, start + (r1 * hop + win) / sr, words),
-            "uniform")
+    return (_uniform(start + r0 * hop / sr, start + (r1 * hop + win) / sr, words), "uniform")
 
   real_feat = cmvn(mfcc(real, sr, config)[r0:r1])
   synth_feat = cmvn(mfcc(synth, sr, config)[s0:s1])
   # Euclidean distance between normalised frames: [Ns, Nr].
-  sq = ((synth_feat ** 2).sum(1)[:, None] + (real_feat ** 2).sum(1)[None, :]
-        - 2.0 * synth_feat @ real_feat.T)
+  sq = (
+    (synth_feat**2).sum(1)[:, None]
+    + (real_feat**2).sum(1)[None, :]
+    - 2.0 * synth_feat @ real_feat.T
+  )
   cost = np.sqrt(np.maximum(sq, 0.0))
   band = max(config.band_fraction * max(cost.shape), config.band_min_s / config.hop_s)
   path = dtw_path(cost, band=int(round(band)))
@@ -563,9 +608,15 @@ def align_sentence_tts(audio: np.ndarray, sr: int, start: float, end: float,
   return out, "tts_dtw"
 
 
-def align_sentence_auto(audio: np.ndarray, sr: int, start: float, end: float, text: str,
-                        config: AlignConfig = AlignConfig(),
-                        engine: Optional[Espeak] = None) -> Tuple[List[wt.WordTiming], str]:
+def align_sentence_auto(
+  audio: np.ndarray,
+  sr: int,
+  start: float,
+  end: float,
+  text: str,
+  config: AlignConfig = AlignConfig(),
+  engine: Espeak | None = None,
+) -> tuple[list[wt.WordTiming], str]:
   """Word timings of one transcript sentence by `config.method`, with per-sentence fallback.
 
   auto: acoustic model (English / a given model) -> TTS + DTW -> uniform; acoustic: acoustic
@@ -584,7 +635,8 @@ def align_sentence_auto(audio: np.ndarray, sr: int, start: float, end: float, te
   if not words:
     return [], "uniform"
   if uses_acoustic(config):
-    from data_prep import acoustic_alignment as aa  # pylint: disable=g-import-not-at-top
+    from data_prep import acoustic_alignment as aa
+
     try:
       got = aa.align_sentence(audio, sr, start, end, text, acoustic_config(config))
       return got, "acoustic"
@@ -600,12 +652,16 @@ def align_sentence_auto(audio: np.ndarray, sr: int, start: float, end: float, te
 
 
 def align_recording_methods(
-    audio: np.ndarray, sr: int, transcription_rows: Sequence[Tuple[float, float, str]],
-    config: AlignConfig = AlignConfig(), engine: Optional[Espeak] = None
-) -> Tuple[List[wt.WordTiming], List[int], List[Tuple[int, str]]]:
+  audio: np.ndarray,
+  sr: int,
+  transcription_rows: Sequence[tuple[float, float, str]],
+  config: AlignConfig = AlignConfig(),
+  engine: Espeak | None = None,
+) -> tuple[list[wt.WordTiming], list[int], list[tuple[int, str]]]:
   """`align_recording`, plus (transcript row index, method) per aligned sentence."""
   if sr != SAMPLE_RATE:
-    from scipy import signal  # pylint: disable=g-import-not-at-top
+    from scipy import signal
+
     g = math.gcd(int(sr), SAMPLE_RATE)
     audio = signal.resample_poly(np.asarray(audio, np.float64), SAMPLE_RATE // g, int(sr) // g)
     sr = SAMPLE_RATE
@@ -621,10 +677,13 @@ def align_recording_methods(
   return timings, sentences, methods
 
 
-def align_recording(audio: np.ndarray, sr: int,
-                    transcription_rows: Sequence[Tuple[float, float, str]],
-                    config: AlignConfig = AlignConfig(),
-                    engine: Optional[Espeak] = None) -> Tuple[List[wt.WordTiming], List[int]]:
+def align_recording(
+  audio: np.ndarray,
+  sr: int,
+  transcription_rows: Sequence[tuple[float, float, str]],
+  config: AlignConfig = AlignConfig(),
+  engine: Espeak | None = None,
+) -> tuple[list[wt.WordTiming], list[int]]:
   """Word timings of a recording from its transcript rows (corpus.read_transcription).
 
   Returns:
@@ -635,12 +694,13 @@ def align_recording(audio: np.ndarray, sr: int,
   return timings, sentences
 
 
-def method_counts(methods: Sequence[Tuple[int, str]]) -> Dict[str, int]:
+def method_counts(methods: Sequence[tuple[int, str]]) -> dict[str, int]:
   """{method: number of sentences} over SENTENCE_METHODS."""
   return {m: sum(1 for _, x in methods if x == m) for m in SENTENCE_METHODS}
 
 
 # ------------------------------------------------------------------------------- corpus driver
+
 
 def output_is_fresh(out_path: str, inputs: Sequence[str]) -> bool:
   """True when `out_path` exists and is at least as new as every existing input file."""
@@ -655,16 +715,22 @@ def methods_path(out_path: str) -> str:
   return os.path.splitext(out_path)[0] + ".methods.json"
 
 
-def settings_of(config: AlignConfig) -> Dict[str, object]:
+def settings_of(config: AlignConfig) -> dict[str, object]:
   """The settings a sidecar records; an output aligned with other settings is redone."""
-  return {"method": config.method, "language": config.language, "voice": config.voice,
-          "rate": config.rate, "acoustic_model": config.acoustic_model,
-          "acoustic_dict": config.acoustic_dict}
+  return {
+    "method": config.method,
+    "language": config.language,
+    "voice": config.voice,
+    "rate": config.rate,
+    "acoustic_model": config.acoustic_model,
+    "acoustic_dict": config.acoustic_dict,
+  }
 
 
-def read_methods(out_path: str) -> Optional[Dict[str, object]]:
+def read_methods(out_path: str) -> dict[str, object] | None:
   """The sidecar of `out_path` (None when missing or unreadable)."""
-  import json  # pylint: disable=g-import-not-at-top
+  import json
+
   try:
     with open(methods_path(out_path), encoding="utf-8") as f:
       data = json.load(f)
@@ -673,8 +739,9 @@ def read_methods(out_path: str) -> Optional[Dict[str, object]]:
   return data if isinstance(data, dict) else None
 
 
-def align_recording_files(audio_path: str, transcription_path: str, out_path: str,
-                          config: AlignConfig = AlignConfig()) -> Dict[str, object]:
+def align_recording_files(
+  audio_path: str, transcription_path: str, out_path: str, config: AlignConfig = AlignConfig()
+) -> dict[str, object]:
   """Reads one recording's audio + transcript, aligns it, writes `out_path` atomically, then
   the sidecar `methods_path(out_path)`: the settings and, per transcript row, the method that
   produced its words ({"settings", "sentences": [{"row", "method"}], "counts"}).
@@ -690,14 +757,23 @@ def align_recording_files(audio_path: str, transcription_path: str, out_path: st
   timings, sentences, methods = align_recording_methods(audio, SAMPLE_RATE, rows, config)
   wt.write_timings_csv(out_path, timings, sentences)
   counts = method_counts(methods)
-  fileio.write_json(methods_path(out_path), {
+  fileio.write_json(
+    methods_path(out_path),
+    {
       "settings": settings_of(config),
-      "sentences": [{"row": r, "method": m} for r, m in methods], "counts": counts})
-  return {"words": len(timings), "sentences": len(set(sentences)),
-          "audio_s": len(audio) / SAMPLE_RATE, "methods": counts}
+      "sentences": [{"row": r, "method": m} for r, m in methods],
+      "counts": counts,
+    },
+  )
+  return {
+    "words": len(timings),
+    "sentences": len(set(sentences)),
+    "audio_s": len(audio) / SAMPLE_RATE,
+    "methods": counts,
+  }
 
 
-def _align_task(args) -> Dict[str, object]:
+def _align_task(args) -> dict[str, object]:
   """Worker body: never raises for a bad recording, reports it instead."""
   rid, audio_path, transcription_path, out_path, config = args
   try:
@@ -718,12 +794,14 @@ def check_aligners(config: AlignConfig) -> None:
     raise AlignmentError(f"unknown method {config.method!r} (one of {', '.join(METHODS)})")
   if config.method == "acoustic" and not uses_acoustic(config):
     raise AlignmentError(
-        f"no acoustic model for language {config.language!r}: pocketsphinx ships US English "
-        "only (give --acoustic_model, or use --method auto/tts_dtw)")
+      f"no acoustic model for language {config.language!r}: pocketsphinx ships US English "
+      "only (give --acoustic_model, or use --method auto/tts_dtw)"
+    )
   if config.method == "uniform":
     return
   if uses_acoustic(config):
-    from data_prep import acoustic_alignment as aa  # pylint: disable=g-import-not-at-top
+    from data_prep import acoustic_alignment as aa
+
     try:
       aa.decoder_for(acoustic_config(config))
     except aa.AcousticAlignmentError as e:
@@ -741,9 +819,14 @@ def check_aligners(config: AlignConfig) -> None:
     synthesize_words(["test"], config.voice)  # an unknown voice is a usage error
 
 
-def align_corpus(corpus_dir: str, out_dir: str, partitions: Optional[Sequence[str]] = None,
-                 config: AlignConfig = AlignConfig(), num_workers: int = 1,
-                 force: bool = False) -> Dict[str, object]:
+def align_corpus(
+  corpus_dir: str,
+  out_dir: str,
+  partitions: Sequence[str] | None = None,
+  config: AlignConfig = AlignConfig(),
+  num_workers: int = 1,
+  force: bool = False,
+) -> dict[str, object]:
   """Aligns every recording of a SEWA-layout corpus: `<out_dir>/<id>.csv` (`id;start;end;word`).
 
   A recording whose output exists and is newer than its audio and transcription is skipped
@@ -764,23 +847,32 @@ def align_corpus(corpus_dir: str, out_dir: str, partitions: Optional[Sequence[st
   recs = corpus.list_recordings(corpus_dir, partitions)
   if not any(os.path.exists(r.transcription_path) for r in recs):
     raise corpus.CorpusError(
-        f"{os.path.join(corpus_dir, 'transcriptions')}: no transcription files for the selected "
-        "recordings")
+      f"{os.path.join(corpus_dir, 'transcriptions')}: no transcription files for the selected "
+      "recordings"
+    )
   check_aligners(config)
   os.makedirs(out_dir, exist_ok=True)
-  reports: Dict[str, Dict[str, object]] = {}
+  reports: dict[str, dict[str, object]] = {}
   tasks = []
   for rec in recs:
     out_path = os.path.join(out_dir, rec.recording_id + ".csv")
     if not os.path.exists(rec.transcription_path):
-      logging.warning("%s: transcription missing; %s not aligned", rec.transcription_path,
-                      rec.recording_id)
+      logging.warning(
+        "%s: transcription missing; %s not aligned", rec.transcription_path, rec.recording_id
+      )
       reports[rec.recording_id] = {"recording_id": rec.recording_id, "status": "no_transcript"}
-    elif not force and output_is_fresh(out_path, [rec.audio_path, rec.transcription_path]) and (
-        (side := read_methods(out_path)) is not None
-        and side.get("settings") == settings_of(config)):
-      reports[rec.recording_id] = {"recording_id": rec.recording_id, "status": "skipped",
-                                   "methods": side.get("counts", {})}
+    elif (
+      not force
+      and output_is_fresh(out_path, [rec.audio_path, rec.transcription_path])
+      and (
+        (side := read_methods(out_path)) is not None and side.get("settings") == settings_of(config)
+      )
+    ):
+      reports[rec.recording_id] = {
+        "recording_id": rec.recording_id,
+        "status": "skipped",
+        "methods": side.get("counts", {}),
+      }
     else:
       tasks.append((rec.recording_id, rec.audio_path, rec.transcription_path, out_path, config))
   if num_workers <= 1 or len(tasks) <= 1:
@@ -793,5 +885,4 @@ def align_corpus(corpus_dir: str, out_dir: str, partitions: Optional[Sequence[st
         reports[rep["recording_id"]] = rep
   ordered = [reports[r.recording_id] for r in recs]
   failed = [r["recording_id"] for r in ordered if r["status"] == "failed"]
-  return {"recordings": ordered, "failed": failed, "ok": not failed,
-          "wall_s": time.time() - t0}
+  return {"recordings": ordered, "failed": failed, "ok": not failed, "wall_s": time.time() - t0}

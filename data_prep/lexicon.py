@@ -1,4 +1,4 @@
-"""Human-rated valence lexicon: VADER (Hutto & Gilbert 2014), shipped inside the vaderSentiment wheel.
+"""Human-rated valence lexicon: VADER (Hutto & Gilbert 2014), shipped in the vaderSentiment wheel.
 
 `vader_lexicon.txt` rows are `token<TAB>mean<TAB>std<TAB>[ten raw ratings]`, mean in [-4, 4].
 Nothing is downloaded: the file is located in the installed package.
@@ -7,7 +7,6 @@ Nothing is downloaded: the file is located in the installed package.
 import importlib.resources
 import os
 import re
-from typing import Dict, Tuple
 
 LEXICON_SCALE = 4.0  # VADER means lie in [-4, 4]; divided by this they lie in [-1, 1].
 
@@ -18,23 +17,24 @@ def lexicon_path() -> str:
     path = importlib.resources.files("vaderSentiment").joinpath("vader_lexicon.txt")
   except ModuleNotFoundError as e:
     raise FileNotFoundError(
-        "vaderSentiment is not installed (pip install -r requirements.txt); it ships "
-        "vader_lexicon.txt, the valence lexicon") from e
+      "vaderSentiment is not installed (pip install -r requirements.txt); it ships "
+      "vader_lexicon.txt, the valence lexicon"
+    ) from e
   path = str(path)
   if not os.path.isfile(path):
     raise FileNotFoundError(f"{path}: vader_lexicon.txt missing from the vaderSentiment package")
   return path
 
 
-def load_valence_entries() -> Dict[str, Tuple[float, float]]:
+def load_valence_entries() -> dict[str, tuple[float, float]]:
   """Reads the lexicon as {token: (valence in [-1, 1], rater std / 4)}.
 
   Raises:
     ValueError: naming the file and line for a malformed row.
   """
   path = lexicon_path()
-  entries: Dict[str, Tuple[float, float]] = {}
-  with open(path, "r", encoding="utf-8") as f:
+  entries: dict[str, tuple[float, float]] = {}
+  with open(path, encoding="utf-8") as f:
     for lineno, line in enumerate(f, start=1):
       if not line.strip():
         continue
@@ -50,7 +50,7 @@ def load_valence_entries() -> Dict[str, Tuple[float, float]]:
   return entries
 
 
-def load_valence_lexicon() -> Dict[str, float]:
+def load_valence_lexicon() -> dict[str, float]:
   """Returns {token: valence}, VADER's mean rating scaled from [-4, 4] to [-1, 1].
 
   Tokens include emoticons and slang exactly as VADER lists them (lower case words).

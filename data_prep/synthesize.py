@@ -3,7 +3,8 @@
 Binary: flags and main; the library is data_prep/synthesize_lib.py (design 'sewa') and
 data_prep/synthesize_podcast.py (design 'podcast').
 
-    python -m data_prep.synthesize --out DIR [--design sewa|podcast] [--recordings N | --split 8,4,4]
+    python -m data_prep.synthesize --out DIR [--design sewa|podcast]
+        [--recordings N | --split 8,4,4]
         [--seconds S --seed K --voices en+m1,en+f2,...] [--interlocutor]
         [--text_out FILE --text_sentences M] [--rt60 S --snr DB --sample_rate HZ --channels N]
 
@@ -12,13 +13,14 @@ Voices: espeak-ng voices, or flite voices written `flite:<name>` (`flite -lv`; e
 these flags the output is the design's, byte for byte): --rt60 synthetic reverberation time,
 --snr white noise against the speech power, --sample_rate / --channels of the written wavs.
 
-Exit codes (emotion_tf.util.cli): 0 done, 2 bad arguments (checked before any work), 130 interrupted;
+Exit codes (emotion_tf.util.cli): 0 done, 2 bad arguments (checked before any work), 130
+interrupted;
 a rerun resumes.
 """
 
 import os
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 from absl import flags
 
@@ -27,27 +29,50 @@ from emotion_tf.util import cli
 
 
 def define_flags() -> None:
-  flags.DEFINE_enum("design", "sewa", list(synthesize_designs.DESIGNS),
-                    "Corpus design: 'sewa' (arousal in prosody, valence in words, word_timings/, "
-                    "22.05 kHz mono) or 'podcast' (sentence transcripts only, 48 kHz stereo, "
-                    "other voices/vocabulary/labels; see data_prep/synthesize_podcast.py).")
+  flags.DEFINE_enum(
+    "design",
+    "sewa",
+    list(synthesize_designs.DESIGNS),
+    "Corpus design: 'sewa' (arousal in prosody, valence in words, word_timings/, "
+    "22.05 kHz mono) or 'podcast' (sentence transcripts only, 48 kHz stereo, "
+    "other voices/vocabulary/labels; see data_prep/synthesize_podcast.py).",
+  )
   flags.DEFINE_string("out", None, "Output corpus directory.")
-  flags.DEFINE_integer("recordings", None, "Number of recordings (50/25/25 % Train/Devel/Test); "
-                       "default 40 (sewa) or 16 (podcast).")
-  flags.DEFINE_list("split", None, "Recordings per partition 'train,devel,test' (e.g. 8,4,4), "
-                    "instead of the 50/25/25 % split of --recordings.")
+  flags.DEFINE_integer(
+    "recordings",
+    None,
+    "Number of recordings (50/25/25 % Train/Devel/Test); default 40 (sewa) or 16 (podcast).",
+  )
+  flags.DEFINE_list(
+    "split",
+    None,
+    "Recordings per partition 'train,devel,test' (e.g. 8,4,4), "
+    "instead of the 50/25/25 % split of --recordings.",
+  )
   flags.DEFINE_float("seconds", 60.0, "Length of each recording in seconds.")
   flags.DEFINE_integer("seed", 0, "Random seed (output is byte-identical per seed).")
-  flags.DEFINE_list("voices", None, "espeak-ng voices used as speakers (split 50/25/25 % over "
-                    "the partitions); default: the design's voices.")
+  flags.DEFINE_list(
+    "voices",
+    None,
+    "espeak-ng voices used as speakers (split 50/25/25 % over "
+    "the partitions); default: the design's voices.",
+  )
   flags.DEFINE_integer("num_workers", max(1, min(2, os.cpu_count() or 1)), "Worker processes.")
   flags.DEFINE_integer("content_words", None, "Content vocabulary size; default: the design's.")
-  flags.DEFINE_bool("interlocutor", False, "Podcast design only: a conversation partner (other "
-                    "espeak-ng voices) speaks in pauses between the subject's sentences; turns/, "
-                    "transcriptions/ and labels/ stay the subject's (see "
-                    "data_prep/synthesize_podcast.py).")
-  flags.DEFINE_string("text_out", "", "If set, also write a text corpus here (one sentence a "
-                      "line) from the design's vocabulary and templates.")
+  flags.DEFINE_bool(
+    "interlocutor",
+    False,
+    "Podcast design only: a conversation partner (other "
+    "espeak-ng voices) speaks in pauses between the subject's sentences; turns/, "
+    "transcriptions/ and labels/ stay the subject's (see "
+    "data_prep/synthesize_podcast.py).",
+  )
+  flags.DEFINE_string(
+    "text_out",
+    "",
+    "If set, also write a text corpus here (one sentence a "
+    "line) from the design's vocabulary and templates.",
+  )
   flags.DEFINE_integer("text_sentences", 50000, "Sentences written to --text_out.")
   flags.DEFINE_float("rt60", 0.0, "Reverberation time (s) of a synthetic room (0: dry).")
   flags.DEFINE_float("drr", 0.0, "Direct-to-reverberant ratio (dB) of that room.")
@@ -77,15 +102,29 @@ def main(argv: Sequence[str]) -> int:
     room["out_rate"] = f.sample_rate
   if f.channels:
     room["channels"] = f.channels
-  summary = synthesize_designs.synthesize_design(f.design, f.out, f.recordings, f.seconds, f.seed,
-                                             f.voices, f.num_workers, f.content_words, split,
-                                             f.interlocutor, room or None)
-  print(f"wrote {len(summary['recordings'])} recordings ({summary['seconds_of_audio']:.0f} s of "
-        f"audio, {summary['espeak_calls']} espeak-ng calls, {summary['resumed']} already "
-        f"complete) to {f.out} in {summary['wall_s']:.1f} s")
+  summary = synthesize_designs.synthesize_design(
+    f.design,
+    f.out,
+    f.recordings,
+    f.seconds,
+    f.seed,
+    f.voices,
+    f.num_workers,
+    f.content_words,
+    split,
+    f.interlocutor,
+    room or None,
+  )
+  print(
+    f"wrote {len(summary['recordings'])} recordings ({summary['seconds_of_audio']:.0f} s of "
+    f"audio, {summary['espeak_calls']} espeak-ng calls, {summary['resumed']} already "
+    f"complete) to {f.out} in {summary['wall_s']:.1f} s"
+  )
   if f.text_out:
     t0 = time.time()
-    synthesize_designs.write_design_text(f.design, f.text_out, f.text_sentences, f.seed, f.content_words)
+    synthesize_designs.write_design_text(
+      f.design, f.text_out, f.text_sentences, f.seed, f.content_words
+    )
     print(f"wrote {f.text_sentences} sentences to {f.text_out} in {time.time() - t0:.1f} s")
   return 0
 

@@ -3,7 +3,7 @@
 modules do not import each other.
 """
 
-from typing import Dict, Optional, Sequence
+from collections.abc import Sequence
 
 from data_prep import synthesize_lib, synthesize_podcast
 from emotion_tf.util import cli
@@ -11,45 +11,73 @@ from emotion_tf.util import cli
 DESIGNS = ("sewa", "podcast")
 
 
-def synthesize_design(design: str, out_dir: str, num_recordings: Optional[int], seconds: float,
-                      seed: int, voices: Optional[Sequence[str]], num_workers: int,
-                      content_words: Optional[int] = None,
-                      split: Optional[Sequence[int]] = None,
-                      interlocutor: bool = False,
-                      room: Optional[Dict[str, object]] = None) -> Dict[str, object]:
+def synthesize_design(
+  design: str,
+  out_dir: str,
+  num_recordings: int | None,
+  seconds: float,
+  seed: int,
+  voices: Sequence[str] | None,
+  num_workers: int,
+  content_words: int | None = None,
+  split: Sequence[int] | None = None,
+  interlocutor: bool = False,
+  room: dict[str, object] | None = None,
+) -> dict[str, object]:
   """`synthesize_corpus` of design `design` ('sewa': data_prep.synthesize_lib, 'podcast':
   data_prep.synthesize_podcast); None arguments take the design's defaults. `interlocutor`
   (podcast only) adds a conversation partner in the pauses. `room`: fields of
   RoomSynthConfig (rt60_s, drr_db, snr_db, out_rate, channels; design 'sewa' only)."""
   if interlocutor and design != "podcast":
-    raise cli.InputError(f"--interlocutor: only --design podcast has a partner channel, "
-                         f"got --design {design}")
+    raise cli.InputError(
+      f"--interlocutor: only --design podcast has a partner channel, got --design {design}"
+    )
   if room:
     if design != "sewa":
       raise cli.InputError("--rt60/--snr/--sample_rate/--channels: design 'sewa' only")
     synthesize_lib.check_room(room)
   if design == "sewa":
     kwargs = {} if content_words is None else {"content_words": content_words}
-    config = (synthesize_lib.RoomSynthConfig(**kwargs, **room) if room
-              else synthesize_lib.SynthConfig(**kwargs))
+    config = (
+      synthesize_lib.RoomSynthConfig(**kwargs, **room)
+      if room
+      else synthesize_lib.SynthConfig(**kwargs)
+    )
     recordings = 40 if num_recordings is None and split is None else num_recordings
-    return synthesize_lib.synthesize_corpus(out_dir, recordings, seconds, seed,
-                                            voices or synthesize_lib.DEFAULT_VOICES,
-                                            num_workers, config, split)
+    return synthesize_lib.synthesize_corpus(
+      out_dir,
+      recordings,
+      seconds,
+      seed,
+      voices or synthesize_lib.DEFAULT_VOICES,
+      num_workers,
+      config,
+      split,
+    )
   if design == "podcast":
-    return synthesize_podcast.synthesize_design(out_dir, num_recordings, seconds, seed, voices,
-                                                num_workers, content_words, split, interlocutor)
+    return synthesize_podcast.synthesize_design(
+      out_dir,
+      num_recordings,
+      seconds,
+      seed,
+      voices,
+      num_workers,
+      content_words,
+      split,
+      interlocutor,
+    )
   raise cli.InputError(f"--design: unknown design {design!r}, choose one of {', '.join(DESIGNS)}")
 
 
-def write_design_text(design: str, path: str, num_sentences: int, seed: int,
-                      content_words: Optional[int] = None) -> None:
+def write_design_text(
+  design: str, path: str, num_sentences: int, seed: int, content_words: int | None = None
+) -> None:
   """`write_text_corpus` of design `design` (its own vocabulary and templates)."""
   if design == "podcast":
-    synthesize_podcast.write_text_corpus(path, num_sentences, seed,
-                                         synthesize_podcast.config_for(content_words))
+    synthesize_podcast.write_text_corpus(
+      path, num_sentences, seed, synthesize_podcast.config_for(content_words)
+    )
     return
   kwargs = {} if content_words is None else {"content_words": content_words}
   config = synthesize_lib.SynthConfig(**kwargs)
   synthesize_lib.write_text_corpus(path, num_sentences, seed, config)
-

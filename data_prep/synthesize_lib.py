@@ -44,25 +44,52 @@ import shutil
 import subprocess
 import time
 import wave
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from absl import logging
 
 from data_prep import lexicon
-from emotion_tf.data import word_timings as wt
 from emotion_tf import SAMPLE_RATE
-from emotion_tf.util import cli
-from emotion_tf.util import fileio
+from emotion_tf.data import word_timings as wt
+from emotion_tf.util import cli, fileio
 
-DEFAULT_VOICES = ("en+m1", "en+f2", "en-us+m3", "en+f4",       # train
-                  "en-gb-scotland+m2", "en-us+f3",             # devel
-                  "en+m5", "en+f1")                            # test
+DEFAULT_VOICES = (
+  "en+m1",
+  "en+f2",
+  "en-us+m3",
+  "en+f4",  # train
+  "en-gb-scotland+m2",
+  "en-us+f3",  # devel
+  "en+m5",
+  "en+f1",
+)  # test
 FUNCTION_PREFIXES = (
-    (), ("the",), ("a",), ("so",), ("and",), ("it", "was"), ("this", "is"), ("we", "felt"),
-    ("they", "seemed"), ("i", "think"), ("and", "the"), ("a", "very"), ("that", "was"),
-    ("you", "are"), ("then",), ("all", "the"), ("just",), ("my",), ("our",), ("in", "the"),
-    ("with", "the"), ("about",), ("there", "was"), ("he", "said"), ("she", "is"),
+  (),
+  ("the",),
+  ("a",),
+  ("so",),
+  ("and",),
+  ("it", "was"),
+  ("this", "is"),
+  ("we", "felt"),
+  ("they", "seemed"),
+  ("i", "think"),
+  ("and", "the"),
+  ("a", "very"),
+  ("that", "was"),
+  ("you", "are"),
+  ("then",),
+  ("all", "the"),
+  ("just",),
+  ("my",),
+  ("our",),
+  ("in", "the"),
+  ("with", "the"),
+  ("about",),
+  ("there", "was"),
+  ("he", "said"),
+  ("she", "is"),
 )
 FRAME_SECONDS = 0.1
 
@@ -70,16 +97,17 @@ FRAME_SECONDS = 0.1
 @dataclasses.dataclass(frozen=True)
 class SynthConfig:
   """Generation settings (all recorded in corpus.json)."""
-  content_words: int = 240       # content vocabulary size (VADER words spread over valence)
-  valence_bins: int = 18         # content words are balanced over this many bins of [-0.9, 0.9]
-  pick_nearest: int = 5          # a content word is drawn among the k nearest in valence
-  curve_sigma_s: float = 2.5     # smoothing of the label curves (seconds)
-  prosody_levels: int = 9        # arousal quantisation for espeak-ng parameters
-  gain_db: float = 9.0           # loudness gain at |arousal| = 1
-  base_level: float = 0.3        # espeak-ng full scale is multiplied by this before the gain
-  noise_dbfs: float = -60.0      # white noise floor of the recording
-  pause_s: Tuple[float, float] = (0.5, 1.2)
-  lead_in_s: Tuple[float, float] = (0.2, 0.6)
+
+  content_words: int = 240  # content vocabulary size (VADER words spread over valence)
+  valence_bins: int = 18  # content words are balanced over this many bins of [-0.9, 0.9]
+  pick_nearest: int = 5  # a content word is drawn among the k nearest in valence
+  curve_sigma_s: float = 2.5  # smoothing of the label curves (seconds)
+  prosody_levels: int = 9  # arousal quantisation for espeak-ng parameters
+  gain_db: float = 9.0  # loudness gain at |arousal| = 1
+  base_level: float = 0.3  # espeak-ng full scale is multiplied by this before the gain
+  noise_dbfs: float = -60.0  # white noise floor of the recording
+  pause_s: tuple[float, float] = (0.5, 1.2)
+  lead_in_s: tuple[float, float] = (0.2, 0.6)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,39 +123,47 @@ class RoomSynthConfig(SynthConfig):
     out_rate: sample rate of the written wav (resample_poly from 22 050 Hz).
     channels: channels of the written wav (the same signal, channel c scaled by -2c dB).
   """
+
   rt60_s: float = 0.0
   drr_db: float = 0.0
-  snr_db: Optional[float] = None
+  snr_db: float | None = None
   out_rate: int = SAMPLE_RATE
   channels: int = 1
 
 
-def room_impulse_response(rng: np.random.Generator, rt60_s: float, drr_db: float,
-                          sr: int = SAMPLE_RATE) -> np.ndarray:
+def room_impulse_response(
+  rng: np.random.Generator, rt60_s: float, drr_db: float, sr: int = SAMPLE_RATE
+) -> np.ndarray:
   """[L] impulse response: a unit direct path, then (after 2.5 ms) Gaussian noise decaying by
   60 dB over `rt60_s` (L = 1.2 rt60), scaled to `drr_db` below the direct path's energy."""
   n = max(1, int(round(1.2 * rt60_s * sr)))
   t = np.arange(n) / sr
   tail = rng.standard_normal(n) * 10 ** (-3.0 * t / rt60_s)
-  tail[:int(0.0025 * sr)] = 0.0
-  tail *= np.sqrt(10 ** (-drr_db / 10) / max(float(np.sum(tail ** 2)), 1e-12))
+  tail[: int(0.0025 * sr)] = 0.0
+  tail *= np.sqrt(10 ** (-drr_db / 10) / max(float(np.sum(tail**2)), 1e-12))
   tail[0] = 1.0
   return tail
 
 
-def apply_room(audio: np.ndarray, timings: Sequence[wt.WordTiming], config: RoomSynthConfig,
-               rng: np.random.Generator) -> np.ndarray:
+def apply_room(
+  audio: np.ndarray,
+  timings: Sequence[wt.WordTiming],
+  config: RoomSynthConfig,
+  rng: np.random.Generator,
+) -> np.ndarray:
   """Reverberation (`room_impulse_response`, same length out), then white noise at
   `config.snr_db` against the mean power of the word spans. audio: [samples] at 22 050 Hz."""
   out = np.asarray(audio, np.float64)
   if config.rt60_s > 0:
-    from scipy import signal  # pylint: disable=g-import-not-at-top
+    from scipy import signal
+
     h = room_impulse_response(rng, config.rt60_s, config.drr_db)
-    out = signal.fftconvolve(out, h)[:len(out)]
+    out = signal.fftconvolve(out, h)[: len(out)]
   if config.snr_db is not None and timings:
-    spans = np.concatenate([out[int(t.start * SAMPLE_RATE):int(t.end * SAMPLE_RATE)]
-                            for t in timings])
-    power = float(np.mean(spans ** 2)) if spans.size else 0.0
+    spans = np.concatenate(
+      [out[int(t.start * SAMPLE_RATE) : int(t.end * SAMPLE_RATE)] for t in timings]
+    )
+    power = float(np.mean(spans**2)) if spans.size else 0.0
     out = out + rng.standard_normal(len(out)) * np.sqrt(power * 10 ** (-config.snr_db / 10))
   return out
 
@@ -137,7 +173,8 @@ def write_room_wav(path: str, audio: np.ndarray, config: RoomSynthConfig) -> Non
   channels (channel c scaled by -2c dB); peaks above full scale are scaled down, not clipped."""
   x = np.asarray(audio, np.float64)
   if config.out_rate != SAMPLE_RATE:
-    from scipy import signal  # pylint: disable=g-import-not-at-top
+    from scipy import signal
+
     g = int(np.gcd(config.out_rate, SAMPLE_RATE))
     x = signal.resample_poly(x, config.out_rate // g, SAMPLE_RATE // g)
   x = np.stack([x * 10 ** (-2.0 * c / 20) for c in range(config.channels)], axis=1)
@@ -154,29 +191,34 @@ def write_room_wav(path: str, audio: np.ndarray, config: RoomSynthConfig) -> Non
 
 # ----------------------------------------------------------------------------------- vocabulary
 
+
 @functools.lru_cache(maxsize=8)
-def content_vocabulary(config: SynthConfig = SynthConfig()) -> List[Tuple[str, float]]:
+def content_vocabulary(config: SynthConfig = SynthConfig()) -> list[tuple[str, float]]:
   """[(word, valence)] sorted by valence: plain VADER words (4-9 letters) balanced over
   `valence_bins` bins of [-0.9, 0.9], within a bin the words with the lowest rater std first."""
   entries = lexicon.load_valence_entries()
-  cands = [(w, v, s) for w, (v, s) in entries.items()
-           if lexicon.is_plain_word(w) and 4 <= len(w) <= 9 and abs(v) <= 0.9]
+  cands = [
+    (w, v, s)
+    for w, (v, s) in entries.items()
+    if lexicon.is_plain_word(w) and 4 <= len(w) <= 9 and abs(v) <= 0.9
+  ]
   return pick_across_valence_bins(cands, 0.9, config.valence_bins, config.content_words)
 
 
-def pick_across_valence_bins(cands: Sequence[Tuple[str, float, float]], max_abs: float,
-                             num_bins: int, count: int) -> List[Tuple[str, float]]:
+def pick_across_valence_bins(
+  cands: Sequence[tuple[str, float, float]], max_abs: float, num_bins: int, count: int
+) -> list[tuple[str, float]]:
   """`count` (word, valence) of `cands` (word, valence, rater std) spread over `num_bins`
   equal valence bins of [-max_abs, max_abs]: round-robin over the bins, within a bin the
   lowest rater std first; sorted by valence."""
   edges = np.linspace(-max_abs, max_abs, num_bins + 1)
-  bins: List[List[Tuple[str, float, float]]] = [[] for _ in range(num_bins)]
+  bins: list[list[tuple[str, float, float]]] = [[] for _ in range(num_bins)]
   for w, v, s in cands:
     b = min(int(np.searchsorted(edges, v, side="right")) - 1, num_bins - 1)
     bins[b].append((w, v, s))
   for b in bins:
     b.sort(key=lambda x: (x[2], x[0]))
-  chosen: List[Tuple[str, float]] = []
+  chosen: list[tuple[str, float]] = []
   depth = 0
   while len(chosen) < count and any(len(b) > depth for b in bins):
     for b in bins:
@@ -187,7 +229,7 @@ def pick_across_valence_bins(cands: Sequence[Tuple[str, float, float]], max_abs:
   return chosen
 
 
-def function_words() -> List[str]:
+def function_words() -> list[str]:
   """The neutral function words used between content words (none is in the VADER lexicon)."""
   words = sorted({w for p in FUNCTION_PREFIXES for w in p})
   lex = lexicon.load_valence_lexicon()
@@ -198,6 +240,7 @@ def function_words() -> List[str]:
 
 
 # -------------------------------------------------------------------------------------- curves
+
 
 def smooth_curve(rng: np.random.Generator, num: int, sigma_frames: float) -> np.ndarray:
   """Standardised Gaussian-smoothed white noise, float64 [num] (mean 0, std 1)."""
@@ -210,8 +253,9 @@ def smooth_curve(rng: np.random.Generator, num: int, sigma_frames: float) -> np.
   return x / (x.std() + 1e-12)
 
 
-def label_curves(rng: np.random.Generator, num_frames: int,
-                 config: SynthConfig = SynthConfig()) -> np.ndarray:
+def label_curves(
+  rng: np.random.Generator, num_frames: int, config: SynthConfig = SynthConfig()
+) -> np.ndarray:
   """Arousal, valence, liking at frame centres, float64 [num_frames, 3] in (-0.9, 0.9).
 
   Valence is orthogonalised against arousal (zero sample correlation of the pre-squash curves);
@@ -240,17 +284,19 @@ def _at(curve: np.ndarray, t: float) -> float:
 
 # ------------------------------------------------------------------------------------ sentences
 
-def sentence_template(rng: np.random.Generator) -> List[Optional[str]]:
+
+def sentence_template(rng: np.random.Generator) -> list[str | None]:
   """A sentence as slots: function words (str) and content-word slots (None); 2-4 content words."""
-  slots: List[Optional[str]] = []
+  slots: list[str | None] = []
   for _ in range(int(rng.integers(2, 5))):
     slots.extend(FUNCTION_PREFIXES[int(rng.integers(len(FUNCTION_PREFIXES)))])
     slots.append(None)
   return slots
 
 
-def pick_content_word(rng: np.random.Generator, vocab_valence: np.ndarray, target: float,
-                      k: int) -> int:
+def pick_content_word(
+  rng: np.random.Generator, vocab_valence: np.ndarray, target: float, k: int
+) -> int:
   """Index of a content word drawn uniformly among the k whose valence is nearest `target`
   (all words tied with the k-th nearest included, so tied words are equally likely)."""
   dist = np.abs(vocab_valence - target)
@@ -259,8 +305,9 @@ def pick_content_word(rng: np.random.Generator, vocab_valence: np.ndarray, targe
   return int(candidates[int(rng.integers(len(candidates)))])
 
 
-def generate_sentences(num_sentences: int, seed: int,
-                       config: SynthConfig = SynthConfig()) -> List[str]:
+def generate_sentences(
+  num_sentences: int, seed: int, config: SynthConfig = SynthConfig()
+) -> list[str]:
   """`num_sentences` sentences from the corpus generator (a Word2Vec training text).
 
   The same templates, vocabulary and valence-matched word choice as the spoken corpus, with a
@@ -270,7 +317,7 @@ def generate_sentences(num_sentences: int, seed: int,
   vocab = content_vocabulary(config)
   vals = np.array([v for _, v in vocab])
   rng = np.random.default_rng([seed, 7919])
-  sentences: List[str] = []
+  sentences: list[str] = []
   block = 2000  # sentences per curve segment
   while len(sentences) < num_sentences:
     n = min(block, num_sentences - len(sentences))
@@ -291,12 +338,17 @@ def generate_sentences(num_sentences: int, seed: int,
 
 # ------------------------------------------------------------------------------------- espeak-ng
 
-def prosody(level: float, gain_db: float = SynthConfig.gain_db) -> Dict[str, float]:
+
+def prosody(level: float, gain_db: float = SynthConfig.gain_db) -> dict[str, float]:
   """espeak-ng parameters for arousal level q in [-1, 1] (see the module docstring): rate
   (words/min), pitch (0-99), pitch range (%), loudness gain (dB) and the gap after the word (s)."""
-  return {"rate": int(round(170 + 70 * level)), "pitch": int(round(50 + 35 * level)),
-          "range": int(round(100 + 80 * level)), "gain_db": gain_db * level,
-          "gap_s": 0.05 - 0.04 * level}
+  return {
+    "rate": int(round(170 + 70 * level)),
+    "pitch": int(round(50 + 35 * level)),
+    "range": int(round(100 + 80 * level)),
+    "gain_db": gain_db * level,
+    "gap_s": 0.05 - 0.04 * level,
+  }
 
 
 def level_of(arousal: float, levels: int) -> float:
@@ -330,14 +382,14 @@ def espeak_synth(word: str, voice: str, rate: int, pitch: int, pitch_range: int)
   trimmed (5 ms margin kept). A voice `flite:<name>` is spoken by flite instead (`flite_synth`:
   the same parameters mapped to flite's duration stretch and F0 target)."""
   if voice.startswith(FLITE_PREFIX):
-    return flite_synth(word, voice[len(FLITE_PREFIX):], rate, pitch, pitch_range)
+    return flite_synth(word, voice[len(FLITE_PREFIX) :], rate, pitch, pitch_range)
   ssml = f'<speak><prosody range="{pitch_range}%">{word}</prosody></speak>'
   data = _espeak_wav(ssml, voice, ["-m", "-s", str(rate), "-p", str(pitch), "-a", "100"])
   idx = data.find(b"data")
   if idx < 0:
     raise RuntimeError(f"espeak-ng returned no wav data for {word!r} voice {voice}")
-  pcm = data[idx + 8:]
-  x = np.frombuffer(pcm[:len(pcm) // 2 * 2], dtype="<i2").astype(np.float32) / 32768.0
+  pcm = data[idx + 8 :]
+  x = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2").astype(np.float32) / 32768.0
   return _trim_word(x, word, voice)
 
 
@@ -347,19 +399,25 @@ def _trim_word(x: np.ndarray, word: str, voice: str) -> np.ndarray:
   if loud.size == 0:
     raise RuntimeError(f"espeak-ng produced silence for {word!r} voice {voice}")
   margin = int(0.005 * SAMPLE_RATE)
-  return x[max(0, loud[0] - margin):loud[-1] + 1 + margin]
+  return x[max(0, loud[0] - margin) : loud[-1] + 1 + margin]
 
 
 # ------------------------------------------------------------------------------------------ flite
 
 FLITE_PREFIX = "flite:"
 # Mean F0 (Hz) of flite's voices at espeak-ng pitch 50; pitch p scales it by 2 ** ((p - 50) / 100).
-FLITE_F0 = {"slt": 170.0, "kal": 100.0, "kal16": 100.0, "awb": 110.0, "awb_time": 110.0,
-            "rms": 100.0}
+FLITE_F0 = {
+  "slt": 170.0,
+  "kal": 100.0,
+  "kal16": 100.0,
+  "awb": 110.0,
+  "awb_time": 110.0,
+  "rms": 100.0,
+}
 FLITE_VOICES = ("flite:slt", "flite:kal16", "flite:rms", "flite:awb")  # 2 train, devel, test
 
 
-def flite_voices() -> List[str]:
+def flite_voices() -> list[str]:
   """Voice names `flite -lv` lists ([] when flite is not installed)."""
   try:
     res = subprocess.run(["flite", "-lv"], capture_output=True, check=True, timeout=30)
@@ -374,14 +432,26 @@ def flite_synth(word: str, name: str, rate: int, pitch: int, pitch_range: int) -
   (words/min, 175 neutral) becomes `duration_stretch` 175 / rate, pitch (0-99) the F0 target
   FLITE_F0[name] * 2 ** ((pitch - 50) / 100), pitch range (%) the F0 standard deviation
   (12 % of the mean at 100 %). Returns float32 [samples] at 22 050 Hz, silence trimmed."""
-  import tempfile  # pylint: disable=g-import-not-at-top
+  import tempfile
+
   f0 = FLITE_F0.get(name, 110.0) * 2.0 ** ((pitch - 50) / 100.0)
   with tempfile.TemporaryDirectory() as tmp:
     path = os.path.join(tmp, "w.wav")
-    cmd = ["flite", "-voice", name, "--setf", f"duration_stretch={175.0 / rate:.4f}",
-           "--setf", f"int_f0_target_mean={f0:.2f}",
-           "--setf", f"int_f0_target_stddev={0.12 * f0 * pitch_range / 100.0:.2f}",
-           "-t", word, "-o", path]
+    cmd = [
+      "flite",
+      "-voice",
+      name,
+      "--setf",
+      f"duration_stretch={175.0 / rate:.4f}",
+      "--setf",
+      f"int_f0_target_mean={f0:.2f}",
+      "--setf",
+      f"int_f0_target_stddev={0.12 * f0 * pitch_range / 100.0:.2f}",
+      "-t",
+      word,
+      "-o",
+      path,
+    ]
     try:
       subprocess.run(cmd, capture_output=True, check=True, timeout=30)
       with wave.open(path, "rb") as w:
@@ -395,28 +465,29 @@ def flite_synth(word: str, name: str, rate: int, pitch: int, pitch_range: int) -
     raise RuntimeError(f"flite wrote {8 * width}-bit audio for {word!r} voice {name}")
   x = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
   if rate_in != SAMPLE_RATE and x.size:
-    from scipy import signal  # pylint: disable=g-import-not-at-top
+    from scipy import signal
+
     g = np.gcd(rate_in, SAMPLE_RATE)
     x = signal.resample_poly(x, SAMPLE_RATE // g, rate_in // g).astype(np.float32)
   return _trim_word(x, word, FLITE_PREFIX + name)
 
 
-def unknown_voices(voices: Sequence[str]) -> List[str]:
+def unknown_voices(voices: Sequence[str]) -> list[str]:
   """The voices of `voices` that espeak-ng (or flite, for `flite:<name>`) cannot speak, asking
   espeak-ng once per voice.
 
   A voice `base+variant` is unknown when `base` fails, or when its output equals the plain
   `base` output (espeak-ng silently ignores an unknown variant).
   """
-  bad: List[str] = []
-  plain: Dict[str, Optional[bytes]] = {}
+  bad: list[str] = []
+  plain: dict[str, bytes | None] = {}
   flite = [v for v in dict.fromkeys(voices) if v.startswith(FLITE_PREFIX)]
   if flite:
     known = set(flite_voices())
-    bad += [v for v in flite if v[len(FLITE_PREFIX):] not in known]
+    bad += [v for v in flite if v[len(FLITE_PREFIX) :] not in known]
   for voice in dict.fromkeys(v for v in voices if not v.startswith(FLITE_PREFIX)):
     base, _, variant = voice.partition("+")
-    for v in ([base, voice] if variant else [voice]):
+    for v in [base, voice] if variant else [voice]:
       if v not in plain:
         try:
           data = _espeak_wav("hello", v)
@@ -429,6 +500,7 @@ def unknown_voices(voices: Sequence[str]) -> List[str]:
 
 
 # --------------------------------------------------------------------------------- one recording
+
 
 @dataclasses.dataclass(frozen=True)
 class RecordingSpec:
@@ -451,12 +523,14 @@ def _write_wav(path: str, audio: np.ndarray) -> None:
 
 def _label_lines(rid: str, curves: np.ndarray) -> str:
   """Label rows `rid;time;arousal;valence;liking` of curves [F, 3], row k at time k * 0.1 s."""
-  return "".join(f"{rid};{k * FRAME_SECONDS:.1f};{a:.6f};{v:.6f};{l:.6f}\n"
-                 for k, (a, v, l) in enumerate(curves))
+  return "".join(
+    f"{rid};{k * FRAME_SECONDS:.1f};{a:.6f};{v:.6f};{l:.6f}\n" for k, (a, v, l) in enumerate(curves)
+  )
 
 
-def synthesize_recording(spec: RecordingSpec, out_dir: str, seconds: float, seed: int,
-                         config: SynthConfig, cache: Dict) -> Dict[str, object]:
+def synthesize_recording(
+  spec: RecordingSpec, out_dir: str, seconds: float, seed: int, config: SynthConfig, cache: dict
+) -> dict[str, object]:
   """Generates and writes one recording's audio, labels, turns, transcription, word timings.
 
   Returns a summary dict (id, words, sentences, seconds, espeak calls).
@@ -470,18 +544,21 @@ def synthesize_recording(spec: RecordingSpec, out_dir: str, seconds: float, seed
   arousal, valence = curves[:, 0], curves[:, 1]
   noise = rng.standard_normal(num_samples) * 10 ** (config.noise_dbfs / 20)
   audio = np.zeros(num_samples, np.float64)
-  timings: List[wt.WordTiming] = []
-  sentence_of: List[int] = []
-  sentences: List[Tuple[float, float, List[str]]] = []
+  timings: list[wt.WordTiming] = []
+  sentence_of: list[int] = []
+  sentences: list[tuple[float, float, list[str]]] = []
   calls = 0
   t = float(rng.uniform(*config.lead_in_s))
   end_limit = seconds - 0.15
   while t < end_limit - 0.5:
     slots = sentence_template(rng)
-    words: List[str] = []
+    words: list[str] = []
     for slot in slots:
-      word = slot if slot is not None else vocab[pick_content_word(
-          rng, vals, _at(valence, t), config.pick_nearest)][0]
+      word = (
+        slot
+        if slot is not None
+        else vocab[pick_content_word(rng, vals, _at(valence, t), config.pick_nearest)][0]
+      )
       level = level_of(_at(arousal, t), config.prosody_levels)
       key = (spec.voice, word, level)
       if key not in cache:
@@ -492,7 +569,7 @@ def synthesize_recording(spec: RecordingSpec, out_dir: str, seconds: float, seed
       start = int(round(t * SAMPLE_RATE))
       if (start + len(seg)) / SAMPLE_RATE > end_limit:
         break
-      audio[start:start + len(seg)] += seg
+      audio[start : start + len(seg)] += seg
       w_end = (start + len(seg)) / SAMPLE_RATE
       timings.append(wt.WordTiming(start / SAMPLE_RATE, w_end, word))
       sentence_of.append(len(sentences))
@@ -511,19 +588,30 @@ def synthesize_recording(spec: RecordingSpec, out_dir: str, seconds: float, seed
   else:
     _write_wav(os.path.join(out_dir, "audio", rid + ".wav"), audio)
   wt.atomic_write_text(os.path.join(out_dir, "labels", rid + ".csv"), _label_lines(rid, curves))
-  wt.atomic_write_text(os.path.join(out_dir, "turns", rid + ".csv"),
-                       "".join(f"{s:.4f};{e:.4f}\n" for s, e, _ in sentences))
-  wt.atomic_write_text(os.path.join(out_dir, "transcriptions", rid + ".csv"),
-                       "".join(f"{s:.4f};{e:.4f};'{' '.join(ws)}'\n" for s, e, ws in sentences))
+  wt.atomic_write_text(
+    os.path.join(out_dir, "turns", rid + ".csv"),
+    "".join(f"{s:.4f};{e:.4f}\n" for s, e, _ in sentences),
+  )
+  wt.atomic_write_text(
+    os.path.join(out_dir, "transcriptions", rid + ".csv"),
+    "".join(f"{s:.4f};{e:.4f};'{' '.join(ws)}'\n" for s, e, ws in sentences),
+  )
   wt.write_timings_csv(os.path.join(out_dir, "word_timings", rid + ".csv"), timings, sentence_of)
-  return {"recording_id": rid, "partition": spec.partition, "voice": spec.voice,
-          "seconds": num_samples / SAMPLE_RATE, "sentences": len(sentences),
-          "words": len(timings), "espeak_calls": calls}
+  return {
+    "recording_id": rid,
+    "partition": spec.partition,
+    "voice": spec.voice,
+    "seconds": num_samples / SAMPLE_RATE,
+    "sentences": len(sentences),
+    "words": len(timings),
+    "espeak_calls": calls,
+  }
 
 
 # -------------------------------------------------------------------------------------- corpus
 
-def split_counts(n: int) -> Tuple[int, int, int]:
+
+def split_counts(n: int) -> tuple[int, int, int]:
   """Recordings per partition, 50/25/25 % (train gets the rounding; each non-empty when n >= 3)."""
   if n < 3:
     return (n, 0, 0)
@@ -532,8 +620,9 @@ def split_counts(n: int) -> Tuple[int, int, int]:
   return (n - devel - test, devel, test)
 
 
-def plan_recordings(num_recordings: int, voices: Sequence[str],
-                    split: Optional[Sequence[int]] = None) -> List[RecordingSpec]:
+def plan_recordings(
+  num_recordings: int, voices: Sequence[str], split: Sequence[int] | None = None
+) -> list[RecordingSpec]:
   """Ids, partitions and voices: voices split 50/25/25 % (disjoint), round-robin within a partition.
 
   `split` = (train, devel, test) recording counts overrides the 50/25/25 % split of
@@ -548,45 +637,69 @@ def plan_recordings(num_recordings: int, voices: Sequence[str],
     raise ValueError(f"need at least 3 voices for disjoint train/devel/test speakers, got {nv}")
   v_dev = max(1, int(round(nv * 0.25))) if nv >= 3 else 0
   v_test = max(1, int(round(nv * 0.25))) if nv >= 3 else 0
-  groups = {"train": list(voices[:nv - v_dev - v_test]),
-            "devel": list(voices[nv - v_dev - v_test:nv - v_test]),
-            "test": list(voices[nv - v_test:])}
-  for part, n in zip(("train", "devel", "test"), counts):
+  groups = {
+    "train": list(voices[: nv - v_dev - v_test]),
+    "devel": list(voices[nv - v_dev - v_test : nv - v_test]),
+    "test": list(voices[nv - v_test :]),
+  }
+  for part, n in zip(("train", "devel", "test"), counts, strict=False):
     if n and not groups[part]:
       raise ValueError(f"{n} {part} recordings but no {part} voice ({nv} voices)")
   specs, index = [], 0
-  for (part, prefix), n in zip((("train", "Train"), ("devel", "Devel"), ("test", "Test")), counts):
+  for (part, prefix), n in zip(
+    (("train", "Train"), ("devel", "Devel"), ("test", "Test")), counts, strict=False
+  ):
     for i in range(n):
-      specs.append(RecordingSpec(f"{prefix}_{i + 1:02d}", part, groups[part][i % len(groups[part])],
-                                 index))
+      specs.append(
+        RecordingSpec(f"{prefix}_{i + 1:02d}", part, groups[part][i % len(groups[part])], index)
+      )
       index += 1
   return specs
 
 
-SEWA_FILES = (("audio", ".wav"), ("labels", ".csv"), ("turns", ".csv"),
-              ("transcriptions", ".csv"), ("word_timings", ".csv"))
+SEWA_FILES = (
+  ("audio", ".wav"),
+  ("labels", ".csv"),
+  ("turns", ".csv"),
+  ("transcriptions", ".csv"),
+  ("word_timings", ".csv"),
+)
 # Folders whose files belong to recordings; files there that a run would not write are refused.
-RECORDING_DIRS = ("audio", "labels", "turns", "transcriptions", "word_timings",
-                  os.path.join("truth", "word_timings"), os.path.join("truth", "labels"),
-                  os.path.join("truth", "partner_word_timings"))
+RECORDING_DIRS = (
+  "audio",
+  "labels",
+  "turns",
+  "transcriptions",
+  "word_timings",
+  os.path.join("truth", "word_timings"),
+  os.path.join("truth", "labels"),
+  os.path.join("truth", "partner_word_timings"),
+)
 PROGRESS_DIR = ".synthesize-progress"  # per-recording resume records; removed when complete
 
 
-def sewa_files(recording_id: str) -> List[str]:
+def sewa_files(recording_id: str) -> list[str]:
   """Paths (relative to the corpus root) that `synthesize_recording` writes for one recording."""
   return [os.path.join(sub, recording_id + ext) for sub, ext in SEWA_FILES]
 
 
-def recording_key(design: str, spec: RecordingSpec, seconds: float, seed: int,
-                  config: object) -> str:
+def recording_key(
+  design: str, spec: RecordingSpec, seconds: float, seed: int, config: object
+) -> str:
   """SHA-256 of everything that determines a recording's bytes (its resume key)."""
-  doc = {"design": design, "spec": dataclasses.asdict(spec), "seconds": float(seconds),
-         "seed": int(seed), "config": dataclasses.asdict(config)}
+  doc = {
+    "design": design,
+    "spec": dataclasses.asdict(spec),
+    "seconds": float(seconds),
+    "seed": int(seed),
+    "config": dataclasses.asdict(config),
+  }
   return hashlib.sha256(json.dumps(doc, sort_keys=True).encode("utf-8")).hexdigest()
 
 
-def _verified_summary(out_dir: str, record: Optional[Dict], key: str,
-                      files: Sequence[str]) -> Optional[Dict[str, object]]:
+def _verified_summary(
+  out_dir: str, record: dict | None, key: str, files: Sequence[str]
+) -> dict[str, object] | None:
   """The stored summary when `record` matches `key` and every file still hashes as recorded."""
   if not record or record.get("key") != key or sorted(record.get("files", {})) != sorted(files):
     return None
@@ -597,14 +710,14 @@ def _verified_summary(out_dir: str, record: Optional[Dict], key: str,
   return dict(record["summary"])
 
 
-def _worker(args) -> List[Dict[str, object]]:
+def _worker(args) -> list[dict[str, object]]:
   """Synthesises (or verifies and skips) a group of recordings sharing one espeak-ng cache.
 
   Returns per-recording summaries, each with `espeak_calls`, `resumed` and `resume` (the record
   written to the progress folder: key, file sha256s, summary).
   """
   design, record_fn, files_fn, jobs, out_dir, seconds, seed, config = args
-  cache: Dict = {}
+  cache: dict = {}
   out = []
   for spec, prior in jobs:
     key = recording_key(design, spec, seconds, seed, config)
@@ -615,20 +728,25 @@ def _worker(args) -> List[Dict[str, object]]:
       continue
     summary = record_fn(spec, out_dir, seconds, seed, config, cache)
     calls = summary.pop("espeak_calls")
-    record = {"key": key, "summary": summary,
-              "files": {rel: fileio.file_sha256(os.path.join(out_dir, rel)) for rel in files}}
-    fileio.atomic_write_text(os.path.join(out_dir, PROGRESS_DIR, spec.recording_id + ".json"),
-                             json.dumps(record, sort_keys=True) + "\n")
+    record = {
+      "key": key,
+      "summary": summary,
+      "files": {rel: fileio.file_sha256(os.path.join(out_dir, rel)) for rel in files},
+    }
+    fileio.atomic_write_text(
+      os.path.join(out_dir, PROGRESS_DIR, spec.recording_id + ".json"),
+      json.dumps(record, sort_keys=True) + "\n",
+    )
     out.append(dict(summary, espeak_calls=calls, resumed=False, resume=record))
   return out
 
 
-def _prior_records(out_dir: str) -> Dict[str, Dict]:
+def _prior_records(out_dir: str) -> dict[str, dict]:
   """Resume records of an earlier run: the progress folder, and `resume` in corpus.json."""
-  records: Dict[str, Dict] = {}
+  records: dict[str, dict] = {}
   meta_path = os.path.join(out_dir, "corpus.json")
   try:
-    with open(meta_path, "r", encoding="utf-8") as f:
+    with open(meta_path, encoding="utf-8") as f:
       records.update(json.load(f).get("resume", {}))
   except (OSError, ValueError, AttributeError):
     pass
@@ -637,16 +755,24 @@ def _prior_records(out_dir: str) -> Dict[str, Dict]:
     for name in sorted(os.listdir(prog)):
       if name.endswith(".json") and not name.startswith("."):
         try:
-          with open(os.path.join(prog, name), "r", encoding="utf-8") as f:
+          with open(os.path.join(prog, name), encoding="utf-8") as f:
             records[name[:-5]] = json.load(f)
         except (OSError, ValueError):
           pass
   return records
 
 
-def run_recordings(design: str, record_fn: Callable, files_fn: Callable[[str], List[str]],
-                   specs: Sequence[RecordingSpec], out_dir: str, seconds: float, seed: int,
-                   config: object, num_workers: int) -> List[Dict[str, object]]:
+def run_recordings(
+  design: str,
+  record_fn: Callable,
+  files_fn: Callable[[str], list[str]],
+  specs: Sequence[RecordingSpec],
+  out_dir: str,
+  seconds: float,
+  seed: int,
+  config: object,
+  num_workers: int,
+) -> list[dict[str, object]]:
   """Writes every recording of `specs` resumably; returns their summaries sorted by id.
 
   A recording whose resume record (progress folder or corpus.json) has the same key and whose
@@ -659,13 +785,23 @@ def run_recordings(design: str, record_fn: Callable, files_fn: Callable[[str], L
   meta_path = os.path.join(out_dir, "corpus.json")
   if os.path.exists(meta_path):
     os.remove(meta_path)
-  by_voice: Dict[str, List[RecordingSpec]] = {}
+  by_voice: dict[str, list[RecordingSpec]] = {}
   for s in specs:
     by_voice.setdefault(s.voice, []).append(s)
-  tasks = [(design, record_fn, files_fn, [(s, prior.get(s.recording_id)) for s in group],
-            out_dir, seconds, seed, config)
-           for group in sorted(by_voice.values(), key=len, reverse=True)]
-  results: List[Dict[str, object]] = []
+  tasks = [
+    (
+      design,
+      record_fn,
+      files_fn,
+      [(s, prior.get(s.recording_id)) for s in group],
+      out_dir,
+      seconds,
+      seed,
+      config,
+    )
+    for group in sorted(by_voice.values(), key=len, reverse=True)
+  ]
+  results: list[dict[str, object]] = []
   if num_workers <= 1 or len(tasks) == 1:
     for task in tasks:
       results.extend(_worker(task))
@@ -678,21 +814,27 @@ def run_recordings(design: str, record_fn: Callable, files_fn: Callable[[str], L
   results.sort(key=lambda r: r["recording_id"])
   resumed = sum(bool(r["resumed"]) for r in results)
   if resumed:
-    logging.info("%s: %d of %d recordings were already complete (verified by sha256), skipped",
-                 out_dir, resumed, len(results))
+    logging.info(
+      "%s: %d of %d recordings were already complete (verified by sha256), skipped",
+      out_dir,
+      resumed,
+      len(results),
+    )
   return results
 
 
-def finish_corpus(out_dir: str, meta: Dict[str, object], readme: str) -> None:
+def finish_corpus(out_dir: str, meta: dict[str, object], readme: str) -> None:
   """Writes README.md, then corpus.json atomically (last: its presence marks a complete
   corpus), then removes the progress folder."""
   wt.atomic_write_text(os.path.join(out_dir, "README.md"), readme)
-  wt.atomic_write_text(os.path.join(out_dir, "corpus.json"),
-                       json.dumps(meta, indent=1, sort_keys=True) + "\n")
+  wt.atomic_write_text(
+    os.path.join(out_dir, "corpus.json"), json.dumps(meta, indent=1, sort_keys=True) + "\n"
+  )
   shutil.rmtree(os.path.join(out_dir, PROGRESS_DIR), ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------------- validation
+
 
 def check_output_dir(path: str, flag: str = "--out") -> None:
   """Raises cli.InputError unless directory `path` exists or can be created and written."""
@@ -721,9 +863,15 @@ def check_output_file(path: str, flag: str) -> None:
     raise cli.InputError(f"{path}: cannot write {flag} under {anc} (permission denied)")
 
 
-def validate_request(out_dir: str, num_recordings: int, seconds: float, voices: Sequence[str],
-                     num_workers: int, split: Optional[Sequence[int]],
-                     files_fn: Callable[[str], List[str]]) -> List[RecordingSpec]:
+def validate_request(
+  out_dir: str,
+  num_recordings: int,
+  seconds: float,
+  voices: Sequence[str],
+  num_workers: int,
+  split: Sequence[int] | None,
+  files_fn: Callable[[str], list[str]],
+) -> list[RecordingSpec]:
   """Checks a corpus request before any work; returns the recording plan.
 
   Raises:
@@ -741,8 +889,9 @@ def validate_request(out_dir: str, num_recordings: int, seconds: float, voices: 
   if num_recordings is None or num_recordings < 1:
     raise cli.InputError(f"--recordings must be at least 1, got {num_recordings}")
   if not np.isfinite(seconds) or seconds < 2:
-    raise cli.InputError(f"--seconds must be at least 2 (one sentence per recording), "
-                         f"got {seconds}")
+    raise cli.InputError(
+      f"--seconds must be at least 2 (one sentence per recording), got {seconds}"
+    )
   if num_workers < 1:
     raise cli.InputError(f"--num_workers must be at least 1, got {num_workers}")
   voices = [v.strip() for v in voices]
@@ -758,33 +907,43 @@ def validate_request(out_dir: str, num_recordings: int, seconds: float, voices: 
   for sub in RECORDING_DIRS:
     d = os.path.join(out_dir, sub)
     if os.path.isdir(d):
-      foreign += [os.path.join(sub, n) for n in sorted(os.listdir(d))
-                  if not n.startswith(".") and os.path.isfile(os.path.join(d, n))
-                  and os.path.join(sub, n) not in expected]
+      foreign += [
+        os.path.join(sub, n)
+        for n in sorted(os.listdir(d))
+        if not n.startswith(".")
+        and os.path.isfile(os.path.join(d, n))
+        and os.path.join(sub, n) not in expected
+      ]
   if foreign:
     raise cli.InputError(
-        f"{out_dir}: holds {len(foreign)} recording file(s) this command would not write "
-        f"({', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}): another corpus or "
-        f"other --recordings/--design; use a new --out or remove them")
-  if (shutil.which("espeak-ng") is None
-      and not all(v.startswith(FLITE_PREFIX) for v in voices)):
+      f"{out_dir}: holds {len(foreign)} recording file(s) this command would not write "
+      f"({', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}): another corpus or "
+      f"other --recordings/--design; use a new --out or remove them"
+    )
+  if shutil.which("espeak-ng") is None and not all(v.startswith(FLITE_PREFIX) for v in voices):
     raise cli.InputError("espeak-ng is not installed (apt-get install espeak-ng)")
   if any(v.startswith(FLITE_PREFIX) for v in voices) and shutil.which("flite") is None:
     raise cli.InputError("--voices: flite:<voice> needs flite (apt-get install flite)")
   bad = unknown_voices(voices)
   if bad:
-    raise cli.InputError(f"--voices: espeak-ng does not know {', '.join(bad)} (see "
-                         f"`espeak-ng --voices=en` and `espeak-ng --voices=variant`; "
-                         f"flite voices: `flite -lv`)")
+    raise cli.InputError(
+      f"--voices: espeak-ng does not know {', '.join(bad)} (see "
+      f"`espeak-ng --voices=en` and `espeak-ng --voices=variant`; "
+      f"flite voices: `flite -lv`)"
+    )
   return specs
 
 
-def design_text(doc: Optional[str], heading: str, config) -> str:
+def design_text(doc: str | None, heading: str, config) -> str:
   """The design section of a module docstring (from `heading` on) plus the config dataclass
   as JSON, as written to a corpus' README.md."""
   doc = doc or ""
-  return doc[doc.index(heading):].strip() + "\n\nConfig: " + json.dumps(
-      dataclasses.asdict(config), sort_keys=True) + "\n"
+  return (
+    doc[doc.index(heading) :].strip()
+    + "\n\nConfig: "
+    + json.dumps(dataclasses.asdict(config), sort_keys=True)
+    + "\n"
+  )
 
 
 def describe_design(config: SynthConfig) -> str:
@@ -792,10 +951,16 @@ def describe_design(config: SynthConfig) -> str:
   return design_text(__doc__, "Label design", config)
 
 
-def synthesize_corpus(out_dir: str, num_recordings: Optional[int] = 40, seconds: float = 60.0,
-                      seed: int = 0, voices: Sequence[str] = DEFAULT_VOICES, num_workers: int = 2,
-                      config: SynthConfig = SynthConfig(),
-                      split: Optional[Sequence[int]] = None) -> Dict[str, object]:
+def synthesize_corpus(
+  out_dir: str,
+  num_recordings: int | None = 40,
+  seconds: float = 60.0,
+  seed: int = 0,
+  voices: Sequence[str] = DEFAULT_VOICES,
+  num_workers: int = 2,
+  config: SynthConfig = SynthConfig(),
+  split: Sequence[int] | None = None,
+) -> dict[str, object]:
   """Writes a synthetic SEWA-layout corpus to `out_dir` (see the module docstring).
 
   Args:
@@ -818,53 +983,77 @@ def synthesize_corpus(out_dir: str, num_recordings: Optional[int] = 40, seconds:
     cli.InputError: bad arguments (see `validate_request`), before anything is written.
   """
   t0 = time.time()
-  specs = validate_request(out_dir, num_recordings, seconds, voices, num_workers, split,
-                           sewa_files)
+  specs = validate_request(out_dir, num_recordings, seconds, voices, num_workers, split, sewa_files)
   function_words()  # validates neutrality
   for sub, _ in SEWA_FILES:
     os.makedirs(os.path.join(out_dir, sub), exist_ok=True)
-  results = run_recordings("sewa", synthesize_recording, sewa_files, specs, out_dir, seconds,
-                           seed, config, num_workers)
+  results = run_recordings(
+    "sewa", synthesize_recording, sewa_files, specs, out_dir, seconds, seed, config, num_workers
+  )
   vocab = content_vocabulary(config)
   meta = {
-      "generator": "data_prep.synthesize", "seed": seed, "seconds": seconds,
-      "sample_rate": SAMPLE_RATE, "label_names": ["arousal", "valence", "liking"],
-      "label_design": describe_design(config),
-      "config": dataclasses.asdict(config),
-      "prosody_levels": {f"{q:+.2f}": prosody(float(q), config.gain_db)
-                         for q in np.linspace(-1, 1, config.prosody_levels)},
-      "speakers": {p: sorted({s.voice for s in specs if s.partition == p})
-                   for p in ("train", "devel", "test")},
-      "recordings": [{k: r[k] for k in ("recording_id", "partition", "voice", "seconds",
-                                         "sentences", "words")} for r in results],
-      "function_words": function_words(),
-      "content_words": [{"word": w, "valence": round(v, 4)} for w, v in vocab],
+    "generator": "data_prep.synthesize",
+    "seed": seed,
+    "seconds": seconds,
+    "sample_rate": SAMPLE_RATE,
+    "label_names": ["arousal", "valence", "liking"],
+    "label_design": describe_design(config),
+    "config": dataclasses.asdict(config),
+    "prosody_levels": {
+      f"{q:+.2f}": prosody(float(q), config.gain_db)
+      for q in np.linspace(-1, 1, config.prosody_levels)
+    },
+    "speakers": {
+      p: sorted({s.voice for s in specs if s.partition == p}) for p in ("train", "devel", "test")
+    },
+    "recordings": [
+      {k: r[k] for k in ("recording_id", "partition", "voice", "seconds", "sentences", "words")}
+      for r in results
+    ],
+    "function_words": function_words(),
+    "content_words": [{"word": w, "valence": round(v, 4)} for w, v in vocab],
   }
-  finish_corpus(out_dir, meta,
-                "# Synthetic SEWA-layout corpus (data_prep.synthesize)\n\n" +
-                describe_design(config) + "\nSpeakers: " +
-                json.dumps(meta["speakers"], sort_keys=True) + "\n")
+  finish_corpus(
+    out_dir,
+    meta,
+    "# Synthetic SEWA-layout corpus (data_prep.synthesize)\n\n"
+    + describe_design(config)
+    + "\nSpeakers: "
+    + json.dumps(meta["speakers"], sort_keys=True)
+    + "\n",
+  )
   return _summary(results, t0)
 
 
-def _summary(results: List[Dict[str, object]], t0: float) -> Dict[str, object]:
+def _summary(results: list[dict[str, object]], t0: float) -> dict[str, object]:
   wall = time.time() - t0
-  summary = {"recordings": results, "seconds_of_audio": float(sum(r["seconds"] for r in results)),
-             "espeak_calls": int(sum(r["espeak_calls"] for r in results)),
-             "resumed": int(sum(bool(r["resumed"]) for r in results)), "wall_s": wall}
-  logging.info("synthetic corpus: %d recordings (%d already complete), %.0f s of audio, "
-               "%d espeak-ng calls, %.1f s wall", len(results), summary["resumed"],
-               summary["seconds_of_audio"], summary["espeak_calls"], wall)
+  summary = {
+    "recordings": results,
+    "seconds_of_audio": float(sum(r["seconds"] for r in results)),
+    "espeak_calls": int(sum(r["espeak_calls"] for r in results)),
+    "resumed": int(sum(bool(r["resumed"]) for r in results)),
+    "wall_s": wall,
+  }
+  logging.info(
+    "synthetic corpus: %d recordings (%d already complete), %.0f s of audio, "
+    "%d espeak-ng calls, %.1f s wall",
+    len(results),
+    summary["resumed"],
+    summary["seconds_of_audio"],
+    summary["espeak_calls"],
+    wall,
+  )
   return summary
 
 
-def write_text_corpus(path: str, num_sentences: int, seed: int,
-                      config: SynthConfig = SynthConfig()) -> None:
+def write_text_corpus(
+  path: str, num_sentences: int, seed: int, config: SynthConfig = SynthConfig()
+) -> None:
   """Writes `generate_sentences(num_sentences, seed)` one per line, atomically."""
   wt.atomic_write_text(path, "\n".join(generate_sentences(num_sentences, seed, config)) + "\n")
 
 
-def check_room(room: Dict[str, object]) -> None:
+def check_room(room: dict[str, object]) -> None:
   """Raises cli.InputError naming the flag of an invalid room-acoustics value."""
   if not 0 <= float(room.get("rt60_s", 0.0)) <= 5:
     raise cli.InputError(f"--rt60 must be in [0, 5] seconds, got {room['rt60_s']}")

@@ -7,39 +7,57 @@ Binary: flags and main; the library is data_prep/train_speech2vec_lib.py.
 """
 
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 import tensorflow as tf
-from absl import flags
-from absl import logging
+from absl import flags, logging
 
 from data_prep import lexicon as lexicon_lib
 from data_prep import train_speech2vec_lib
-from emotion_tf.util import cli
-from emotion_tf.util import config as config_lib
-from emotion_tf.util import fileio
 from emotion_tf.data import word_timings
 from emotion_tf.semantic import mfcc as mfcc_lib
 from emotion_tf.semantic import speech2vec
+from emotion_tf.util import cli, fileio
+from emotion_tf.util import config as config_lib
 
 
 def define_flags() -> None:
   flags.DEFINE_string("corpus", None, "Corpus directory (SEWA layout).")
-  flags.DEFINE_string("word_timings", "", "Directory of <id>.csv / <id>.TextGrid word timings "
-                      "(default: uniform split of the transcripts).")
+  flags.DEFINE_string(
+    "word_timings",
+    "",
+    "Directory of <id>.csv / <id>.TextGrid word timings "
+    "(default: uniform split of the transcripts).",
+  )
   flags.DEFINE_string("out", None, "Output directory.")
-  flags.DEFINE_list("train_partitions", ["train"], "Partitions that train the model and normaliser.")
-  flags.DEFINE_list("embed_partitions", ["train", "devel", "test"], "Partitions embedded into type vectors.")
-  flags.DEFINE_multi_string("extra_corpus", [], "Extra corpus directory (repeatable) whose recordings, all "
-                            "partitions, are added to the training segments only (unlabelled speech, "
-                            "like Word2Vec's text corpus); never used for vectors or quality checks.")
+  flags.DEFINE_list(
+    "train_partitions", ["train"], "Partitions that train the model and normaliser."
+  )
+  flags.DEFINE_list(
+    "embed_partitions", ["train", "devel", "test"], "Partitions embedded into type vectors."
+  )
+  flags.DEFINE_multi_string(
+    "extra_corpus",
+    [],
+    "Extra corpus directory (repeatable) whose recordings, all "
+    "partitions, are added to the training segments only (unlabelled speech, "
+    "like Word2Vec's text corpus); never used for vectors or quality checks.",
+  )
   flags.DEFINE_bool("deltas", False, "Append MFCC deltas and delta-deltas (39 features).")
-  flags.DEFINE_bool("segment_cvn", True, "Per-segment MFCC variance normalisation (after per-segment mean "
-                    "normalisation): removes loudness/pitch-range scale shared by neighbouring words.")
+  flags.DEFINE_bool(
+    "segment_cvn",
+    True,
+    "Per-segment MFCC variance normalisation (after per-segment mean "
+    "normalisation): removes loudness/pitch-range scale shared by neighbouring words.",
+  )
   config_lib.define_flags_for(speech2vec.Speech2VecConfig)
-  flags.DEFINE_enum("distribute", "default", ["default", "mirrored", "multi_worker"],
-                    "tf.distribute strategy: current default, MirroredStrategy over local GPUs, "
-                    "or MultiWorkerMirroredStrategy from TF_CONFIG.")
+  flags.DEFINE_enum(
+    "distribute",
+    "default",
+    ["default", "mirrored", "multi_worker"],
+    "tf.distribute strategy: current default, MirroredStrategy over local GPUs, "
+    "or MultiWorkerMirroredStrategy from TF_CONFIG.",
+  )
   flags.DEFINE_bool("probe", True, "Run the VADER valence probe.")
   flags.mark_flags_as_required(["corpus", "out"])
 
@@ -63,9 +81,17 @@ def main(argv: Sequence[str]) -> int:
     if f.probe:
       lexicon = lexicon_lib.load_valence_lexicon()
     report = train_speech2vec_lib.run(
-        f.corpus, f.out, word_timings.resolve_timings_dir(f.corpus, f.word_timings), mfcc_config,
-        config, f.train_partitions, f.embed_partitions, lexicon, _strategy(f.distribute),
-        f.extra_corpus)
+      f.corpus,
+      f.out,
+      word_timings.resolve_timings_dir(f.corpus, f.word_timings),
+      mfcc_config,
+      config,
+      f.train_partitions,
+      f.embed_partitions,
+      lexicon,
+      _strategy(f.distribute),
+      f.extra_corpus,
+    )
   except speech2vec.CollapseError as e:
     logging.error("%s", e)
     sys.stderr.write(f"error: {e}\n")
@@ -73,15 +99,19 @@ def main(argv: Sequence[str]) -> int:
   except ValueError as e:  # includes corpus.CorpusError, fileio.OutputPathError
     raise cli.InputError(str(e)) from e
   sd = report["same_different"]
-  line = (f"speech2vec: {report['vocabulary']} words, {report['train_segments']} training segments; "
-          f"same-different AP {sd['trained_ap']:.3f} trained vs {sd['untrained_ap']:.3f} untrained "
-          f"(chance {sd['chance_ap']:.3f})")
+  line = (
+    f"speech2vec: {report['vocabulary']} words, {report['train_segments']} training segments; "
+    f"same-different AP {sd['trained_ap']:.3f} trained vs {sd['untrained_ap']:.3f} untrained "
+    f"(chance {sd['chance_ap']:.3f})"
+  )
   if "valence_probe" in report:
     vp = report["valence_probe"]
     line += f"; valence probe R^2 {vp['r2']:.3f} vs {vp['r2_shuffled']:.3f} shuffled"
   print(line + f"; {report['wall_s']:.0f} s")
   if report["segments"]["failed"]:
-    print(f"{len(report['segments']['failed'])} recording(s) failed: {report['segments']['failed']}")
+    print(
+      f"{len(report['segments']['failed'])} recording(s) failed: {report['segments']['failed']}"
+    )
     return cli.EXIT_FAILURE
   return cli.EXIT_OK
 

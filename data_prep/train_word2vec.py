@@ -7,16 +7,13 @@ Binary: flags and main; the library is data_prep/train_word2vec_lib.py.
 """
 
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
-from absl import flags
-from absl import logging
+from absl import flags, logging
 
-from data_prep import lexicon
-from data_prep import train_word2vec_lib
-from emotion_tf.util import cli
-from emotion_tf.util import fileio
+from data_prep import lexicon, train_word2vec_lib
 from emotion_tf.semantic import quality
+from emotion_tf.util import cli, fileio
 
 
 def define_flags() -> None:
@@ -28,8 +25,12 @@ def define_flags() -> None:
   flags.DEFINE_integer("epochs", 10, "Training epochs.")
   flags.DEFINE_integer("workers", 1, "Worker threads (1 = deterministic with --seed).")
   flags.DEFINE_integer("seed", 0, "Random seed.")
-  flags.DEFINE_bool("probe", True, "Also log/write the valence linear probe of the text vectors "
-                    "(<out>.quality.json) as a reference for Speech2Vec's.")
+  flags.DEFINE_bool(
+    "probe",
+    True,
+    "Also log/write the valence linear probe of the text vectors "
+    "(<out>.quality.json) as a reference for Speech2Vec's.",
+  )
   flags.mark_flags_as_required(["out"])
 
 
@@ -42,22 +43,39 @@ def main(argv: Sequence[str]) -> int:
     if f.probe:
       fileio.check_output_file(train_word2vec_lib.quality_path(f.out), "--out (quality report)")
     sentences = train_word2vec_lib.read_sentences(f.text)
-    kv, history = train_word2vec_lib.train_word2vec(sentences, f.dim, f.window, f.min_count,
-                                                    f.epochs, f.workers, f.seed)
+    kv, history = train_word2vec_lib.train_word2vec(
+      sentences, f.dim, f.window, f.min_count, f.epochs, f.workers, f.seed
+    )
   except ValueError as e:
     raise cli.InputError(str(e)) from e
   words, vecs = train_word2vec_lib.save_vec(kv, f.out)
-  report = {"vocabulary": len(words), "dim": f.dim, "sentences": len(sentences), "history": history,
-            "wall_s": time.time() - t0}
+  report = {
+    "vocabulary": len(words),
+    "dim": f.dim,
+    "sentences": len(sentences),
+    "history": history,
+    "wall_s": time.time() - t0,
+  }
   if f.probe:
-    report["valence_probe"] = quality.valence_probe(words, vecs, lexicon.load_valence_lexicon(), seed=f.seed)
-    logging.info("word2vec valence probe: R^2 %.3f vs shuffled %.3f over %d lexicon words",
-                 report["valence_probe"]["r2"], report["valence_probe"]["r2_shuffled"],
-                 report["valence_probe"]["words"])
+    report["valence_probe"] = quality.valence_probe(
+      words, vecs, lexicon.load_valence_lexicon(), seed=f.seed
+    )
+    logging.info(
+      "word2vec valence probe: R^2 %.3f vs shuffled %.3f over %d lexicon words",
+      report["valence_probe"]["r2"],
+      report["valence_probe"]["r2_shuffled"],
+      report["valence_probe"]["words"],
+    )
     fileio.write_json(train_word2vec_lib.quality_path(f.out), report)
-  print(f"word2vec: {len(words)} words x {f.dim} written to {f.out} in {report['wall_s']:.1f} s"
-        + (f"; valence probe R^2 {report['valence_probe']['r2']:.3f} "
-           f"(shuffled {report['valence_probe']['r2_shuffled']:.3f})" if f.probe else ""))
+  print(
+    f"word2vec: {len(words)} words x {f.dim} written to {f.out} in {report['wall_s']:.1f} s"
+    + (
+      f"; valence probe R^2 {report['valence_probe']['r2']:.3f} "
+      f"(shuffled {report['valence_probe']['r2_shuffled']:.3f})"
+      if f.probe
+      else ""
+    )
+  )
   return 0
 
 

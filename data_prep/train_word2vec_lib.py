@@ -20,7 +20,7 @@ interrupted.
 
 import os
 import zlib
-from typing import Dict, List, Sequence, Tuple
+from collections.abc import Sequence
 
 import numpy as np
 from absl import logging
@@ -34,7 +34,7 @@ def deterministic_hash(text: str) -> int:
   return zlib.crc32(text.encode("utf-8"))
 
 
-def read_sentences(paths: Sequence[str]) -> List[List[str]]:
+def read_sentences(paths: Sequence[str]) -> list[list[str]]:
   """Tokenised sentences, one per non-empty line of every file in `paths`.
 
   Raises:
@@ -42,10 +42,10 @@ def read_sentences(paths: Sequence[str]) -> List[List[str]]:
   """
   if not paths:
     raise ValueError("no text files given (--text)")
-  sentences: List[List[str]] = []
+  sentences: list[list[str]] = []
   for path in paths:
     try:
-      with open(path, "r", encoding="utf-8") as f:
+      with open(path, encoding="utf-8") as f:
         for line in f:
           tokens = word_timings.tokenize(line)
           if tokens:
@@ -57,8 +57,16 @@ def read_sentences(paths: Sequence[str]) -> List[List[str]]:
   return sentences
 
 
-def train_word2vec(sentences: Sequence[Sequence[str]], dim: int = 100, window: int = 5, min_count: int = 2,
-                   epochs: int = 10, workers: int = 1, seed: int = 0, negative: int = 5):
+def train_word2vec(
+  sentences: Sequence[Sequence[str]],
+  dim: int = 100,
+  window: int = 5,
+  min_count: int = 2,
+  epochs: int = 10,
+  workers: int = 1,
+  seed: int = 0,
+  negative: int = 5,
+):
   """Trains gensim skip-gram (sg=1) with negative sampling.
 
   Args:
@@ -74,8 +82,8 @@ def train_word2vec(sentences: Sequence[Sequence[str]], dim: int = 100, window: i
   Raises:
     ValueError: no word reaches `min_count`.
   """
-  from gensim.models import Word2Vec  # pylint: disable=g-import-not-at-top
-  from gensim.models.callbacks import CallbackAny2Vec  # pylint: disable=g-import-not-at-top
+  from gensim.models import Word2Vec
+  from gensim.models.callbacks import CallbackAny2Vec
 
   class _LossLogger(CallbackAny2Vec):
     """gensim's running loss is cumulative over one train() call: log per-epoch deltas."""
@@ -83,7 +91,7 @@ def train_word2vec(sentences: Sequence[Sequence[str]], dim: int = 100, window: i
     def __init__(self):
       self.previous = 0.0
       self.epoch = 0
-      self.history: List[Dict] = []
+      self.history: list[dict] = []
 
     def on_epoch_end(self, model):
       total = model.get_latest_training_loss()
@@ -93,24 +101,45 @@ def train_word2vec(sentences: Sequence[Sequence[str]], dim: int = 100, window: i
       self.history.append({"epoch": self.epoch, "loss": float(loss)})
       logging.info("word2vec epoch %d/%d: training loss %.1f", self.epoch, epochs, loss)
 
-  counts: Dict[str, int] = {}
+  counts: dict[str, int] = {}
   for s in sentences:
     for w in s:
       counts[w] = counts.get(w, 0) + 1
   if not any(c >= min_count for c in counts.values()):
-    raise ValueError(f"no word occurs at least min_count={min_count} times "
-                     f"({len(counts)} distinct words in {len(sentences)} sentences)")
+    raise ValueError(
+      f"no word occurs at least min_count={min_count} times "
+      f"({len(counts)} distinct words in {len(sentences)} sentences)"
+    )
   logger = _LossLogger()
-  model = Word2Vec(sentences=list(map(list, sentences)), vector_size=dim, window=window, min_count=min_count,
-                   sg=1, negative=negative, epochs=epochs, workers=workers, seed=seed,
-                   hashfxn=deterministic_hash, compute_loss=True, callbacks=[logger])
-  logging.info("word2vec: vocabulary %d words (min_count %d) from %d sentences / %d tokens",
-               len(model.wv.index_to_key), min_count, len(sentences), sum(counts.values()))
+  model = Word2Vec(
+    sentences=list(map(list, sentences)),
+    vector_size=dim,
+    window=window,
+    min_count=min_count,
+    sg=1,
+    negative=negative,
+    epochs=epochs,
+    workers=workers,
+    seed=seed,
+    hashfxn=deterministic_hash,
+    compute_loss=True,
+    callbacks=[logger],
+  )
+  logging.info(
+    "word2vec: vocabulary %d words (min_count %d) from %d sentences / %d tokens",
+    len(model.wv.index_to_key),
+    min_count,
+    len(sentences),
+    sum(counts.values()),
+  )
   return model.wv, logger.history
 
 
-def save_vec(keyed_vectors, path: str) -> Tuple[List[str], np.ndarray]:
-  """Writes KeyedVectors to `path` (word2vec text, frequency order, atomic); returns (words, [V, d])."""
+def save_vec(keyed_vectors, path: str) -> tuple[list[str], np.ndarray]:
+  """Writes KeyedVectors to `path` (word2vec text, frequency order, atomic).
+
+  Returns (words, [V, d]).
+  """
   words = list(keyed_vectors.index_to_key)
   vecs = np.asarray(keyed_vectors.vectors, np.float32)
   vectors_lib.write_vec(path, words, vecs)
@@ -120,4 +149,3 @@ def save_vec(keyed_vectors, path: str) -> Tuple[List[str], np.ndarray]:
 def quality_path(out: str) -> str:
   """`<out without extension>.quality.json`, the probe report beside the .vec."""
   return os.path.splitext(out)[0] + ".quality.json"
-

@@ -1,4 +1,5 @@
-"""TFRecord writer: a SEWA-layout corpus + word vectors -> 10 s chunk shards (emotion_tf.data.schema).
+"""TFRecord writer: a SEWA-layout corpus + word vectors -> 10 s chunk shards
+(emotion_tf.data.schema).
 
 Binary: flags and main; the library is data_prep/write_tfrecords_lib.py.
 
@@ -11,7 +12,7 @@ Binary: flags and main; the library is data_prep/write_tfrecords_lib.py.
 
 import os
 import sys
-from typing import Dict, Sequence
+from collections.abc import Sequence
 
 from absl import flags
 
@@ -24,22 +25,27 @@ def define_flags() -> None:
   config_lib.define_flags_for(write_tfrecords_lib.WriteJobConfig)
 
 
-def format_report(result: Dict[str, object]) -> str:
+def format_report(result: dict[str, object]) -> str:
   """A table of per-recording reports and a summary line."""
-  lines = [f"{'recording':<16}{'status':<8}{'dur_s':>8}{'frames':>8}{'words':>7}{'oov':>7}"
-           f"{'gap_s':>8}"]
+  lines = [
+    f"{'recording':<16}{'status':<8}{'dur_s':>8}{'frames':>8}{'words':>7}{'oov':>7}{'gap_s':>8}"
+  ]
   for r in result["recordings"]:
-    lines.append(f"{r['recording_id']:<16}{r['status']:<8}{r.get('duration_s', float('nan')):>8.1f}"
-                 f"{r.get('frames', 0):>8}{r.get('words', 0):>7}{r.get('oov_rate', 0.0):>7.2f}"
-                 f"{r.get('label_audio_gap_s', float('nan')):>8.2f}")
+    lines.append(
+      f"{r['recording_id']:<16}{r['status']:<8}{r.get('duration_s', float('nan')):>8.1f}"
+      f"{r.get('frames', 0):>8}{r.get('words', 0):>7}{r.get('oov_rate', 0.0):>7.2f}"
+      f"{r.get('label_audio_gap_s', float('nan')):>8.2f}"
+    )
   for rid, err in result["errors"].items():
     lines.append(f"FAILED {rid}: {err}")
   for warning in result.get("warnings", ()):
     lines.append(f"WARNING {warning}")
-  lines.append(f"{len(result['recordings']) - len(result['failed'])} recordings written, "
-               f"{len(result['failed'])} failed; shards written {len(result['shards_written'])}, "
-               f"skipped {len(result['shards_skipped'])}; {result['audio_seconds']:.0f} s audio "
-               f"in {result['wall_s']:.1f} s")
+  lines.append(
+    f"{len(result['recordings']) - len(result['failed'])} recordings written, "
+    f"{len(result['failed'])} failed; shards written {len(result['shards_written'])}, "
+    f"skipped {len(result['shards_skipped'])}; {result['audio_seconds']:.0f} s audio "
+    f"in {result['wall_s']:.1f} s"
+  )
   return "\n".join(lines)
 
 
@@ -60,7 +66,7 @@ def main(argv: Sequence[str]) -> int:
     raise
   print(format_report(result))
   print(f"report: {os.path.join(f.out, write_tfrecords_lib.REPORT_FILE)}")
-  for error in result["errors"].values():   # a full disk / unwritable path: one line, exit 1
+  for error in result["errors"].values():  # a full disk / unwritable path: one line, exit 1
     disk = cli.write_failure_in_text(error)
     if disk:
       sys.stderr.write(f"error: {disk}\n")

@@ -1,4 +1,5 @@
-"""TFRecord writer: a SEWA-layout corpus + word vectors -> 10 s chunk shards (emotion_tf.data.schema).
+"""TFRecord writer: a SEWA-layout corpus + word vectors -> 10 s chunk shards
+(emotion_tf.data.schema).
 
     python -m data_prep.write_tfrecords --corpus DIR --embeddings FILE.vec --out DIR \
         [--word_timings DIR] [--num_workers 2] [--num_shards 1 --shard_index 0] \
@@ -56,19 +57,24 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 from absl import logging
 
+from emotion_tf import (
+  FRAME_HOP_SECONDS,
+  FRAMES_PER_CHUNK,
+  LABEL_NAMES,
+  SAMPLE_RATE,
+  SAMPLES_PER_FRAME,
+)
 from emotion_tf.data import corpus
 from emotion_tf.data import frames as frames_lib
 from emotion_tf.data import word_timings as wt
-from emotion_tf import FRAME_HOP_SECONDS, FRAMES_PER_CHUNK, LABEL_NAMES, SAMPLE_RATE
-from emotion_tf import SAMPLES_PER_FRAME
+from emotion_tf.semantic import vectors as vec_io
 from emotion_tf.util import config as config_lib
 from emotion_tf.util import fileio
-from emotion_tf.semantic import vectors as vec_io
 
 PARTS_DIR = ".parts"
 REPORT_FILE = "report.json"
@@ -79,67 +85,99 @@ LOCK_PREFIX = ".lock-"
 class WriteJobConfig:
   """What `python -m data_prep.write_tfrecords` writes; its flags are derived from these fields
   (emotion_tf.util.config) and `write_config` runs it."""
+
   corpus: str = config_lib.field("", "SEWA-layout corpus directory (required).")
   embeddings: str = config_lib.field("", "Word vectors (.vec text format) (required).")
   out: str = config_lib.field("", "Output directory for shards and metadata (required).")
   word_timings: str = config_lib.field(
-      "", "Directory of <id>.csv / <id>.TextGrid word timings; empty = <corpus>/word_timings if "
-      "present (data_prep.align_words writes it), else the uniform split of the transcripts.")
-  num_workers: int = config_lib.field(max(1, min(2, os.cpu_count() or 1)), "Worker processes.",
-                                      lower_bound=1)
-  num_shards: int = config_lib.field(1, "Split the work into this many machine slices.",
-                                     lower_bound=1)
-  shard_index: int = config_lib.field(0, "The slice this machine writes (0..num_shards-1).",
-                                      lower_bound=0)
+    "",
+    "Directory of <id>.csv / <id>.TextGrid word timings; empty = <corpus>/word_timings if "
+    "present (data_prep.align_words writes it), else the uniform split of the transcripts.",
+  )
+  num_workers: int = config_lib.field(
+    max(1, min(2, os.cpu_count() or 1)), "Worker processes.", lower_bound=1
+  )
+  num_shards: int = config_lib.field(
+    1, "Split the work into this many machine slices.", lower_bound=1
+  )
+  shard_index: int = config_lib.field(
+    0, "The slice this machine writes (0..num_shards-1).", lower_bound=0
+  )
   records_per_shard: int = config_lib.field(8, "Recordings per output shard.", lower_bound=1)
   shards_per_partition: int = config_lib.field(
-      0, "If > 0, shards per partition (overrides --records_per_shard).", lower_bound=0)
-  label_tolerance_s: float = config_lib.field(
-      1.0, "Max |label duration - audio duration| (s).")
+    0, "If > 0, shards per partition (overrides --records_per_shard).", lower_bound=0
+  )
+  label_tolerance_s: float = config_lib.field(1.0, "Max |label duration - audio duration| (s).")
   resample_labels: bool = config_lib.field(
-      False, "Labels whose time column is off the 0.1 s frame grid (row k not at k x 0.1 s "
-      "within 1 ms, e.g. rows starting at 0.8 s or on a 0.05 s offset) are interpolated onto "
-      "the grid with a warning instead of refusing the recording. Labels are never shifted.")
+    False,
+    "Labels whose time column is off the 0.1 s frame grid (row k not at k x 0.1 s "
+    "within 1 ms, e.g. rows starting at 0.8 s or on a 0.05 s offset) are interpolated onto "
+    "the grid with a warning instead of refusing the recording. Labels are never shifted.",
+  )
   allow_truncated_audio: bool = config_lib.field(
-      False, "Write a wav whose header claims more audio than the file holds (truncated copy) "
-      "with a warning, using the audio present, instead of refusing the recording.")
-  oov: str = config_lib.field("zeros", "Vector of words missing from the embeddings: zeros, or a "
-                              "deterministic per-word vector.", choices=("zeros", "hash"))
+    False,
+    "Write a wav whose header claims more audio than the file holds (truncated copy) "
+    "with a warning, using the audio present, instead of refusing the recording.",
+  )
+  oov: str = config_lib.field(
+    "zeros",
+    "Vector of words missing from the embeddings: zeros, or a deterministic per-word vector.",
+    choices=("zeros", "hash"),
+  )
   audio_dtype: str = config_lib.field("float32", "Audio storage.", choices=("float32", "int16"))
-  partitions: Tuple[str, ...] = config_lib.field(("train", "devel", "test"),
-                                                 "Partitions to write.")
-  force: bool = config_lib.field(False, "Rewrite every shard of this slice, even those whose "
-                                 "settings and input files are unchanged.")
+  partitions: tuple[str, ...] = config_lib.field(("train", "devel", "test"), "Partitions to write.")
+  force: bool = config_lib.field(
+    False,
+    "Rewrite every shard of this slice, even those whose settings and input files are unchanged.",
+  )
   semantic_source: str = config_lib.field(
-      "lookup", "Semantic vector of a frame: 'lookup' = the spoken word's vector from "
-      "--embeddings (needs the transcript); 'speech' = the Speech2Vec encoder on the word "
-      "segment's audio mapped by the alignment W (as predicted from a wav alone).",
-      choices=("lookup", "speech"))
-  speech2vec_dir: str = config_lib.field("", "Speech2Vec run directory (encoder/, "
-                                         "normalizer.json, config.json) for --semantic_source "
-                                         "speech.")
-  alignment_dir: str = config_lib.field("", "Alignment run directory (W.npy, speech_mean.npy) "
-                                        "for --semantic_source speech.")
+    "lookup",
+    "Semantic vector of a frame: 'lookup' = the spoken word's vector from "
+    "--embeddings (needs the transcript); 'speech' = the Speech2Vec encoder on the word "
+    "segment's audio mapped by the alignment W (as predicted from a wav alone).",
+    choices=("lookup", "speech"),
+  )
+  speech2vec_dir: str = config_lib.field(
+    "",
+    "Speech2Vec run directory (encoder/, "
+    "normalizer.json, config.json) for --semantic_source "
+    "speech.",
+  )
+  alignment_dir: str = config_lib.field(
+    "", "Alignment run directory (W.npy, speech_mean.npy) for --semantic_source speech."
+  )
 
 
-def write_config(config: WriteJobConfig, progress: bool = False) -> Dict[str, object]:
+def write_config(config: WriteJobConfig, progress: bool = False) -> dict[str, object]:
   """`write_tfrecords` of a WriteJobConfig."""
   return write_tfrecords(
-      config.corpus, config.embeddings, config.out,
-      word_timings_dir=wt.resolve_timings_dir(config.corpus, config.word_timings),
-      num_workers=config.num_workers, num_shards=config.num_shards,
-      shard_index=config.shard_index, records_per_shard=config.records_per_shard,
-      shards_per_partition=config.shards_per_partition,
-      label_tolerance_s=config.label_tolerance_s, oov=config.oov,
-      audio_dtype=config.audio_dtype, partitions=list(config.partitions), progress=progress,
-      resample_labels=config.resample_labels, allow_truncated_audio=config.allow_truncated_audio,
-      force=config.force, semantic_source=config.semantic_source,
-      speech2vec_dir=config.speech2vec_dir or None, alignment_dir=config.alignment_dir or None)
+    config.corpus,
+    config.embeddings,
+    config.out,
+    word_timings_dir=wt.resolve_timings_dir(config.corpus, config.word_timings),
+    num_workers=config.num_workers,
+    num_shards=config.num_shards,
+    shard_index=config.shard_index,
+    records_per_shard=config.records_per_shard,
+    shards_per_partition=config.shards_per_partition,
+    label_tolerance_s=config.label_tolerance_s,
+    oov=config.oov,
+    audio_dtype=config.audio_dtype,
+    partitions=list(config.partitions),
+    progress=progress,
+    resample_labels=config.resample_labels,
+    allow_truncated_audio=config.allow_truncated_audio,
+    force=config.force,
+    semantic_source=config.semantic_source,
+    speech2vec_dir=config.speech2vec_dir or None,
+    alignment_dir=config.alignment_dir or None,
+  )
 
 
 @dataclasses.dataclass(frozen=True)
 class WriterConfig:
   """Settings that change the content of a shard (part of its fingerprint)."""
+
   frames_per_chunk: int = FRAMES_PER_CHUNK
   label_tolerance_s: float = WriteJobConfig.label_tolerance_s
   oov: str = WriteJobConfig.oov
@@ -153,16 +191,18 @@ class ShardPlan:
   partition: str
   index: int
   count: int
-  recording_ids: Tuple[str, ...]
+  recording_ids: tuple[str, ...]
 
   @property
   def name(self) -> str:
-    from emotion_tf.data import schema  # pylint: disable=g-import-not-at-top
+    from emotion_tf.data import schema
+
     return schema.shard_name(self.partition, self.index, self.count)
 
 
-def plan_shards(recordings: Sequence[corpus.Recording], records_per_shard: int = 8,
-                shards_per_partition: int = 0) -> List[ShardPlan]:
+def plan_shards(
+  recordings: Sequence[corpus.Recording], records_per_shard: int = 8, shards_per_partition: int = 0
+) -> list[ShardPlan]:
   """Contiguous groups of each partition's recordings (sorted by id), in partition order.
 
   `shards_per_partition` > 0 fixes the shard count (capped at the number of recordings);
@@ -185,49 +225,73 @@ def plan_shards(recordings: Sequence[corpus.Recording], records_per_shard: int =
 
 # ------------------------------------------------------------------------------------- workers
 
-_STATE: Dict[str, object] = {}
+_STATE: dict[str, object] = {}
 
 
-def _init_worker(matrix: np.ndarray, in_embeddings: np.ndarray, vocab: Sequence[str],
-                 config: WriterConfig, parts_dir: str, worker_process: bool = False,
-                 speech_frontend: Optional[Tuple[str, str]] = None) -> None:
+def _init_worker(
+  matrix: np.ndarray,
+  in_embeddings: np.ndarray,
+  vocab: Sequence[str],
+  config: WriterConfig,
+  parts_dir: str,
+  worker_process: bool = False,
+  speech_frontend: tuple[str, str] | None = None,
+) -> None:
   """`speech_frontend` = (speech2vec_dir, alignment_dir): semantic vectors from speech tokens
   (`emotion_tf.semantic.tokens`, loaded lazily once per worker) instead of type lookup."""
   if worker_process:
     # Ctrl-C goes to the whole process group: only the parent handles it (it terminates the
     # pool), so a worker never prints a KeyboardInterrupt traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-  _STATE.update(matrix=matrix, in_embeddings=in_embeddings,
-                word_to_index={w: i for i, w in enumerate(vocab)}, config=config,
-                parts_dir=parts_dir, speech_frontend=speech_frontend, frontend=None)
+  _STATE.update(
+    matrix=matrix,
+    in_embeddings=in_embeddings,
+    word_to_index={w: i for i, w in enumerate(vocab)},
+    config=config,
+    parts_dir=parts_dir,
+    speech_frontend=speech_frontend,
+    frontend=None,
+  )
 
 
-def _speech_semantic(audio: np.ndarray, timings: Sequence[wt.WordTiming],
-                     frames: int) -> np.ndarray:
+def _speech_semantic(
+  audio: np.ndarray, timings: Sequence[wt.WordTiming], frames: int
+) -> np.ndarray:
   """[frames, d] speech-token vectors of the word segments (the prediction path's function)."""
-  from emotion_tf.semantic import tokens  # pylint: disable=g-import-not-at-top
+  from emotion_tf.semantic import tokens
+
   if _STATE.get("frontend") is None:
     _STATE["frontend"] = tokens.load_frontend_dirs(*_STATE["speech_frontend"])
-  return tokens.speech_semantic_frames(_STATE["frontend"], audio,
-                                       [(t.start, t.end) for t in timings], frames,
-                                       FRAME_HOP_SECONDS)
+  return tokens.speech_semantic_frames(
+    _STATE["frontend"], audio, [(t.start, t.end) for t in timings], frames, FRAME_HOP_SECONDS
+  )
 
 
-def recording_files(rec: corpus.Recording, timings_path: Optional[str]) -> Dict[str, Optional[str]]:
+def recording_files(rec: corpus.Recording, timings_path: str | None) -> dict[str, str | None]:
   """The input files of one recording whose content goes into its shard, by role."""
-  return {"audio": rec.audio_path, "labels": rec.labels_path,
-          "transcription": rec.transcription_path,
-          "word_timings": (timings_path if timings_path and timings_path != rec.transcription_path
-                           else None),
-          "turns": rec.turns_path if os.path.exists(rec.turns_path) else None}
+  return {
+    "audio": rec.audio_path,
+    "labels": rec.labels_path,
+    "transcription": rec.transcription_path,
+    "word_timings": (
+      timings_path if timings_path and timings_path != rec.transcription_path else None
+    ),
+    "turns": rec.turns_path if os.path.exists(rec.turns_path) else None,
+  }
 
 
-_FILE_KIND = {"audio": "audio", "labels": "label", "transcription": "transcription",
-              "word_timings": "word timings", "turns": "turns"}
+_FILE_KIND = {
+  "audio": "audio",
+  "labels": "label",
+  "transcription": "transcription",
+  "word_timings": "word timings",
+  "turns": "turns",
+}
 
 
-def process_recording(rec: corpus.Recording, timings: List[wt.WordTiming],
-                      timings_path: Optional[str] = None) -> Dict[str, object]:
+def process_recording(
+  rec: corpus.Recording, timings: list[wt.WordTiming], timings_path: str | None = None
+) -> dict[str, object]:
   """Writes `<parts_dir>/<id>.tfrecord` for one recording and returns its report.
 
   The report's 'contents' holds `fileio.content_record` of every input file (taken before
@@ -235,22 +299,28 @@ def process_recording(rec: corpus.Recording, timings: List[wt.WordTiming],
   transcript sentences, labels resampled onto the grid and truncated audio let through.
   Never raises for bad input: the report has status 'failed' and the error (file and line).
   """
-  from emotion_tf.data import schema  # pylint: disable=g-import-not-at-top
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
+
+  from emotion_tf.data import schema
+
   config: WriterConfig = _STATE["config"]
-  report: Dict[str, object] = {"recording_id": rec.recording_id, "partition": rec.partition,
-                               "status": "failed"}
+  report: dict[str, object] = {
+    "recording_id": rec.recording_id,
+    "partition": rec.partition,
+    "status": "failed",
+  }
   try:
     files = recording_files(rec, timings_path)
     for role, path in files.items():
       if path and os.path.exists(path):  # a directory named x.wav, an unreadable file
         corpus.check_readable_file(path, _FILE_KIND[role])
-    report["contents"] = {role: fileio.content_record(path) if path else None
-                          for role, path in files.items()}
+    report["contents"] = {
+      role: fileio.content_record(path) if path else None for role, path in files.items()
+    }
     audio, labels, warnings = _read_inputs(rec, timings, timings_path, config, report)
     frames = len(labels)
     word_index = frames_lib.frame_word_index(timings, _STATE["word_to_index"], frames)
-    if os.path.exists(rec.turns_path):   # per-frame subject turn (interlocutor-aware frames)
+    if os.path.exists(rec.turns_path):  # per-frame subject turn (interlocutor-aware frames)
       subject_turn = frames_lib.subject_turn_frames(corpus.read_turns(rec.turns_path), frames)
     else:
       subject_turn = np.ones(frames, np.int64)
@@ -259,14 +329,18 @@ def process_recording(rec: corpus.Recording, timings: List[wt.WordTiming],
     beyond = sum(1 for t in timings if t.start >= end_s)
     if beyond:
       warnings.append(
-          f"{timings_path or rec.transcription_path}: {beyond} of {len(timings)} word timings "
-          f"start at or after the end of the audio ({end_s:.2f} s of {rec.audio_path}); "
-          "they are dropped")
+        f"{timings_path or rec.transcription_path}: {beyond} of {len(timings)} word timings "
+        f"start at or after the end of the audio ({end_s:.2f} s of {rec.audio_path}); "
+        "they are dropped"
+      )
     if warnings:
       report["warnings"] = warnings
     matrix: np.ndarray = _STATE["matrix"]
-    semantic = (_speech_semantic(audio, timings, frames) if _STATE.get("speech_frontend")
-                else matrix[word_index])
+    semantic = (
+      _speech_semantic(audio, timings, frames)
+      if _STATE.get("speech_frontend")
+      else matrix[word_index]
+    )
     token_idx = np.array([_STATE["word_to_index"][t.word] for t in timings], np.int64)
     oov = int((~_STATE["in_embeddings"][token_idx]).sum()) if len(timings) else 0
     fpc = config.frames_per_chunk
@@ -281,24 +355,36 @@ def process_recording(rec: corpus.Recording, timings: List[wt.WordTiming],
           lo, hi = c * fpc, min((c + 1) * fpc, frames)
           valid = hi - lo
           pad = fpc - valid
-          a = audio[lo * SAMPLES_PER_FRAME:hi * SAMPLES_PER_FRAME]
-          writer.write(schema.serialize_example(
-              rec.recording_id, c, valid,
+          a = audio[lo * SAMPLES_PER_FRAME : hi * SAMPLES_PER_FRAME]
+          writer.write(
+            schema.serialize_example(
+              rec.recording_id,
+              c,
+              valid,
               np.pad(a, (0, pad * SAMPLES_PER_FRAME)),
               np.pad(semantic[lo:hi], ((0, pad), (0, 0))),
               np.pad(word_index[lo:hi], (0, pad)),
               np.pad(labels[lo:hi], ((0, pad), (0, 0))),
-              config.audio_dtype, np.pad(subject_turn[lo:hi], (0, pad))))
+              config.audio_dtype,
+              np.pad(subject_turn[lo:hi], (0, pad)),
+            )
+          )
       os.chmod(tmp, 0o644)  # mkstemp creates 0600
       os.replace(tmp, final)
     finally:
       if os.path.exists(tmp):
         os.remove(tmp)
-    report.update(status="ok", frames=frames, chunks=chunks, words=len(timings),
-                  words_beyond_audio=beyond, oov_words=oov,
-                  oov_rate=round(oov / len(timings), 4) if timings else 0.0,
-                  frames_with_word=int((word_index > 0).sum()))
-  except Exception as e:  # pylint: disable=broad-except
+    report.update(
+      status="ok",
+      frames=frames,
+      chunks=chunks,
+      words=len(timings),
+      words_beyond_audio=beyond,
+      oov_words=oov,
+      oov_rate=round(oov / len(timings), 4) if timings else 0.0,
+      frames_with_word=int((word_index > 0).sum()),
+    )
+  except Exception as e:
     # One bad recording never stops the others; corpus errors already name file and line.
     if isinstance(e, corpus.CorpusError):
       report["error"] = str(e)
@@ -310,13 +396,17 @@ def process_recording(rec: corpus.Recording, timings: List[wt.WordTiming],
   return report
 
 
-def _process_task(task) -> Dict[str, object]:
+def _process_task(task) -> dict[str, object]:
   return process_recording(*task)
 
 
-def _read_inputs(rec: corpus.Recording, timings: List[wt.WordTiming], timings_path: Optional[str],
-                 config: WriterConfig,
-                 report: Dict[str, object]) -> Tuple[np.ndarray, np.ndarray, List[str]]:
+def _read_inputs(
+  rec: corpus.Recording,
+  timings: list[wt.WordTiming],
+  timings_path: str | None,
+  config: WriterConfig,
+  report: dict[str, object],
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
   """Audio and labels of one recording, checked against each other.
 
   The wav's header is compared with its size (refused when truncated unless
@@ -328,12 +418,14 @@ def _read_inputs(rec: corpus.Recording, timings: List[wt.WordTiming], timings_pa
     (audio float32 [frames * SAMPLES_PER_FRAME] truncated / zero-padded to the labels,
     labels float32 [frames, 3], warnings). Adds duration fields to `report`.
   """
-  warnings: List[str] = []
+  warnings: list[str] = []
   corpus.check_readable_file(rec.labels_path, "label")
   truncation = corpus.wav_truncation(rec.audio_path)
   if truncation and not config.allow_truncated_audio:
-    raise corpus.CorpusError(f"{truncation.message()}; refused (pass --allow_truncated_audio to "
-                             f"write the {truncation.present_s:.2f} s present)")
+    raise corpus.CorpusError(
+      f"{truncation.message()}; refused (pass --allow_truncated_audio to "
+      f"write the {truncation.present_s:.2f} s present)"
+    )
   if truncation:
     warnings.append(f"{truncation.message()}; written as is (--allow_truncated_audio)")
   audio = corpus.load_audio(rec.audio_path, SAMPLE_RATE)
@@ -343,43 +435,59 @@ def _read_inputs(rec: corpus.Recording, timings: List[wt.WordTiming], timings_pa
     bad = np.flatnonzero(np.abs(steps - FRAME_HOP_SECONDS) > 0.1 * FRAME_HOP_SECONDS)
     if bad.size:
       raise corpus.CorpusError(
-          f"{rec.labels_path}: label row {int(bad[0]) + 2} is {steps[bad[0]]:.3f} s after the "
-          f"previous one; labels must be every {FRAME_HOP_SECONDS} s")
-  labels, resampled = corpus.labels_on_grid(rec.labels_path, times, labels, linenos,
-                                            FRAME_HOP_SECONDS, config.resample_labels)
+        f"{rec.labels_path}: label row {int(bad[0]) + 2} is {steps[bad[0]]:.3f} s after the "
+        f"previous one; labels must be every {FRAME_HOP_SECONDS} s"
+      )
+  labels, resampled = corpus.labels_on_grid(
+    rec.labels_path, times, labels, linenos, FRAME_HOP_SECONDS, config.resample_labels
+  )
   if resampled:
     warnings.append(resampled)
   if (timings_path == rec.transcription_path or not timings_path) and os.path.exists(
-      rec.transcription_path):
-    overlap = corpus.transcript_overlaps(rec.transcription_path,
-                                         corpus.transcription_rows(rec.transcription_path))
+    rec.transcription_path
+  ):
+    overlap = corpus.transcript_overlaps(
+      rec.transcription_path, corpus.transcription_rows(rec.transcription_path)
+    )
     if overlap:
       warnings.append(overlap)
   frames = len(labels)
   audio_s = len(audio) / SAMPLE_RATE
   label_s = frames * FRAME_HOP_SECONDS
   gap = label_s - audio_s
-  report.update(duration_s=round(audio_s, 3), label_duration_s=round(label_s, 3),
-                label_audio_gap_s=round(gap, 3))
+  report.update(
+    duration_s=round(audio_s, 3),
+    label_duration_s=round(label_s, 3),
+    label_audio_gap_s=round(gap, 3),
+  )
   if abs(gap) > config.label_tolerance_s:
     raise corpus.CorpusError(
-        f"{rec.labels_path}: labels cover {label_s:.2f} s but {rec.audio_path} lasts "
-        f"{audio_s:.2f} s (gap {gap:+.2f} s beyond --label_tolerance_s="
-        f"{config.label_tolerance_s}): "
-        + _length_suspect(label_s, audio_s, truncation, timings,
-                          timings_path or rec.transcription_path))
+      f"{rec.labels_path}: labels cover {label_s:.2f} s but {rec.audio_path} lasts "
+      f"{audio_s:.2f} s (gap {gap:+.2f} s beyond --label_tolerance_s="
+      f"{config.label_tolerance_s}): "
+      + _length_suspect(
+        label_s, audio_s, truncation, timings, timings_path or rec.transcription_path
+      )
+    )
   n = frames * SAMPLES_PER_FRAME
   audio = audio[:n] if len(audio) >= n else np.pad(audio, (0, n - len(audio)))
   return audio, labels, warnings
 
 
-def _length_suspect(label_s: float, audio_s: float, truncation: Optional[corpus.WavTruncation],
-                    timings: Sequence[wt.WordTiming], timings_path: str) -> str:
+def _length_suspect(
+  label_s: float,
+  audio_s: float,
+  truncation: corpus.WavTruncation | None,
+  timings: Sequence[wt.WordTiming],
+  timings_path: str,
+) -> str:
   """Which of labels and audio looks wrong when their durations differ: a truncated wav header
   blames the audio; else the end of the last spoken word (transcript / word timings) decides."""
   if truncation is not None:
-    return (f"the audio looks truncated (its header claims {truncation.claimed_s:.2f} s, "
-            f"{truncation.present_s:.2f} s present)")
+    return (
+      f"the audio looks truncated (its header claims {truncation.claimed_s:.2f} s, "
+      f"{truncation.present_s:.2f} s present)"
+    )
   speech_end = max((t.end for t in timings), default=None)
   if speech_end is None:
     return "no word timings to tell which of the two is wrong"
@@ -390,8 +498,7 @@ def _length_suspect(label_s: float, audio_s: float, truncation: Optional[corpus.
     return f"the labels look too long ({words}, within the audio)"
   if speech_end > label_s + FRAME_HOP_SECONDS:
     return f"the labels look too short ({words}, after the end of the labels)"
-  return (f"the labels stop early or the audio runs on after the speech ({words}); cannot "
-          "tell which")
+  return f"the labels stop early or the audio runs on after the speech ({words}); cannot tell which"
 
 
 # --------------------------------------------------------------------------------------- writer
@@ -413,9 +520,9 @@ def _progress(done: int, total: int, enabled: bool) -> None:
   sys.stderr.flush()
 
 
-def _read_sidecar(path: str) -> Optional[Dict]:
+def _read_sidecar(path: str) -> dict | None:
   try:
-    with open(path, "r", encoding="utf-8") as f:
+    with open(path, encoding="utf-8") as f:
       return json.load(f)
   except (OSError, ValueError):
     return None
@@ -439,11 +546,11 @@ def _children_ignore_sigint() -> Iterator[None]:
     signal.signal(signal.SIGINT, old_handler)
 
 
-def _settings_digest(settings: Dict[str, object]) -> str:
+def _settings_digest(settings: dict[str, object]) -> str:
   return hashlib.sha256(json.dumps(settings, sort_keys=True).encode("utf-8")).hexdigest()[:16]
 
 
-def _contents_current(side: Dict, plan: ShardPlan, files_of) -> Tuple[bool, str, Dict]:
+def _contents_current(side: dict, plan: ShardPlan, files_of) -> tuple[bool, str, dict]:
   """Whether every input file of the shard's recordings is unchanged since it was written.
 
   Returns:
@@ -487,20 +594,30 @@ def _remove_leftovers(out_dir: str, parts_dir: str) -> None:
         pass
 
 
-def write_tfrecords(corpus_dir: str, embeddings_path: str, out_dir: str, *,
-                    word_timings_dir: Optional[str] = None, num_workers: int = 1,
-                    num_shards: int = WriteJobConfig.num_shards,
-                    shard_index: int = WriteJobConfig.shard_index,
-                    records_per_shard: int = WriteJobConfig.records_per_shard,
-                    shards_per_partition: int = WriteJobConfig.shards_per_partition,
-                    label_tolerance_s: float = WriteJobConfig.label_tolerance_s,
-                    oov: str = WriteJobConfig.oov, audio_dtype: str = WriteJobConfig.audio_dtype,
-                    frames_per_chunk: int = FRAMES_PER_CHUNK,
-                    partitions: Optional[Sequence[str]] = None,
-                    progress: bool = False, force: bool = False,
-                    semantic_source: str = "lookup", speech2vec_dir: Optional[str] = None,
-                    alignment_dir: Optional[str] = None, resample_labels: bool = False,
-                    allow_truncated_audio: bool = False) -> Dict[str, object]:
+def write_tfrecords(
+  corpus_dir: str,
+  embeddings_path: str,
+  out_dir: str,
+  *,
+  word_timings_dir: str | None = None,
+  num_workers: int = 1,
+  num_shards: int = WriteJobConfig.num_shards,
+  shard_index: int = WriteJobConfig.shard_index,
+  records_per_shard: int = WriteJobConfig.records_per_shard,
+  shards_per_partition: int = WriteJobConfig.shards_per_partition,
+  label_tolerance_s: float = WriteJobConfig.label_tolerance_s,
+  oov: str = WriteJobConfig.oov,
+  audio_dtype: str = WriteJobConfig.audio_dtype,
+  frames_per_chunk: int = FRAMES_PER_CHUNK,
+  partitions: Sequence[str] | None = None,
+  progress: bool = False,
+  force: bool = False,
+  semantic_source: str = "lookup",
+  speech2vec_dir: str | None = None,
+  alignment_dir: str | None = None,
+  resample_labels: bool = False,
+  allow_truncated_audio: bool = False,
+) -> dict[str, object]:
   """Writes this machine's slice of TFRecord shards (see the module docstring).
 
   Args:
@@ -552,41 +669,91 @@ def write_tfrecords(corpus_dir: str, embeddings_path: str, out_dir: str, *,
   emb_words, emb_vectors = vec_io.read_vec(embeddings_path)
   all_recs = corpus.list_recordings(corpus_dir)
   wanted = corpus.normalize_partitions(partitions)
-  config = WriterConfig(frames_per_chunk, float(label_tolerance_s), oov, audio_dtype,
-                        bool(resample_labels), bool(allow_truncated_audio))
-  speech_frontend, frontend_info = _speech_frontend_info(semantic_source, speech2vec_dir,
-                                                         alignment_dir)
-  settings = {"config": dataclasses.asdict(config), "corpus": os.path.abspath(corpus_dir),
-              "embeddings": os.path.abspath(embeddings_path),
-              "word_timings": os.path.abspath(word_timings_dir) if word_timings_dir else "",
-              "num_shards": num_shards, "records_per_shard": records_per_shard,
-              "shards_per_partition": shards_per_partition,
-              "semantic_source": frontend_info or "lookup"}
-  lock = fileio.DirLock(out_dir, f"write_tfrecords.{shard_index}-of-{num_shards}",
-                        _settings_digest(settings), prefix=LOCK_PREFIX)
+  config = WriterConfig(
+    frames_per_chunk,
+    float(label_tolerance_s),
+    oov,
+    audio_dtype,
+    bool(resample_labels),
+    bool(allow_truncated_audio),
+  )
+  speech_frontend, frontend_info = _speech_frontend_info(
+    semantic_source, speech2vec_dir, alignment_dir
+  )
+  settings = {
+    "config": dataclasses.asdict(config),
+    "corpus": os.path.abspath(corpus_dir),
+    "embeddings": os.path.abspath(embeddings_path),
+    "word_timings": os.path.abspath(word_timings_dir) if word_timings_dir else "",
+    "num_shards": num_shards,
+    "records_per_shard": records_per_shard,
+    "shards_per_partition": shards_per_partition,
+    "semantic_source": frontend_info or "lookup",
+  }
+  lock = fileio.DirLock(
+    out_dir,
+    f"write_tfrecords.{shard_index}-of-{num_shards}",
+    _settings_digest(settings),
+    prefix=LOCK_PREFIX,
+  )
   with lock:
     if not lock.others_alive():
       _remove_leftovers(out_dir, os.path.join(out_dir, PARTS_DIR))
-    return _write_locked(corpus_dir, embeddings_path, out_dir, t0, config, word_timings_dir,
-                         num_workers, num_shards, shard_index, records_per_shard,
-                         shards_per_partition, progress, force, emb_words, emb_vectors,
-                         all_recs, wanted, speech_frontend, frontend_info)
+    return _write_locked(
+      corpus_dir,
+      embeddings_path,
+      out_dir,
+      t0,
+      config,
+      word_timings_dir,
+      num_workers,
+      num_shards,
+      shard_index,
+      records_per_shard,
+      shards_per_partition,
+      progress,
+      force,
+      emb_words,
+      emb_vectors,
+      all_recs,
+      wanted,
+      speech_frontend,
+      frontend_info,
+    )
 
 
-def _write_locked(corpus_dir, embeddings_path, out_dir, t0, config, word_timings_dir,
-                  num_workers, num_shards, shard_index, records_per_shard, shards_per_partition,
-                  progress, force, emb_words, emb_vectors, all_recs, wanted,
-                  speech_frontend=None, frontend_info=None) -> Dict[str, object]:
+def _write_locked(
+  corpus_dir,
+  embeddings_path,
+  out_dir,
+  t0,
+  config,
+  word_timings_dir,
+  num_workers,
+  num_shards,
+  shard_index,
+  records_per_shard,
+  shards_per_partition,
+  progress,
+  force,
+  emb_words,
+  emb_vectors,
+  all_recs,
+  wanted,
+  speech_frontend=None,
+  frontend_info=None,
+) -> dict[str, object]:
   """`write_tfrecords` once the output directory is locked."""
-  from emotion_tf.data import schema  # pylint: disable=g-import-not-at-top
+  from emotion_tf.data import schema
 
   # Word timings of every recording (the vocabulary must be the same on every machine).
-  timings: Dict[str, List[wt.WordTiming]] = {}
-  errors: Dict[str, str] = {}
+  timings: dict[str, list[wt.WordTiming]] = {}
+  errors: dict[str, str] = {}
   for rec in all_recs:
     try:
-      timings[rec.recording_id] = wt.load_word_timings(corpus_dir, rec.recording_id,
-                                                       word_timings_dir)
+      timings[rec.recording_id] = wt.load_word_timings(
+        corpus_dir, rec.recording_id, word_timings_dir
+      )
     except corpus.CorpusError as e:
       errors[rec.recording_id] = str(e)
       logging.error("%s failed: %s", rec.recording_id, e)
@@ -595,9 +762,12 @@ def _write_locked(corpus_dir, embeddings_path, out_dir, t0, config, word_timings
   emb_set = set(emb_words)
   in_embeddings = np.array([i > 0 and w in emb_set for i, w in enumerate(vocab)])
   fingerprint = {
-      "schema_version": schema.SCHEMA_VERSION, "vocab": schema.vocab_fingerprint(vocab),
-      "embeddings_sha256": _sha256_file(embeddings_path), "config": dataclasses.asdict(config),
-      "word_timings": os.path.abspath(word_timings_dir) if word_timings_dir else "uniform"}
+    "schema_version": schema.SCHEMA_VERSION,
+    "vocab": schema.vocab_fingerprint(vocab),
+    "embeddings_sha256": _sha256_file(embeddings_path),
+    "config": dataclasses.asdict(config),
+    "word_timings": os.path.abspath(word_timings_dir) if word_timings_dir else "uniform",
+  }
   if frontend_info:
     fingerprint["semantic_source"] = frontend_info
 
@@ -606,7 +776,7 @@ def _write_locked(corpus_dir, embeddings_path, out_dir, t0, config, word_timings
   by_id = {r.recording_id: r for r in all_recs}
   source = {rid: wt.timings_source(corpus_dir, rid, word_timings_dir) for rid in by_id}
 
-  def files_of(rid: str) -> Dict[str, Optional[str]]:
+  def files_of(rid: str) -> dict[str, str | None]:
     return recording_files(by_id[rid], source[rid])
 
   plans = plan_shards(all_recs, records_per_shard, shards_per_partition)
@@ -615,9 +785,13 @@ def _write_locked(corpus_dir, embeddings_path, out_dir, t0, config, word_timings
   for plan in mine:
     side_path = os.path.join(out_dir, plan.name + ".json")
     side = _read_sidecar(side_path)
-    if (force or not os.path.exists(os.path.join(out_dir, plan.name)) or not side
-        or not side.get("complete")
-        or side.get("fingerprint") != {**fingerprint, "recordings": list(plan.recording_ids)}):
+    if (
+      force
+      or not os.path.exists(os.path.join(out_dir, plan.name))
+      or not side
+      or not side.get("complete")
+      or side.get("fingerprint") != {**fingerprint, "recordings": list(plan.recording_ids)}
+    ):
       todo.append(plan)
       continue
     current, why, refreshed = _contents_current(side, plan, files_of)
@@ -626,22 +800,30 @@ def _write_locked(corpus_dir, embeddings_path, out_dir, t0, config, word_timings
       todo.append(plan)
       continue
     if refreshed != side["contents"]:  # same bytes, new mtime: keep the fast path fast
-      fileio.atomic_write(side_path, (json.dumps({**side, "contents": refreshed}, indent=1,
-                                                 sort_keys=True) + "\n").encode("utf-8"))
+      fileio.atomic_write(
+        side_path,
+        (json.dumps({**side, "contents": refreshed}, indent=1, sort_keys=True) + "\n").encode(
+          "utf-8"
+        ),
+      )
     skipped.append(plan.name)
-  reports: Dict[str, Dict[str, object]] = {}
+  reports: dict[str, dict[str, object]] = {}
   tasks = []
   for plan in todo:
     for rid in plan.recording_ids:
       if rid in errors:
-        reports[rid] = {"recording_id": rid, "partition": plan.partition, "status": "failed",
-                        "error": errors[rid]}
+        reports[rid] = {
+          "recording_id": rid,
+          "partition": plan.partition,
+          "status": "failed",
+          "error": errors[rid],
+        }
       else:
         tasks.append((by_id[rid], timings[rid], source[rid]))
   parts_dir = os.path.join(out_dir, PARTS_DIR)
   init_args = (matrix, in_embeddings, vocab, config, parts_dir)
   total = len(tasks) + len(reports)
-  written: List[str] = []
+  written: list[str] = []
   pending = {plan.name: set(plan.recording_ids) for plan in todo}
 
   def finish_ready_shards():
@@ -651,7 +833,7 @@ def _write_locked(corpus_dir, embeddings_path, out_dir, t0, config, word_timings
         written.append(plan.name)
         del pending[plan.name]
 
-  def add(rep: Dict[str, object]) -> None:
+  def add(rep: dict[str, object]) -> None:
     reports[rep["recording_id"]] = rep
     for w in rep.get("warnings", ()):
       logging.warning("%s", w)
@@ -667,8 +849,11 @@ def _write_locked(corpus_dir, embeddings_path, out_dir, t0, config, word_timings
   else:
     ctx = multiprocessing.get_context("spawn")
     with _children_ignore_sigint():
-      pool = ctx.Pool(min(num_workers, len(tasks)), initializer=_init_worker,
-                      initargs=init_args + (True, speech_frontend))
+      pool = ctx.Pool(
+        min(num_workers, len(tasks)),
+        initializer=_init_worker,
+        initargs=init_args + (True, speech_frontend),
+      )
     with pool:  # leaving the block (Ctrl-C included) terminates the workers
       for rep in pool.imap_unordered(_process_task, tasks):
         add(rep)
@@ -677,41 +862,64 @@ def _write_locked(corpus_dir, embeddings_path, out_dir, t0, config, word_timings
     os.rmdir(parts_dir)
 
   failed = sorted(rid for rid, r in reports.items() if r["status"] != "ok")
-  _write_metadata(out_dir, plans, vocab, matrix.shape[1], config, corpus_dir, embeddings_path,
-                  fingerprint)
+  _write_metadata(
+    out_dir, plans, vocab, matrix.shape[1], config, corpus_dir, embeddings_path, fingerprint
+  )
   ordered = [{k: v for k, v in reports[rid].items() if k != "contents"} for rid in sorted(reports)]
   audio_seconds = float(sum(r.get("duration_s", 0.0) for r in ordered if r["status"] == "ok"))
-  result = {"ok": not failed, "failed": failed, "recordings": ordered,
-            "shards_written": written, "shards_skipped": skipped,
-            "errors": {rid: reports[rid].get("error", "") for rid in failed},
-            "warnings": [w for r in ordered for w in r.get("warnings", ())],
-            "wall_s": round(time.time() - t0, 3), "audio_seconds": round(audio_seconds, 3)}
+  result = {
+    "ok": not failed,
+    "failed": failed,
+    "recordings": ordered,
+    "shards_written": written,
+    "shards_skipped": skipped,
+    "errors": {rid: reports[rid].get("error", "") for rid in failed},
+    "warnings": [w for r in ordered for w in r.get("warnings", ())],
+    "wall_s": round(time.time() - t0, 3),
+    "audio_seconds": round(audio_seconds, 3),
+  }
   fileio.write_json(os.path.join(out_dir, REPORT_FILE), result, indent=1)
-  logging.info("wrote %d shards (%d skipped), %d recordings ok, %d failed, %.1f s",
-               len(written), len(skipped), len(ordered) - len(failed), len(failed),
-               result["wall_s"])
+  logging.info(
+    "wrote %d shards (%d skipped), %d recordings ok, %d failed, %.1f s",
+    len(written),
+    len(skipped),
+    len(ordered) - len(failed),
+    len(failed),
+    result["wall_s"],
+  )
   return result
 
 
-def _speech_frontend_info(semantic_source: str, speech2vec_dir: Optional[str],
-                          alignment_dir: Optional[str]):
+def _speech_frontend_info(
+  semantic_source: str, speech2vec_dir: str | None, alignment_dir: str | None
+):
   """(speech_frontend worker arg or None, fingerprint/metadata entry or None)."""
   if semantic_source == "lookup":
     return None, None
   if semantic_source != "speech":
     raise ValueError(f"semantic_source must be 'lookup' or 'speech', got {semantic_source!r}")
-  from emotion_tf.semantic import tokens  # pylint: disable=g-import-not-at-top
+  from emotion_tf.semantic import tokens
+
   if not speech2vec_dir or not alignment_dir:
     raise ValueError("--semantic_source speech needs --speech2vec_dir and --alignment_dir")
   hashes = tokens.files_sha256(tokens.frontend_files(speech2vec_dir, alignment_dir))
-  info = {"kind": "speech", "speech2vec_dir": os.path.abspath(speech2vec_dir),
-          "alignment_dir": os.path.abspath(alignment_dir), "files_sha256": hashes,
-          "bundle_sha256": tokens.bundle_sha256(hashes)}
+  info = {
+    "kind": "speech",
+    "speech2vec_dir": os.path.abspath(speech2vec_dir),
+    "alignment_dir": os.path.abspath(alignment_dir),
+    "files_sha256": hashes,
+    "bundle_sha256": tokens.bundle_sha256(hashes),
+  }
   return (os.path.abspath(speech2vec_dir), os.path.abspath(alignment_dir)), info
 
 
-def _assemble_shard(out_dir: str, parts_dir: str, plan: ShardPlan,
-                    reports: Dict[str, Dict[str, object]], fingerprint: Dict) -> None:
+def _assemble_shard(
+  out_dir: str,
+  parts_dir: str,
+  plan: ShardPlan,
+  reports: dict[str, dict[str, object]],
+  fingerprint: dict,
+) -> None:
   """Concatenates the part files of `plan` (TFRecord files concatenate) into a temp file, renames
   it to the shard name, writes the sidecar, removes the parts."""
   ok = [rid for rid in plan.recording_ids if reports[rid]["status"] == "ok"]
@@ -731,35 +939,47 @@ def _assemble_shard(out_dir: str, parts_dir: str, plan: ShardPlan,
     if os.path.exists(tmp):
       os.remove(tmp)
   side = {
-      "shard": plan.name, "partition": plan.partition,
-      "complete": len(ok) == len(plan.recording_ids),
-      "fingerprint": {**fingerprint, "recordings": list(plan.recording_ids)},
-      "recordings_written": ok,
-      "failed": {rid: reports[rid].get("error", "") for rid in plan.recording_ids
-                 if rid not in ok},
-      "contents": {rid: reports[rid].get("contents") for rid in ok},
-      "examples": int(sum(reports[rid]["chunks"] for rid in ok)),
-      "frames": int(sum(reports[rid]["frames"] for rid in ok)),
+    "shard": plan.name,
+    "partition": plan.partition,
+    "complete": len(ok) == len(plan.recording_ids),
+    "fingerprint": {**fingerprint, "recordings": list(plan.recording_ids)},
+    "recordings_written": ok,
+    "failed": {rid: reports[rid].get("error", "") for rid in plan.recording_ids if rid not in ok},
+    "contents": {rid: reports[rid].get("contents") for rid in ok},
+    "examples": int(sum(reports[rid]["chunks"] for rid in ok)),
+    "frames": int(sum(reports[rid]["frames"] for rid in ok)),
   }
   fileio.write_json(os.path.join(out_dir, plan.name + ".json"), side, indent=1)
   for rid in ok:
     os.remove(os.path.join(parts_dir, rid + ".tfrecord"))
 
 
-def _write_metadata(out_dir: str, plans: Sequence[ShardPlan], vocab: Sequence[str], dim: int,
-                    config: WriterConfig, corpus_dir: str, embeddings_path: str,
-                    fingerprint: Dict) -> None:
+def _write_metadata(
+  out_dir: str,
+  plans: Sequence[ShardPlan],
+  vocab: Sequence[str],
+  dim: int,
+  config: WriterConfig,
+  corpus_dir: str,
+  embeddings_path: str,
+  fingerprint: dict,
+) -> None:
   """metadata.json from every shard sidecar present (written by any machine)."""
-  from emotion_tf.data import schema  # pylint: disable=g-import-not-at-top
-  parts: Dict[str, Dict[str, object]] = {}
+  from emotion_tf.data import schema
+
+  parts: dict[str, dict[str, object]] = {}
   complete = True
-  failed: Dict[str, str] = {}
+  failed: dict[str, str] = {}
   for plan in plans:
-    p = parts.setdefault(plan.partition, {"num_shards": plan.count, "shards": [], "examples": 0,
-                                          "recordings": 0, "frames": 0})
+    p = parts.setdefault(
+      plan.partition,
+      {"num_shards": plan.count, "shards": [], "examples": 0, "recordings": 0, "frames": 0},
+    )
     side = _read_sidecar(os.path.join(out_dir, plan.name + ".json"))
     current = bool(side) and side.get("fingerprint") == {
-        **fingerprint, "recordings": list(plan.recording_ids)}
+      **fingerprint,
+      "recordings": list(plan.recording_ids),
+    }
     if not current or not os.path.exists(os.path.join(out_dir, plan.name)):
       complete = False
       continue
@@ -769,21 +989,33 @@ def _write_metadata(out_dir: str, plans: Sequence[ShardPlan], vocab: Sequence[st
     p["recordings"] += len(side["recordings_written"])
     complete = complete and bool(side["complete"])
     failed.update(side.get("failed", {}))
-  schema.write_metadata(out_dir, {
-      "sample_rate": SAMPLE_RATE, "samples_per_frame": SAMPLES_PER_FRAME,
-      "frame_hop_s": FRAME_HOP_SECONDS, "hop_seconds": FRAME_HOP_SECONDS,
+  schema.write_metadata(
+    out_dir,
+    {
+      "sample_rate": SAMPLE_RATE,
+      "samples_per_frame": SAMPLES_PER_FRAME,
+      "frame_hop_s": FRAME_HOP_SECONDS,
+      "hop_seconds": FRAME_HOP_SECONDS,
       "frames_per_chunk": config.frames_per_chunk,
-      "semantic_dim": int(dim), "num_labels": len(LABEL_NAMES), "label_names": list(LABEL_NAMES),
-      "audio_dtype": config.audio_dtype, "oov": config.oov,
+      "semantic_dim": int(dim),
+      "num_labels": len(LABEL_NAMES),
+      "label_names": list(LABEL_NAMES),
+      "audio_dtype": config.audio_dtype,
+      "oov": config.oov,
       "label_tolerance_s": config.label_tolerance_s,
       "resample_labels": config.resample_labels,
       "allow_truncated_audio": config.allow_truncated_audio,
-      "vocab_file": schema.VOCAB_FILE, "vocab_size": len(vocab),
+      "vocab_file": schema.VOCAB_FILE,
+      "vocab_size": len(vocab),
       "vocab_fingerprint": schema.vocab_fingerprint(vocab),
       "embeddings_file": os.path.abspath(embeddings_path),
       "embeddings_sha256": fingerprint["embeddings_sha256"],
-      "corpus_dir": os.path.abspath(corpus_dir), "word_timings": fingerprint["word_timings"],
-      "partitions": parts, "complete": complete, "failed_recordings": failed,
+      "corpus_dir": os.path.abspath(corpus_dir),
+      "word_timings": fingerprint["word_timings"],
+      "partitions": parts,
+      "complete": complete,
+      "failed_recordings": failed,
       "semantic_source": fingerprint.get("semantic_source", {"kind": "lookup"}),
       schema.SUBJECT_TURN: True,
-  })
+    },
+  )

@@ -25,19 +25,35 @@ def define_flags() -> None:
   flags.DEFINE_string("corpus", "", "SEWA-layout corpus directory (audio/, labels/).")
   flags.DEFINE_string("out", "", "Output directory (evaluation.json, predictions/, llds/).")
   flags.DEFINE_list("partitions", ["Devel", "Test"], "Partitions to evaluate.")
-  flags.DEFINE_list("window_seconds", [str(w) for w in baseline_lib.DEFAULT_WINDOWS],
-                    "Window lengths (s) tried on Devel.")
-  flags.DEFINE_list("delay_seconds", [str(d) for d in baseline_lib.DEFAULT_DELAYS],
-                    "Label delays (s) tried on Devel: the label at t uses the window at "
-                    "t - delay.")
-  flags.DEFINE_list("alphas", [str(a) for a in baseline_lib.DEFAULT_ALPHAS],
-                    "Ridge alphas tried on Devel (empty = no ridge).")
-  flags.DEFINE_list("svr_cs", [str(c) for c in baseline_lib.DEFAULT_SVR_CS],
-                    "LinearSVR C values tried on Devel (empty = no SVR).")
-  flags.DEFINE_enum("anchor", "centre", list(baseline_lib.ANCHORS),
-                    "Window centred on the label time or ending at it.")
-  flags.DEFINE_integer("sample_rate", 22050, "Rate the audio is decoded at for openSMILE.",
-                       lower_bound=8000)
+  flags.DEFINE_list(
+    "window_seconds",
+    [str(w) for w in baseline_lib.DEFAULT_WINDOWS],
+    "Window lengths (s) tried on Devel.",
+  )
+  flags.DEFINE_list(
+    "delay_seconds",
+    [str(d) for d in baseline_lib.DEFAULT_DELAYS],
+    "Label delays (s) tried on Devel: the label at t uses the window at t - delay.",
+  )
+  flags.DEFINE_list(
+    "alphas",
+    [str(a) for a in baseline_lib.DEFAULT_ALPHAS],
+    "Ridge alphas tried on Devel (empty = no ridge).",
+  )
+  flags.DEFINE_list(
+    "svr_cs",
+    [str(c) for c in baseline_lib.DEFAULT_SVR_CS],
+    "LinearSVR C values tried on Devel (empty = no SVR).",
+  )
+  flags.DEFINE_enum(
+    "anchor",
+    "centre",
+    list(baseline_lib.ANCHORS),
+    "Window centred on the label time or ending at it.",
+  )
+  flags.DEFINE_integer(
+    "sample_rate", 22050, "Rate the audio is decoded at for openSMILE.", lower_bound=8000
+  )
   flags.DEFINE_string("cache_dir", "", "LLD cache; default <out>/llds.")
   flags.DEFINE_integer("seed", 0, "Seed of the SVR solver.")
 
@@ -63,8 +79,9 @@ def main(argv):
   alphas = _floats("alphas", f.alphas, True)
   cs = _floats("svr_cs", f.svr_cs, True)
   if not windows or not delays or not (alphas or cs):
-    cli.usage_error("give at least one --window_seconds, one --delay_seconds and one "
-                    "--alphas or --svr_cs value")
+    cli.usage_error(
+      "give at least one --window_seconds, one --delay_seconds and one --alphas or --svr_cs value"
+    )
   try:
     partitions = baseline_lib.normalize_partitions(f.partitions)
   except ValueError as e:
@@ -73,8 +90,9 @@ def main(argv):
     cli.usage_error("--partitions is empty")
   settings = baseline_lib.grid(windows, delays, alphas, cs, f.anchor)
   try:
-    summary = baseline_lib.run_baseline(f.corpus, f.out, partitions, settings, f.sample_rate,
-                                        f.cache_dir or None, f.seed)
+    summary = baseline_lib.run_baseline(
+      f.corpus, f.out, partitions, settings, f.sample_rate, f.cache_dir or None, f.seed
+    )
   except (ValueError, OSError) as e:  # no corpus / no usable Train or Devel / unwritable out
     raise cli.InputError(str(e)) from e
   sys.stdout.write(baseline_lib.format_summary(summary) + "\n")

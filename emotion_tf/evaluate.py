@@ -11,12 +11,11 @@ written); see README "Exit codes". Flags: evaluate_lib.EvalConfig.
 
 import sys
 
-from absl import flags
-from absl import logging
+from absl import flags, logging
 
+from emotion_tf.training import evaluate_lib
 from emotion_tf.util import cli
 from emotion_tf.util import config as config_lib
-from emotion_tf.training import evaluate_lib
 
 FLAGS = flags.FLAGS
 
@@ -33,11 +32,11 @@ def main(argv):
     cli.usage_error("--model_dir and --data_dir are required")
   try:
     summary = evaluate_lib.run_eval_config(config)
-  except (ValueError, OSError) as e:   # found before anything was written
+  except (ValueError, OSError) as e:  # found before anything was written
     if cli.disk_full(e):
-      raise   # a full disk mid-run: one line from cli.run, exit 1
+      raise  # a full disk mid-run: one line from cli.run, exit 1
     raise cli.InputError(str(e)) from e
-  except RuntimeError as e:             # every partition failed; the summary says why
+  except RuntimeError as e:  # every partition failed; the summary says why
     logging.error("%s", e)
     sys.stderr.write(f"error: {e}\n")
     return cli.EXIT_FAILURE

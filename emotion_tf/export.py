@@ -16,8 +16,8 @@ import sys
 
 from absl import flags
 
-from emotion_tf.util import cli
 from emotion_tf.serving import export_lib
+from emotion_tf.util import cli
 
 FLAGS = flags.FLAGS
 
@@ -25,21 +25,41 @@ FLAGS = flags.FLAGS
 def define_flags() -> None:
   """--model_dir, --which, --out, --force for the SavedModel export."""
   flags.DEFINE_string("model_dir", "", "Model directory written by `emotion_tf.train`.")
-  flags.DEFINE_enum("which", "best", ["best", "last"],
-                    "Which saved model to export; 'best' falls back to last.keras.")
+  flags.DEFINE_enum(
+    "which",
+    "best",
+    ["best", "last"],
+    "Which saved model to export; 'best' falls back to last.keras.",
+  )
   flags.DEFINE_string("out", "", "Export directory (SavedModel); empty = <model_dir>/export.")
-  flags.DEFINE_boolean("force", False, "Re-export even when --out already holds an export of "
-                       "the same model file (otherwise that export is kept and the run skips).")
-  flags.DEFINE_string("speech2vec_dir", "", "Speech2Vec run directory (encoder/, normalizer.json, "
-                      "config.json): with --alignment_dir, the export carries the semantic "
-                      "frontend so `emotion_tf.predict --audio FILE.wav` needs nothing else.")
+  flags.DEFINE_boolean(
+    "force",
+    False,
+    "Re-export even when --out already holds an export of "
+    "the same model file (otherwise that export is kept and the run skips).",
+  )
+  flags.DEFINE_string(
+    "speech2vec_dir",
+    "",
+    "Speech2Vec run directory (encoder/, normalizer.json, "
+    "config.json): with --alignment_dir, the export carries the semantic "
+    "frontend so `emotion_tf.predict --audio FILE.wav` needs nothing else.",
+  )
   flags.DEFINE_string("alignment_dir", "", "Alignment run directory (W.npy, speech_mean.npy).")
-  flags.DEFINE_boolean("snap_to_types", False, "Ship the aligned type vectors too and replace "
-                       "each speech token by its nearest type vector (for a model trained on "
-                       "looked-up type vectors).")
-  flags.DEFINE_string("data_dir", "", "TFRecords the model was trained on: when written with "
-                      "--semantic_source speech and no --speech2vec_dir/--alignment_dir is "
-                      "given, the frontend recorded in their metadata.json is exported.")
+  flags.DEFINE_boolean(
+    "snap_to_types",
+    False,
+    "Ship the aligned type vectors too and replace "
+    "each speech token by its nearest type vector (for a model trained on "
+    "looked-up type vectors).",
+  )
+  flags.DEFINE_string(
+    "data_dir",
+    "",
+    "TFRecords the model was trained on: when written with "
+    "--semantic_source speech and no --speech2vec_dir/--alignment_dir is "
+    "given, the frontend recorded in their metadata.json is exported.",
+  )
 
 
 def _add_semantic_frontend(out):
@@ -63,19 +83,24 @@ def main(argv):
     cli.usage_error("--model_dir is required")
   out = FLAGS.out or os.path.join(FLAGS.model_dir, export_lib.DEFAULT_EXPORT_SUBDIR)
   try:
-    meta, exported = export_lib.export_from_model_dir(FLAGS.model_dir, out, FLAGS.which,
-                                                     force=FLAGS.force)
+    meta, exported = export_lib.export_from_model_dir(
+      FLAGS.model_dir, out, FLAGS.which, force=FLAGS.force
+    )
     frontend = _add_semantic_frontend(out)
-  except (ValueError, OSError) as e:   # ExportError, ModelDirError, FrontendError, ...
+  except (ValueError, OSError) as e:  # ExportError, ModelDirError, FrontendError, ...
     if cli.disk_full(e):
-      raise   # a full disk mid-run: one line from cli.run, exit 1
+      raise  # a full disk mid-run: one line from cli.run, exit 1
     raise cli.InputError(str(e)) from e
-  sys.stdout.write(f"{'exported' if exported else 'up to date'}: {os.path.abspath(out)} "
-                   f"({meta['variant']}, semantic_dim {meta['semantic_dim']}, outputs "
-                   f"{','.join(meta['label_names'])})\n")
+  sys.stdout.write(
+    f"{'exported' if exported else 'up to date'}: {os.path.abspath(out)} "
+    f"({meta['variant']}, semantic_dim {meta['semantic_dim']}, outputs "
+    f"{','.join(meta['label_names'])})\n"
+  )
   if frontend:
-    sys.stdout.write(f"semantic frontend: {len(frontend['files_sha256'])} files, bundle sha256 "
-                     f"{frontend['bundle_sha256']} (wav-only prediction)\n")
+    sys.stdout.write(
+      f"semantic frontend: {len(frontend['files_sha256'])} files, bundle sha256 "
+      f"{frontend['bundle_sha256']} (wav-only prediction)\n"
+    )
   return cli.EXIT_OK
 
 

@@ -21,13 +21,11 @@ the export), unless --allow_embeddings_mismatch.
 import os
 import sys
 
-from absl import flags
-from absl import logging
+from absl import flags, logging
 
-from emotion_tf.util import cli
+from emotion_tf.serving import predict_api, predict_lib
 from emotion_tf.training import postprocess
-from emotion_tf.serving import predict_api
-from emotion_tf.serving import predict_lib
+from emotion_tf.util import cli
 
 FLAGS = flags.FLAGS
 
@@ -35,33 +33,66 @@ FLAGS = flags.FLAGS
 def define_flags() -> None:
   """--model, --audio, --word_timings, --embeddings, --tier, --out, --oov, --name for prediction."""
   flags.DEFINE_string("model", "", "SavedModel directory written by `emotion_tf.export`.")
-  flags.DEFINE_string("audio", "", "Input wav (any sample rate / channel count), or many: a "
-                      "directory of .wav files, a comma-separated list or a .txt list file "
-                      "(one path a line); one model load serves them all.")
-  flags.DEFINE_string("word_timings", "", "Word timings of the recording: CSV `id;start;end;word` "
-                      "or a Praat .TextGrid; with several --audio files a directory of "
-                      "<stem>.csv|.TextGrid. Empty = automatic word segments when the export "
-                      "carries a semantic frontend, else no words (semantic vectors zero).")
-  flags.DEFINE_string("embeddings", "", "Word vectors (.vec, word2vec text format) of the space "
-                      "the model was trained on (lookup by word string); without it, an export "
-                      "carrying a semantic frontend computes the vectors from the speech.")
-  flags.DEFINE_string("tier", "", "TextGrid tier with the words; empty = the `words` tier or the "
-                      "first interval tier.")
-  flags.DEFINE_string("out", "", "Output CSV `name;time;arousal;valence;liking` at 10 Hz (one "
-                      "--audio file and a .csv name), else a directory receiving <stem>.csv per "
-                      "file; empty = <audio path without .wav>.predictions.csv beside each wav.")
-  flags.DEFINE_boolean("csv_header", False, "Start each prediction CSV with the header line "
-                       "`name;time;arousal;valence;liking`.")
-  flags.DEFINE_enum("oov", "zeros", ["zeros", "hash"], "Vector of a word missing from "
-                    "--embeddings: zeros, or the TFRecord writer's deterministic hash vector "
-                    "(use what the training data used).")
+  flags.DEFINE_string(
+    "audio",
+    "",
+    "Input wav (any sample rate / channel count), or many: a "
+    "directory of .wav files, a comma-separated list or a .txt list file "
+    "(one path a line); one model load serves them all.",
+  )
+  flags.DEFINE_string(
+    "word_timings",
+    "",
+    "Word timings of the recording: CSV `id;start;end;word` "
+    "or a Praat .TextGrid; with several --audio files a directory of "
+    "<stem>.csv|.TextGrid. Empty = automatic word segments when the export "
+    "carries a semantic frontend, else no words (semantic vectors zero).",
+  )
+  flags.DEFINE_string(
+    "embeddings",
+    "",
+    "Word vectors (.vec, word2vec text format) of the space "
+    "the model was trained on (lookup by word string); without it, an export "
+    "carrying a semantic frontend computes the vectors from the speech.",
+  )
+  flags.DEFINE_string(
+    "tier", "", "TextGrid tier with the words; empty = the `words` tier or the first interval tier."
+  )
+  flags.DEFINE_string(
+    "out",
+    "",
+    "Output CSV `name;time;arousal;valence;liking` at 10 Hz (one "
+    "--audio file and a .csv name), else a directory receiving <stem>.csv per "
+    "file; empty = <audio path without .wav>.predictions.csv beside each wav.",
+  )
+  flags.DEFINE_boolean(
+    "csv_header",
+    False,
+    "Start each prediction CSV with the header line `name;time;arousal;valence;liking`.",
+  )
+  flags.DEFINE_enum(
+    "oov",
+    "zeros",
+    ["zeros", "hash"],
+    "Vector of a word missing from "
+    "--embeddings: zeros, or the TFRecord writer's deterministic hash vector "
+    "(use what the training data used).",
+  )
   flags.DEFINE_string("name", "", "Value of the CSV's name column; empty = the wav file's stem.")
-  flags.DEFINE_string("postprocess", "", "A postprocess.json written by `emotion_tf.evaluate "
-                      "--postprocess devel` (per-dimension time shift and smoothing chosen on "
-                      "Devel), applied to each recording's predictions; empty = raw output.")
-  flags.DEFINE_boolean("allow_embeddings_mismatch", False, "Predict even when the sha256 of "
-                       "--embeddings differs from the embeddings the model was trained with "
-                       "(recorded in the export); a warning instead of exit status 2.")
+  flags.DEFINE_string(
+    "postprocess",
+    "",
+    "A postprocess.json written by `emotion_tf.evaluate "
+    "--postprocess devel` (per-dimension time shift and smoothing chosen on "
+    "Devel), applied to each recording's predictions; empty = raw output.",
+  )
+  flags.DEFINE_boolean(
+    "allow_embeddings_mismatch",
+    False,
+    "Predict even when the sha256 of "
+    "--embeddings differs from the embeddings the model was trained with "
+    "(recorded in the export); a warning instead of exit status 2.",
+  )
 
 
 def _is_batch(spec: str) -> bool:
@@ -75,8 +106,7 @@ def output_paths(audio_paths, out: str, batch: bool):
     return [os.path.splitext(p)[0] + ".predictions.csv" for p in audio_paths]
   if not batch and out.lower().endswith(".csv"):
     return [out]
-  return [os.path.join(out, os.path.splitext(os.path.basename(p))[0] + ".csv")
-          for p in audio_paths]
+  return [os.path.join(out, os.path.splitext(os.path.basename(p))[0] + ".csv") for p in audio_paths]
 
 
 def main(argv):
@@ -94,36 +124,48 @@ def main(argv):
   if batch and FLAGS.name:
     cli.usage_error("--name applies to a single audio file")
   if FLAGS.word_timings and len(audio_paths) > 1 and not os.path.isdir(FLAGS.word_timings):
-    cli.usage_error(f"--word_timings {FLAGS.word_timings}: several audio files need a "
-                    "directory of <stem>.csv|.TextGrid timings")
+    cli.usage_error(
+      f"--word_timings {FLAGS.word_timings}: several audio files need a "
+      "directory of <stem>.csv|.TextGrid timings"
+    )
   outputs = output_paths(audio_paths, FLAGS.out, batch)
   seen = {}
-  for audio, out in zip(audio_paths, outputs):
+  for audio, out in zip(audio_paths, outputs, strict=False):
     if out in seen:
       cli.usage_error(f"{audio} and {seen[out]} would both be written to {out}")
     seen[out] = audio
   try:
     predictor = predict_api.load(FLAGS.model)
     if FLAGS.embeddings:
-      predictor.embedding_space(FLAGS.embeddings,  # read and checked once, up front
-                                FLAGS.allow_embeddings_mismatch)
+      predictor.embedding_space(
+        FLAGS.embeddings,  # read and checked once, up front
+        FLAGS.allow_embeddings_mismatch,
+      )
     post = None
     if FLAGS.postprocess:
-      post = postprocess.read_for(FLAGS.postprocess, predictor.label_names,
-                                  predictor.hop_seconds)
-  except (ValueError, OSError) as e:   # ExportError, PredictionInputError, VecFormatError
+      post = postprocess.read_for(FLAGS.postprocess, predictor.label_names, predictor.hop_seconds)
+  except (ValueError, OSError) as e:  # ExportError, PredictionInputError, VecFormatError
     raise cli.InputError(str(e)) from e
   if FLAGS.word_timings and not FLAGS.embeddings:
     raise cli.InputError(f"{FLAGS.word_timings}: word timings need --embeddings (.vec)")
   done, failed = predict_api.predict_files(
-      predictor, audio_paths, outputs, word_timings=FLAGS.word_timings or None,
-      embeddings=FLAGS.embeddings or None, tier=FLAGS.tier or None, oov=FLAGS.oov,
-      csv_header=FLAGS.csv_header, names=[FLAGS.name] if FLAGS.name else None,
-      postprocessing=post)
+    predictor,
+    audio_paths,
+    outputs,
+    word_timings=FLAGS.word_timings or None,
+    embeddings=FLAGS.embeddings or None,
+    tier=FLAGS.tier or None,
+    oov=FLAGS.oov,
+    csv_header=FLAGS.csv_header,
+    names=[FLAGS.name] if FLAGS.name else None,
+    postprocessing=post,
+  )
   for info in done.values():
-    sys.stdout.write(f"wrote {info['out']}: {info['frames']} frames ({info['seconds']:.1f} s), "
-                     f"{info['frames_with_word']} frames with a word, {info['oov_words']} OOV "
-                     "words\n")
+    sys.stdout.write(
+      f"wrote {info['out']}: {info['frames']} frames ({info['seconds']:.1f} s), "
+      f"{info['frames_with_word']} frames with a word, {info['oov_words']} OOV "
+      "words\n"
+    )
   for message in failed.values():
     sys.stderr.write(f"error: {message}\n")
   if not failed:
@@ -131,8 +173,7 @@ def main(argv):
   if not batch:
     return cli.EXIT_BAD_INPUT
   logging.error("%d of %d files failed", len(failed), len(audio_paths))
-  sys.stderr.write(f"{len(failed)} of {len(audio_paths)} files failed: "
-                   f"{', '.join(failed)}\n")
+  sys.stderr.write(f"{len(failed)} of {len(audio_paths)} files failed: {', '.join(failed)}\n")
   return cli.EXIT_FAILURE
 
 

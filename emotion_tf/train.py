@@ -17,13 +17,12 @@ fixes it. Exit status 1 when training diverges (README "Exit codes").
 
 import sys
 
-from absl import flags
-from absl import logging
+from absl import flags, logging
 
+from emotion_tf.model.models import ModelConfig
+from emotion_tf.training import train_lib
 from emotion_tf.util import cli
 from emotion_tf.util import config as config_lib
-from emotion_tf.training import train_lib
-from emotion_tf.model.models import ModelConfig
 
 FLAGS = flags.FLAGS
 SECTIONS = ("train", "model")
@@ -33,12 +32,25 @@ SECTION_ALIASES = {"training": "train"}
 def define_flags() -> None:
   config_lib.define_flags_for(train_lib.TrainConfig)
   config_lib.define_flags_for(ModelConfig)
-  flags.DEFINE_integer("semantic_dim", 0, "Semantic vector dimension d_s; 0 = read it from the "
-                       "TFRecord metadata (or from --embeddings when given).", lower_bound=0)
-  flags.DEFINE_string("config_file", "", "JSON config with sections 'train' and 'model' (a "
-                      "model_dir's config.json works); flags given on the command line win.")
-  flags.DEFINE_string("params_override", "", "Comma-separated section.field=value overrides "
-                      "applied last, e.g. 'train.learning_rate=1e-3,model.variant=concat'.")
+  flags.DEFINE_integer(
+    "semantic_dim",
+    0,
+    "Semantic vector dimension d_s; 0 = read it from the "
+    "TFRecord metadata (or from --embeddings when given).",
+    lower_bound=0,
+  )
+  flags.DEFINE_string(
+    "config_file",
+    "",
+    "JSON config with sections 'train' and 'model' (a "
+    "model_dir's config.json works); flags given on the command line win.",
+  )
+  flags.DEFINE_string(
+    "params_override",
+    "",
+    "Comma-separated section.field=value overrides "
+    "applied last, e.g. 'train.learning_rate=1e-3,model.variant=concat'.",
+  )
 
 
 def configs_from_flags():
@@ -47,10 +59,15 @@ def configs_from_flags():
   Raises:
     config_lib.ConfigError / train_lib.TrainingSetupError: a bad file, override or value.
   """
-  files, overrides = config_lib.sections_of(FLAGS.config_file, FLAGS.params_override,
-                                            SECTIONS, SECTION_ALIASES)
-  train_config = config_lib.resolve(train_lib.TrainConfig, FLAGS, file_section=files.get("train"),
-                                    override_section=overrides.get("train"))
+  files, overrides = config_lib.sections_of(
+    FLAGS.config_file, FLAGS.params_override, SECTIONS, SECTION_ALIASES
+  )
+  train_config = config_lib.resolve(
+    train_lib.TrainConfig,
+    FLAGS,
+    file_section=files.get("train"),
+    override_section=overrides.get("train"),
+  )
   if not train_config.data_dir or not train_config.model_dir:
     missing = "--data_dir" if not train_config.data_dir else "--model_dir"
     cli.usage_error(f"{missing} is required")
@@ -58,10 +75,16 @@ def configs_from_flags():
   if FLAGS.semantic_dim:
     required["semantic_dim"] = FLAGS.semantic_dim
   elif "semantic_dim" not in {**files.get("model", {}), **overrides.get("model", {})}:
-    required["semantic_dim"] = train_lib.semantic_dim_of(train_config.data_dir,
-                                                         train_config.embeddings)
-  model_config = config_lib.resolve(ModelConfig, FLAGS, file_section=files.get("model"),
-                                    required=required, override_section=overrides.get("model"))
+    required["semantic_dim"] = train_lib.semantic_dim_of(
+      train_config.data_dir, train_config.embeddings
+    )
+  model_config = config_lib.resolve(
+    ModelConfig,
+    FLAGS,
+    file_section=files.get("model"),
+    required=required,
+    override_section=overrides.get("model"),
+  )
   return train_config, model_config
 
 
@@ -82,8 +105,13 @@ def main(argv):
     sys.stderr.write(f"error: {e}\n")
     return cli.EXIT_FAILURE
   best = result["best_eval_ccc"]
-  logging.info("done: %d steps, %d epochs, best eval mean CCC %.4f; model dir %s",
-               result["global_step"], result["epochs_completed"], best, train_config.model_dir)
+  logging.info(
+    "done: %d steps, %d epochs, best eval mean CCC %.4f; model dir %s",
+    result["global_step"],
+    result["epochs_completed"],
+    best,
+    train_config.model_dir,
+  )
   return cli.EXIT_OK
 
 

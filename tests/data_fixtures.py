@@ -50,6 +50,7 @@ def tree_bytes(directory):
 def corpus_words(corpus_dir):
   """Sorted set of words in a corpus' word_timings/ CSVs."""
   from emotion_tf.data import word_timings as wt
+
   words = set()
   d = os.path.join(corpus_dir, "word_timings")
   for f in os.listdir(d):
@@ -59,8 +60,13 @@ def corpus_words(corpus_dir):
 
 def copy_recording(src_dir, src_id, dst_dir, dst_id):
   """Copies one recording's files (audio, labels, turns, transcription, timings) under a new id."""
-  for sub, ext in (("audio", ".wav"), ("labels", ".csv"), ("turns", ".csv"),
-                   ("transcriptions", ".csv"), ("word_timings", ".csv")):
+  for sub, ext in (
+    ("audio", ".wav"),
+    ("labels", ".csv"),
+    ("turns", ".csv"),
+    ("transcriptions", ".csv"),
+    ("word_timings", ".csv"),
+  ):
     src = os.path.join(src_dir, sub, src_id + ext)
     if os.path.exists(src):
       os.makedirs(os.path.join(dst_dir, sub), exist_ok=True)
@@ -71,6 +77,7 @@ def copy_recording(src_dir, src_id, dst_dir, dst_id):
 def tiny_corpus(tmp_path_factory):
   """Path of a synthetic corpus: 4 recordings x 24 s (Train_01, Train_02, Devel_01, Test_01)."""
   from data_prep import synthesize_lib
+
   out = str(tmp_path_factory.mktemp("tiny_corpus"))
   synthesize_lib.synthesize_corpus(out, TINY_RECORDINGS, TINY_SECONDS, TINY_SEED, num_workers=1)
   return out
@@ -81,6 +88,7 @@ def tiny_vec(tiny_corpus, tmp_path_factory):
   """(path, words, vectors) of an 8-d `.vec` holding every corpus word except the last 5
   (alphabetically), which are therefore out of vocabulary."""
   from emotion_tf.semantic import vectors as vec_io
+
   words = corpus_words(tiny_corpus)[:-5]
   vectors = np.random.default_rng(0).standard_normal((len(words), VEC_DIM)).astype(np.float32)
   path = str(tmp_path_factory.mktemp("vec") / "tiny.vec")
@@ -94,9 +102,14 @@ def tiny_tfrecords(tiny_corpus, tiny_vec, tmp_path_factory):
   """(out_dir, report) of write_tfrecords on the tiny corpus with its true word timings,
   one recording per shard."""
   from data_prep import write_tfrecords_lib
+
   out = str(tmp_path_factory.mktemp("tfrecords"))
   report = write_tfrecords_lib.write_tfrecords(
-      tiny_corpus, tiny_vec[0], out,
-      word_timings_dir=os.path.join(tiny_corpus, "word_timings"), records_per_shard=1)
+    tiny_corpus,
+    tiny_vec[0],
+    out,
+    word_timings_dir=os.path.join(tiny_corpus, "word_timings"),
+    records_per_shard=1,
+  )
   assert report["ok"], report["errors"]
   return out, report

@@ -1,4 +1,4 @@
-"""Alignment (Eq. 1-3): Procrustes, orthogonalisation, CSLS, dictionaries, end to end on rotated spaces."""
+"""Alignment (Eq. 1-3): Procrustes, orthogonalisation, CSLS, dictionaries, rotated spaces."""
 
 import json
 import os
@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 from data_prep import align_embeddings_lib
-from emotion_tf.semantic import alignment
-from emotion_tf.semantic import vectors
+from emotion_tf.semantic import alignment, vectors
 
 
 def _rotation(d, seed):
@@ -51,7 +50,7 @@ def test_orthogonalize_moves_singular_values_by_the_cubic_map(shape):
   beta = 0.1
   s_before = np.linalg.svd(w, compute_uv=False)
   s_after = np.linalg.svd(alignment.orthogonalize(w, beta), compute_uv=False)
-  expected = np.sort((1 + beta) * s_before - beta * s_before ** 3)[::-1]
+  expected = np.sort((1 + beta) * s_before - beta * s_before**3)[::-1]
   np.testing.assert_allclose(s_after, expected, rtol=1e-6, atol=1e-8)
   for _ in range(300):
     w = alignment.orthogonalize(w, beta)
@@ -95,8 +94,15 @@ def _rotated_problem(n=600, d=12, seed=5, noise=0.01):
 
 def test_unsupervised_alignment_recovers_rotation():
   src, tgt, words = _rotated_problem()
-  cfg = alignment.AlignConfig(adv_epochs=1, adv_iterations=50, dis_hidden=32, refine_iterations=3,
-                              dico_max_rank=400, selection_words=400, csls_k=5)
+  cfg = alignment.AlignConfig(
+    adv_epochs=1,
+    adv_iterations=50,
+    dis_hidden=32,
+    refine_iterations=3,
+    dico_max_rank=400,
+    selection_words=400,
+    csls_k=5,
+  )
   w, info = alignment.align_unsupervised(src, tgt, cfg, ("adversarial", "similarity"))
   assert set(info["candidates"]) == {"adversarial", "similarity"}
   assert info["criterion"] == max(c["criterion"] for c in info["candidates"].values())
@@ -105,7 +111,9 @@ def test_unsupervised_alignment_recovers_rotation():
   assert p["csls_p@1"] > 0.95 and p["nn_p@5"] > 0.95
   # The adversarial W stays (near-)orthogonal: Eq. 1-2 with the orthogonality update.
   w_adv, hist = alignment.adversarial(src, tgt, cfg)
-  assert np.all(np.isfinite(w_adv)) and np.all(np.abs(np.linalg.svd(w_adv, compute_uv=False) - 1.0) < 0.5)
+  assert np.all(np.isfinite(w_adv)) and np.all(
+    np.abs(np.linalg.svd(w_adv, compute_uv=False) - 1.0) < 0.5
+  )
   assert hist[0]["epoch"] == 0 and len(hist) == 2
 
 
@@ -128,15 +136,17 @@ def test_adversarial_step_alone_recovers_a_hidden_rotation():
   tgt, _ = alignment.normalize(t)
   words = [f"w{i}" for i in range(300)]
   _, held = alignment.shared_word_split(words, words, 0.3, seed=0)
-  cfg = alignment.AlignConfig(adv_epochs=3, adv_iterations=300, dis_hidden=32,
-                              selection_words=300, csls_k=5, seed=5)
-  identity = alignment.precision_at_k(np.eye(3, dtype=np.float32), src, tgt, words, words, held,
-                                      k_csls=5)
+  cfg = alignment.AlignConfig(
+    adv_epochs=3, adv_iterations=300, dis_hidden=32, selection_words=300, csls_k=5, seed=5
+  )
+  identity = alignment.precision_at_k(
+    np.eye(3, dtype=np.float32), src, tgt, words, words, held, k_csls=5
+  )
   w_adv, hist = alignment.adversarial(src, tgt, cfg)
   p = alignment.precision_at_k(w_adv, src, tgt, words, words, held, k_csls=5)
   chance = 1.0 / len(words)
-  assert identity["csls_p@1"] < 10 * chance          # the start is not the answer
-  assert p["csls_p@1"] > 0.8 and p["nn_p@1"] > 0.8   # ~270x chance
+  assert identity["csls_p@1"] < 10 * chance  # the start is not the answer
+  assert p["csls_p@1"] > 0.8 and p["nn_p@1"] > 0.8  # ~270x chance
   assert len(hist) == cfg.adv_epochs + 1
   np.testing.assert_allclose(np.linalg.svd(w_adv, compute_uv=False), 1.0, atol=0.05)
 
@@ -172,17 +182,31 @@ def _write_space(path, words, x):
 def test_align_files_end_to_end(tmp_path, d_t):
   n, d_s = 500, 12
   z = _clustered(n, d_s, 11)
-  q = np.linalg.qr(np.random.default_rng(12).normal(size=(d_t, d_s)))[0]  # [d_t, d_s] orthonormal columns
+  q = np.linalg.qr(np.random.default_rng(12).normal(size=(d_t, d_s)))[
+    0
+  ]  # [d_t, d_s] orthonormal columns
   t = z @ q.T  # text: the speech space embedded by a rotation into d_t dimensions
   s = z + 0.01 * np.random.default_rng(13).normal(size=z.shape)
   words = [f"w{i}" for i in range(n)]
   _write_space(tmp_path / "s.vec", words, s)
   _write_space(tmp_path / "t.vec", words, t)
-  cfg = alignment.AlignConfig(adv_epochs=1, adv_iterations=30, dis_hidden=32, refine_iterations=3,
-                              csls_k=5, selection_words=500)
+  cfg = alignment.AlignConfig(
+    adv_epochs=1,
+    adv_iterations=30,
+    dis_hidden=32,
+    refine_iterations=3,
+    csls_k=5,
+    selection_words=500,
+  )
   out = tmp_path / "out"
-  report = align_embeddings_lib.align_files(str(tmp_path / "s.vec"), str(tmp_path / "t.vec"), str(out), cfg,
-                                        supervised=False, init_methods=("similarity",))
+  report = align_embeddings_lib.align_files(
+    str(tmp_path / "s.vec"),
+    str(tmp_path / "t.vec"),
+    str(out),
+    cfg,
+    supervised=False,
+    init_methods=("similarity",),
+  )
   w = np.load(out / "W.npy")
   assert w.shape == (d_t, d_s)
   aw, av = vectors.read_vec(str(out / "aligned_speech2vec.vec"))
@@ -205,8 +229,13 @@ def test_supervised_without_shared_words_fails_clearly(tmp_path):
   _write_space(tmp_path / "s.vec", ["a", "b", "c"], rng.normal(size=(3, 4)))
   _write_space(tmp_path / "t.vec", ["x", "y", "z"], rng.normal(size=(3, 4)))
   with pytest.raises(ValueError, match="share 0 word"):
-    align_embeddings_lib.align_files(str(tmp_path / "s.vec"), str(tmp_path / "t.vec"), str(tmp_path / "o"),
-                                 alignment.AlignConfig(adv_epochs=0), supervised=True)
+    align_embeddings_lib.align_files(
+      str(tmp_path / "s.vec"),
+      str(tmp_path / "t.vec"),
+      str(tmp_path / "o"),
+      alignment.AlignConfig(adv_epochs=0),
+      supervised=True,
+    )
   assert not os.path.exists(tmp_path / "o" / "W.npy")
 
 
@@ -214,7 +243,9 @@ def test_mismatched_vec_header_is_reported(tmp_path):
   (tmp_path / "s.vec").write_text("2 3\na 1 2 3\nb 1 2\n")
   _write_space(tmp_path / "t.vec", ["a", "b"], np.eye(2, 3))
   with pytest.raises(vectors.VecFormatError, match=r"s\.vec:3.*2 values, header says dim=3"):
-    align_embeddings_lib.align_files(str(tmp_path / "s.vec"), str(tmp_path / "t.vec"), str(tmp_path / "o"))
+    align_embeddings_lib.align_files(
+      str(tmp_path / "s.vec"), str(tmp_path / "t.vec"), str(tmp_path / "o")
+    )
 
 
 def test_translation_score_agreement_sees_valence_when_p_at_1_cannot():

@@ -1,26 +1,35 @@
-"""One-way architecture (issue 11), checked on the AST of every module in emotion_tf/.
+"""One-way architecture, checked on the AST of every module in emotion_tf/.
 
 * emotion_tf never imports data_prep or a top-level `flags` package;
 * only binaries (and the flag plumbing `cli`, `config`) import absl.flags;
-* no function in emotion_tf/ is longer than MAX_FUNCTION_LINES, except the allowlist below,
-  each entry with its reason.
+* no function in emotion_tf/ is longer than MAX_FUNCTION_STATEMENTS, except the allowlist
+  below, each entry with its reason; length counts the lines on which a statement starts, so
+  how `ruff format` wraps a call's arguments does not change it;
+* no import cycles in emotion_tf/ or data_prep/.
 """
+
 import ast
 import os
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = os.path.join(ROOT, "emotion_tf")
-MAX_FUNCTION_LINES = 80
+MAX_FUNCTION_STATEMENTS = 60
 
-BINARIES = {"emotion_tf/train.py", "emotion_tf/evaluate.py", "emotion_tf/export.py",
-            "emotion_tf/predict.py", "emotion_tf/ablate.py", "emotion_tf/baseline.py"}
+BINARIES = {
+  "emotion_tf/train.py",
+  "emotion_tf/evaluate.py",
+  "emotion_tf/export.py",
+  "emotion_tf/predict.py",
+  "emotion_tf/ablate.py",
+  "emotion_tf/baseline.py",
+}
 FLAG_PLUMBING = {"emotion_tf/util/cli.py", "emotion_tf/util/config.py"}
 
-# "path::qualified function name" -> why it may be longer than MAX_FUNCTION_LINES.
+# "path::qualified function name" -> why it may be longer than MAX_FUNCTION_STATEMENTS.
 LONG_FUNCTION_ALLOWLIST = {
-    "emotion_tf/semantic/speech2vec.py::train": "Speech2Vec set-up (segments, skip-gram "
-    "pairs, subsampling, probe set) and its replica step live beside the epoch loop, which "
-    "itself is short and runs on the shared emotion_tf.training.trainer.Trainer",
+  "emotion_tf/semantic/speech2vec.py::train": "Speech2Vec set-up (segments, skip-gram "
+  "pairs, subsampling, probe set) and its replica step live beside the epoch loop, which "
+  "itself is short and runs on the shared emotion_tf.training.trainer.Trainer",
 }
 
 
@@ -71,10 +80,12 @@ def function_lengths(tree):
     for child in ast.iter_child_nodes(node):
       if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
         name = prefix + child.name
-        yield name, child.end_lineno - child.lineno + 1
+        starts = {s.lineno for s in ast.walk(child) if isinstance(s, ast.stmt) and s is not child}
+        yield name, len(starts)
         yield from visit(child, name + ".")
       elif isinstance(child, ast.ClassDef):
         yield from visit(child, prefix + child.name + ".")
+
   yield from visit(tree, "")
 
 
@@ -83,10 +94,10 @@ def test_no_function_longer_than_the_limit_outside_the_allowlist():
   for rel, tree in modules():
     for name, length in function_lengths(tree):
       key = f"{rel}::{name}"
-      if length > MAX_FUNCTION_LINES:
+      if length > MAX_FUNCTION_STATEMENTS:
         seen.add(key)
         if key not in LONG_FUNCTION_ALLOWLIST:
-          too_long.append(f"{key}: {length} lines")
+          too_long.append(f"{key}: {length} statement lines")
   assert not too_long, too_long
   stale = sorted(set(LONG_FUNCTION_ALLOWLIST) - seen)
   assert not stale, f"allowlist entries no longer needed: {stale}"
@@ -108,7 +119,7 @@ def _package_modules(package):
       if name.endswith(".py"):
         path = os.path.join(dirpath, name)
         dotted = os.path.relpath(path, ROOT)[:-3].replace(os.sep, ".")
-        dotted = dotted[:-len(".__init__")] if dotted.endswith(".__init__") else dotted
+        dotted = dotted[: -len(".__init__")] if dotted.endswith(".__init__") else dotted
         with open(path, encoding="utf-8") as f:
           out[dotted] = ast.parse(f.read(), filename=path)
   return out
@@ -147,7 +158,7 @@ def find_cycle(graph):
         stack.pop()
         path.pop()
       elif colour.get(child) == 1:
-        return path[path.index(child):] + [child]
+        return path[path.index(child) :] + [child]
       elif colour.get(child) == 0:
         colour[child] = 1
         stack.append((child, iter(sorted(graph[child]))))
@@ -168,6 +179,16 @@ def test_no_import_cycles_in_emotion_tf_or_data_prep():
 def test_data_prep_imports_no_binary_module():
   """data_prep's libraries import emotion_tf's library, never its binaries (thin mains)."""
   binaries = {b[:-3].replace("/", ".") for b in BINARIES}
-  bad = [f"{name} imports {dep}" for name, deps in import_graph().items()
-         if name.startswith("data_prep.") for dep in deps if dep in binaries]
+  bad = [
+    f"{name} imports {dep}"
+    for name, deps in import_graph().items()
+    if name.startswith("data_prep.")
+    for dep in deps
+    if dep in binaries
+  ]
   assert not bad, bad
+
+
+def test_function_length_counts_statement_lines_not_wrapped_arguments():
+  wrapped = ast.parse("def f(a):\n  x = g(\n    a,\n    a,\n  )\n  return x\n")
+  assert dict(function_lengths(wrapped)) == {"f": 2}

@@ -1,4 +1,4 @@
-"""Catalogue of bad inputs and faults of the data_prep binaries (issue 10, data side).
+"""Catalogue of bad inputs and faults of the data_prep binaries (data side).
 
 Every case drives a binary through a subprocess (`python -m data_prep.<binary>`) on a tiny
 corpus of 3 s recordings and asserts (a) the exit code of `emotion_tf.util.cli` (0 ok, 1 some
@@ -11,6 +11,7 @@ test_word_timings.py; this file is about what a user of the binaries sees.
 
 import json
 import os
+import pathlib
 import shutil
 import signal
 import struct
@@ -21,10 +22,8 @@ import wave
 
 import numpy as np
 import pytest
+from data_fixtures import tree_bytes, write_wav
 from scipy import signal as sps
-
-from data_fixtures import tree_bytes
-from data_fixtures import write_wav
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RATE = 22050
@@ -37,12 +36,15 @@ DIM = 4
 
 # ------------------------------------------------------------------------------- corpus builders
 
+
 def _signal(rate, seconds=SECONDS, channels=1, seed=0):
   """Deterministic test signal [N, C] in [-0.6, 0.6]: a tone per channel plus noise."""
   rng = np.random.default_rng(seed)
   t = np.arange(int(rate * seconds)) / rate
-  chans = [0.3 * np.sin(2 * np.pi * (180 + 40 * c) * t) + 0.1 * rng.uniform(-1, 1, t.size)
-           for c in range(channels)]
+  chans = [
+    0.3 * np.sin(2 * np.pi * (180 + 40 * c) * t) + 0.1 * rng.uniform(-1, 1, t.size)
+    for c in range(channels)
+  ]
   return np.stack(chans, 1)
 
 
@@ -130,8 +132,9 @@ def add_recording(d, rid, seed=0, audio="pcm16", timings=True):
     for i, (s, e, text) in enumerate(SENTENCES):
       words = text.split()
       step = (e - s) / len(words)
-      rows += [f"s{i}w{k};{s + k * step:.4f};{s + (k + 1) * step:.4f};{w}\n"
-               for k, w in enumerate(words)]
+      rows += [
+        f"s{i}w{k};{s + k * step:.4f};{s + (k + 1) * step:.4f};{w}\n" for k, w in enumerate(words)
+      ]
     with open(os.path.join(d, "word_timings", rid + ".csv"), "w", encoding="utf-8") as f:
       f.writelines(rows)
   return mono.astype(np.float32), labels.astype(np.float32)
@@ -147,36 +150,63 @@ def write_vec(path, words=WORDS, dim=DIM):
 
 
 def run(module, *args, timeout=300, **kw):
-  return subprocess.run([sys.executable, "-m", module, *map(str, args)], cwd=ROOT,
-                        capture_output=True, text=True, timeout=timeout, **kw)
+  return subprocess.run(
+    [sys.executable, "-m", module, *map(str, args)],
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=timeout,
+    **kw,
+  )
 
 
 def writer_args(corpus, vec, out, *extra):
-  return ["--corpus", corpus, "--embeddings", vec, "--out", out, "--word_timings",
-          os.path.join(corpus, "word_timings"), "--num_workers", "1", "--records_per_shard", "1",
-          *extra]
+  return [
+    "--corpus",
+    corpus,
+    "--embeddings",
+    vec,
+    "--out",
+    out,
+    "--word_timings",
+    os.path.join(corpus, "word_timings"),
+    "--num_workers",
+    "1",
+    "--records_per_shard",
+    "1",
+    *extra,
+  ]
 
 
 def shard_contents(out):
   """{recording_id: (audio [30 * 2205], labels [30, 3], word_index [30])} read from the shards."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from emotion_tf.data import schema  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
+
+  from emotion_tf.data import schema
+
   meta = schema.read_metadata(out)
   got = {}
   for name in sorted(os.listdir(out)):
     if name.endswith(".tfrecord"):
       for raw in tf.data.TFRecordDataset(os.path.join(out, name)):
-        ex = schema.parse_example(raw, meta.frames_per_chunk, meta.samples_per_frame,
-                                  meta.semantic_dim, meta.audio_dtype)
+        ex = schema.parse_example(
+          raw, meta.frames_per_chunk, meta.samples_per_frame, meta.semantic_dim, meta.audio_dtype
+        )
         n = int(ex["num_frames"])
         got[ex["recording_id"].numpy().decode()] = (
-            ex["audio"].numpy()[:n * 2205], ex["labels"].numpy()[:n], ex["word_index"].numpy()[:n])
+          ex["audio"].numpy()[: n * 2205],
+          ex["labels"].numpy()[:n],
+          ex["word_index"].numpy()[:n],
+        )
   return got
 
 
 def shard_bytes(out):
-  return {n: open(os.path.join(out, n), "rb").read()
-          for n in sorted(os.listdir(out)) if n.endswith(".tfrecord")}
+  return {
+    n: pathlib.Path(os.path.join(out, n)).read_bytes()
+    for n in sorted(os.listdir(out))
+    if n.endswith(".tfrecord")
+  }
 
 
 # ---------------------------------------------------------------------------- good wav formats
@@ -189,8 +219,10 @@ BEYOND_ID = "Devel_01"  # its word timings run past the end of its 3 s of audio
 def good(tmp_path_factory):
   """(corpus, vec, out, CompletedProcess, {id: (audio, labels)}) of one writer run."""
   d = str(tmp_path_factory.mktemp("good_corpus"))
-  expected = {f"Train_{k + 1:02d}": add_recording(d, f"Train_{k + 1:02d}", k, fmt)
-              for k, fmt in enumerate(FORMATS)}
+  expected = {
+    f"Train_{k + 1:02d}": add_recording(d, f"Train_{k + 1:02d}", k, fmt)
+    for k, fmt in enumerate(FORMATS)
+  }
   expected[BEYOND_ID] = add_recording(d, BEYOND_ID, 9)
   with open(os.path.join(d, "word_timings", BEYOND_ID + ".csv"), "a", encoding="utf-8") as f:
     f.write("s2w0;3.1000;3.4000;hello\ns2w1;3.4000;3.9000;day\n")
@@ -210,7 +242,7 @@ def test_wav_format_is_decoded_exactly(good, fmt):
   audio, labels, _ = shard_contents(out)[rid]
   want_audio, want_labels = expected[rid]
   assert audio.shape == (FRAMES * 2205,)
-  np.testing.assert_allclose(audio, want_audio[:FRAMES * 2205], atol=2e-5)
+  np.testing.assert_allclose(audio, want_audio[: FRAMES * 2205], atol=2e-5)
   np.testing.assert_allclose(labels, want_labels, atol=1e-6)
 
 
@@ -219,25 +251,30 @@ def test_word_timings_beyond_audio_are_warned_with_count_and_file(good):
   assert res.returncode == 0, res.stderr[-3000:]
   path = os.path.join(corpus, "word_timings", BEYOND_ID + ".csv")
   assert f"WARNING {path}: 2 of 8 word timings start at or after the end of the audio" in res.stdout
-  report = json.load(open(os.path.join(out, "report.json"), encoding="utf-8"))
+  report = json.loads(pathlib.Path(os.path.join(out, "report.json")).read_text(encoding="utf-8"))
   rec = next(r for r in report["recordings"] if r["recording_id"] == BEYOND_ID)
   assert rec["words_beyond_audio"] == 2 and rec["words"] == 8
   np.testing.assert_allclose(shard_contents(out)[BEYOND_ID][0], expected[BEYOND_ID][0], atol=2e-5)
 
 
 def test_speech2vec_segments_warn_on_timings_beyond_audio(caplog):
-  from emotion_tf.semantic import mfcc  # pylint: disable=g-import-not-at-top
-  from emotion_tf.semantic import segments  # pylint: disable=g-import-not-at-top
+  from emotion_tf.semantic import (
+    mfcc,
+    segments,
+  )
+
   wav = _signal(RATE, seconds=1.0)[:, 0].astype(np.float32)
   timings = [(0.1, 0.5, "a"), (0.5, 0.9, "b"), (1.2, 1.5, "c"), (2.0, 2.5, "d")]
   with caplog.at_level("WARNING"):
-    segs, counts = segments.extract_segments(wav, timings, "Train_01", mfcc.MfccConfig(),
-                                             source="t/Train_01.csv")
+    segs, counts = segments.extract_segments(
+      wav, timings, "Train_01", mfcc.MfccConfig(), source="t/Train_01.csv"
+    )
   assert counts["outside_audio"] == 2 and segs.words == ["a", "b"]
   assert "t/Train_01.csv: 2 of 4 word timings start at or after the end of the audio" in caplog.text
 
 
 # ------------------------------------------------------------------------ bad recordings (exit 1)
+
 
 def _rewrite(path, fn):
   with open(path, "rb") as f:
@@ -256,6 +293,7 @@ def _set(row, field, value):
     parts[field] = value
     lines[row] = ";".join(parts)
     return lines
+
   return _lines(fn)
 
 
@@ -265,44 +303,82 @@ def _nan_float_wav(p):
   write_float_wav(p, x, RATE)
 
 
-BAD_TG = ('File type = "ooTextFile"\nObject class = "TextGrid"\n\nxmin = 0\nxmax = 3\n'
-          'tiers? <exists>\nsize = 1\nitem []:\n    item [1]:\n        class = "IntervalTier"\n'
-          '        name = "words"\n        xmin = 0\n        xmax = 3\n'
-          '        intervals: size = 2\n        intervals [1]:\n            xmin = 0\n')
+BAD_TG = (
+  'File type = "ooTextFile"\nObject class = "TextGrid"\n\nxmin = 0\nxmax = 3\n'
+  'tiers? <exists>\nsize = 1\nitem []:\n    item [1]:\n        class = "IntervalTier"\n'
+  '        name = "words"\n        xmin = 0\n        xmax = 3\n'
+  "        intervals: size = 2\n        intervals [1]:\n            xmin = 0\n"
+)
 
 # id -> (file that is damaged (sub, ext), damage(path), expected message fragment after the path)
 BAD = {
-    "Train_02": (("audio", ".wav"), os.remove, ": audio file is missing"),
-    "Train_03": (("audio", ".wav"), lambda p: open(p, "wb").close(), ": audio file is empty"),
-    "Train_04": (("audio", ".wav"), lambda p: _rewrite(p, lambda b: b[:30]),
-                 ": corrupt or unsupported wav file"),
-    "Train_05": (("audio", ".wav"), _nan_float_wav, ": wav file contains NaN/inf samples"),
-    "Train_06": (("labels", ".csv"), lambda p: _rewrite(p, _set(9, 3, "nan")),
-                 ":10: valence is nan"),
-    "Train_07": (("labels", ".csv"), lambda p: _rewrite(p, _lines(lambda ls: ls[:10] + ls[11:])),
-                 ": label row 11 is 0.200 s after the previous one"),
-    "Train_08": (("labels", ".csv"), lambda p: _rewrite(p, _set(4, 4, "0.1;0.2")),
-                 ":5: expected 5 fields 'name;time;arousal;valence;liking', got 6"),
-    "Train_09": (("labels", ".csv"), lambda p: _rewrite(
-        p, lambda b: b"name;time;arousal;valence;liking\n"), ": label file has no rows"),
-    "Train_10": (("labels", ".csv"), os.remove, ": label file is missing"),
-    "Train_11": (("labels", ".csv"), lambda p: _rewrite(p, _lines(lambda ls: ls[:12])),
-                 ": labels cover 1.20 s but"),
-    "Train_12": (("transcriptions", ".csv"), lambda p: _rewrite(
-        p, lambda b: b.replace(b"smile", b"sm\xefle")), ":2: not valid UTF-8 (byte 0xef"),
-    "Train_13": (("word_timings", ".TextGrid"), lambda p: open(p, "w").write(BAD_TG),
-                 ": malformed TextGrid (expected a number"),
-    "Train_14": (("word_timings", ".csv"), lambda p: _rewrite(
-        p, lambda b: b + b"s9w0;2.9000;oops;smile\n"), ":7: end 'oops' is not a number"),
-    "Train_15": (("labels", ".csv"), lambda p: _rewrite(p, _set(4, 2, "1.7")),
-                 ":5: arousal 1.7 outside [-1.0, 1.0]"),
-    "Train_16": (("labels", ".csv"), lambda p: _rewrite(p, _lines(lambda ls: ls + [
-        f"x;{k / 10:.1f};0;0;0" for k in range(FRAMES, FRAMES + 25)])),
-                 ": labels cover 5.50 s but"),
-    "Train_17": (("transcriptions", ".csv"), lambda p: _rewrite(
-        p, lambda b: b"0.1;'no end time'\n" + b), ":1: malformed transcript line"),
-    "Train_18": (("labels", ".csv"), lambda p: _rewrite(p, lambda b: b + b"x;3.0;0.1\xff;0;0\n"),
-                 ":31: not valid UTF-8 (byte 0xff"),
+  "Train_02": (("audio", ".wav"), os.remove, ": audio file is missing"),
+  "Train_03": (("audio", ".wav"), lambda p: open(p, "wb").close(), ": audio file is empty"),
+  "Train_04": (
+    ("audio", ".wav"),
+    lambda p: _rewrite(p, lambda b: b[:30]),
+    ": corrupt or unsupported wav file",
+  ),
+  "Train_05": (("audio", ".wav"), _nan_float_wav, ": wav file contains NaN/inf samples"),
+  "Train_06": (("labels", ".csv"), lambda p: _rewrite(p, _set(9, 3, "nan")), ":10: valence is nan"),
+  "Train_07": (
+    ("labels", ".csv"),
+    lambda p: _rewrite(p, _lines(lambda ls: ls[:10] + ls[11:])),
+    ": label row 11 is 0.200 s after the previous one",
+  ),
+  "Train_08": (
+    ("labels", ".csv"),
+    lambda p: _rewrite(p, _set(4, 4, "0.1;0.2")),
+    ":5: expected 5 fields 'name;time;arousal;valence;liking', got 6",
+  ),
+  "Train_09": (
+    ("labels", ".csv"),
+    lambda p: _rewrite(p, lambda b: b"name;time;arousal;valence;liking\n"),
+    ": label file has no rows",
+  ),
+  "Train_10": (("labels", ".csv"), os.remove, ": label file is missing"),
+  "Train_11": (
+    ("labels", ".csv"),
+    lambda p: _rewrite(p, _lines(lambda ls: ls[:12])),
+    ": labels cover 1.20 s but",
+  ),
+  "Train_12": (
+    ("transcriptions", ".csv"),
+    lambda p: _rewrite(p, lambda b: b.replace(b"smile", b"sm\xefle")),
+    ":2: not valid UTF-8 (byte 0xef",
+  ),
+  "Train_13": (
+    ("word_timings", ".TextGrid"),
+    lambda p: pathlib.Path(p).write_text(BAD_TG),
+    ": malformed TextGrid (expected a number",
+  ),
+  "Train_14": (
+    ("word_timings", ".csv"),
+    lambda p: _rewrite(p, lambda b: b + b"s9w0;2.9000;oops;smile\n"),
+    ":7: end 'oops' is not a number",
+  ),
+  "Train_15": (
+    ("labels", ".csv"),
+    lambda p: _rewrite(p, _set(4, 2, "1.7")),
+    ":5: arousal 1.7 outside [-1.0, 1.0]",
+  ),
+  "Train_16": (
+    ("labels", ".csv"),
+    lambda p: _rewrite(
+      p, _lines(lambda ls: ls + [f"x;{k / 10:.1f};0;0;0" for k in range(FRAMES, FRAMES + 25)])
+    ),
+    ": labels cover 5.50 s but",
+  ),
+  "Train_17": (
+    ("transcriptions", ".csv"),
+    lambda p: _rewrite(p, lambda b: b"0.1;'no end time'\n" + b),
+    ":1: malformed transcript line",
+  ),
+  "Train_18": (
+    ("labels", ".csv"),
+    lambda p: _rewrite(p, lambda b: b + b"x;3.0;0.1\xff;0;0\n"),
+    ":31: not valid UTF-8 (byte 0xff",
+  ),
 }
 GOOD_IDS = ("Devel_01", "Train_01")
 
@@ -336,7 +412,7 @@ def test_bad_recording_is_named_and_the_rest_written(bad, rid):
   got = shard_contents(out)
   assert sorted(got) == sorted(GOOD_IDS)  # nothing of the bad one, all of the good ones
   for good_id in GOOD_IDS:
-    np.testing.assert_allclose(got[good_id][0], expected[good_id][0][:FRAMES * 2205], atol=2e-5)
+    np.testing.assert_allclose(got[good_id][0], expected[good_id][0][: FRAMES * 2205], atol=2e-5)
     np.testing.assert_allclose(got[good_id][1], expected[good_id][1], atol=1e-6)
 
 
@@ -345,17 +421,20 @@ def test_bad_corpus_summary_metadata_and_rerun(bad):
   skips the complete shards and retries only the failed recordings."""
   corpus, vec, out, res, _ = bad
   assert f"{len(GOOD_IDS)} recordings written, {len(BAD)} failed" in res.stdout
-  from emotion_tf.data import schema  # pylint: disable=g-import-not-at-top
+  from emotion_tf.data import schema
+
   meta = schema.read_metadata(out)
   assert not meta.complete and sorted(meta.failed_recordings) == sorted(BAD)
   assert [f for f in os.listdir(out) if f.startswith(".")] == []
   again = run("data_prep.write_tfrecords", *writer_args(corpus, vec, out))
   assert again.returncode == 1
-  assert (f"0 recordings written, {len(BAD)} failed; shards written {len(BAD)}, skipped "
-          f"{len(GOOD_IDS)}") in again.stdout
+  assert (
+    f"0 recordings written, {len(BAD)} failed; shards written {len(BAD)}, skipped {len(GOOD_IDS)}"
+  ) in again.stdout
 
 
 # ------------------------------------------------------------- refused runs (exit 2, nothing lost)
+
 
 @pytest.fixture()
 def good_out(good, tmp_path):
@@ -367,14 +446,23 @@ def good_out(good, tmp_path):
   return corpus, vec, dst, tree_bytes(dst)
 
 
-@pytest.mark.parametrize("name,body,fragment", [
-    ("malformed.vec", b"2 4\nhello 1 2 3 4\ngood 1 x 3 4\n",
-     ":3: non-numeric value for word 'good'"),
-    ("dims.vec", b"2 4\nhello 1 2 3 4\ngood 1 2 3\n",
-     ":3: word 'good' has 3 values, header says dim=4"),
+@pytest.mark.parametrize(
+  "name,body,fragment",
+  [
+    (
+      "malformed.vec",
+      b"2 4\nhello 1 2 3 4\ngood 1 x 3 4\n",
+      ":3: non-numeric value for word 'good'",
+    ),
+    (
+      "dims.vec",
+      b"2 4\nhello 1 2 3 4\ngood 1 2 3\n",
+      ":3: word 'good' has 3 values, header says dim=4",
+    ),
     ("nonutf8.vec", b"1 2\ncaf\xe9 1 2\n", ": not valid UTF-8"),
     ("header.vec", b"hello 1 2 3 4\n", ":1: bad header 'hello 1 2 3 4'"),
-])
+  ],
+)
 def test_bad_embeddings_file_refused_and_outputs_kept(good_out, tmp_path, name, body, fragment):
   corpus, _, out, before = good_out
   vec = tmp_path / name
@@ -389,12 +477,18 @@ def test_bad_embeddings_file_refused_and_outputs_kept(good_out, tmp_path, name, 
 def test_missing_corpus_or_embeddings_refused_nothing_created(good, tmp_path, missing):
   corpus, vec, _, _, _ = good
   gone = str(tmp_path / "gone")
-  args = writer_args(gone if missing == "corpus" else corpus,
-                     gone if missing == "embeddings" else vec, str(tmp_path / "out"))
+  args = writer_args(
+    gone if missing == "corpus" else corpus,
+    gone if missing == "embeddings" else vec,
+    str(tmp_path / "out"),
+  )
   res = run("data_prep.write_tfrecords", *args)
   assert res.returncode == 2
-  want = (f"{gone}: corpus directory does not exist" if missing == "corpus"
-          else f"{gone}: cannot read embeddings file")
+  want = (
+    f"{gone}: corpus directory does not exist"
+    if missing == "corpus"
+    else f"{gone}: cannot read embeddings file"
+  )
   assert want in res.stderr and "Traceback" not in res.stderr
   assert not os.path.exists(tmp_path / "out")
 
@@ -403,8 +497,17 @@ def test_align_embeddings_bad_vec_named(tmp_path):
   good_vec = write_vec(str(tmp_path / "t.vec"))
   bad_vec = tmp_path / "s.vec"
   bad_vec.write_bytes(b"2 4\nhello 1 2 3 4\ngood 1 2 3\n")
-  res = run("data_prep.align_embeddings", "--speech", bad_vec, "--text", good_vec, "--out",
-            tmp_path / "align", "--score_lexicon", "none")
+  res = run(
+    "data_prep.align_embeddings",
+    "--speech",
+    bad_vec,
+    "--text",
+    good_vec,
+    "--out",
+    tmp_path / "align",
+    "--score_lexicon",
+    "none",
+  )
   assert res.returncode == 2
   assert f"{bad_vec}:3: word 'good' has 3 values, header says dim=4" in res.stderr
   assert not os.path.exists(tmp_path / "align" / "W.npy")
@@ -419,13 +522,19 @@ def test_unknown_flag_and_missing_flagfile(tmp_path, module):
   assert res.returncode == 2 and str(missing) in res.stderr and "Traceback" not in res.stderr
 
 
-@pytest.mark.parametrize("module,extra,kind", [
+@pytest.mark.parametrize(
+  "module,extra,kind",
+  [
     ("data_prep.write_tfrecords", ["--corpus", "{corpus}", "--embeddings", "{vec}"], "dir"),
     ("data_prep.train_word2vec", ["--text", "{text}", "--epochs", "50"], "file"),
     ("data_prep.train_speech2vec", ["--corpus", "{corpus}", "--epochs", "1"], "dir"),
-    ("data_prep.align_embeddings", ["--speech", "{vec}", "--text", "{vec}",
-                                    "--score_lexicon", "none"], "dir"),
-])
+    (
+      "data_prep.align_embeddings",
+      ["--speech", "{vec}", "--text", "{vec}", "--score_lexicon", "none"],
+      "dir",
+    ),
+  ],
+)
 def test_output_under_a_regular_file_refused_before_work(good, tmp_path, module, extra, kind):
   corpus, vec, _, _, _ = good
   text = tmp_path / "text.txt"
@@ -454,14 +563,24 @@ def test_output_that_is_a_regular_file_refused(good, tmp_path):
 
 # ---------------------------------------------------------------------------------- locking
 
+
 def _lock_file(out, holder_pid, settings="other-settings", name="write_tfrecords.0-of-1"):
-  import socket  # pylint: disable=g-import-not-at-top
-  from emotion_tf.util import fileio  # pylint: disable=g-import-not-at-top
+  import socket
+
+  from emotion_tf.util import fileio
+
   path = os.path.join(out, ".lock-" + name)
   with open(path, "w", encoding="utf-8") as f:
-    json.dump({"pid": holder_pid, "host": socket.gethostname(), "started": "2026-01-01T00:00:00Z",
-               "proc_start": fileio._process_start_time(holder_pid),  # pylint: disable=protected-access
-               "settings": settings}, f)
+    json.dump(
+      {
+        "pid": holder_pid,
+        "host": socket.gethostname(),
+        "started": "2026-01-01T00:00:00Z",
+        "proc_start": fileio._process_start_time(holder_pid),
+        "settings": settings,
+      },
+      f,
+    )
   return path
 
 
@@ -472,7 +591,7 @@ def test_live_lock_refused_naming_directory_and_holder(good_out, name):
   holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
   try:
     lock = _lock_file(out, holder.pid, name=name)
-    before[os.path.basename(lock)] = open(lock, "rb").read()
+    before[os.path.basename(lock)] = pathlib.Path(lock).read_bytes()
     res = run("data_prep.write_tfrecords", *writer_args(corpus, vec, out, "--force"))
   finally:
     holder.kill()
@@ -487,8 +606,12 @@ def test_two_writers_with_different_settings_one_refused(good, tmp_path):
   corpus, vec, _, _, _ = good
   out = str(tmp_path / "out")
   first = subprocess.Popen(
-      [sys.executable, "-m", "data_prep.write_tfrecords", *writer_args(corpus, vec, out)],
-      cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    [sys.executable, "-m", "data_prep.write_tfrecords", *writer_args(corpus, vec, out)],
+    cwd=ROOT,
+    stdout=subprocess.PIPE,
+    stderr=subprocess.PIPE,
+    text=True,
+  )
   lock = os.path.join(out, ".lock-write_tfrecords.0-of-1")
   deadline = time.time() + 120
   while not os.path.exists(lock) and first.poll() is None and time.time() < deadline:
@@ -498,15 +621,17 @@ def test_two_writers_with_different_settings_one_refused(good, tmp_path):
   os.kill(first.pid, signal.SIGSTOP)
   try:
     assert os.path.exists(lock), "the first writer finished before its lock was seen"
-    second = run("data_prep.write_tfrecords",
-                 *writer_args(corpus, vec, out, "--audio_dtype", "int16"))
+    second = run(
+      "data_prep.write_tfrecords", *writer_args(corpus, vec, out, "--audio_dtype", "int16")
+    )
   finally:
     os.kill(first.pid, signal.SIGCONT)
   stdout, stderr = first.communicate(timeout=300)
   assert first.returncode == 0, stderr[-3000:]
   assert second.returncode == 2
   assert f"{out}: another writer" in second.stderr and f"pid {first.pid}" in second.stderr
-  from emotion_tf.data import schema  # pylint: disable=g-import-not-at-top
+  from emotion_tf.data import schema
+
   meta = schema.read_metadata(out)
   assert meta.complete and meta.audio_dtype == "float32"  # the first writer's settings
   assert not os.path.exists(lock)
@@ -514,11 +639,13 @@ def test_two_writers_with_different_settings_one_refused(good, tmp_path):
 
 # --------------------------------------------------------------------- stale shards, --force
 
+
 def test_fixed_recording_is_rewritten_touched_one_is_not(good, tmp_path):
   """The fingerprint covers content: edited labels (same size) and an edited word-timings file
   make their shards be rewritten; a touched file with the same bytes does not; --force
   rewrites everything."""
-  from data_prep import write_tfrecords_lib as write_tfrecords  # pylint: disable=g-import-not-at-top
+  from data_prep import write_tfrecords_lib as write_tfrecords
+
   src, vec, ref_out, res, expected = good
   assert res.returncode == 0
   corpus = str(tmp_path / "corpus")
@@ -534,7 +661,7 @@ def test_fixed_recording_is_rewritten_touched_one_is_not(good, tmp_path):
   with open(labels, encoding="utf-8") as f:
     text = f.read()
   row = text.splitlines()[5].split(";")
-  fixed = text.replace(";".join(row), ";".join(row[:2] + ["0.999"[:len(row[2])]] + row[3:]))
+  fixed = text.replace(";".join(row), ";".join(row[:2] + ["0.999"[: len(row[2])]] + row[3:]))
   assert len(fixed) == len(text) and fixed != text
   with open(labels, "w", encoding="utf-8") as f:
     f.write(fixed)
@@ -544,11 +671,13 @@ def test_fixed_recording_is_rewritten_touched_one_is_not(good, tmp_path):
   touched = os.path.join(corpus, "audio", "Train_04.wav")
   os.utime(touched, ns=(time.time_ns(), time.time_ns() + 10**9))
   again = write_tfrecords.write_tfrecords(corpus, vec, out, **kw)
-  assert sorted(again["shards_written"]) == ["train-00001-of-00007.tfrecord",
-                                             "train-00002-of-00007.tfrecord"]
+  assert sorted(again["shards_written"]) == [
+    "train-00001-of-00007.tfrecord",
+    "train-00002-of-00007.tfrecord",
+  ]
   got = shard_contents(out)
   want_labels = expected["Train_02"][1].copy()
-  want_labels[5, 0] = float("0.999"[:len(row[2])])
+  want_labels[5, 0] = float("0.999"[: len(row[2])])
   np.testing.assert_allclose(got["Train_02"][1], want_labels, atol=1e-6)
   assert got["Train_03"][2][29] != 0  # the added word marks the last frame
   third = write_tfrecords.write_tfrecords(corpus, vec, out, **kw)
@@ -559,6 +688,7 @@ def test_fixed_recording_is_rewritten_touched_one_is_not(good, tmp_path):
 
 
 # ---------------------------------------------------------------------- kill -9 and Ctrl-C
+
 
 def _wait_for(path_fn, proc, timeout=120):
   deadline = time.time() + timeout
@@ -572,7 +702,8 @@ def _wait_for(path_fn, proc, timeout=120):
 def test_kill9_then_rerun_resumes_exactly(good, tmp_path):
   """kill -9 after the first shard: the rerun finds the stale lock (pid gone), removes it with
   a warning, skips the finished shards and ends byte-identical to an uninterrupted run."""
-  from data_prep import write_tfrecords_lib as write_tfrecords  # pylint: disable=g-import-not-at-top
+  from data_prep import write_tfrecords_lib as write_tfrecords
+
   src, vec, _, res, _ = good
   assert res.returncode == 0
   corpus = str(tmp_path / "corpus")
@@ -580,19 +711,28 @@ def test_kill9_then_rerun_resumes_exactly(good, tmp_path):
   for k in range(count):
     for sub, ext in (("audio", ".wav"), ("labels", ".csv"), ("word_timings", ".csv")):
       os.makedirs(os.path.join(corpus, sub), exist_ok=True)
-      shutil.copyfile(os.path.join(src, sub, "Train_01" + ext),
-                      os.path.join(corpus, sub, f"Train_{k + 1:02d}{ext}"))
+      shutil.copyfile(
+        os.path.join(src, sub, "Train_01" + ext),
+        os.path.join(corpus, sub, f"Train_{k + 1:02d}{ext}"),
+      )
   ref_out = str(tmp_path / "reference")
   ref = write_tfrecords.write_tfrecords(
-      corpus, vec, ref_out, word_timings_dir=os.path.join(corpus, "word_timings"),
-      records_per_shard=1)
+    corpus, vec, ref_out, word_timings_dir=os.path.join(corpus, "word_timings"), records_per_shard=1
+  )
   assert ref["ok"]
   out = str(tmp_path / "out")
   proc = subprocess.Popen(
-      [sys.executable, "-m", "data_prep.write_tfrecords", *writer_args(corpus, vec, out)],
-      cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-  sidecars = lambda: os.path.isdir(out) and any(  # noqa: E731
-      f.endswith(".tfrecord.json") for f in os.listdir(out))
+    [sys.executable, "-m", "data_prep.write_tfrecords", *writer_args(corpus, vec, out)],
+    cwd=ROOT,
+    stdout=subprocess.DEVNULL,
+    stderr=subprocess.DEVNULL,
+  )
+  sidecars = lambda: (
+    os.path.isdir(out)
+    and any(  # noqa: E731
+      f.endswith(".tfrecord.json") for f in os.listdir(out)
+    )
+  )
   assert _wait_for(sidecars, proc), "the writer ended before its first shard was seen"
   proc.send_signal(signal.SIGKILL)
   proc.wait()
@@ -620,10 +760,19 @@ def test_ctrl_c_exits_130_with_one_line_and_rerun_resumes(good, tmp_path):
   assert res.returncode == 0
   out = str(tmp_path / "out")
   proc = subprocess.Popen(
-      [sys.executable, "-m", "data_prep.write_tfrecords",
-       *writer_args(corpus, vec, out, "--num_workers", "2")],
-      cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-      start_new_session=True, preexec_fn=sigint_default)
+    [
+      sys.executable,
+      "-m",
+      "data_prep.write_tfrecords",
+      *writer_args(corpus, vec, out, "--num_workers", "2"),
+    ],
+    cwd=ROOT,
+    stdout=subprocess.PIPE,
+    stderr=subprocess.PIPE,
+    text=True,
+    start_new_session=True,
+    preexec_fn=sigint_default,
+  )
   children = f"/proc/{proc.pid}/task/{proc.pid}/children"
 
   def workers_started():

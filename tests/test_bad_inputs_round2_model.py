@@ -1,4 +1,4 @@
-"""Bad-input catalogue, round two, model side (issue 20 items 3-6, issue 19's fail-open guards).
+"""Bad-input catalogue, round two, model side (locks, leftovers, full disk, fail-open guards).
 
 A lock per model directory (train) and per output (export, evaluate); staging directories of
 killed exports removed by the next export; a full disk or an unwritable path as one line with
@@ -8,6 +8,7 @@ skipping the embedding-space checks. Every case asserts the exit code (or the ex
 named file/flag/problem, and that nothing good was lost. Cases that need root-only tricks (a
 small tmpfs, `setpriv` to drop privileges) skip when those are not available.
 """
+
 import contextlib
 import json
 import logging
@@ -20,15 +21,19 @@ import tempfile
 
 import numpy as np
 import pytest
+from data_fixtures import (
+  tiny_corpus,  # noqa: F401
+  tiny_tfrecords,  # noqa: F401
+  tiny_vec,  # noqa: F401
+)
+from test_bad_inputs_model import (
+  env,  # noqa: F401
+  latest_backup_step,
+  run_binary,
+  tree,
+)
 
 from emotion_tf.util import fileio
-from test_bad_inputs_model import env  # noqa: F401  pylint: disable=unused-import
-from test_bad_inputs_model import latest_backup_step
-from test_bad_inputs_model import run_binary
-from test_bad_inputs_model import tree
-from data_fixtures import tiny_corpus  # noqa: F401  pylint: disable=unused-import
-from data_fixtures import tiny_tfrecords  # noqa: F401  pylint: disable=unused-import
-from data_fixtures import tiny_vec  # noqa: F401  pylint: disable=unused-import
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL = ["--lstm_units", "8", "--fusion_units", "8"]
@@ -37,14 +42,32 @@ NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 
 def dead_pid():
   """The pid of a process that has exited (as a killed writer's)."""
-  proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                        capture_output=True, text=True, check=True)
+  proc = subprocess.run(
+    [sys.executable, "-c", "import os; print(os.getpid())"],
+    capture_output=True,
+    text=True,
+    check=True,
+  )
   return int(proc.stdout)
 
 
 def train_args(data_dir, model_dir, *extra):
-  return ["--data_dir", data_dir, "--model_dir", model_dir, "--batch_size", "2",
-          "--eval_partition", "", "--semantic_dim", "8", "--seed", "3", *SMALL, *extra]
+  return [
+    "--data_dir",
+    data_dir,
+    "--model_dir",
+    model_dir,
+    "--batch_size",
+    "2",
+    "--eval_partition",
+    "",
+    "--semantic_dim",
+    "8",
+    "--seed",
+    "3",
+    *SMALL,
+    *extra,
+  ]
 
 
 def one_line_error(proc, needle):
@@ -60,8 +83,12 @@ def small_tmpfs(path, size="2m"):
   """Mounts a tmpfs of `size` at `path` (root only), unmounted at exit; skips when mount is
   not permitted."""
   os.makedirs(path, exist_ok=True)
-  mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", path],
-                           capture_output=True, text=True, check=False)
+  mounted = subprocess.run(
+    ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", path],
+    capture_output=True,
+    text=True,
+    check=False,
+  )
   if mounted.returncode != 0:
     pytest.skip(f"cannot mount a tmpfs ({mounted.stderr.strip()[:200]})")
   try:
@@ -80,8 +107,13 @@ def world_readable_dir():
 def can_drop_privileges():
   if os.geteuid() != 0 or not shutil.which("setpriv"):
     return False
-  probe = subprocess.run(NOBODY + [sys.executable, "-c", "import emotion_tf"], cwd=ROOT,
-                         env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, check=False)
+  probe = subprocess.run(
+    NOBODY + [sys.executable, "-c", "import emotion_tf"],
+    cwd=ROOT,
+    env=dict(os.environ, PYTHONPATH=ROOT),
+    capture_output=True,
+    check=False,
+  )
   return probe.returncode == 0
 
 
@@ -99,9 +131,13 @@ time.sleep(600)
 @contextlib.contextmanager
 def lock_held_by_helper(directory, name, settings, prefix):
   """A live helper process holding `DirLock(directory, name, settings, prefix)`."""
-  proc = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, directory, name, settings, prefix],
-                          cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT),
-                          stdout=subprocess.PIPE, text=True)
+  proc = subprocess.Popen(
+    [sys.executable, "-c", HOLD_LOCK, directory, name, settings, prefix],
+    cwd=ROOT,
+    env=dict(os.environ, PYTHONPATH=ROOT),
+    stdout=subprocess.PIPE,
+    text=True,
+  )
   try:
     assert proc.stdout.readline().strip() == "held"
     yield proc
@@ -113,28 +149,32 @@ def lock_held_by_helper(directory, name, settings, prefix):
 def test_second_train_on_a_locked_model_dir_exits_2_then_stale_lock_is_removed(env, tmp_path):  # noqa: F811
   """A live run holds the model dir: `train` exits 2 naming the holder (pid, host, start) and
   changes nothing; once that process is gone its lock is stale and the next run takes it."""
-  from emotion_tf.training import train_lib  # pylint: disable=g-import-not-at-top
+  from emotion_tf.training import train_lib
+
   model_dir = str(tmp_path / "model")
   shutil.copytree(env["model_dir"], model_dir)
   before = tree(model_dir)
   with lock_held_by_helper(model_dir, "local", "train", ".lock-train.") as holder:
-    proc = run_binary("emotion_tf.train", train_args(env["data_dir"], model_dir, "--epochs", "2",
-                                                     "--steps_per_epoch", "1"))
+    proc = run_binary(
+      "emotion_tf.train",
+      train_args(env["data_dir"], model_dir, "--epochs", "2", "--steps_per_epoch", "1"),
+    )
     assert proc.returncode == 2, proc.stderr[-3000:]
     line = one_line_error(proc, f"pid {holder.pid} on host {socket.gethostname()}, started ")
     assert f"{model_dir}/.lock-train.local" in line and "another `emotion_tf.train`" in line
     lock = os.path.join(model_dir, ".lock-train.local")
     assert {k: v for k, v in tree(model_dir).items() if k != ".lock-train.local"} == before
-  assert os.path.exists(lock)                     # SIGKILLed holder: its lock is left behind
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  assert os.path.exists(lock)  # SIGKILLed holder: its lock is left behind
+  import tensorflow as tf
+
   strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
   with contextlib.ExitStack() as stack:
-    taken = train_lib.model_dir_lock(model_dir, strategy)       # stale: removed, then taken
+    taken = train_lib.model_dir_lock(model_dir, strategy)  # stale: removed, then taken
     stack.callback(taken.release)
     with open(lock, encoding="utf-8") as f:
       assert json.load(f)["pid"] == os.getpid()
     with pytest.raises(train_lib.TrainingSetupError, match=f"pid {os.getpid()} on host"):
-      train_lib.model_dir_lock(model_dir, strategy)             # and it is live now
+      train_lib.model_dir_lock(model_dir, strategy)  # and it is live now
   assert not os.path.exists(lock)
   assert tree(model_dir) == before
 
@@ -143,15 +183,19 @@ def test_resumed_training_removes_partial_saves_of_a_killed_run(env, tmp_path): 
   """What a run killed mid-save leaves in the model dir (TensorFlow's `ckpt-<n>_temp/`, a
   `.tmp-<host>-<pid>-` Keras/JSON temp of a dead process) is removed by the resumed run; a
   live process's temp stays; the finished checkpoints are resumed from."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from emotion_tf.training import train_lib  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
+
+  from emotion_tf.training import train_lib
+
   model_dir = str(tmp_path / "model")
   shutil.copytree(env["model_dir"], model_dir)
   step = latest_backup_step(model_dir)
   host, dead = socket.gethostname(), dead_pid()
   # saves the rerun does not repeat (it stops earlier): TensorFlow would never remove them
-  partial = [os.path.join(model_dir, "backup", f"ckpt-{step + 5}_temp"),
-             os.path.join(model_dir, "checkpoints", f"epoch-{step + 5}_temp")]
+  partial = [
+    os.path.join(model_dir, "backup", f"ckpt-{step + 5}_temp"),
+    os.path.join(model_dir, "checkpoints", f"epoch-{step + 5}_temp"),
+  ]
   for d in partial:
     os.makedirs(d)
     with open(os.path.join(d, "part-00000-of-00001.data-00000-of-00001"), "wb") as f:
@@ -161,10 +205,18 @@ def test_resumed_training_removes_partial_saves_of_a_killed_run(env, tmp_path): 
   for path in (stale, live):
     with open(path, "wb") as f:
       f.write(b"partial zip")
-  config = train_lib.TrainConfig(data_dir=env["data_dir"], model_dir=model_dir, epochs=2,
-                                 batch_size=2, steps_per_epoch=1, eval_partition="devel", seed=1)
-  result = train_lib.train(config, env["small"],
-                           strategy=tf.distribute.MirroredStrategy(["/cpu:0"]))
+  config = train_lib.TrainConfig(
+    data_dir=env["data_dir"],
+    model_dir=model_dir,
+    epochs=2,
+    batch_size=2,
+    steps_per_epoch=1,
+    eval_partition="devel",
+    seed=1,
+  )
+  result = train_lib.train(
+    config, env["small"], strategy=tf.distribute.MirroredStrategy(["/cpu:0"])
+  )
   assert result["resumed_from_step"] == step and result["global_step"] == step + 1
   assert not [p for p in partial + [stale] if os.path.exists(p)]
   assert os.path.exists(live)
@@ -172,67 +224,83 @@ def test_resumed_training_removes_partial_saves_of_a_killed_run(env, tmp_path): 
 
 
 def test_export_and_evaluate_refuse_a_live_writer_of_their_output(env, tmp_path):  # noqa: F811
-  from emotion_tf.training import evaluate_lib  # pylint: disable=g-import-not-at-top
-  from emotion_tf.serving import export_lib  # pylint: disable=g-import-not-at-top
+  from emotion_tf.serving import export_lib
+  from emotion_tf.training import evaluate_lib
+
   out = str(tmp_path / "export")
   shutil.copytree(env["export_dir"], out)
-  with export_lib.export_lock(out):
-    with pytest.raises(export_lib.ExportError,
-                       match=f"another writer holds .*pid {os.getpid()} on host"):
-      export_lib.export_from_model_dir(env["model_dir"], out, force=True)
+  with (
+    export_lib.export_lock(out),
+    pytest.raises(
+      export_lib.ExportError, match=f"another writer holds .*pid {os.getpid()} on host"
+    ),
+  ):
+    export_lib.export_from_model_dir(env["model_dir"], out, force=True)
   assert tree(out) == env["export_tree"]
-  assert sorted(os.listdir(tmp_path)) == ["export"]          # lock released, no staging left
+  assert sorted(os.listdir(tmp_path)) == ["export"]  # lock released, no staging left
   ev_out = str(tmp_path / "evaluation")
-  with fileio.DirLock(ev_out, "run", "evaluate", prefix=".lock-evaluate."):
-    with pytest.raises(ValueError, match="another `emotion_tf.evaluate` is writing this --out"):
-      evaluate_lib.run_evaluation(env["model_dir"], env["data_dir"], ["devel"], out_dir=ev_out,
-                                  plots=False)
+  with (
+    fileio.DirLock(ev_out, "run", "evaluate", prefix=".lock-evaluate."),
+    pytest.raises(ValueError, match="another `emotion_tf.evaluate` is writing this --out"),
+  ):
+    evaluate_lib.run_evaluation(
+      env["model_dir"], env["data_dir"], ["devel"], out_dir=ev_out, plots=False
+    )
   assert os.listdir(ev_out) == []
-  summary = evaluate_lib.run_evaluation(env["model_dir"], env["data_dir"], ["devel"],
-                                        out_dir=ev_out, plots=False)
+  summary = evaluate_lib.run_evaluation(
+    env["model_dir"], env["data_dir"], ["devel"], out_dir=ev_out, plots=False
+  )
   assert summary["partitions"]["devel"]["ccc_mean"] is not None
   assert not [n for n in os.listdir(ev_out) if n.startswith(".lock")]
 
 
 # --------------------------------------------------------------- staging of killed exports
 
+
 def test_next_export_removes_staging_of_killed_exports(env, tmp_path):  # noqa: F811
   """Staging dirs named `.new|.old|.tmp-<host>-<pid>-<out>-*` of a dead process are removed by
   the next export to that --out; a live process's, another --out's and another host's stay;
   a previous export stranded in a killed swap's `.old-` dir is put back first."""
-  from emotion_tf.serving import export_lib  # pylint: disable=g-import-not-at-top
+  from emotion_tf.serving import export_lib
+
   out = str(tmp_path / "export")
   host, dead = socket.gethostname(), dead_pid()
   stale = [f".new-{host}-{dead}-export-k1l2m3", f".tmp-{host}-{dead}-export-x_9y8z"]
-  kept = [f".new-{host}-{os.getpid()}-export-live12", f".new-{host}-{dead}-export-2-other1",
-          f".new-{host}x-{dead}-export-other2"]
+  kept = [
+    f".new-{host}-{os.getpid()}-export-live12",
+    f".new-{host}-{dead}-export-2-other1",
+    f".new-{host}x-{dead}-export-other2",
+  ]
   for name in stale + kept:
     os.makedirs(tmp_path / name / "export" / "variables")
     (tmp_path / name / "export" / "variables" / "variables.data").write_bytes(b"x" * 1000)
   stranded = tmp_path / f".old-{host}-{dead}-export-abc123"
   os.makedirs(stranded)
-  shutil.copytree(env["export_dir"], stranded / "export")      # --out itself is missing
+  shutil.copytree(env["export_dir"], stranded / "export")  # --out itself is missing
   meta, exported = export_lib.export_from_model_dir(env["model_dir"], out)
-  assert not exported                   # the restored export is already the model's: kept
+  assert not exported  # the restored export is already the model's: kept
   assert tree(out) == env["export_tree"]
   assert sorted(os.listdir(tmp_path)) == sorted(kept + ["export"])
   assert meta["source"]["sha256"] == fileio.file_sha256(
-      os.path.join(env["model_dir"], "best.keras"))
+    os.path.join(env["model_dir"], "best.keras")
+  )
 
 
 def test_export_staging_names_carry_host_and_pid(tmp_path):
   """What the cleanup relies on: every staging prefix of an export is the owned-temp prefix
   of this process (`fileio.owned_temp_prefix`) plus the --out's name."""
-  from emotion_tf.serving import export_lib  # pylint: disable=g-import-not-at-top
+  from emotion_tf.serving import export_lib
+
   for kind in ("new", "old", "tmp"):
-    prefix = export_lib._staging_prefix(kind, str(tmp_path / "out"))  # pylint: disable=protected-access
+    prefix = export_lib._staging_prefix(kind, str(tmp_path / "out"))
     assert prefix == f".{kind}-{socket.gethostname()}-{os.getpid()}-out-"
     made = tempfile.mkdtemp(dir=tmp_path, prefix=prefix)
-    assert fileio.stale_temps(str(tmp_path), (kind,)) == []          # this process: alive
+    assert fileio.stale_temps(str(tmp_path), (kind,)) == []  # this process: alive
     os.rmdir(made)
 
 
 # --------------------------------------------------------------- full disk, unwritable paths
+
 
 def test_train_on_a_full_disk_is_one_line_exit_1_and_the_rerun_resumes(env, tmp_path):  # noqa: F811
   """Training into a 2 MiB tmpfs: exit 1, one line naming a path on it and the space left, no
@@ -240,8 +308,16 @@ def test_train_on_a_full_disk_is_one_line_exit_1_and_the_rerun_resumes(env, tmp_
   mount = str(tmp_path / "small")
   with small_tmpfs(mount, "2m"):
     model_dir = os.path.join(mount, "model")
-    args = train_args(env["data_dir"], model_dir, "--epochs", "400", "--steps_per_epoch", "1",
-                      "--backup_every_steps", "1")
+    args = train_args(
+      env["data_dir"],
+      model_dir,
+      "--epochs",
+      "400",
+      "--steps_per_epoch",
+      "1",
+      "--backup_every_steps",
+      "1",
+    )
     full = run_binary("emotion_tf.train", args)
     assert full.returncode == 1, full.stderr[-3000:]
     line = one_line_error(full, "no space left on device")
@@ -256,17 +332,32 @@ def test_train_on_a_full_disk_is_one_line_exit_1_and_the_rerun_resumes(env, tmp_
     assert latest_backup_step(model_dir) == step + 2
 
 
-def test_writer_on_a_full_disk_is_one_line_exit_1_and_the_rerun_resumes(tiny_corpus, tiny_vec,  # noqa: F811
-                                                                        tiny_tfrecords, tmp_path):  # noqa: F811
+def test_writer_on_a_full_disk_is_one_line_exit_1_and_the_rerun_resumes(
+  tiny_corpus,  # noqa: F811
+  tiny_vec,  # noqa: F811
+  tiny_tfrecords,  # noqa: F811
+  tmp_path,
+):
   """`data_prep.write_tfrecords` into a 2 MiB tmpfs (one recording is ~2 MiB): exit 1, one
   'error:' line naming the path and the space left; with room the rerun writes the same
   shards as a writer that never ran out of space."""
   mount = str(tmp_path / "small")
   with small_tmpfs(mount, "2m"):
     out = os.path.join(mount, "tfr")
-    args = ["--corpus", tiny_corpus, "--embeddings", tiny_vec[0], "--out", out,
-            "--word_timings", os.path.join(tiny_corpus, "word_timings"), "--num_workers", "1",
-            "--records_per_shard", "1"]
+    args = [
+      "--corpus",
+      tiny_corpus,
+      "--embeddings",
+      tiny_vec[0],
+      "--out",
+      out,
+      "--word_timings",
+      os.path.join(tiny_corpus, "word_timings"),
+      "--num_workers",
+      "1",
+      "--records_per_shard",
+      "1",
+    ]
     full = run_binary("data_prep.write_tfrecords", args)
     assert full.returncode == 1, full.stderr[-3000:]
     line = one_line_error(full, "no space left on device")
@@ -278,7 +369,8 @@ def test_writer_on_a_full_disk_is_one_line_exit_1_and_the_rerun_resumes(tiny_cor
     assert sorted(n for n in os.listdir(out) if n.endswith(".tfrecord")) == shards
     for name in shards:
       assert fileio.file_sha256(os.path.join(out, name)) == fileio.file_sha256(
-          os.path.join(tiny_tfrecords[0], name)), name
+        os.path.join(tiny_tfrecords[0], name)
+      ), name
 
 
 def test_predict_into_a_full_disk_is_one_line_exit_1(env, tmp_path):  # noqa: F811
@@ -287,23 +379,22 @@ def test_predict_into_a_full_disk_is_one_line_exit_1(env, tmp_path):  # noqa: F8
   mount = str(tmp_path / "small")
   with small_tmpfs(mount, "1m"):
     filler = os.path.join(mount, "filler")
-    with open(filler, "wb") as f:
-      with pytest.raises(OSError):
-        while True:
-          f.write(b"x" * 65536)
-          f.flush()
+    with open(filler, "wb") as f, pytest.raises(OSError):
+      while True:
+        f.write(b"x" * 65536)
+        f.flush()
     out = os.path.join(mount, "Rec_01.csv")
     args = ["--model", env["export_dir"], "--audio", env["wav"], "--out", out]
     full = run_binary("emotion_tf.predict", args)
     assert full.returncode == 1, full.stderr[-3000:]
     line = one_line_error(full, "no space left on device")
     assert line.startswith(f"error: {mount}/") and "free of 1.0 MiB" in line, line
-    assert os.listdir(mount) == ["filler"]                 # no partial CSV, no temp
+    assert os.listdir(mount) == ["filler"]  # no partial CSV, no temp
     os.remove(filler)
     again = run_binary("emotion_tf.predict", args)
     assert again.returncode == 0, again.stderr[-3000:]
     with open(out, encoding="utf-8") as f:
-      assert len(f.read().splitlines()) == 15               # 1.5 s: 15 frames
+      assert len(f.read().splitlines()) == 15  # 1.5 s: 15 frames
 
 
 @pytest.mark.skipif(not can_drop_privileges(), reason="needs root and setpriv")
@@ -324,26 +415,57 @@ def test_unwritable_checkpoint_dir_is_one_line_exit_1_unreadable_wav_names_the_f
     for d in (home, model_dir):
       os.makedirs(d)
       os.chmod(d, 0o777)
-    os.makedirs(os.path.join(model_dir, "backup"))       # root's, 0755: not writable for nobody
+    os.makedirs(os.path.join(model_dir, "backup"))  # root's, 0755: not writable for nobody
     env_vars = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=ROOT, HOME=home)
-    args = ["-m", "emotion_tf.train"] + train_args(data, model_dir, "--epochs", "2",
-                                                   "--steps_per_epoch", "1")
-    denied = subprocess.run(NOBODY + [sys.executable] + args, cwd=ROOT, env=env_vars,
-                            capture_output=True, text=True, timeout=300, check=False)
+    args = ["-m", "emotion_tf.train"] + train_args(
+      data, model_dir, "--epochs", "2", "--steps_per_epoch", "1"
+    )
+    denied = subprocess.run(
+      NOBODY + [sys.executable] + args,
+      cwd=ROOT,
+      env=env_vars,
+      capture_output=True,
+      text=True,
+      timeout=300,
+      check=False,
+    )
     assert denied.returncode == 1, denied.stderr[-3000:]
     line = one_line_error(denied, "permission denied")
     assert f"{model_dir}/backup" in line and "make it accessible" in line, line
-    owner = subprocess.run([sys.executable] + args, cwd=ROOT, env=env_vars,
-                           capture_output=True, text=True, timeout=300, check=False)
+    owner = subprocess.run(
+      [sys.executable] + args,
+      cwd=ROOT,
+      env=env_vars,
+      capture_output=True,
+      text=True,
+      timeout=300,
+      check=False,
+    )
     assert owner.returncode == 0, owner.stderr[-3000:]
     assert latest_backup_step(model_dir) == 2
     locked = os.path.join(scratch, "locked.wav")
     shutil.copyfile(env["wav"], locked)
     os.chmod(locked, 0)
     unreadable = subprocess.run(
-        NOBODY + [sys.executable, "-m", "emotion_tf.predict", "--model", export, "--audio",
-                  locked, "--out", os.path.join(home, "out.csv")],
-        cwd=ROOT, env=env_vars, capture_output=True, text=True, timeout=300, check=False)
+      NOBODY
+      + [
+        sys.executable,
+        "-m",
+        "emotion_tf.predict",
+        "--model",
+        export,
+        "--audio",
+        locked,
+        "--out",
+        os.path.join(home, "out.csv"),
+      ],
+      cwd=ROOT,
+      env=env_vars,
+      capture_output=True,
+      text=True,
+      timeout=300,
+      check=False,
+    )
     assert unreadable.returncode == 2, unreadable.stderr[-3000:]
     one_line_error(unreadable, f"{locked}: cannot read the audio file (Permission denied)")
     assert not os.path.exists(os.path.join(home, "out.csv"))
@@ -354,13 +476,18 @@ def test_unwritable_checkpoint_dir_is_one_line_exit_1_unreadable_wav_names_the_f
 def test_write_failure_messages_of_tensorflow_errors(tmp_path):
   """TensorFlow's file errors carry no errno: the words and the path of their message decide
   (a checkpoint save's ResourceExhaustedError, a summary writer's PermissionDeniedError)."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from emotion_tf.util import cli  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
+
+  from emotion_tf.util import cli
+
   path = str(tmp_path / "backup" / "ckpt-3_temp" / "part-00000")
-  node = ("{{function_node __wrapped__SaveV2_dtypes_8_device_/job:localhost/replica:0/task:0/"
-          "device:CPU:0}}")                     # device names look like paths: not named
-  full = tf.errors.ResourceExhaustedError(None, None,
-                                          f"{node} {path}; No space left on device [Op:SaveV2]")
+  node = (
+    "{{function_node __wrapped__SaveV2_dtypes_8_device_/job:localhost/replica:0/task:0/"
+    "device:CPU:0}}"
+  )  # device names look like paths: not named
+  full = tf.errors.ResourceExhaustedError(
+    None, None, f"{node} {path}; No space left on device [Op:SaveV2]"
+  )
   line = cli.write_failure(full)
   assert line.startswith(f"{path}: no space left on device (")
   assert "MiB free of" in line
@@ -375,27 +502,36 @@ def test_write_failure_messages_of_tensorflow_errors(tmp_path):
 
 # ------------------------------------------------------------------ NaN/inf config values
 
+
 def test_nan_learning_rate_is_refused_before_the_model_dir_exists(env, tmp_path):  # noqa: F811
   model_dir = str(tmp_path / "model")
-  proc = run_binary("emotion_tf.train", train_args(env["data_dir"], model_dir,
-                                                   "--learning_rate", "nan"))
+  proc = run_binary(
+    "emotion_tf.train", train_args(env["data_dir"], model_dir, "--learning_rate", "nan")
+  )
   assert proc.returncode == 2, proc.stderr[-3000:]
   one_line_error(proc, "--learning_rate: nan is not a finite number (TrainConfig.learning_rate)")
   assert not os.path.exists(model_dir)
 
 
-@pytest.mark.parametrize("cls_name,layers,needle", [
+@pytest.mark.parametrize(
+  "cls_name,layers,needle",
+  [
     ("TrainConfig", [{"learning_rate": float("inf")}], "--learning_rate: inf"),
-    ("TrainConfig", [{}, {"clip_norm": "-inf"}], "--clip_norm: -inf"),     # an override string
+    ("TrainConfig", [{}, {"clip_norm": "-inf"}], "--clip_norm: -inf"),  # an override string
     ("ModelConfig", [{"dropout": float("nan")}], "--dropout: nan"),
     ("EvalConfig", [{}], None),
-])
+  ],
+)
 def test_every_float_config_field_must_be_finite(cls_name, layers, needle):
-  from emotion_tf.util import config as config_lib  # pylint: disable=g-import-not-at-top
-  from emotion_tf.training import evaluate_lib, train_lib  # pylint: disable=g-import-not-at-top
-  from emotion_tf.model.models import ModelConfig  # pylint: disable=g-import-not-at-top
-  cls = {"TrainConfig": train_lib.TrainConfig, "ModelConfig": ModelConfig,
-         "EvalConfig": evaluate_lib.EvalConfig}[cls_name]
+  from emotion_tf.model.models import ModelConfig
+  from emotion_tf.training import evaluate_lib, train_lib
+  from emotion_tf.util import config as config_lib
+
+  cls = {
+    "TrainConfig": train_lib.TrainConfig,
+    "ModelConfig": ModelConfig,
+    "EvalConfig": evaluate_lib.EvalConfig,
+  }[cls_name]
   if needle is None:
     assert config_lib.build(cls, *layers) == cls()
     return
@@ -407,12 +543,14 @@ def test_every_float_config_field_must_be_finite(cls_name, layers, needle):
 
 # --------------------------------------------------------------- corrupt model-dir config.json
 
-@pytest.mark.parametrize("content", ["{\"model\": {", "[1, 2]", "directory"])
+
+@pytest.mark.parametrize("content", ['{"model": {', "[1, 2]", "directory"])
 def test_corrupt_config_json_is_an_error_not_a_skipped_check(env, tmp_path, content):  # noqa: F811
-  """issue 19: an unreadable or corrupt config.json made the embedding-space checks of resume
+  """An unreadable or corrupt config.json made the embedding-space checks of resume
   and export pass silently; now both refuse it, naming the file, and change nothing."""
   from emotion_tf.serving import export_lib
-  from emotion_tf.training import train_lib  # pylint: disable=g-import-not-at-top
+  from emotion_tf.training import train_lib
+
   model_dir = str(tmp_path / "model")
   shutil.copytree(env["model_dir"], model_dir)
   config = os.path.join(model_dir, "config.json")
@@ -429,7 +567,7 @@ def test_corrupt_config_json_is_an_error_not_a_skipped_check(env, tmp_path, cont
     train_lib.check_same_embeddings(model_dir, recorded)
   with pytest.raises(export_lib.ExportError, match=f"^{config}"):
     export_lib.model_dir_embeddings(model_dir)
-  if content == "[1, 2]":        # the binary: exit 2, nothing exported
+  if content == "[1, 2]":  # the binary: exit 2, nothing exported
     out = str(tmp_path / "export")
     proc = run_binary("emotion_tf.export", ["--model_dir", model_dir, "--out", out])
     assert proc.returncode == 2, proc.stderr[-3000:]
@@ -441,45 +579,59 @@ def test_corrupt_config_json_is_an_error_not_a_skipped_check(env, tmp_path, cont
 
 # ------------------------------------------------------------- predict: signal, rate, files
 
+
 @pytest.fixture(scope="module")
 def predictor(env):  # noqa: F811
-  from emotion_tf.serving import predict_api  # pylint: disable=g-import-not-at-top
+  from emotion_tf.serving import predict_api
+
   return predict_api.load(env["export_dir"])
 
 
 def test_notebook_api_refuses_many_channels_and_bad_sampling_rates(predictor):
-  from emotion_tf.serving import predict_api  # pylint: disable=g-import-not-at-top
-  with pytest.raises(ValueError, match=r"signal of shape \(3000, 4000\): a 2-D signal is "
-                                       r"\[samples, channels\] .* at most 16 channels"):
+  from emotion_tf.serving import predict_api
+
+  with pytest.raises(
+    ValueError,
+    match=r"signal of shape \(3000, 4000\): a 2-D signal is "
+    r"\[samples, channels\] .* at most 16 channels",
+  ):
     predictor.predict(np.zeros((3000, 4000), np.float32), 16000)
   with pytest.raises(ValueError, match="at most 16 channels"):
     predict_api.to_mono_float32(np.zeros((4000, 17), np.float32))
   rng = np.random.default_rng(1)
-  many = rng.normal(scale=0.1, size=(16000, 16)).astype(np.float32)     # 16 channels: allowed
+  many = rng.normal(scale=0.1, size=(16000, 16)).astype(np.float32)  # 16 channels: allowed
   np.testing.assert_allclose(predict_api.to_mono_float32(many), many.mean(axis=1), atol=1e-7)
   for rate in (float("nan"), float("inf"), 0, -16000, 22050.5, "fast", None):
-    with pytest.raises(ValueError, match="sampling_rate must be a positive whole number of Hz, "
-                                         f"got {rate!r}"):
+    with pytest.raises(
+      ValueError, match=f"sampling_rate must be a positive whole number of Hz, got {rate!r}"
+    ):
       predictor.predict(many, rate)
   assert predict_api.check_sampling_rate(16000.0) == 16000
   assert len(predictor.predict(many, 16000.0)["time"]) == 10
 
 
 def test_predict_warns_when_every_word_lies_after_the_audio(predictor, caplog):
-  from emotion_tf.data.word_timings import WordTiming  # pylint: disable=g-import-not-at-top
+  from emotion_tf.data.word_timings import WordTiming
+
   words = ["w1", "w2"]
   vectors = np.ones((2, 8), np.float32)
-  audio = np.zeros(16000, np.float32)       # 1.0 s: 10 frames
+  audio = np.zeros(16000, np.float32)  # 1.0 s: 10 frames
   late = [WordTiming(1.0, 1.4, "w1"), WordTiming(3.0, 3.5, "w2")]
   with caplog.at_level(logging.WARNING):
     predictor.predict(audio, 16000, word_timings=late, embeddings=(words, vectors))
-  assert ("signal: all 2 of 2 word timings start at or after the end of the audio (1.00 s); "
-          "they are ignored and no frame has a word") in caplog.text
+  assert (
+    "signal: all 2 of 2 word timings start at or after the end of the audio (1.00 s); "
+    "they are ignored and no frame has a word"
+  ) in caplog.text
   assert predictor.last_info["frames_with_word"] == 0
   caplog.clear()
   with caplog.at_level(logging.WARNING):
-    predictor.predict(audio, 16000, word_timings=[WordTiming(0.2, 0.5, "w1")] + late[1:],
-                      embeddings=(words, vectors))
+    predictor.predict(
+      audio,
+      16000,
+      word_timings=[WordTiming(0.2, 0.5, "w1")] + late[1:],
+      embeddings=(words, vectors),
+    )
   assert "1 of 2 word timings start at or after the end" in caplog.text
   assert "all " not in caplog.text and predictor.last_info["frames_with_word"] == 3
 
@@ -495,15 +647,30 @@ def test_predict_names_a_directory_called_x_wav(env, tmp_path):  # noqa: F811
   for stem in ("a", "x"):
     (timings / f"{stem}.csv").write_text("s0w0;5.0;5.5;hello\n")
   out = tmp_path / "out"
-  proc = run_binary("emotion_tf.predict", ["--model", env["export_dir"], "--audio", str(audio),
-                                           "--word_timings", str(timings), "--embeddings",
-                                           env["vec"], "--out", str(out)])
+  proc = run_binary(
+    "emotion_tf.predict",
+    [
+      "--model",
+      env["export_dir"],
+      "--audio",
+      str(audio),
+      "--word_timings",
+      str(timings),
+      "--embeddings",
+      env["vec"],
+      "--out",
+      str(out),
+    ],
+  )
   assert proc.returncode == 1, proc.stderr[-3000:]
   one_line_error(proc, f"{audio}/x.wav: is a directory, not an audio file")
   assert "all 1 of 1 word timings start at or after the end of the audio (1.50 s)" in proc.stderr
   assert os.listdir(out) == ["a.csv"]
-  from emotion_tf.serving import predict_api, predict_lib  # pylint: disable=g-import-not-at-top
-  with pytest.raises(predict_lib.PredictionInputError,
-                     match=r"x.wav: directory \(a directory named like an audio file\) holds "
-                           r"no .wav files"):
-    predict_api.audio_inputs(str(audio / "x.wav"))          # --audio x.wav itself
+  from emotion_tf.serving import predict_api, predict_lib
+
+  with pytest.raises(
+    predict_lib.PredictionInputError,
+    match=r"x.wav: directory \(a directory named like an audio file\) holds "
+    r"no .wav files",
+  ):
+    predict_api.audio_inputs(str(audio / "x.wav"))  # --audio x.wav itself

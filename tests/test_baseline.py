@@ -1,17 +1,18 @@
 """Tests of the AVEC 2017 baseline (emotion_tf.experiments.baseline_lib, emotion_tf.baseline)."""
+
 import json
 import os
 import shutil
 import subprocess
 import sys
 
+import data_fixtures
 import numpy as np
 import pytest
 
 from emotion_tf.data import corpus
 from emotion_tf.experiments import baseline_lib as bl
 from emotion_tf.model.ccc import concordance_cc_numpy
-import data_fixtures
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -20,8 +21,15 @@ tiny_corpus = data_fixtures.tiny_corpus  # the session fixture, used under this 
 
 def run_python(args, timeout=300):
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=ROOT)
-  return subprocess.run([sys.executable] + args, cwd=ROOT, env=env, capture_output=True,
-                        text=True, timeout=timeout, check=False)
+  return subprocess.run(
+    [sys.executable] + args,
+    cwd=ROOT,
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=timeout,
+    check=False,
+  )
 
 
 def direct_window_features(lld_times, llds, label_times, w, anchor):
@@ -67,7 +75,7 @@ def test_window_is_centred_on_or_ends_at_the_label_time():
   end = bl.window_features(lld_times, llds, label_times, 1.0, "end")
   np.testing.assert_allclose(end[:, 0], label_times - 0.5, atol=1e-9)
   # 100 frames spaced 10 ms: std of a uniform grid = 0.01 * sqrt((100^2 - 1) / 12)
-  np.testing.assert_allclose(centre[:, 1], 0.01 * np.sqrt((100 ** 2 - 1) / 12), rtol=1e-6)
+  np.testing.assert_allclose(centre[:, 1], 0.01 * np.sqrt((100**2 - 1) / 12), rtol=1e-6)
   # a label delay d moves every window to t - d
   rec = bl.RecordingData(lld_times, llds, label_times, np.zeros((len(label_times), 3)))
   delayed = bl.partition_features({"r": rec}, 1.0, 2.0)["r"]
@@ -85,8 +93,9 @@ def _synthetic_recordings(rng, n, true_window, true_delay, mix):
     label_times = 0.1 * np.arange(300)
     feats = bl.window_features(lld_times, llds, label_times - true_delay, true_window)
     y = np.tanh(0.5 * (feats @ mix))
-    out[f"r{i}"] = bl.RecordingData(lld_times, llds.astype(np.float32), label_times,
-                                    y.astype(np.float32))
+    out[f"r{i}"] = bl.RecordingData(
+      lld_times, llds.astype(np.float32), label_times, y.astype(np.float32)
+    )
   return out
 
 
@@ -95,8 +104,7 @@ def test_tuning_recovers_a_known_linear_relation():
   mix = rng.normal(size=(6, 3)) * 0.5
   train = _synthetic_recordings(rng, 4, 3.0, 1.0, mix)
   devel = _synthetic_recordings(rng, 2, 3.0, 1.0, mix)
-  settings = bl.grid(windows=(1.0, 3.0, 8.0), delays=(0.0, 1.0), alphas=(1e-2, 1e3),
-                     svr_cs=(1e-2,))
+  settings = bl.grid(windows=(1.0, 3.0, 8.0), delays=(0.0, 1.0), alphas=(1e-2, 1e3), svr_cs=(1e-2,))
   tuned = bl.tune(train, devel, settings)
   for name in ("arousal", "valence", "liking"):
     assert tuned.devel_ccc[name] > 0.95, (name, tuned.devel_ccc)
@@ -105,15 +113,15 @@ def test_tuning_recovers_a_known_linear_relation():
   pred = tuned.predict(devel)
   gold = np.concatenate([devel[r].labels for r in sorted(devel)])
   ccc = concordance_cc_numpy(gold, np.concatenate([pred[r] for r in sorted(devel)]))
-  np.testing.assert_allclose(ccc, [tuned.devel_ccc[n] for n in ("arousal", "valence", "liking")],
-                             atol=1e-6)
+  np.testing.assert_allclose(
+    ccc, [tuned.devel_ccc[n] for n in ("arousal", "valence", "liking")], atol=1e-6
+  )
   # the exported linear model (original units) reproduces the pipeline's predictions
   described = tuned.describe()
   s = tuned.settings["arousal"]
   x = bl.partition_features(devel, s.window_seconds, s.delay_seconds)["r0"]
   m = described["models"]["arousal"]
-  np.testing.assert_allclose(x @ np.array(m["coef"]) + m["intercept"], pred["r0"][:, 0],
-                             atol=1e-4)
+  np.testing.assert_allclose(x @ np.array(m["coef"]) + m["intercept"], pred["r0"][:, 0], atol=1e-4)
   assert len(tuned.table) == len(settings)
 
 
@@ -145,17 +153,31 @@ def test_binary_writes_the_evaluate_layout_and_names_a_bad_file(tiny_corpus, tmp
   bad_wav = os.path.join(corpus_dir, "audio", "Train_99.wav")
   with open(bad_wav, "wb") as f:
     f.write(b"RIFF....WAVEjunk")
-  shutil.copyfile(os.path.join(corpus_dir, "labels", "Train_01.csv"),
-                  os.path.join(corpus_dir, "labels", "Train_99.csv"))
+  shutil.copyfile(
+    os.path.join(corpus_dir, "labels", "Train_01.csv"),
+    os.path.join(corpus_dir, "labels", "Train_99.csv"),
+  )
   out = str(tmp_path / "out")
-  args = ["-m", "emotion_tf.baseline", "--corpus", corpus_dir, "--out", out,
-          "--window_seconds", "2,4", "--delay_seconds", "0", "--alphas", "1,100",
-          "--svr_cs", "0.01"]
+  args = [
+    "-m",
+    "emotion_tf.baseline",
+    "--corpus",
+    corpus_dir,
+    "--out",
+    out,
+    "--window_seconds",
+    "2,4",
+    "--delay_seconds",
+    "0",
+    "--alphas",
+    "1,100",
+    "--svr_cs",
+    "0.01",
+  ]
   r = run_python(args)
   assert r.returncode == 1, r.stderr[-2000:]
   assert "Train_99.wav" in r.stderr
-  assert r.stdout.splitlines()[0].split() == ["partition", "arousal", "valence", "liking",
-                                              "mean"]
+  assert r.stdout.splitlines()[0].split() == ["partition", "arousal", "valence", "liking", "mean"]
   with open(os.path.join(out, "evaluation.json"), encoding="utf-8") as f:
     summary = json.load(f)
   assert set(summary["partitions"]) == {"devel", "test"} and not summary["errors"]
@@ -174,17 +196,30 @@ def test_binary_writes_the_evaluate_layout_and_names_a_bad_file(tiny_corpus, tmp
       golds.append(labels)
       preds.append(np.array([row[2:] for row in rows], float))
     ccc = concordance_cc_numpy(np.concatenate(golds), np.concatenate(preds))
-    np.testing.assert_allclose([result["ccc"][n] for n in ("arousal", "valence", "liking")],
-                               ccc, atol=1e-4)
+    np.testing.assert_allclose(
+      [result["ccc"][n] for n in ("arousal", "valence", "liking")], ccc, atol=1e-4
+    )
   assert sorted(os.listdir(os.path.join(out, "llds"))) == [
-      "Devel_01.npz", "Test_01.npz", "Train_01.npz", "Train_02.npz"]
+    "Devel_01.npz",
+    "Test_01.npz",
+    "Train_01.npz",
+    "Train_02.npz",
+  ]
   assert not [n for n in os.listdir(out) if n.startswith(".tmp")]
   with open(os.path.join(out, bl.MODEL_FILENAME), encoding="utf-8") as f:
     model = json.load(f)
   assert len(model["devel_grid"]) == 2 * 3 and len(model["models"]["arousal"]["coef"]) == 50
 
-  r = run_python(["-m", "emotion_tf.baseline", "--corpus", str(tmp_path / "nowhere"),
-                  "--out", str(tmp_path / "o2")])
+  r = run_python(
+    [
+      "-m",
+      "emotion_tf.baseline",
+      "--corpus",
+      str(tmp_path / "nowhere"),
+      "--out",
+      str(tmp_path / "o2"),
+    ]
+  )
   assert r.returncode == 2 and "nowhere: corpus directory does not exist" in r.stderr
 
 
@@ -209,17 +244,31 @@ def test_lld_cache_is_reused_and_refreshed(tiny_corpus, tmp_path, monkeypatch):
 
 def test_ablation_table_has_the_baseline_row(tiny_corpus, tmp_path):
   from emotion_tf.experiments import ablate_lib as ablate
+
   out = str(tmp_path / "ablation")
-  results = ablate.run_ablation(str(tmp_path / "no_tfrecords"), {}, out, epochs=1,
-                                learning_rate=1e-3, rows=["baseline"], corpus_dir=tiny_corpus)
+  results = ablate.run_ablation(
+    str(tmp_path / "no_tfrecords"),
+    {},
+    out,
+    epochs=1,
+    learning_rate=1e-3,
+    rows=["baseline"],
+    corpus_dir=tiny_corpus,
+  )
   assert [r["name"] for r in results] == [ablate.BASELINE_ROW]
   with open(os.path.join(out, "baseline", "evaluation.json"), encoding="utf-8") as f:
     devel = json.load(f)["partitions"]["devel"]
   assert results[0]["ccc"] == devel["ccc"] and results[0]["table"] == "Table 4"
   table = ablate.format_tables(results)
   line = next(x for x in table.splitlines() if x.startswith(ablate.BASELINE_ROW))
-  np.testing.assert_allclose([float(v) for v in line[len(ablate.BASELINE_ROW):].split()],
-                             [devel["ccc"]["arousal"], devel["ccc"]["valence"],
-                              devel["ccc"]["liking"], devel["ccc_mean"]], atol=5e-4)
-  assert ablate.run_ablation("x", {}, out, epochs=1, learning_rate=1e-3, rows=["baseline"],
-                             corpus_dir=tiny_corpus) == results  # reused on a rerun
+  np.testing.assert_allclose(
+    [float(v) for v in line[len(ablate.BASELINE_ROW) :].split()],
+    [devel["ccc"]["arousal"], devel["ccc"]["valence"], devel["ccc"]["liking"], devel["ccc_mean"]],
+    atol=5e-4,
+  )
+  assert (
+    ablate.run_ablation(
+      "x", {}, out, epochs=1, learning_rate=1e-3, rows=["baseline"], corpus_dir=tiny_corpus
+    )
+    == results
+  )  # reused on a rerun

@@ -1,4 +1,5 @@
 """CCC (Eq. 8): numpy/TF against an independent formula, loss and streaming metric."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -26,7 +27,8 @@ def test_numpy_and_tf_match_reference(rng):
   y = 0.6 * x + rng.normal(0, 0.3, size=x.shape)
   expected = [reference_ccc(x[..., d].ravel(), y[..., d].ravel()) for d in range(3)]
   np.testing.assert_allclose(
-      ccc.concordance_cc_numpy(x.reshape(-1, 3), y.reshape(-1, 3)), expected, rtol=1e-10)
+    ccc.concordance_cc_numpy(x.reshape(-1, 3), y.reshape(-1, 3)), expected, rtol=1e-10
+  )
   np.testing.assert_allclose(ccc.concordance_cc(x, y).numpy(), expected, rtol=1e-4, atol=1e-5)
 
 
@@ -51,8 +53,9 @@ def test_loss_is_mean_one_minus_ccc_over_valid_frames(rng):
   num_frames = np.array([6, 4, 2])
   mask = (np.arange(6)[None] < num_frames[:, None]).astype(np.float32)
   valid = mask.astype(bool)
-  expected = np.mean([1 - reference_ccc(y_true[..., d][valid], y_pred[..., d][valid])
-                      for d in range(3)])
+  expected = np.mean(
+    [1 - reference_ccc(y_true[..., d][valid], y_pred[..., d][valid]) for d in range(3)]
+  )
   loss = ConcordanceLoss()(y_true, y_pred, sample_weight=mask)
   assert float(loss) == pytest.approx(expected, abs=1e-5)
   # Padded frames change nothing, whatever they hold.
@@ -75,7 +78,7 @@ def test_streaming_metric_equals_one_shot_over_random_splits(rng):
   y_true = rng.uniform(-1, 1, size=(n, 5, 3))
   y_pred = 0.5 * y_true + rng.normal(0, 0.4, size=y_true.shape) + 0.1
   lengths = rng.integers(1, 6, size=n)
-  mask = (np.arange(5)[None] < lengths[:, None])
+  mask = np.arange(5)[None] < lengths[:, None]
   expected = [reference_ccc(y_true[..., d][mask], y_pred[..., d][mask]) for d in range(3)]
   for trial in range(3):
     cuts = np.sort(rng.choice(np.arange(1, n), size=4 + trial, replace=False))
@@ -87,8 +90,7 @@ def test_streaming_metric_equals_one_shot_over_random_splits(rng):
   # Statistics from several "replicas" add up exactly.
   metric = ConcordanceCorrelation(index=1)
   halves = np.array_split(np.arange(n), 2)
-  total = sum(ccc.ccc_statistics(y_true[h], y_pred[h], mask[h], dtype=tf.float64)
-              for h in halves)
+  total = sum(ccc.ccc_statistics(y_true[h], y_pred[h], mask[h], dtype=tf.float64) for h in halves)
   metric.update_from_statistics(total)
   assert float(metric.result()) == pytest.approx(expected[1], rel=1e-9)
   metric.reset_state()
@@ -101,7 +103,8 @@ def test_cross_replica_statistics_gives_global_loss_and_gradients():
   if len(tf.config.list_logical_devices("CPU")) < 2:
     try:
       tf.config.set_logical_device_configuration(
-          cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2)
+        cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2
+      )
     except RuntimeError:
       pytest.skip("logical devices already initialised in this process")
   rng = np.random.default_rng(1)

@@ -1,4 +1,5 @@
-"""`--help` of every binary lists that binary's own flags (issue 10 item 13), in a subprocess."""
+"""`--help` of every binary lists that binary's own flags, in a subprocess."""
+
 import os
 import subprocess
 import sys
@@ -7,25 +8,39 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # binary module -> flags it must list in --help
 BINARIES = {
-    "emotion_tf.train": ["--data_dir", "--model_dir", "--learning_rate", "--variant",
-                         "--config_file", "--params_override"],
-    "emotion_tf.evaluate": ["--model_dir", "--partitions", "--which"],
-    "emotion_tf.export": ["--model_dir", "--force"],
-    "emotion_tf.predict": ["--model", "--audio", "--word_timings"],
-    "emotion_tf.ablate": ["--run_dir", "--rows"],
-    "data_prep.synthesize": ["--out", "--recordings"],
-    "data_prep.write_tfrecords": ["--corpus", "--embeddings", "--records_per_shard"],
-    "data_prep.train_word2vec": ["--text", "--dim"],
-    "data_prep.train_speech2vec": ["--corpus", "--embedding_dim"],
-    "data_prep.align_embeddings": ["--speech", "--text"],
+  "emotion_tf.train": [
+    "--data_dir",
+    "--model_dir",
+    "--learning_rate",
+    "--variant",
+    "--config_file",
+    "--params_override",
+  ],
+  "emotion_tf.evaluate": ["--model_dir", "--partitions", "--which"],
+  "emotion_tf.export": ["--model_dir", "--force"],
+  "emotion_tf.predict": ["--model", "--audio", "--word_timings"],
+  "emotion_tf.ablate": ["--run_dir", "--rows"],
+  "data_prep.synthesize": ["--out", "--recordings"],
+  "data_prep.write_tfrecords": ["--corpus", "--embeddings", "--records_per_shard"],
+  "data_prep.train_word2vec": ["--text", "--dim"],
+  "data_prep.train_speech2vec": ["--corpus", "--embedding_dim"],
+  "data_prep.align_embeddings": ["--speech", "--text"],
 }
 
 
 def test_help_lists_the_binarys_own_flags():
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-  procs = {m: subprocess.Popen([sys.executable, "-m", m, "--help"], cwd=ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-           for m in BINARIES}
+  procs = {
+    m: subprocess.Popen(
+      [sys.executable, "-m", m, "--help"],
+      cwd=ROOT,
+      env=env,
+      stdout=subprocess.PIPE,
+      stderr=subprocess.STDOUT,
+      text=True,
+    )
+    for m in BINARIES
+  }
   for module, proc in procs.items():
     out, _ = proc.communicate(timeout=240)
     assert proc.returncode == 0, (module, out[-2000:])
@@ -35,11 +50,14 @@ def test_help_lists_the_binarys_own_flags():
 
 def test_console_script_entry_point_help_lists_the_flags():
   """A console script imports the binary as `emotion_tf.evaluate`, not `__main__`."""
-  code = ("import sys; sys.argv = ['/venv/bin/emotion-tf-evaluate', '--help']; "
-          "from emotion_tf.evaluate import console_main; console_main()")
+  code = (
+    "import sys; sys.argv = ['/venv/bin/emotion-tf-evaluate', '--help']; "
+    "from emotion_tf.evaluate import console_main; console_main()"
+  )
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-  r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
-                     text=True, timeout=240)
+  r = subprocess.run(
+    [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=240
+  )
   assert r.returncode == 0, r.stderr[-2000:]
   out = r.stdout + r.stderr
   for flag in BINARIES["emotion_tf.evaluate"]:

@@ -4,10 +4,10 @@ import os
 
 import numpy as np
 import pytest
+from data_fixtures import write_wav
 from scipy import signal
 
 from emotion_tf.data import corpus
-from data_fixtures import write_wav
 
 
 def test_load_audio_48k_stereo_matches_scipy_reference(tmp_path):
@@ -56,8 +56,13 @@ def test_load_audio_errors_name_the_file(tmp_path):
 
 
 def test_list_recordings_partitions_and_union_of_ids(tmp_path):
-  for sub, name in (("audio", "Train_02.wav"), ("audio", "Devel_01.wav"), ("labels", "Train_01.csv"),
-                    ("labels", "Devel_01.csv"), ("audio", "Other_01.wav")):
+  for sub, name in (
+    ("audio", "Train_02.wav"),
+    ("audio", "Devel_01.wav"),
+    ("labels", "Train_01.csv"),
+    ("labels", "Devel_01.csv"),
+    ("audio", "Other_01.wav"),
+  ):
     os.makedirs(tmp_path / sub, exist_ok=True)
     (tmp_path / sub / name).write_bytes(b"")
   recs = corpus.list_recordings(str(tmp_path))
@@ -66,7 +71,9 @@ def test_list_recordings_partitions_and_union_of_ids(tmp_path):
   assert recs[1].audio_path == os.path.join(str(tmp_path), "audio", "Train_01.wav")
   assert recs[1].transcription_path.endswith(os.path.join("transcriptions", "Train_01.csv"))
   assert [r.recording_id for r in corpus.list_recordings(str(tmp_path), ["Train"])] == [
-      "Train_01", "Train_02"]
+    "Train_01",
+    "Train_02",
+  ]
   with pytest.raises(ValueError, match="unknown partition"):
     corpus.list_recordings(str(tmp_path), ["dev"])
   with pytest.raises(corpus.CorpusError, match="does not exist"):
@@ -75,15 +82,18 @@ def test_list_recordings_partitions_and_union_of_ids(tmp_path):
 
 def test_read_labels_values_and_header(tmp_path):
   p = tmp_path / "l.csv"
-  p.write_text("name;time;arousal;valence;liking\nTrain_01;0.0;0.1;-0.2;0.3\n"
-               "Train_01;0.1;0.4;0.5;-0.6\n\n")
+  p.write_text(
+    "name;time;arousal;valence;liking\nTrain_01;0.0;0.1;-0.2;0.3\nTrain_01;0.1;0.4;0.5;-0.6\n\n"
+  )
   times, values = corpus.read_labels(str(p))
   np.testing.assert_array_equal(times, [0.0, 0.1])
   np.testing.assert_array_equal(values, np.float32([[0.1, -0.2, 0.3], [0.4, 0.5, -0.6]]))
   assert values.dtype == np.float32 and times.dtype == np.float64
 
 
-@pytest.mark.parametrize("body,match", [
+@pytest.mark.parametrize(
+  "body,match",
+  [
     ("a;0.0;0.1;0.2\n", ":1: expected 5 fields"),
     ("a;0.0;0.1;0.2;0.3\na;0.1;x;0.2;0.3\n", ":2: arousal 'x' is not a number"),
     ("a;0.0;0.1;nan;0.3\n", ":1: valence is nan"),
@@ -91,7 +101,8 @@ def test_read_labels_values_and_header(tmp_path):
     ("a;0.0;1.5;0.2;0.3\n", ":1: arousal 1.5 outside"),
     ("a;0.1;0.1;0.2;0.3\na;0.1;0.1;0.2;0.3\n", ":2: time 0.1 does not increase"),
     ("", "label file has no rows"),
-])
+  ],
+)
 def test_read_labels_errors(tmp_path, body, match):
   p = tmp_path / "l.csv"
   p.write_text(body)
@@ -110,21 +121,31 @@ def test_read_turns(tmp_path):
 
 def test_read_transcription_sewa_quoting(tmp_path):
   p = tmp_path / "tr.csv"
-  p.write_text("0.5;1.5;'Hello, there'\n"
-               "1.6;2.0;'<filler>'\n"
-               "2.0;3.0;|'well; I don't <laughter> know'|\n"
-               "3.0;4.0;'a;b'\n", encoding="utf-8")
+  p.write_text(
+    "0.5;1.5;'Hello, there'\n"
+    "1.6;2.0;'<filler>'\n"
+    "2.0;3.0;|'well; I don't <laughter> know'|\n"
+    "3.0;4.0;'a;b'\n",
+    encoding="utf-8",
+  )
   rows = corpus.read_transcription(str(p))
-  assert rows == [(0.5, 1.5, "Hello, there"), (1.6, 2.0, "<filler>"),
-                  (2.0, 3.0, "well; I don't <laughter> know"), (3.0, 4.0, "a;b")]
+  assert rows == [
+    (0.5, 1.5, "Hello, there"),
+    (1.6, 2.0, "<filler>"),
+    (2.0, 3.0, "well; I don't <laughter> know"),
+    (3.0, 4.0, "a;b"),
+  ]
 
 
-@pytest.mark.parametrize("line,match", [
+@pytest.mark.parametrize(
+  "line,match",
+  [
     ("0.5;'no end time'", ":2: malformed transcript line"),
     ("x;1.0;'bad start'", ":2: start time 'x' is not a number"),
     ("2.0;1.0;'backwards'", ":2: bad transcript span"),
     ("1.0;2.0;'unterminated", ":2: unbalanced single quote"),
-])
+  ],
+)
 def test_read_transcription_errors(tmp_path, line, match):
   p = tmp_path / "tr.csv"
   p.write_text("0.0;0.5;'fine'\n" + line + "\n")
@@ -149,4 +170,3 @@ def test_reads_synthetic_corpus(tiny_corpus):
     turns = corpus.read_turns(r.turns_path)
     rows = corpus.read_transcription(r.transcription_path)
     assert [(s, e) for s, e, _ in rows] == turns and rows
-

@@ -1,31 +1,35 @@
-"""The writer's OOV policy. The bad-input cases of issue 3 item 6 moved to the binary-level
+"""The writer's OOV policy. The other bad-input cases moved to the binary-level
 catalogue tests/test_bad_inputs_data.py (exit codes, messages naming the file, nothing lost)."""
+
+import pathlib
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from data_fixtures import tiny_corpus, tiny_vec  # noqa: F401
 
 from data_prep import write_tfrecords_lib
 from emotion_tf.data import schema
-from data_fixtures import tiny_corpus, tiny_vec  # noqa: F401  pylint: disable=unused-import
 
 
 def test_oov_policy_hash_is_deterministic(tiny_corpus, tiny_vec, tmp_path):  # noqa: F811
   vec_path, words, vectors = tiny_vec
-  a = write_tfrecords_lib.write_tfrecords(tiny_corpus, vec_path, str(tmp_path / "a"), oov="hash",
-                                      partitions=["devel"])
-  b = write_tfrecords_lib.write_tfrecords(tiny_corpus, vec_path, str(tmp_path / "b"), oov="hash",
-                                      partitions=["devel"])
+  a = write_tfrecords_lib.write_tfrecords(
+    tiny_corpus, vec_path, str(tmp_path / "a"), oov="hash", partitions=["devel"]
+  )
+  b = write_tfrecords_lib.write_tfrecords(
+    tiny_corpus, vec_path, str(tmp_path / "b"), oov="hash", partitions=["devel"]
+  )
   assert a["ok"] and b["ok"]
   name = "devel-00000-of-00001.tfrecord"
-  blob = open(tmp_path / "a" / name, "rb").read()
-  assert blob == open(tmp_path / "b" / name, "rb").read()
+  blob = pathlib.Path(tmp_path / "a" / name).read_bytes()
+  assert blob == pathlib.Path(tmp_path / "b" / name).read_bytes()
   vocab = schema.read_vocab(str(tmp_path / "a"))
   known = set(words)
   seen_oov = 0
   for raw in tf.data.TFRecordDataset(str(tmp_path / "a" / name)):
     ex = schema.parse_example(raw, 100, 2205, 8)
-    for idx, vec in zip(ex["word_index"].numpy(), ex["semantic"].numpy()):
+    for idx, vec in zip(ex["word_index"].numpy(), ex["semantic"].numpy(), strict=False):
       w = vocab[idx]
       if idx and w not in known:
         seen_oov += 1

@@ -1,18 +1,16 @@
 """Evaluation: AVEC CCC against a numpy reference on tiny TFRecords, CSVs, JSON, CLI, bad input."""
+
 import json
 import os
 
 import numpy as np
 import pytest
+from test_export import SMALL, make_model_dir, run_python
 
-from emotion_tf.training import model_dir as model_dir_lib
-from emotion_tf.training import evaluate_lib
-from emotion_tf.training import stats
 from emotion_tf.data import schema
 from emotion_tf.semantic.vectors import write_vec
-from test_export import SMALL
-from test_export import make_model_dir
-from test_export import run_python
+from emotion_tf.training import evaluate_lib, stats
+from emotion_tf.training import model_dir as model_dir_lib
 
 SPF = 2205
 FPC = 10  # frames per chunk of the tiny shards
@@ -35,7 +33,8 @@ def reference_ccc(x, y):
 
 def write_tiny_tfrecords(data_dir, seed=0):
   """Writes the shards of RECORDINGS; returns {id: dict(audio, semantic, word_index, labels)}."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
+
   rng = np.random.default_rng(seed)
   os.makedirs(data_dir, exist_ok=True)
   truth = {}
@@ -46,25 +45,43 @@ def write_tiny_tfrecords(data_dir, seed=0):
         chunks = -(-frames // FPC)
         total = chunks * FPC
         audio = np.zeros(total * SPF, np.float32)
-        audio[:frames * SPF] = rng.normal(scale=0.2, size=frames * SPF)
+        audio[: frames * SPF] = rng.normal(scale=0.2, size=frames * SPF)
         word_index = np.zeros(total, np.int64)
         word_index[:frames] = rng.integers(0, len(VOCAB) + 1, size=frames)
         semantic = np.zeros((total, DIM), np.float32)
         semantic[:frames] = rng.normal(size=(frames, DIM))
         labels = np.zeros((total, 3), np.float32)
         labels[:frames] = np.tanh(np.cumsum(rng.normal(scale=0.3, size=(frames, 3)), 0))
-        truth[rid] = dict(audio=audio, semantic=semantic, word_index=word_index, labels=labels,
-                          frames=frames)
+        truth[rid] = dict(
+          audio=audio, semantic=semantic, word_index=word_index, labels=labels, frames=frames
+        )
         for c in range(chunks):
           lo, hi = c * FPC, (c + 1) * FPC
-          writer.write(schema.serialize_example(
-              rid, c, min(frames, hi) - lo, audio[lo * SPF:hi * SPF], semantic[lo:hi],
-              word_index[lo:hi], labels[lo:hi]))
+          writer.write(
+            schema.serialize_example(
+              rid,
+              c,
+              min(frames, hi) - lo,
+              audio[lo * SPF : hi * SPF],
+              semantic[lo:hi],
+              word_index[lo:hi],
+              labels[lo:hi],
+            )
+          )
   schema.write_vocab(data_dir, VOCAB)
-  schema.write_metadata(data_dir, {
-      "sample_rate": 22050, "samples_per_frame": SPF, "hop_seconds": 0.1,
-      "frames_per_chunk": FPC, "semantic_dim": DIM, "audio_dtype": "float32",
-      "vocab_size": len(VOCAB) + 1, "oov": "zeros"})
+  schema.write_metadata(
+    data_dir,
+    {
+      "sample_rate": 22050,
+      "samples_per_frame": SPF,
+      "hop_seconds": 0.1,
+      "frames_per_chunk": FPC,
+      "semantic_dim": DIM,
+      "audio_dtype": "float32",
+      "vocab_size": len(VOCAB) + 1,
+      "oov": "zeros",
+    },
+  )
   return truth
 
 
@@ -76,10 +93,15 @@ def reference_predictions(model, truth, ids, matrix=None):
     semantic = t["semantic"] if matrix is None else matrix[t["word_index"]]
     parts = []
     for lo in range(0, len(t["labels"]), FPC):
-      y = model({"audio": t["audio"][None, lo * SPF:(lo + FPC) * SPF],
-                 "semantic": semantic[None, lo:lo + FPC]}, training=False).numpy()[0]
+      y = model(
+        {
+          "audio": t["audio"][None, lo * SPF : (lo + FPC) * SPF],
+          "semantic": semantic[None, lo : lo + FPC],
+        },
+        training=False,
+      ).numpy()[0]
       parts.append(y)
-    out[rid] = np.concatenate(parts)[:t["frames"]]
+    out[rid] = np.concatenate(parts)[: t["frames"]]
   return out
 
 
@@ -99,11 +121,13 @@ def test_ccc_summary_matches_numpy_reference():
   preds = {k: 0.5 * v + rng.normal(scale=0.3, size=v.shape) for k, v in labels.items()}
   s = evaluate_lib.ccc_summary(labels, preds)
   ids = sorted(labels)
-  overall = reference_ccc(np.concatenate([labels[i] for i in ids]),
-                          np.concatenate([preds[i] for i in ids]))
+  overall = reference_ccc(
+    np.concatenate([labels[i] for i in ids]), np.concatenate([preds[i] for i in ids])
+  )
   per_rec = np.array([reference_ccc(labels[i], preds[i]) for i in ids])
-  np.testing.assert_allclose([s["ccc"][n] for n in ("arousal", "valence", "liking")], overall,
-                             rtol=1e-10)
+  np.testing.assert_allclose(
+    [s["ccc"][n] for n in ("arousal", "valence", "liking")], overall, rtol=1e-10
+  )
   assert s["ccc_mean"] == pytest.approx(overall.mean())
   np.testing.assert_allclose(list(s["per_recording_ccc"].values()), per_rec.mean(0), rtol=1e-10)
   assert s["per_recording_ccc_mean"] == pytest.approx(per_rec.mean())
@@ -120,7 +144,8 @@ def test_ccc_summary_matches_numpy_reference():
 
 
 def test_prediction_csv_reads_back_as_a_label_file(tmp_path):
-  from emotion_tf.data import corpus  # pylint: disable=g-import-not-at-top
+  from emotion_tf.data import corpus
+
   rng = np.random.default_rng(5)
   pred = np.tanh(rng.normal(size=(31, 3)))
   path = str(tmp_path / "Devel_09.csv")
@@ -128,24 +153,26 @@ def test_prediction_csv_reads_back_as_a_label_file(tmp_path):
   times, values = corpus.read_labels(path)
   np.testing.assert_allclose(times, np.arange(31) * 0.1, atol=1e-9)
   np.testing.assert_allclose(values, pred, atol=5e-7)
-  assert evaluate_lib.format_prediction_csv("x", pred[:2], 0.04).splitlines()[1].startswith(
-      "x;0.04;")
+  assert (
+    evaluate_lib.format_prediction_csv("x", pred[:2], 0.04).splitlines()[1].startswith("x;0.04;")
+  )
   with pytest.raises(ValueError, match=r"x: predictions must be \[frames, 3\]"):
     evaluate_lib.format_prediction_csv("x", pred[:, :2])
 
 
 def test_evaluate_partition_stitches_chunks_and_matches_reference(setup):
   model, truth = setup["model"], setup["truth"]
-  r = evaluate_lib.evaluate_partition(model, setup["data_dir"], "Devel", batch_size=2,
-                                    return_predictions=True)
+  r = evaluate_lib.evaluate_partition(
+    model, setup["data_dir"], "Devel", batch_size=2, return_predictions=True
+  )
   ids = sorted(RECORDINGS["devel"])
   ref = reference_predictions(model, truth, ids)
   assert sorted(r["predictions"]) == ids
   for rid in ids:
     assert r["predictions"][rid].shape == (truth[rid]["frames"], 3)
     np.testing.assert_allclose(r["predictions"][rid], ref[rid], rtol=1e-4, atol=1e-5)
-    np.testing.assert_array_equal(r["labels"][rid], truth[rid]["labels"][:truth[rid]["frames"]])
-  gold = np.concatenate([truth[i]["labels"][:truth[i]["frames"]] for i in ids])
+    np.testing.assert_array_equal(r["labels"][rid], truth[rid]["labels"][: truth[rid]["frames"]])
+  gold = np.concatenate([truth[i]["labels"][: truth[i]["frames"]] for i in ids])
   want = reference_ccc(gold, np.concatenate([ref[i] for i in ids]))
   np.testing.assert_allclose(list(r["ccc"].values()), want, rtol=1e-3, atol=1e-5)
   assert r["num_frames"] == 42 and r["partition"] == "Devel"
@@ -154,17 +181,23 @@ def test_evaluate_partition_stitches_chunks_and_matches_reference(setup):
 def test_embedding_swap_uses_word_index(setup, tmp_path):
   rng = np.random.default_rng(3)
   vec_path = str(tmp_path / "other.vec")
-  words = ["gamma", "alpha", "zeta"]          # beta, delta missing -> zero rows
+  words = ["gamma", "alpha", "zeta"]  # beta, delta missing -> zero rows
   write_vec(vec_path, words, rng.normal(size=(3, DIM)).astype(np.float32))
   matrix = schema.load_embedding_matrix(setup["data_dir"], vec_path)
   assert matrix.shape == (len(VOCAB) + 1, DIM)
-  r = evaluate_lib.evaluate_partition(setup["model"], setup["data_dir"], "test",
-                                    embedding_matrix=matrix, return_predictions=True)
+  r = evaluate_lib.evaluate_partition(
+    setup["model"], setup["data_dir"], "test", embedding_matrix=matrix, return_predictions=True
+  )
   ref = reference_predictions(setup["model"], setup["truth"], ["Test_01"], matrix)
   np.testing.assert_allclose(r["predictions"]["Test_01"], ref["Test_01"], rtol=1e-4, atol=1e-5)
-  summary = evaluate_lib.run_evaluation(setup["model_dir"], setup["data_dir"], ["test"],
-                                      out_dir=str(tmp_path / "swap"), embeddings=vec_path,
-                                      bootstrap_resamples=0)
+  summary = evaluate_lib.run_evaluation(
+    setup["model_dir"],
+    setup["data_dir"],
+    ["test"],
+    out_dir=str(tmp_path / "swap"),
+    embeddings=vec_path,
+    bootstrap_resamples=0,
+  )
   assert summary["partitions"]["test"]["ccc"] == pytest.approx(r["ccc"], rel=1e-4, abs=1e-6)
   assert "ccc_ci" not in summary["partitions"]["test"] and "bootstrap" not in summary
   assert "[" not in evaluate_lib.format_table(summary)
@@ -172,14 +205,20 @@ def test_embedding_swap_uses_word_index(setup, tmp_path):
   bad = str(tmp_path / "dim5.vec")
   write_vec(bad, words, np.ones((3, 5), np.float32))
   with pytest.raises(ValueError, match=r"dim5.vec: vectors have dimension 5.*semantic_dim 8"):
-    evaluate_lib.run_evaluation(setup["model_dir"], setup["data_dir"], ["devel"],
-                              out_dir=str(tmp_path / "out"), embeddings=bad)
+    evaluate_lib.run_evaluation(
+      setup["model_dir"],
+      setup["data_dir"],
+      ["devel"],
+      out_dir=str(tmp_path / "out"),
+      embeddings=bad,
+    )
 
 
 def test_run_evaluation_writes_csvs_and_json(setup, tmp_path):
   out = str(tmp_path / "eval")
-  summary = evaluate_lib.run_evaluation(setup["model_dir"], setup["data_dir"], ["Devel", "Test"],
-                                      out_dir=out, batch_size=3)
+  summary = evaluate_lib.run_evaluation(
+    setup["model_dir"], setup["data_dir"], ["Devel", "Test"], out_dir=out, batch_size=3
+  )
   with open(os.path.join(out, "evaluation.json"), encoding="utf-8") as f:
     on_disk = json.load(f)
   assert on_disk == json.loads(json.dumps(summary))
@@ -194,21 +233,29 @@ def test_run_evaluation_writes_csvs_and_json(setup, tmp_path):
     assert [r[1] for r in rows[:3]] == ["0.0", "0.1", "0.2"]
     np.testing.assert_allclose(np.array([r[2:] for r in rows], float), ref[rid], atol=2e-5)
   # 95 % bootstrap CI over recordings = percentiles of the naive concatenated CCC of resamples
-  assert on_disk["bootstrap"] == {"resamples": 1000, "seed": 0, "confidence": 0.95,
-                                  "unit": "recording"}
+  assert on_disk["bootstrap"] == {
+    "resamples": 1000,
+    "seed": 0,
+    "confidence": 0.95,
+    "unit": "recording",
+  }
   ids = sorted(RECORDINGS["devel"])
   ref = reference_predictions(setup["model"], setup["truth"], ids)
-  gold = {i: setup["truth"][i]["labels"][:setup["truth"][i]["frames"]] for i in ids}
+  gold = {i: setup["truth"][i]["labels"][: setup["truth"][i]["frames"]] for i in ids}
   naive = []
   for row in stats.resample_counts(len(ids), 1000, seed=0):
-    drawn = [i for i, c in zip(ids, row) for _ in range(c)]
-    naive.append(reference_ccc(np.concatenate([gold[i] for i in drawn]),
-                               np.concatenate([ref[i] for i in drawn])))
+    drawn = [i for i, c in zip(ids, row, strict=False) for _ in range(c)]
+    naive.append(
+      reference_ccc(
+        np.concatenate([gold[i] for i in drawn]), np.concatenate([ref[i] for i in drawn])
+      )
+    )
   naive = np.array(naive)
-  lo, hi = np.quantile(np.concatenate([naive, naive.mean(1, keepdims=True)], 1), [.025, .975], 0)
+  lo, hi = np.quantile(np.concatenate([naive, naive.mean(1, keepdims=True)], 1), [0.025, 0.975], 0)
   ci = on_disk["partitions"]["devel"]["ccc_ci"]
-  np.testing.assert_allclose([ci[k] for k in ("arousal", "valence", "liking", "mean")],
-                             np.stack([lo, hi], 1), atol=1e-3)
+  np.testing.assert_allclose(
+    [ci[k] for k in ("arousal", "valence", "liking", "mean")], np.stack([lo, hi], 1), atol=1e-3
+  )
   table = evaluate_lib.format_table(summary)
   assert table.splitlines()[0].split() == ["partition", "arousal", "valence", "liking", "mean"]
   assert table.splitlines()[1].split()[0] == "devel"
@@ -218,8 +265,20 @@ def test_run_evaluation_writes_csvs_and_json(setup, tmp_path):
 
 def test_cli_reports_failed_partition_and_still_writes_others(setup, tmp_path):
   out = str(tmp_path / "cli")
-  r = run_python(["-m", "emotion_tf.evaluate", "--model_dir", setup["model_dir"], "--data_dir",
-                  setup["data_dir"], "--partitions", "Devel,Train", "--out", out])
+  r = run_python(
+    [
+      "-m",
+      "emotion_tf.evaluate",
+      "--model_dir",
+      setup["model_dir"],
+      "--data_dir",
+      setup["data_dir"],
+      "--partitions",
+      "Devel,Train",
+      "--out",
+      out,
+    ]
+  )
   assert r.returncode == 1
   assert "devel" in r.stdout and "mean" in r.stdout
   assert "partition train" in r.stderr and "no shards" in r.stderr
@@ -235,8 +294,11 @@ def test_bad_model_dir_and_metadata(setup, tmp_path):
   with pytest.raises(FileNotFoundError, match="metadata.json: missing"):
     evaluate_lib.run_evaluation(setup["model_dir"], str(tmp_path), ["devel"])
   wrong = make_model_dir(str(tmp_path / "m16"), semantic_dim=16)
-  with pytest.raises(ValueError, match=r"metadata.json: semantic dimension 8 differs from the "
-                                       r"model's semantic_dim 16"):
+  with pytest.raises(
+    ValueError,
+    match=r"metadata.json: semantic dimension 8 differs from the "
+    r"model's semantic_dim 16",
+  ):
     evaluate_lib.evaluate_partition(wrong, setup["data_dir"], "devel")
   with pytest.raises(ValueError, match="no partitions"):
     evaluate_lib.run_evaluation(setup["model_dir"], setup["data_dir"], [" "])

@@ -1,6 +1,7 @@
 """Claims a reviewer checks, each against an independent reference: best.keras is the logged best
 Devel checkpoint; `--postprocess devel` never reads Test labels; mixed_bfloat16 trains with
 float32 loss and statistics."""
+
 import glob
 import os
 import shutil
@@ -10,11 +11,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from emotion_tf.training import evaluate_lib
-from emotion_tf.training import model_dir as model_dir_lib
-from emotion_tf.training import train_lib
 from emotion_tf.data import schema
 from emotion_tf.model.models import ModelConfig
+from emotion_tf.training import evaluate_lib, train_lib
+from emotion_tf.training import model_dir as model_dir_lib
 
 SMALL = ModelConfig(semantic_dim=8, cnn_filters=(4, 6, 8), fusion_units=8, lstm_units=8)
 
@@ -38,10 +38,20 @@ def devel_mean(model_dir, which, data_dir):
 def test_best_keras_is_the_logged_best_devel_checkpoint(tiny_tfrecords, tmp_path):
   data_dir = tiny_tfrecords[0]
   model_dir = str(tmp_path / "model")
-  train_lib.train(train_lib.TrainConfig(
-      data_dir=data_dir, model_dir=model_dir, epochs=6, steps_per_epoch=1, batch_size=2,
-      learning_rate=0.05, seed=1, eval_partition="devel"), SMALL,
-      strategy=tf.distribute.OneDeviceStrategy("/cpu:0"))
+  train_lib.train(
+    train_lib.TrainConfig(
+      data_dir=data_dir,
+      model_dir=model_dir,
+      epochs=6,
+      steps_per_epoch=1,
+      batch_size=2,
+      learning_rate=0.05,
+      seed=1,
+      eval_partition="devel",
+    ),
+    SMALL,
+    strategy=tf.distribute.OneDeviceStrategy("/cpu:0"),
+  )
   logged = logged_scalars(os.path.join(model_dir, "logs", "eval"), "ccc/mean")
   means = [logged[s] for s in sorted(logged)]
   assert len(means) == 6
@@ -66,8 +76,9 @@ def replace_labels_with_noise(data_dir, partition, seed=0):
 
 
 def test_postprocess_devel_gives_the_same_result_with_noise_as_test_labels(tmp_path):
-  from test_evaluation import write_tiny_tfrecords  # pylint: disable=g-import-not-at-top
-  from test_export import make_model_dir  # pylint: disable=g-import-not-at-top
+  from test_evaluation import write_tiny_tfrecords
+  from test_export import make_model_dir
+
   data = str(tmp_path / "data")
   write_tiny_tfrecords(data)
   noisy = str(tmp_path / "noisy")
@@ -77,18 +88,27 @@ def test_postprocess_devel_gives_the_same_result_with_noise_as_test_labels(tmp_p
   make_model_dir(model_dir, seed=7)
   runs = {}
   for name, d in (("clean", data), ("noisy", noisy)):
-    runs[name] = evaluate_lib.run_evaluation(model_dir, d, ["devel", "test"],
-                                             out_dir=str(tmp_path / name), postprocess="devel",
-                                             plots=False, bootstrap_resamples=0)
+    runs[name] = evaluate_lib.run_evaluation(
+      model_dir,
+      d,
+      ["devel", "test"],
+      out_dir=str(tmp_path / name),
+      postprocess="devel",
+      plots=False,
+      bootstrap_resamples=0,
+    )
   clean, noise = runs["clean"], runs["noisy"]
   assert clean["postprocess"] == noise["postprocess"]
-  with open(tmp_path / "clean" / "postprocess.json") as f1, \
-       open(tmp_path / "noisy" / "postprocess.json") as f2:
+  with (
+    open(tmp_path / "clean" / "postprocess.json") as f1,
+    open(tmp_path / "noisy" / "postprocess.json") as f2,
+  ):
     assert f1.read() == f2.read()
   assert clean["partitions"]["devel"]["ccc"] == noise["partitions"]["devel"]["ccc"]
-  for name in ("Test_01.csv",):   # the post-processed Test predictions, byte for byte
-    assert ((tmp_path / "clean" / "predictions" / "test" / name).read_bytes()
-            == (tmp_path / "noisy" / "predictions" / "test" / name).read_bytes())
+  for name in ("Test_01.csv",):  # the post-processed Test predictions, byte for byte
+    assert (tmp_path / "clean" / "predictions" / "test" / name).read_bytes() == (
+      tmp_path / "noisy" / "predictions" / "test" / name
+    ).read_bytes()
   # the noise did reach the Test figures (the comparison above is not vacuous)
   assert clean["partitions"]["test"]["ccc"] != noise["partitions"]["test"]["ccc"]
 
@@ -96,16 +116,26 @@ def test_postprocess_devel_gives_the_same_result_with_noise_as_test_labels(tmp_p
 def test_mixed_bfloat16_trains_with_float32_loss_and_statistics(tiny_tfrecords, tmp_path):
   losses = []
   try:
-    out = train_lib.train(train_lib.TrainConfig(
-        data_dir=tiny_tfrecords[0], model_dir=str(tmp_path / "bf16"), epochs=1,
-        steps_per_epoch=3, batch_size=2, learning_rate=1e-2, precision="mixed_bfloat16"),
-        SMALL, strategy=tf.distribute.OneDeviceStrategy("/cpu:0"),
-        step_callback=lambda step, loss: losses.append(loss))
+    out = train_lib.train(
+      train_lib.TrainConfig(
+        data_dir=tiny_tfrecords[0],
+        model_dir=str(tmp_path / "bf16"),
+        epochs=1,
+        steps_per_epoch=3,
+        batch_size=2,
+        learning_rate=1e-2,
+        precision="mixed_bfloat16",
+      ),
+      SMALL,
+      strategy=tf.distribute.OneDeviceStrategy("/cpu:0"),
+      step_callback=lambda step, loss: losses.append(loss),
+    )
     policy = keras.mixed_precision.global_policy().name
     model = keras.models.load_model(os.path.join(str(tmp_path / "bf16"), "last.keras"))
     assert model.lstm.compute_dtype == "bfloat16" and model.lstm.variable_dtype == "float32"
-    bf16_out = model({"audio": np.zeros((1, 2205), np.float32),
-                      "semantic": np.zeros((1, 1, 8), np.float32)}).dtype
+    bf16_out = model(
+      {"audio": np.zeros((1, 2205), np.float32), "semantic": np.zeros((1, 1, 8), np.float32)}
+    ).dtype
   finally:
     keras.mixed_precision.set_global_policy("float32")
   assert policy == "mixed_bfloat16" and out["global_step"] == 3 and len(losses) == 3
@@ -113,9 +143,10 @@ def test_mixed_bfloat16_trains_with_float32_loss_and_statistics(tiny_tfrecords, 
   # the loss is 1 - CCC computed in float32 from float32-cast predictions: not bf16-rounded
   assert all(isinstance(x, float) and 0.0 <= x <= 2.0 for x in losses)
   bf16_grid = [float(tf.cast(tf.cast(x, tf.bfloat16), tf.float32)) for x in losses]
-  assert any(abs(x - g) > 0 for x, g in zip(losses, bf16_grid)), losses
+  assert any(abs(x - g) > 0 for x, g in zip(losses, bf16_grid, strict=False)), losses
   # the statistics: the eval CCC from float64 sums equals a numpy CCC of the model's outputs
   ccc = out["history"][0]["eval_ccc"]
   r = evaluate_lib.evaluate_partition(model, tiny_tfrecords[0], "devel", batch_size=2)
   assert [ccc[n] for n in ("arousal", "valence", "liking")] == pytest.approx(
-      list(r["ccc"].values()), abs=2e-3)
+    list(r["ccc"].values()), abs=2e-3
+  )

@@ -4,6 +4,7 @@ Each binary is run in a subprocess twice: with an unknown flag (exit 2, the flag
 a required input missing (exit 2, the flag or file named). The subprocesses run a few at a time
 (each one pays the TensorFlow import), all started by one module fixture.
 """
+
 import concurrent.futures
 import os
 import subprocess
@@ -15,37 +16,60 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXIT_BAD_INPUT = 2
 MISSING = "/nonexistent_emotion_tf_input"
 
-BINARIES = ("emotion_tf.train", "emotion_tf.evaluate", "emotion_tf.export", "emotion_tf.predict",
-            "emotion_tf.ablate", "data_prep.synthesize", "data_prep.write_tfrecords",
-            "data_prep.train_word2vec", "data_prep.train_speech2vec",
-            "data_prep.align_embeddings", "data_prep.align_words", "emotion_tf.baseline")
+BINARIES = (
+  "emotion_tf.train",
+  "emotion_tf.evaluate",
+  "emotion_tf.export",
+  "emotion_tf.predict",
+  "emotion_tf.ablate",
+  "data_prep.synthesize",
+  "data_prep.write_tfrecords",
+  "data_prep.train_word2vec",
+  "data_prep.train_speech2vec",
+  "data_prep.align_embeddings",
+  "data_prep.align_words",
+  "emotion_tf.baseline",
+)
 
 
 def missing_input_cases(tmp):
   """binary -> (args with a required input missing, text the message must contain)."""
   return {
-      "emotion_tf.train": (["--model_dir", f"{tmp}/m"], "--data_dir"),
-      "emotion_tf.evaluate": (["--model_dir", f"{tmp}/m"], "--data_dir"),
-      "emotion_tf.export": ([], "--model_dir"),
-      "emotion_tf.predict": (["--model", f"{tmp}/e"], "--audio"),
-      "emotion_tf.ablate": (["--run_dir", MISSING], f"{MISSING}/tfrecords/metadata.json"),
-      "data_prep.synthesize": (["--recordings", "0", "--out", f"{tmp}/corpus"], "--recordings"),
-      "data_prep.write_tfrecords": (["--corpus", f"{tmp}/c", "--embeddings", f"{MISSING}.vec",
-                                     "--out", f"{tmp}/tfr"], f"{MISSING}.vec"),
-      "data_prep.train_word2vec": (["--text", f"{MISSING}.txt", "--out", f"{tmp}/w.vec"],
-                                   f"{MISSING}.txt"),
-      "data_prep.train_speech2vec": (["--corpus", MISSING, "--out", f"{tmp}/s2v"], MISSING),
-      "data_prep.align_embeddings": (["--speech", f"{MISSING}.vec", "--text", f"{MISSING}.vec",
-                                      "--out", f"{tmp}/al"], f"{MISSING}.vec"),
-      "data_prep.align_words": (["--corpus", MISSING], MISSING),
-      "emotion_tf.baseline": (["--corpus", MISSING, "--out", f"{tmp}/base"], MISSING),
+    "emotion_tf.train": (["--model_dir", f"{tmp}/m"], "--data_dir"),
+    "emotion_tf.evaluate": (["--model_dir", f"{tmp}/m"], "--data_dir"),
+    "emotion_tf.export": ([], "--model_dir"),
+    "emotion_tf.predict": (["--model", f"{tmp}/e"], "--audio"),
+    "emotion_tf.ablate": (["--run_dir", MISSING], f"{MISSING}/tfrecords/metadata.json"),
+    "data_prep.synthesize": (["--recordings", "0", "--out", f"{tmp}/corpus"], "--recordings"),
+    "data_prep.write_tfrecords": (
+      ["--corpus", f"{tmp}/c", "--embeddings", f"{MISSING}.vec", "--out", f"{tmp}/tfr"],
+      f"{MISSING}.vec",
+    ),
+    "data_prep.train_word2vec": (
+      ["--text", f"{MISSING}.txt", "--out", f"{tmp}/w.vec"],
+      f"{MISSING}.txt",
+    ),
+    "data_prep.train_speech2vec": (["--corpus", MISSING, "--out", f"{tmp}/s2v"], MISSING),
+    "data_prep.align_embeddings": (
+      ["--speech", f"{MISSING}.vec", "--text", f"{MISSING}.vec", "--out", f"{tmp}/al"],
+      f"{MISSING}.vec",
+    ),
+    "data_prep.align_words": (["--corpus", MISSING], MISSING),
+    "emotion_tf.baseline": (["--corpus", MISSING, "--out", f"{tmp}/base"], MISSING),
   }
 
 
 def run_binary(module, args, timeout=240):
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=ROOT)
-  return subprocess.run([sys.executable, "-m", module] + list(args), cwd=ROOT, env=env,
-                        capture_output=True, text=True, timeout=timeout, check=False)
+  return subprocess.run(
+    [sys.executable, "-m", module] + list(args),
+    cwd=ROOT,
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=timeout,
+    check=False,
+  )
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ The remaining binaries (export, synthesize, train_word2vec, align_embeddings) ha
 path (any failure is a bad input, exit 2), and every binary's Ctrl-C goes through
 emotion_tf.util.cli.run (checked below on the source of each binary).
 """
+
 import ast
 import concurrent.futures
 import os
@@ -31,8 +32,19 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL_TRAIN = ["--lstm_units", "8", "--fusion_units", "8", "--batch_size", "2"]
-SMALL_S2V = ["--max_frames", "60", "--encoder_units", "8", "--embedding_dim", "8",
-             "--decoder_units", "8", "--batch_size", "16", "--noprobe"]
+SMALL_S2V = [
+  "--max_frames",
+  "60",
+  "--encoder_units",
+  "8",
+  "--embedding_dim",
+  "8",
+  "--decoder_units",
+  "8",
+  "--batch_size",
+  "16",
+  "--noprobe",
+]
 
 
 def env():
@@ -40,16 +52,28 @@ def env():
 
 
 def run_binary(module, args, timeout=300):
-  return subprocess.run([sys.executable, "-m", module] + list(args), cwd=ROOT, env=env(),
-                        capture_output=True, text=True, timeout=timeout, check=False)
+  return subprocess.run(
+    [sys.executable, "-m", module] + list(args),
+    cwd=ROOT,
+    env=env(),
+    capture_output=True,
+    text=True,
+    timeout=timeout,
+    check=False,
+  )
 
 
 def interrupt_when(module, args, ready, log_path, timeout=300):
   """Starts the binary, sends SIGINT once `ready()` is true; returns (returncode, output)."""
   with open(log_path, "w", encoding="utf-8") as log:
-    proc = subprocess.Popen([sys.executable, "-m", module] + list(args), cwd=ROOT, env=env(),
-                            stdout=log, stderr=log,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+      [sys.executable, "-m", module] + list(args),
+      cwd=ROOT,
+      env=env(),
+      stdout=log,
+      stderr=log,
+      preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.time() + timeout
     while not ready() and proc.poll() is None and time.time() < deadline:
       time.sleep(0.05)
@@ -73,28 +97,69 @@ def results(tiny_corpus, tiny_tfrecords, tmp_path_factory):
   diverge = ["--optimizer", "sgd", "--learning_rate", "1e30"]
   s2v_args = ["--corpus", broken, "--out", os.path.join(tmp, "s2v_bad"), "--epochs", "1"]
   jobs = {
-      "train_diverges": lambda: run_binary("emotion_tf.train", [
-          "--data_dir", data, "--model_dir", os.path.join(tmp, "diverged"), "--epochs", "1",
-          "--steps_per_epoch", "2"] + SMALL_TRAIN + diverge),
-      "ablate_diverges": lambda: run_binary("emotion_tf.ablate", [
-          "--data_dir", data, "--out", os.path.join(tmp, "ablate_diverged"), "--rows",
-          "paralinguistic", "--epochs", "1", "--learning_rate", "1e30", "--seeds", "1",
-          "--batch_size", "2"]),
-      "speech2vec_bad_recording": lambda: run_binary("data_prep.train_speech2vec",
-                                                     s2v_args + SMALL_S2V),
-      "speech2vec_sigint": lambda: interrupt_when(
-          "data_prep.train_speech2vec",
-          ["--corpus", tiny_corpus, "--out", os.path.join(tmp, "s2v_int"), "--epochs", "200"]
-          + SMALL_S2V,
-          lambda: os.path.exists(os.path.join(tmp, "s2v_int", "normalizer.json")),
-          os.path.join(tmp, "s2v_int.log")),
-      "ablate_sigint": lambda: interrupt_when(
-          "emotion_tf.ablate",
-          ["--data_dir", data, "--out", os.path.join(tmp, "ablate_int"), "--rows",
-           "paralinguistic", "--epochs", "50", "--seeds", "1"],
-          lambda: os.path.exists(os.path.join(tmp, "ablate_int", "paralinguistic", "seed_0",
-                                              "config.json")),
-          os.path.join(tmp, "ablate_int.log")),
+    "train_diverges": lambda: run_binary(
+      "emotion_tf.train",
+      [
+        "--data_dir",
+        data,
+        "--model_dir",
+        os.path.join(tmp, "diverged"),
+        "--epochs",
+        "1",
+        "--steps_per_epoch",
+        "2",
+      ]
+      + SMALL_TRAIN
+      + diverge,
+    ),
+    "ablate_diverges": lambda: run_binary(
+      "emotion_tf.ablate",
+      [
+        "--data_dir",
+        data,
+        "--out",
+        os.path.join(tmp, "ablate_diverged"),
+        "--rows",
+        "paralinguistic",
+        "--epochs",
+        "1",
+        "--learning_rate",
+        "1e30",
+        "--seeds",
+        "1",
+        "--batch_size",
+        "2",
+      ],
+    ),
+    "speech2vec_bad_recording": lambda: run_binary(
+      "data_prep.train_speech2vec", s2v_args + SMALL_S2V
+    ),
+    "speech2vec_sigint": lambda: interrupt_when(
+      "data_prep.train_speech2vec",
+      ["--corpus", tiny_corpus, "--out", os.path.join(tmp, "s2v_int"), "--epochs", "200"]
+      + SMALL_S2V,
+      lambda: os.path.exists(os.path.join(tmp, "s2v_int", "normalizer.json")),
+      os.path.join(tmp, "s2v_int.log"),
+    ),
+    "ablate_sigint": lambda: interrupt_when(
+      "emotion_tf.ablate",
+      [
+        "--data_dir",
+        data,
+        "--out",
+        os.path.join(tmp, "ablate_int"),
+        "--rows",
+        "paralinguistic",
+        "--epochs",
+        "50",
+        "--seeds",
+        "1",
+      ],
+      lambda: os.path.exists(
+        os.path.join(tmp, "ablate_int", "paralinguistic", "seed_0", "config.json")
+      ),
+      os.path.join(tmp, "ablate_int.log"),
+    ),
   }
   with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
     futures = {k: pool.submit(job) for k, job in jobs.items()}
@@ -105,11 +170,14 @@ def results(tiny_corpus, tiny_tfrecords, tmp_path_factory):
   return out, tmp
 
 
-@pytest.mark.parametrize("case,needle", [
+@pytest.mark.parametrize(
+  "case,needle",
+  [
     ("train_diverges", "non-finite loss"),
     ("ablate_diverges", "non-finite loss"),
     ("speech2vec_bad_recording", "1 recording(s) failed"),
-])
+  ],
+)
 def test_work_failed_exits_1(results, case, needle):
   code, output = results[0][case]
   assert code == 1, output[-3000:]
@@ -129,11 +197,20 @@ def test_ctrl_c_exits_130_with_one_line(results, case):
   assert "Traceback" not in output and "KeyboardInterrupt" not in output, output[-3000:]
 
 
-BINARY_FILES = ("emotion_tf/train.py", "emotion_tf/evaluate.py", "emotion_tf/export.py",
-                "emotion_tf/predict.py", "emotion_tf/ablate.py", "emotion_tf/baseline.py",
-                "data_prep/synthesize.py", "data_prep/write_tfrecords.py",
-                "data_prep/train_word2vec.py", "data_prep/train_speech2vec.py",
-                "data_prep/align_embeddings.py", "data_prep/align_words.py")
+BINARY_FILES = (
+  "emotion_tf/train.py",
+  "emotion_tf/evaluate.py",
+  "emotion_tf/export.py",
+  "emotion_tf/predict.py",
+  "emotion_tf/ablate.py",
+  "emotion_tf/baseline.py",
+  "data_prep/synthesize.py",
+  "data_prep/write_tfrecords.py",
+  "data_prep/train_word2vec.py",
+  "data_prep/train_speech2vec.py",
+  "data_prep/align_embeddings.py",
+  "data_prep/align_words.py",
+)
 
 
 @pytest.mark.parametrize("path", BINARY_FILES)
@@ -143,8 +220,13 @@ def test_every_binary_runs_main_through_cli_run_and_never_swallows_ctrl_c(path):
   re-raises."""
   with open(os.path.join(ROOT, path), encoding="utf-8") as f:
     tree = ast.parse(f.read())
-  calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)
-           and ast.unparse(n.func) == "cli.run" and [ast.unparse(a) for a in n.args] == ["main"]]
+  calls = [
+    n
+    for n in ast.walk(tree)
+    if isinstance(n, ast.Call)
+    and ast.unparse(n.func) == "cli.run"
+    and [ast.unparse(a) for a in n.args] == ["main"]
+  ]
   assert calls, f"{path}: no cli.run(main)"
   for handler in (n for n in ast.walk(tree) if isinstance(n, ast.ExceptHandler)):
     caught = "" if handler.type is None else ast.unparse(handler.type)

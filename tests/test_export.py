@@ -1,4 +1,5 @@
 """SavedModel export: signature, metadata, fresh-process equality, CLI, reruns and bad input."""
+
 import json
 import os
 import subprocess
@@ -8,9 +9,9 @@ import textwrap
 import numpy as np
 import pytest
 
-from emotion_tf.training import model_dir as model_dir_lib
-from emotion_tf.serving import export_lib
 from emotion_tf.model.models import build_model
+from emotion_tf.serving import export_lib
+from emotion_tf.training import model_dir as model_dir_lib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL = dict(semantic_dim=8, cnn_filters=(4, 6, 8), fusion_units=8, lstm_units=8)
@@ -19,7 +20,8 @@ SPF = 2205
 
 def make_model_dir(path, seed=0, files=("best.keras",), **overrides):
   """A model directory as `emotion_tf.train` writes it: <which>.keras + model_config.json."""
-  import keras  # pylint: disable=g-import-not-at-top
+  import keras
+
   keras.utils.set_random_seed(seed)
   model = build_model(**dict(SMALL, **overrides))
   os.makedirs(path, exist_ok=True)
@@ -32,8 +34,15 @@ def make_model_dir(path, seed=0, files=("best.keras",), **overrides):
 
 def run_python(args, timeout=180):
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=ROOT)
-  return subprocess.run([sys.executable] + args, cwd=ROOT, env=env, capture_output=True,
-                        text=True, timeout=timeout, check=False)
+  return subprocess.run(
+    [sys.executable] + args,
+    cwd=ROOT,
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=timeout,
+    check=False,
+  )
 
 
 def keras_outputs(model, audio, semantic):
@@ -57,10 +66,11 @@ def test_in_process_export_matches_keras_pads_audio_and_stores_metadata(tmp_path
   assert export_lib.read_export_metadata(export_dir) == meta
   assert meta["model_config"] == model.config.to_dict() and meta["source"] == {"path": "mem"}
   semantic = rng.normal(size=(2, 4, 8)).astype(np.float32)
-  for samples in (4 * SPF, 4 * SPF + 700, 2 * SPF + 3):   # exact, longer (cut), shorter (padded)
+  for samples in (4 * SPF, 4 * SPF + 700, 2 * SPF + 3):  # exact, longer (cut), shorter (padded)
     audio = rng.normal(scale=0.1, size=(2, samples)).astype(np.float32)
-    np.testing.assert_allclose(loaded(audio, semantic), keras_outputs(model, audio, semantic),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+      loaded(audio, semantic), keras_outputs(model, audio, semantic), rtol=1e-5, atol=1e-6
+    )
   single = loaded(audio[0], semantic[0])
   assert single.shape == (4, 3)
   with pytest.raises(ValueError, match=r"semantic must be \[batch, frames, 8\]"):
@@ -75,8 +85,9 @@ def test_semantic_only_variant_accepts_empty_audio(tmp_path):
   loaded = export_lib.ExportedModel(str(tmp_path / "e"))
   semantic = rng.normal(size=(1, 3, 8)).astype(np.float32)
   want = model({"semantic": semantic}, training=False).numpy()
-  np.testing.assert_allclose(loaded(np.zeros((1, 0), np.float32), semantic), want,
-                             rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(
+    loaded(np.zeros((1, 0), np.float32), semantic), want, rtol=1e-5, atol=1e-6
+  )
 
 
 def test_cli_export_fresh_process_load_and_saved_model_cli(tmp_path):
@@ -93,12 +104,12 @@ def test_cli_export_fresh_process_load_and_saved_model_cli(tmp_path):
   np.savez(tmp_path / "inputs.npz", audio=audio, semantic=semantic)
   script = textwrap.dedent(f"""
       import numpy as np, tensorflow as tf
-      x = np.load({str(tmp_path / 'inputs.npz')!r})
+      x = np.load({str(tmp_path / "inputs.npz")!r})
       m = tf.saved_model.load({export_dir!r})
       out = m.signatures["serving_default"](audio=tf.constant(x["audio"]),
                                             semantic=tf.constant(x["semantic"]))
       names = [n.decode() for n in m.label_names.numpy()]
-      np.savez({str(tmp_path / 'outputs.npz')!r}, y=np.stack([out[n].numpy() for n in names], -1),
+      np.savez({str(tmp_path / "outputs.npz")!r}, y=np.stack([out[n].numpy() for n in names], -1),
                names=np.array(names), rate=m.sample_rate.numpy(), dim=m.semantic_dim.numpy())
   """)
   r = run_python(["-c", script])
@@ -106,12 +117,17 @@ def test_cli_export_fresh_process_load_and_saved_model_cli(tmp_path):
   got = np.load(tmp_path / "outputs.npz")
   assert list(got["names"]) == ["arousal", "valence", "liking"]
   assert int(got["rate"]) == 22050 and int(got["dim"]) == 8
-  np.testing.assert_allclose(got["y"], keras_outputs(model, audio, semantic), rtol=1e-5,
-                             atol=1e-5)
+  np.testing.assert_allclose(got["y"], keras_outputs(model, audio, semantic), rtol=1e-5, atol=1e-5)
 
   cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
-  r = subprocess.run([cli, "show", "--dir", export_dir, "--all"], capture_output=True, text=True,
-                     env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"), timeout=120, check=False)
+  r = subprocess.run(
+    [cli, "show", "--dir", export_dir, "--all"],
+    capture_output=True,
+    text=True,
+    env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+    timeout=120,
+    check=False,
+  )
   assert r.returncode == 0, r.stderr[-3000:]
   sig = r.stdout.split("signature_def['serving_default']")[1]
   assert "inputs['audio']" in sig and "shape: (-1, -1)" in sig
@@ -131,15 +147,20 @@ def test_rerun_skips_same_model_and_replaces_changed_one(tmp_path):
   assert not exported and os.path.getmtime(os.path.join(out, "saved_model.pb")) == stamp
   _, exported = export_lib.export_from_model_dir(model_dir, out, force=True)
   assert exported
-  new_model = make_model_dir(model_dir, seed=5)   # retrained: different weights
+  new_model = make_model_dir(model_dir, seed=5)  # retrained: different weights
   meta, exported = export_lib.export_from_model_dir(model_dir, out)
   assert exported and meta["source"]["sha256"] == export_lib.file_sha256(
-      os.path.join(model_dir, "best.keras"))
+    os.path.join(model_dir, "best.keras")
+  )
   rng = np.random.default_rng(6)
   audio = rng.normal(size=(1, 2 * SPF)).astype(np.float32)
   semantic = rng.normal(size=(1, 2, 8)).astype(np.float32)
-  np.testing.assert_allclose(export_lib.ExportedModel(out)(audio, semantic),
-                             keras_outputs(new_model, audio, semantic), rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(
+    export_lib.ExportedModel(out)(audio, semantic),
+    keras_outputs(new_model, audio, semantic),
+    rtol=1e-5,
+    atol=1e-6,
+  )
   assert sorted(os.listdir(tmp_path)) == ["export", "model"]
 
 

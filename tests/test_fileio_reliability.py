@@ -2,6 +2,7 @@
 
 import json
 import os
+import pathlib
 import socket
 import subprocess
 import sys
@@ -15,8 +16,9 @@ def test_check_output_dir_and_file(tmp_path):
   fileio.check_output_dir(str(tmp_path / "new" / "deeper"))  # creatable: fine
   blocker = tmp_path / "blocker"
   blocker.write_text("x")
-  with pytest.raises(fileio.OutputPathError, match=f"{blocker}/a/b: cannot create the "
-                     f"directory, {blocker} is a file"):
+  with pytest.raises(
+    fileio.OutputPathError, match=f"{blocker}/a/b: cannot create the directory, {blocker} is a file"
+  ):
     fileio.check_output_dir(str(blocker / "a" / "b"))
   with pytest.raises(fileio.OutputPathError, match="is a file, not a directory"):
     fileio.check_output_dir(str(blocker))
@@ -56,10 +58,18 @@ def test_content_record_fast_path_hash_path_and_changes(tmp_path, monkeypatch):
 
 def _holder(directory, name, pid, settings, host=None, proc_start="auto"):
   path = os.path.join(directory, ".lock-" + name)
-  start = fileio._process_start_time(pid) if proc_start == "auto" else proc_start  # pylint: disable=protected-access
+  start = fileio._process_start_time(pid) if proc_start == "auto" else proc_start
   with open(path, "w", encoding="utf-8") as f:
-    json.dump({"pid": pid, "host": host or socket.gethostname(), "proc_start": start,
-               "started": "2026-01-01T00:00:00Z", "settings": settings}, f)
+    json.dump(
+      {
+        "pid": pid,
+        "host": host or socket.gethostname(),
+        "proc_start": start,
+        "started": "2026-01-01T00:00:00Z",
+        "settings": settings,
+      },
+      f,
+    )
   return path
 
 
@@ -74,10 +84,11 @@ def test_lock_acquire_release_and_conflicts(tmp_path, dead_pid):
   d = str(tmp_path)
   lock = fileio.DirLock(d, "a", "s1")
   with lock:
-    content = json.load(open(lock.path, encoding="utf-8"))
+    content = json.loads(pathlib.Path(lock.path).read_text(encoding="utf-8"))
     assert content["pid"] == os.getpid() and content["settings"] == "s1"
-    with pytest.raises(fileio.LockError, match=f"another writer holds {lock.path} "
-                       f"\\(pid {os.getpid()} on host"):
+    with pytest.raises(
+      fileio.LockError, match=f"another writer holds {lock.path} \\(pid {os.getpid()} on host"
+    ):
       fileio.DirLock(d, "a", "s1").acquire()
     with fileio.DirLock(d, "b", "s1"):  # another slice, same settings: allowed
       pass
@@ -91,9 +102,8 @@ def test_stale_locks_removed_live_or_remote_kept(tmp_path, dead_pid, caplog):
   d = str(tmp_path)
   _holder(d, "a", dead_pid, "other")
   _holder(d, "b", os.getpid(), "other", proc_start="1")  # pid reused by another process
-  with caplog.at_level("WARNING"):
-    with fileio.DirLock(d, "a", "mine"):
-      assert os.listdir(d) == [".lock-a"]
+  with caplog.at_level("WARNING"), fileio.DirLock(d, "a", "mine"):
+    assert os.listdir(d) == [".lock-a"]
   assert f"pid {dead_pid}" in caplog.text and "stale lock" in caplog.text
   remote = _holder(d, "r", 12345, "other", host="elsewhere.example")
   with pytest.raises(fileio.LockError, match="pid 12345 on host elsewhere.example"):

@@ -4,6 +4,7 @@ DTW and the pause assignment are checked against brute-force enumeration; the al
 sentences whose truth is known: each word synthesised separately by espeak-ng with a voice and
 rate different from the aligner's reference voice, concatenated with short gaps (some none).
 """
+
 import itertools
 import os
 import subprocess
@@ -14,13 +15,14 @@ import numpy as np
 import pytest
 
 from data_prep import forced_alignment as fa
-from emotion_tf.data import word_timings as wt
 from emotion_tf import SAMPLE_RATE
+from emotion_tf.data import word_timings as wt
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 # ------------------------------------------------------------------------------------ DTW
+
 
 def _all_paths(n, m):
   """Every monotone path (0,0)->(n-1,m-1) with steps (1,1), (1,0), (0,1)."""
@@ -43,7 +45,7 @@ def _all_paths(n, m):
 def _cost_of(cost, path):
   """Symmetric step weights written out independently: C[0,0], then 2C diagonal, C straight."""
   total = cost[0, 0]
-  for (a, b), (c, d) in zip(path[:-1], path[1:]):
+  for (a, b), (c, d) in zip(path[:-1], path[1:], strict=False):
     total += (2.0 if (c - a, d - b) == (1, 1) else 1.0) * cost[c, d]
   return total
 
@@ -54,8 +56,9 @@ def _check_steps(path, n, m):
   assert steps <= {(1, 1), (1, 0), (0, 1)}
 
 
-@pytest.mark.parametrize("n,m,seed", [(1, 1, 0), (1, 4, 1), (4, 1, 2), (3, 4, 3), (5, 5, 4),
-                                      (4, 6, 5), (6, 3, 6)])
+@pytest.mark.parametrize(
+  "n,m,seed", [(1, 1, 0), (1, 4, 1), (4, 1, 2), (3, 4, 3), (5, 5, 4), (4, 6, 5), (6, 3, 6)]
+)
 def test_dtw_matches_brute_force(n, m, seed):
   cost = np.random.default_rng(seed).random((n, m))
   path = fa.dtw_path(cost)
@@ -100,12 +103,12 @@ def test_assign_pauses_matches_brute_force():
   for _ in range(30):
     n, m, radius = int(rng.integers(1, 5)), int(rng.integers(0, 5)), 4.0
     cuts = np.sort(rng.choice(np.arange(1, 60), size=2 * m, replace=False))
-    pauses = [(int(a), int(b)) for a, b in zip(cuts[::2], cuts[1::2])]
+    pauses = [(int(a), int(b)) for a, b in zip(cuts[::2], cuts[1::2], strict=False)]
     bounds = list(np.sort(rng.random(n) * 60))
 
     def cost(assign, bounds=bounds, pauses=pauses, radius=radius):
       total = 0.0
-      for b, j in zip(bounds, assign):
+      for b, j in zip(bounds, assign, strict=False):
         if j is None:
           total += radius
         else:
@@ -130,14 +133,16 @@ def test_assign_pauses_matches_brute_force():
 # ------------------------------------------------------------------------ synthetic speech
 
 REAL_VOICE, REAL_RATE = "en-us+f3", 240  # the "speaker"; the aligner's reference is en @ 175
-SENTENCES = ["the little boat sailed across the quiet river",
-             "she bought seven green apples yesterday morning",
-             "please remember to close the window tonight"]
+SENTENCES = [
+  "the little boat sailed across the quiet river",
+  "she bought seven green apples yesterday morning",
+  "please remember to close the window tonight",
+]
 
 
 def _trim(x):
   loud = np.nonzero(np.abs(x) > 0.02 * np.abs(x).max())[0]
-  return x[max(0, loud[0] - 110):loud[-1] + 110]
+  return x[max(0, loud[0] - 110) : loud[-1] + 110]
 
 
 def _synthetic_recording(seed=0):
@@ -169,8 +174,12 @@ def _synthetic_recording(seed=0):
 
 def _errors(est, truth):
   assert [e.word for e in est] == [t.word for t in truth]
-  err = np.abs([[e.start - t.start, e.end - t.end] for e, t in zip(est, truth)]).ravel()
-  inside = np.mean([t.start <= (e.start + e.end) / 2 <= t.end for e, t in zip(est, truth)])
+  err = np.abs(
+    [[e.start - t.start, e.end - t.end] for e, t in zip(est, truth, strict=False)]
+  ).ravel()
+  inside = np.mean(
+    [t.start <= (e.start + e.end) / 2 <= t.end for e, t in zip(est, truth, strict=False)]
+  )
   return float(np.median(err)), float(inside)
 
 
@@ -195,7 +204,9 @@ def test_align_other_voice_and_rate(recording, method):
   assert inside >= 0.95, (inside, uniform_inside)
   assert median <= 0.03, (median, uniform_median)
   assert median < uniform_median
-  for a, b in zip(est[:-1], est[1:]):  # in order, non-overlapping, inside the sentence spans
+  for a, b in zip(
+    est[:-1], est[1:], strict=False
+  ):  # in order, non-overlapping, inside the sentence spans
     assert a.start <= a.end <= b.start + 1e-9
 
 
@@ -210,6 +221,7 @@ def _write_wav(path, audio, rate, channels):
 
 def _write_corpus(root, recording):
   from scipy import signal
+
   audio, rows, _ = recording
   os.makedirs(os.path.join(root, "audio"))
   os.makedirs(os.path.join(root, "transcriptions"))
@@ -258,8 +270,14 @@ def test_binary_exit_codes(tmp_path, recording):
   assert "Devel_01" in res.stderr and "Devel_01.csv:2" in res.stderr
   assert "sentences by method: acoustic 3, tts_dtw 0, uniform 0" in res.stdout, res.stdout
   assert os.path.exists(os.path.join(root, "word_timings", "Train_01.csv"))
-  res = subprocess.run(cmd + ["--voice", "no-such-voice"], cwd=ROOT, env=env,
-                       capture_output=True, text=True, timeout=300)
+  res = subprocess.run(
+    cmd + ["--voice", "no-such-voice"],
+    cwd=ROOT,
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=300,
+  )
   assert res.returncode == 2 and "no-such-voice" in res.stderr
 
 

@@ -1,13 +1,16 @@
 """Layers of Sec. 3.2/3.3 against numpy references and serialization round trips."""
+
+import keras
 import numpy as np
 import pytest
-import keras
 import tensorflow as tf
 
-from emotion_tf.model.layers import ConcatFusion
-from emotion_tf.model.layers import DisentangledAttentionFusion
-from emotion_tf.model.layers import PairAttention
-from emotion_tf.model.layers import ParalinguisticCNN
+from emotion_tf.model.layers import (
+  ConcatFusion,
+  DisentangledAttentionFusion,
+  PairAttention,
+  ParalinguisticCNN,
+)
 
 
 def numpy_attention(x1, x2, q):
@@ -41,15 +44,15 @@ def test_pair_attention_rejects_mismatched_dims():
 def numpy_cnn(frames, layer):
   """Reference CNN: explicit 'same' convolutions and pooling in numpy."""
   h = frames[:, :, None].astype(np.float64)
-  for conv, pool in zip(layer._convs, layer._pools):
+  for conv, pool in zip(layer._convs, layer._pools, strict=False):
     kernel, bias = [w.numpy().astype(np.float64) for w in conv.weights]
     k = kernel.shape[0]
     pad = np.pad(h, [(0, 0), ((k - 1) // 2, k // 2), (0, 0)])
-    out = sum(pad[:, i:i + h.shape[1]] @ kernel[i] for i in range(k)) + bias
+    out = sum(pad[:, i : i + h.shape[1]] @ kernel[i] for i in range(k)) + bias
     h = np.maximum(out, 0)
     p = pool.pool_size[0]
     n = h.shape[1] // p
-    h = h[:, :n * p].reshape(h.shape[0], n, p, -1).max(2)
+    h = h[:, : n * p].reshape(h.shape[0], n, p, -1).max(2)
   return h.reshape(h.shape[0], -1)
 
 
@@ -77,11 +80,16 @@ def test_paralinguistic_cnn_inference_blocks_match_unblocked():
   blocked.build(audio.shape)
   whole.build(audio.shape)
   whole.set_weights(blocked.get_weights())
-  np.testing.assert_allclose(blocked(audio, training=False).numpy(),
-                             whole(audio, training=False).numpy(), rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(
+    blocked(audio, training=False).numpy(),
+    whole(audio, training=False).numpy(),
+    rtol=1e-5,
+    atol=1e-6,
+  )
   graph = tf.function(lambda a: blocked(a, training=False))
-  np.testing.assert_allclose(graph(audio).numpy(), whole(audio, training=False).numpy(),
-                             rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(
+    graph(audio).numpy(), whole(audio, training=False).numpy(), rtol=1e-5, atol=1e-6
+  )
 
 
 def test_paralinguistic_cnn_rejects_partial_frames():
@@ -117,17 +125,24 @@ def test_concat_fusion():
   np.testing.assert_array_equal(out.numpy()[0, 0], [1, 1, 1, 0, 0, 0, 0])
 
 
-@pytest.mark.parametrize("layer_fn,inputs", [
-    (lambda: ParalinguisticCNN(filters=(4, 5, 6), dropout=0.2),
-     lambda r: r.normal(size=(1, 2205 * 2)).astype(np.float32)),
-    (lambda: PairAttention(),
-     lambda r: [r.normal(size=(1, 2, 3)).astype(np.float32)] * 2),
-    (lambda: DisentangledAttentionFusion(units=7),
-     lambda r: [r.normal(size=(1, 2, 3)).astype(np.float32),
-                r.normal(size=(1, 2, 9)).astype(np.float32)]),
-    (lambda: ConcatFusion(),
-     lambda r: [r.normal(size=(1, 2, 3)).astype(np.float32)] * 2),
-])
+@pytest.mark.parametrize(
+  "layer_fn,inputs",
+  [
+    (
+      lambda: ParalinguisticCNN(filters=(4, 5, 6), dropout=0.2),
+      lambda r: r.normal(size=(1, 2205 * 2)).astype(np.float32),
+    ),
+    (lambda: PairAttention(), lambda r: [r.normal(size=(1, 2, 3)).astype(np.float32)] * 2),
+    (
+      lambda: DisentangledAttentionFusion(units=7),
+      lambda r: [
+        r.normal(size=(1, 2, 3)).astype(np.float32),
+        r.normal(size=(1, 2, 9)).astype(np.float32),
+      ],
+    ),
+    (lambda: ConcatFusion(), lambda r: [r.normal(size=(1, 2, 3)).astype(np.float32)] * 2),
+  ],
+)
 def test_layers_from_config_roundtrip(layer_fn, inputs):
   rng = np.random.default_rng(3)
   x = inputs(rng)

@@ -10,15 +10,18 @@ import numpy as np
 
 from emotion_tf.training import model_dir as model_dir_lib
 
-
 # --- model_dir.save_keras: partial saves of killed writers ------------------------------------
 
 
 def test_save_keras_removes_partial_saves_of_dead_writers_only(tmp_path):
   """A `.tmp-<host>-<pid>-best.keras` of a process that no longer runs (killed mid-save) is
   removed by the next save; a live writer's temp and another host's are left alone."""
-  dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                        capture_output=True, text=True, check=True)
+  dead = subprocess.run(
+    [sys.executable, "-c", "import os; print(os.getpid())"],
+    capture_output=True,
+    text=True,
+    check=True,
+  )
   dead_pid = int(dead.stdout)
   host = socket.gethostname()
   stale = tmp_path / f".tmp-{host}-{dead_pid}-best.keras"
@@ -34,4 +37,5 @@ def test_save_keras_removes_partial_saves_of_dead_writers_only(tmp_path):
   x = np.ones((1, 3), np.float32)
   np.testing.assert_allclose(reloaded(x), model(x), rtol=1e-6)
   assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-      ["best.keras", live.name, other_host.name])
+    ["best.keras", live.name, other_host.name]
+  )

@@ -1,21 +1,20 @@
 """build_model: variants, shapes, masking, serialization, gradients and bad input."""
+
+import keras
 import numpy as np
 import pytest
-import keras
 import tensorflow as tf
 
 from emotion_tf.model.losses import ConcordanceLoss
-from emotion_tf.model.models import VARIANTS
-from emotion_tf.model.models import ModelConfig
-from emotion_tf.model.models import build_model
+from emotion_tf.model.models import VARIANTS, ModelConfig, build_model
 
 SMALL = dict(semantic_dim=6, cnn_filters=(4, 6, 8), fusion_units=8, lstm_units=8)
 
 
 def make_inputs(rng, batch=2, frames=3, dim=6):
   return {
-      "audio": rng.normal(size=(batch, frames * 2205)).astype(np.float32),
-      "semantic": rng.normal(size=(batch, frames, dim)).astype(np.float32),
+    "audio": rng.normal(size=(batch, frames * 2205)).astype(np.float32),
+    "semantic": rng.normal(size=(batch, frames, dim)).astype(np.float32),
   }
 
 
@@ -31,7 +30,7 @@ def numpy_lstm_head(x, lstm, head):
   out = []
   for t in range(x.shape[1]):
     z = x[:, t] @ kernel + h @ recurrent + bias
-    i, f, g, o = (z[:, k * units:(k + 1) * units] for k in range(4))
+    i, f, g, o = (z[:, k * units : (k + 1) * units] for k in range(4))
     c = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
     h = sigmoid(o) * np.tanh(c)
     out.append(np.tanh(h @ w_out + b_out))
@@ -52,8 +51,9 @@ def test_variants_shape_and_lstm_head_against_numpy_for_any_frame_count(variant)
     x = {"paralinguistic": x_p, "semantic": x_s}.get(variant)
     if x is None:
       x = model.fusion([x_s, x_p]).numpy()
-    np.testing.assert_allclose(y, numpy_lstm_head(np.asarray(x, np.float64), model.lstm,
-                                                  model.head), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+      y, numpy_lstm_head(np.asarray(x, np.float64), model.lstm, model.head), rtol=1e-4, atol=1e-5
+    )
 
 
 def test_padding_mask_zeroes_padded_frames_and_leaves_valid_ones():
@@ -65,7 +65,7 @@ def test_padding_mask_zeroes_padded_frames_and_leaves_valid_ones():
   np.testing.assert_array_equal(y[1, 2:], 0.0)
   # Change the padded audio/semantic content: valid outputs are unchanged.
   x2 = {k: v.copy() for k, v in x.items()}
-  x2["audio"][1, 2 * 2205:] = 5.0
+  x2["audio"][1, 2 * 2205 :] = 5.0
   x2["semantic"][1, 2:] = -3.0
   y2 = model(x2, training=False).numpy()
   np.testing.assert_allclose(y2, y, rtol=1e-5, atol=1e-6)
@@ -74,7 +74,10 @@ def test_padding_mask_zeroes_padded_frames_and_leaves_valid_ones():
 def test_config_json_roundtrip_and_defaults():
   config = ModelConfig()
   assert (config.cnn_filters, config.cnn_kernel_sizes, config.cnn_pool_sizes) == (
-      (50, 125, 125), (8, 6, 6), (10, 5, 5))
+    (50, 125, 125),
+    (8, 6, 6),
+    (10, 5, 5),
+  )
   assert (config.lstm_units, config.dropout, config.lstm_dropout) == (256, 0.5, 0.5)
   assert ModelConfig.from_json(config.to_json()) == config
   with pytest.raises(ValueError, match="unknown ModelConfig fields"):
@@ -105,15 +108,16 @@ def test_gradients_reach_both_branches():
     with tf.GradientTape() as tape:
       loss = ConcordanceLoss()(y_true, model(x, training=True))
     grads = tape.gradient(loss, model.trainable_variables)
-    by_name = {v.path: g for v, g in zip(model.trainable_variables, grads)}
+    by_name = {v.path: g for v, g in zip(model.trainable_variables, grads, strict=False)}
     cnn = [g for n, g in by_name.items() if "paralinguistic_cnn" in n]
     assert cnn and all(g is not None and float(tf.norm(g)) > 0 for g in cnn)
     # Semantic branch: the gradient w.r.t. the semantic input is non-zero.
     sem = tf.convert_to_tensor(x["semantic"])
     with tf.GradientTape() as tape:
       tape.watch(sem)
-      loss = ConcordanceLoss()(y_true, model({"audio": x["audio"], "semantic": sem},
-                                             training=False))
+      loss = ConcordanceLoss()(
+        y_true, model({"audio": x["audio"], "semantic": sem}, training=False)
+      )
     assert float(tf.norm(tape.gradient(loss, sem))) > 0
 
 
@@ -134,7 +138,7 @@ def test_a_few_adam_steps_lower_the_loss():
     with tf.GradientTape() as tape:
       loss = loss_fn(y_true, model(x, training=True))
     grads = tape.gradient(loss, model.trainable_variables)
-    optimizer.apply_gradients(zip(grads, model.trainable_variables))
+    optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=False))
   assert loss_value() < before - 0.1
 
 

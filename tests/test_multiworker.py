@@ -1,5 +1,6 @@
 """A 2-worker MultiWorkerMirroredStrategy job on loopback (numerically = one worker), and the
 train binary's flags."""
+
 import glob
 import json
 import os
@@ -8,7 +9,6 @@ import subprocess
 import sys
 
 import pytest
-
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL_FLAGS = ["--lstm_units=8", "--fusion_units=8", "--epochs=1", "--log_every_steps=1"]
@@ -33,7 +33,8 @@ def env_with(**extra):
 
 def logged_losses(model_dir):
   """{step: loss} the chief logged to TensorBoard (logs/train)."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
+
   values = {}
   for path in glob.glob(os.path.join(str(model_dir), "logs", "train", "events.out.tfevents.*")):
     for event in tf.compat.v1.train.summary_iterator(path):
@@ -52,11 +53,29 @@ def test_two_worker_job_on_loopback_equals_one_worker(tiny_tfrecords, tmp_path):
   procs = []
   for index in range(2):
     tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
-    cmd = [sys.executable, "-m", "emotion_tf.train", f"--data_dir={tiny_tfrecords[0]}",
-           f"--model_dir={model_dir}", "--batch_size=2", "--steps_per_epoch=2"
-           ] + SMALL_FLAGS + NUMERIC_FLAGS
-    procs.append(subprocess.Popen(cmd, cwd=ROOT, env=env_with(TF_CONFIG=tf_config),
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    cmd = (
+      [
+        sys.executable,
+        "-m",
+        "emotion_tf.train",
+        f"--data_dir={tiny_tfrecords[0]}",
+        f"--model_dir={model_dir}",
+        "--batch_size=2",
+        "--steps_per_epoch=2",
+      ]
+      + SMALL_FLAGS
+      + NUMERIC_FLAGS
+    )
+    procs.append(
+      subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        env=env_with(TF_CONFIG=tf_config),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+      )
+    )
   outputs = []
   for p in procs:
     try:
@@ -66,7 +85,7 @@ def test_two_worker_job_on_loopback_equals_one_worker(tiny_tfrecords, tmp_path):
         q.kill()
       pytest.fail("multi-worker job did not finish in 240 s")
     outputs.append(out)
-  for p, out in zip(procs, outputs):
+  for p, out in zip(procs, outputs, strict=False):
     assert p.returncode == 0, out[-3000:]
   assert "MultiWorkerMirroredStrategy over 2 workers" in outputs[0]
   config = json.loads((model_dir / "config.json").read_text())
@@ -74,45 +93,76 @@ def test_two_worker_job_on_loopback_equals_one_worker(tiny_tfrecords, tmp_path):
   assert (model_dir / "last.keras").exists() and (model_dir / "best.keras").exists()
   assert not (model_dir / ".workers" / "worker_1").exists()  # worker scratch cleaned up
   # the same training in this process on one device
-  import keras  # pylint: disable=g-import-not-at-top
-  import numpy as np  # pylint: disable=g-import-not-at-top
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from emotion_tf.training import train_lib  # pylint: disable=g-import-not-at-top
-  from emotion_tf.model.models import ModelConfig  # pylint: disable=g-import-not-at-top
+  import keras
+  import numpy as np
+  import tensorflow as tf
+
+  from emotion_tf.model.models import ModelConfig
+  from emotion_tf.training import train_lib
+
   one_dir = tmp_path / "one"
   losses = []
   train_lib.train(
-      train_lib.TrainConfig(data_dir=tiny_tfrecords[0], model_dir=str(one_dir), batch_size=2,
-                            steps_per_epoch=2, epochs=1, log_every_steps=1, optimizer="sgd",
-                            learning_rate=0.5),
-      ModelConfig(semantic_dim=8, lstm_units=8, fusion_units=8, dropout=0.0, lstm_dropout=0.0),
-      strategy=tf.distribute.OneDeviceStrategy("/cpu:0"),
-      step_callback=lambda step, loss: losses.append(loss))
+    train_lib.TrainConfig(
+      data_dir=tiny_tfrecords[0],
+      model_dir=str(one_dir),
+      batch_size=2,
+      steps_per_epoch=2,
+      epochs=1,
+      log_every_steps=1,
+      optimizer="sgd",
+      learning_rate=0.5,
+    ),
+    ModelConfig(semantic_dim=8, lstm_units=8, fusion_units=8, dropout=0.0, lstm_dropout=0.0),
+    strategy=tf.distribute.OneDeviceStrategy("/cpu:0"),
+    step_callback=lambda step, loss: losses.append(loss),
+  )
   two = logged_losses(model_dir)
   assert sorted(two) == [1, 2]
   np.testing.assert_allclose([two[1], two[2]], losses, rtol=1e-4, atol=1e-5)
   w_two = keras.models.load_model(model_dir / "last.keras").get_weights()
   w_one = keras.models.load_model(one_dir / "last.keras").get_weights()
-  assert losses[0] != losses[1]   # the first step changed the model
-  for a, b in zip(w_two, w_one):
+  assert losses[0] != losses[1]  # the first step changed the model
+  for a, b in zip(w_two, w_one, strict=False):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
 
 def test_flagfile_and_validators(tiny_tfrecords, tmp_path):
   flagfile = tmp_path / "train.flags"
-  flagfile.write_text(f"--data_dir={tiny_tfrecords[0]}\n--model_dir={tmp_path / 'm'}\n"
-                      "--batch_size=0\n")
-  run = subprocess.run([sys.executable, "-m", "emotion_tf.train", f"--flagfile={flagfile}"],
-                       cwd=ROOT, env=env_with(), capture_output=True, text=True, timeout=120)
+  flagfile.write_text(
+    f"--data_dir={tiny_tfrecords[0]}\n--model_dir={tmp_path / 'm'}\n--batch_size=0\n"
+  )
+  run = subprocess.run(
+    [sys.executable, "-m", "emotion_tf.train", f"--flagfile={flagfile}"],
+    cwd=ROOT,
+    env=env_with(),
+    capture_output=True,
+    text=True,
+    timeout=120,
+  )
   assert run.returncode != 0
   assert "batch_size" in run.stderr and "0" in run.stderr
-  run = subprocess.run([sys.executable, "-m", "emotion_tf.train", f"--model_dir={tmp_path}/m"],
-                       cwd=ROOT, env=env_with(), capture_output=True, text=True, timeout=120)
+  run = subprocess.run(
+    [sys.executable, "-m", "emotion_tf.train", f"--model_dir={tmp_path}/m"],
+    cwd=ROOT,
+    env=env_with(),
+    capture_output=True,
+    text=True,
+    timeout=120,
+  )
   assert run.returncode != 0 and "--data_dir is required" in run.stderr
-  flagfile.write_text(f"--data_dir={tiny_tfrecords[0]}\n--model_dir={tmp_path / 'm'}\n"
-                      "--steps_per_epoch=1\n--variant=semantic\n" + "\n".join(SMALL_FLAGS) + "\n")
-  run = subprocess.run([sys.executable, "-m", "emotion_tf.train", f"--flagfile={flagfile}"],
-                       cwd=ROOT, env=env_with(), capture_output=True, text=True, timeout=180)
+  flagfile.write_text(
+    f"--data_dir={tiny_tfrecords[0]}\n--model_dir={tmp_path / 'm'}\n"
+    "--steps_per_epoch=1\n--variant=semantic\n" + "\n".join(SMALL_FLAGS) + "\n"
+  )
+  run = subprocess.run(
+    [sys.executable, "-m", "emotion_tf.train", f"--flagfile={flagfile}"],
+    cwd=ROOT,
+    env=env_with(),
+    capture_output=True,
+    text=True,
+    timeout=180,
+  )
   assert run.returncode == 0, run.stderr[-3000:]
   config = json.loads((tmp_path / "m" / "config.json").read_text())
   assert config["model"]["variant"] == "semantic" and config["model"]["semantic_dim"] == 8

@@ -5,9 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from emotion_tf.data import corpus
-from emotion_tf.data import pipeline
-from emotion_tf.data import schema
+from emotion_tf.data import corpus, pipeline, schema
 
 
 def _collect(ds):
@@ -36,25 +34,29 @@ def test_eval_order_shapes_and_stitch(tiny_corpus, tiny_tfrecords):  # noqa: F81
     np.testing.assert_array_equal(stitched[rid], corpus.read_labels(rec.labels_path)[1])
   # Stitching does not depend on the order the chunks arrive in.
   perm = np.random.default_rng(0).permutation(len(ids))
-  again = pipeline.stitch_predictions(np.array(ids)[perm], np.array(chunks)[perm],
-                                      np.array(frames)[perm], labels[perm])
+  again = pipeline.stitch_predictions(
+    np.array(ids)[perm], np.array(chunks)[perm], np.array(frames)[perm], labels[perm]
+  )
   for rid in stitched:
     np.testing.assert_array_equal(again[rid], stitched[rid])
 
 
 def test_training_shuffles_reproducibly_and_covers_all(tiny_tfrecords):  # noqa: F811
   out, _ = tiny_tfrecords
-  mk = lambda seed: pipeline.make_dataset(out, "train", 4, training=True, seed=seed,
-                                          include_ids=True)
+  mk = lambda seed: pipeline.make_dataset(
+    out, "train", 4, training=True, seed=seed, include_ids=True
+  )
   a = _collect(mk(1))
   b = _collect(mk(1))
   assert a[0] == b[0] and a[1] == b[1]
-  assert sorted(zip(a[0], a[1])) == sorted(
-      (r, c) for r in ("Train_01", "Train_02") for c in range(3))
-  orders = {tuple(zip(*_collect(mk(s))[:2])) for s in range(6)}
+  assert sorted(zip(a[0], a[1], strict=False)) == sorted(
+    (r, c) for r in ("Train_01", "Train_02") for c in range(3)
+  )
+  orders = {tuple(zip(*_collect(mk(s))[:2], strict=False)) for s in range(6)}
   assert len(orders) > 1
-  ds = pipeline.make_dataset(out, "train", 4, training=True, seed=0, repeat=True,
-                             drop_remainder=True)
+  ds = pipeline.make_dataset(
+    out, "train", 4, training=True, seed=0, repeat=True, drop_remainder=True
+  )
   batches = list(ds.take(5))
   assert all(x["audio"].shape[0] == 4 for x, _ in batches)
 
@@ -64,8 +66,9 @@ def test_embedding_matrix_replaces_semantic(tiny_tfrecords, tiny_vec, tmp_path):
   stored = _collect(pipeline.make_dataset(out, "devel", 8, False, include_ids=True))[4]
   # The same .vec through the vocabulary reproduces the stored vectors exactly.
   m = schema.load_embedding_matrix(out, tiny_vec[0])
-  via = _collect(pipeline.make_dataset(out, "devel", 8, False, include_ids=True,
-                                       embedding_matrix=m))[4]
+  via = _collect(
+    pipeline.make_dataset(out, "devel", 8, False, include_ids=True, embedding_matrix=m)
+  )[4]
   np.testing.assert_array_equal(via, stored)
   # Another space of another dimension: semantic[b, k] == matrix[word_index[b, k]].
   vocab = schema.read_vocab(out)
@@ -73,10 +76,15 @@ def test_embedding_matrix_replaces_semantic(tiny_tfrecords, tiny_vec, tmp_path):
   other[0] = 0
   ds = pipeline.make_dataset(out, "devel", 8, False, embedding_matrix=other)
   sem = np.concatenate([x["semantic"].numpy() for x, _ in ds])
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
+
   files = pipeline.shard_files(out, "devel")
-  idx = np.stack([schema.parse_example(r, 100, 2205, 8)["word_index"].numpy()
-                  for r in tf.data.TFRecordDataset(list(files))])
+  idx = np.stack(
+    [
+      schema.parse_example(r, 100, 2205, 8)["word_index"].numpy()
+      for r in tf.data.TFRecordDataset(list(files))
+    ]
+  )
   np.testing.assert_array_equal(sem, other[idx])
   with pytest.raises(ValueError, match="embedding_matrix must be"):
     pipeline.make_dataset(out, "devel", 8, False, embedding_matrix=other[:-1])

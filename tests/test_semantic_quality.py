@@ -1,18 +1,17 @@
-"""Quality checks (same-different AP, linear probe, collapse) and the Speech2Vec binary on a tiny corpus."""
+"""Quality checks (same-different AP, linear probe, collapse); Speech2Vec binary."""
 
 import json
 import os
+import pathlib
 import shutil
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from emotion_tf.data import corpus
 from data_prep import train_speech2vec_lib
-from emotion_tf.semantic import quality
-from emotion_tf.semantic import speech2vec
-from emotion_tf.semantic import vectors
+from emotion_tf.data import corpus
+from emotion_tf.semantic import quality, speech2vec, vectors
 
 
 def _reference_ap(scores, labels):
@@ -74,20 +73,32 @@ def test_collapse_reason():
   assert "NaN/inf" in quality.collapse_reason(0.5, bad)
 
 
-SMALL = speech2vec.Speech2VecConfig(max_frames=60, encoder_units=16, embedding_dim=12, decoder_units=16,
-                                    batch_size=16, epochs=2, learning_rate=3e-3, probe_size=64)
+SMALL = speech2vec.Speech2VecConfig(
+  max_frames=60,
+  encoder_units=16,
+  embedding_dim=12,
+  decoder_units=16,
+  batch_size=16,
+  epochs=2,
+  learning_rate=3e-3,
+  probe_size=64,
+)
 
 
 def test_train_speech2vec_binary_on_tiny_corpus(tiny_corpus, tmp_path):
   out = str(tmp_path / "s2v")
-  from data_prep import lexicon as lexicon_lib  # pylint: disable=g-import-not-at-top
+  from data_prep import lexicon as lexicon_lib
+
   lexicon = lexicon_lib.load_valence_lexicon()
-  report = train_speech2vec_lib.run(tiny_corpus, out, os.path.join(tiny_corpus, "word_timings"), config=SMALL,
-                                lexicon=lexicon)
+  report = train_speech2vec_lib.run(
+    tiny_corpus, out, os.path.join(tiny_corpus, "word_timings"), config=SMALL, lexicon=lexicon
+  )
   for name in ("speech2vec.vec", "normalizer.json", "config.json", "quality.json", "encoder"):
     assert os.path.exists(os.path.join(out, name)), name
   words, vecs = vectors.read_vec(os.path.join(out, "speech2vec.vec"))
-  counts = json.load(open(os.path.join(out, "word_counts.json")))
+  counts = json.loads(
+    pathlib.Path(os.path.join(out, "word_counts.json")).read_text(encoding="utf-8")
+  )
   assert [counts[w] for w in words] == sorted(counts.values(), reverse=True)
   assert vecs.shape == (len(words), 12) and np.all(np.isfinite(vecs))
   sd = report["same_different"]
@@ -99,38 +110,52 @@ def test_train_speech2vec_binary_on_tiny_corpus(tiny_corpus, tmp_path):
   # The SavedModel embeds raw audio; a word's instances (in every embedded partition) average to
   # its type vector: numpy mean of the SavedModel's instance embeddings = the .vec row.
   seg, _, _ = train_speech2vec_lib.load_corpus_segments(
-      tiny_corpus, os.path.join(tiny_corpus, "word_timings"), None,
-      train_speech2vec_lib.mfcc_lib.MfccConfig(), 60)
+    tiny_corpus,
+    os.path.join(tiny_corpus, "word_timings"),
+    None,
+    train_speech2vec_lib.mfcc_lib.MfccConfig(),
+    60,
+  )
   model = tf.saved_model.load(os.path.join(out, "encoder"))
   target = words[0]
   instances = []
   for rec in corpus.list_recordings(tiny_corpus):
     wav = corpus.load_audio(rec.audio_path)
-    idx = [i for i, (w, r) in enumerate(zip(seg.words, seg.recording_ids))
-           if w == target and r == rec.recording_id]
+    idx = [
+      i
+      for i, (w, r) in enumerate(zip(seg.words, seg.recording_ids, strict=False))
+      if w == target and r == rec.recording_id
+    ]
     if not idx:
       continue
     spans = [(int(round(seg.starts[i] * 22050)), int(round(seg.ends[i] * 22050))) for i in idx]
     batch = np.zeros((len(spans), max(b - a for a, b in spans)), np.float32)
     for k, (a, b) in enumerate(spans):
-      batch[k, :b - a] = wav[a:b]
+      batch[k, : b - a] = wav[a:b]
     emb = model.signatures["serving_default"](
-        waveforms=tf.constant(batch),
-        lengths=tf.constant([b - a for a, b in spans], tf.int32))["embedding"].numpy()
+      waveforms=tf.constant(batch), lengths=tf.constant([b - a for a, b in spans], tf.int32)
+    )["embedding"].numpy()
     assert emb.shape == (len(spans), 12)
     instances.append(emb)
   instances = np.concatenate(instances)
   assert len(instances) == counts[target] > 1
-  assert np.abs(instances - instances.mean(0)).max() > 1e-3   # the instances differ
+  assert np.abs(instances - instances.mean(0)).max() > 1e-3  # the instances differ
   np.testing.assert_allclose(instances.mean(0), vecs[0], atol=1e-4)
   # A rerun resumes (nothing left to train) and rewrites the same vectors.
-  again = train_speech2vec_lib.run(tiny_corpus, out, os.path.join(tiny_corpus, "word_timings"), config=SMALL,
-                               lexicon=None)
+  again = train_speech2vec_lib.run(
+    tiny_corpus, out, os.path.join(tiny_corpus, "word_timings"), config=SMALL, lexicon=None
+  )
   assert again["training"]["epochs_run"] == 0
-  np.testing.assert_allclose(vectors.read_vec(os.path.join(out, "speech2vec.vec"))[1], vecs, atol=1e-5)
+  np.testing.assert_allclose(
+    vectors.read_vec(os.path.join(out, "speech2vec.vec"))[1], vecs, atol=1e-5
+  )
   with pytest.raises(ValueError, match="other settings"):
-    train_speech2vec_lib.run(tiny_corpus, out, os.path.join(tiny_corpus, "word_timings"),
-                         config=speech2vec.Speech2VecConfig(**{**SMALL.to_dict(), "embedding_dim": 8}))
+    train_speech2vec_lib.run(
+      tiny_corpus,
+      out,
+      os.path.join(tiny_corpus, "word_timings"),
+      config=speech2vec.Speech2VecConfig(**{**SMALL.to_dict(), "embedding_dim": 8}),
+    )
 
 
 def test_bad_recordings_and_segments_are_skipped_and_counted(tiny_corpus, tmp_path):
@@ -141,8 +166,9 @@ def test_bad_recordings_and_segments_are_skipped_and_counted(tiny_corpus, tmp_pa
   with open(wt / f"{ids[0]}.csv", "a", encoding="utf-8") as f:
     f.write("s99w0;5.0;5.0;zero\ns99w1;5.1;5.105;tiny\n")
   (root / "audio" / f"{ids[1]}.wav").write_bytes(b"RIFF not a wav")
-  segs, parts, report = train_speech2vec_lib.load_corpus_segments(str(root), str(wt), None,
-                                                              train_speech2vec_lib.mfcc_lib.MfccConfig(), 60)
+  segs, parts, report = train_speech2vec_lib.load_corpus_segments(
+    str(root), str(wt), None, train_speech2vec_lib.mfcc_lib.MfccConfig(), 60
+  )
   assert report["segments"]["zero_length"] >= 1 and report["segments"]["shorter_than_window"] >= 1
   assert list(report["failed"]) == [ids[1]] and ids[1] + ".wav" in report["failed"][ids[1]]
   assert len(segs) > 0 and ids[1] not in parts
@@ -155,15 +181,19 @@ def test_empty_corpus_is_a_clear_error(tmp_path):
 
 
 def test_extra_corpus_only_adds_training_segments(tiny_corpus, tmp_path):
-  """--extra_corpus segments (all partitions) join training only; vectors and checks use the main corpus."""
+  """--extra_corpus segments (all partitions) join training only; vectors/checks: main corpus."""
   timings = os.path.join(tiny_corpus, "word_timings")
   cfg = speech2vec.Speech2VecConfig(**{**SMALL.to_dict(), "epochs": 1})
-  main_train, _, _ = train_speech2vec_lib.load_corpus_segments(tiny_corpus, timings, ["train"],
-                                                           train_speech2vec_lib.mfcc_lib.MfccConfig(), 60)
-  extra_all, _, _ = train_speech2vec_lib.load_corpus_segments(tiny_corpus, timings, None,
-                                                          train_speech2vec_lib.mfcc_lib.MfccConfig(), 60)
+  main_train, _, _ = train_speech2vec_lib.load_corpus_segments(
+    tiny_corpus, timings, ["train"], train_speech2vec_lib.mfcc_lib.MfccConfig(), 60
+  )
+  extra_all, _, _ = train_speech2vec_lib.load_corpus_segments(
+    tiny_corpus, timings, None, train_speech2vec_lib.mfcc_lib.MfccConfig(), 60
+  )
   out = str(tmp_path / "s2v")
-  report = train_speech2vec_lib.run(tiny_corpus, out, timings, config=cfg, extra_corpora=[tiny_corpus])
+  report = train_speech2vec_lib.run(
+    tiny_corpus, out, timings, config=cfg, extra_corpora=[tiny_corpus]
+  )
   assert report["train_segments"] == len(main_train) + len(extra_all)
   assert report["extra_corpora"][tiny_corpus]["word_segments"] == len(extra_all)
   assert report["embed_segments"] == len(extra_all)  # the main corpus' own segments, all partitions

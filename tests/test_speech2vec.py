@@ -1,4 +1,4 @@
-"""Speech2Vec: MFCC front end vs numpy, segments, masking, training/resume/collapse, SavedModel export."""
+"""Speech2Vec: MFCC front end vs numpy, segments, masking, training/resume/collapse, export."""
 
 import os
 
@@ -7,9 +7,8 @@ import pytest
 import scipy.fft
 import tensorflow as tf
 
-from emotion_tf.semantic import mfcc
+from emotion_tf.semantic import mfcc, speech2vec
 from emotion_tf.semantic import segments as seg_lib
-from emotion_tf.semantic import speech2vec
 
 SR = 22050
 
@@ -24,12 +23,13 @@ def _numpy_mfcc(x, cfg):
   n = 1 + (len(x) - fl) // fs
   denom = fl if fl % 2 == 0 else fl - 1
   window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(fl) / denom)
-  frames = np.stack([x[i * fs:i * fs + fl] * window for i in range(n)])
+  frames = np.stack([x[i * fs : i * fs + fl] * window for i in range(n)])
   mag = np.abs(np.fft.rfft(frames, n=cfg.fft_length, axis=1))
-  mel = tf.signal.linear_to_mel_weight_matrix(cfg.num_mel_bins, cfg.fft_length // 2 + 1, cfg.sample_rate,
-                                              cfg.lower_hz, cfg.upper_hz).numpy()
+  mel = tf.signal.linear_to_mel_weight_matrix(
+    cfg.num_mel_bins, cfg.fft_length // 2 + 1, cfg.sample_rate, cfg.lower_hz, cfg.upper_hz
+  ).numpy()
   log_mel = np.log(mag @ mel + cfg.log_offset)
-  out = scipy.fft.dct(log_mel, type=2, axis=1)[:, :cfg.num_mfcc] / np.sqrt(2 * cfg.num_mel_bins)
+  out = scipy.fft.dct(log_mel, type=2, axis=1)[:, : cfg.num_mfcc] / np.sqrt(2 * cfg.num_mel_bins)
   if cfg.segment_cmn:
     out = out - out.mean(axis=0)
     if cfg.segment_cvn:
@@ -49,7 +49,9 @@ def _numpy_deltas(c, width=2):
 def _tone(n, f0=220.0, seed=0):
   t = np.arange(n) / SR
   rng = np.random.default_rng(seed)
-  return (0.3 * np.sin(2 * np.pi * f0 * t * (1 + 0.3 * t)) + 0.01 * rng.normal(size=n)).astype(np.float32)
+  return (0.3 * np.sin(2 * np.pi * f0 * t * (1 + 0.3 * t)) + 0.01 * rng.normal(size=n)).astype(
+    np.float32
+  )
 
 
 def test_frame_arithmetic():
@@ -69,10 +71,12 @@ def test_mfcc_matches_numpy_and_ignores_padding(cmn, cvn):
   batch[2, :300] = a[:300]  # shorter than one window -> 0 frames
   feats, frames = mfcc.compute_mfcc(tf.constant(batch), tf.constant([5000, 3000, 300]), cfg)
   feats, frames = feats.numpy(), frames.numpy()
-  np.testing.assert_array_equal(frames, [mfcc.num_frames_for(5000, cfg), mfcc.num_frames_for(3000, cfg), 0])
-  np.testing.assert_allclose(feats[0, :frames[0]], _numpy_mfcc(a, cfg), atol=2e-3, rtol=1e-3)
-  np.testing.assert_allclose(feats[1, :frames[1]], _numpy_mfcc(b, cfg), atol=2e-3, rtol=1e-3)
-  assert np.all(feats[1, frames[1]:] == 0) and np.all(feats[2] == 0)
+  np.testing.assert_array_equal(
+    frames, [mfcc.num_frames_for(5000, cfg), mfcc.num_frames_for(3000, cfg), 0]
+  )
+  np.testing.assert_allclose(feats[0, : frames[0]], _numpy_mfcc(a, cfg), atol=2e-3, rtol=1e-3)
+  np.testing.assert_allclose(feats[1, : frames[1]], _numpy_mfcc(b, cfg), atol=2e-3, rtol=1e-3)
+  assert np.all(feats[1, frames[1] :] == 0) and np.all(feats[2] == 0)
 
 
 def test_deltas_match_numpy_per_valid_length():
@@ -95,7 +99,9 @@ def test_deltas_match_numpy_per_valid_length():
 def _numpy_resample(x, length, r):
   """Reference time normalisation: np.interp of every feature at the mapped frame centres."""
   pos = np.clip((np.arange(r) + 0.5) * length / r - 0.5, 0, length - 1)
-  return np.stack([np.interp(pos, np.arange(length), x[:length, k]) for k in range(x.shape[1])], axis=1)
+  return np.stack(
+    [np.interp(pos, np.arange(length), x[:length, k]) for k in range(x.shape[1])], axis=1
+  )
 
 
 def test_resample_frames_matches_numpy_interp():
@@ -121,14 +127,18 @@ def test_segment_cvn_removes_gain_and_resampling_removes_rate():
   """A louder, slower copy of a word gives the same normalised, resampled MFCCs (up to framing)."""
   cfg = mfcc.MfccConfig()
   t = np.arange(8000) / SR
-  chirp = np.sin(2 * np.pi * (300 * t + 2000 * t ** 2)).astype(np.float32)  # 300 Hz -> 1.75 kHz in 0.36 s
+  chirp = np.sin(2 * np.pi * (300 * t + 2000 * t**2)).astype(
+    np.float32
+  )  # 300 Hz -> 1.75 kHz in 0.36 s
   t2 = np.arange(16000) / SR
-  slow = np.sin(2 * np.pi * (300 * t2 + 1000 * t2 ** 2)).astype(np.float32)  # same sweep, half the rate
+  slow = np.sin(2 * np.pi * (300 * t2 + 1000 * t2**2)).astype(
+    np.float32
+  )  # same sweep, half the rate
   loud, soft = 4.0 * chirp, 0.25 * chirp
   f_loud, n_loud = mfcc.compute_mfcc(tf.constant(loud[None]), tf.constant([8000]), cfg)
   f_soft, n_soft = mfcc.compute_mfcc(tf.constant(soft[None]), tf.constant([8000]), cfg)
   np.testing.assert_allclose(f_loud.numpy(), f_soft.numpy(), atol=2e-2)  # gain is a c0 offset: CMN
-  valid = f_loud.numpy()[0, :int(n_loud[0])]
+  valid = f_loud.numpy()[0, : int(n_loud[0])]
   np.testing.assert_allclose(valid.std(axis=0)[valid.std(axis=0) > 0.2], 1.0, atol=1e-4)  # CVN
   f_slow, n_slow = mfcc.compute_mfcc(tf.constant(slow[None]), tf.constant([16000]), cfg)
   a, _ = mfcc.resample_frames(f_loud, n_loud, 20)
@@ -160,15 +170,29 @@ def test_normalizer_fit_apply_roundtrip(tmp_path):
 def test_extract_segments_skips_and_counts_bad_segments():
   cfg = mfcc.MfccConfig()
   wav = _tone(SR * 3)
-  timings = [(0.10, 0.40, "a"), (0.5, 0.5, "zero"), (0.6, 0.61, "short"), (0.7, 2.9, "long"),
-             (3.5, 3.8, "after_end"), (2.95, 3.4, "clipped")]
+  timings = [
+    (0.10, 0.40, "a"),
+    (0.5, 0.5, "zero"),
+    (0.6, 0.61, "short"),
+    (0.7, 2.9, "long"),
+    (3.5, 3.8, "after_end"),
+    (2.95, 3.4, "clipped"),
+  ]
   segs, counts = seg_lib.extract_segments(wav, timings, "Train_x", cfg, max_frames=50)
-  assert counts == {"kept": 3, "truncated": 1, "zero_length": 1, "shorter_than_window": 1, "outside_audio": 1}
+  assert counts == {
+    "kept": 3,
+    "truncated": 1,
+    "zero_length": 1,
+    "shorter_than_window": 1,
+    "outside_audio": 1,
+  }
   assert segs.words == ["a", "long", "clipped"] and segs.features.shape == (3, 50, 13)
-  a = wav[int(round(0.1 * SR)):int(round(0.4 * SR))]
+  a = wav[int(round(0.1 * SR)) : int(round(0.4 * SR))]
   ref, n = mfcc.compute_mfcc(tf.constant(a[None]), tf.constant([len(a)]), cfg)
   assert segs.lengths[0] == int(n[0])
-  np.testing.assert_allclose(segs.features[0, :segs.lengths[0]], ref.numpy()[0, :int(n[0])], atol=1e-5)
+  np.testing.assert_allclose(
+    segs.features[0, : segs.lengths[0]], ref.numpy()[0, : int(n[0])], atol=1e-5
+  )
   assert segs.lengths[1] == 50  # truncated to max_frames
   clipped = len(wav) - int(round(2.95 * SR))
   assert segs.lengths[2] == mfcc.num_frames_for(clipped, cfg)
@@ -189,7 +213,7 @@ def _fake_segments(n_rec=2, per_rec=8, max_frames=12, f=13, seed=0):
   base = {w: rng.normal(size=(max_frames, f)) for w in set(words)}
   feats = np.zeros((n, max_frames, f), np.float32)
   for i, w in enumerate(words):
-    feats[i, :lengths[i]] = base[w][:lengths[i]] + 0.1 * rng.normal(size=(lengths[i], f))
+    feats[i, : lengths[i]] = base[w][: lengths[i]] + 0.1 * rng.normal(size=(lengths[i], f))
   starts = np.array(starts)
   return seg_lib.Segments(feats, lengths, words, recs, starts, starts + 0.3)
 
@@ -213,7 +237,9 @@ def test_masked_sse_matches_numpy():
   rng = np.random.default_rng(1)
   t, p = rng.normal(size=(3, 5, 2)), rng.normal(size=(3, 5, 2))
   lengths = np.array([5, 2, 0])
-  sse, count = speech2vec.masked_sse(tf.constant(t, tf.float32), tf.constant(p, tf.float32), tf.constant(lengths))
+  sse, count = speech2vec.masked_sse(
+    tf.constant(t, tf.float32), tf.constant(p, tf.float32), tf.constant(lengths)
+  )
   mask = np.arange(5)[None, :] < lengths[:, None]
   np.testing.assert_allclose(float(sse), ((t - p) ** 2 * mask[:, :, None]).sum(), rtol=1e-5)
   assert float(count) == mask.sum() * 2
@@ -244,8 +270,17 @@ def test_type_vectors_are_means_in_count_order():
   np.testing.assert_allclose(vecs[1], emb[[1, 4]].mean(0))
 
 
-TINY = speech2vec.Speech2VecConfig(max_frames=12, encoder_units=8, embedding_dim=6, decoder_units=8,
-                                   window=2, batch_size=4, epochs=1, learning_rate=1e-2, probe_size=8)
+TINY = speech2vec.Speech2VecConfig(
+  max_frames=12,
+  encoder_units=8,
+  embedding_dim=6,
+  decoder_units=8,
+  window=2,
+  batch_size=4,
+  epochs=1,
+  learning_rate=1e-2,
+  probe_size=8,
+)
 
 
 def test_train_resume_and_export(tmp_path):
@@ -257,15 +292,20 @@ def test_train_resume_and_export(tmp_path):
   assert os.listdir(tmp_path / "tensorboard")
   before = speech2vec.embed_features(enc, norm.apply(segs.features, segs.lengths), segs.lengths)
   # Resume: only the missing epoch runs, starting from the saved weights.
-  enc2, res2 = speech2vec.train(segs, norm, speech2vec.Speech2VecConfig(**{**TINY.to_dict(), "epochs": 2}),
-                                str(tmp_path))
+  enc2, res2 = speech2vec.train(
+    segs, norm, speech2vec.Speech2VecConfig(**{**TINY.to_dict(), "epochs": 2}), str(tmp_path)
+  )
   assert (res2.epochs_run, res2.epochs_total) == (1, 2)
-  enc3, res3 = speech2vec.train(segs, norm, speech2vec.Speech2VecConfig(**{**TINY.to_dict(), "epochs": 2}),
-                                str(tmp_path))
+  enc3, res3 = speech2vec.train(
+    segs, norm, speech2vec.Speech2VecConfig(**{**TINY.to_dict(), "epochs": 2}), str(tmp_path)
+  )
   assert res3.epochs_run == 0
   after = speech2vec.embed_features(enc3, norm.apply(segs.features, segs.lengths), segs.lengths)
-  np.testing.assert_allclose(after, speech2vec.embed_features(enc2, norm.apply(segs.features, segs.lengths),
-                                                              segs.lengths), atol=1e-6)
+  np.testing.assert_allclose(
+    after,
+    speech2vec.embed_features(enc2, norm.apply(segs.features, segs.lengths), segs.lengths),
+    atol=1e-6,
+  )
   assert not np.allclose(before, after)
   # Export: waveform signature == MFCC front end + in-memory encoder, for padded batches.
   cfg = mfcc.MfccConfig()
@@ -282,17 +322,26 @@ def test_train_resume_and_export(tmp_path):
   np.testing.assert_allclose(got[:2], expected[:2], atol=1e-4)
   np.testing.assert_array_equal(got[2], 0.0)  # shorter than one window
   np.testing.assert_array_equal(out["num_frames"].numpy(), frames)
-  by_mfcc = loaded.signatures["embed_mfcc"](mfcc=mfcc.compute_mfcc(tf.constant(wavs), tf.constant(lens), cfg)[0],
-                                            num_frames=mfcc.compute_mfcc(tf.constant(wavs), tf.constant(lens), cfg)[1])
+  by_mfcc = loaded.signatures["embed_mfcc"](
+    mfcc=mfcc.compute_mfcc(tf.constant(wavs), tf.constant(lens), cfg)[0],
+    num_frames=mfcc.compute_mfcc(tf.constant(wavs), tf.constant(lens), cfg)[1],
+  )
   np.testing.assert_allclose(by_mfcc["embedding"].numpy(), got, atol=1e-5)
-  # With time normalisation the SavedModel resamples the truncated MFCCs to R frames, as training did.
-  speech2vec.export_encoder(enc3, _norm13(), cfg, 12, str(tmp_path / "encoder_r"), resample_frames=8)
+  # With time normalisation the SavedModel resamples the truncated MFCCs to R frames, as
+  # training did.
+  speech2vec.export_encoder(
+    enc3, _norm13(), cfg, 12, str(tmp_path / "encoder_r"), resample_frames=8
+  )
   out_r = tf.saved_model.load(str(tmp_path / "encoder_r")).signatures["serving_default"](
-      waveforms=tf.constant(wavs), lengths=tf.constant(lens))
+    waveforms=tf.constant(wavs), lengths=tf.constant(lens)
+  )
   res, res_len = mfcc.resample_frames(feats, frames, 8)
   res, res_len = res.numpy(), res_len.numpy()
-  np.testing.assert_allclose(out_r["embedding"].numpy()[:2],
-                             speech2vec.embed_features(enc3, _norm13().apply(res, res_len), res_len)[:2], atol=1e-4)
+  np.testing.assert_allclose(
+    out_r["embedding"].numpy()[:2],
+    speech2vec.embed_features(enc3, _norm13().apply(res, res_len), res_len)[:2],
+    atol=1e-4,
+  )
   np.testing.assert_array_equal(out_r["num_frames"].numpy(), [8, 8, 0])
 
 
@@ -304,7 +353,9 @@ def test_nan_loss_stops_training_and_keeps_last_good_checkpoint(tmp_path):
   segs = _fake_segments()
   norm = mfcc.Normalizer.fit(segs.features, segs.lengths)
   speech2vec.train(segs, norm, TINY, str(tmp_path))
-  bad = seg_lib.Segments(segs.features.copy(), segs.lengths, segs.words, segs.recording_ids, segs.starts, segs.ends)
+  bad = seg_lib.Segments(
+    segs.features.copy(), segs.lengths, segs.words, segs.recording_ids, segs.starts, segs.ends
+  )
   bad.features[:, 0, 0] = np.nan
   cfg2 = speech2vec.Speech2VecConfig(**{**TINY.to_dict(), "epochs": 3})
   with pytest.raises(speech2vec.CollapseError, match=r"loss is nan.*ckpt-1 \(epoch 1\)"):

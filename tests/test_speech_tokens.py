@@ -1,23 +1,22 @@
-"""Speech-token semantics (issue 9): token vectors, frame filling, writer == predict, segmenter,
+"""Speech-token semantics: token vectors, frame filling, writer == predict, segmenter,
 export carrying the frontend."""
+
 import json
 import os
 import shutil
 
 import numpy as np
 import pytest
+from data_fixtures import tiny_corpus  # noqa: F401  (fixture)
+from test_export import SMALL
 
 from emotion_tf.data import corpus
 from emotion_tf.data import frames as frames_lib
 from emotion_tf.data import word_timings as wt
-from emotion_tf.serving import export_lib
-from emotion_tf.serving import predict_lib
 from emotion_tf.semantic import mfcc as mfcc_lib
-from emotion_tf.semantic import segmenter
+from emotion_tf.semantic import segmenter, tokens
 from emotion_tf.semantic import segments as segments_lib
-from emotion_tf.semantic import tokens
-from data_fixtures import tiny_corpus  # noqa: F401  (fixture)
-from test_export import SMALL
+from emotion_tf.serving import export_lib, predict_lib
 
 SR = 22050
 D_S = 6
@@ -34,8 +33,10 @@ def _unit(x):
 def frontend_dirs(tmp_path_factory):
   """(speech2vec_dir, alignment_dir, encoder, normalizer, mfcc_config, W, mean): a tiny
   random Speech2Vec run and alignment, laid out as the binaries write them."""
-  import keras  # pylint: disable=g-import-not-at-top
-  from emotion_tf.semantic import speech2vec  # pylint: disable=g-import-not-at-top
+  import keras
+
+  from emotion_tf.semantic import speech2vec
+
   root = tmp_path_factory.mktemp("frontend")
   s2v, align = str(root / "speech2vec"), str(root / "alignment")
   os.makedirs(s2v)
@@ -45,26 +46,40 @@ def frontend_dirs(tmp_path_factory):
   mfcc_config = mfcc_lib.MfccConfig()
   encoder = speech2vec.Speech2VecEncoder(4, D_S, name="encoder")
   encoder.build((None, None, mfcc_config.num_features))
-  normalizer = mfcc_lib.Normalizer(rng.normal(size=13).astype(np.float32) * 0.1,
-                                   rng.uniform(0.5, 1.5, size=13).astype(np.float32), 100)
+  normalizer = mfcc_lib.Normalizer(
+    rng.normal(size=13).astype(np.float32) * 0.1,
+    rng.uniform(0.5, 1.5, size=13).astype(np.float32),
+    100,
+  )
   normalizer.save(os.path.join(s2v, "normalizer.json"))
   with open(os.path.join(s2v, "config.json"), "w", encoding="utf-8") as f:
-    json.dump({"mfcc": mfcc_config.to_dict(),
-               "speech2vec": {"max_frames": MAX_FRAMES, "resample_frames": RESAMPLE}}, f)
-  speech2vec.export_encoder(encoder, normalizer, mfcc_config, MAX_FRAMES,
-                            os.path.join(s2v, "encoder"), RESAMPLE)
+    json.dump(
+      {
+        "mfcc": mfcc_config.to_dict(),
+        "speech2vec": {"max_frames": MAX_FRAMES, "resample_frames": RESAMPLE},
+      },
+      f,
+    )
+  speech2vec.export_encoder(
+    encoder, normalizer, mfcc_config, MAX_FRAMES, os.path.join(s2v, "encoder"), RESAMPLE
+  )
   w = np.linalg.qr(rng.normal(size=(D_T, D_T)))[0][:, :D_S].astype(np.float32)  # [d_t, d_s]
   mean = (rng.normal(size=D_S) * 0.1).astype(np.float32)
   np.save(os.path.join(align, "W.npy"), w)
   np.save(os.path.join(align, "speech_mean.npy"), mean)
-  from emotion_tf.semantic import vectors as vec_io  # pylint: disable=g-import-not-at-top
-  vec_io.write_vec(os.path.join(align, "aligned_speech2vec.vec"), [f"w{i}" for i in range(5)],
-                   _unit(rng.normal(size=(5, D_T))).astype(np.float32))
+  from emotion_tf.semantic import vectors as vec_io
+
+  vec_io.write_vec(
+    os.path.join(align, "aligned_speech2vec.vec"),
+    [f"w{i}" for i in range(5)],
+    _unit(rng.normal(size=(5, D_T))).astype(np.float32),
+  )
   return s2v, align, encoder, normalizer, mfcc_config, w, mean
 
 
 def test_token_vectors_equal_encoder_of_mfcc_times_w(frontend_dirs):
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
+
   s2v, align, encoder, normalizer, mfcc_config, w, mean = frontend_dirs
   frontend = tokens.load_frontend_dirs(s2v, align)
   rng = np.random.default_rng(1)
@@ -80,18 +95,21 @@ def test_token_vectors_equal_encoder_of_mfcc_times_w(frontend_dirs):
       np.testing.assert_array_equal(got[i], 0.0)
       continue
     # The training feature extractor (truncation to MAX_FRAMES, time resampling).
-    seg, _ = segments_lib.extract_segments(wave, [(start, end, "w")], "r", mfcc_config,
-                                           MAX_FRAMES, RESAMPLE)
+    seg, _ = segments_lib.extract_segments(
+      wave, [(start, end, "w")], "r", mfcc_config, MAX_FRAMES, RESAMPLE
+    )
     frames = seg.lengths
     x = normalizer.apply(seg.features, frames)
     s = encoder(tf.constant(x), mask=tf.sequence_mask(frames, RESAMPLE)).numpy()[0]
     want = _unit(w.astype(np.float64) @ _unit(_unit(s.astype(np.float64)) - mean))
     np.testing.assert_allclose(got[i], want, atol=1e-5)
   # Snapping to the type codebook: the row of highest cosine, zeros stay zeros.
-  from emotion_tf.semantic import vectors as vec_io  # pylint: disable=g-import-not-at-top
+  from emotion_tf.semantic import vectors as vec_io
+
   _, book = vec_io.read_vec(os.path.join(align, "aligned_speech2vec.vec"))
-  snapped = tokens.token_vectors(tokens.load_frontend_dirs(s2v, align, snap_to_types=True),
-                                 wave, segments)
+  snapped = tokens.token_vectors(
+    tokens.load_frontend_dirs(s2v, align, snap_to_types=True), wave, segments
+  )
   for i in range(len(segments)):
     if np.any(got[i]):
       np.testing.assert_array_equal(snapped[i], book[np.argmax(book @ got[i])])
@@ -121,8 +139,10 @@ def test_fill_frames_against_brute_force():
 
 
 def _serving_export(root, frontend_dirs):
-  import keras  # pylint: disable=g-import-not-at-top
-  from emotion_tf.model.models import build_model  # pylint: disable=g-import-not-at-top
+  import keras
+
+  from emotion_tf.model.models import build_model
+
   keras.utils.set_random_seed(5)
   export_dir = str(root / "export")
   export_lib.export_saved_model(build_model(**SMALL), export_dir)
@@ -130,20 +150,33 @@ def _serving_export(root, frontend_dirs):
   return export_dir
 
 
-def test_writer_and_predict_features_identical(tiny_corpus, frontend_dirs,  # noqa: F811
-                                               tmp_path):
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from data_prep import write_tfrecords_lib as write_tfrecords  # pylint: disable=g-import-not-at-top
-  from emotion_tf.data import schema  # pylint: disable=g-import-not-at-top
+def test_writer_and_predict_features_identical(
+  tiny_corpus,  # noqa: F811
+  frontend_dirs,  # noqa: F811
+  tmp_path,
+):
+  import tensorflow as tf
+
+  from data_prep import write_tfrecords_lib as write_tfrecords
+  from emotion_tf.data import schema
+
   s2v, align = frontend_dirs[:2]
   vec = str(tmp_path / "space.vec")
-  from emotion_tf.semantic import vectors as vec_io  # pylint: disable=g-import-not-at-top
+  from emotion_tf.semantic import vectors as vec_io
+
   vec_io.write_vec(vec, ["the", "a"], np.ones((2, D_T), np.float32))
   out = str(tmp_path / "tfrecords")
   timings_dir = os.path.join(tiny_corpus, "word_timings")
-  report = write_tfrecords.write_tfrecords(tiny_corpus, vec, out, word_timings_dir=timings_dir,
-                                           partitions=["test"], semantic_source="speech",
-                                           speech2vec_dir=s2v, alignment_dir=align)
+  report = write_tfrecords.write_tfrecords(
+    tiny_corpus,
+    vec,
+    out,
+    word_timings_dir=timings_dir,
+    partitions=["test"],
+    semantic_source="speech",
+    speech2vec_dir=s2v,
+    alignment_dir=align,
+  )
   assert report["ok"], report["errors"]
   meta = schema.read_metadata(out)
   assert meta.semantic_source["kind"] == "speech"
@@ -154,7 +187,7 @@ def test_writer_and_predict_features_identical(tiny_corpus, frontend_dirs,  # no
     if shard.endswith(".tfrecord"):
       for raw in tf.data.TFRecordDataset(os.path.join(out, shard)):
         ex = schema.parse_example(raw, semantic_dim=D_T)
-        chunks.append((int(ex["chunk_index"]), ex["semantic"].numpy()[:int(ex["num_frames"])]))
+        chunks.append((int(ex["chunk_index"]), ex["semantic"].numpy()[: int(ex["num_frames"])]))
   written = np.concatenate([c for _, c in sorted(chunks, key=lambda c: c[0])])
   # Predict path: the export carrying the frontend, the wav and the same timings.
   export_dir = _serving_export(tmp_path, frontend_dirs)
@@ -165,31 +198,39 @@ def test_writer_and_predict_features_identical(tiny_corpus, frontend_dirs,  # no
   assert frames == written.shape[0]
   timings = wt.load_word_timings(tiny_corpus, "Test_01", timings_dir)
   frontend = export_lib.load_semantic_frontend(export_dir)
-  predicted, stats = predict_lib.speech_token_frames(frontend, audio[:frames * 2205], timings,
-                                                   frames)
+  predicted, stats = predict_lib.speech_token_frames(
+    frontend, audio[: frames * 2205], timings, frames
+  )
   assert stats["segment_source"] == "timings" and stats["frames_with_word"] > frames // 4
   np.testing.assert_array_equal(predicted, written)
   # And predict_recording feeds exactly those features to the model.
   preds, _ = predict_lib.predict_recording(model, wav, os.path.join(timings_dir, "Test_01.csv"))
-  np.testing.assert_allclose(preds, model(audio[:frames * 2205], written), atol=1e-6)
+  np.testing.assert_allclose(preds, model(audio[: frames * 2205], written), atol=1e-6)
 
 
 def test_export_predicts_from_wav_alone_and_refuses_tampered_frontend(
-    tiny_corpus, frontend_dirs, tmp_path):  # noqa: F811
+  tiny_corpus,  # noqa: F811
+  frontend_dirs,
+  tmp_path,
+):
   export_dir = _serving_export(tmp_path, frontend_dirs)
   meta = export_lib.read_export_metadata(export_dir)
-  assert set(meta["semantic_frontend"]["files_sha256"]) >= {"W.npy", "speech_mean.npy",
-                                                            "normalizer.json",
-                                                            "encoder/saved_model.pb"}
+  assert set(meta["semantic_frontend"]["files_sha256"]) >= {
+    "W.npy",
+    "speech_mean.npy",
+    "normalizer.json",
+    "encoder/saved_model.pb",
+  }
   model = export_lib.ExportedModel(export_dir)
   wav = os.path.join(tiny_corpus, "audio", "Test_01.wav")
   preds, info = predict_lib.predict_recording(model, wav)
   assert info["segment_source"] == "segmenter" and info["segments"] > 5
   audio = corpus.load_audio(wav, SR)
   frames = info["frames"]
-  audio = audio[:frames * 2205]
+  audio = audio[: frames * 2205]
   semantic = tokens.speech_semantic_frames(
-      tokens.load_frontend_dirs(*frontend_dirs[:2]), audio, segmenter.segment(audio), frames)
+    tokens.load_frontend_dirs(*frontend_dirs[:2]), audio, segmenter.segment(audio), frames
+  )
   assert np.abs(semantic).sum() > 0
   np.testing.assert_allclose(preds, model(audio, semantic), atol=1e-6)
   # A frontend file that is not the one recorded is refused, naming the file.
@@ -203,6 +244,7 @@ def test_export_predicts_from_wav_alone_and_refuses_tampered_frontend(
 
 
 # ------------------------------------------------------------------------------------ segmenter
+
 
 def _tone(seconds, rng, amp=0.3, freq=220.0):
   t = np.arange(int(seconds * SR)) / SR
@@ -222,8 +264,11 @@ def test_segmenter_tone_bursts_between_silences():
   assert len(segs) == len(truth)
   np.testing.assert_allclose(np.array(segs), np.array(truth), atol=0.015)
   assert segmenter.boundary_f1(segs, truth, 0.02)["f1"] == 1.0
-  assert segmenter.words_hit(segs, truth) == {"centre_hit": 1.0, "one_to_one": 1.0,
-                                               "overlap_50": 1.0}
+  assert segmenter.words_hit(segs, truth) == {
+    "centre_hit": 1.0,
+    "one_to_one": 1.0,
+    "overlap_50": 1.0,
+  }
 
 
 def test_segmenter_splits_long_voiced_run_at_energy_minima():
@@ -250,7 +295,8 @@ def test_boundary_f1_counts():
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
 def test_segmenter_on_espeak_sentence():
-  from data_prep import synthesize_lib as synthesize  # pylint: disable=g-import-not-at-top
+  from data_prep import synthesize_lib as synthesize
+
   words = ["the", "wonderful", "garden", "was", "terribly", "quiet", "today"]
   rng = np.random.default_rng(6)
   parts, truth, t = [np.zeros(int(0.3 * SR))], [], 0.3

@@ -3,15 +3,15 @@
 import collections
 import json
 import os
+import pathlib
 import subprocess
 import sys
 
 import numpy as np
-
-from emotion_tf.data import corpus
-from data_prep import lexicon
-from data_prep import synthesize_lib
 from data_fixtures import tree_bytes
+
+from data_prep import lexicon, synthesize_lib
+from emotion_tf.data import corpus
 from emotion_tf.data import word_timings as wt
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -28,7 +28,9 @@ def test_byte_identical_for_a_seed(tmp_path):
 
 
 def test_layout_labels_and_speakers(tiny_corpus):  # noqa: F811
-  meta = json.load(open(os.path.join(tiny_corpus, "corpus.json"), encoding="utf-8"))
+  meta = json.loads(
+    pathlib.Path(os.path.join(tiny_corpus, "corpus.json")).read_text(encoding="utf-8")
+  )
   speakers = meta["speakers"]
   assert all(speakers.values())
   assert not set(speakers["train"]) & (set(speakers["devel"]) | set(speakers["test"]))
@@ -39,8 +41,9 @@ def test_layout_labels_and_speakers(tiny_corpus):  # noqa: F811
     np.testing.assert_allclose(times, np.arange(240) * 0.1, atol=1e-9)
     np.testing.assert_allclose(labels[:, 2], (labels[:, 0] + labels[:, 1]) / 2, atol=2e-6)
     assert np.abs(labels).max() < 0.9
-    timings = wt.read_timings_csv(os.path.join(tiny_corpus, "word_timings",
-                                               rec.recording_id + ".csv"))
+    timings = wt.read_timings_csv(
+      os.path.join(tiny_corpus, "word_timings", rec.recording_id + ".csv")
+    )
     rows = corpus.read_transcription(rec.transcription_path)
     assert [w for _, _, text in rows for w in wt.tokenize(text)] == [t.word for t in timings]
     for s, e, text in rows:  # sentence span = first word start .. last word end
@@ -56,12 +59,20 @@ def _word_table(corpus_dir):
   for rec in corpus.list_recordings(corpus_dir):
     audio = corpus.load_audio(rec.audio_path)
     _, labels = corpus.read_labels(rec.labels_path)
-    for t in wt.read_timings_csv(os.path.join(corpus_dir, "word_timings",
-                                              rec.recording_id + ".csv")):
-      seg = audio[int(t.start * 22050):int(t.end * 22050)]
+    for t in wt.read_timings_csv(
+      os.path.join(corpus_dir, "word_timings", rec.recording_id + ".csv")
+    ):
+      seg = audio[int(t.start * 22050) : int(t.end * 22050)]
       k = min(int(round(t.start / 0.1 - 0.5)), len(labels) - 1)
-      rows.append((t.word, 10 * np.log10(np.mean(seg.astype(np.float64) ** 2)),
-                   np.log(t.end - t.start), labels[k, 0], labels[k, 1]))
+      rows.append(
+        (
+          t.word,
+          10 * np.log10(np.mean(seg.astype(np.float64) ** 2)),
+          np.log(t.end - t.start),
+          labels[k, 0],
+          labels[k, 1],
+        )
+      )
   return rows
 
 
@@ -122,9 +133,30 @@ def test_vocabulary_and_generate_sentences():
 def test_cli_writes_corpus_and_text(tmp_path):
   out, text = tmp_path / "c", tmp_path / "text.txt"
   res = subprocess.run(
-      [sys.executable, "-m", "data_prep.synthesize", "--out", str(out), "--recordings", "3",
-       "--seconds", "4", "--seed", "2", "--num_workers", "1", "--text_out", str(text),
-       "--text_sentences", "50"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    [
+      sys.executable,
+      "-m",
+      "data_prep.synthesize",
+      "--out",
+      str(out),
+      "--recordings",
+      "3",
+      "--seconds",
+      "4",
+      "--seed",
+      "2",
+      "--num_workers",
+      "1",
+      "--text_out",
+      str(text),
+      "--text_sentences",
+      "50",
+    ],
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=120,
+  )
   assert res.returncode == 0, res.stderr
   assert sorted(os.listdir(out / "audio")) == ["Devel_01.wav", "Test_01.wav", "Train_01.wav"]
   lines = text.read_text(encoding="utf-8").splitlines()

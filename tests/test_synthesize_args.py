@@ -5,29 +5,38 @@ import subprocess
 import sys
 
 import pytest
+from data_fixtures import tree_bytes
 
 from data_prep import synthesize_lib as synthesize
 from emotion_tf.util import cli
-from data_fixtures import tree_bytes
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _run(*args):
-  return subprocess.run([sys.executable, "-m", "data_prep.synthesize", "--num_workers", "1",
-                         "--seconds", "3", *args], cwd=ROOT, capture_output=True, text=True,
-                        timeout=120)
+  return subprocess.run(
+    [sys.executable, "-m", "data_prep.synthesize", "--num_workers", "1", "--seconds", "3", *args],
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=120,
+  )
 
 
-@pytest.mark.parametrize("args,message", [
+@pytest.mark.parametrize(
+  "args,message",
+  [
     (["--recordings", "0"], "--recordings must be at least 1, got 0"),
     (["--seconds", "-5"], "--seconds must be at least 2"),
-    (["--voices", "en+m1,en+f2,bogusvoice,en+nosuchvariant"],
-     "espeak-ng does not know bogusvoice, en+nosuchvariant"),
+    (
+      ["--voices", "en+m1,en+f2,bogusvoice,en+nosuchvariant"],
+      "espeak-ng does not know bogusvoice, en+nosuchvariant",
+    ),
     (["--design", "radio"], "--design"),
     (["--split", "2,x,1"], "--split must be three integers"),
     (["--voices", "en+m1,en+m1,en+f2"], "voices must be distinct"),
-])
+  ],
+)
 def test_bad_arguments_exit_2_and_write_nothing(tmp_path, args, message):
   out = tmp_path / "corpus"
   count = [] if {"--recordings", "--split"} & set(args) else ["--recordings", "3"]
@@ -53,8 +62,7 @@ def test_unknown_voice_leaves_an_existing_corpus_untouched(tmp_path):
   out = str(tmp_path / "c")
   synthesize.synthesize_corpus(out, 3, 3.0, seed=1, num_workers=1)
   before = tree_bytes(out)
-  res = _run("--out", out, "--recordings", "3", "--seed", "2",
-             "--voices", "en+m1,en+f2,en+zzz")
+  res = _run("--out", out, "--recordings", "3", "--seed", "2", "--voices", "en+m1,en+f2,en+zzz")
   assert res.returncode == 2 and "en+zzz" in res.stderr
   assert tree_bytes(out) == before
 
@@ -65,7 +73,8 @@ def test_foreign_recordings_in_out_are_refused(tmp_path):
   before = tree_bytes(out)
   with pytest.raises(cli.InputError, match="Train_02"):
     synthesize.synthesize_corpus(out, 3, 3.0, seed=1, num_workers=1)
-  from data_prep import synthesize_podcast  # pylint: disable=g-import-not-at-top
+  from data_prep import synthesize_podcast
+
   with pytest.raises(cli.InputError, match="word_timings"):
     synthesize_podcast.synthesize_corpus(out, 4, 3.0, seed=1, num_workers=1)
   assert tree_bytes(out) == before

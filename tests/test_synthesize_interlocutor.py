@@ -4,20 +4,20 @@
 import hashlib
 import json
 import os
+import pathlib
 import subprocess
 import sys
 import wave
 
 import numpy as np
 import pytest
-
 from data_fixtures import tree_bytes
+
 from data_prep import synthesize_lib as synthesize
 from data_prep import synthesize_podcast as podcast
-from emotion_tf.util import cli
-from emotion_tf.data import corpus
-from emotion_tf.data import frames
+from emotion_tf.data import corpus, frames
 from emotion_tf.data import word_timings as wt
+from emotion_tf.util import cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SECONDS = 10.0
@@ -41,8 +41,9 @@ def corpora(tmp_path_factory):
   base = tmp_path_factory.mktemp("interlocutor")
   plain, inter = str(base / "plain"), str(base / "inter")
   podcast.synthesize_corpus(plain, None, SECONDS, seed=SEED, num_workers=1, split=SPLIT)
-  podcast.synthesize_corpus(inter, None, SECONDS, seed=SEED, num_workers=1, split=SPLIT,
-                            config=podcast.InterlocutorConfig())
+  podcast.synthesize_corpus(
+    inter, None, SECONDS, seed=SEED, num_workers=1, split=SPLIT, config=podcast.InterlocutorConfig()
+  )
   return plain, inter
 
 
@@ -58,8 +59,9 @@ def _partner(inter, rid):
 
 
 def test_option_off_is_byte_identical_to_the_code_before_it(corpora):
-  version = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True,
-                           check=True).stdout
+  version = subprocess.run(
+    ["espeak-ng", "--version"], capture_output=True, text=True, check=True
+  ).stdout
   if f"eSpeak NG text-to-speech: {PLAIN_ESPEAK_VERSION} " not in version:
     pytest.skip(f"hash recorded with espeak-ng {PLAIN_ESPEAK_VERSION}, have {version.strip()}")
   plain, _ = corpora
@@ -74,19 +76,20 @@ def test_partner_speaks_only_outside_the_subjects_turns(corpora):
     rate, x = _mono(rec.audio_path)
     assert len(x) == int(SECONDS * rate)  # the recording keeps its length
     turns = corpus.read_turns(rec.turns_path)
-    subject = wt.read_timings_csv(os.path.join(inter, "truth", "word_timings",
-                                               rec.recording_id + ".csv"))
+    subject = wt.read_timings_csv(
+      os.path.join(inter, "truth", "word_timings", rec.recording_id + ".csv")
+    )
     partner = _partner(inter, rec.recording_id)
     total += len(partner)
-    silence_rms = np.sqrt(np.mean(x[:int(0.25 * rate)] ** 2))  # lead-in: the noise floor only
+    silence_rms = np.sqrt(np.mean(x[: int(0.25 * rate)] ** 2))  # lead-in: the noise floor only
     assert silence_rms > 0 and subject[0].start >= 0.25
     for w in partner:
       assert w.end <= SECONDS - 0.15
       # No overlap with any subject turn or subject word (0.25 s of silence on either side).
       assert all(w.end + 0.25 - 1e-3 <= s or e + 0.25 - 1e-3 <= w.start for s, e in turns)
       assert all(w.end <= t.start or t.end <= w.start for t in subject)
-      seg = x[int(w.start * rate):int(w.end * rate)]
-      assert np.sqrt(np.mean(seg ** 2)) > 3 * silence_rms  # speech, not the noise floor
+      seg = x[int(w.start * rate) : int(w.end * rate)]
+      assert np.sqrt(np.mean(seg**2)) > 3 * silence_rms  # speech, not the noise floor
     # The original code's frame rule puts every frame holding partner audio in the
     # non-subject half (subject_turn 0), every frame whose label time falls in a subject word
     # in the subject half (1).
@@ -106,8 +109,10 @@ def test_subject_files_keep_their_formats_and_labels_their_meaning(corpora):
     rid = rec.recording_id
     # Labels are the subject's emotion: the same curves as without a partner, on the 0.1 s grid.
     for sub in ("labels", os.path.join("truth", "labels")):
-      with open(os.path.join(inter, sub, rid + ".csv"), "rb") as a, \
-          open(os.path.join(plain, sub, rid + ".csv"), "rb") as b:
+      with (
+        open(os.path.join(inter, sub, rid + ".csv"), "rb") as a,
+        open(os.path.join(plain, sub, rid + ".csv"), "rb") as b,
+      ):
         assert a.read() == b.read()
     times, _ = corpus.read_labels(rec.labels_path)
     np.testing.assert_allclose(times, np.arange(int(SECONDS * 10)) * 0.1, atol=1e-9)
@@ -118,52 +123,89 @@ def test_subject_files_keep_their_formats_and_labels_their_meaning(corpora):
     rows = corpus.read_transcription(rec.transcription_path)
     assert [w for _, _, text in rows for w in wt.tokenize(text)] == [t.word for t in subject]
     for s, e, text in rows:
-      assert [t.word for t in subject if s - 1e-4 <= t.start and t.end <= e + 1e-4] == \
-          wt.tokenize(text)
+      assert [t.word for t in subject if s - 1e-4 <= t.start and t.end <= e + 1e-4] == wt.tokenize(
+        text
+      )
       assert any(ts - 1e-4 <= s and e <= te + 1e-4 for ts, te in corpus.read_turns(rec.turns_path))
 
 
 def test_corpus_json_records_the_option_and_disjoint_partner_voices(corpora):
   plain, inter = corpora
-  meta = json.load(open(os.path.join(inter, "corpus.json"), encoding="utf-8"))
-  plain_meta = json.load(open(os.path.join(plain, "corpus.json"), encoding="utf-8"))
+  meta = json.loads(pathlib.Path(os.path.join(inter, "corpus.json")).read_text(encoding="utf-8"))
+  plain_meta = json.loads(
+    pathlib.Path(os.path.join(plain, "corpus.json")).read_text(encoding="utf-8")
+  )
   assert "interlocutor" not in plain_meta and "partner_p" not in plain_meta["config"]
   assert meta["interlocutor"]["enabled"] is True and meta["generator"].endswith("--interlocutor")
   assert meta["config"]["partner_voices"] == list(podcast.PARTNER_VOICES)
   partners = meta["interlocutor"]["partner_voices"]
   assert partners == {"train": ["en-us+Alicia"], "devel": [], "test": ["en-029+victor"]}
   subjects = {v for vs in meta["speakers"].values() for v in vs}
-  assert not set(podcast.PARTNER_VOICES) & (set(podcast.PODCAST_VOICES)
-                                            | set(synthesize.DEFAULT_VOICES) | subjects)
+  assert not set(podcast.PARTNER_VOICES) & (
+    set(podcast.PODCAST_VOICES) | set(synthesize.DEFAULT_VOICES) | subjects
+  )
   groups = podcast.partner_groups(podcast.PARTNER_VOICES)
   assert not set(groups["train"]) & (set(groups["devel"]) | set(groups["test"]))
   assert not set(groups["devel"]) & set(groups["test"])
   for r in meta["recordings"]:
     assert r["partner_words"] == len(_partner(inter, r["recording_id"]))
-  readme = open(os.path.join(inter, "README.md"), encoding="utf-8").read()
+  readme = pathlib.Path(os.path.join(inter, "README.md")).read_text(encoding="utf-8")
   assert "Interlocutor (--interlocutor)" in readme and "en-029+victor" in readme
 
 
 def test_rerun_resumes_and_bad_requests_exit_before_writing(corpora, tmp_path):
   _, inter = corpora
   before = tree_bytes(inter)
-  summary = podcast.synthesize_corpus(inter, None, SECONDS, seed=SEED, num_workers=1,
-                                      split=SPLIT, config=podcast.InterlocutorConfig())
+  summary = podcast.synthesize_corpus(
+    inter, None, SECONDS, seed=SEED, num_workers=1, split=SPLIT, config=podcast.InterlocutorConfig()
+  )
   assert summary["resumed"] == 2 and tree_bytes(inter) == before
   out = str(tmp_path / "new")
   with pytest.raises(cli.InputError, match="partner voice"):
-    podcast.synthesize_corpus(out, None, SECONDS, seed=SEED, num_workers=1, split=SPLIT,
-                              voices=list(podcast.PODCAST_VOICES[:-1]) + ["en-029+victor"],
-                              config=podcast.InterlocutorConfig())
+    podcast.synthesize_corpus(
+      out,
+      None,
+      SECONDS,
+      seed=SEED,
+      num_workers=1,
+      split=SPLIT,
+      voices=list(podcast.PODCAST_VOICES[:-1]) + ["en-029+victor"],
+      config=podcast.InterlocutorConfig(),
+    )
   with pytest.raises(cli.InputError, match="no partner voice"):
-    podcast.synthesize_corpus(out, None, SECONDS, seed=SEED, num_workers=1, split=SPLIT,
-                              config=podcast.InterlocutorConfig(partner_voices=("en-us+Alicia",)))
+    podcast.synthesize_corpus(
+      out,
+      None,
+      SECONDS,
+      seed=SEED,
+      num_workers=1,
+      split=SPLIT,
+      config=podcast.InterlocutorConfig(partner_voices=("en-us+Alicia",)),
+    )
   assert not os.path.exists(out)
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=ROOT)
-  proc = subprocess.run([sys.executable, "-m", "data_prep.synthesize", "--design", "sewa",
-                         "--interlocutor", "--out", out, "--recordings", "3", "--seconds", "5"],
-                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
-                        check=False)
+  proc = subprocess.run(
+    [
+      sys.executable,
+      "-m",
+      "data_prep.synthesize",
+      "--design",
+      "sewa",
+      "--interlocutor",
+      "--out",
+      out,
+      "--recordings",
+      "3",
+      "--seconds",
+      "5",
+    ],
+    cwd=ROOT,
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=300,
+    check=False,
+  )
   assert proc.returncode == 2 and "--interlocutor" in proc.stderr
   assert not os.path.exists(out)
 
@@ -172,8 +214,15 @@ def test_a_turn_never_spans_a_partner_sentence(tmp_path):
   # With turn_gap_s larger than any pause, turns are exactly the runs of subject sentences
   # that no partner sentence separates.
   out = str(tmp_path / "c")
-  podcast.synthesize_corpus(out, None, 15.0, seed=SEED, num_workers=1, split=(1, 0, 0),
-                            config=podcast.InterlocutorConfig(turn_gap_s=30.0))
+  podcast.synthesize_corpus(
+    out,
+    None,
+    15.0,
+    seed=SEED,
+    num_workers=1,
+    split=(1, 0, 0),
+    config=podcast.InterlocutorConfig(turn_gap_s=30.0),
+  )
   rows = corpus.read_transcription(os.path.join(out, "transcriptions", "Train_01.csv"))
   partner = _partner(out, "Train_01")
   expected = []

@@ -2,19 +2,20 @@
 
 import json
 import os
+import pathlib
 import subprocess
 import sys
 import wave
 
 import numpy as np
 import pytest
+from data_fixtures import tree_bytes
 
-from emotion_tf.data import corpus
 from data_prep import lexicon
 from data_prep import synthesize_lib as synthesize
 from data_prep import synthesize_podcast as podcast
+from emotion_tf.data import corpus
 from emotion_tf.data import word_timings as wt
-from data_fixtures import tree_bytes
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SECONDS = 5.0
@@ -37,7 +38,7 @@ def _read_wav(path):
 
 def test_layout_audio_and_hidden_truth(pod):
   assert not os.path.exists(os.path.join(pod, "word_timings"))
-  meta = json.load(open(os.path.join(pod, "corpus.json"), encoding="utf-8"))
+  meta = json.loads(pathlib.Path(os.path.join(pod, "corpus.json")).read_text(encoding="utf-8"))
   assert meta["design"] == "podcast" and meta["sample_rate"] == 48000 and meta["channels"] == 2
   assert "liking" in meta["label_design"] and os.path.exists(os.path.join(pod, "README.md"))
   recs = corpus.list_recordings(pod)
@@ -47,13 +48,14 @@ def test_layout_audio_and_hidden_truth(pod):
     params, x = _read_wav(rec.audio_path)
     assert params == (48000, 2, 2) and x.shape == (int(SECONDS * 48000), 2)
     # The channels carry the same speech at the recorded gains (independent noise floors).
-    rms_db = 10 * np.log10(np.mean(x ** 2, axis=0))
+    rms_db = 10 * np.log10(np.mean(x**2, axis=0))
     left, right = gains[rec.recording_id]
     assert left != right
     assert abs((rms_db[0] - rms_db[1]) - (left - right)) < 0.3
     assert np.corrcoef(x[:, 0], x[:, 1])[0, 1] > 0.95
-    truth = wt.read_timings_csv(os.path.join(pod, "truth", "word_timings",
-                                             rec.recording_id + ".csv"))
+    truth = wt.read_timings_csv(
+      os.path.join(pod, "truth", "word_timings", rec.recording_id + ".csv")
+    )
     rows = corpus.read_transcription(rec.transcription_path)
     assert rows and truth
     # Sentence-level rows: their words, in order, are the hidden true words.
@@ -73,7 +75,7 @@ def test_layout_audio_and_hidden_truth(pod):
 
 
 def test_voices_vocabulary_and_partitions_differ_from_first_design(pod):
-  meta = json.load(open(os.path.join(pod, "corpus.json"), encoding="utf-8"))
+  meta = json.loads(pathlib.Path(os.path.join(pod, "corpus.json")).read_text(encoding="utf-8"))
   sp = meta["speakers"]
   assert not set(sp["train"]) & (set(sp["devel"]) | set(sp["test"]))
   assert not set(sp["devel"]) & set(sp["test"])
@@ -112,7 +114,8 @@ def test_true_curves_lagged_liking_and_correlated_views():
   lag_v = int(round(cfg.liking_lags_s[1] / 0.1))
 
   def corr_at(x, lag):
-    return np.corrcoef(xl[lag:], x[:len(x) - lag])[0, 1]
+    return np.corrcoef(xl[lag:], x[: len(x) - lag])[0, 1]
+
   assert corr_at(xv, lag_v) > corr_at(xv, 0) + 0.05 and corr_at(xv, lag_v) > 0.6
   # Arousal moves faster than valence (sigma 1.5 s against 4 s).
   assert np.abs(np.diff(xa)).mean() > 1.8 * np.abs(np.diff(xv)).mean()
@@ -125,7 +128,7 @@ def test_rater_labels_lag_and_noise():
   gold = podcast.rater_labels(np.random.default_rng(1), truth, cfg)
   assert gold.shape == truth.shape and np.abs(gold).max() <= 1.0
   for d in range(3):
-    errs = [np.mean((gold[k:, d] - truth[:len(t) - k, d]) ** 2) for k in range(12)]
+    errs = [np.mean((gold[k:, d] - truth[: len(t) - k, d]) ** 2) for k in range(12)]
     best = int(np.argmin(errs))  # mean rater reaction lag, in frames
     assert 2 <= best <= 7
     assert 1e-4 < errs[best] < 0.05
@@ -143,10 +146,32 @@ def test_cue_words_follow_arousal():
 def test_text_corpus_cli(tmp_path):
   out, text = tmp_path / "c", tmp_path / "text.txt"
   res = subprocess.run(
-      [sys.executable, "-m", "data_prep.synthesize", "--design", "podcast", "--out", str(out),
-       "--split", "1,1,1", "--seconds", "3", "--seed", "2", "--num_workers", "1",
-       "--text_out", str(text), "--text_sentences", "60"],
-      cwd=ROOT, capture_output=True, text=True, timeout=120)
+    [
+      sys.executable,
+      "-m",
+      "data_prep.synthesize",
+      "--design",
+      "podcast",
+      "--out",
+      str(out),
+      "--split",
+      "1,1,1",
+      "--seconds",
+      "3",
+      "--seed",
+      "2",
+      "--num_workers",
+      "1",
+      "--text_out",
+      str(text),
+      "--text_sentences",
+      "60",
+    ],
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=120,
+  )
   assert res.returncode == 0, res.stderr
   lines = text.read_text(encoding="utf-8").splitlines()
   assert lines == podcast.generate_sentences(60, 2) != podcast.generate_sentences(60, 3)

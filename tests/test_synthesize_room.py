@@ -9,8 +9,8 @@ import soundfile as sf
 
 from data_prep import synthesize_designs
 from data_prep import synthesize_lib as synthesize
-from emotion_tf.data import word_timings as wt
 from emotion_tf import SAMPLE_RATE
+from emotion_tf.data import word_timings as wt
 from emotion_tf.util import cli
 
 needs_flite = pytest.mark.skipif(shutil.which("flite") is None, reason="flite not installed")
@@ -21,9 +21,9 @@ def test_impulse_response_has_the_asked_rt60_and_drr():
   h = synthesize.room_impulse_response(rng, 0.6, 3.0)
   assert h[0] == 1.0
   tail = h[1:]
-  assert 10 * np.log10(1.0 / np.sum(tail ** 2)) == pytest.approx(3.0, abs=1e-6)
+  assert 10 * np.log10(1.0 / np.sum(tail**2)) == pytest.approx(3.0, abs=1e-6)
   # Schroeder backward integration: the -5 .. -25 dB slope extrapolated to -60 dB.
-  edc = 10 * np.log10(np.cumsum(tail[::-1] ** 2)[::-1] / np.sum(tail ** 2))
+  edc = 10 * np.log10(np.cumsum(tail[::-1] ** 2)[::-1] / np.sum(tail**2))
   t = np.arange(len(edc)) / SAMPLE_RATE
   sel = (edc <= -5) & (edc >= -25)
   slope = np.polyfit(t[sel], edc[sel], 1)[0]
@@ -33,12 +33,12 @@ def test_impulse_response_has_the_asked_rt60_and_drr():
 def test_noise_at_the_asked_snr_against_the_word_spans():
   rng = np.random.default_rng(1)
   audio = np.zeros(SAMPLE_RATE * 4)
-  audio[SAMPLE_RATE:2 * SAMPLE_RATE] = 0.1 * np.sin(np.arange(SAMPLE_RATE) * 0.3)
+  audio[SAMPLE_RATE : 2 * SAMPLE_RATE] = 0.1 * np.sin(np.arange(SAMPLE_RATE) * 0.3)
   timings = [wt.WordTiming(1.0, 2.0, "word")]
   config = synthesize.RoomSynthConfig(snr_db=10.0)
   out = synthesize.apply_room(audio, timings, config, rng)
   noise = out - audio
-  snr = 10 * np.log10(np.mean(audio[SAMPLE_RATE:2 * SAMPLE_RATE] ** 2) / np.mean(noise ** 2))
+  snr = 10 * np.log10(np.mean(audio[SAMPLE_RATE : 2 * SAMPLE_RATE] ** 2) / np.mean(noise**2))
   assert snr == pytest.approx(10.0, abs=0.2)
 
 
@@ -57,8 +57,9 @@ def test_room_options_are_checked():
   with pytest.raises(cli.InputError, match="--snr must be"):
     synthesize.check_room({"snr_db": 500.0})
   with pytest.raises(cli.InputError, match="design 'sewa' only"):
-    synthesize_designs.synthesize_design("podcast", "/nonexistent/x", 3, 3.0, 0, None, 1,
-                                 room={"rt60_s": 0.3})
+    synthesize_designs.synthesize_design(
+      "podcast", "/nonexistent/x", 3, 3.0, 0, None, 1, room={"rt60_s": 0.3}
+    )
 
 
 @needs_flite
@@ -73,9 +74,16 @@ def test_flite_voice_prosody_and_unknown_voice():
 def test_flite_corpus_with_room_acoustics(tmp_path):
   out = str(tmp_path / "c")
   voices = ["flite:slt", "flite:kal16", "flite:rms"]
-  synthesize_designs.synthesize_design("sewa", out, 3, 4.0, 0, voices, 1,
-                               room={"rt60_s": 0.4, "snr_db": 20.0, "out_rate": 44100,
-                                     "channels": 2})
+  synthesize_designs.synthesize_design(
+    "sewa",
+    out,
+    3,
+    4.0,
+    0,
+    voices,
+    1,
+    room={"rt60_s": 0.4, "snr_db": 20.0, "out_rate": 44100, "channels": 2},
+  )
   for rid in ("Train_01", "Devel_01", "Test_01"):
     y, rate = sf.read(os.path.join(out, "audio", rid + ".wav"))
     assert rate == 44100 and y.ndim == 2 and y.shape[1] == 2
@@ -86,7 +94,7 @@ def test_flite_corpus_with_room_acoustics(tmp_path):
     mono = y[:, 0]
     inside = np.zeros(len(mono), bool)
     for w in words:
-      inside[int(w.start * rate):int(w.end * rate)] = True
+      inside[int(w.start * rate) : int(w.end * rate)] = True
     speech, gaps = np.mean(mono[inside] ** 2), np.mean(mono[~inside] ** 2)
     assert speech > 10 * gaps
     # The room's noise and reverberation tails fill the gaps (the dry design's floor is

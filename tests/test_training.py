@@ -1,23 +1,32 @@
 """Training loop: distribution equivalence, crash/resume, NaN stop, set-up errors, TensorBoard."""
+
 import glob
 import logging
 import os
+import pathlib
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from emotion_tf.training import train_lib
 from emotion_tf.data import pipeline
 from emotion_tf.model.models import ModelConfig
+from emotion_tf.training import train_lib
 
 SMALL = ModelConfig(semantic_dim=8, cnn_filters=(4, 6, 8), fusion_units=8, lstm_units=8)
 
 
 def config(data_dir, model_dir, **overrides):
-  base = dict(data_dir=data_dir, model_dir=str(model_dir), epochs=1, batch_size=2,
-              backup_every_steps=2, log_every_steps=1, seed=3)
+  base = dict(
+    data_dir=data_dir,
+    model_dir=str(model_dir),
+    epochs=1,
+    batch_size=2,
+    backup_every_steps=2,
+    log_every_steps=1,
+    seed=3,
+  )
   base.update(overrides)
   return train_lib.TrainConfig(**base)
 
@@ -42,32 +51,45 @@ def test_two_replicas_match_one_device(tiny_tfrecords, tmp_path, clip_norm):
   model_config = SMALL.replace(dropout=0.0, lstm_dropout=0.0)
   results = []
   for name, strategy in (("one", one_device()), ("two", two_devices())):
-    cfg = config(data_dir, tmp_path / name, optimizer="sgd", learning_rate=0.5,
-                 clip_norm=clip_norm, steps_per_epoch=2, eval_partition="")
+    cfg = config(
+      data_dir,
+      tmp_path / name,
+      optimizer="sgd",
+      learning_rate=0.5,
+      clip_norm=clip_norm,
+      steps_per_epoch=2,
+      eval_partition="",
+    )
     losses = []
-    out = train_lib.train(cfg, model_config, strategy=strategy,
-                         step_callback=lambda step, loss: losses.append(loss))
+    out = train_lib.train(
+      cfg,
+      model_config,
+      strategy=strategy,
+      step_callback=lambda step, loss, losses=losses: losses.append(loss),
+    )
     assert out["num_replicas"] == strategy.num_replicas_in_sync
     results.append((losses, weights_of(cfg.model_dir)))
   (losses_1, w_1), (losses_2, w_2) = results
   np.testing.assert_allclose(losses_2, losses_1, rtol=1e-4, atol=1e-5)
   initial = build_initial_weights(model_config)
-  moved = max(float(np.abs(a - b).max()) for a, b in zip(w_1, initial))
+  moved = max(float(np.abs(a - b).max()) for a, b in zip(w_1, initial, strict=False))
   assert moved > 1e-4  # the steps did change the weights
-  for a, b in zip(w_2, w_1):
+  for a, b in zip(w_2, w_1, strict=False):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
 
 def build_initial_weights(model_config, seed=3):
   keras.utils.set_random_seed(seed)
   from emotion_tf.model.models import build_model
+
   return build_model(model_config).get_weights()
 
 
 def test_batch_not_divisible_by_replicas(tiny_tfrecords, tmp_path):
   with pytest.raises(train_lib.TrainingSetupError, match="not divisible by the number of replicas"):
-    train_lib.train(config(tiny_tfrecords[0], tmp_path / "m", batch_size=3), SMALL,
-                   strategy=two_devices())
+    train_lib.train(
+      config(tiny_tfrecords[0], tmp_path / "m", batch_size=3), SMALL, strategy=two_devices()
+    )
 
 
 def test_crash_resumes_from_backup_and_matches_uninterrupted_run(tiny_tfrecords, tmp_path):
@@ -77,7 +99,7 @@ def test_crash_resumes_from_backup_and_matches_uninterrupted_run(tiny_tfrecords,
   steps_per_epoch = full["global_step"] // 2
   assert full["epochs_completed"] == 2 and steps_per_epoch >= 3
 
-  crash_at = steps_per_epoch + 2          # mid-epoch 1; last backup at an even step before it
+  crash_at = steps_per_epoch + 2  # mid-epoch 1; last backup at an even step before it
 
   def crash(step, loss):
     if step == crash_at:
@@ -85,14 +107,14 @@ def test_crash_resumes_from_backup_and_matches_uninterrupted_run(tiny_tfrecords,
 
   crash_dir = tmp_path / "crash"
   with pytest.raises(KeyboardInterrupt):
-    train_lib.train(config(data_dir, crash_dir, epochs=2), SMALL, strategy=one_device(),
-                   step_callback=crash)
+    train_lib.train(
+      config(data_dir, crash_dir, epochs=2), SMALL, strategy=one_device(), step_callback=crash
+    )
   resumed = train_lib.train(config(data_dir, crash_dir, epochs=2), SMALL, strategy=one_device())
-  expected_backup = max(s for s in range(1, crash_at + 1)
-                        if s % 2 == 0 or s == steps_per_epoch)
+  expected_backup = max(s for s in range(1, crash_at + 1) if s % 2 == 0 or s == steps_per_epoch)
   assert resumed["resumed_from_step"] == expected_backup
   assert resumed["global_step"] == full["global_step"]
-  for a, b in zip(weights_of(crash_dir), weights_of(full_dir)):
+  for a, b in zip(weights_of(crash_dir), weights_of(full_dir), strict=False):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
   # A finished run restarted with the same command does nothing more.
   again = train_lib.train(config(data_dir, crash_dir, epochs=2), SMALL, strategy=one_device())
@@ -103,12 +125,23 @@ def test_crash_resumes_from_backup_and_matches_uninterrupted_run(tiny_tfrecords,
   for path in glob.glob(str(full_dir / "logs" / "*" / "events.out.tfevents.*")):
     for event in tf.compat.v1.train.summary_iterator(path):
       tags.update(v.tag for v in event.summary.value)
-  for tag in ("loss", "steps_per_second", "ccc/arousal", "ccc/valence", "ccc/liking",
-              "ccc/mean", "config", "devel_prediction_vs_gold"):
+  for tag in (
+    "loss",
+    "steps_per_second",
+    "ccc/arousal",
+    "ccc/valence",
+    "ccc/liking",
+    "ccc/mean",
+    "config",
+    "devel_prediction_vs_gold",
+  ):
     assert tag in tags, (tag, sorted(tags))
   for name in ("best.keras", "last.keras", "config.json", "model_config.json"):
     assert os.path.exists(full_dir / name)
-  assert ModelConfig.from_json(open(full_dir / "model_config.json").read()) == SMALL
+  assert (
+    ModelConfig.from_json(pathlib.Path(full_dir / "model_config.json").read_text(encoding="utf-8"))
+    == SMALL
+  )
 
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tiny_tfrecords, tmp_path):
@@ -120,13 +153,19 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tiny_tfrecords, tmp_path)
     def poison(i, batch):
       inputs, labels = batch
       return inputs, tf.where(i >= 2, tf.fill(tf.shape(labels), np.nan), labels)
+
     return ds.enumerate().map(poison)
 
   model_dir = tmp_path / "m"
-  with pytest.raises(train_lib.TrainingDivergedError,
-                     match=r"non-finite loss.*step 3.*last good checkpoint is kept"):
-    train_lib.train(config(data_dir, model_dir, backup_every_steps=1), SMALL,
-                   strategy=one_device(), dataset_fn=poisoned)
+  with pytest.raises(
+    train_lib.TrainingDivergedError, match=r"non-finite loss.*step 3.*last good checkpoint is kept"
+  ):
+    train_lib.train(
+      config(data_dir, model_dir, backup_every_steps=1),
+      SMALL,
+      strategy=one_device(),
+      dataset_fn=poisoned,
+    )
   latest = tf.train.latest_checkpoint(str(model_dir / "backup"))
   assert latest is not None and latest.endswith("-2")
   reader = tf.train.load_checkpoint(latest)
@@ -147,11 +186,13 @@ def test_setup_errors_fail_before_training(tiny_tfrecords, tmp_path):
   with pytest.raises(train_lib.TrainingSetupError, match="metadata.json: missing"):
     train_lib.train(config(str(empty), tmp_path / "m1"), SMALL, strategy=one_device())
   with pytest.raises(train_lib.TrainingSetupError, match="model expects 16, the data .* has 8"):
-    train_lib.train(config(data_dir, tmp_path / "m2"), SMALL.replace(semantic_dim=16),
-                   strategy=one_device())
+    train_lib.train(
+      config(data_dir, tmp_path / "m2"), SMALL.replace(semantic_dim=16), strategy=one_device()
+    )
   with pytest.raises(train_lib.TrainingSetupError, match="no shards"):
-    train_lib.train(config(data_dir, tmp_path / "m3", eval_partition="Dev"), SMALL,
-                   strategy=one_device())
+    train_lib.train(
+      config(data_dir, tmp_path / "m3", eval_partition="Dev"), SMALL, strategy=one_device()
+    )
   assert not os.path.exists(tmp_path / "m2" / "backup")
 
 
@@ -168,8 +209,9 @@ class _Messages(logging.Handler):
 
 
 def test_resume_after_the_last_step_of_an_epoch_reports_the_true_epoch_loss(
-    tiny_tfrecords, tmp_path):
-  """Issue 10 item 14: a backup taken at an epoch's last step, then a crash (kill -9) before
+  tiny_tfrecords, tmp_path
+):
+  """A backup taken at an epoch's last step, then a crash (kill -9) before
   the epoch end: the resumed run must report the epoch's real loss and CCC, not NaN."""
   data_dir = tiny_tfrecords[0]
   losses = []
@@ -178,8 +220,12 @@ def test_resume_after_the_last_step_of_an_epoch_reports_the_true_epoch_loss(
   absl_logger.addHandler(handler)
   absl_logger.setLevel(logging.INFO)
   try:
-    full = train_lib.train(config(data_dir, tmp_path / "full"), SMALL, strategy=one_device(),
-                           step_callback=lambda step, loss: losses.append(loss))
+    full = train_lib.train(
+      config(data_dir, tmp_path / "full"),
+      SMALL,
+      strategy=one_device(),
+      step_callback=lambda step, loss: losses.append(loss),
+    )
   finally:
     absl_logger.removeHandler(handler)
     absl_logger.setLevel(level)
@@ -187,8 +233,9 @@ def test_resume_after_the_last_step_of_an_epoch_reports_the_true_epoch_loss(
   (reference,) = full["history"]
   np.testing.assert_allclose(reference["train_loss"], np.mean(losses), rtol=1e-6)
   # Progress lines: 1-based epoch, step s/S, loss, ETA (log_every_steps=1).
-  assert any(f"epoch 1/1, step {steps}/" in m and "ETA" in m for m in handler.messages), \
-      handler.messages[-5:]
+  assert any(f"epoch 1/1, step {steps}/" in m and "ETA" in m for m in handler.messages), (
+    handler.messages[-5:]
+  )
 
   def crash(step, loss):
     if step == steps:
@@ -203,8 +250,9 @@ def test_resume_after_the_last_step_of_an_epoch_reports_the_true_epoch_loss(
   assert np.isfinite(record["train_loss"])
   np.testing.assert_allclose(record["train_loss"], np.mean(losses), rtol=1e-6)
   for name in reference["train_ccc"]:
-    np.testing.assert_allclose(record["train_ccc"][name], reference["train_ccc"][name],
-                               rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(
+      record["train_ccc"][name], reference["train_ccc"][name], rtol=1e-4, atol=1e-6
+    )
 
 
 def test_train_steps_governs_training_and_repeats_the_data(tiny_tfrecords, tmp_path):
@@ -213,19 +261,28 @@ def test_train_steps_governs_training_and_repeats_the_data(tiny_tfrecords, tmp_p
   data_dir = tiny_tfrecords[0]
   one_pass = train_lib.train(config(data_dir, tmp_path / "pass"), SMALL, strategy=one_device())
   per_pass = one_pass["global_step"]
-  per_epoch = per_pass + 2                         # longer than one pass: the data must repeat
+  per_epoch = per_pass + 2  # longer than one pass: the data must repeat
   steps = 2 * per_epoch + 1
-  result = train_lib.train(config(data_dir, tmp_path / "steps", epochs=1, train_steps=steps,
-                                  steps_per_epoch=per_epoch), SMALL, strategy=one_device())
-  assert result["global_step"] == steps            # --epochs 1 ignored
+  result = train_lib.train(
+    config(data_dir, tmp_path / "steps", epochs=1, train_steps=steps, steps_per_epoch=per_epoch),
+    SMALL,
+    strategy=one_device(),
+  )
+  assert result["global_step"] == steps  # --epochs 1 ignored
   assert [r["global_step"] for r in result["history"]] == [per_epoch, 2 * per_epoch, steps]
   assert all("eval_ccc" in r for r in result["history"])
-  more = train_lib.train(config(data_dir, tmp_path / "steps", epochs=1, train_steps=steps + 2,
-                                steps_per_epoch=per_epoch), SMALL, strategy=one_device())
+  more = train_lib.train(
+    config(
+      data_dir, tmp_path / "steps", epochs=1, train_steps=steps + 2, steps_per_epoch=per_epoch
+    ),
+    SMALL,
+    strategy=one_device(),
+  )
   assert more["resumed_from_step"] == steps and more["global_step"] == steps + 2
   # Without --steps_per_epoch an epoch is one pass; the last one is cut at train_steps.
-  cut = train_lib.train(config(data_dir, tmp_path / "cut", train_steps=per_pass + 1), SMALL,
-                        strategy=one_device())
+  cut = train_lib.train(
+    config(data_dir, tmp_path / "cut", train_steps=per_pass + 1), SMALL, strategy=one_device()
+  )
   assert [r["global_step"] for r in cut["history"]] == [per_pass, per_pass + 1]
 
 
@@ -243,10 +300,12 @@ def test_non_finite_devel_ccc_stops_training_without_saving_best(tiny_tfrecords,
     def poison(inputs, labels):
       inputs = dict(inputs, audio=inputs["audio"] * np.nan)
       return inputs, labels
+
     return ds.map(poison)
 
   model_dir = tmp_path / "m"
   with pytest.raises(train_lib.TrainingDivergedError, match=r"Devel CCC is not finite.*nan"):
-    train_lib.train(config(data_dir, model_dir), SMALL, strategy=one_device(),
-                    dataset_fn=nan_on_eval)
+    train_lib.train(
+      config(data_dir, model_dir), SMALL, strategy=one_device(), dataset_fn=nan_on_eval
+    )
   assert not (model_dir / "best.keras").exists()

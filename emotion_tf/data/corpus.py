@@ -3,9 +3,11 @@
   audio/<id>.wav            any sample rate / channel count (decoded with soundfile)
   labels/<id>.csv           `name;time;arousal;valence;liking` every 0.1 s, no header
   turns/<id>.csv            `start;end` in seconds
-  transcriptions/<id>.csv   `start;end;'text'` (`;` delimiter, `|` quote char, text in single quotes)
+  transcriptions/<id>.csv   `start;end;'text'` (`;` delimiter, `|` quote char, text in single
+                            quotes)
 
-Ids start with `Train`, `Devel` or `Test`; the prefix names the partition (`train`, `devel`, `test`).
+Ids start with `Train`, `Devel` or `Test`; the prefix names the partition (`train`, `devel`,
+`test`).
 Every parse error is a `CorpusError` whose message starts with `<file>:<line>:`.
 """
 
@@ -13,7 +15,7 @@ import csv
 import dataclasses
 import math
 import os
-from typing import List, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 import numpy as np
 from absl import logging
@@ -32,6 +34,7 @@ class CorpusError(ValueError):
 @dataclasses.dataclass(frozen=True)
 class Recording:
   """Paths of one recording; a path may not exist (checked when the file is read)."""
+
   recording_id: str
   partition: str
   audio_path: str
@@ -40,15 +43,15 @@ class Recording:
   transcription_path: str
 
 
-def partition_of(recording_id: str) -> Optional[str]:
-  """'train' / 'devel' / 'test' from the id prefix (`Train_01` -> 'train'), None if no prefix matches."""
+def partition_of(recording_id: str) -> str | None:
+  """'train' / 'devel' / 'test' from the id prefix (`Train_01` -> 'train'), else None."""
   for name, prefix in _PREFIXES.items():
     if recording_id.lower().startswith(prefix.lower()):
       return name
   return None
 
 
-def normalize_partitions(partitions: Optional[Sequence[str]]) -> Tuple[str, ...]:
+def normalize_partitions(partitions: Sequence[str] | None) -> tuple[str, ...]:
   """Lower-cases and validates partition names; None means all three."""
   if partitions is None:
     return PARTITIONS
@@ -68,17 +71,19 @@ def recording_paths(corpus_dir: str, recording_id: str) -> Recording:
   partition = partition_of(recording_id)
   if partition is None:
     raise CorpusError(
-        f"{corpus_dir}: recording id {recording_id!r} does not start with Train, Devel or Test")
+      f"{corpus_dir}: recording id {recording_id!r} does not start with Train, Devel or Test"
+    )
   return Recording(
-      recording_id=recording_id,
-      partition=partition,
-      audio_path=os.path.join(corpus_dir, "audio", recording_id + ".wav"),
-      labels_path=os.path.join(corpus_dir, "labels", recording_id + ".csv"),
-      turns_path=os.path.join(corpus_dir, "turns", recording_id + ".csv"),
-      transcription_path=os.path.join(corpus_dir, "transcriptions", recording_id + ".csv"))
+    recording_id=recording_id,
+    partition=partition,
+    audio_path=os.path.join(corpus_dir, "audio", recording_id + ".wav"),
+    labels_path=os.path.join(corpus_dir, "labels", recording_id + ".csv"),
+    turns_path=os.path.join(corpus_dir, "turns", recording_id + ".csv"),
+    transcription_path=os.path.join(corpus_dir, "transcriptions", recording_id + ".csv"),
+  )
 
 
-def list_recordings(corpus_dir: str, partitions: Optional[Sequence[str]] = None) -> List[Recording]:
+def list_recordings(corpus_dir: str, partitions: Sequence[str] | None = None) -> list[Recording]:
   """Recordings of `corpus_dir`, sorted by id.
 
   The ids are the union of `audio/*.wav` and `labels/*.csv` stems, so a recording whose audio or
@@ -96,13 +101,15 @@ def list_recordings(corpus_dir: str, partitions: Optional[Sequence[str]] = None)
   for sub, ext in (("audio", ".wav"), ("labels", ".csv")):
     d = os.path.join(corpus_dir, sub)
     if os.path.isdir(d):
-      ids.update(f[:-len(ext)] for f in os.listdir(d) if f.endswith(ext) and not f.startswith("."))
+      ids.update(f[: -len(ext)] for f in os.listdir(d) if f.endswith(ext) and not f.startswith("."))
   if not ids:
     raise CorpusError(f"{corpus_dir}: no audio/*.wav or labels/*.csv files")
   out = []
   for rid in sorted(ids):
     if partition_of(rid) is None:
-      logging.warning("%s: skipping %r (id does not start with Train, Devel or Test)", corpus_dir, rid)
+      logging.warning(
+        "%s: skipping %r (id does not start with Train, Devel or Test)", corpus_dir, rid
+      )
       continue
     rec = recording_paths(corpus_dir, rid)
     if rec.partition in wanted:
@@ -111,6 +118,7 @@ def list_recordings(corpus_dir: str, partitions: Optional[Sequence[str]] = None)
 
 
 # ----------------------------------------------------------------------------------------- audio
+
 
 def load_audio(path: str, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
   """Decodes a wav file to mono float32 at `sample_rate`.
@@ -134,7 +142,8 @@ def load_audio(path: str, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
   check_readable_file(path, "audio")
   if os.path.getsize(path) == 0:
     raise CorpusError(f"{path}: audio file is empty (0 bytes)")
-  import soundfile  # pylint: disable=g-import-not-at-top
+  import soundfile
+
   try:
     x, rate = soundfile.read(path, dtype="float32", always_2d=True)
   except OSError as e:
@@ -149,7 +158,8 @@ def load_audio(path: str, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
   if rate <= 0:
     raise CorpusError(f"{path}: invalid sample rate {rate}")
   if rate != sample_rate:
-    from scipy import signal  # pylint: disable=g-import-not-at-top
+    from scipy import signal
+
     g = math.gcd(rate, sample_rate)
     x = signal.resample_poly(x, sample_rate // g, rate // g).astype(np.float32)
   if not np.all(np.isfinite(x)):
@@ -160,18 +170,21 @@ def load_audio(path: str, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
 @dataclasses.dataclass(frozen=True)
 class WavTruncation:
   """A RIFF/WAVE file whose `data` chunk declares more bytes than the file holds."""
+
   path: str
-  claimed_s: float   # duration the data chunk's declared size stands for
-  present_s: float   # duration of the bytes actually present
+  claimed_s: float  # duration the data chunk's declared size stands for
+  present_s: float  # duration of the bytes actually present
   missing_bytes: int
 
   def message(self) -> str:
-    return (f"{self.path}: wav header claims {self.claimed_s:.2f} s of audio but the file holds "
-            f"{self.present_s:.2f} s ({self.missing_bytes} bytes of its data chunk are missing): "
-            "the file looks truncated")
+    return (
+      f"{self.path}: wav header claims {self.claimed_s:.2f} s of audio but the file holds "
+      f"{self.present_s:.2f} s ({self.missing_bytes} bytes of its data chunk are missing): "
+      "the file looks truncated"
+    )
 
 
-def wav_truncation(path: str) -> Optional[WavTruncation]:
+def wav_truncation(path: str) -> WavTruncation | None:
   """Compares a RIFF/WAVE file's declared `data` chunk size with the bytes present.
 
   Walks the chunks after `RIFF....WAVE` (each `id` + little-endian uint32 size, padded to an
@@ -204,15 +217,16 @@ def wav_truncation(path: str) -> Optional[WavTruncation]:
           present = size - (pos + 8)
           if csize in (0, 0xFFFFFFFF) or rate <= 0 or block <= 0 or csize - present < block:
             return None
-          return WavTruncation(path, csize // block / rate, present // block / rate,
-                               csize - present)
+          return WavTruncation(
+            path, csize // block / rate, present // block / rate, csize - present
+          )
         pos += 8 + csize + (csize & 1)
   except OSError:
     return None  # unreadable: load_audio names the problem
   return None
 
 
-def warn_if_truncated(path: str) -> Optional[WavTruncation]:
+def warn_if_truncated(path: str) -> WavTruncation | None:
   """Logs a warning naming `path` when its wav header claims more audio than the file holds
   (`wav_truncation`); returns the finding. For readers that score what is there (predict)."""
   truncation = wav_truncation(path)
@@ -226,8 +240,9 @@ def check_readable_file(path: str, what: str) -> None:
   if not os.path.exists(path):
     raise CorpusError(f"{path}: {what} file is missing")
   if os.path.isdir(path):
-    raise CorpusError(f"{path}: is a directory, not {'an' if what[0] in 'aeiou' else 'a'} "
-                      f"{what} file")
+    raise CorpusError(
+      f"{path}: is a directory, not {'an' if what[0] in 'aeiou' else 'a'} {what} file"
+    )
   try:
     with open(path, "rb"):
       pass
@@ -237,7 +252,8 @@ def check_readable_file(path: str, what: str) -> None:
 
 # ------------------------------------------------------------------------------------ text files
 
-def read_text_lines(path: str, what: str) -> List[str]:
+
+def read_text_lines(path: str, what: str) -> list[str]:
   """Lines of a UTF-8 text file (BOM tolerated).
 
   Raises:
@@ -253,9 +269,10 @@ def read_text_lines(path: str, what: str) -> List[str]:
   try:
     text = data.decode("utf-8-sig")
   except UnicodeDecodeError as e:
-    line = data[:e.start].count(b"\n") + 1
+    line = data[: e.start].count(b"\n") + 1
     raise CorpusError(
-        f"{path}:{line}: not valid UTF-8 (byte 0x{data[e.start]:02x} at offset {e.start})") from e
+      f"{path}:{line}: not valid UTF-8 (byte 0x{data[e.start]:02x} at offset {e.start})"
+    ) from e
   return text.splitlines()
 
 
@@ -269,7 +286,7 @@ def _float(value: str, path: str, lineno: int, field: str) -> float:
   return v
 
 
-def read_labels(path: str, max_abs: float = LABEL_RANGE) -> Tuple[np.ndarray, np.ndarray]:
+def read_labels(path: str, max_abs: float = LABEL_RANGE) -> tuple[np.ndarray, np.ndarray]:
   """Reads `labels/<id>.csv`: rows `name;time;arousal;valence;liking`, no header.
 
   A first line whose time field is not numeric and that names a `time` column is taken as a header
@@ -287,8 +304,9 @@ def read_labels(path: str, max_abs: float = LABEL_RANGE) -> Tuple[np.ndarray, np
   return times, values
 
 
-def read_label_rows(path: str,
-                    max_abs: float = LABEL_RANGE) -> Tuple[np.ndarray, np.ndarray, List[int]]:
+def read_label_rows(
+  path: str, max_abs: float = LABEL_RANGE
+) -> tuple[np.ndarray, np.ndarray, list[int]]:
   """`read_labels` plus the file line number of every row ([T] ints, 1-based)."""
   lines = read_text_lines(path, "label")
   times, values, linenos = [], [], []
@@ -298,12 +316,15 @@ def read_label_rows(path: str,
     parts = line.strip().split(";")
     if len(parts) != 5:
       raise CorpusError(
-          f"{path}:{lineno}: expected 5 fields 'name;time;arousal;valence;liking', got {len(parts)}")
+        f"{path}:{lineno}: expected 5 fields 'name;time;arousal;valence;liking', got {len(parts)}"
+      )
     if lineno == 1 and "time" in parts[1].lower():
       continue
     t = _float(parts[1], path, lineno, "time")
-    row = [_float(parts[2 + i], path, lineno, n) for i, n in enumerate(("arousal", "valence", "liking"))]
-    for name, v in zip(("arousal", "valence", "liking"), row):
+    row = [
+      _float(parts[2 + i], path, lineno, n) for i, n in enumerate(("arousal", "valence", "liking"))
+    ]
+    for name, v in zip(("arousal", "valence", "liking"), row, strict=False):
       if abs(v) > max_abs:
         raise CorpusError(f"{path}:{lineno}: {name} {v} outside [-{max_abs}, {max_abs}]")
     if times and t <= times[-1]:
@@ -321,9 +342,15 @@ def read_label_rows(path: str,
 LABEL_GRID_TOLERANCE_S = 0.001
 
 
-def labels_on_grid(path: str, times: np.ndarray, values: np.ndarray, linenos: Sequence[int],
-                   hop: float, resample: bool = False,
-                   tolerance_s: float = LABEL_GRID_TOLERANCE_S) -> Tuple[np.ndarray, Optional[str]]:
+def labels_on_grid(
+  path: str,
+  times: np.ndarray,
+  values: np.ndarray,
+  linenos: Sequence[int],
+  hop: float,
+  resample: bool = False,
+  tolerance_s: float = LABEL_GRID_TOLERANCE_S,
+) -> tuple[np.ndarray, str | None]:
   """Labels as frames: row k must carry time k * hop (frame k starts there; DESIGN.md).
 
   The time column is never ignored and labels are never shifted: a file whose row k lies more
@@ -350,20 +377,24 @@ def labels_on_grid(path: str, times: np.ndarray, values: np.ndarray, linenos: Se
   if not bad.size:
     return values, None
   k = int(bad[0])
-  where = (f"{path}:{linenos[k]}: label time {_seconds(times[k])} s of row {k + 1} is "
-           f"{_seconds(off[k], '+')} s off the frame grid (row k at k x {hop} s from 0, "
-           f"tolerance {tolerance_s} s)")
+  where = (
+    f"{path}:{linenos[k]}: label time {_seconds(times[k])} s of row {k + 1} is "
+    f"{_seconds(off[k], '+')} s off the frame grid (row k at k x {hop} s from 0, "
+    f"tolerance {tolerance_s} s)"
+  )
   if not resample:
-    raise CorpusError(f"{where}; refused, labels are never shifted: fix the time column or "
-                      "pass --resample_labels to interpolate them onto the grid")
+    raise CorpusError(
+      f"{where}; refused, labels are never shifted: fix the time column or "
+      "pass --resample_labels to interpolate them onto the grid"
+    )
   frames = int(np.floor(times[-1] / hop + tolerance_s / hop)) + 1
   t = np.arange(frames) * hop
   out = np.stack([np.interp(t, times, values[:, j]) for j in range(values.shape[1])], axis=1)
   held = int((t < times[0] - tolerance_s).sum())
   return out.astype(np.float32), (
-      f"{where}; resampled {len(times)} rows onto {frames} frames by linear interpolation"
-      + (f" ({held} frames before {_seconds(times[0])} s take the first row's value)"
-         if held else ""))
+    f"{where}; resampled {len(times)} rows onto {frames} frames by linear interpolation"
+    + (f" ({held} frames before {_seconds(times[0])} s take the first row's value)" if held else "")
+  )
 
 
 def _seconds(x: float, sign: str = "") -> str:
@@ -372,7 +403,7 @@ def _seconds(x: float, sign: str = "") -> str:
   return "0" if text in ("+0", "-0", "") else text
 
 
-def read_turns(path: str) -> List[Tuple[float, float]]:
+def read_turns(path: str) -> list[tuple[float, float]]:
   """Reads `turns/<id>.csv`: rows `start;end` in seconds -> [(start, end)] with start <= end."""
   turns = []
   for lineno, line in enumerate(read_text_lines(path, "turns"), start=1):
@@ -396,7 +427,7 @@ def _unquote(text: str) -> str:
   return text.strip()
 
 
-def read_transcription(path: str) -> List[Tuple[float, float, str]]:
+def read_transcription(path: str) -> list[tuple[float, float, str]]:
   """Reads `transcriptions/<id>.csv` with the SEWA quoting.
 
   Rows are `start;end;'text'`: `;` delimiter, `|` quote character (a field holding `;` is
@@ -417,11 +448,13 @@ def read_transcription(path: str) -> List[Tuple[float, float, str]]:
   return [row[1:] for row in transcription_rows(path)]
 
 
-def transcription_rows(path: str) -> List[Tuple[int, float, float, str]]:
+def transcription_rows(path: str) -> list[tuple[int, float, float, str]]:
   """`read_transcription` rows with their file line first: [(line, start, end, text)]."""
   if os.path.exists(path) and os.path.isfile(path) and os.path.getsize(path) == 0:
-    raise CorpusError(f"{path}: transcription file is empty (0 bytes); delete it if the "
-                      "recording has no speech, else restore its content")
+    raise CorpusError(
+      f"{path}: transcription file is empty (0 bytes); delete it if the "
+      "recording has no speech, else restore its content"
+    )
   lines = read_text_lines(path, "transcription")
   rows = []
   for lineno, line in enumerate(lines, start=1):
@@ -430,11 +463,14 @@ def transcription_rows(path: str) -> List[Tuple[int, float, float, str]]:
     try:
       fields = next(csv.reader([line], delimiter=";", quotechar="|", strict=True))
     except csv.Error as e:
-      raise CorpusError(f"{path}:{lineno}: malformed transcript line ({e}): {line.strip()!r}") from e
+      raise CorpusError(
+        f"{path}:{lineno}: malformed transcript line ({e}): {line.strip()!r}"
+      ) from e
     if len(fields) < 3:
       raise CorpusError(
-          f"{path}:{lineno}: malformed transcript line, expected \"start;end;'text'\", "
-          f"got {line.strip()!r}")
+        f"{path}:{lineno}: malformed transcript line, expected \"start;end;'text'\", "
+        f"got {line.strip()!r}"
+      )
     start = _float(fields[0], path, lineno, "start time")
     end = _float(fields[1], path, lineno, "end time")
     if end < start or start < 0:
@@ -446,7 +482,7 @@ def transcription_rows(path: str) -> List[Tuple[int, float, float, str]]:
   return rows
 
 
-def transcript_overlaps(path: str, rows: Sequence[Tuple[int, float, float, str]]) -> Optional[str]:
+def transcript_overlaps(path: str, rows: Sequence[tuple[int, float, float, str]]) -> str | None:
   """One warning naming the first pair of overlapping sentences (and the count), or None.
 
   Sentence i overlaps when it starts before an earlier line's sentence ends (touching spans do
@@ -468,6 +504,8 @@ def transcript_overlaps(path: str, rows: Sequence[Tuple[int, float, float, str]]
     return None
   line, start, end, other, o_start, o_end = first
   more = f" ({count} overlapping sentences in all)" if count > 1 else ""
-  return (f"{path}:{line}: sentence {start:.2f}-{end:.2f} s overlaps the sentence on line "
-          f"{other} ({o_start:.2f}-{o_end:.2f} s){more}; both are kept, a frame where two words "
-          "overlap takes the later-starting word")
+  return (
+    f"{path}:{line}: sentence {start:.2f}-{end:.2f} s overlaps the sentence on line "
+    f"{other} ({o_start:.2f}-{o_end:.2f} s){more}; both are kept, a frame where two words "
+    "overlap takes the later-starting word"
+  )

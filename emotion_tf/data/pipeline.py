@@ -10,15 +10,16 @@ import glob
 import json
 import os
 import re
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
 from emotion_tf.data import schema
 
-REPORT_FILE = "report.json"   # the writer's per-run report beside the shards
-_LIST_AT_MOST = 10            # recordings named in one message
+REPORT_FILE = "report.json"  # the writer's per-run report beside the shards
+_LIST_AT_MOST = 10  # recordings named in one message
 
 
 class DataDirError(ValueError):
@@ -36,7 +37,8 @@ def shard_files(data_dir: str, partition: str) -> Sequence[str]:
   files = sorted(glob.glob(os.path.join(data_dir, schema.shard_pattern(partition))))
   if not files:
     raise FileNotFoundError(
-        f"{data_dir}: no shards {schema.shard_pattern(partition)} for partition {partition!r}")
+      f"{data_dir}: no shards {schema.shard_pattern(partition)} for partition {partition!r}"
+    )
   return files
 
 
@@ -65,18 +67,18 @@ def _list(items: Sequence[str]) -> str:
   return shown + (f" and {more} more" if more > 0 else "")
 
 
-def _read_json(path: str) -> Optional[Dict[str, Any]]:
+def _read_json(path: str) -> dict[str, Any] | None:
   try:
-    with open(path, "r", encoding="utf-8") as f:
+    with open(path, encoding="utf-8") as f:
       data = json.load(f)
   except (OSError, ValueError):
     return None
   return data if isinstance(data, dict) else None
 
 
-def missing_recordings(data_dir: str, meta: schema.Metadata,
-                       partitions: Optional[Sequence[str]] = None
-                       ) -> Tuple[List[Tuple[str, str]], List[str]]:
+def missing_recordings(
+  data_dir: str, meta: schema.Metadata, partitions: Sequence[str] | None = None
+) -> tuple[list[tuple[str, str]], list[str]]:
   """What an incomplete TFRecord directory (`"complete": false` in metadata.json) lacks.
 
   Reads metadata.json's `failed_recordings` and `partitions` (shards expected vs present), the
@@ -94,10 +96,13 @@ def missing_recordings(data_dir: str, meta: schema.Metadata,
   wanted = None if partitions is None else {p.strip().lower() for p in partitions}
   report = _read_json(os.path.join(data_dir, REPORT_FILE)) or {}
   report_errors = report.get("errors") or {}
-  report_partition = {r.get("recording_id"): r.get("partition")
-                      for r in report.get("recordings") or [] if isinstance(r, dict)}
-  reasons: Dict[str, str] = {}
-  part_of: Dict[str, Optional[str]] = {}
+  report_partition = {
+    r.get("recording_id"): r.get("partition")
+    for r in report.get("recordings") or []
+    if isinstance(r, dict)
+  }
+  reasons: dict[str, str] = {}
+  part_of: dict[str, str | None] = {}
   for rid, error in meta.failed_recordings.items():
     reasons[rid] = str(error or report_errors.get(rid) or "failed")
     part_of[rid] = report_partition.get(rid)
@@ -115,23 +120,24 @@ def missing_recordings(data_dir: str, meta: schema.Metadata,
       side = _read_json(os.path.join(data_dir, name + ".json")) or {}
       planned = (side.get("fingerprint") or {}).get("recordings") or []
       for rid in planned:
-        reasons.setdefault(rid, str(report_errors.get(rid) or f"its shard {name} is missing "
-                                    "or out of date"))
+        reasons.setdefault(
+          rid, str(report_errors.get(rid) or f"its shard {name} is missing or out of date")
+        )
         part_of[rid] = partition
   recordings = []
   for rid in sorted(reasons):
     partition = part_of.get(rid)
-    if partition is None:   # ids start with the partition name (Train_01, Devel_03, ...)
-      partition = next((p for p in meta.partitions
-                        if rid.lower().startswith(p.lower())), None)
+    if partition is None:  # ids start with the partition name (Train_01, Devel_03, ...)
+      partition = next((p for p in meta.partitions if rid.lower().startswith(p.lower())), None)
     if wanted is not None and partition is not None and partition.lower() not in wanted:
       continue
     recordings.append((rid, reasons[rid]))
   return recordings, shards
 
 
-def check_complete(data_dir: str, meta: schema.Metadata, partitions: Sequence[str],
-                   allow_incomplete: bool = False) -> Optional[str]:
+def check_complete(
+  data_dir: str, meta: schema.Metadata, partitions: Sequence[str], allow_incomplete: bool = False
+) -> str | None:
   """Refuses a TFRecord directory that metadata.json marks `"complete": false`.
 
   Returns None for a complete directory (or one whose metadata has no `complete` key, e.g.
@@ -147,30 +153,35 @@ def check_complete(data_dir: str, meta: schema.Metadata, partitions: Sequence[st
   path = os.path.join(data_dir, schema.METADATA_FILE)
   if not recordings and not shards:
     if any(missing_recordings(data_dir, meta)):
-      return None   # what is missing belongs to other partitions
-    what = (f"neither metadata.json nor {REPORT_FILE} names the missing recordings")
+      return None  # what is missing belongs to other partitions
+    what = f"neither metadata.json nor {REPORT_FILE} names the missing recordings"
   else:
     parts = []
     if recordings:
-      parts.append(f"{len(recordings)} missing recording(s): "
-                   + _list([f"{rid} ({reason})" for rid, reason in recordings]))
+      parts.append(
+        f"{len(recordings)} missing recording(s): "
+        + _list([f"{rid} ({reason})" for rid, reason in recordings])
+      )
     if shards:
       parts.append(f"shard(s) not written: {_list(shards)}")
     what = "; ".join(parts)
-  message = (f"{path}: the TFRecord directory is incomplete (\"complete\": false) for "
-             f"partition(s) {', '.join(partitions)}: {what}")
+  message = (
+    f'{path}: the TFRecord directory is incomplete ("complete": false) for '
+    f"partition(s) {', '.join(partitions)}: {what}"
+  )
   if allow_incomplete:
-    from absl import logging  # pylint: disable=g-import-not-at-top
-    logging.warning("%s; going on with the recordings that are there (--allow_incomplete)",
-                    message)
+    from absl import logging
+
+    logging.warning("%s; going on with the recordings that are there (--allow_incomplete)", message)
     return message
   raise DataDirError(
-      f"{message}. Fix those inputs and rerun `{rewrite_command(data_dir, meta, force=False)}` "
-      "(it writes only what is missing), or pass --allow_incomplete to use the recordings "
-      "that are there")
+    f"{message}. Fix those inputs and rerun `{rewrite_command(data_dir, meta, force=False)}` "
+    "(it writes only what is missing), or pass --allow_incomplete to use the recordings "
+    "that are there"
+  )
 
 
-def _feature_length(feature) -> Tuple[str, int]:
+def _feature_length(feature) -> tuple[str, int]:
   """(kind, length) of a tf.train.Feature: bytes -> total byte count, int64/float -> count."""
   kind = feature.WhichOneof("kind")
   if kind == "bytes_list":
@@ -182,8 +193,9 @@ def _feature_length(feature) -> Tuple[str, int]:
   return "empty", 0
 
 
-def check_example_matches_metadata(path: str, serialized: bytes, meta: schema.Metadata,
-                                   data_dir: str = "") -> None:
+def check_example_matches_metadata(
+  path: str, serialized: bytes, meta: schema.Metadata, data_dir: str = ""
+) -> None:
   """Checks one serialized example of shard `path` against metadata.json.
 
   Compares every field's size with what `frames_per_chunk`, `samples_per_frame`,
@@ -199,29 +211,41 @@ def check_example_matches_metadata(path: str, serialized: bytes, meta: schema.Me
   meta_path = os.path.join(data_dir or os.path.dirname(path), schema.METADATA_FILE)
   try:
     example = tf.train.Example.FromString(serialized)
-  except Exception as e:  # pylint: disable=broad-except  (protobuf's DecodeError)
-    raise DataDirError(f"{path}: first record is not a tf.train.Example ({e}); rewrite the "
-                       "shard") from e
+  except Exception as e:  # protobuf's DecodeError
+    raise DataDirError(
+      f"{path}: first record is not a tf.train.Example ({e}); rewrite the shard"
+    ) from e
   features = example.features.feature
   expected = {  # field -> (kind, size, what the size means)
-      schema.RECORDING_ID: ("bytes_list", None, ""),
-      schema.CHUNK_INDEX: ("int64_list", 1, "value"),
-      schema.NUM_FRAMES: ("int64_list", 1, "value"),
-      # word_index first: its length is the frames per chunk, which the other sizes build on.
-      schema.WORD_INDEX: ("int64_list", frames, f"values = frames_per_chunk {frames}"),
-      schema.LABELS: ("bytes_list", frames * schema.NUM_LABELS * 4,
-                      f"bytes = frames_per_chunk {frames} x {schema.NUM_LABELS} labels x 4"),
-      schema.AUDIO: ("bytes_list", frames * spf * audio_bytes,
-                     f"bytes = frames_per_chunk {frames} x samples_per_frame {spf} x "
-                     f"{audio_bytes} ({audio_dtype})"),
-      schema.SEMANTIC: ("bytes_list", frames * dim * 4,
-                        f"bytes = frames_per_chunk {frames} x semantic_dim {dim} x 4"),
+    schema.RECORDING_ID: ("bytes_list", None, ""),
+    schema.CHUNK_INDEX: ("int64_list", 1, "value"),
+    schema.NUM_FRAMES: ("int64_list", 1, "value"),
+    # word_index first: its length is the frames per chunk, which the other sizes build on.
+    schema.WORD_INDEX: ("int64_list", frames, f"values = frames_per_chunk {frames}"),
+    schema.LABELS: (
+      "bytes_list",
+      frames * schema.NUM_LABELS * 4,
+      f"bytes = frames_per_chunk {frames} x {schema.NUM_LABELS} labels x 4",
+    ),
+    schema.AUDIO: (
+      "bytes_list",
+      frames * spf * audio_bytes,
+      f"bytes = frames_per_chunk {frames} x samples_per_frame {spf} x "
+      f"{audio_bytes} ({audio_dtype})",
+    ),
+    schema.SEMANTIC: (
+      "bytes_list",
+      frames * dim * 4,
+      f"bytes = frames_per_chunk {frames} x semantic_dim {dim} x 4",
+    ),
   }
   for name, (kind, size, meaning) in expected.items():
     if name not in features:
-      raise DataDirError(f"{path}: first record has no field {name!r}; the shard was not "
-                         f"written by data_prep.write_tfrecords of this schema "
-                         f"(schema_version {schema.SCHEMA_VERSION})")
+      raise DataDirError(
+        f"{path}: first record has no field {name!r}; the shard was not "
+        f"written by data_prep.write_tfrecords of this schema "
+        f"(schema_version {schema.SCHEMA_VERSION})"
+      )
     found_kind, found = _feature_length(features[name])
     if found_kind != kind:
       raise DataDirError(f"{path}: field {name!r} holds {found_kind}, expected {kind}")
@@ -234,14 +258,17 @@ def check_example_matches_metadata(path: str, serialized: bytes, meta: schema.Me
       elif name == schema.AUDIO and found % (frames * audio_bytes) == 0:
         hint = f"; the shard holds samples_per_frame {found // (frames * audio_bytes)}"
       raise DataDirError(
-          f"{path}: field {name!r} of the first record does not match {meta_path}: expected "
-          f"{size} {meaning}, found {found}{hint}. metadata.json was edited or the shard was "
-          f"written with other settings; rewrite the directory with "
-          f"`{rewrite_command(data_dir or os.path.dirname(path), meta)}`")
+        f"{path}: field {name!r} of the first record does not match {meta_path}: expected "
+        f"{size} {meaning}, found {found}{hint}. metadata.json was edited or the shard was "
+        f"written with other settings; rewrite the directory with "
+        f"`{rewrite_command(data_dir or os.path.dirname(path), meta)}`"
+      )
   num_frames = features[schema.NUM_FRAMES].int64_list.value[0]
   if not 0 < num_frames <= frames:
-    raise DataDirError(f"{path}: field 'num_frames' of the first record is {num_frames}, "
-                       f"expected 1..{frames} (frames_per_chunk in {meta_path})")
+    raise DataDirError(
+      f"{path}: field 'num_frames' of the first record is {num_frames}, "
+      f"expected 1..{frames} (frames_per_chunk in {meta_path})"
+    )
 
 
 def _tf_reason(error: Exception) -> str:
@@ -252,8 +279,9 @@ def _tf_reason(error: Exception) -> str:
   return re.sub(r"\s*\[Op:[^\]]*\].*$", "", text) or type(error).__name__
 
 
-def validate_shards(data_dir: str, partition: str,
-                    meta: Optional[schema.Metadata] = None) -> List[str]:
+def validate_shards(
+  data_dir: str, partition: str, meta: schema.Metadata | None = None
+) -> list[str]:
   """Reads every shard of `partition` once (record framing and CRCs) and checks its first
   record against metadata.json, before any training or evaluation step.
 
@@ -271,14 +299,15 @@ def validate_shards(data_dir: str, partition: str,
     dataset = tf.data.TFRecordDataset(path)
     try:
       first = next(iter(dataset.take(1)), None)
-      dataset.reduce(np.int64(0), lambda n, _: n + 1)   # reads every record
+      dataset.reduce(np.int64(0), lambda n, _: n + 1)  # reads every record
     except tf.errors.DataLossError as e:
       reason = _tf_reason(e)
       raise DataDirError(
-          f"{path}: corrupt or truncated TFRecord shard ({reason}). Rewrite it with "
-          f"`{rewrite_command(data_dir, meta)}` (or delete {os.path.basename(path)} and its "
-          f".json sidecar and rerun the same command without --force to rewrite only this "
-          "shard)") from e
+        f"{path}: corrupt or truncated TFRecord shard ({reason}). Rewrite it with "
+        f"`{rewrite_command(data_dir, meta)}` (or delete {os.path.basename(path)} and its "
+        f".json sidecar and rerun the same command without --force to rewrite only this "
+        "shard)"
+      ) from e
     except tf.errors.OpError as e:
       raise DataDirError(f"{path}: cannot read the shard ({_tf_reason(e)})") from e
     if first is not None:
@@ -286,16 +315,17 @@ def validate_shards(data_dir: str, partition: str,
   return files
 
 
-def pack_interlocutor_frames(audio: tf.Tensor, subject_turn: tf.Tensor,
-                             samples_per_frame: int) -> tf.Tensor:
+def pack_interlocutor_frames(
+  audio: tf.Tensor, subject_turn: tf.Tensor, samples_per_frame: int
+) -> tf.Tensor:
   """Interlocutor-aware frames (the original code's data_generator.py): [F * spf] -> [F * 2 spf].
 
   Frame k's spf samples go in the first half of its 2 * spf when subject_turn[k] = 1 (label time
   inside a subject turn), else in the second half (the partner or silence); the other half is
   zeros. Same as `frames.pack_interlocutor_frames` (numpy).
   """
-  frames = tf.reshape(audio, [-1, samples_per_frame])                       # [F, spf]
-  st = tf.cast(tf.reshape(subject_turn, [-1, 1]) > 0, frames.dtype)         # [F, 1]
+  frames = tf.reshape(audio, [-1, samples_per_frame])  # [F, spf]
+  st = tf.cast(tf.reshape(subject_turn, [-1, 1]) > 0, frames.dtype)  # [F, 1]
   return tf.reshape(tf.concat([frames * st, frames * (1.0 - st)], axis=1), [-1])
 
 
@@ -307,17 +337,27 @@ def check_interlocutor_data(data_dir: str, meta: schema.Metadata) -> None:
   """
   if not meta.subject_turn:
     raise DataDirError(
-        f"{os.path.join(data_dir, schema.METADATA_FILE)}: the shards have no per-frame "
-        f"'{schema.SUBJECT_TURN}' feature (schema_version {meta.schema_version}), which "
-        "interlocutor_frames needs; rewrite them with "
-        f"`{rewrite_command(data_dir, meta)}` (it reads turns/<id>.csv)")
+      f"{os.path.join(data_dir, schema.METADATA_FILE)}: the shards have no per-frame "
+      f"'{schema.SUBJECT_TURN}' feature (schema_version {meta.schema_version}), which "
+      "interlocutor_frames needs; rewrite them with "
+      f"`{rewrite_command(data_dir, meta)}` (it reads turns/<id>.csv)"
+    )
 
 
-def make_dataset(data_dir: str, partition: str, batch_size: int, training: bool, *,
-                 shuffle_buffer: int = 256, seed: Optional[int] = None,
-                 embedding_matrix: Optional[np.ndarray] = None, include_ids: bool = False,
-                 drop_remainder: bool = False, repeat: bool = False,
-                 interlocutor_frames: bool = False) -> tf.data.Dataset:
+def make_dataset(
+  data_dir: str,
+  partition: str,
+  batch_size: int,
+  training: bool,
+  *,
+  shuffle_buffer: int = 256,
+  seed: int | None = None,
+  embedding_matrix: np.ndarray | None = None,
+  include_ids: bool = False,
+  drop_remainder: bool = False,
+  repeat: bool = False,
+  interlocutor_frames: bool = False,
+) -> tf.data.Dataset:
   """Batches of (inputs, labels) from the shards of one partition.
 
   Args:
@@ -354,8 +394,10 @@ def make_dataset(data_dir: str, partition: str, batch_size: int, training: bool,
     matrix = np.asarray(embedding_matrix, np.float32)
     vocab_size = meta.vocab_size or matrix.shape[0]
     if matrix.ndim != 2 or matrix.shape[0] != vocab_size:
-      raise ValueError(f"{data_dir}: embedding_matrix must be [{vocab_size}, d] (vocab.txt size), "
-                       f"got {matrix.shape}")
+      raise ValueError(
+        f"{data_dir}: embedding_matrix must be [{vocab_size}, d] (vocab.txt size), "
+        f"got {matrix.shape}"
+      )
     matrix = tf.constant(matrix)
 
   def parse(serialized):
@@ -366,8 +408,7 @@ def make_dataset(data_dir: str, partition: str, batch_size: int, training: bool,
     audio = ex[schema.AUDIO]
     if interlocutor_frames:
       audio = pack_interlocutor_frames(audio, ex[schema.SUBJECT_TURN], spf)
-    inputs = {"audio": audio, "semantic": semantic,
-              "num_frames": ex[schema.NUM_FRAMES]}
+    inputs = {"audio": audio, "semantic": semantic, "num_frames": ex[schema.NUM_FRAMES]}
     if include_ids:
       inputs["recording_id"] = ex[schema.RECORDING_ID]
       inputs["chunk_index"] = ex[schema.CHUNK_INDEX]
@@ -377,8 +418,13 @@ def make_dataset(data_dir: str, partition: str, batch_size: int, training: bool,
   if training:
     ds = tf.data.Dataset.from_tensor_slices(list(files))
     ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=min(4, len(files)), block_length=1,
-                       num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    ds = ds.interleave(
+      tf.data.TFRecordDataset,
+      cycle_length=min(4, len(files)),
+      block_length=1,
+      num_parallel_calls=tf.data.AUTOTUNE,
+      deterministic=deterministic,
+    )
   else:
     ds = tf.data.TFRecordDataset(list(files))  # sorted shards, one after another
   ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
@@ -390,7 +436,7 @@ def make_dataset(data_dir: str, partition: str, batch_size: int, training: bool,
   return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def stitch_predictions(ids, chunk_indices, num_frames, predictions) -> Dict[str, np.ndarray]:
+def stitch_predictions(ids, chunk_indices, num_frames, predictions) -> dict[str, np.ndarray]:
   """Reassembles per-chunk predictions into whole recordings.
 
   Args:
@@ -411,14 +457,16 @@ def stitch_predictions(ids, chunk_indices, num_frames, predictions) -> Dict[str,
   num_frames = np.asarray(num_frames).astype(np.int64).reshape(-1)
   n = len(ids)
   if not (len(chunk_indices) == len(num_frames) == predictions.shape[0] == n):
-    raise ValueError(f"stitch_predictions: {n} ids, {len(chunk_indices)} chunk indices, "
-                     f"{len(num_frames)} num_frames, {predictions.shape[0]} predictions")
-  chunks: Dict[str, Dict[int, np.ndarray]] = {}
-  for rid, c, nf, p in zip(ids, chunk_indices, num_frames, predictions):
+    raise ValueError(
+      f"stitch_predictions: {n} ids, {len(chunk_indices)} chunk indices, "
+      f"{len(num_frames)} num_frames, {predictions.shape[0]} predictions"
+    )
+  chunks: dict[str, dict[int, np.ndarray]] = {}
+  for rid, c, nf, p in zip(ids, chunk_indices, num_frames, predictions, strict=False):
     per = chunks.setdefault(rid, {})
     if int(c) in per:
       raise ValueError(f"stitch_predictions: chunk {int(c)} of {rid} appears twice")
-    per[int(c)] = p[:int(nf)]
+    per[int(c)] = p[: int(nf)]
   out = {}
   for rid, per in chunks.items():
     order = sorted(per)

@@ -1,4 +1,4 @@
-"""The one definition of the TFRecord example (DESIGN.md "TFRecord example"), its metadata and vocab.
+"""The one definition of the TFRecord example (DESIGN.md "TFRecord example"), metadata, vocab.
 
 One `tf.train.Example` = one chunk of `F` frames (default 100 x 0.1 s = 10 s) of one recording:
 
@@ -27,7 +27,8 @@ import dataclasses
 import hashlib
 import json
 import os
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -36,7 +37,7 @@ from emotion_tf import FRAME_HOP_SECONDS, FRAMES_PER_CHUNK, LABEL_NAMES, SAMPLES
 from emotion_tf.util import fileio
 
 SCHEMA_VERSION = 2
-READABLE_SCHEMA_VERSIONS = (1, 2)   # 2 adds subject_turn; version 1 shards read as all ones
+READABLE_SCHEMA_VERSIONS = (1, 2)  # 2 adds subject_turn; version 1 shards read as all ones
 METADATA_FILE = "metadata.json"
 VOCAB_FILE = "vocab.txt"
 NO_WORD = "<none>"
@@ -76,15 +77,25 @@ def encode_audio(audio: np.ndarray, audio_dtype: str = "float32") -> bytes:
   if audio_dtype == "float32":
     return np.asarray(audio, "<f4").tobytes()
   if audio_dtype == "int16":
-    return np.clip(np.round(np.asarray(audio, np.float64) * 32768.0), -32768, 32767).astype(
-        "<i2").tobytes()
+    return (
+      np.clip(np.round(np.asarray(audio, np.float64) * 32768.0), -32768, 32767)
+      .astype("<i2")
+      .tobytes()
+    )
   raise ValueError(f"audio_dtype must be one of {AUDIO_DTYPES}, got {audio_dtype!r}")
 
 
-def serialize_example(recording_id: str, chunk_index: int, num_frames: int, audio: np.ndarray,
-                      semantic: np.ndarray, word_index: np.ndarray, labels: np.ndarray,
-                      audio_dtype: str = "float32",
-                      subject_turn: Optional[np.ndarray] = None) -> bytes:
+def serialize_example(
+  recording_id: str,
+  chunk_index: int,
+  num_frames: int,
+  audio: np.ndarray,
+  semantic: np.ndarray,
+  word_index: np.ndarray,
+  labels: np.ndarray,
+  audio_dtype: str = "float32",
+  subject_turn: np.ndarray | None = None,
+) -> bytes:
   """Serialises one chunk.
 
   Args:
@@ -108,48 +119,56 @@ def serialize_example(recording_id: str, chunk_index: int, num_frames: int, audi
   if labels.ndim != 2 or labels.shape[1] != NUM_LABELS:
     raise ValueError(f"{recording_id}: labels must be [F, {NUM_LABELS}], got {labels.shape}")
   if semantic.ndim != 2 or semantic.shape[0] != frames or word_index.shape != (frames,):
-    raise ValueError(f"{recording_id}: semantic {semantic.shape} / word_index {word_index.shape} "
-                     f"do not match {frames} frames")
+    raise ValueError(
+      f"{recording_id}: semantic {semantic.shape} / word_index {word_index.shape} "
+      f"do not match {frames} frames"
+    )
   if np.asarray(audio).size % frames:
     raise ValueError(f"{recording_id}: {np.asarray(audio).size} audio samples for {frames} frames")
   if not 0 < num_frames <= frames:
     raise ValueError(f"{recording_id}: num_frames {num_frames} outside 1..{frames}")
   feature = {
-      RECORDING_ID: _bytes(recording_id.encode("utf-8")),
-      CHUNK_INDEX: _ints([int(chunk_index)]),
-      NUM_FRAMES: _ints([int(num_frames)]),
-      AUDIO: _bytes(encode_audio(audio, audio_dtype)),
-      SEMANTIC: _bytes(semantic.astype("<f4").tobytes()),
-      WORD_INDEX: _ints(word_index.tolist()),
-      LABELS: _bytes(labels.astype("<f4").tobytes()),
+    RECORDING_ID: _bytes(recording_id.encode("utf-8")),
+    CHUNK_INDEX: _ints([int(chunk_index)]),
+    NUM_FRAMES: _ints([int(num_frames)]),
+    AUDIO: _bytes(encode_audio(audio, audio_dtype)),
+    SEMANTIC: _bytes(semantic.astype("<f4").tobytes()),
+    WORD_INDEX: _ints(word_index.tolist()),
+    LABELS: _bytes(labels.astype("<f4").tobytes()),
   }
   if subject_turn is not None:
     subject_turn = np.asarray(subject_turn, np.int64)
     if subject_turn.shape != (frames,):
-      raise ValueError(f"{recording_id}: subject_turn {subject_turn.shape} does not match "
-                       f"{frames} frames")
+      raise ValueError(
+        f"{recording_id}: subject_turn {subject_turn.shape} does not match {frames} frames"
+      )
     feature[SUBJECT_TURN] = _ints(subject_turn.tolist())
   return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
-def feature_spec(frames_per_chunk: int = FRAMES_PER_CHUNK) -> Dict[str, tf.io.FixedLenFeature]:
+def feature_spec(frames_per_chunk: int = FRAMES_PER_CHUNK) -> dict[str, tf.io.FixedLenFeature]:
   """The parsing spec of `tf.io.parse_single_example` / `parse_example`."""
   return {
-      RECORDING_ID: tf.io.FixedLenFeature([], tf.string),
-      CHUNK_INDEX: tf.io.FixedLenFeature([], tf.int64),
-      NUM_FRAMES: tf.io.FixedLenFeature([], tf.int64),
-      AUDIO: tf.io.FixedLenFeature([], tf.string),
-      SEMANTIC: tf.io.FixedLenFeature([], tf.string),
-      WORD_INDEX: tf.io.FixedLenFeature([frames_per_chunk], tf.int64),
-      LABELS: tf.io.FixedLenFeature([], tf.string),
-      SUBJECT_TURN: tf.io.FixedLenFeature([frames_per_chunk], tf.int64,
-                                          default_value=[1] * frames_per_chunk),
+    RECORDING_ID: tf.io.FixedLenFeature([], tf.string),
+    CHUNK_INDEX: tf.io.FixedLenFeature([], tf.int64),
+    NUM_FRAMES: tf.io.FixedLenFeature([], tf.int64),
+    AUDIO: tf.io.FixedLenFeature([], tf.string),
+    SEMANTIC: tf.io.FixedLenFeature([], tf.string),
+    WORD_INDEX: tf.io.FixedLenFeature([frames_per_chunk], tf.int64),
+    LABELS: tf.io.FixedLenFeature([], tf.string),
+    SUBJECT_TURN: tf.io.FixedLenFeature(
+      [frames_per_chunk], tf.int64, default_value=[1] * frames_per_chunk
+    ),
   }
 
 
-def parse_example(serialized: tf.Tensor, frames_per_chunk: int = FRAMES_PER_CHUNK,
-                  samples_per_frame: int = SAMPLES_PER_FRAME, semantic_dim: int = 100,
-                  audio_dtype: str = "float32") -> Dict[str, tf.Tensor]:
+def parse_example(
+  serialized: tf.Tensor,
+  frames_per_chunk: int = FRAMES_PER_CHUNK,
+  samples_per_frame: int = SAMPLES_PER_FRAME,
+  semantic_dim: int = 100,
+  audio_dtype: str = "float32",
+) -> dict[str, tf.Tensor]:
   """Parses one serialized example (scalar string tensor).
 
   Returns:
@@ -163,27 +182,31 @@ def parse_example(serialized: tf.Tensor, frames_per_chunk: int = FRAMES_PER_CHUN
   if audio_dtype == "float32":
     audio = tf.io.decode_raw(f[AUDIO], tf.float32, little_endian=True)
   elif audio_dtype == "int16":
-    audio = tf.cast(tf.io.decode_raw(f[AUDIO], tf.int16, little_endian=True),
-                    tf.float32) * (1.0 / 32768.0)
+    audio = tf.cast(tf.io.decode_raw(f[AUDIO], tf.int16, little_endian=True), tf.float32) * (
+      1.0 / 32768.0
+    )
   else:
     raise ValueError(f"audio_dtype must be one of {AUDIO_DTYPES}, got {audio_dtype!r}")
   semantic = tf.io.decode_raw(f[SEMANTIC], tf.float32, little_endian=True)
   labels = tf.io.decode_raw(f[LABELS], tf.float32, little_endian=True)
   return {
-      RECORDING_ID: f[RECORDING_ID],
-      CHUNK_INDEX: f[CHUNK_INDEX],
-      NUM_FRAMES: tf.cast(f[NUM_FRAMES], tf.int32),
-      AUDIO: tf.ensure_shape(audio, [n_audio]),
-      SEMANTIC: tf.reshape(tf.ensure_shape(semantic, [frames_per_chunk * semantic_dim]),
-                           [frames_per_chunk, semantic_dim]),
-      WORD_INDEX: f[WORD_INDEX],
-      LABELS: tf.reshape(tf.ensure_shape(labels, [frames_per_chunk * NUM_LABELS]),
-                         [frames_per_chunk, NUM_LABELS]),
-      SUBJECT_TURN: f[SUBJECT_TURN],
+    RECORDING_ID: f[RECORDING_ID],
+    CHUNK_INDEX: f[CHUNK_INDEX],
+    NUM_FRAMES: tf.cast(f[NUM_FRAMES], tf.int32),
+    AUDIO: tf.ensure_shape(audio, [n_audio]),
+    SEMANTIC: tf.reshape(
+      tf.ensure_shape(semantic, [frames_per_chunk * semantic_dim]), [frames_per_chunk, semantic_dim]
+    ),
+    WORD_INDEX: f[WORD_INDEX],
+    LABELS: tf.reshape(
+      tf.ensure_shape(labels, [frames_per_chunk * NUM_LABELS]), [frames_per_chunk, NUM_LABELS]
+    ),
+    SUBJECT_TURN: f[SUBJECT_TURN],
   }
 
 
 # ------------------------------------------------------------------------------ atomic file I/O
+
 
 def write_metadata(directory: str, metadata: "Mapping[str, Any] | Metadata") -> str:
   """Writes `<directory>/metadata.json` atomically; `schema_version` is set to SCHEMA_VERSION.
@@ -212,22 +235,23 @@ class Metadata:
   The fields are the keys the library reads; `fields` keeps the whole JSON object (the writer
   also records counts, flags and fingerprints that only reports and `rewrite_command` show).
   """
-  path: str                              # the metadata.json it was read from (for messages)
-  sample_rate: int                       # Hz of the stored waveform
-  samples_per_frame: int                 # waveform samples per 0.1 s frame (2 205)
-  frames_per_chunk: int                  # F, frames per example (100 = 10 s)
-  semantic_dim: int                      # d of the per-frame semantic vectors
-  label_names: Tuple[str, ...] = tuple(LABEL_NAMES)
+
+  path: str  # the metadata.json it was read from (for messages)
+  sample_rate: int  # Hz of the stored waveform
+  samples_per_frame: int  # waveform samples per 0.1 s frame (2 205)
+  frames_per_chunk: int  # F, frames per example (100 = 10 s)
+  semantic_dim: int  # d of the per-frame semantic vectors
+  label_names: tuple[str, ...] = tuple(LABEL_NAMES)
   hop_seconds: float = FRAME_HOP_SECONDS
   schema_version: int = SCHEMA_VERSION
-  audio_dtype: str = "float32"           # AUDIO_DTYPES
-  oov: str = "zeros"                     # the writer's policy for words without a vector
-  subject_turn: bool = False             # shards carry per-frame subject_turn (schema 2)
-  complete: bool = True                  # false: some recordings failed to write
-  vocab_size: Optional[int] = None
-  embeddings_file: Optional[str] = None
-  embeddings_sha256: Optional[str] = None
-  corpus_dir: Optional[str] = None
+  audio_dtype: str = "float32"  # AUDIO_DTYPES
+  oov: str = "zeros"  # the writer's policy for words without a vector
+  subject_turn: bool = False  # shards carry per-frame subject_turn (schema 2)
+  complete: bool = True  # false: some recordings failed to write
+  vocab_size: int | None = None
+  embeddings_file: str | None = None
+  embeddings_sha256: str | None = None
+  corpus_dir: str | None = None
   failed_recordings: Mapping[str, str] = dataclasses.field(default_factory=dict)
   partitions: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
   semantic_source: Mapping[str, Any] = dataclasses.field(default_factory=dict)
@@ -238,9 +262,11 @@ class Metadata:
     """Typed view of a metadata.json object; MetadataError names `path` and the bad key."""
     missing = [k for k in REQUIRED_METADATA_KEYS if k not in data]
     if missing:
-      raise MetadataError(f"{path}: missing key {missing[0]!r}; rewrite the TFRecords with "
-                          "`python -m data_prep.write_tfrecords`")
-    kwargs: Dict[str, Any] = {"path": path, "fields": dict(data)}
+      raise MetadataError(
+        f"{path}: missing key {missing[0]!r}; rewrite the TFRecords with "
+        "`python -m data_prep.write_tfrecords`"
+      )
+    kwargs: dict[str, Any] = {"path": path, "fields": dict(data)}
     for f in dataclasses.fields(cls):
       if f.name in ("path", "fields") or f.name not in data or data[f.name] is None:
         continue
@@ -248,8 +274,14 @@ class Metadata:
       try:
         if f.name == "label_names":
           value = tuple(str(v) for v in value)
-        elif f.name in ("sample_rate", "samples_per_frame", "frames_per_chunk", "semantic_dim",
-                        "schema_version", "vocab_size"):
+        elif f.name in (
+          "sample_rate",
+          "samples_per_frame",
+          "frames_per_chunk",
+          "semantic_dim",
+          "schema_version",
+          "vocab_size",
+        ):
           value = int(value)
         elif f.name == "hop_seconds":
           value = float(value)
@@ -283,7 +315,8 @@ def read_metadata(directory: str) -> Metadata:
   path = os.path.join(directory, METADATA_FILE)
   if not os.path.exists(path):
     raise FileNotFoundError(
-        f"{path}: missing; write the TFRecords with `python -m data_prep.write_tfrecords`")
+      f"{path}: missing; write the TFRecords with `python -m data_prep.write_tfrecords`"
+    )
   try:
     with open(path, encoding="utf-8") as f:
       data = json.load(f)
@@ -293,13 +326,16 @@ def read_metadata(directory: str) -> Metadata:
     raise ValueError(f"{path}: not a JSON object")
   version = data.get("schema_version")
   if version not in READABLE_SCHEMA_VERSIONS:
-    raise ValueError(f"{path}: schema_version {version!r}, this code reads "
-                     f"{', '.join(map(str, READABLE_SCHEMA_VERSIONS))}; "
-                     "rewrite the TFRecords with data_prep.write_tfrecords")
+    raise ValueError(
+      f"{path}: schema_version {version!r}, this code reads "
+      f"{', '.join(map(str, READABLE_SCHEMA_VERSIONS))}; "
+      "rewrite the TFRecords with data_prep.write_tfrecords"
+    )
   return Metadata.from_dict(data, path)
 
 
 # ----------------------------------------------------------------------------------- vocabulary
+
 
 def write_vocab(directory: str, words: Sequence[str]) -> str:
   """Writes vocab.txt: line 0 = "<none>", then `words` (indices 1..V-1). Returns the path."""
@@ -310,12 +346,12 @@ def write_vocab(directory: str, words: Sequence[str]) -> str:
   return path
 
 
-def read_vocab(directory: str) -> List[str]:
+def read_vocab(directory: str) -> list[str]:
   """vocab.txt as a list (index 0 = "<none>")."""
   path = os.path.join(directory, VOCAB_FILE)
   if not os.path.exists(path):
     raise FileNotFoundError(f"{path}: missing vocabulary file")
-  with open(path, "r", encoding="utf-8") as f:
+  with open(path, encoding="utf-8") as f:
     words = f.read().splitlines()
   if not words or words[0] != NO_WORD:
     raise ValueError(f"{path}:1: first line must be {NO_WORD!r}")
@@ -335,8 +371,9 @@ def oov_vector(word: str, dim: int, scale: float) -> np.ndarray:
   return (np.random.default_rng(seed).standard_normal(dim) * scale).astype(np.float32)
 
 
-def build_embedding_matrix(vocab: Sequence[str], words: Sequence[str], vectors: np.ndarray,
-                           oov: str = "zeros") -> np.ndarray:
+def build_embedding_matrix(
+  vocab: Sequence[str], words: Sequence[str], vectors: np.ndarray, oov: str = "zeros"
+) -> np.ndarray:
   """Rows of `vectors` [count, d] re-indexed by `vocab` (vocab[0] = "<none>").
 
   Args:
@@ -364,10 +401,11 @@ def build_embedding_matrix(vocab: Sequence[str], words: Sequence[str], vectors: 
   return out
 
 
-def load_embedding_matrix(directory: str, vec_path: str, oov: Optional[str] = None) -> np.ndarray:
+def load_embedding_matrix(directory: str, vec_path: str, oov: str | None = None) -> np.ndarray:
   """Embedding matrix [vocab, d'] for the shards in `directory` from a `.vec` file (for
   make_dataset(embedding_matrix=...)); `oov` defaults to the policy recorded in metadata.json."""
-  from emotion_tf.semantic import vectors as vec_io  # pylint: disable=g-import-not-at-top
+  from emotion_tf.semantic import vectors as vec_io
+
   if oov is None:
     oov = read_metadata(directory).oov
   words, vectors = vec_io.read_vec(vec_path)

@@ -10,7 +10,8 @@ through the one normalisation `normalize_word`:
 
 import os
 import re
-from typing import Iterable, List, NamedTuple, Optional, Sequence, Tuple
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 from absl import logging
 
@@ -20,6 +21,7 @@ from emotion_tf.util import fileio
 
 class WordTiming(NamedTuple):
   """One spoken word: times in seconds, normalised word."""
+
   start: float
   end: float
   word: str
@@ -37,15 +39,31 @@ class WordTiming(NamedTuple):
 #   <scream> <shout>                                   -> scream
 # Any other tag is kept verbatim (lower case, with its angle brackets), e.g. `<noise>`.
 TAG_SYNONYMS = {
-    "laughter": "laugh", "laugh": "laugh", "laughing": "laugh", "giggle": "laugh",
-    "chuckle": "laugh",
-    "smile": "smile", "smiling": "smile",
-    "sigh": "sigh", "sighing": "sigh",
-    "cough": "cough", "coughing": "cough",
-    "breath": "breath", "breathing": "breath", "inhale": "breath", "exhale": "breath",
-    "filler": "um", "hesitation": "um", "uh": "um", "um": "um", "hmm": "um",
-    "cry": "cry", "crying": "cry", "sob": "cry",
-    "scream": "scream", "shout": "scream",
+  "laughter": "laugh",
+  "laugh": "laugh",
+  "laughing": "laugh",
+  "giggle": "laugh",
+  "chuckle": "laugh",
+  "smile": "smile",
+  "smiling": "smile",
+  "sigh": "sigh",
+  "sighing": "sigh",
+  "cough": "cough",
+  "coughing": "cough",
+  "breath": "breath",
+  "breathing": "breath",
+  "inhale": "breath",
+  "exhale": "breath",
+  "filler": "um",
+  "hesitation": "um",
+  "uh": "um",
+  "um": "um",
+  "hmm": "um",
+  "cry": "cry",
+  "crying": "cry",
+  "sob": "cry",
+  "scream": "scream",
+  "shout": "scream",
 }
 
 _TAG_RE = re.compile(r"^<\s*([^<>]*?)\s*>$")
@@ -71,7 +89,7 @@ def normalize_word(token: str) -> str:
   return _NON_WORD_RE.sub("", token).replace("_", "")
 
 
-def tokenize(text: str) -> List[str]:
+def tokenize(text: str) -> list[str]:
   """Normalised words of one transcript sentence: split on whitespace, hyphens and slashes; tags
   `<...>` are single tokens even when glued to a word (`yes<laughter>`); empty results dropped."""
   out = []
@@ -84,7 +102,7 @@ def tokenize(text: str) -> List[str]:
   return out
 
 
-def uniform_timings(transcription_rows: Iterable[Tuple[float, float, str]]) -> List[WordTiming]:
+def uniform_timings(transcription_rows: Iterable[tuple[float, float, str]]) -> list[WordTiming]:
   """Splits each (start, end, text) span evenly over its words: word i of n gets
   [start + i*(end-start)/n, start + (i+1)*(end-start)/n]."""
   out = []
@@ -102,7 +120,7 @@ def _check_span(path: str, lineno: int, start: float, end: float) -> None:
     raise corpus.CorpusError(f"{path}:{lineno}: bad word span start={start} end={end}")
 
 
-def read_timings_csv(path: str) -> List[WordTiming]:
+def read_timings_csv(path: str) -> list[WordTiming]:
   """Reads `id;start;end;word` rows (an optional header `id;start;end;word` is skipped).
 
   Raises:
@@ -115,11 +133,12 @@ def read_timings_csv(path: str) -> List[WordTiming]:
     parts = line.strip().split(";")
     if len(parts) < 4:
       raise corpus.CorpusError(
-          f"{path}:{lineno}: expected 'id;start;end;word', got {line.strip()!r}")
+        f"{path}:{lineno}: expected 'id;start;end;word', got {line.strip()!r}"
+      )
     if lineno == 1 and parts[1].strip().lower() == "start":
       continue
-    start = corpus._float(parts[1], path, lineno, "start")  # pylint: disable=protected-access
-    end = corpus._float(parts[2], path, lineno, "end")  # pylint: disable=protected-access
+    start = corpus._float(parts[1], path, lineno, "start")
+    end = corpus._float(parts[2], path, lineno, "end")
     _check_span(path, lineno, start, end)
     for w in tokenize(";".join(parts[3:])):
       out.append(WordTiming(start, end, w))
@@ -127,9 +146,12 @@ def read_timings_csv(path: str) -> List[WordTiming]:
   return out
 
 
-def write_timings_csv(path: str, timings: Sequence[WordTiming],
-                      sentences: Optional[Sequence[int]] = None,
-                      sentence_gap_s: float = 0.3) -> None:
+def write_timings_csv(
+  path: str,
+  timings: Sequence[WordTiming],
+  sentences: Sequence[int] | None = None,
+  sentence_gap_s: float = 0.3,
+) -> None:
   """Writes `id;start;end;word` rows atomically, no header, times with 4 decimals.
 
   Args:
@@ -149,7 +171,7 @@ def write_timings_csv(path: str, timings: Sequence[WordTiming],
   if len(sentences) != len(timings):
     raise ValueError(f"{path}: {len(sentences)} sentence numbers for {len(timings)} words")
   lines, k, prev = [], 0, None
-  for t, s in zip(timings, sentences):
+  for t, s in zip(timings, sentences, strict=False):
     k = k + 1 if s == prev else 0
     prev = s
     lines.append(f"s{s}w{k};{t.start:.4f};{t.end:.4f};{t.word}\n")
@@ -162,11 +184,12 @@ atomic_write_text = fileio.atomic_write_text
 
 # Quoted strings ("" escapes a quote) or bare numbers that are not an index such as `[3]`.
 _TG_TOKEN_RE = re.compile(
-    r'"((?:[^"]|"")*)"|(?<![\[\w.])(-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)(?![\]\w])')
+  r'"((?:[^"]|"")*)"|(?<![\[\w.])(-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)(?![\]\w])'
+)
 SILENCE_MARKS = frozenset({"", "sil", "sp", "spn", "<sil>", "<sp>", "#", "<eps>"})
 
 
-def _textgrid_tokens(path: str) -> List[Tuple[str, object]]:
+def _textgrid_tokens(path: str) -> list[tuple[str, object]]:
   corpus.check_readable_file(path, "TextGrid")
   try:
     with open(path, "rb") as f:
@@ -179,7 +202,7 @@ def _textgrid_tokens(path: str) -> List[Tuple[str, object]]:
     try:
       text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-      line = data[:e.start].count(b"\n") + 1
+      line = data[: e.start].count(b"\n") + 1
       raise corpus.CorpusError(f"{path}:{line}: not valid UTF-8 or UTF-16") from e
   tokens = []
   for m in _TG_TOKEN_RE.finditer(text):
@@ -190,7 +213,7 @@ def _textgrid_tokens(path: str) -> List[Tuple[str, object]]:
   return tokens
 
 
-def read_textgrid(path: str, tier: Optional[str] = None) -> List[WordTiming]:
+def read_textgrid(path: str, tier: str | None = None) -> list[WordTiming]:
   """Reads a word tier of a Praat TextGrid (long or short text format, UTF-8 or UTF-16).
 
   Args:
@@ -213,8 +236,9 @@ def read_textgrid(path: str, tier: Optional[str] = None) -> List[WordTiming]:
     if pos >= len(tokens) or tokens[pos][0] != kind:
       got = tokens[pos] if pos < len(tokens) else "end of file"
       raise corpus.CorpusError(
-          f"{path}: malformed TextGrid (expected a {'string' if kind == 's' else 'number'} "
-          f"at token {pos}, got {got!r})")
+        f"{path}: malformed TextGrid (expected a {'string' if kind == 's' else 'number'} "
+        f"at token {pos}, got {got!r})"
+      )
     pos += 1
     return tokens[pos - 1][1]
 
@@ -259,8 +283,9 @@ def read_textgrid(path: str, tier: Optional[str] = None) -> List[WordTiming]:
   return out
 
 
-def write_textgrid(path: str, timings: Sequence[WordTiming], duration: float,
-                   tier: str = "words") -> None:
+def write_textgrid(
+  path: str, timings: Sequence[WordTiming], duration: float, tier: str = "words"
+) -> None:
   """Writes `timings` as a long-format TextGrid with one interval tier (gaps as empty intervals)."""
   intervals, cursor = [], 0.0
   for t in sorted(timings, key=lambda t: t.start):
@@ -270,18 +295,33 @@ def write_textgrid(path: str, timings: Sequence[WordTiming], duration: float,
     cursor = t.end
   if duration > cursor:
     intervals.append((cursor, duration, ""))
-  lines = ['File type = "ooTextFile"', 'Object class = "TextGrid"', "",
-           "xmin = 0", f"xmax = {duration}", "tiers? <exists>", "size = 1", "item []:",
-           "    item [1]:", '        class = "IntervalTier"', f'        name = "{tier}"',
-           "        xmin = 0", f"        xmax = {duration}",
-           f"        intervals: size = {len(intervals)}"]
+  lines = [
+    'File type = "ooTextFile"',
+    'Object class = "TextGrid"',
+    "",
+    "xmin = 0",
+    f"xmax = {duration}",
+    "tiers? <exists>",
+    "size = 1",
+    "item []:",
+    "    item [1]:",
+    '        class = "IntervalTier"',
+    f'        name = "{tier}"',
+    "        xmin = 0",
+    f"        xmax = {duration}",
+    f"        intervals: size = {len(intervals)}",
+  ]
   for i, (a, b, w) in enumerate(intervals, start=1):
-    lines += [f"        intervals [{i}]:", f"            xmin = {a}", f"            xmax = {b}",
-              '            text = "{}"'.format(w.replace('"', '""'))]
+    lines += [
+      f"        intervals [{i}]:",
+      f"            xmin = {a}",
+      f"            xmax = {b}",
+      '            text = "{}"'.format(w.replace('"', '""')),
+    ]
   atomic_write_text(path, "\n".join(lines) + "\n")
 
 
-def resolve_timings_dir(corpus_dir: str, word_timings_dir: Optional[str] = None) -> Optional[str]:
+def resolve_timings_dir(corpus_dir: str, word_timings_dir: str | None = None) -> str | None:
   """The word-timings directory a binary uses: `word_timings_dir` when given, else
   `<corpus_dir>/word_timings` when that directory exists (what `python -m data_prep.align_words`
   writes), else None (uniform split of the transcripts)."""
@@ -294,8 +334,9 @@ def resolve_timings_dir(corpus_dir: str, word_timings_dir: Optional[str] = None)
   return None
 
 
-def _timings_source(corpus_dir: str, recording_id: str,
-                    word_timings_dir: Optional[str]) -> Tuple[str, str]:
+def _timings_source(
+  corpus_dir: str, recording_id: str, word_timings_dir: str | None
+) -> tuple[str, str]:
   if word_timings_dir:
     for ext, kind in ((".csv", "csv"), (".TextGrid", "textgrid")):
       path = os.path.join(word_timings_dir, recording_id + ext)
@@ -304,8 +345,7 @@ def _timings_source(corpus_dir: str, recording_id: str,
   return os.path.join(corpus_dir, "transcriptions", recording_id + ".csv"), "transcript"
 
 
-def timings_source(corpus_dir: str, recording_id: str,
-                   word_timings_dir: Optional[str] = None) -> str:
+def timings_source(corpus_dir: str, recording_id: str, word_timings_dir: str | None = None) -> str:
   """The file `load_word_timings` reads for a recording (the transcript may not exist).
 
   `<word_timings_dir>/<id>.csv`, else `<word_timings_dir>/<id>.TextGrid` when the directory
@@ -314,8 +354,9 @@ def timings_source(corpus_dir: str, recording_id: str,
   return _timings_source(corpus_dir, recording_id, word_timings_dir)[0]
 
 
-def load_word_timings(corpus_dir: str, recording_id: str,
-                      word_timings_dir: Optional[str] = None) -> List[WordTiming]:
+def load_word_timings(
+  corpus_dir: str, recording_id: str, word_timings_dir: str | None = None
+) -> list[WordTiming]:
   """Word timings of one recording.
 
   Source (`timings_source`): `<word_timings_dir>/<id>.csv`, else
@@ -329,8 +370,11 @@ def load_word_timings(corpus_dir: str, recording_id: str,
   if kind == "textgrid":
     return read_textgrid(path)
   if word_timings_dir:
-    logging.info("%s: no %s.csv or .TextGrid; using the uniform split of the transcript",
-                 word_timings_dir, recording_id)
+    logging.info(
+      "%s: no %s.csv or .TextGrid; using the uniform split of the transcript",
+      word_timings_dir,
+      recording_id,
+    )
   if not os.path.exists(path):
     logging.warning("%s: transcription missing; recording %s has no words", path, recording_id)
     return []

@@ -21,29 +21,28 @@ TensorBoard HParams (variant, space, epochs, lr, seed -> CCC per dimension) to
 
 import json
 import os
-from typing import Any, Dict, List, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from absl import logging
 
 from emotion_tf import LABEL_NAMES
-from emotion_tf.experiments import baseline_lib
-from emotion_tf.training import evaluate_lib
-from emotion_tf.util import fileio
-from emotion_tf.training import model_dir as model_dir_lib
-from emotion_tf.training import stats
-from emotion_tf.training import train_lib
 from emotion_tf.data import schema
+from emotion_tf.experiments import baseline_lib
 from emotion_tf.model.models import ModelConfig
+from emotion_tf.training import evaluate_lib, stats, train_lib
+from emotion_tf.training import model_dir as model_dir_lib
+from emotion_tf.util import fileio
 
 ROWS = (
-    # (table, row name, variant, space)
-    ("Table 2", "Word2Vec", "semantic", "word2vec"),
-    ("Table 2", "Speech2Vec", "semantic", "speech2vec"),
-    ("Table 2", "Align Speech2Vec", "semantic", "aligned"),
-    ("Table 2", "Paralinguistic", "paralinguistic", None),
-    ("Table 3", "Concatenation", "concat", "aligned"),
-    ("Table 3", "Disentangled attention", "disentangled_attention", "aligned"),
+  # (table, row name, variant, space)
+  ("Table 2", "Word2Vec", "semantic", "word2vec"),
+  ("Table 2", "Speech2Vec", "semantic", "speech2vec"),
+  ("Table 2", "Align Speech2Vec", "semantic", "aligned"),
+  ("Table 2", "Paralinguistic", "paralinguistic", None),
+  ("Table 3", "Concatenation", "concat", "aligned"),
+  ("Table 3", "Disentangled attention", "disentangled_attention", "aligned"),
 )
 
 
@@ -52,11 +51,11 @@ DEFAULT_SEEDS = 3
 
 # "model A vs B" rows of the paired bootstrap (A - B), when both rows ran.
 COMPARISONS = (
-    ("Disentangled attention", "Concatenation"),
-    ("Concatenation", "Paralinguistic"),
-    ("Align Speech2Vec", "Speech2Vec"),
-    ("Align Speech2Vec", "Paralinguistic"),
-    ("Disentangled attention", BASELINE_ROW),
+  ("Disentangled attention", "Concatenation"),
+  ("Concatenation", "Paralinguistic"),
+  ("Align Speech2Vec", "Speech2Vec"),
+  ("Align Speech2Vec", "Paralinguistic"),
+  ("Disentangled attention", BASELINE_ROW),
 )
 
 
@@ -64,10 +63,10 @@ def row_key(name: str) -> str:
   return name.lower().replace(" ", "_")
 
 
-def format_tables(results: Sequence[Dict[str, Any]], partition: str = "devel") -> str:
+def format_tables(results: Sequence[dict[str, Any]], partition: str = "devel") -> str:
   """The paper's Table 2 / Table 3 layout, CCC with 3 decimals; rows trained with several
   seeds read `mean±sd` over seeds."""
-  lines: List[str] = []
+  lines: list[str] = []
   titles = {"Table 2": "Model", "Table 3": "Fusion strategy", "Table 4": "Method"}
   for table, title in titles.items():
     rows = [r for r in results if r["table"] == table]
@@ -75,13 +74,14 @@ def format_tables(results: Sequence[Dict[str, Any]], partition: str = "devel") -
       continue
     lines.append(f"{table} ({partition} CCC)")
     w = 14 if any(len(r.get("seeds", ())) > 1 for r in rows) else 9
-    lines.append(f"{title:<28}" + "".join(f"{h:>{w}}" for h in ("Arousal", "Valence", "Liking",
-                                                                  "Avg")))
+    lines.append(
+      f"{title:<28}" + "".join(f"{h:>{w}}" for h in ("Arousal", "Valence", "Liking", "Avg"))
+    )
     for r in rows:
       values = [r["ccc"][n] for n in LABEL_NAMES] + [r["ccc_mean"]]
       if len(r.get("seeds", ())) > 1:
         sds = [r["ccc_sd"][n] for n in LABEL_NAMES] + [r["ccc_mean_sd"]]
-        cells = [f"{v:.3f}±{d:.3f}" for v, d in zip(values, sds)]
+        cells = [f"{v:.3f}±{d:.3f}" for v, d in zip(values, sds, strict=False)]
       else:
         cells = [f"{v:.3f}" for v in values]
       lines.append(f"{r['name']:<28}" + "".join(f"{x:>{w}}" for x in cells))
@@ -89,85 +89,123 @@ def format_tables(results: Sequence[Dict[str, Any]], partition: str = "devel") -
   return "\n".join(lines).rstrip() + "\n"
 
 
-def check_expectations(results: Sequence[Dict[str, Any]]) -> List[str]:
+def check_expectations(results: Sequence[dict[str, Any]]) -> list[str]:
   """What the synthetic corpus is built to show (see data_prep/synthesize.py); returns
   the statements that hold / fail, each prefixed with OK or DIFFERS."""
   by = {r["name"]: r for r in results}
   out = []
-  singles = [n for n in ("Word2Vec", "Speech2Vec", "Align Speech2Vec", "Paralinguistic")
-             if n in by]
+  singles = [n for n in ("Word2Vec", "Speech2Vec", "Align Speech2Vec", "Paralinguistic") if n in by]
   if "Paralinguistic" in by and len(singles) > 1:
     best = max(singles, key=lambda n: by[n]["ccc"]["arousal"])
-    out.append(f"{'OK' if best == 'Paralinguistic' else 'DIFFERS'}: best single view on "
-               f"arousal is {best}")
+    out.append(
+      f"{'OK' if best == 'Paralinguistic' else 'DIFFERS'}: best single view on arousal is {best}"
+    )
   semantic = [n for n in singles if n != "Paralinguistic"]
   if "Paralinguistic" in by and semantic:
     best_sem = max(semantic, key=lambda n: by[n]["ccc"]["valence"])
     margin = by[best_sem]["ccc"]["valence"] - by["Paralinguistic"]["ccc"]["valence"]
-    out.append(f"{'OK' if margin > 0.05 else 'DIFFERS'}: semantic ({best_sem}) leads on "
-               f"valence by {margin:+.3f} over paralinguistic")
+    out.append(
+      f"{'OK' if margin > 0.05 else 'DIFFERS'}: semantic ({best_sem}) leads on "
+      f"valence by {margin:+.3f} over paralinguistic"
+    )
   if {"Concatenation", "Disentangled attention"} <= set(by) and singles:
     best_single = max(by[n]["ccc_mean"] for n in singles)
     da, cc = by["Disentangled attention"]["ccc_mean"], by["Concatenation"]["ccc_mean"]
-    out.append(f"{'OK' if da >= cc else 'DIFFERS'}: disentangled attention {da:.3f} "
-               f">= concatenation {cc:.3f}")
-    out.append(f"{'OK' if cc >= best_single else 'DIFFERS'}: concatenation {cc:.3f} >= best "
-               f"single view {best_single:.3f}")
+    out.append(
+      f"{'OK' if da >= cc else 'DIFFERS'}: disentangled attention {da:.3f} "
+      f">= concatenation {cc:.3f}"
+    )
+    out.append(
+      f"{'OK' if cc >= best_single else 'DIFFERS'}: concatenation {cc:.3f} >= best "
+      f"single view {best_single:.3f}"
+    )
   return out
 
 
 HPARAMS_DIR = "hparams"
 
 
-def write_hparams(log_dir: str, row: Dict[str, Any], *, epochs: int, learning_rate: float,
-                  seed: int, partition: str = "Devel") -> None:
+def write_hparams(
+  log_dir: str,
+  row: dict[str, Any],
+  *,
+  epochs: int,
+  learning_rate: float,
+  seed: int,
+  partition: str = "Devel",
+) -> None:
   """TensorBoard HParams of one ablation row: `<log_dir>/<row key>/` holds the trial's
   hparams (variant, semantic_space, epochs, learning_rate, seed) and its metrics
   `<partition>_ccc/<dimension>` and `<partition>_ccc/mean`; `<log_dir>` holds the experiment
   config (written once). View with `tensorboard --logdir <log_dir>` (HPARAMS tab)."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from tensorboard.plugins.hparams import api as hp  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
+  from tensorboard.plugins.hparams import api as hp
+
   p = partition.lower()
   metrics = [f"{p}_ccc/{n}" for n in LABEL_NAMES] + [f"{p}_ccc/mean"]
   if not (os.path.isdir(log_dir) and any(n.startswith("events.") for n in os.listdir(log_dir))):
     with tf.summary.create_file_writer(log_dir).as_default():
       hp.hparams_config(
-          hparams=[hp.HParam("variant", hp.Discrete(sorted({r[2] for r in ROWS}))),
-                   hp.HParam("semantic_space",
-                             hp.Discrete(sorted({r[3] or "none" for r in ROWS}))),
-                   hp.HParam("epochs", hp.IntInterval(1, 1 << 30)),
-                   hp.HParam("learning_rate", hp.RealInterval(0.0, 1.0)),
-                   hp.HParam("seed", hp.IntInterval(-(1 << 31), 1 << 31))],
-          metrics=[hp.Metric(m, display_name=m) for m in metrics])
+        hparams=[
+          hp.HParam("variant", hp.Discrete(sorted({r[2] for r in ROWS}))),
+          hp.HParam("semantic_space", hp.Discrete(sorted({r[3] or "none" for r in ROWS}))),
+          hp.HParam("epochs", hp.IntInterval(1, 1 << 30)),
+          hp.HParam("learning_rate", hp.RealInterval(0.0, 1.0)),
+          hp.HParam("seed", hp.IntInterval(-(1 << 31), 1 << 31)),
+        ],
+        metrics=[hp.Metric(m, display_name=m) for m in metrics],
+      )
   writer = tf.summary.create_file_writer(os.path.join(log_dir, row_key(row["name"])))
   with writer.as_default():
-    hp.hparams({"variant": row["variant"], "semantic_space": row["space"] or "none",
-                "epochs": int(epochs), "learning_rate": float(learning_rate),
-                "seed": int(seed)}, trial_id=row_key(row["name"]))
-    for name, value in zip(metrics, [row["ccc"][n] for n in LABEL_NAMES] + [row["ccc_mean"]]):
+    hp.hparams(
+      {
+        "variant": row["variant"],
+        "semantic_space": row["space"] or "none",
+        "epochs": int(epochs),
+        "learning_rate": float(learning_rate),
+        "seed": int(seed),
+      },
+      trial_id=row_key(row["name"]),
+    )
+    for name, value in zip(
+      metrics, [row["ccc"][n] for n in LABEL_NAMES] + [row["ccc_mean"]], strict=False
+    ):
       tf.summary.scalar(name, value, step=0)
   writer.flush()
 
 
-def _check_rows(rows: Optional[Sequence[str]]) -> None:
+def _check_rows(rows: Sequence[str] | None) -> None:
   """Raises TrainingSetupError naming unknown `--rows`."""
-  known = ({row_key(name) for _, name, _, _ in ROWS} | {name for _, name, _, _ in ROWS}
-           | {BASELINE_ROW, "baseline"})
+  known = (
+    {row_key(name) for _, name, _, _ in ROWS}
+    | {name for _, name, _, _ in ROWS}
+    | {BASELINE_ROW, "baseline"}
+  )
   unknown = [r for r in rows or () if r not in known]
   if unknown:
     raise train_lib.TrainingSetupError(
-        f"--rows: unknown row(s) {', '.join(unknown)}; choose from "
-        f"{', '.join(row_key(name) for _, name, _, _ in ROWS)}, baseline")
+      f"--rows: unknown row(s) {', '.join(unknown)}; choose from "
+      f"{', '.join(row_key(name) for _, name, _, _ in ROWS)}, baseline"
+    )
 
 
-def run_ablation(data_dir: str, spaces: Dict[str, str], out_dir: str, *, epochs: int,
-                 learning_rate: float, batch_size: int = train_lib.TrainConfig.batch_size,
-                 seed: int = train_lib.TrainConfig.seed, seeds: int = DEFAULT_SEEDS,
-                 rows: Optional[Sequence[str]] = None, partition: str = "Devel",
-                 model_overrides: Optional[Dict[str, Any]] = None,
-                 corpus_dir: Optional[str] = None,
-                 allow_incomplete: bool = False,
-                 bootstrap_resamples: int = stats.DEFAULT_RESAMPLES) -> List[Dict[str, Any]]:
+def run_ablation(
+  data_dir: str,
+  spaces: dict[str, str],
+  out_dir: str,
+  *,
+  epochs: int,
+  learning_rate: float,
+  batch_size: int = train_lib.TrainConfig.batch_size,
+  seed: int = train_lib.TrainConfig.seed,
+  seeds: int = DEFAULT_SEEDS,
+  rows: Sequence[str] | None = None,
+  partition: str = "Devel",
+  model_overrides: dict[str, Any] | None = None,
+  corpus_dir: str | None = None,
+  allow_incomplete: bool = False,
+  bootstrap_resamples: int = stats.DEFAULT_RESAMPLES,
+) -> list[dict[str, Any]]:
   """Trains and evaluates the ablation rows; returns one result dict per row.
 
   Args:
@@ -193,10 +231,15 @@ def run_ablation(data_dir: str, spaces: Dict[str, str], out_dir: str, *, epochs:
   if seeds < 1:
     raise train_lib.TrainingSetupError(f"--seeds must be >= 1, got {seeds}")
   if not rows or any(r not in (BASELINE_ROW, "baseline") for r in rows):
-    train_lib.semantic_dim_of(data_dir)   # a missing/bad data_dir fails here, naming the file
-  settings = dict(epochs=epochs, learning_rate=learning_rate, batch_size=batch_size,
-                  partition=partition, model_overrides=model_overrides,
-                  allow_incomplete=allow_incomplete)
+    train_lib.semantic_dim_of(data_dir)  # a missing/bad data_dir fails here, naming the file
+  settings = dict(
+    epochs=epochs,
+    learning_rate=learning_rate,
+    batch_size=batch_size,
+    partition=partition,
+    model_overrides=model_overrides,
+    allow_incomplete=allow_incomplete,
+  )
   seed_list = [seed + k for k in range(seeds)]
   results = []
   for table, name, variant, space in ROWS:
@@ -214,16 +257,31 @@ def run_ablation(data_dir: str, spaces: Dict[str, str], out_dir: str, *, epochs:
       results.append(reused)
       logging.info("ablation row %r: done earlier, reusing %s", name, result_path)
       if not os.path.isdir(os.path.join(hparams_dir, row_key(name))):
-        write_hparams(hparams_dir, reused, epochs=epochs, learning_rate=learning_rate,
-                      seed=seed, partition=partition)
+        write_hparams(
+          hparams_dir,
+          reused,
+          epochs=epochs,
+          learning_rate=learning_rate,
+          seed=seed,
+          partition=partition,
+        )
       continue
-    per_seed = [_seed_result(data_dir, embeddings, variant, os.path.join(row_dir, f"seed_{s}"),
-                             s, **settings) for s in seed_list]
-    row = dict(table=table, name=name, variant=variant, space=space, embeddings=embeddings,
-               **aggregate_seeds(per_seed))
+    per_seed = [
+      _seed_result(data_dir, embeddings, variant, os.path.join(row_dir, f"seed_{s}"), s, **settings)
+      for s in seed_list
+    ]
+    row = dict(
+      table=table,
+      name=name,
+      variant=variant,
+      space=space,
+      embeddings=embeddings,
+      **aggregate_seeds(per_seed),
+    )
     fileio.write_json(result_path, row)
-    write_hparams(hparams_dir, row, epochs=epochs, learning_rate=learning_rate, seed=seed,
-                  partition=partition)
+    write_hparams(
+      hparams_dir, row, epochs=epochs, learning_rate=learning_rate, seed=seed, partition=partition
+    )
     results.append(row)
   if corpus_dir and (not rows or BASELINE_ROW in rows or "baseline" in rows):
     try:
@@ -233,26 +291,44 @@ def run_ablation(data_dir: str, spaces: Dict[str, str], out_dir: str, *, epochs:
   comparisons = compare_rows(results, bootstrap_resamples) if bootstrap_resamples else []
   table_text = format_tables(results, partition.lower())
   notes = check_expectations(results)
-  fileio.write_json(os.path.join(out_dir, "ablation.json"),
-                    {"rows": results, "expectations": notes, "partition": partition,
-                     "comparisons": comparisons})
-  fileio.atomic_write_text(os.path.join(out_dir, "ablation.md"),
-                           "```\n" + table_text + "\n" + format_comparisons(comparisons)
-                           + "\n" + "\n".join(notes) + "\n```\n")
+  fileio.write_json(
+    os.path.join(out_dir, "ablation.json"),
+    {"rows": results, "expectations": notes, "partition": partition, "comparisons": comparisons},
+  )
+  fileio.atomic_write_text(
+    os.path.join(out_dir, "ablation.md"),
+    "```\n"
+    + table_text
+    + "\n"
+    + format_comparisons(comparisons)
+    + "\n"
+    + "\n".join(notes)
+    + "\n```\n",
+  )
   return results
 
 
-def _read_json(path: str) -> Optional[Dict[str, Any]]:
+def _read_json(path: str) -> dict[str, Any] | None:
   if not os.path.exists(path):
     return None
   with open(path, encoding="utf-8") as f:
     return json.load(f)
 
 
-def _seed_result(data_dir: str, embeddings: str, variant: str, model_dir: str, seed: int, *,
-                 epochs: int, learning_rate: float, batch_size: int, partition: str,
-                 model_overrides: Optional[Dict[str, Any]],
-                 allow_incomplete: bool) -> Dict[str, Any]:
+def _seed_result(
+  data_dir: str,
+  embeddings: str,
+  variant: str,
+  model_dir: str,
+  seed: int,
+  *,
+  epochs: int,
+  learning_rate: float,
+  batch_size: int,
+  partition: str,
+  model_overrides: dict[str, Any] | None,
+  allow_incomplete: bool,
+) -> dict[str, Any]:
   """Trains and evaluates one seed of a row (reused from <model_dir>/ablation_seed.json);
   {'seed', 'ccc', 'ccc_mean', 'per_recording_ccc_mean', 'epochs', 'steps', 'recording_ids',
   'recording_statistics' [R][6][dims] (`stats.summary_statistics`)}."""
@@ -262,26 +338,40 @@ def _seed_result(data_dir: str, embeddings: str, variant: str, model_dir: str, s
     return done
   dim = train_lib.semantic_dim_of(data_dir, embeddings)
   model_config = ModelConfig(variant=variant, semantic_dim=dim, **(model_overrides or {}))
-  config = train_lib.TrainConfig(data_dir=data_dir, model_dir=model_dir, embeddings=embeddings,
-                                 epochs=epochs, learning_rate=learning_rate,
-                                 batch_size=batch_size, seed=seed, eval_partition=partition,
-                                 allow_incomplete=allow_incomplete)
+  config = train_lib.TrainConfig(
+    data_dir=data_dir,
+    model_dir=model_dir,
+    embeddings=embeddings,
+    epochs=epochs,
+    learning_rate=learning_rate,
+    batch_size=batch_size,
+    seed=seed,
+    eval_partition=partition,
+    allow_incomplete=allow_incomplete,
+  )
   logging.info("ablation: training %s on %s, seed %d", variant, embeddings or "audio", seed)
   trained = train_lib.train(config, model_config)
   model = model_dir_lib.load_trained_model(model_dir, "best")
   matrix = schema.load_embedding_matrix(data_dir, embeddings) if embeddings else None
-  summary = evaluate_lib.evaluate_partition(model, data_dir, partition, batch_size=batch_size,
-                                            embedding_matrix=matrix)
+  summary = evaluate_lib.evaluate_partition(
+    model, data_dir, partition, batch_size=batch_size, embedding_matrix=matrix
+  )
   ids, per_rec = stats.summary_statistics(summary)
-  result = {"seed": seed, "ccc": summary["ccc"], "ccc_mean": summary["ccc_mean"],
-            "per_recording_ccc_mean": summary.get("per_recording_ccc_mean"),
-            "epochs": trained["epochs_completed"], "steps": trained["global_step"],
-            "recording_ids": ids, "recording_statistics": per_rec.tolist()}
+  result = {
+    "seed": seed,
+    "ccc": summary["ccc"],
+    "ccc_mean": summary["ccc_mean"],
+    "per_recording_ccc_mean": summary.get("per_recording_ccc_mean"),
+    "epochs": trained["epochs_completed"],
+    "steps": trained["global_step"],
+    "recording_ids": ids,
+    "recording_statistics": per_rec.tolist(),
+  }
   fileio.write_json(result_path, result)
   return result
 
 
-def aggregate_seeds(per_seed: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
+def aggregate_seeds(per_seed: Sequence[dict[str, Any]]) -> dict[str, Any]:
   """A row's figures from its seeds' results (`_seed_result`): 'ccc' {name: mean over seeds},
   'ccc_sd' {name: sample sd, ddof 1; 0 for one seed}, 'ccc_mean' / 'ccc_mean_sd' (of each
   seed's mean over dimensions), 'seeds', 'per_seed' [{seed, ccc, ccc_mean}], and
@@ -292,20 +382,24 @@ def aggregate_seeds(per_seed: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
   ids = per_seed[0]["recording_ids"]
   if any(r["recording_ids"] != ids for r in per_seed):
     raise ValueError("seeds of one row were evaluated on different recordings")
-  return {"ccc": dict(zip(LABEL_NAMES, map(float, mean[:-1]))), "ccc_mean": float(mean[-1]),
-          "ccc_sd": dict(zip(LABEL_NAMES, map(float, sd[:-1]))), "ccc_mean_sd": float(sd[-1]),
-          "per_recording_ccc_mean": float(np.mean([r["per_recording_ccc_mean"]
-                                                   for r in per_seed])),
-          "seeds": [r["seed"] for r in per_seed],
-          "per_seed": [{"seed": r["seed"], "ccc": r["ccc"], "ccc_mean": r["ccc_mean"]}
-                       for r in per_seed],
-          "epochs": per_seed[0]["epochs"], "steps": per_seed[0]["steps"],
-          "recording_ids": ids,
-          "recording_statistics": [r["recording_statistics"] for r in per_seed]}
+  return {
+    "ccc": dict(zip(LABEL_NAMES, map(float, mean[:-1]), strict=False)),
+    "ccc_mean": float(mean[-1]),
+    "ccc_sd": dict(zip(LABEL_NAMES, map(float, sd[:-1]), strict=False)),
+    "ccc_mean_sd": float(sd[-1]),
+    "per_recording_ccc_mean": float(np.mean([r["per_recording_ccc_mean"] for r in per_seed])),
+    "seeds": [r["seed"] for r in per_seed],
+    "per_seed": [{"seed": r["seed"], "ccc": r["ccc"], "ccc_mean": r["ccc_mean"]} for r in per_seed],
+    "epochs": per_seed[0]["epochs"],
+    "steps": per_seed[0]["steps"],
+    "recording_ids": ids,
+    "recording_statistics": [r["recording_statistics"] for r in per_seed],
+  }
 
 
-def compare_rows(results: Sequence[Dict[str, Any]], resamples: int = stats.DEFAULT_RESAMPLES,
-                 seed: int = 0) -> List[Dict[str, Any]]:
+def compare_rows(
+  results: Sequence[dict[str, Any]], resamples: int = stats.DEFAULT_RESAMPLES, seed: int = 0
+) -> list[dict[str, Any]]:
   """Paired bootstrap (`stats.paired_bootstrap_diff`) of CCC(A) - CCC(B) for the COMPARISONS
   whose rows both ran and carry per-recording statistics of the same recordings: the
   difference of the seed-mean CCCs, recordings resampled (the same draws for both rows and
@@ -320,9 +414,12 @@ def compare_rows(results: Sequence[Dict[str, Any]], resamples: int = stats.DEFAU
       logging.warning("comparison %s vs %s skipped: different recordings", a, b)
       continue
     try:
-      diff = stats.paired_bootstrap_diff(np.array(by[a]["recording_statistics"]),
-                                         np.array(by[b]["recording_statistics"]), resamples,
-                                         seed)
+      diff = stats.paired_bootstrap_diff(
+        np.array(by[a]["recording_statistics"]),
+        np.array(by[b]["recording_statistics"]),
+        resamples,
+        seed,
+      )
     except ValueError as e:
       logging.warning("comparison %s vs %s skipped: %s", a, b, e)
       continue
@@ -330,21 +427,23 @@ def compare_rows(results: Sequence[Dict[str, Any]], resamples: int = stats.DEFAU
   return out
 
 
-def format_comparisons(comparisons: Sequence[Dict[str, Any]]) -> str:
+def format_comparisons(comparisons: Sequence[dict[str, Any]]) -> str:
   """One line per comparison: 'A - B' and the difference [95 % CI] per dimension and mean."""
   if not comparisons:
     return ""
   keys = list(LABEL_NAMES) + ["mean"]
-  lines = [f"Paired bootstrap, CCC difference of seed means [95 % CI over recordings, "
-           f"{comparisons[0]['resamples']} resamples]",
-           f"{'A - B':<44}" + "".join(f"{k:>25}" for k in keys)]
+  lines = [
+    f"Paired bootstrap, CCC difference of seed means [95 % CI over recordings, "
+    f"{comparisons[0]['resamples']} resamples]",
+    f"{'A - B':<44}" + "".join(f"{k:>25}" for k in keys),
+  ]
   for c in comparisons:
     cells = [f"{c['value'][k]:+.3f} [{c['ci'][k][0]:+.3f}, {c['ci'][k][1]:+.3f}]" for k in keys]
     lines.append(f"{c['a'] + ' - ' + c['b']:<44}" + "".join(f"{x:>25}" for x in cells))
   return "\n".join(lines) + "\n"
 
 
-def _baseline_row(corpus_dir: str, out_dir: str, partition: str) -> Dict[str, Any]:
+def _baseline_row(corpus_dir: str, out_dir: str, partition: str) -> dict[str, Any]:
   """The Table 4 baseline row (reused from <out_dir>/ablation_row.json on a rerun)."""
   result_path = os.path.join(out_dir, "ablation_row.json")
   if os.path.exists(result_path):
@@ -352,12 +451,18 @@ def _baseline_row(corpus_dir: str, out_dir: str, partition: str) -> Dict[str, An
       return json.load(f)
   summary = baseline_lib.run_baseline(corpus_dir, out_dir, [partition])
   r = summary["partitions"][partition.lower()]
-  row = {"table": "Table 4", "name": BASELINE_ROW, "variant": baseline_lib.VARIANT,
-         "space": None, "embeddings": "", "ccc": r["ccc"], "ccc_mean": r["ccc_mean"],
-         "per_recording_ccc_mean": r.get("per_recording_ccc_mean"),
-         "settings": summary["baseline"]["settings"]}
-  ids, per_rec = stats.summary_statistics(r)   # deterministic: one "seed"
+  row = {
+    "table": "Table 4",
+    "name": BASELINE_ROW,
+    "variant": baseline_lib.VARIANT,
+    "space": None,
+    "embeddings": "",
+    "ccc": r["ccc"],
+    "ccc_mean": r["ccc_mean"],
+    "per_recording_ccc_mean": r.get("per_recording_ccc_mean"),
+    "settings": summary["baseline"]["settings"],
+  }
+  ids, per_rec = stats.summary_statistics(r)  # deterministic: one "seed"
   row.update(recording_ids=ids, recording_statistics=[per_rec.tolist()])
   fileio.write_json(result_path, row)
   return row
-

@@ -28,7 +28,8 @@ import itertools
 import json
 import os
 import warnings
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from absl import logging
@@ -47,18 +48,22 @@ DEFAULT_SVR_CS = (1e-4, 1e-3, 1e-2)
 
 # ------------------------------------------------------------------------------------ features
 
+
 def _smile():
-  import opensmile  # pylint: disable=g-import-not-at-top
-  return opensmile.Smile(feature_set=opensmile.FeatureSet.eGeMAPSv02,
-                         feature_level=opensmile.FeatureLevel.LowLevelDescriptors)
+  import opensmile
+
+  return opensmile.Smile(
+    feature_set=opensmile.FeatureSet.eGeMAPSv02,
+    feature_level=opensmile.FeatureLevel.LowLevelDescriptors,
+  )
 
 
-def egemaps_lld_names() -> List[str]:
+def egemaps_lld_names() -> list[str]:
   """Names of the D = 25 eGeMAPS v02 LLDs, in the column order of `egemaps_llds`."""
   return list(_smile().feature_names)
 
 
-def egemaps_llds(audio: np.ndarray, sample_rate: int) -> Tuple[np.ndarray, np.ndarray]:
+def egemaps_llds(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
   """eGeMAPS v02 low-level descriptors of a mono signal (openSMILE, shipped in its wheel).
 
   Args:
@@ -83,8 +88,9 @@ def egemaps_llds(audio: np.ndarray, sample_rate: int) -> Tuple[np.ndarray, np.nd
   return 0.5 * (starts + ends), values
 
 
-def window_bounds(lld_times: np.ndarray, label_times: np.ndarray, window_seconds: float,
-                  anchor: str = "centre") -> Tuple[np.ndarray, np.ndarray]:
+def window_bounds(
+  lld_times: np.ndarray, label_times: np.ndarray, window_seconds: float, anchor: str = "centre"
+) -> tuple[np.ndarray, np.ndarray]:
   """LLD index ranges [lo, hi) of the window of every label time.
 
   anchor 'centre': frames with t - w/2 <= time < t + w/2; 'end': t - w < time <= t.
@@ -114,8 +120,13 @@ def window_bounds(lld_times: np.ndarray, label_times: np.ndarray, window_seconds
   return lo.astype(np.int64), hi.astype(np.int64)
 
 
-def window_features(lld_times: np.ndarray, llds: np.ndarray, label_times: np.ndarray,
-                    window_seconds: float, anchor: str = "centre") -> np.ndarray:
+def window_features(
+  lld_times: np.ndarray,
+  llds: np.ndarray,
+  label_times: np.ndarray,
+  window_seconds: float,
+  anchor: str = "centre",
+) -> np.ndarray:
   """Mean and standard deviation (population) of the LLDs in the window of each label time.
 
   The window of label time t_i is centred at t_i (anchor 'centre') or ends at t_i ('end'),
@@ -151,15 +162,17 @@ def window_features(lld_times: np.ndarray, llds: np.ndarray, label_times: np.nda
   s2 = np.concatenate([zero, np.cumsum(c * c, axis=0)])
   n = (hi - lo)[:, None].astype(np.float64)
   mean_c = (s1[hi] - s1[lo]) / n
-  var = np.maximum((s2[hi] - s2[lo]) / n - mean_c ** 2, 0.0)
+  var = np.maximum((s2[hi] - s2[lo]) / n - mean_c**2, 0.0)
   var[hi - lo == 1] = 0.0  # exact for one-frame windows (sqrt would magnify the roundoff)
   return np.concatenate([mean_c + centre, np.sqrt(var)], axis=1)
 
 
 # --------------------------------------------------------------------------------- LLD cache
 
-def load_llds(audio_path: str, cache_path: Optional[str], sample_rate: int
-              ) -> Tuple[np.ndarray, np.ndarray]:
+
+def load_llds(
+  audio_path: str, cache_path: str | None, sample_rate: int
+) -> tuple[np.ndarray, np.ndarray]:
   """eGeMAPS LLDs of a wav file, cached in `cache_path` (.npz) keyed by the audio's SHA-256.
 
   The cache is reused only when it was computed from the same bytes at the same sample rate
@@ -171,13 +184,19 @@ def load_llds(audio_path: str, cache_path: Optional[str], sample_rate: int
   Raises:
     emotion_tf.data.corpus.CorpusError naming the file for a missing/corrupt wav.
   """
-  from emotion_tf.data import corpus  # pylint: disable=g-import-not-at-top
-  import opensmile  # pylint: disable=g-import-not-at-top
+  import opensmile
+
+  from emotion_tf.data import corpus
+
   if not os.path.exists(audio_path):
     raise corpus.CorpusError(f"{audio_path}: audio file is missing")
-  key = {"audio_sha256": fileio.file_sha256(audio_path), "sample_rate": int(sample_rate),
-         "opensmile": opensmile.__version__, "feature_set": "eGeMAPSv02",
-         "version": LLD_CACHE_VERSION}
+  key = {
+    "audio_sha256": fileio.file_sha256(audio_path),
+    "sample_rate": int(sample_rate),
+    "opensmile": opensmile.__version__,
+    "feature_set": "eGeMAPSv02",
+    "version": LLD_CACHE_VERSION,
+  }
   if cache_path and os.path.exists(cache_path):
     try:
       with np.load(cache_path, allow_pickle=False) as z:
@@ -197,9 +216,11 @@ def load_llds(audio_path: str, cache_path: Optional[str], sample_rate: int
 
 # -------------------------------------------------------------------------------- regression
 
+
 @dataclasses.dataclass(frozen=True)
 class RecordingData:
   """One recording: LLDs [T], [T, D] and labels [N], [N, 3] (see the module docstring)."""
+
   lld_times: np.ndarray
   llds: np.ndarray
   label_times: np.ndarray
@@ -209,50 +230,64 @@ class RecordingData:
 @dataclasses.dataclass(frozen=True)
 class Setting:
   """One point of the tuning grid."""
+
   window_seconds: float
   delay_seconds: float
   regressor: str  # 'ridge' (strength = alpha) or 'svr' (strength = C)
   strength: float
   anchor: str = "centre"
 
-  def to_dict(self) -> Dict[str, Any]:
+  def to_dict(self) -> dict[str, Any]:
     return dataclasses.asdict(self)
 
 
-def partition_features(data: Mapping[str, RecordingData], window_seconds: float,
-                       delay_seconds: float, anchor: str = "centre") -> Dict[str, np.ndarray]:
+def partition_features(
+  data: Mapping[str, RecordingData],
+  window_seconds: float,
+  delay_seconds: float,
+  anchor: str = "centre",
+) -> dict[str, np.ndarray]:
   """{id: window features [N_id, 2 D]} with the window of label t anchored at t - delay."""
-  return {rid: window_features(r.lld_times, r.llds, r.label_times - delay_seconds,
-                               window_seconds, anchor)
-          for rid, r in data.items()}
+  return {
+    rid: window_features(r.lld_times, r.llds, r.label_times - delay_seconds, window_seconds, anchor)
+    for rid, r in data.items()
+  }
 
 
-def _stack(features: Mapping[str, np.ndarray], data: Mapping[str, RecordingData]
-           ) -> Tuple[np.ndarray, np.ndarray]:
+def _stack(
+  features: Mapping[str, np.ndarray], data: Mapping[str, RecordingData]
+) -> tuple[np.ndarray, np.ndarray]:
   ids = sorted(data)
-  return (np.concatenate([features[r] for r in ids]),
-          np.concatenate([np.asarray(data[r].labels, np.float64) for r in ids]))
+  return (
+    np.concatenate([features[r] for r in ids]),
+    np.concatenate([np.asarray(data[r].labels, np.float64) for r in ids]),
+  )
 
 
 def fit(x: np.ndarray, y: np.ndarray, regressor: str, strength: float, seed: int = 0):
   """A standardise-then-regress sklearn pipeline fitted on x [N, F], y [N] (or [N, K] for
   ridge). regressor 'ridge': `Ridge(alpha=strength)`; 'svr': `LinearSVR(C=strength)`
   (epsilon-insensitive L1 loss with epsilon 0, liblinear dual solver, as AVEC 2017)."""
-  from sklearn import linear_model  # pylint: disable=g-import-not-at-top
-  from sklearn import pipeline  # pylint: disable=g-import-not-at-top
-  from sklearn import preprocessing  # pylint: disable=g-import-not-at-top
-  from sklearn import svm  # pylint: disable=g-import-not-at-top
-  from sklearn.exceptions import ConvergenceWarning  # pylint: disable=g-import-not-at-top
+  from sklearn import (
+    linear_model,
+    pipeline,
+    preprocessing,
+    svm,
+  )
+  from sklearn.exceptions import ConvergenceWarning
+
   if regressor == "ridge":
     model = linear_model.Ridge(alpha=float(strength))
   elif regressor == "svr":
     if np.ndim(y) != 1:
       raise ValueError("svr fits one dimension at a time: y must be [N]")
-    model = svm.LinearSVR(C=float(strength), epsilon=0.0, dual=True, max_iter=5000,
-                          random_state=seed)
+    model = svm.LinearSVR(
+      C=float(strength), epsilon=0.0, dual=True, max_iter=5000, random_state=seed
+    )
   else:
     raise ValueError(f"regressor must be one of {REGRESSORS}, got {regressor!r}")
-  from threadpoolctl import threadpool_limits  # pylint: disable=g-import-not-at-top
+  from threadpoolctl import threadpool_limits
+
   pipe = pipeline.make_pipeline(preprocessing.StandardScaler(), model)
   # One BLAS thread: beside TensorFlow's thread pools a multi-threaded BLAS made the ridge
   # solve ~50x slower (1.7 s vs 0.03 s for 12 000 x 50, see BUILD.md "Probe threads").
@@ -267,9 +302,13 @@ def predict(model, x: np.ndarray) -> np.ndarray:
   return np.asarray(model.predict(np.asarray(x, np.float64)), np.float64)
 
 
-def grid(windows: Sequence[float] = DEFAULT_WINDOWS, delays: Sequence[float] = DEFAULT_DELAYS,
-         alphas: Sequence[float] = DEFAULT_ALPHAS, svr_cs: Sequence[float] = DEFAULT_SVR_CS,
-         anchor: str = "centre") -> List[Setting]:
+def grid(
+  windows: Sequence[float] = DEFAULT_WINDOWS,
+  delays: Sequence[float] = DEFAULT_DELAYS,
+  alphas: Sequence[float] = DEFAULT_ALPHAS,
+  svr_cs: Sequence[float] = DEFAULT_SVR_CS,
+  anchor: str = "centre",
+) -> list[Setting]:
   """All settings: windows x delays x (ridge alphas + SVR Cs)."""
   out = []
   for w, d in itertools.product(windows, delays):
@@ -283,16 +322,19 @@ def grid(windows: Sequence[float] = DEFAULT_WINDOWS, delays: Sequence[float] = D
 @dataclasses.dataclass
 class TunedBaseline:
   """Per dimension the chosen setting and its model fitted on Train (see `tune`)."""
-  settings: Dict[str, Setting]
-  models: Dict[str, Any]
-  devel_ccc: Dict[str, float]
-  table: List[Dict[str, Any]]  # every setting: its Devel CCC per dimension
-  label_names: Tuple[str, ...] = LABEL_NAMES
 
-  def predict(self, data: Mapping[str, RecordingData]) -> Dict[str, np.ndarray]:
+  settings: dict[str, Setting]
+  models: dict[str, Any]
+  devel_ccc: dict[str, float]
+  table: list[dict[str, Any]]  # every setting: its Devel CCC per dimension
+  label_names: tuple[str, ...] = LABEL_NAMES
+
+  def predict(self, data: Mapping[str, RecordingData]) -> dict[str, np.ndarray]:
     """{id: predictions float32 [N_id, 3]} with each dimension's own window/delay/model."""
-    out = {rid: np.zeros((len(r.label_times), len(self.label_names)), np.float32)
-           for rid, r in data.items()}
+    out = {
+      rid: np.zeros((len(r.label_times), len(self.label_names)), np.float32)
+      for rid, r in data.items()
+    }
     for k, name in enumerate(self.label_names):
       s = self.settings[name]
       feats = partition_features(data, s.window_seconds, s.delay_seconds, s.anchor)
@@ -301,7 +343,7 @@ class TunedBaseline:
         out[rid][:, k] = y[:, k] if y.ndim == 2 else y
     return out
 
-  def describe(self) -> Dict[str, Any]:
+  def describe(self) -> dict[str, Any]:
     """JSON-serialisable chosen settings, Devel CCC and the linear models (in original
     feature units: y = x . coef + intercept)."""
     models = {}
@@ -311,17 +353,26 @@ class TunedBaseline:
       intercept = np.asarray(reg.intercept_, np.float64).reshape(-1)
       if coef.ndim == 2:  # multi-output ridge: this dimension's row
         k = self.label_names.index(name)
-        coef, intercept = coef[k], intercept[k:k + 1]
+        coef, intercept = coef[k], intercept[k : k + 1]
       w = coef / scaler.scale_
-      models[name] = {"coef": w.tolist(),
-                      "intercept": float(intercept[0] - np.dot(w, scaler.mean_))}
-    return {"settings": {n: s.to_dict() for n, s in self.settings.items()},
-            "devel_ccc": dict(self.devel_ccc), "models": models}
+      models[name] = {
+        "coef": w.tolist(),
+        "intercept": float(intercept[0] - np.dot(w, scaler.mean_)),
+      }
+    return {
+      "settings": {n: s.to_dict() for n, s in self.settings.items()},
+      "devel_ccc": dict(self.devel_ccc),
+      "models": models,
+    }
 
 
-def tune(train: Mapping[str, RecordingData], devel: Mapping[str, RecordingData],
-         settings: Sequence[Setting], label_names: Sequence[str] = LABEL_NAMES,
-         seed: int = 0) -> TunedBaseline:
+def tune(
+  train: Mapping[str, RecordingData],
+  devel: Mapping[str, RecordingData],
+  settings: Sequence[Setting],
+  label_names: Sequence[str] = LABEL_NAMES,
+  seed: int = 0,
+) -> TunedBaseline:
   """Fits every setting on Train and keeps, per dimension, the one with the best Devel CCC.
 
   Ridge fits all dimensions at once (the same as one fit per dimension); an SVR is fitted per
@@ -336,11 +387,12 @@ def tune(train: Mapping[str, RecordingData], devel: Mapping[str, RecordingData],
   """
   if not train or not devel:
     raise ValueError("tuning needs at least one Train and one Devel recording")
-  from emotion_tf.model.ccc import concordance_cc_numpy  # pylint: disable=g-import-not-at-top
+  from emotion_tf.model.ccc import concordance_cc_numpy
+
   names = tuple(label_names)
-  best: Dict[str, Tuple[float, Setting, Any]] = {}
+  best: dict[str, tuple[float, Setting, Any]] = {}
   table = []
-  feature_cache: Dict[Tuple[float, float, str], Tuple[np.ndarray, ...]] = {}
+  feature_cache: dict[tuple[float, float, str], tuple[np.ndarray, ...]] = {}
   for s in settings:
     key = (s.window_seconds, s.delay_seconds, s.anchor)
     if key not in feature_cache:
@@ -366,12 +418,16 @@ def tune(train: Mapping[str, RecordingData], devel: Mapping[str, RecordingData],
       if n not in best or value > best[n][0]:
         best[n] = (value, s, model)
     table.append(row)
-    logging.info("baseline %s: devel CCC %s", s,
-                 ", ".join(f"{n} {v:.3f}" for n, v in row["ccc"].items()))
-  return TunedBaseline(settings={n: best[n][1] for n in names},
-                       models={n: best[n][2] for n in names},
-                       devel_ccc={n: best[n][0] for n in names}, table=table,
-                       label_names=names)
+    logging.info(
+      "baseline %s: devel CCC %s", s, ", ".join(f"{n} {v:.3f}" for n, v in row["ccc"].items())
+    )
+  return TunedBaseline(
+    settings={n: best[n][1] for n in names},
+    models={n: best[n][2] for n in names},
+    devel_ccc={n: best[n][0] for n in names},
+    table=table,
+    label_names=names,
+  )
 
 
 # --------------------------------------------------------------------------------- corpus run
@@ -386,13 +442,15 @@ ROW_NAME = "Baseline (eGeMAPS + ridge)"
 def _prediction_rows(name: str, times: np.ndarray, predictions: np.ndarray) -> str:
   """`name;time;arousal;valence;liking` rows at the label file's own times (used only when
   they are not k * hop, which `evaluate_lib.write_prediction_csv` assumes)."""
-  return "".join(f"{name};{t:.3f};" + ";".join(f"{v:.6f}" for v in row) + "\n"
-                 for t, row in zip(times, np.asarray(predictions, np.float64)))
+  return "".join(
+    f"{name};{t:.3f};" + ";".join(f"{v:.6f}" for v in row) + "\n"
+    for t, row in zip(times, np.asarray(predictions, np.float64), strict=False)
+  )
 
 
-def load_corpus_data(corpus_dir: str, partitions: Sequence[str], sample_rate: int,
-                     cache_dir: Optional[str]
-                     ) -> Tuple[Dict[str, Dict[str, RecordingData]], Dict[str, str]]:
+def load_corpus_data(
+  corpus_dir: str, partitions: Sequence[str], sample_rate: int, cache_dir: str | None
+) -> tuple[dict[str, dict[str, RecordingData]], dict[str, str]]:
   """LLDs (cached) and labels of every recording of `partitions`.
 
   A recording whose audio or labels are bad is left out and reported; the others load.
@@ -403,10 +461,11 @@ def load_corpus_data(corpus_dir: str, partitions: Sequence[str], sample_rate: in
   Raises:
     emotion_tf.data.corpus.CorpusError: the corpus directory is missing or holds no recordings.
   """
-  from emotion_tf.data import corpus  # pylint: disable=g-import-not-at-top
+  from emotion_tf.data import corpus
+
   wanted = corpus.normalize_partitions(partitions)
-  out: Dict[str, Dict[str, RecordingData]] = {p: {} for p in wanted}
-  errors: Dict[str, str] = {}
+  out: dict[str, dict[str, RecordingData]] = {p: {} for p in wanted}
+  errors: dict[str, str] = {}
   for rec in corpus.list_recordings(corpus_dir, wanted):
     try:
       if not os.path.exists(rec.labels_path):
@@ -422,9 +481,15 @@ def load_corpus_data(corpus_dir: str, partitions: Sequence[str], sample_rate: in
   return out, errors
 
 
-def run_baseline(corpus_dir: str, out_dir: str, partitions: Sequence[str] = ("devel", "test"),
-                 settings: Optional[Sequence[Setting]] = None, sample_rate: int = 22050,
-                 cache_dir: Optional[str] = None, seed: int = 0) -> Dict[str, Any]:
+def run_baseline(
+  corpus_dir: str,
+  out_dir: str,
+  partitions: Sequence[str] = ("devel", "test"),
+  settings: Sequence[Setting] | None = None,
+  sample_rate: int = 22050,
+  cache_dir: str | None = None,
+  seed: int = 0,
+) -> dict[str, Any]:
   """Tunes the baseline on the corpus' Train/Devel recordings and evaluates `partitions`.
 
   Writes, in the layout of `python -m emotion_tf.evaluate`:
@@ -441,31 +506,51 @@ def run_baseline(corpus_dir: str, out_dir: str, partitions: Sequence[str] = ("de
   Raises:
     emotion_tf.data.corpus.CorpusError / ValueError: no corpus, or no usable Train/Devel recording.
   """
-  from emotion_tf.data import corpus  # pylint: disable=g-import-not-at-top
+  from emotion_tf.data import corpus
+
   parts = list(corpus.normalize_partitions(partitions))
   settings = list(settings) if settings is not None else grid()
   cache_dir = cache_dir if cache_dir is not None else os.path.join(out_dir, "llds")
-  data, rec_errors = load_corpus_data(corpus_dir, sorted(set(parts) | {"train", "devel"}),
-                                      sample_rate, cache_dir)
+  data, rec_errors = load_corpus_data(
+    corpus_dir, sorted(set(parts) | {"train", "devel"}), sample_rate, cache_dir
+  )
   for p in ("train", "devel"):
     if not data[p]:
-      raise corpus.CorpusError(f"{corpus_dir}: no usable {p.capitalize()} recording "
-                               f"(needed to {'fit' if p == 'train' else 'tune'} the baseline)"
-                               + (f"; errors: {rec_errors}" if rec_errors else ""))
-  from emotion_tf.training import evaluate_lib  # pylint: disable=g-import-not-at-top  (imports TF)
+      raise corpus.CorpusError(
+        f"{corpus_dir}: no usable {p.capitalize()} recording "
+        f"(needed to {'fit' if p == 'train' else 'tune'} the baseline)"
+        + (f"; errors: {rec_errors}" if rec_errors else "")
+      )
+  from emotion_tf.training import evaluate_lib  # imports TF
+
   tuned = tune(data["train"], data["devel"], settings, LABEL_NAMES, seed)
   model_file = os.path.join(out_dir, MODEL_FILENAME)
   described = tuned.describe()
-  fileio.write_json(model_file, dict(described, sample_rate=int(sample_rate),
-                                         lld_names=egemaps_lld_names(),
-                                         features="mean and std of each LLD over the window",
-                                         devel_grid=tuned.table))
-  summary: Dict[str, Any] = {
-      "model_dir": os.path.abspath(out_dir), "model_file": os.path.abspath(model_file),
-      "data_dir": os.path.abspath(corpus_dir), "embeddings": None, "variant": VARIANT,
-      "baseline": {"settings": described["settings"], "devel_ccc": described["devel_ccc"],
-                   "sample_rate": int(sample_rate), "grid_size": len(settings)},
-      "partitions": {}, "errors": {}, "recording_errors": rec_errors,
+  fileio.write_json(
+    model_file,
+    dict(
+      described,
+      sample_rate=int(sample_rate),
+      lld_names=egemaps_lld_names(),
+      features="mean and std of each LLD over the window",
+      devel_grid=tuned.table,
+    ),
+  )
+  summary: dict[str, Any] = {
+    "model_dir": os.path.abspath(out_dir),
+    "model_file": os.path.abspath(model_file),
+    "data_dir": os.path.abspath(corpus_dir),
+    "embeddings": None,
+    "variant": VARIANT,
+    "baseline": {
+      "settings": described["settings"],
+      "devel_ccc": described["devel_ccc"],
+      "sample_rate": int(sample_rate),
+      "grid_size": len(settings),
+    },
+    "partitions": {},
+    "errors": {},
+    "recording_errors": rec_errors,
   }
   summary.update(evaluate_lib.bootstrap_record(*BOOTSTRAP))
   for p in parts:
@@ -474,7 +559,7 @@ def run_baseline(corpus_dir: str, out_dir: str, partitions: Sequence[str] = ("de
       continue
     predictions = tuned.predict(data[p])
     labels = {rid: r.labels for rid, r in data[p].items()}
-    result: Dict[str, Any] = {"partition": p}
+    result: dict[str, Any] = {"partition": p}
     result.update(evaluate_lib.ccc_summary(labels, predictions))
     evaluate_lib.add_bootstrap_ci(result, labels, predictions, *BOOTSTRAP)  # as evaluate's
     pred_dir = os.path.join(out_dir, "predictions", p)
@@ -488,15 +573,20 @@ def run_baseline(corpus_dir: str, out_dir: str, partitions: Sequence[str] = ("de
         fileio.atomic_write_text(path, _prediction_rows(rid, times, pred))
     result["predictions_dir"] = pred_dir
     summary["partitions"][p] = result
-    logging.info("baseline %s: CCC %s (mean %.4f)", p,
-                 ", ".join(f"{k} {v:.4f}" for k, v in result["ccc"].items()), result["ccc_mean"])
+    logging.info(
+      "baseline %s: CCC %s (mean %.4f)",
+      p,
+      ", ".join(f"{k} {v:.4f}" for k, v in result["ccc"].items()),
+      result["ccc_mean"],
+    )
   fileio.write_json(os.path.join(out_dir, evaluate_lib.SUMMARY_FILENAME), summary)
   return summary
 
 
-def normalize_partitions(partitions: Sequence[str]) -> Tuple[str, ...]:
+def normalize_partitions(partitions: Sequence[str]) -> tuple[str, ...]:
   """Lower-cased, validated partition names (ValueError for an unknown one)."""
-  from emotion_tf.data import corpus  # pylint: disable=g-import-not-at-top
+  from emotion_tf.data import corpus
+
   return corpus.normalize_partitions([p for p in partitions if p.strip()])
 
 
@@ -508,6 +598,8 @@ def format_summary(summary: Mapping[str, Any], label_names: Sequence[str] = LABE
     lines.append(f"{partition.capitalize():<10}" + "".join(f"{v:>10.3f}" for v in values))
   for name, s in summary.get("baseline", {}).get("settings", {}).items():
     strength = "alpha" if s["regressor"] == "ridge" else "C"
-    lines.append(f"{name}: {s['regressor']} {strength}={s['strength']:g}, window "
-                 f"{s['window_seconds']:g} s ({s['anchor']}), delay {s['delay_seconds']:g} s")
+    lines.append(
+      f"{name}: {s['regressor']} {strength}={s['strength']:g}, window "
+      f"{s['window_seconds']:g} s ({s['anchor']}), delay {s['delay_seconds']:g} s"
+    )
   return "\n".join(lines)

@@ -8,8 +8,6 @@ sum xy) per dimension, so that statistics from several batches, replicas or
 workers can be summed first and turned into one exact CCC afterwards.
 """
 
-from typing import Optional
-
 import numpy as np
 import tensorflow as tf
 
@@ -43,9 +41,9 @@ def concordance_cc_numpy(x, y, axis: int = 0) -> np.ndarray:
   return 2.0 * cov / np.maximum(denom, _EPS)
 
 
-def ccc_statistics(y_true: tf.Tensor, y_pred: tf.Tensor,
-                   mask: Optional[tf.Tensor] = None,
-                   dtype: tf.DType = tf.float32) -> tf.Tensor:
+def ccc_statistics(
+  y_true: tf.Tensor, y_pred: tf.Tensor, mask: tf.Tensor | None = None, dtype: tf.DType = tf.float32
+) -> tf.Tensor:
   """Sufficient statistics of Eq. 8 over all valid frames.
 
   Args:
@@ -62,20 +60,19 @@ def ccc_statistics(y_true: tf.Tensor, y_pred: tf.Tensor,
   dims = tf.shape(x)[-1]
   x = tf.reshape(x, [-1, dims])
   y = tf.reshape(y, [-1, dims])
-  if mask is None:
-    w = tf.ones_like(x[:, :1])
-  else:
-    w = tf.reshape(tf.cast(mask, dtype), [-1, 1])
+  w = tf.ones_like(x[:, :1]) if mask is None else tf.reshape(tf.cast(mask, dtype), [-1, 1])
   xw, yw = x * w, y * w
   count = tf.reduce_sum(w, axis=0) * tf.ones_like(x[0])
-  return tf.stack([
+  return tf.stack(
+    [
       count,
       tf.reduce_sum(xw, axis=0),
       tf.reduce_sum(yw, axis=0),
       tf.reduce_sum(xw * x, axis=0),
       tf.reduce_sum(yw * y, axis=0),
       tf.reduce_sum(xw * y, axis=0),
-  ])
+    ]
+  )
 
 
 def ccc_from_statistics(stats: tf.Tensor) -> tf.Tensor:
@@ -90,8 +87,9 @@ def ccc_from_statistics(stats: tf.Tensor) -> tf.Tensor:
   return 2.0 * cov / tf.maximum(denom, tf.cast(_EPS, stats.dtype))
 
 
-def concordance_cc(y_true: tf.Tensor, y_pred: tf.Tensor,
-                   mask: Optional[tf.Tensor] = None) -> tf.Tensor:
+def concordance_cc(
+  y_true: tf.Tensor, y_pred: tf.Tensor, mask: tf.Tensor | None = None
+) -> tf.Tensor:
   """CCC per dimension [dims] over all valid frames of a batch (Eq. 8).
 
   Args:

@@ -1,6 +1,6 @@
 """Concordance loss (paper Eq. 8 and Sec. 5.2)."""
 
-from typing import Sequence, Union
+from collections.abc import Sequence
 
 import keras
 import tensorflow as tf
@@ -14,18 +14,20 @@ from emotion_tf.model import ccc
 LOSS_WEIGHTINGS = {"mean": (1.0 / 3, 1.0 / 3, 1.0 / 3), "original": (1.0, 1.0 / 2, 1.0 / 3)}
 
 
-def dimension_weights(weighting: Union[str, Sequence[float]]) -> tf.Tensor:
+def dimension_weights(weighting: str | Sequence[float]) -> tf.Tensor:
   """float32 [3] weights of a LOSS_WEIGHTINGS name or an explicit sequence."""
   if isinstance(weighting, str):
     if weighting not in LOSS_WEIGHTINGS:
-      raise ValueError(f"loss weighting must be one of {sorted(LOSS_WEIGHTINGS)}, got "
-                       f"{weighting!r}")
+      raise ValueError(
+        f"loss weighting must be one of {sorted(LOSS_WEIGHTINGS)}, got {weighting!r}"
+      )
     weighting = LOSS_WEIGHTINGS[weighting]
   return tf.constant([float(w) for w in weighting], tf.float32)
 
 
-def ccc_loss_from_statistics(stats: tf.Tensor,
-                             weighting: Union[str, Sequence[float]] = "mean") -> tf.Tensor:
+def ccc_loss_from_statistics(
+  stats: tf.Tensor, weighting: str | Sequence[float] = "mean"
+) -> tf.Tensor:
   """sum_k w_k (1 - rho_c,k) from CCC sufficient statistics [6, dims] (Eq. 8); scalar float32.
 
   The one place the training loss is formed (train_lib's step and `ConcordanceLoss`).
@@ -56,7 +58,7 @@ class ConcordanceLoss(keras.losses.Loss):
   def __init__(self, name="concordance_loss", weighting="mean", **kwargs):
     kwargs.pop("reduction", None)
     super().__init__(name=name, reduction="none", **kwargs)
-    dimension_weights(weighting)   # validates
+    dimension_weights(weighting)  # validates
     self.weighting = weighting if isinstance(weighting, str) else [float(w) for w in weighting]
 
   def __call__(self, y_true, y_pred, sample_weight=None):

@@ -1,6 +1,6 @@
 """Streaming concordance correlation (paper Eq. 8) with exact accumulation."""
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import keras
 import tensorflow as tf
@@ -26,15 +26,24 @@ class ConcordanceCorrelation(keras.metrics.Metric):
   else the CCC of dimension `index`; `per_dimension()` gives [dims].
   """
 
-  def __init__(self, num_dims: int = 3, index: Optional[int] = None,
-               name: str = "ccc", label_names: Sequence[str] = LABEL_NAMES, **kwargs):
+  def __init__(
+    self,
+    num_dims: int = 3,
+    index: int | None = None,
+    name: str = "ccc",
+    label_names: Sequence[str] = LABEL_NAMES,
+    **kwargs,
+  ):
     super().__init__(name=name, **kwargs)
     self.num_dims = int(num_dims)
     self.index = None if index is None else int(index)
     self.label_names = tuple(label_names)
     self.statistics = self.add_variable(
-        shape=(ccc.NUM_STATISTICS, self.num_dims), initializer="zeros",
-        dtype="float64", name="statistics")
+      shape=(ccc.NUM_STATISTICS, self.num_dims),
+      initializer="zeros",
+      dtype="float64",
+      name="statistics",
+    )
 
   def update_state(self, y_true, y_pred, sample_weight=None):
     stats = ccc.ccc_statistics(y_true, y_pred, sample_weight, dtype=tf.float64)
@@ -59,6 +68,5 @@ class ConcordanceCorrelation(keras.metrics.Metric):
 
   def get_config(self):
     config = super().get_config()
-    config.update(num_dims=self.num_dims, index=self.index,
-                  label_names=list(self.label_names))
+    config.update(num_dims=self.num_dims, index=self.index, label_names=list(self.label_names))
     return config

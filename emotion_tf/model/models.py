@@ -1,8 +1,8 @@
 """The paper's model and its ablation variants (Sec. 3, Fig. 1).
 
-    audio [B, F*2205] --ParalinguisticCNN--> x_p [B, F, 1000] --.
-                                                                 fusion --> LSTM(256) --> Dense(3)+tanh --> [B, F, 3]
-    semantic [B, F, d_s] ----------------------------> x_s -----'
+  audio [B, F*2205] --ParalinguisticCNN--> x_p [B, F, 1000] --.
+                                                               fusion -> LSTM(256) -> Dense(3)+tanh
+  semantic [B, F, d_s] ----------------------------> x_s -----'      -> [B, F, 3]
 
 Variants (`ModelConfig.variant`):
   * 'paralinguistic': x = x_p                         (Table 2, "Paralinguistic")
@@ -20,20 +20,17 @@ from the shards' subject_turn). The defaults are the paper's model.
 
 import dataclasses
 import json
-from typing import Any, Dict, Mapping, Optional, Tuple
+from collections.abc import Mapping
+from typing import Any
 
 import keras
 import tensorflow as tf
 
-from emotion_tf import LABEL_NAMES
-from emotion_tf import SAMPLE_RATE
-from emotion_tf import SAMPLES_PER_FRAME
-from emotion_tf.util import config as config_lib
-from emotion_tf.model.layers import ConcatFusion
-from emotion_tf.model.layers import DisentangledAttentionFusion
-from emotion_tf.model.layers import ParalinguisticCNN
+from emotion_tf import LABEL_NAMES, SAMPLE_RATE, SAMPLES_PER_FRAME
+from emotion_tf.model.layers import ConcatFusion, DisentangledAttentionFusion, ParalinguisticCNN
 from emotion_tf.model.layers.paralinguistic import CNN_MODES
 from emotion_tf.model.layers.peephole_lstm import peephole_lstm
+from emotion_tf.util import config as config_lib
 
 VARIANTS = ("paralinguistic", "semantic", "concat", "disentangled_attention")
 LSTM_CELLS = ("keras", "peephole")
@@ -46,62 +43,87 @@ class ModelConfig:
 
   Where the paper is silent: `fusion_units` (d_u of Eq. 4) = 256, the LSTM size.
   """
+
   variant: str = config_lib.field(
-      "disentangled_attention",
-      "Model variant: paralinguistic, semantic, concat or disentangled_attention.",
-      choices=VARIANTS)
+    "disentangled_attention",
+    "Model variant: paralinguistic, semantic, concat or disentangled_attention.",
+    choices=VARIANTS,
+  )
   semantic_dim: int = config_lib.field(100, "Semantic vector dimension d_s.", flag=False)
   sample_rate: int = config_lib.field(SAMPLE_RATE, "Audio sample rate (Hz).", flag=False)
-  samples_per_frame: int = config_lib.field(SAMPLES_PER_FRAME, "Samples per 0.1 s frame.",
-                                            flag=False)
-  cnn_filters: Tuple[int, ...] = config_lib.field((50, 125, 125), "CNN filters per layer.",
-                                                  flag=False)
-  cnn_kernel_sizes: Tuple[int, ...] = config_lib.field((8, 6, 6), "CNN kernel sizes.",
-                                                       flag=False)
-  cnn_pool_sizes: Tuple[int, ...] = config_lib.field((10, 5, 5), "CNN max-pool sizes.",
-                                                     flag=False)
-  fusion_units: int = config_lib.field(256, "d_u of the disentangled attention (Eq. 4).",
-                                       lower_bound=1)
+  samples_per_frame: int = config_lib.field(
+    SAMPLES_PER_FRAME, "Samples per 0.1 s frame.", flag=False
+  )
+  cnn_filters: tuple[int, ...] = config_lib.field(
+    (50, 125, 125), "CNN filters per layer.", flag=False
+  )
+  cnn_kernel_sizes: tuple[int, ...] = config_lib.field((8, 6, 6), "CNN kernel sizes.", flag=False)
+  cnn_pool_sizes: tuple[int, ...] = config_lib.field((10, 5, 5), "CNN max-pool sizes.", flag=False)
+  fusion_units: int = config_lib.field(
+    256, "d_u of the disentangled attention (Eq. 4).", lower_bound=1
+  )
   lstm_units: int = config_lib.field(256, "LSTM units.", lower_bound=1)
-  dropout: float = config_lib.field(0.5, "Dropout of the non-recurrent layers.",
-                                    lower_bound=0.0, upper_bound=0.99)
-  lstm_dropout: float = config_lib.field(0.5, "Dropout on the LSTM inputs.", lower_bound=0.0,
-                                         upper_bound=0.99)
+  dropout: float = config_lib.field(
+    0.5, "Dropout of the non-recurrent layers.", lower_bound=0.0, upper_bound=0.99
+  )
+  lstm_dropout: float = config_lib.field(
+    0.5, "Dropout on the LSTM inputs.", lower_bound=0.0, upper_bound=0.99
+  )
   # Options of the authors' TF1 graph (flags/original_code.json); defaults = the paper's model.
   cnn_mode: str = config_lib.field(
-      "per_frame", "per_frame: the CNN sees each 0.1 s frame alone (Table 1); flat_stream: one "
-      "stream over the whole sequence, as the original code.", choices=CNN_MODES, flag=False)
+    "per_frame",
+    "per_frame: the CNN sees each 0.1 s frame alone (Table 1); flat_stream: one "
+    "stream over the whole sequence, as the original code.",
+    choices=CNN_MODES,
+    flag=False,
+  )
   fusion_projection_activation: str = config_lib.field(
-      "linear", "Activation of the Eq. 4 projections (original code: relu).",
-      choices=ACTIVATIONS, flag=False)
+    "linear",
+    "Activation of the Eq. 4 projections (original code: relu).",
+    choices=ACTIVATIONS,
+    flag=False,
+  )
   fusion_dimension_units: int = config_lib.field(
-      0, "Units of the three Eq. 6 layers (0 = fusion_units; original code: 512).",
-      lower_bound=0, flag=False)
+    0,
+    "Units of the three Eq. 6 layers (0 = fusion_units; original code: 512).",
+    lower_bound=0,
+    flag=False,
+  )
   fusion_dimension_activation: str = config_lib.field(
-      "linear", "Activation of the three Eq. 6 layers (original code: relu).",
-      choices=ACTIVATIONS, flag=False)
+    "linear",
+    "Activation of the three Eq. 6 layers (original code: relu).",
+    choices=ACTIVATIONS,
+    flag=False,
+  )
   lstm_cell: str = config_lib.field(
-      "keras", "keras: cuDNN-eligible keras LSTM; peephole: TF1 LSTMCell with peepholes and "
-      "cell clipping (original code; not cuDNN-eligible).", choices=LSTM_CELLS, flag=False)
-  lstm_cell_clip: float = config_lib.field(100.0, "Cell clip of the peephole LSTM (0 = off).",
-                                           lower_bound=0.0, flag=False)
+    "keras",
+    "keras: cuDNN-eligible keras LSTM; peephole: TF1 LSTMCell with peepholes and "
+    "cell clipping (original code; not cuDNN-eligible).",
+    choices=LSTM_CELLS,
+    flag=False,
+  )
+  lstm_cell_clip: float = config_lib.field(
+    100.0, "Cell clip of the peephole LSTM (0 = off).", lower_bound=0.0, flag=False
+  )
   lstm_output_dropout: float = config_lib.field(
-      -1.0, "Dropout on the LSTM outputs (-1 = the value of dropout; original code: 0).",
-      flag=False)
+    -1.0, "Dropout on the LSTM outputs (-1 = the value of dropout; original code: 0).", flag=False
+  )
   interlocutor_frames: bool = config_lib.field(
-      False, "Interlocutor-aware frames (original code): each frame is 2 x samples_per_frame "
-      "samples, its audio in the first half inside a subject turn (turns/), else in the "
-      "second; needs TFRecords with the subject_turn feature.")
-  label_names: Tuple[str, ...] = LABEL_NAMES
+    False,
+    "Interlocutor-aware frames (original code): each frame is 2 x samples_per_frame "
+    "samples, its audio in the first half inside a subject turn (turns/), else in the "
+    "second; needs TFRecords with the subject_turn feature.",
+  )
+  label_names: tuple[str, ...] = LABEL_NAMES
 
   def __post_init__(self):
     if self.variant not in VARIANTS:
       raise ValueError(
-          f"unknown model variant {self.variant!r}; expected one of {', '.join(VARIANTS)}")
+        f"unknown model variant {self.variant!r}; expected one of {', '.join(VARIANTS)}"
+      )
     for name in ("cnn_filters", "cnn_kernel_sizes", "cnn_pool_sizes", "label_names"):
       object.__setattr__(self, name, tuple(getattr(self, name)))
-    for name in ("semantic_dim", "sample_rate", "samples_per_frame", "fusion_units",
-                 "lstm_units"):
+    for name in ("semantic_dim", "sample_rate", "samples_per_frame", "fusion_units", "lstm_units"):
       if int(getattr(self, name)) <= 0:
         raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
     for name in ("dropout", "lstm_dropout"):
@@ -109,16 +131,18 @@ class ModelConfig:
         raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
     if self.lstm_output_dropout != -1.0 and not 0.0 <= self.lstm_output_dropout < 1.0:
       raise ValueError(
-          f"lstm_output_dropout must be -1 or in [0, 1), got {self.lstm_output_dropout}")
-    for name, allowed in (("cnn_mode", CNN_MODES), ("lstm_cell", LSTM_CELLS),
-                          ("fusion_projection_activation", ACTIVATIONS),
-                          ("fusion_dimension_activation", ACTIVATIONS)):
+        f"lstm_output_dropout must be -1 or in [0, 1), got {self.lstm_output_dropout}"
+      )
+    for name, allowed in (
+      ("cnn_mode", CNN_MODES),
+      ("lstm_cell", LSTM_CELLS),
+      ("fusion_projection_activation", ACTIVATIONS),
+      ("fusion_dimension_activation", ACTIVATIONS),
+    ):
       if getattr(self, name) not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(allowed)}, got "
-                         f"{getattr(self, name)!r}")
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
     if self.fusion_dimension_units < 0:
-      raise ValueError(
-          f"fusion_dimension_units must be >= 0, got {self.fusion_dimension_units}")
+      raise ValueError(f"fusion_dimension_units must be >= 0, got {self.fusion_dimension_units}")
     if not self.label_names:
       raise ValueError("label_names must not be empty")
 
@@ -140,7 +164,7 @@ class ModelConfig:
   def uses_semantic(self) -> bool:
     return self.variant != "paralinguistic"
 
-  def to_dict(self) -> Dict[str, Any]:
+  def to_dict(self) -> dict[str, Any]:
     d = dataclasses.asdict(self)
     return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
 
@@ -194,9 +218,15 @@ class EmotionRecognitionModel(keras.Model):
     self.cnn = None
     self.fusion = None
     if c.uses_audio:
-      self.cnn = ParalinguisticCNN(c.input_samples_per_frame, c.cnn_filters,
-                                   c.cnn_kernel_sizes, c.cnn_pool_sizes, dropout=c.dropout,
-                                   mode=c.cnn_mode, name="paralinguistic_cnn")
+      self.cnn = ParalinguisticCNN(
+        c.input_samples_per_frame,
+        c.cnn_filters,
+        c.cnn_kernel_sizes,
+        c.cnn_pool_sizes,
+        dropout=c.dropout,
+        mode=c.cnn_mode,
+        name="paralinguistic_cnn",
+      )
       self.cnn.build((None, None))
     if c.variant == "paralinguistic":
       feature_dim = self.cnn.output_dim
@@ -207,10 +237,12 @@ class EmotionRecognitionModel(keras.Model):
       feature_dim = c.semantic_dim + self.cnn.output_dim
     else:
       self.fusion = DisentangledAttentionFusion(
-          c.fusion_units, dimension_units=c.fusion_dimension_units,
-          dimension_activation=c.fusion_dimension_activation,
-          projection_activation=c.fusion_projection_activation,
-          name="disentangled_attention_fusion")
+        c.fusion_units,
+        dimension_units=c.fusion_dimension_units,
+        dimension_activation=c.fusion_dimension_activation,
+        projection_activation=c.fusion_projection_activation,
+        name="disentangled_attention_fusion",
+      )
       self.fusion.build([(None, None, c.semantic_dim), (None, None, self.cnn.output_dim)])
       feature_dim = self.fusion.dimension_units
     self.feature_dim = feature_dim
@@ -230,8 +262,9 @@ class EmotionRecognitionModel(keras.Model):
     c = self.config
     if not isinstance(inputs, Mapping):
       raise ValueError(
-          f"model inputs must be a dict with keys 'audio'/'semantic'/'num_frames', "
-          f"got {type(inputs).__name__}")
+        f"model inputs must be a dict with keys 'audio'/'semantic'/'num_frames', "
+        f"got {type(inputs).__name__}"
+      )
     needed = (["audio"] if c.uses_audio else []) + (["semantic"] if c.uses_semantic else [])
     missing = [k for k in needed if k not in inputs]
     if missing:
@@ -245,23 +278,25 @@ class EmotionRecognitionModel(keras.Model):
       if shape[-1] is not None:
         if shape[-1] % spf:
           raise ValueError(
-              f"'audio' length must be a multiple of {spf} samples "
-              f"(0.1 s frames at {c.sample_rate} Hz), got {shape[-1]} samples")
+            f"'audio' length must be a multiple of {spf} samples "
+            f"(0.1 s frames at {c.sample_rate} Hz), got {shape[-1]} samples"
+          )
         frames_audio = shape[-1] // spf
     if c.uses_semantic:
       shape = inputs["semantic"].shape
       if len(shape) != 3:
         raise ValueError(
-            f"'semantic' must be [batch, frames, {c.semantic_dim}], got shape {tuple(shape)}")
+          f"'semantic' must be [batch, frames, {c.semantic_dim}], got shape {tuple(shape)}"
+        )
       if shape[-1] is not None and shape[-1] != c.semantic_dim:
-        raise ValueError(
-            f"'semantic' dimension: expected {c.semantic_dim}, got {shape[-1]}")
+        raise ValueError(f"'semantic' dimension: expected {c.semantic_dim}, got {shape[-1]}")
       frames_sem = shape[1]
     if frames_audio is not None and frames_sem is not None and frames_audio != frames_sem:
       raise ValueError(
-          f"frame counts differ: 'audio' has {frames_audio} frames "
-          f"({frames_audio * c.input_samples_per_frame} samples) but 'semantic' has "
-          f"{frames_sem}")
+        f"frame counts differ: 'audio' has {frames_audio} frames "
+        f"({frames_audio * c.input_samples_per_frame} samples) but 'semantic' has "
+        f"{frames_sem}"
+      )
 
   def call(self, inputs, training=None):
     self._validate(inputs)
@@ -276,10 +311,10 @@ class EmotionRecognitionModel(keras.Model):
       x = x_s
     else:
       x = self.fusion([x_s, x_p])
-    x = self.input_dropout(x, training=training)          # [B, F, feature_dim]
-    h = self.lstm(x, training=training)                  # [B, F, lstm_units]
+    x = self.input_dropout(x, training=training)  # [B, F, feature_dim]
+    h = self.lstm(x, training=training)  # [B, F, lstm_units]
     h = self.output_dropout(h, training=training)
-    y = self.head(h)                                     # [B, F, 3]
+    y = self.head(h)  # [B, F, 3]
     num_frames = inputs.get("num_frames") if isinstance(inputs, Mapping) else None
     if num_frames is not None:
       mask = tf.sequence_mask(tf.reshape(num_frames, [-1]), tf.shape(y)[1], dtype=y.dtype)
@@ -295,7 +330,7 @@ class EmotionRecognitionModel(keras.Model):
     return cls(ModelConfig.from_dict(config.pop("config")), **config)
 
 
-def build_model(config: Optional[ModelConfig] = None, **overrides) -> EmotionRecognitionModel:
+def build_model(config: ModelConfig | None = None, **overrides) -> EmotionRecognitionModel:
   """Builds the model for `config` (a ModelConfig or dict), with keyword overrides.
 
   Raises ValueError for an unknown variant or invalid hyperparameters.

@@ -32,7 +32,7 @@ Both `.vec` inputs are expected in descending frequency order (gensim writes the
 
 import dataclasses
 import time
-from typing import Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 import keras
 import numpy as np
@@ -43,6 +43,7 @@ from absl import logging
 @dataclasses.dataclass(frozen=True)
 class AlignConfig:
   """Alignment hyperparameters (MUSE defaults scaled for CPU where noted)."""
+
   adv_epochs: int = 5
   adv_iterations: int = 1000  # per epoch (MUSE: 1M / batch 32); CPU-sized
   batch_size: int = 32
@@ -62,11 +63,11 @@ class AlignConfig:
   selection_words: int = 10000
   seed: int = 0
 
-  def to_dict(self) -> Dict:
+  def to_dict(self) -> dict:
     return dataclasses.asdict(self)
 
 
-def normalize(x: np.ndarray, center: bool = True) -> Tuple[np.ndarray, np.ndarray]:
+def normalize(x: np.ndarray, center: bool = True) -> tuple[np.ndarray, np.ndarray]:
   """Unit-normalises rows, centres, unit-normalises again.
 
   Args:
@@ -101,24 +102,36 @@ def procrustes(src: np.ndarray, tgt: np.ndarray) -> np.ndarray:
     W [d_t, d_s] = U V^T where U Sigma V^T is the thin SVD of T_r S_r^T = tgt^T src.
   """
   if src.shape[0] != tgt.shape[0] or src.shape[0] == 0:
-    raise ValueError(f"Procrustes needs equal, non-zero numbers of pairs, got {src.shape} and {tgt.shape}")
-  u, _, vt = np.linalg.svd(np.asarray(tgt, np.float64).T @ np.asarray(src, np.float64), full_matrices=False)
+    raise ValueError(
+      f"Procrustes needs equal, non-zero numbers of pairs, got {src.shape} and {tgt.shape}"
+    )
+  u, _, vt = np.linalg.svd(
+    np.asarray(tgt, np.float64).T @ np.asarray(src, np.float64), full_matrices=False
+  )
   return (u @ vt).astype(np.float32)
 
 
-def knn_mean_similarity(queries: np.ndarray, keys: np.ndarray, k: int, chunk: int = 2048) -> np.ndarray:
+def knn_mean_similarity(
+  queries: np.ndarray, keys: np.ndarray, k: int, chunk: int = 2048
+) -> np.ndarray:
   """r(x) = mean cosine of each unit query [n, d] to its k nearest unit keys [m, d] -> [n]."""
   k = min(k, keys.shape[0])
   out = np.empty(queries.shape[0], np.float32)
   for i in range(0, queries.shape[0], chunk):
-    sim = queries[i:i + chunk] @ keys.T
+    sim = queries[i : i + chunk] @ keys.T
     top = np.partition(sim, sim.shape[1] - k, axis=1)[:, -k:]
-    out[i:i + chunk] = top.mean(axis=1)
+    out[i : i + chunk] = top.mean(axis=1)
   return out
 
 
-def _top_targets(queries: np.ndarray, keys: np.ndarray, topk: int, key_bias: Optional[np.ndarray] = None,
-                 query_bias: Optional[np.ndarray] = None, chunk: int = 2048) -> Tuple[np.ndarray, np.ndarray]:
+def _top_targets(
+  queries: np.ndarray,
+  keys: np.ndarray,
+  topk: int,
+  key_bias: np.ndarray | None = None,
+  query_bias: np.ndarray | None = None,
+  chunk: int = 2048,
+) -> tuple[np.ndarray, np.ndarray]:
   """Top-`topk` keys per query by score 2 cos - query_bias - key_bias (CSLS) or cos (NN).
 
   Returns (indices [n, topk] best first, cosines [n, topk]).
@@ -127,18 +140,26 @@ def _top_targets(queries: np.ndarray, keys: np.ndarray, topk: int, key_bias: Opt
   idx_out = np.empty((queries.shape[0], topk), np.int64)
   cos_out = np.empty((queries.shape[0], topk), np.float32)
   for i in range(0, queries.shape[0], chunk):
-    cos = queries[i:i + chunk] @ keys.T
-    score = cos if key_bias is None else 2 * cos - key_bias[None, :] - query_bias[i:i + chunk, None]
+    cos = queries[i : i + chunk] @ keys.T
+    score = (
+      cos if key_bias is None else 2 * cos - key_bias[None, :] - query_bias[i : i + chunk, None]
+    )
     part = np.argpartition(-score, topk - 1, axis=1)[:, :topk]
     order = np.argsort(-np.take_along_axis(score, part, axis=1), axis=1, kind="stable")
     idx = np.take_along_axis(part, order, axis=1)
-    idx_out[i:i + chunk] = idx
-    cos_out[i:i + chunk] = np.take_along_axis(cos, idx, axis=1)
+    idx_out[i : i + chunk] = idx
+    cos_out[i : i + chunk] = np.take_along_axis(cos, idx, axis=1)
   return idx_out, cos_out
 
 
-def translate(mapped: np.ndarray, tgt: np.ndarray, method: str = "csls", k: int = 10, topk: int = 1,
-              mapped_pool: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]:
+def translate(
+  mapped: np.ndarray,
+  tgt: np.ndarray,
+  method: str = "csls",
+  k: int = 10,
+  topk: int = 1,
+  mapped_pool: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
   """Nearest text words of mapped speech vectors.
 
   Args:
@@ -164,7 +185,9 @@ def _rank_limit(n: int, max_rank: int) -> int:
   return n if max_rank <= 0 else min(n, max_rank)
 
 
-def build_dictionary(mapped: np.ndarray, tgt: np.ndarray, max_rank: int = 10000, k: int = 10) -> np.ndarray:
+def build_dictionary(
+  mapped: np.ndarray, tgt: np.ndarray, max_rank: int = 10000, k: int = 10
+) -> np.ndarray:
   """Mutual CSLS nearest neighbours among the `max_rank` most frequent words of each side.
 
   Args:
@@ -172,7 +195,7 @@ def build_dictionary(mapped: np.ndarray, tgt: np.ndarray, max_rank: int = 10000,
   Returns:
     pairs [p, 2] int64 (speech index, text index), p >= 0.
   """
-  ms, mt = mapped[:_rank_limit(len(mapped), max_rank)], tgt[:_rank_limit(len(tgt), max_rank)]
+  ms, mt = mapped[: _rank_limit(len(mapped), max_rank)], tgt[: _rank_limit(len(tgt), max_rank)]
   s2t, _ = translate(ms, mt, "csls", k)
   t2s, _ = translate(mt, ms, "csls", k)
   s_idx = np.arange(len(ms))
@@ -180,9 +203,11 @@ def build_dictionary(mapped: np.ndarray, tgt: np.ndarray, max_rank: int = 10000,
   return np.stack([s_idx[mutual], s2t[mutual, 0]], axis=1).astype(np.int64)
 
 
-def selection_criterion(mapped: np.ndarray, tgt: np.ndarray, num_words: int = 10000, k: int = 10) -> float:
-  """Unsupervised model selection: mean cosine of the top speech words and their CSLS translations."""
-  q = mapped[:_rank_limit(len(mapped), num_words)]
+def selection_criterion(
+  mapped: np.ndarray, tgt: np.ndarray, num_words: int = 10000, k: int = 10
+) -> float:
+  """Unsupervised model selection: mean cosine of top speech words and their CSLS translations."""
+  q = mapped[: _rank_limit(len(mapped), num_words)]
   _, cos = translate(q, tgt, "csls", k, mapped_pool=mapped)
   return float(cos[:, 0].mean())
 
@@ -200,8 +225,9 @@ def _discriminator(dim: int, config: AlignConfig) -> keras.Sequential:
   return keras.Sequential(layers, name="discriminator")
 
 
-def adversarial(src: np.ndarray, tgt: np.ndarray, config: AlignConfig,
-                w0: Optional[np.ndarray] = None) -> Tuple[np.ndarray, List[Dict]]:
+def adversarial(
+  src: np.ndarray, tgt: np.ndarray, config: AlignConfig, w0: np.ndarray | None = None
+) -> tuple[np.ndarray, list[dict]]:
   """Adversarial training of W (Eq. 1-2) with orthogonalisation; returns the best W by criterion.
 
   Args:
@@ -212,10 +238,12 @@ def adversarial(src: np.ndarray, tgt: np.ndarray, config: AlignConfig,
   """
   d_s, d_t = src.shape[1], tgt.shape[1]
   keras.utils.set_random_seed(config.seed)
-  w = tf.Variable(np.eye(d_t, d_s, dtype=np.float32) if w0 is None else w0.astype(np.float32), name="W")
+  w = tf.Variable(
+    np.eye(d_t, d_s, dtype=np.float32) if w0 is None else w0.astype(np.float32), name="W"
+  )
   disc = _discriminator(d_t, config)
-  src_t = tf.constant(src[:_rank_limit(len(src), config.adv_most_frequent)])
-  tgt_t = tf.constant(tgt[:_rank_limit(len(tgt), config.adv_most_frequent)])
+  src_t = tf.constant(src[: _rank_limit(len(src), config.adv_most_frequent)])
+  tgt_t = tf.constant(tgt[: _rank_limit(len(tgt), config.adv_most_frequent)])
   gen = tf.random.Generator.from_seed(config.seed)
   dis_lr = tf.Variable(config.dis_lr, trainable=False)
   map_lr = tf.Variable(config.map_lr, trainable=False)
@@ -231,7 +259,9 @@ def adversarial(src: np.ndarray, tgt: np.ndarray, config: AlignConfig,
 
   def eq_loss(logits, labels):
     # Sum of the two per-domain means of Eq. 1/2 (= 2 x mean over the joint batch).
-    return 2.0 * tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits))
+    return 2.0 * tf.reduce_mean(
+      tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
+    )
 
   @tf.function
   def iteration():
@@ -243,7 +273,7 @@ def adversarial(src: np.ndarray, tgt: np.ndarray, config: AlignConfig,
       with tf.GradientTape() as tape:
         dis_loss = eq_loss(disc(z, training=True), y_dis)
       grads = tape.gradient(dis_loss, disc.trainable_variables)
-      for v, g in zip(disc.trainable_variables, grads):
+      for v, g in zip(disc.trainable_variables, grads, strict=False):
         v.assign_sub(dis_lr * g)
     s, t = sample()
     with tf.GradientTape() as tape:
@@ -254,8 +284,10 @@ def adversarial(src: np.ndarray, tgt: np.ndarray, config: AlignConfig,
     w.assign((1.0 + b) * w - b * tf.matmul(tf.matmul(w, w, transpose_b=True), w))
     return dis_loss, map_loss
 
-  best_w, best_crit = w.numpy().copy(), selection_criterion(map_vectors(src, w.numpy()), tgt,
-                                                            config.selection_words, config.csls_k)
+  best_w, best_crit = (
+    w.numpy().copy(),
+    selection_criterion(map_vectors(src, w.numpy()), tgt, config.selection_words, config.csls_k),
+  )
   history = [{"stage": "adversarial", "epoch": 0, "criterion": best_crit}]
   for epoch in range(config.adv_epochs):
     t0 = time.perf_counter()
@@ -264,12 +296,28 @@ def adversarial(src: np.ndarray, tgt: np.ndarray, config: AlignConfig,
       d_loss, m_loss = iteration()
       d_sum += float(d_loss)
       m_sum += float(m_loss)
-    crit = selection_criterion(map_vectors(src, w.numpy()), tgt, config.selection_words, config.csls_k)
+    crit = selection_criterion(
+      map_vectors(src, w.numpy()), tgt, config.selection_words, config.csls_k
+    )
     n = max(config.adv_iterations, 1)
-    history.append({"stage": "adversarial", "epoch": epoch + 1, "criterion": crit,
-                    "dis_loss": d_sum / n, "map_loss": m_sum / n, "seconds": time.perf_counter() - t0})
-    logging.info("alignment adversarial epoch %d/%d: D loss %.4f, W loss %.4f, criterion %.4f",
-                 epoch + 1, config.adv_epochs, d_sum / n, m_sum / n, crit)
+    history.append(
+      {
+        "stage": "adversarial",
+        "epoch": epoch + 1,
+        "criterion": crit,
+        "dis_loss": d_sum / n,
+        "map_loss": m_sum / n,
+        "seconds": time.perf_counter() - t0,
+      }
+    )
+    logging.info(
+      "alignment adversarial epoch %d/%d: D loss %.4f, W loss %.4f, criterion %.4f",
+      epoch + 1,
+      config.adv_epochs,
+      d_sum / n,
+      m_sum / n,
+      crit,
+    )
     if crit > best_crit:
       best_crit, best_w = crit, w.numpy().copy()
     dis_lr.assign(dis_lr * config.lr_decay)
@@ -277,7 +325,9 @@ def adversarial(src: np.ndarray, tgt: np.ndarray, config: AlignConfig,
   return best_w, history
 
 
-def refine(src: np.ndarray, tgt: np.ndarray, w: np.ndarray, config: AlignConfig) -> Tuple[np.ndarray, List[Dict]]:
+def refine(
+  src: np.ndarray, tgt: np.ndarray, w: np.ndarray, config: AlignConfig
+) -> tuple[np.ndarray, list[dict]]:
   """Iterated Procrustes (Eq. 3) on CSLS mutual-NN dictionaries; returns the best W by criterion."""
   best_w = w
   best_crit = selection_criterion(map_vectors(src, w), tgt, config.selection_words, config.csls_k)
@@ -289,15 +339,24 @@ def refine(src: np.ndarray, tgt: np.ndarray, w: np.ndarray, config: AlignConfig)
       break
     w = procrustes(src[pairs[:, 0]], tgt[pairs[:, 1]])
     crit = selection_criterion(map_vectors(src, w), tgt, config.selection_words, config.csls_k)
-    history.append({"stage": "refinement", "iteration": it + 1, "dictionary": int(len(pairs)), "criterion": crit})
-    logging.info("alignment refinement %d/%d: dictionary %d pairs, criterion %.4f",
-                 it + 1, config.refine_iterations, len(pairs), crit)
+    history.append(
+      {"stage": "refinement", "iteration": it + 1, "dictionary": int(len(pairs)), "criterion": crit}
+    )
+    logging.info(
+      "alignment refinement %d/%d: dictionary %d pairs, criterion %.4f",
+      it + 1,
+      config.refine_iterations,
+      len(pairs),
+      crit,
+    )
     if crit > best_crit:
       best_crit, best_w = crit, w
   return best_w, history
 
 
-def similarity_dictionary(src: np.ndarray, tgt: np.ndarray, size: int = 4000, k: int = 10) -> np.ndarray:
+def similarity_dictionary(
+  src: np.ndarray, tgt: np.ndarray, size: int = 4000, k: int = 10
+) -> np.ndarray:
   """Isometry-invariant initial dictionary (Artetxe et al. 2018, "similarity distributions").
 
   For the `size` most frequent words of each side, each word is described by its sorted
@@ -327,8 +386,12 @@ def similarity_dictionary(src: np.ndarray, tgt: np.ndarray, size: int = 4000, k:
 INIT_METHODS = ("adversarial", "similarity")
 
 
-def align_unsupervised(src: np.ndarray, tgt: np.ndarray, config: AlignConfig,
-                       init_methods: Sequence[str] = ("adversarial",)) -> Tuple[np.ndarray, Dict]:
+def align_unsupervised(
+  src: np.ndarray,
+  tgt: np.ndarray,
+  config: AlignConfig,
+  init_methods: Sequence[str] = ("adversarial",),
+) -> tuple[np.ndarray, dict]:
   """Unsupervised alignment on normalised spaces: initialisation, then refinement (Eq. 3).
 
   Each initialisation in `init_methods` is refined; the final W is the candidate with the
@@ -349,8 +412,15 @@ def align_unsupervised(src: np.ndarray, tgt: np.ndarray, config: AlignConfig,
     elif method == "similarity":
       pairs = similarity_dictionary(src, tgt, k=config.csls_k)
       w = procrustes(src[pairs[:, 0]], tgt[pairs[:, 1]])
-      hist = [{"stage": "similarity_init", "dictionary": int(len(pairs)),
-               "criterion": selection_criterion(map_vectors(src, w), tgt, config.selection_words, config.csls_k)}]
+      hist = [
+        {
+          "stage": "similarity_init",
+          "dictionary": int(len(pairs)),
+          "criterion": selection_criterion(
+            map_vectors(src, w), tgt, config.selection_words, config.csls_k
+          ),
+        }
+      ]
     else:
       raise ValueError(f"unknown initialisation {method!r}; choose from {INIT_METHODS}")
     w, hist2 = refine(src, tgt, w, config)
@@ -359,12 +429,21 @@ def align_unsupervised(src: np.ndarray, tgt: np.ndarray, config: AlignConfig,
     candidates[method] = {"criterion": crit, "W": w}
     history += [dict(h, init=method) for h in hist + hist2]
   best = max(candidates, key=lambda m: candidates[m]["criterion"])
-  return candidates[best]["W"], {"criterion": candidates[best]["criterion"], "method": best,
-                                 "candidates": candidates, "history": history}
+  return candidates[best]["W"], {
+    "criterion": candidates[best]["criterion"],
+    "method": best,
+    "candidates": candidates,
+    "history": history,
+  }
 
 
-def shared_word_split(src_words: Sequence[str], tgt_words: Sequence[str], eval_fraction: float = 0.3,
-                      max_eval: int = 1500, seed: int = 0) -> Tuple[List[str], List[str]]:
+def shared_word_split(
+  src_words: Sequence[str],
+  tgt_words: Sequence[str],
+  eval_fraction: float = 0.3,
+  max_eval: int = 1500,
+  seed: int = 0,
+) -> tuple[list[str], list[str]]:
   """Splits the words present in both vocabularies into (train, eval) lists.
 
   A seeded random `eval_fraction` (at most `max_eval`) of the shared words is held out
@@ -378,28 +457,44 @@ def shared_word_split(src_words: Sequence[str], tgt_words: Sequence[str], eval_f
   n_eval = min(max(1, int(round(eval_fraction * len(shared)))), max_eval, len(shared))
   rng = np.random.default_rng(seed)
   eval_set = set(rng.choice(len(shared), n_eval, replace=False).tolist())
-  return ([w for i, w in enumerate(shared) if i not in eval_set],
-          [w for i, w in enumerate(shared) if i in eval_set])
+  return (
+    [w for i, w in enumerate(shared) if i not in eval_set],
+    [w for i, w in enumerate(shared) if i in eval_set],
+  )
 
 
-def align_supervised(src: np.ndarray, tgt: np.ndarray, src_words: Sequence[str], tgt_words: Sequence[str],
-                     dictionary_words: Sequence[str]) -> np.ndarray:
+def align_supervised(
+  src: np.ndarray,
+  tgt: np.ndarray,
+  src_words: Sequence[str],
+  tgt_words: Sequence[str],
+  dictionary_words: Sequence[str],
+) -> np.ndarray:
   """Procrustes (Eq. 3) on the identity dictionary (same strings) -> W [d_t, d_s].
 
   Raises:
     ValueError: when `dictionary_words` is empty (no shared words to learn from).
   """
   if not dictionary_words:
-    raise ValueError("supervised alignment needs words shared by both vocabularies; there are none "
-                     "(check that both .vec files use the same word normalisation)")
+    raise ValueError(
+      "supervised alignment needs words shared by both vocabularies; there are none "
+      "(check that both .vec files use the same word normalisation)"
+    )
   si = {w: i for i, w in enumerate(src_words)}
   ti = {w: i for i, w in enumerate(tgt_words)}
   return procrustes(src[[si[w] for w in dictionary_words]], tgt[[ti[w] for w in dictionary_words]])
 
 
-def precision_at_k(w: np.ndarray, src: np.ndarray, tgt: np.ndarray, src_words: Sequence[str],
-                   tgt_words: Sequence[str], eval_words: Sequence[str], ks: Sequence[int] = (1, 5),
-                   k_csls: int = 10) -> Dict[str, float]:
+def precision_at_k(
+  w: np.ndarray,
+  src: np.ndarray,
+  tgt: np.ndarray,
+  src_words: Sequence[str],
+  tgt_words: Sequence[str],
+  eval_words: Sequence[str],
+  ks: Sequence[int] = (1, 5),
+  k_csls: int = 10,
+) -> dict[str, float]:
   """P@k of translating held-out speech words into the text vocabulary (correct = same string).
 
   Queries: the `eval_words`; candidates: every text word. Returns
@@ -412,7 +507,7 @@ def precision_at_k(w: np.ndarray, src: np.ndarray, tgt: np.ndarray, src_words: S
   mapped_all = map_vectors(src, w)
   q = mapped_all[[si[x] for x in eval_words]]
   gold = np.array([ti[x] for x in eval_words])
-  out: Dict[str, float] = {"eval_words": len(eval_words)}
+  out: dict[str, float] = {"eval_words": len(eval_words)}
   for method in ("nn", "csls"):
     idx, _ = translate(q, tgt, method, k_csls, topk=max(ks), mapped_pool=mapped_all)
     for k in ks:
@@ -420,10 +515,17 @@ def precision_at_k(w: np.ndarray, src: np.ndarray, tgt: np.ndarray, src_words: S
   return out
 
 
-def translation_score_agreement(w: np.ndarray, src: np.ndarray, tgt: np.ndarray,
-                                src_words: Sequence[str], tgt_words: Sequence[str],
-                                eval_words: Sequence[str], scores: Dict[str, float],
-                                k_csls: int = 10, seed: int = 0) -> Dict[str, float]:
+def translation_score_agreement(
+  w: np.ndarray,
+  src: np.ndarray,
+  tgt: np.ndarray,
+  src_words: Sequence[str],
+  tgt_words: Sequence[str],
+  eval_words: Sequence[str],
+  scores: dict[str, float],
+  k_csls: int = 10,
+  seed: int = 0,
+) -> dict[str, float]:
   """Does alignment carry a word property across spaces, even when P@1 cannot?
 
   For each held-out speech word with a score (e.g. VADER valence), its CSLS
@@ -454,5 +556,8 @@ def translation_score_agreement(w: np.ndarray, src: np.ndarray, tgt: np.ndarray,
       return float("nan")
     return float(np.corrcoef(a, b)[0, 1])
 
-  return {"score_r": pearson(source, target), "score_r_random": pearson(source, random_target),
-          "score_words": len(queries)}
+  return {
+    "score_r": pearson(source, target),
+    "score_r_random": pearson(source, random_target),
+    "score_words": len(queries),
+  }

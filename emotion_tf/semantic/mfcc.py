@@ -33,7 +33,6 @@ Mean/variance normalisation statistics come from the training segments only
 import dataclasses
 import json
 import math
-from typing import Dict, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -49,6 +48,7 @@ def _round_half_up(x: float) -> int:
 @dataclasses.dataclass(frozen=True)
 class MfccConfig:
   """MFCC settings (all durations in seconds)."""
+
   sample_rate: int = SAMPLE_RATE
   num_mfcc: int = 13
   window_seconds: float = 0.025
@@ -82,11 +82,11 @@ class MfccConfig:
     """Features per frame: num_mfcc, or 3 * num_mfcc with deltas."""
     return self.num_mfcc * (3 if self.deltas else 1)
 
-  def to_dict(self) -> Dict:
+  def to_dict(self) -> dict:
     return dataclasses.asdict(self)
 
   @classmethod
-  def from_dict(cls, d: Dict) -> "MfccConfig":
+  def from_dict(cls, d: dict) -> "MfccConfig":
     names = {f.name for f in dataclasses.fields(cls)}
     return cls(**{k: v for k, v in d.items() if k in names})
 
@@ -128,8 +128,9 @@ def _deltas(features: tf.Tensor, lengths: tf.Tensor, width: int = 2) -> tf.Tenso
   return out / denom
 
 
-def compute_mfcc(waveforms: tf.Tensor, lengths: tf.Tensor,
-                 config: MfccConfig) -> Tuple[tf.Tensor, tf.Tensor]:
+def compute_mfcc(
+  waveforms: tf.Tensor, lengths: tf.Tensor, config: MfccConfig
+) -> tuple[tf.Tensor, tf.Tensor]:
   """MFCCs of a padded batch of waveform segments.
 
   Args:
@@ -147,16 +148,24 @@ def compute_mfcc(waveforms: tf.Tensor, lengths: tf.Tensor,
   # Pad so that at least one frame exists; padded frames are masked below.
   short = tf.maximum(config.frame_length - tf.shape(waveforms)[1], 0)
   waveforms = tf.pad(waveforms, [[0, 0], [0, short]])
-  stft = tf.signal.stft(waveforms, frame_length=config.frame_length,
-                        frame_step=config.frame_step, fft_length=config.fft_length,
-                        window_fn=tf.signal.hann_window, pad_end=False)
+  stft = tf.signal.stft(
+    waveforms,
+    frame_length=config.frame_length,
+    frame_step=config.frame_step,
+    fft_length=config.fft_length,
+    window_fn=tf.signal.hann_window,
+    pad_end=False,
+  )
   magnitude = tf.abs(stft)  # [B, T, fft/2+1]
   mel_matrix = tf.signal.linear_to_mel_weight_matrix(
-      num_mel_bins=config.num_mel_bins, num_spectrogram_bins=config.fft_length // 2 + 1,
-      sample_rate=config.sample_rate, lower_edge_hertz=config.lower_hz,
-      upper_edge_hertz=config.upper_hz)
+    num_mel_bins=config.num_mel_bins,
+    num_spectrogram_bins=config.fft_length // 2 + 1,
+    sample_rate=config.sample_rate,
+    lower_edge_hertz=config.lower_hz,
+    upper_edge_hertz=config.upper_hz,
+  )
   log_mel = tf.math.log(tf.tensordot(magnitude, mel_matrix, 1) + config.log_offset)
-  mfcc = tf.signal.mfccs_from_log_mel_spectrograms(log_mel)[..., :config.num_mfcc]
+  mfcc = tf.signal.mfccs_from_log_mel_spectrograms(log_mel)[..., : config.num_mfcc]
   num_frames = num_frames_for(lengths, config)
   mask = tf.sequence_mask(num_frames, tf.shape(mfcc)[1], dtype=tf.float32)[:, :, tf.newaxis]
   if config.segment_cmn:
@@ -200,7 +209,9 @@ def resample_frames(features, lengths, num_frames: int):
   lo = tf.cast(tf.floor(pos), tf.int32)
   hi = tf.minimum(lo + 1, tf.maximum(lengths - 1, 0)[:, tf.newaxis])
   frac = (pos - tf.cast(lo, tf.float32))[:, :, tf.newaxis]
-  out = (1.0 - frac) * tf.gather(features, lo, batch_dims=1) + frac * tf.gather(features, hi, batch_dims=1)
+  out = (1.0 - frac) * tf.gather(features, lo, batch_dims=1) + frac * tf.gather(
+    features, hi, batch_dims=1
+  )
   valid = lengths > 0
   out = tf.where(valid[:, tf.newaxis, tf.newaxis], out, tf.zeros_like(out))
   return out, tf.where(valid, tf.fill(tf.shape(lengths), num_frames), tf.zeros_like(lengths))
@@ -212,6 +223,7 @@ class Normalizer:
 
   Attributes: mean, std: float32 [F]; count: frames used to fit.
   """
+
   mean: np.ndarray
   std: np.ndarray
   count: int
@@ -244,7 +256,7 @@ class Normalizer:
   @classmethod
   def load(cls, path: str) -> "Normalizer":
     try:
-      with open(path, "r", encoding="utf-8") as f:
+      with open(path, encoding="utf-8") as f:
         d = json.load(f)
       mean = np.asarray(d["mean"], np.float32)
       std = np.asarray(d["std"], np.float32)

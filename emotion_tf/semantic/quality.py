@@ -1,4 +1,4 @@
-"""Quality checks that show semantic vectors carry meaning (issue 4, item 4).
+"""Quality checks that show semantic vectors carry meaning .
 
 - `same_different_ap`: average precision of "same word?" when all instance pairs are
   ranked by cosine similarity (Carlin et al. 2011's same-different task).
@@ -7,7 +7,7 @@
 - `mean_pairwise_cosine` / `collapse_reason`: collapse detection during training.
 """
 
-from typing import Dict, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import threadpoolctl
@@ -35,7 +35,9 @@ def mean_pairwise_cosine(x: np.ndarray) -> float:
   return total / (n * (n - 1))
 
 
-def collapse_reason(loss: float, probe_embeddings: np.ndarray, max_cosine: float = 0.99) -> Optional[str]:
+def collapse_reason(
+  loss: float, probe_embeddings: np.ndarray, max_cosine: float = 0.99
+) -> str | None:
   """Why training has collapsed, or None.
 
   Collapse = non-finite loss, non-finite embeddings, or mean pairwise cosine of the
@@ -47,13 +49,16 @@ def collapse_reason(loss: float, probe_embeddings: np.ndarray, max_cosine: float
     return "embeddings contain NaN/inf"
   cos = mean_pairwise_cosine(probe_embeddings)
   if np.isfinite(cos) and cos > max_cosine:
-    return (f"mean pairwise cosine of {probe_embeddings.shape[0]} probe embeddings is {cos:.4f} "
-            f"> {max_cosine} (all vectors near-identical)")
+    return (
+      f"mean pairwise cosine of {probe_embeddings.shape[0]} probe embeddings is {cos:.4f} "
+      f"> {max_cosine} (all vectors near-identical)"
+    )
   return None
 
 
-def same_different_ap(embeddings: np.ndarray, labels: Sequence[str], max_instances: int = 2000,
-                      seed: int = 0) -> Dict[str, float]:
+def same_different_ap(
+  embeddings: np.ndarray, labels: Sequence[str], max_instances: int = 2000, seed: int = 0
+) -> dict[str, float]:
   """Same-different average precision of instance embeddings.
 
   Every unordered pair of instances is scored by cosine similarity; a pair is
@@ -80,16 +85,25 @@ def same_different_ap(embeddings: np.ndarray, labels: Sequence[str], max_instanc
   if not same.any():
     return {"ap": float("nan"), "chance": 0.0, "pairs": int(len(same)), "instances": int(len(keep))}
   ap = metrics.average_precision_score(same, sim[iu])
-  return {"ap": float(ap), "chance": float(same.mean()), "pairs": int(len(same)),
-          "instances": int(len(keep))}
+  return {
+    "ap": float(ap),
+    "chance": float(same.mean()),
+    "pairs": int(len(same)),
+    "instances": int(len(keep)),
+  }
 
 
 def _probe_model(alphas):
   return pipeline.make_pipeline(preprocessing.StandardScaler(), linear_model.RidgeCV(alphas=alphas))
 
 
-def linear_probe_r2(x: np.ndarray, y: np.ndarray, folds: int = 5, seed: int = 0,
-                    alphas: Sequence[float] = tuple(np.logspace(-2, 4, 13))) -> float:
+def linear_probe_r2(
+  x: np.ndarray,
+  y: np.ndarray,
+  folds: int = 5,
+  seed: int = 0,
+  alphas: Sequence[float] = tuple(np.logspace(-2, 4, 13)),
+) -> float:
   """K-fold cross-validated R^2 of a ridge probe x [N, d] -> y [N].
 
   Standardised features, RidgeCV (alpha chosen inside each training fold), out-of-fold
@@ -100,22 +114,34 @@ def linear_probe_r2(x: np.ndarray, y: np.ndarray, folds: int = 5, seed: int = 0,
   x = np.asarray(x, np.float64)
   y = np.asarray(y, np.float64)
   if x.shape[0] < folds or x.shape[0] != y.shape[0]:
-    raise ValueError(f"linear probe needs >= {folds} examples with matching targets, "
-                     f"got x {x.shape} and y {y.shape}")
+    raise ValueError(
+      f"linear probe needs >= {folds} examples with matching targets, "
+      f"got x {x.shape} and y {y.shape}"
+    )
   cv = model_selection.KFold(folds, shuffle=True, random_state=seed)
   with threadpoolctl.threadpool_limits(1):
     pred = model_selection.cross_val_predict(_probe_model(list(alphas)), x, y, cv=cv)
   return float(metrics.r2_score(y, pred))
 
 
-def shuffled_probe_r2(x: np.ndarray, y: np.ndarray, folds: int = 5, seed: int = 0, repeats: int = 5) -> float:
+def shuffled_probe_r2(
+  x: np.ndarray, y: np.ndarray, folds: int = 5, seed: int = 0, repeats: int = 5
+) -> float:
   """Mean `linear_probe_r2` over `repeats` seeded permutations of y (the chance baseline)."""
   rng = np.random.default_rng(seed)
-  return float(np.mean([linear_probe_r2(x, rng.permutation(y), folds, seed) for _ in range(repeats)]))
+  return float(
+    np.mean([linear_probe_r2(x, rng.permutation(y), folds, seed) for _ in range(repeats)])
+  )
 
 
-def valence_probe(words: Sequence[str], vectors: np.ndarray, lexicon: Mapping[str, float],
-                  folds: int = 5, seed: int = 0, repeats: int = 5) -> Dict[str, float]:
+def valence_probe(
+  words: Sequence[str],
+  vectors: np.ndarray,
+  lexicon: Mapping[str, float],
+  folds: int = 5,
+  seed: int = 0,
+  repeats: int = 5,
+) -> dict[str, float]:
   """Probe from type vectors to lexicon valence, on the words the lexicon knows.
 
   Args:
@@ -128,5 +154,8 @@ def valence_probe(words: Sequence[str], vectors: np.ndarray, lexicon: Mapping[st
     return {"r2": float("nan"), "r2_shuffled": float("nan"), "words": len(rows)}
   x = np.asarray(vectors)[rows]
   y = np.array([lexicon[words[i]] for i in rows], np.float64)
-  return {"r2": linear_probe_r2(x, y, folds, seed),
-          "r2_shuffled": shuffled_probe_r2(x, y, folds, seed, repeats), "words": len(rows)}
+  return {
+    "r2": linear_probe_r2(x, y, folds, seed),
+    "r2_shuffled": shuffled_probe_r2(x, y, folds, seed, repeats),
+    "words": len(rows),
+  }

@@ -24,7 +24,6 @@ by how often the Speech2Vec token of a segment snaps to the type of the word und
 """
 
 import dataclasses
-from typing import Dict, List, Tuple
 
 import numpy as np
 
@@ -32,6 +31,7 @@ import numpy as np
 @dataclasses.dataclass(frozen=True)
 class SegmenterConfig:
   """Segmenter parameters (seconds / dB)."""
+
   sample_rate: int = 22050
   window_s: float = 0.010
   hop_s: float = 0.005
@@ -46,7 +46,7 @@ class SegmenterConfig:
   smooth_s: float = 0.03
   pad_s: float = 0.0
 
-  def to_dict(self) -> Dict:
+  def to_dict(self) -> dict:
     return dataclasses.asdict(self)
 
 
@@ -73,15 +73,16 @@ def voiced_mask(energy_db: np.ndarray, config: SegmenterConfig) -> np.ndarray:
   return energy_db > threshold
 
 
-def _runs(mask: np.ndarray) -> List[Tuple[int, int]]:
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
   """[(start, end)) index pairs of the True runs of a bool array."""
   padded = np.concatenate([[False], mask, [False]]).astype(np.int8)
   edges = np.flatnonzero(np.diff(padded))
-  return list(zip(edges[0::2].tolist(), edges[1::2].tolist()))
+  return list(zip(edges[0::2].tolist(), edges[1::2].tolist(), strict=False))
 
 
-def _split(run: Tuple[int, int], smooth: np.ndarray, max_len: int, min_len: int,
-           typical: int) -> List[Tuple[int, int]]:
+def _split(
+  run: tuple[int, int], smooth: np.ndarray, max_len: int, min_len: int, typical: int
+) -> list[tuple[int, int]]:
   """Recursively splits run [a, b) at smoothed-energy minima until every piece < max_len."""
   a, b = run
   if b - a <= max_len or b - a < 2 * min_len + 1:
@@ -92,12 +93,14 @@ def _split(run: Tuple[int, int], smooth: np.ndarray, max_len: int, min_len: int,
   # Prefer minima near a multiple of the typical word length (tiny tie-break, 0.5 dB per word).
   dist = np.abs(((cand - a) + typical / 2) % typical - typical / 2) / max(typical, 1)
   cut = int(cand[np.argmin(values + 0.5 * dist)])
-  return (_split((a, cut), smooth, max_len, min_len, typical)
-          + _split((cut, b), smooth, max_len, min_len, typical))
+  return _split((a, cut), smooth, max_len, min_len, typical) + _split(
+    (cut, b), smooth, max_len, min_len, typical
+  )
 
 
-def segment(waveform: np.ndarray, config: SegmenterConfig = SegmenterConfig()
-            ) -> List[Tuple[float, float]]:
+def segment(
+  waveform: np.ndarray, config: SegmenterConfig = SegmenterConfig()
+) -> list[tuple[float, float]]:
   """Word-like segments of one recording.
 
   Args:
@@ -116,7 +119,7 @@ def segment(waveform: np.ndarray, config: SegmenterConfig = SegmenterConfig()
   # Step 3: close short pauses, then drop short runs.
   min_pause = int(round(config.min_pause_s / hop))
   runs = _runs(voiced)
-  merged: List[List[int]] = []
+  merged: list[list[int]] = []
   for a, b in runs:
     if merged and a - merged[-1][1] < min_pause:
       merged[-1][1] = b
@@ -149,8 +152,12 @@ def segment(waveform: np.ndarray, config: SegmenterConfig = SegmenterConfig()
 
 # ---------------------------------------------------------------------------------- evaluation
 
-def boundary_f1(predicted: List[Tuple[float, float]], reference: List[Tuple[float, float]],
-                tolerance_s: float = 0.05) -> Dict[str, float]:
+
+def boundary_f1(
+  predicted: list[tuple[float, float]],
+  reference: list[tuple[float, float]],
+  tolerance_s: float = 0.05,
+) -> dict[str, float]:
   """Boundary precision/recall/F1: every start and every end is a boundary; a predicted and a
   reference boundary match when within `tolerance_s` (one-to-one, greedy by distance).
 
@@ -173,12 +180,19 @@ def boundary_f1(predicted: List[Tuple[float, float]], reference: List[Tuple[floa
   precision = matched / p.size if p.size else 0.0
   recall = matched / r.size if r.size else 0.0
   f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-  return {"precision": precision, "recall": recall, "f1": f1, "matched": matched,
-          "predicted": int(p.size), "reference": int(r.size)}
+  return {
+    "precision": precision,
+    "recall": recall,
+    "f1": f1,
+    "matched": matched,
+    "predicted": int(p.size),
+    "reference": int(r.size),
+  }
 
 
-def words_hit(predicted: List[Tuple[float, float]], reference: List[Tuple[float, float]]
-              ) -> Dict[str, float]:
+def words_hit(
+  predicted: list[tuple[float, float]], reference: list[tuple[float, float]]
+) -> dict[str, float]:
   """Word hit rates.
 
   'centre_hit': share of reference words whose span [start, end) contains the centre of at

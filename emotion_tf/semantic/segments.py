@@ -14,7 +14,7 @@ exactly R frames, so features are [N, R, F] and every length is R.
 
 import collections
 import dataclasses
-from typing import Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -36,10 +36,11 @@ class Segments:
     recording_ids: N recording ids; segments of one recording are in time order.
     starts, ends: [N] float64 seconds.
   """
+
   features: np.ndarray
   lengths: np.ndarray
-  words: List[str]
-  recording_ids: List[str]
+  words: list[str]
+  recording_ids: list[str]
   starts: np.ndarray
   ends: np.ndarray
 
@@ -49,29 +50,49 @@ class Segments:
   def subset(self, index: np.ndarray) -> "Segments":
     """Segments at integer positions `index` [M], order kept."""
     index = np.asarray(index, dtype=np.int64)
-    return Segments(self.features[index], self.lengths[index],
-                    [self.words[i] for i in index], [self.recording_ids[i] for i in index],
-                    self.starts[index], self.ends[index])
+    return Segments(
+      self.features[index],
+      self.lengths[index],
+      [self.words[i] for i in index],
+      [self.recording_ids[i] for i in index],
+      self.starts[index],
+      self.ends[index],
+    )
 
   @classmethod
-  def concatenate(cls, parts: Sequence["Segments"], max_frames: int, num_features: int) -> "Segments":
+  def concatenate(
+    cls, parts: Sequence["Segments"], max_frames: int, num_features: int
+  ) -> "Segments":
     """Joins segment sets (all padded to `max_frames`); an empty list gives N = 0."""
     parts = [p for p in parts if len(p)]
     if not parts:
-      return cls(np.zeros((0, max_frames, num_features), np.float32), np.zeros((0,), np.int32),
-                 [], [], np.zeros((0,)), np.zeros((0,)))
-    return cls(np.concatenate([p.features for p in parts]),
-               np.concatenate([p.lengths for p in parts]).astype(np.int32),
-               [w for p in parts for w in p.words],
-               [r for p in parts for r in p.recording_ids],
-               np.concatenate([p.starts for p in parts]),
-               np.concatenate([p.ends for p in parts]))
+      return cls(
+        np.zeros((0, max_frames, num_features), np.float32),
+        np.zeros((0,), np.int32),
+        [],
+        [],
+        np.zeros((0,)),
+        np.zeros((0,)),
+      )
+    return cls(
+      np.concatenate([p.features for p in parts]),
+      np.concatenate([p.lengths for p in parts]).astype(np.int32),
+      [w for p in parts for w in p.words],
+      [r for p in parts for r in p.recording_ids],
+      np.concatenate([p.starts for p in parts]),
+      np.concatenate([p.ends for p in parts]),
+    )
 
 
-def extract_segments(waveform: np.ndarray, timings: Sequence[Tuple[float, float, str]],
-                     recording_id: str, config: mfcc_lib.MfccConfig,
-                     max_frames: int = 100, resample_frames: int = 0,
-                     source: Optional[str] = None) -> Tuple[Segments, Dict[str, int]]:
+def extract_segments(
+  waveform: np.ndarray,
+  timings: Sequence[tuple[float, float, str]],
+  recording_id: str,
+  config: mfcc_lib.MfccConfig,
+  max_frames: int = 100,
+  resample_frames: int = 0,
+  source: str | None = None,
+) -> tuple[Segments, dict[str, int]]:
   """Cuts word segments out of one recording and computes their MFCCs.
 
   Args:
@@ -106,13 +127,22 @@ def extract_segments(waveform: np.ndarray, timings: Sequence[Tuple[float, float,
       spans.append((a, b))
       kept.append((float(start), float(end), str(word)))
   if counts["outside_audio"]:
-    logging.warning("%s: %d of %d word timings start at or after the end of the audio "
-                    "(%.2f s); they are dropped", source or recording_id, counts["outside_audio"],
-                    len(timings), total / sr)
+    logging.warning(
+      "%s: %d of %d word timings start at or after the end of the audio (%.2f s); they are dropped",
+      source or recording_id,
+      counts["outside_audio"],
+      len(timings),
+      total / sr,
+    )
   skipped = sum(counts[k] for k in SKIP_REASONS)
   if skipped:
-    logging.info("%s: skipped %d of %d word segments (%s)", recording_id, skipped, len(timings),
-                 ", ".join(f"{k}={counts[k]}" for k in SKIP_REASONS if counts[k]))
+    logging.info(
+      "%s: skipped %d of %d word segments (%s)",
+      recording_id,
+      skipped,
+      len(timings),
+      ", ".join(f"{k}={counts[k]}" for k in SKIP_REASONS if counts[k]),
+    )
   n = len(spans)
   num_features = config.num_features
   width_out = resample_frames if resample_frames > 0 else max_frames
@@ -124,7 +154,7 @@ def extract_segments(waveform: np.ndarray, timings: Sequence[Tuple[float, float,
   counts["truncated"] = int(sum(1 for a, b in spans if b - a > cap))
   batch = np.zeros((n, int(lengths.max())), np.float32)
   for i, (a, _) in enumerate(spans):
-    batch[i, :lengths[i]] = waveform[a:a + lengths[i]]
+    batch[i, : lengths[i]] = waveform[a : a + lengths[i]]
   feats, frames = mfcc_lib.compute_mfcc(tf.constant(batch), tf.constant(lengths), config)
   frames = tf.minimum(frames, max_frames)
   feats = feats[:, :max_frames]
@@ -135,12 +165,20 @@ def extract_segments(waveform: np.ndarray, timings: Sequence[Tuple[float, float,
   width = min(width_out, feats.shape[1])
   out[:, :width] = feats[:, :width]
   counts["kept"] = n
-  segs = Segments(out, frames.astype(np.int32), [k[2] for k in kept],
-                  [recording_id] * n, np.array([k[0] for k in kept]), np.array([k[1] for k in kept]))
+  segs = Segments(
+    out,
+    frames.astype(np.int32),
+    [k[2] for k in kept],
+    [recording_id] * n,
+    np.array([k[0] for k in kept]),
+    np.array([k[1] for k in kept]),
+  )
   return segs, dict(counts)
 
 
-def context_indices(segments: Segments, window: int = 3, max_gap_seconds: float = 2.0) -> np.ndarray:
+def context_indices(
+  segments: Segments, window: int = 3, max_gap_seconds: float = 2.0
+) -> np.ndarray:
   """Skip-gram contexts: the up-to-`window` segments on each side of every segment.
 
   Neighbours come from the same recording and never across a pause longer than

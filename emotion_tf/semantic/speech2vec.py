@@ -37,18 +37,18 @@ import dataclasses
 import functools
 import os
 import time
-from typing import Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 import keras
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from emotion_tf.util import config as config_lib
 from emotion_tf.semantic import mfcc as mfcc_lib
 from emotion_tf.semantic import quality
 from emotion_tf.semantic import segments as segments_lib
 from emotion_tf.training.trainer import Trainer
+from emotion_tf.util import config as config_lib
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,17 +60,26 @@ class Speech2VecConfig:
   without autoencoding the same-different AP fell below the untrained encoder's; with
   weight 1 the vectors held word identity but almost no valence; 0.3 keeps both.
   """
+
   num_features: int = config_lib.field(13, "MFCC features per frame (39 with deltas).", flag=False)
-  max_frames: int = config_lib.field(100, "Frames per segment (10 ms each); longer words truncated.")
+  max_frames: int = config_lib.field(
+    100, "Frames per segment (10 ms each); longer words truncated."
+  )
   resample_frames: int = config_lib.field(
-      24, "Time normalisation: resample every segment (encoder input and decoder target) to "
-      "this many frames, removing speaking rate (0 = variable length, as published).")
+    24,
+    "Time normalisation: resample every segment (encoder input and decoder target) to "
+    "this many frames, removing speaking rate (0 = variable length, as published).",
+  )
   autoencoder_weight: float = config_lib.field(
-      0.3, "Weight of an extra decoder regenerating the centre word itself beside the "
-      "skip-gram neighbours (0 = pure skip-gram).")
+    0.3,
+    "Weight of an extra decoder regenerating the centre word itself beside the "
+    "skip-gram neighbours (0 = pure skip-gram).",
+  )
   subsample: float = config_lib.field(
-      1e-3, "Word2Vec subsampling threshold t of frequent words: a token of frequency f is a "
-      "centre/target with probability sqrt(t/f) + t/f (0 = off).")
+    1e-3,
+    "Word2Vec subsampling threshold t of frequent words: a token of frequency f is a "
+    "centre/target with probability sqrt(t/f) + t/f (0 = off).",
+  )
   encoder_units: int = config_lib.field(128, "LSTM units per direction of the encoder.")
   embedding_dim: int = config_lib.field(100, "Speech2Vec dimension d_s.")
   decoder_units: int = config_lib.field(128, "Decoder LSTM units.")
@@ -82,15 +91,17 @@ class Speech2VecConfig:
   clip_norm: float = config_lib.field(5.0, "Global gradient-norm clip.", flag=False)
   seed: int = config_lib.field(0, "Random seed.")
   collapse_cosine: float = config_lib.field(
-      0.99, "Stop when probe embeddings' mean cosine exceeds this.")
-  probe_size: int = config_lib.field(256, "Segments embedded after each epoch for the collapse check.",
-                        flag=False)
+    0.99, "Stop when probe embeddings' mean cosine exceeds this."
+  )
+  probe_size: int = config_lib.field(
+    256, "Segments embedded after each epoch for the collapse check.", flag=False
+  )
 
-  def to_dict(self) -> Dict:
+  def to_dict(self) -> dict:
     return dataclasses.asdict(self)
 
   @classmethod
-  def from_dict(cls, d: Dict) -> "Speech2VecConfig":
+  def from_dict(cls, d: dict) -> "Speech2VecConfig":
     names = {f.name for f in dataclasses.fields(cls)}
     return cls(**{k: v for k, v in d.items() if k in names})
 
@@ -113,8 +124,9 @@ class Speech2VecEncoder(keras.layers.Layer):
     self.embedding_dim = embedding_dim
 
   def build(self, input_shape):
-    self.rnn = keras.layers.Bidirectional(keras.layers.LSTM(self.units), merge_mode="concat",
-                                          name="bilstm")
+    self.rnn = keras.layers.Bidirectional(
+      keras.layers.LSTM(self.units), merge_mode="concat", name="bilstm"
+    )
     self.rnn.build(tuple(input_shape))
     self.projection = keras.layers.Dense(self.embedding_dim, name="projection")
     self.projection.build((None, 2 * self.units))
@@ -163,7 +175,7 @@ class Speech2VecDecoder(keras.layers.Layer):
     return config
 
 
-def build_models(config: Speech2VecConfig) -> Tuple[Speech2VecEncoder, Speech2VecDecoder]:
+def build_models(config: Speech2VecConfig) -> tuple[Speech2VecEncoder, Speech2VecDecoder]:
   """Builds encoder and (context) decoder with weights seeded by `config.seed`."""
   keras.utils.set_random_seed(config.seed)
   encoder = Speech2VecEncoder(config.encoder_units, config.embedding_dim, name="encoder")
@@ -180,7 +192,9 @@ def build_self_decoder(config: Speech2VecConfig) -> Speech2VecDecoder:
   return decoder
 
 
-def masked_sse(targets: tf.Tensor, predictions: tf.Tensor, lengths: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
+def masked_sse(
+  targets: tf.Tensor, predictions: tf.Tensor, lengths: tf.Tensor
+) -> tuple[tf.Tensor, tf.Tensor]:
   """Sum of squared errors over valid frames, and the number of valid elements.
 
   Args:
@@ -195,8 +209,13 @@ def masked_sse(targets: tf.Tensor, predictions: tf.Tensor, lengths: tf.Tensor) -
   return sse, count
 
 
-def embed_features(encoder: Speech2VecEncoder, features: np.ndarray, lengths: np.ndarray,
-                   batch_size: int = 256, fn=None) -> np.ndarray:
+def embed_features(
+  encoder: Speech2VecEncoder,
+  features: np.ndarray,
+  lengths: np.ndarray,
+  batch_size: int = 256,
+  fn=None,
+) -> np.ndarray:
   """Embeds normalised MFCC segments [N, T, F] with `lengths` [N] -> [N, d] float32.
 
   `fn`: a `make_embed_fn(encoder)` to reuse across calls (avoids retracing).
@@ -204,7 +223,11 @@ def embed_features(encoder: Speech2VecEncoder, features: np.ndarray, lengths: np
   out = []
   fn = fn or make_embed_fn(encoder)
   for i in range(0, len(lengths), batch_size):
-    out.append(fn(tf.constant(features[i:i + batch_size]), tf.constant(lengths[i:i + batch_size])).numpy())
+    out.append(
+      fn(
+        tf.constant(features[i : i + batch_size]), tf.constant(lengths[i : i + batch_size])
+      ).numpy()
+    )
   if not out:
     return np.zeros((0, encoder.embedding_dim), np.float32)
   return np.concatenate(out).astype(np.float32)
@@ -212,15 +235,20 @@ def embed_features(encoder: Speech2VecEncoder, features: np.ndarray, lengths: np
 
 def make_embed_fn(encoder: Speech2VecEncoder):
   """A tf.function (features [B, T, F], lengths [B]) -> embeddings [B, d] for `encoder`."""
-  @tf.function(input_signature=[tf.TensorSpec([None, None, None], tf.float32),
-                                tf.TensorSpec([None], tf.int32)])
+
+  @tf.function(
+    input_signature=[tf.TensorSpec([None, None, None], tf.float32), tf.TensorSpec([None], tf.int32)]
+  )
   def fn(features, lengths):
     mask = tf.sequence_mask(lengths, tf.shape(features)[1])
     return encoder(features, mask=mask)
+
   return fn
 
 
-def type_vectors(embeddings: np.ndarray, words: Sequence[str]) -> Tuple[List[str], np.ndarray, List[int]]:
+def type_vectors(
+  embeddings: np.ndarray, words: Sequence[str]
+) -> tuple[list[str], np.ndarray, list[int]]:
   """Mean embedding per word type, in descending instance-count order (ties: alphabetical).
 
   Args:
@@ -240,12 +268,13 @@ def type_vectors(embeddings: np.ndarray, words: Sequence[str]) -> Tuple[List[str
 @dataclasses.dataclass
 class TrainResult:
   """Outcome of `train`: epochs done now and in total, the last mean loss, throughput."""
+
   epochs_run: int
   epochs_total: int
   last_loss: float
   probe_cosine: float
   segments_per_second: float
-  history: List[Dict]
+  history: list[dict]
 
 
 def keep_probabilities(words: Sequence[str], threshold: float) -> np.ndarray:
@@ -268,7 +297,9 @@ def keep_probabilities(words: Sequence[str], threshold: float) -> np.ndarray:
 
 
 def _make_dataset(features, lengths, contexts, center_index, batch_size, seed, keep=None):
-  """tf.data over centre indices -> (centre [B,T,F], centre_len [B], ctx [B,2k,T,F], ctx_len [B,2k]).
+  """tf.data over centre indices.
+
+  -> (centre [B,T,F], centre_len [B], ctx [B,2k,T,F], ctx_len [B,2k]).
 
   `keep` [N] (optional): subsampling keep probability of every segment; a centre is drawn
   with its probability, and each context slot survives with the probability of the word in
@@ -284,7 +315,9 @@ def _make_dataset(features, lengths, contexts, center_index, batch_size, seed, k
     valid = c >= 0
     safe = tf.maximum(c, 0)
     if keep_t is not None:
-      draw = tf.random.stateless_uniform(tf.shape(c), seed=tf.stack([tf.cast(seed, tf.int64) + 1, step]))
+      draw = tf.random.stateless_uniform(
+        tf.shape(c), seed=tf.stack([tf.cast(seed, tf.int64) + 1, step])
+      )
       valid &= draw < tf.gather(keep_t, safe)
     ctx_len = tf.where(valid, tf.gather(lens, safe), 0)
     center_len = tf.gather(lens, idx)
@@ -295,6 +328,7 @@ def _make_dataset(features, lengths, contexts, center_index, batch_size, seed, k
   ds = tf.data.Dataset.from_tensor_slices(center_index.astype(np.int32))
   ds = ds.shuffle(len(center_index), seed=seed, reshuffle_each_iteration=True).repeat()
   if keep_t is not None:
+
     def keep_centre(position, idx):
       draw = tf.random.stateless_uniform([], seed=tf.stack([tf.cast(seed, tf.int64), position]))
       return draw < tf.gather(keep_t, idx)
@@ -307,9 +341,14 @@ def _make_dataset(features, lengths, contexts, center_index, batch_size, seed, k
   return ds.batch(batch_size, drop_remainder=True).enumerate().map(gather).prefetch(2)
 
 
-def train(segments: segments_lib.Segments, normalizer: mfcc_lib.Normalizer, config: Speech2VecConfig,
-          model_dir: str, strategy: Optional[tf.distribute.Strategy] = None,
-          log_every_steps: int = 0) -> Tuple[Speech2VecEncoder, TrainResult]:
+def train(
+  segments: segments_lib.Segments,
+  normalizer: mfcc_lib.Normalizer,
+  config: Speech2VecConfig,
+  model_dir: str,
+  strategy: tf.distribute.Strategy | None = None,
+  log_every_steps: int = 0,
+) -> tuple[Speech2VecEncoder, TrainResult]:
   """Trains Speech2Vec on `segments` (raw MFCCs), resuming from `model_dir/checkpoints`.
 
   Checkpoints are written after every epoch that passes the collapse checks (and one
@@ -335,19 +374,27 @@ def train(segments: segments_lib.Segments, normalizer: mfcc_lib.Normalizer, conf
   """
   strategy = strategy or tf.distribute.get_strategy()
   if segments.features.shape[-1] != config.num_features:
-    raise ValueError(f"segments have {segments.features.shape[-1]} features, config says {config.num_features}")
+    raise ValueError(
+      f"segments have {segments.features.shape[-1]} features, config says {config.num_features}"
+    )
   features = normalizer.apply(segments.features, segments.lengths)
   contexts = segments_lib.context_indices(segments, config.window, config.max_gap_seconds)
   center_index = np.flatnonzero((contexts >= 0).any(axis=1))
   if len(center_index) == 0:
-    raise ValueError(f"no skip-gram pairs among {len(segments)} segments "
-                     "(every word is alone in its recording/turn)")
+    raise ValueError(
+      f"no skip-gram pairs among {len(segments)} segments "
+      "(every word is alone in its recording/turn)"
+    )
   keep = keep_probabilities(segments.words, config.subsample)
   expected_centres = float(keep[center_index].sum())  # per epoch, after subsampling
-  global_batch = max(min(config.batch_size * strategy.num_replicas_in_sync, int(expected_centres)), 1)
+  global_batch = max(
+    min(config.batch_size * strategy.num_replicas_in_sync, int(expected_centres)), 1
+  )
   steps_per_epoch = max(int(expected_centres) // global_batch, 1)
   rng = np.random.default_rng(config.seed)
-  probe_index = np.sort(rng.choice(len(segments), size=min(config.probe_size, len(segments)), replace=False))
+  probe_index = np.sort(
+    rng.choice(len(segments), size=min(config.probe_size, len(segments)), replace=False)
+  )
   probe_feats, probe_lens = features[probe_index], segments.lengths[probe_index]
 
   trainer = Trainer(strategy, name="Speech2Vec", log_every_steps=log_every_steps)
@@ -370,14 +417,21 @@ def train(segments: segments_lib.Segments, normalizer: mfcc_lib.Normalizer, conf
   if not trainer.restore(os.path.join(model_dir, "checkpoints")):
     manager.save(checkpoint_number=0)
   start_epoch = int(trainer.epoch.numpy())
-  history: List[Dict] = []
+  history: list[dict] = []
   if start_epoch >= config.epochs:
     logging.info("Speech2Vec: already trained for %d epochs; nothing to do", start_epoch)
     cos = quality.mean_pairwise_cosine(embed_features(encoder, probe_feats, probe_lens))
     return encoder, TrainResult(0, start_epoch, float("nan"), cos, 0.0, history)
 
-  dataset = _make_dataset(features, segments.lengths, contexts, center_index, global_batch,
-                          config.seed + start_epoch, keep if config.subsample > 0 else None)
+  dataset = _make_dataset(
+    features,
+    segments.lengths,
+    contexts,
+    center_index,
+    global_batch,
+    config.seed + start_epoch,
+    keep if config.subsample > 0 else None,
+  )
   dist_iter = iter(strategy.experimental_distribute_dataset(dataset))
   ae_weight = float(config.autoencoder_weight)
 
@@ -395,10 +449,12 @@ def train(segments: segments_lib.Segments, normalizer: mfcc_lib.Normalizer, conf
         self_sse, self_count = masked_sse(center, self_pred, center_len)
         sse += ae_weight * self_sse
         count += ae_weight * self_count
-      global_count = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, count)
+      global_count = tf.distribute.get_replica_context().all_reduce(
+        tf.distribute.ReduceOp.SUM, count
+      )
       loss = sse / tf.maximum(global_count, 1.0)
     grads = tape.gradient(loss, variables)
-    optimizer.apply_gradients(zip(grads, variables))
+    optimizer.apply_gradients(zip(grads, variables, strict=False))
     return loss
 
   @tf.function(input_signature=[dist_iter.element_spec])  # T varies per batch: trace once
@@ -412,18 +468,23 @@ def train(segments: segments_lib.Segments, normalizer: mfcc_lib.Normalizer, conf
 
   def diverged(epoch, loss, _):
     return CollapseError(
-        f"Speech2Vec collapsed: loss is {loss} at epoch {epoch + 1} step "
-        f"{int(trainer.step_in_epoch.numpy()) + 1}; kept the last good checkpoint "
-        f"{manager.latest_checkpoint} (epoch {int(trainer.epoch.numpy())}). "
-        "Lower --learning_rate or check the input audio for NaNs.")
+      f"Speech2Vec collapsed: loss is {loss} at epoch {epoch + 1} step "
+      f"{int(trainer.step_in_epoch.numpy()) + 1}; kept the last good checkpoint "
+      f"{manager.latest_checkpoint} (epoch {int(trainer.epoch.numpy())}). "
+      "Lower --learning_rate or check the input audio for NaNs."
+    )
 
   for epoch in range(start_epoch, config.epochs):
     t0 = time.perf_counter()
     trainer.start_epoch()
-    trainer.run_epoch((next(dist_iter) for _ in range(steps_per_epoch)),
-                      lambda batch: {"loss": train_step(batch)}, epoch=epoch,
-                      epochs=config.epochs, steps=steps_per_epoch,
-                      diverged=functools.partial(diverged, epoch))
+    trainer.run_epoch(
+      (next(dist_iter) for _ in range(steps_per_epoch)),
+      lambda batch: {"loss": train_step(batch)},
+      epoch=epoch,
+      epochs=config.epochs,
+      steps=steps_per_epoch,
+      diverged=functools.partial(diverged, epoch),
+    )
     elapsed = time.perf_counter() - t0
     last_loss = trainer.epoch_loss()
     rate = steps_per_epoch * global_batch / max(elapsed, 1e-9)
@@ -432,8 +493,9 @@ def train(segments: segments_lib.Segments, normalizer: mfcc_lib.Normalizer, conf
     cos = quality.mean_pairwise_cosine(probe)
     if reason:
       raise CollapseError(
-          f"Speech2Vec collapsed at epoch {epoch + 1}: {reason}; kept the last good checkpoint "
-          f"{manager.latest_checkpoint}. Lower --learning_rate or enlarge the corpus.")
+        f"Speech2Vec collapsed at epoch {epoch + 1}: {reason}; kept the last good checkpoint "
+        f"{manager.latest_checkpoint}. Lower --learning_rate or enlarge the corpus."
+      )
     trainer.end_epoch(epoch)
     path = manager.save(checkpoint_number=epoch + 1)
     with writer.as_default(step=epoch + 1):
@@ -441,14 +503,30 @@ def train(segments: segments_lib.Segments, normalizer: mfcc_lib.Normalizer, conf
       tf.summary.scalar("probe_mean_cosine", cos)
       tf.summary.scalar("segments_per_second", rate)
     writer.flush()
-    history.append({"epoch": epoch + 1, "loss": last_loss, "probe_mean_cosine": cos,
-                    "segments_per_second": rate, "seconds": elapsed})
-    logging.info("Speech2Vec epoch %d/%d: loss %.4f, probe mean cosine %.3f, %.0f centre segments/s, saved %s",
-                 epoch + 1, config.epochs, last_loss, cos, rate, path)
-  return encoder, TrainResult(config.epochs - start_epoch, config.epochs, last_loss, cos, rate, history)
+    history.append(
+      {
+        "epoch": epoch + 1,
+        "loss": last_loss,
+        "probe_mean_cosine": cos,
+        "segments_per_second": rate,
+        "seconds": elapsed,
+      }
+    )
+    logging.info(
+      "Speech2Vec epoch %d/%d: loss %.4f, probe mean cosine %.3f, %.0f centre segments/s, saved %s",
+      epoch + 1,
+      config.epochs,
+      last_loss,
+      cos,
+      rate,
+      path,
+    )
+  return encoder, TrainResult(
+    config.epochs - start_epoch, config.epochs, last_loss, cos, rate, history
+  )
 
 
-def _trainable(parts: Dict) -> List[tf.Variable]:
+def _trainable(parts: dict) -> list[tf.Variable]:
   """Trainable variables of the encoder, decoder and (when present) the self-decoder."""
   variables = parts["encoder"].trainable_variables + parts["decoder"].trainable_variables
   if "self_decoder" in parts:
@@ -469,8 +547,14 @@ class EncoderExport(tf.Module):
   `resample_frames` > 0, resampled to that many frames, as in training.
   """
 
-  def __init__(self, encoder: Speech2VecEncoder, normalizer: mfcc_lib.Normalizer,
-               mfcc_config: mfcc_lib.MfccConfig, max_frames: int, resample_frames: int = 0):
+  def __init__(
+    self,
+    encoder: Speech2VecEncoder,
+    normalizer: mfcc_lib.Normalizer,
+    mfcc_config: mfcc_lib.MfccConfig,
+    max_frames: int,
+    resample_frames: int = 0,
+  ):
     super().__init__()
     self._resample_frames = int(resample_frames)
     self.encoder = encoder
@@ -479,15 +563,23 @@ class EncoderExport(tf.Module):
     self._mfcc_config = mfcc_config
     self._max_frames = max_frames
     f = mfcc_config.num_features
-    self.embed_mfcc = tf.function(self._embed_mfcc, input_signature=[
+    self.embed_mfcc = tf.function(
+      self._embed_mfcc,
+      input_signature=[
         tf.TensorSpec([None, None, f], tf.float32, name="mfcc"),
-        tf.TensorSpec([None], tf.int32, name="num_frames")])
-    self.embed_waveform = tf.function(self._embed_waveform, input_signature=[
+        tf.TensorSpec([None], tf.int32, name="num_frames"),
+      ],
+    )
+    self.embed_waveform = tf.function(
+      self._embed_waveform,
+      input_signature=[
         tf.TensorSpec([None, None], tf.float32, name="waveforms"),
-        tf.TensorSpec([None], tf.int32, name="lengths")])
+        tf.TensorSpec([None], tf.int32, name="lengths"),
+      ],
+    )
 
   def _embed_mfcc(self, mfcc, num_frames):
-    mfcc = mfcc[:, :self._max_frames]
+    mfcc = mfcc[:, : self._max_frames]
     num_frames = tf.minimum(num_frames, tf.shape(mfcc)[1])
     if self._resample_frames > 0:
       mfcc, num_frames = mfcc_lib.resample_frames(mfcc, num_frames, self._resample_frames)
@@ -502,16 +594,24 @@ class EncoderExport(tf.Module):
     return self._embed_mfcc(mfcc, num_frames)
 
 
-def export_encoder(encoder: Speech2VecEncoder, normalizer: mfcc_lib.Normalizer,
-                   mfcc_config: mfcc_lib.MfccConfig, max_frames: int, path: str,
-                   resample_frames: int = 0) -> None:
+def export_encoder(
+  encoder: Speech2VecEncoder,
+  normalizer: mfcc_lib.Normalizer,
+  mfcc_config: mfcc_lib.MfccConfig,
+  max_frames: int,
+  path: str,
+  resample_frames: int = 0,
+) -> None:
   """Saves the encoder as a SavedModel at `path` (written to a temp dir, then renamed)."""
   module = EncoderExport(encoder, normalizer, mfcc_config, max_frames, resample_frames)
   tmp = path.rstrip("/") + ".tmp"
   if tf.io.gfile.exists(tmp):
     tf.io.gfile.rmtree(tmp)
-  tf.saved_model.save(module, tmp, signatures={"serving_default": module.embed_waveform,
-                                               "embed_mfcc": module.embed_mfcc})
+  tf.saved_model.save(
+    module,
+    tmp,
+    signatures={"serving_default": module.embed_waveform, "embed_mfcc": module.embed_mfcc},
+  )
   old = path.rstrip("/") + ".old"
   if tf.io.gfile.exists(path):
     if tf.io.gfile.exists(old):

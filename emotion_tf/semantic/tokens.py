@@ -27,14 +27,14 @@ MFCC normaliser as variables), `normalizer.json` and `config.json`, and the alig
 import dataclasses
 import json
 import os
-from typing import Dict, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 import numpy as np
 from absl import logging
 
-from emotion_tf.util import fileio
 from emotion_tf.semantic import alignment
 from emotion_tf.semantic import mfcc as mfcc_lib
+from emotion_tf.util import fileio
 
 # Frontend file names (relative to a frontend directory) -> (source dir key, name there).
 ENCODER_DIR = "encoder"
@@ -50,8 +50,9 @@ class FrontendError(ValueError):
   """A semantic frontend (encoder, normaliser, W) that is missing, corrupt or inconsistent."""
 
 
-def frontend_files(speech2vec_dir: str, alignment_dir: str,
-                   snap_to_types: bool = False) -> Dict[str, str]:
+def frontend_files(
+  speech2vec_dir: str, alignment_dir: str, snap_to_types: bool = False
+) -> dict[str, str]:
   """{relative name in a frontend bundle: source path} of every frontend file.
 
   The encoder SavedModel contributes one entry per file (`encoder/saved_model.pb`, ...).
@@ -61,37 +62,42 @@ def frontend_files(speech2vec_dir: str, alignment_dir: str,
   Raises:
     FrontendError: naming the first missing file or directory.
   """
-  sources = {NORMALIZER_FILE: os.path.join(speech2vec_dir, NORMALIZER_FILE),
-             CONFIG_FILE: os.path.join(speech2vec_dir, CONFIG_FILE),
-             W_FILE: os.path.join(alignment_dir, W_FILE),
-             MEAN_FILE: os.path.join(alignment_dir, MEAN_FILE)}
+  sources = {
+    NORMALIZER_FILE: os.path.join(speech2vec_dir, NORMALIZER_FILE),
+    CONFIG_FILE: os.path.join(speech2vec_dir, CONFIG_FILE),
+    W_FILE: os.path.join(alignment_dir, W_FILE),
+    MEAN_FILE: os.path.join(alignment_dir, MEAN_FILE),
+  }
   if snap_to_types:
     sources[CODEBOOK_FILE] = os.path.join(alignment_dir, CODEBOOK_FILE)
   encoder_dir = os.path.join(speech2vec_dir, ENCODER_DIR)
   if not os.path.exists(os.path.join(encoder_dir, "saved_model.pb")):
-    raise FrontendError(f"{encoder_dir}: no Speech2Vec encoder SavedModel (saved_model.pb); "
-                        "run data_prep.train_speech2vec first")
+    raise FrontendError(
+      f"{encoder_dir}: no Speech2Vec encoder SavedModel (saved_model.pb); "
+      "run data_prep.train_speech2vec first"
+    )
   for root, _, names in os.walk(encoder_dir):
     for name in names:
       path = os.path.join(root, name)
       sources[os.path.relpath(path, os.path.dirname(encoder_dir))] = path
-  for rel, path in sources.items():
+  for path in sources.values():
     if not os.path.isfile(path):
       raise FrontendError(f"{path}: semantic frontend file is missing")
   return dict(sorted(sources.items()))
 
 
-def files_sha256(files: Dict[str, str]) -> Dict[str, str]:
+def files_sha256(files: dict[str, str]) -> dict[str, str]:
   """{relative name: hex SHA-256 of the file at its path}."""
   return {rel: fileio.file_sha256(path) for rel, path in sorted(files.items())}
 
 
-def bundle_sha256(hashes: Dict[str, str]) -> str:
+def bundle_sha256(hashes: dict[str, str]) -> str:
   """One SHA-256 over the sorted (name, file hash) pairs: identifies a whole frontend."""
-  import hashlib  # pylint: disable=g-import-not-at-top
+  import hashlib
+
   h = hashlib.sha256()
   for rel, digest in sorted(hashes.items()):
-    h.update(f"{rel}\0{digest}\n".encode("utf-8"))
+    h.update(f"{rel}\0{digest}\n".encode())
   return h.hexdigest()
 
 
@@ -111,6 +117,7 @@ class SemanticFrontend:
       token vector is replaced by the codebook row of highest cosine ("snap to types": the
       Speech2Vec type inventory used as a vector quantiser; no word strings are used).
   """
+
   embed_fn: object
   w: np.ndarray
   speech_mean: np.ndarray
@@ -118,7 +125,7 @@ class SemanticFrontend:
   max_samples: int
   source: str = ""
   _module: object = None
-  codebook: Optional[np.ndarray] = None
+  codebook: np.ndarray | None = None
 
   @property
   def dim(self) -> int:
@@ -128,29 +135,39 @@ class SemanticFrontend:
 def load_frontend(frontend_dir: str) -> SemanticFrontend:
   """Loads a frontend from a directory laid out as a bundle (see `frontend_files` names)."""
   codebook = os.path.join(frontend_dir, CODEBOOK_FILE)
-  return load_frontend_from(os.path.join(frontend_dir, ENCODER_DIR),
-                            os.path.join(frontend_dir, NORMALIZER_FILE),
-                            os.path.join(frontend_dir, CONFIG_FILE),
-                            os.path.join(frontend_dir, W_FILE),
-                            os.path.join(frontend_dir, MEAN_FILE),
-                            codebook if os.path.exists(codebook) else None)
+  return load_frontend_from(
+    os.path.join(frontend_dir, ENCODER_DIR),
+    os.path.join(frontend_dir, NORMALIZER_FILE),
+    os.path.join(frontend_dir, CONFIG_FILE),
+    os.path.join(frontend_dir, W_FILE),
+    os.path.join(frontend_dir, MEAN_FILE),
+    codebook if os.path.exists(codebook) else None,
+  )
 
 
-def load_frontend_dirs(speech2vec_dir: str, alignment_dir: str,
-                       snap_to_types: bool = False) -> SemanticFrontend:
+def load_frontend_dirs(
+  speech2vec_dir: str, alignment_dir: str, snap_to_types: bool = False
+) -> SemanticFrontend:
   """Loads a frontend from a Speech2Vec run directory and an alignment run directory."""
   frontend_files(speech2vec_dir, alignment_dir, snap_to_types)  # names the first missing file
-  return load_frontend_from(os.path.join(speech2vec_dir, ENCODER_DIR),
-                            os.path.join(speech2vec_dir, NORMALIZER_FILE),
-                            os.path.join(speech2vec_dir, CONFIG_FILE),
-                            os.path.join(alignment_dir, W_FILE),
-                            os.path.join(alignment_dir, MEAN_FILE),
-                            os.path.join(alignment_dir, CODEBOOK_FILE) if snap_to_types
-                            else None)
+  return load_frontend_from(
+    os.path.join(speech2vec_dir, ENCODER_DIR),
+    os.path.join(speech2vec_dir, NORMALIZER_FILE),
+    os.path.join(speech2vec_dir, CONFIG_FILE),
+    os.path.join(alignment_dir, W_FILE),
+    os.path.join(alignment_dir, MEAN_FILE),
+    os.path.join(alignment_dir, CODEBOOK_FILE) if snap_to_types else None,
+  )
 
 
-def load_frontend_from(encoder_dir: str, normalizer_path: str, config_path: str, w_path: str,
-                       mean_path: str, codebook_path: Optional[str] = None) -> SemanticFrontend:
+def load_frontend_from(
+  encoder_dir: str,
+  normalizer_path: str,
+  config_path: str,
+  w_path: str,
+  mean_path: str,
+  codebook_path: str | None = None,
+) -> SemanticFrontend:
   """Loads and cross-checks the frontend files.
 
   Raises:
@@ -158,9 +175,10 @@ def load_frontend_from(encoder_dir: str, normalizer_path: str, config_path: str,
       encoder's dimension or the mean's, or the encoder's stored MFCC normaliser differs
       from `normalizer_path`.
   """
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
+
   try:
-    with open(config_path, "r", encoding="utf-8") as f:
+    with open(config_path, encoding="utf-8") as f:
       config = json.load(f)
     mfcc_config = mfcc_lib.MfccConfig.from_dict(config.get("mfcc", {}))
     max_frames = int(config.get("speech2vec", {}).get("max_frames", 100))
@@ -173,8 +191,10 @@ def load_frontend_from(encoder_dir: str, normalizer_path: str, config_path: str,
   except (OSError, ValueError) as e:
     raise FrontendError(f"{w_path} / {mean_path}: unreadable alignment arrays ({e})") from e
   if w.ndim != 2 or mean.shape != (w.shape[1],):
-    raise FrontendError(f"{w_path}: W {w.shape} does not match speech_mean {mean.shape} "
-                        f"from {mean_path} (need W [d_t, d_s], mean [d_s])")
+    raise FrontendError(
+      f"{w_path}: W {w.shape} does not match speech_mean {mean.shape} "
+      f"from {mean_path} (need W [d_t, d_s], mean [d_s])"
+    )
   try:
     module = tf.saved_model.load(encoder_dir)
     fn = module.signatures["serving_default"]
@@ -182,30 +202,50 @@ def load_frontend_from(encoder_dir: str, normalizer_path: str, config_path: str,
     raise FrontendError(f"{encoder_dir}: cannot load the Speech2Vec encoder ({e})") from e
   stored_mean = np.asarray(module.mean.numpy(), np.float32)
   stored_std = np.asarray(module.std.numpy(), np.float32)
-  if (stored_mean.shape != normalizer.mean.shape or not np.allclose(stored_mean, normalizer.mean)
-      or not np.allclose(stored_std, normalizer.std)):
-    raise FrontendError(f"{normalizer_path}: MFCC normaliser differs from the one inside "
-                        f"{encoder_dir}; both must come from the same Speech2Vec run")
-  probe = fn(waveforms=tf.zeros([1, mfcc_config.frame_length], tf.float32),
-             lengths=tf.constant([mfcc_config.frame_length], tf.int32))
+  if (
+    stored_mean.shape != normalizer.mean.shape
+    or not np.allclose(stored_mean, normalizer.mean)
+    or not np.allclose(stored_std, normalizer.std)
+  ):
+    raise FrontendError(
+      f"{normalizer_path}: MFCC normaliser differs from the one inside "
+      f"{encoder_dir}; both must come from the same Speech2Vec run"
+    )
+  probe = fn(
+    waveforms=tf.zeros([1, mfcc_config.frame_length], tf.float32),
+    lengths=tf.constant([mfcc_config.frame_length], tf.int32),
+  )
   d_s = int(probe["embedding"].shape[-1])
   if d_s != w.shape[1]:
-    raise FrontendError(f"{w_path}: W maps {w.shape[1]}-d speech vectors but the encoder in "
-                        f"{encoder_dir} gives {d_s}-d ones")
+    raise FrontendError(
+      f"{w_path}: W maps {w.shape[1]}-d speech vectors but the encoder in "
+      f"{encoder_dir} gives {d_s}-d ones"
+    )
   max_samples = mfcc_config.frame_length + (max_frames - 1) * mfcc_config.frame_step
   codebook = None
   if codebook_path:
-    from emotion_tf.semantic import vectors as vec_io  # pylint: disable=g-import-not-at-top
+    from emotion_tf.semantic import vectors as vec_io
+
     _, codebook = vec_io.read_vec(codebook_path)
     if codebook.shape[1] != w.shape[0]:
-      raise FrontendError(f"{codebook_path}: {codebook.shape[1]}-d type vectors, W gives "
-                          f"{w.shape[0]}-d ones")
-  return SemanticFrontend(fn, w, mean, mfcc_config.sample_rate, max_samples,
-                          source=encoder_dir, _module=module, codebook=codebook)
+      raise FrontendError(
+        f"{codebook_path}: {codebook.shape[1]}-d type vectors, W gives {w.shape[0]}-d ones"
+      )
+  return SemanticFrontend(
+    fn,
+    w,
+    mean,
+    mfcc_config.sample_rate,
+    max_samples,
+    source=encoder_dir,
+    _module=module,
+    codebook=codebook,
+  )
 
 
-def segment_bounds(segments: Sequence[Tuple[float, float]], num_samples: int,
-                   sample_rate: int) -> np.ndarray:
+def segment_bounds(
+  segments: Sequence[tuple[float, float]], num_samples: int, sample_rate: int
+) -> np.ndarray:
   """Sample bounds [n, 2] int64 (a, b) of segments in seconds, clipped to the audio.
 
   a = round(start * sr), b = round(end * sr) (as `segments.extract_segments`), both clipped to
@@ -219,8 +259,9 @@ def segment_bounds(segments: Sequence[Tuple[float, float]], num_samples: int,
   return out
 
 
-def token_vectors(frontend: SemanticFrontend, waveform: np.ndarray,
-                  segments: Sequence[Tuple[float, float]]) -> np.ndarray:
+def token_vectors(
+  frontend: SemanticFrontend, waveform: np.ndarray, segments: Sequence[tuple[float, float]]
+) -> np.ndarray:
   """One aligned semantic vector per segment.
 
   Args:
@@ -232,7 +273,8 @@ def token_vectors(frontend: SemanticFrontend, waveform: np.ndarray,
     MFCC frame (shorter than 25 ms or outside the audio); with a codebook, its row of highest
     cosine to that vector.
   """
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
+
   waveform = np.asarray(waveform, np.float32).reshape(-1)
   bounds = segment_bounds(segments, waveform.shape[0], frontend.sample_rate)
   lengths = np.minimum(bounds[:, 1] - bounds[:, 0], frontend.max_samples).astype(np.int32)
@@ -248,7 +290,7 @@ def token_vectors(frontend: SemanticFrontend, waveform: np.ndarray,
     batch = np.zeros((hi - lo, width), np.float32)
     for i in range(lo, hi):
       a = bounds[i, 0]
-      batch[i - lo, :lengths[i]] = waveform[a:a + lengths[i]]
+      batch[i - lo, : lengths[i]] = waveform[a : a + lengths[i]]
     res = frontend.embed_fn(waveforms=tf.constant(batch), lengths=tf.constant(lengths[lo:hi]))
     embeddings[lo:hi] = res["embedding"].numpy()
     frames[lo:hi] = res["num_frames"].numpy()
@@ -258,13 +300,15 @@ def token_vectors(frontend: SemanticFrontend, waveform: np.ndarray,
     out[valid] = alignment.map_vectors(x, frontend.w)
     if frontend.codebook is not None:
       unit = frontend.codebook / np.maximum(
-          np.linalg.norm(frontend.codebook, axis=1, keepdims=True), 1e-12)
+        np.linalg.norm(frontend.codebook, axis=1, keepdims=True), 1e-12
+      )
       out[valid] = frontend.codebook[np.argmax(out[valid] @ unit.T, axis=1)]
   return out
 
 
-def frame_segment_index(segments: Sequence[Tuple[float, float]], num_frames: int,
-                        hop_seconds: float = 0.1) -> np.ndarray:
+def frame_segment_index(
+  segments: Sequence[tuple[float, float]], num_frames: int, hop_seconds: float = 0.1
+) -> np.ndarray:
   """Index of the segment covering each frame centre (k + 0.5) * hop, -1 where none.
 
   A segment covers [start, end); where segments overlap the latest-starting one wins (ties:
@@ -273,8 +317,7 @@ def frame_segment_index(segments: Sequence[Tuple[float, float]], num_frames: int
   """
   out = -np.ones(num_frames, np.int64)
   centres = (np.arange(num_frames) + 0.5) * hop_seconds
-  order = sorted(range(len(segments)), key=lambda i: (float(segments[i][0]),
-                                                     float(segments[i][1])))
+  order = sorted(range(len(segments)), key=lambda i: (float(segments[i][0]), float(segments[i][1])))
   for i in order:
     start, end = float(segments[i][0]), float(segments[i][1])
     lo = np.searchsorted(centres, start, side="left")
@@ -283,8 +326,12 @@ def frame_segment_index(segments: Sequence[Tuple[float, float]], num_frames: int
   return out
 
 
-def fill_frames(segments: Sequence[Tuple[float, float]], vectors: np.ndarray, num_frames: int,
-                hop_seconds: float = 0.1) -> np.ndarray:
+def fill_frames(
+  segments: Sequence[tuple[float, float]],
+  vectors: np.ndarray,
+  num_frames: int,
+  hop_seconds: float = 0.1,
+) -> np.ndarray:
   """Per-frame vectors [num_frames, d] float32 from per-segment `vectors` [n, d] (zeros: none)."""
   vectors = np.asarray(vectors, np.float32)
   index = frame_segment_index(segments, num_frames, hop_seconds)
@@ -292,9 +339,13 @@ def fill_frames(segments: Sequence[Tuple[float, float]], vectors: np.ndarray, nu
   return padded[index]  # index -1 -> the zero row
 
 
-def speech_semantic_frames(frontend: SemanticFrontend, waveform: np.ndarray,
-                           segments: Sequence[Tuple[float, float]], num_frames: int,
-                           hop_seconds: float = 0.1) -> np.ndarray:
+def speech_semantic_frames(
+  frontend: SemanticFrontend,
+  waveform: np.ndarray,
+  segments: Sequence[tuple[float, float]],
+  num_frames: int,
+  hop_seconds: float = 0.1,
+) -> np.ndarray:
   """The semantic input of one recording from speech: [num_frames, d_t] float32.
 
   `token_vectors` of every segment, filled into frames by `fill_frames`. Used by the
@@ -302,17 +353,24 @@ def speech_semantic_frames(frontend: SemanticFrontend, waveform: np.ndarray,
   """
   vectors = token_vectors(frontend, waveform, segments)
   filled = fill_frames(segments, vectors, num_frames, hop_seconds)
-  logging.debug("speech tokens: %d segments, %d/%d frames covered", len(segments),
-                int(np.any(filled != 0, axis=1).sum()), num_frames)
+  logging.debug(
+    "speech tokens: %d segments, %d/%d frames covered",
+    len(segments),
+    int(np.any(filled != 0, axis=1).sum()),
+    num_frames,
+  )
   return filled
 
 
-def load_frontend_for(speech2vec_dir: Optional[str], alignment_dir: Optional[str],
-                      bundle_dir: Optional[str] = None) -> SemanticFrontend:
+def load_frontend_for(
+  speech2vec_dir: str | None, alignment_dir: str | None, bundle_dir: str | None = None
+) -> SemanticFrontend:
   """A frontend from a bundle directory, or from the two run directories."""
   if bundle_dir:
     return load_frontend(bundle_dir)
   if not speech2vec_dir or not alignment_dir:
-    raise FrontendError("speech tokens need a Speech2Vec run directory and an alignment "
-                        "directory (or a frontend bundle)")
+    raise FrontendError(
+      "speech tokens need a Speech2Vec run directory and an alignment "
+      "directory (or a frontend bundle)"
+    )
   return load_frontend_dirs(speech2vec_dir, alignment_dir)

@@ -5,7 +5,7 @@ A `.vec` file starts with a header line `count dim`, then one line per word:
 reads what `write_vec` writes.
 """
 
-from typing import Dict, List, Sequence, Tuple
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -16,7 +16,7 @@ class VecFormatError(ValueError):
   """A `.vec` file that does not follow the word2vec text format."""
 
 
-def read_vec(path: str) -> Tuple[List[str], np.ndarray]:
+def read_vec(path: str) -> tuple[list[str], np.ndarray]:
   """Reads a word2vec text file.
 
   Args:
@@ -47,9 +47,11 @@ def read_vec(path: str) -> Tuple[List[str], np.ndarray]:
 
 
 # Magic numbers of compressed files a `.vec` download often comes as.
-_COMPRESSED = ((b"\x1f\x8b", "a gzip-compressed file", "gunzip -k"),
-               (b"BZh", "a bzip2-compressed file", "bunzip2 -k"),
-               (b"PK\x03\x04", "a zip archive", "unzip"))
+_COMPRESSED = (
+  (b"\x1f\x8b", "a gzip-compressed file", "gunzip -k"),
+  (b"BZh", "a bzip2-compressed file", "bunzip2 -k"),
+  (b"PK\x03\x04", "a zip archive", "unzip"),
+)
 
 
 def _other_format(path: str, data: bytes) -> str:
@@ -61,8 +63,9 @@ def _other_format(path: str, data: bytes) -> str:
   """
   for magic, what, tool in _COMPRESSED:
     if data.startswith(magic):
-      return (f"{path}: looks like {what}, not a word2vec text file; decompress it first "
-              f"({tool} {path})")
+      return (
+        f"{path}: looks like {what}, not a word2vec text file; decompress it first ({tool} {path})"
+      )
   end = data.find(b"\n")
   header = data[:end].split() if end > 0 else []
   if len(header) != 2 or not all(h.isdigit() for h in header):
@@ -76,16 +79,18 @@ def _other_format(path: str, data: bytes) -> str:
     pos = space + 1 + 4 * dim
     if pos > len(data):
       return ""
-    if data[pos:pos + 1] == b"\n":
+    if data[pos : pos + 1] == b"\n":
       pos += 1
   if data[pos:].strip():
     return ""
-  return (f"{path}: looks like the binary word2vec format ({count} words x {dim} float32), not "
-          "the text format; convert with gensim: KeyedVectors.load_word2vec_format(path, "
-          "binary=True).save_word2vec_format(out, binary=False)")
+  return (
+    f"{path}: looks like the binary word2vec format ({count} words x {dim} float32), not "
+    "the text format; convert with gensim: KeyedVectors.load_word2vec_format(path, "
+    "binary=True).save_word2vec_format(out, binary=False)"
+  )
 
 
-def _parse_text(path: str, data: bytes) -> Tuple[List[str], np.ndarray]:
+def _parse_text(path: str, data: bytes) -> tuple[list[str], np.ndarray]:
   """`read_vec` of the file's bytes."""
   try:
     lines = data.decode("utf-8").splitlines()
@@ -95,31 +100,31 @@ def _parse_text(path: str, data: bytes) -> Tuple[List[str], np.ndarray]:
     raise VecFormatError(f"{path}: empty embeddings file (expected header 'count dim')")
   header = lines[0].split()
   if len(header) != 2 or not all(h.isdigit() for h in header):
-    raise VecFormatError(
-        f"{path}:1: bad header {lines[0]!r} (expected two integers 'count dim')")
+    raise VecFormatError(f"{path}:1: bad header {lines[0]!r} (expected two integers 'count dim')")
   count, dim = int(header[0]), int(header[1])
   if dim <= 0:
     raise VecFormatError(f"{path}:1: dimension must be positive, got {dim}")
   rows = [(i + 2, line) for i, line in enumerate(lines[1:]) if line.strip()]
   if len(rows) != count:
     raise VecFormatError(
-        f"{path}: header says {count} words but the file has {len(rows)} vector lines")
-  words: List[str] = []
+      f"{path}: header says {count} words but the file has {len(rows)} vector lines"
+    )
+  words: list[str] = []
   vectors = np.zeros((count, dim), dtype=np.float32)
-  seen: Dict[str, int] = {}
+  seen: dict[str, int] = {}
   for k, (lineno, line) in enumerate(rows):
     parts = line.rstrip().split(" ")
     word, values = parts[0], parts[1:]
     if len(values) != dim:
       raise VecFormatError(
-          f"{path}:{lineno}: word {word!r} has {len(values)} values, header says dim={dim}")
+        f"{path}:{lineno}: word {word!r} has {len(values)} values, header says dim={dim}"
+      )
     try:
       vectors[k] = np.asarray(values, dtype=np.float32)
     except ValueError as e:
       raise VecFormatError(f"{path}:{lineno}: non-numeric value for word {word!r}") from e
     if word in seen:
-      raise VecFormatError(
-          f"{path}:{lineno}: duplicate word {word!r} (first on line {seen[word]})")
+      raise VecFormatError(f"{path}:{lineno}: duplicate word {word!r} (first on line {seen[word]})")
     seen[word] = lineno
     words.append(word)
   if not np.all(np.isfinite(vectors)):
@@ -132,17 +137,16 @@ def write_vec(path: str, words: Sequence[str], vectors: np.ndarray) -> None:
   """Writes `words` and `vectors` [count, dim] atomically in word2vec text format."""
   vectors = np.asarray(vectors, dtype=np.float32)
   if vectors.ndim != 2 or vectors.shape[0] != len(words):
-    raise ValueError(
-        f"{path}: expected vectors of shape [{len(words)}, dim], got {vectors.shape}")
+    raise ValueError(f"{path}: expected vectors of shape [{len(words)}, dim], got {vectors.shape}")
   for w in words:
     if not w or any(c.isspace() for c in w):
       raise ValueError(f"{path}: word {w!r} is empty or contains whitespace")
   lines = [f"{len(words)} {vectors.shape[1]}"]
-  lines += [w + " " + " ".join(f"{x:.6g}" for x in v) for w, v in zip(words, vectors)]
+  lines += [w + " " + " ".join(f"{x:.6g}" for x in v) for w, v in zip(words, vectors, strict=False)]
   fileio.atomic_write_text(path, "\n".join(lines) + "\n")
 
 
-def read_vec_dict(path: str) -> Dict[str, np.ndarray]:
+def read_vec_dict(path: str) -> dict[str, np.ndarray]:
   """Reads a `.vec` file into {word: float32 vector [dim]}."""
   words, vectors = read_vec(path)
-  return dict(zip(words, vectors))
+  return dict(zip(words, vectors, strict=False))

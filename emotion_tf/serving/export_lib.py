@@ -39,7 +39,8 @@ import json
 import os
 import shutil
 import tempfile
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from collections.abc import Callable
+from typing import Any
 
 import keras
 import numpy as np
@@ -48,9 +49,9 @@ from absl import logging
 
 import emotion_tf
 from emotion_tf.data import schema
-from emotion_tf.util import fileio
-from emotion_tf.training import model_dir as model_dir_lib
 from emotion_tf.model.models import EmotionRecognitionModel
+from emotion_tf.training import model_dir as model_dir_lib
+from emotion_tf.util import fileio
 
 SIGNATURE_KEY = "serving_default"
 METADATA_SIGNATURE_KEY = "metadata"
@@ -62,7 +63,7 @@ class ExportError(ValueError):
   """An export directory that is missing, incomplete or not an emotion_tf export."""
 
 
-def serving_function(model: EmotionRecognitionModel) -> Callable[..., Dict[str, tf.Tensor]]:
+def serving_function(model: EmotionRecognitionModel) -> Callable[..., dict[str, tf.Tensor]]:
   """The serving computation: (audio [B, samples], semantic [B, F, d]) -> {label: [B, F]}.
 
   The audio is cut or zero-padded at the end to F * samples_per_frame samples
@@ -72,11 +73,12 @@ def serving_function(model: EmotionRecognitionModel) -> Callable[..., Dict[str, 
   spf = int(model.config.samples_per_frame)
   label_names = tuple(model.config.label_names)
 
-  def serve(audio: tf.Tensor, semantic: tf.Tensor) -> Dict[str, tf.Tensor]:
+  def serve(audio: tf.Tensor, semantic: tf.Tensor) -> dict[str, tf.Tensor]:
     frames = tf.shape(semantic)[1]
-    fitted = fit_audio_to_frames(audio, frames, spf)                         # [B, F * spf]
-    y = tf.cast(model({"audio": fitted, "semantic": semantic}, training=False),
-                tf.float32)                                                  # [B, F, 3]
+    fitted = fit_audio_to_frames(audio, frames, spf)  # [B, F * spf]
+    y = tf.cast(
+      model({"audio": fitted, "semantic": semantic}, training=False), tf.float32
+    )  # [B, F, 3]
     return {name: tf.identity(y[:, :, i], name=name) for i, name in enumerate(label_names)}
 
   return serve
@@ -84,11 +86,13 @@ def serving_function(model: EmotionRecognitionModel) -> Callable[..., Dict[str, 
 
 def serving_input_signature(semantic_dim: int):
   """[audio [None, None] float32, semantic [None, None, semantic_dim] float32]."""
-  return [tf.TensorSpec([None, None], tf.float32, name="audio"),
-          tf.TensorSpec([None, None, int(semantic_dim)], tf.float32, name="semantic")]
+  return [
+    tf.TensorSpec([None, None], tf.float32, name="audio"),
+    tf.TensorSpec([None, None, int(semantic_dim)], tf.float32, name="semantic"),
+  ]
 
 
-def metadata_function(model: EmotionRecognitionModel) -> Callable[[], Dict[str, tf.Tensor]]:
+def metadata_function(model: EmotionRecognitionModel) -> Callable[[], dict[str, tf.Tensor]]:
   """A traced no-input tf.function returning the export's constants (the `metadata` signature).
 
   Outputs: label_names string [3] (the order of the serving outputs and of `[..., 3]` arrays),
@@ -97,16 +101,16 @@ def metadata_function(model: EmotionRecognitionModel) -> Callable[[], Dict[str, 
   """
   c = model.config
   values = {
-      "label_names": (list(c.label_names), tf.string),
-      "sample_rate": (int(c.sample_rate), tf.int64),
-      "samples_per_frame": (int(c.samples_per_frame), tf.int64),
-      "hop_seconds": (c.samples_per_frame / float(c.sample_rate), tf.float64),
-      "semantic_dim": (int(c.semantic_dim), tf.int64),
-      "format_version": (EXPORT_FORMAT_VERSION, tf.int64),
+    "label_names": (list(c.label_names), tf.string),
+    "sample_rate": (int(c.sample_rate), tf.int64),
+    "samples_per_frame": (int(c.samples_per_frame), tf.int64),
+    "hop_seconds": (c.samples_per_frame / float(c.sample_rate), tf.float64),
+    "semantic_dim": (int(c.semantic_dim), tf.int64),
+    "format_version": (EXPORT_FORMAT_VERSION, tf.int64),
   }
 
   @tf.function(input_signature=[], autograph=False)
-  def metadata() -> Dict[str, tf.Tensor]:
+  def metadata() -> dict[str, tf.Tensor]:
     return {k: tf.constant(v, dtype=t, name=k) for k, (v, t) in values.items()}
 
   metadata()  # traced once, as ExportArchive.add_endpoint requires for a no-input function
@@ -123,30 +127,35 @@ def fit_audio_to_frames(audio: tf.Tensor, frames: tf.Tensor, samples_per_frame: 
 
 file_sha256 = fileio.file_sha256
 
-def export_metadata(model: EmotionRecognitionModel,
-                    source: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+
+def export_metadata(
+  model: EmotionRecognitionModel, source: dict[str, Any] | None = None
+) -> dict[str, Any]:
   """The JSON-serialisable description stored with an export."""
   c = model.config
   return {
-      "format_version": EXPORT_FORMAT_VERSION,
-      "emotion_tf_version": emotion_tf.__version__,
-      "signature": SIGNATURE_KEY,
-      "inputs": {"audio": "[batch, samples] float32 at sample_rate Hz, mono",
-                 "semantic": f"[batch, frames, {c.semantic_dim}] float32"},
-      "outputs": {name: "[batch, frames] float32 in (-1, 1)" for name in c.label_names},
-      "label_names": list(c.label_names),
-      "sample_rate": int(c.sample_rate),
-      "samples_per_frame": int(c.samples_per_frame),
-      "hop_seconds": c.samples_per_frame / float(c.sample_rate),
-      "semantic_dim": int(c.semantic_dim),
-      "variant": c.variant,
-      "model_config": c.to_dict(),
-      "source": dict(source or {}),
+    "format_version": EXPORT_FORMAT_VERSION,
+    "emotion_tf_version": emotion_tf.__version__,
+    "signature": SIGNATURE_KEY,
+    "inputs": {
+      "audio": "[batch, samples] float32 at sample_rate Hz, mono",
+      "semantic": f"[batch, frames, {c.semantic_dim}] float32",
+    },
+    "outputs": {name: "[batch, frames] float32 in (-1, 1)" for name in c.label_names},
+    "label_names": list(c.label_names),
+    "sample_rate": int(c.sample_rate),
+    "samples_per_frame": int(c.samples_per_frame),
+    "hop_seconds": c.samples_per_frame / float(c.sample_rate),
+    "semantic_dim": int(c.semantic_dim),
+    "variant": c.variant,
+    "model_config": c.to_dict(),
+    "source": dict(source or {}),
   }
 
 
-def write_export_archive(model: EmotionRecognitionModel, path: str,
-                         metadata_path: Optional[str] = None) -> None:
+def write_export_archive(
+  model: EmotionRecognitionModel, path: str, metadata_path: str | None = None
+) -> None:
   """Writes `model` with `keras.export.ExportArchive` to `path` (not atomic; see
   `export_saved_model`).
 
@@ -160,27 +169,33 @@ def write_export_archive(model: EmotionRecognitionModel, path: str,
   c = model.config
   archive = keras.export.ExportArchive()
   archive.track(model)
-  archive.add_endpoint(SIGNATURE_KEY, serving_function(model),
-                       input_signature=serving_input_signature(c.semantic_dim))
+  archive.add_endpoint(
+    SIGNATURE_KEY, serving_function(model), input_signature=serving_input_signature(c.semantic_dim)
+  )
   archive.add_endpoint(METADATA_SIGNATURE_KEY, metadata_function(model))
   # ExportArchive keeps the saved object in `_tf_trackable` (Keras 3.6); attributes set on it
   # are saved and revived with it, which keeps `loaded.label_names` etc. of earlier exports.
-  root = archive._tf_trackable  # pylint: disable=protected-access
+  root = archive._tf_trackable
   spf = int(c.samples_per_frame)
-  root.label_names = tf.Variable(list(c.label_names), trainable=False, dtype=tf.string,
-                                 name="label_names")
-  root.sample_rate = tf.Variable(int(c.sample_rate), trainable=False, dtype=tf.int64,
-                                 name="sample_rate")
-  root.samples_per_frame = tf.Variable(spf, trainable=False, dtype=tf.int64,
-                                       name="samples_per_frame")
-  root.hop_seconds = tf.Variable(spf / float(c.sample_rate), trainable=False, dtype=tf.float64,
-                                 name="hop_seconds")
-  root.semantic_dim = tf.Variable(int(c.semantic_dim), trainable=False, dtype=tf.int64,
-                                  name="semantic_dim")
+  root.label_names = tf.Variable(
+    list(c.label_names), trainable=False, dtype=tf.string, name="label_names"
+  )
+  root.sample_rate = tf.Variable(
+    int(c.sample_rate), trainable=False, dtype=tf.int64, name="sample_rate"
+  )
+  root.samples_per_frame = tf.Variable(
+    spf, trainable=False, dtype=tf.int64, name="samples_per_frame"
+  )
+  root.hop_seconds = tf.Variable(
+    spf / float(c.sample_rate), trainable=False, dtype=tf.float64, name="hop_seconds"
+  )
+  root.semantic_dim = tf.Variable(
+    int(c.semantic_dim), trainable=False, dtype=tf.int64, name="semantic_dim"
+  )
   if metadata_path is not None:
     root.metadata_file = tf.saved_model.Asset(metadata_path)
   interactive = keras.config.is_interactive_logging_enabled()
-  keras.config.disable_interactive_logging()   # write_out's summary goes to absl, not stdout
+  keras.config.disable_interactive_logging()  # write_out's summary goes to absl, not stdout
   try:
     archive.write_out(path, verbose=False)
   finally:
@@ -188,8 +203,9 @@ def write_export_archive(model: EmotionRecognitionModel, path: str,
       keras.config.enable_interactive_logging()
 
 
-def export_saved_model(model: EmotionRecognitionModel, export_dir: str,
-                       source: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+def export_saved_model(
+  model: EmotionRecognitionModel, export_dir: str, source: dict[str, Any] | None = None
+) -> dict[str, Any]:
   """Writes `model` as a SavedModel to `export_dir`, atomically (temp dir + rename).
 
   An existing `export_dir` is replaced only after the new export is complete.
@@ -206,9 +222,10 @@ def export_saved_model(model: EmotionRecognitionModel, export_dir: str,
     # The serving signature takes plain audio [B, F*spf]; packing it needs the subject's turns,
     # which it does not take. Refuse rather than serve silently wrong frames.
     raise ExportError(
-        f"{export_dir}: the model uses interlocutor_frames (audio packed by turns/), which the "
-        "export's serving signature cannot take; evaluate it with `python -m "
-        "emotion_tf.evaluate` on TFRecords instead")
+      f"{export_dir}: the model uses interlocutor_frames (audio packed by turns/), which the "
+      "export's serving signature cannot take; evaluate it with `python -m "
+      "emotion_tf.evaluate` on TFRecords instead"
+    )
   export_dir = os.path.abspath(export_dir)
   parent = os.path.dirname(export_dir)
   os.makedirs(parent, exist_ok=True)
@@ -227,12 +244,13 @@ def export_saved_model(model: EmotionRecognitionModel, export_dir: str,
     _swap_in(saved, export_dir)
   finally:
     shutil.rmtree(tmp_dir, ignore_errors=True)
-  logging.info("exported %s model (semantic_dim %d) to %s", meta["variant"],
-               meta["semantic_dim"], export_dir)
+  logging.info(
+    "exported %s model (semantic_dim %d) to %s", meta["variant"], meta["semantic_dim"], export_dir
+  )
   return meta
 
 
-def read_export_metadata(export_dir: str) -> Dict[str, Any]:
+def read_export_metadata(export_dir: str) -> dict[str, Any]:
   """Reads `assets/emotion_tf_export.json` of an export.
 
   Raises:
@@ -245,7 +263,7 @@ def read_export_metadata(export_dir: str) -> Dict[str, Any]:
     raise ExportError(f"{export_dir}: not a SavedModel (no saved_model.pb)")
   path = os.path.join(export_dir, "assets", METADATA_FILENAME)
   try:
-    with open(path, "r", encoding="utf-8") as f:
+    with open(path, encoding="utf-8") as f:
       meta = json.load(f)
   except FileNotFoundError as e:
     raise ExportError(f"{path}: missing; {export_dir} is not an emotion_tf export") from e
@@ -258,8 +276,9 @@ def read_export_metadata(export_dir: str) -> Dict[str, Any]:
 
 
 # What a SavedModel directory written by tf.saved_model.save / keras ExportArchive holds.
-SAVED_MODEL_ENTRIES = frozenset({"saved_model.pb", "variables", "assets", "assets.extra",
-                                 "fingerprint.pb"})
+SAVED_MODEL_ENTRIES = frozenset(
+  {"saved_model.pb", "variables", "assets", "assets.extra", "fingerprint.pb"}
+)
 DEFAULT_EXPORT_SUBDIR = "export"
 
 
@@ -268,7 +287,7 @@ def _is_within(path: str, root: str) -> bool:
   return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def check_export_target(export_dir: str, model_dir: Optional[str] = None) -> Optional[Dict]:
+def check_export_target(export_dir: str, model_dir: str | None = None) -> dict | None:
   """Refuses an `--out` whose replacement could destroy anything but an earlier export.
 
   Allowed: a path that does not exist yet, an empty directory, or an export of this toolkit
@@ -285,26 +304,32 @@ def check_export_target(export_dir: str, model_dir: Optional[str] = None) -> Opt
   """
   target = os.path.realpath(export_dir)
   if os.path.islink(export_dir):
-    raise ExportError(f"{export_dir}: --out is a symbolic link (to {target}); give the real "
-                      "directory")
+    raise ExportError(
+      f"{export_dir}: --out is a symbolic link (to {target}); give the real directory"
+    )
   if model_dir:
     root = os.path.realpath(model_dir)
     if target == root:
-      raise ExportError(f"{export_dir}: --out is the model directory itself; replacing it "
-                        f"would delete the trained model, checkpoints and logs. Use a new "
-                        f"directory (default {os.path.join(model_dir, DEFAULT_EXPORT_SUBDIR)})")
+      raise ExportError(
+        f"{export_dir}: --out is the model directory itself; replacing it "
+        f"would delete the trained model, checkpoints and logs. Use a new "
+        f"directory (default {os.path.join(model_dir, DEFAULT_EXPORT_SUBDIR)})"
+      )
     if _is_within(root, target):
-      raise ExportError(f"{export_dir}: --out contains the model directory {model_dir}; "
-                        "replacing it would delete the trained model. Use a new directory")
+      raise ExportError(
+        f"{export_dir}: --out contains the model directory {model_dir}; "
+        "replacing it would delete the trained model. Use a new directory"
+      )
     if _is_within(target, root) and target != os.path.join(root, DEFAULT_EXPORT_SUBDIR):
-      raise ExportError(f"{export_dir}: --out lies inside the model directory {model_dir} "
-                        f"(only its default {os.path.join(model_dir, DEFAULT_EXPORT_SUBDIR)} "
-                        "may); use that or a directory outside it")
+      raise ExportError(
+        f"{export_dir}: --out lies inside the model directory {model_dir} "
+        f"(only its default {os.path.join(model_dir, DEFAULT_EXPORT_SUBDIR)} "
+        "may); use that or a directory outside it"
+      )
   if not os.path.lexists(export_dir):
     return None
   if not os.path.isdir(export_dir):
-    raise ExportError(f"{export_dir}: --out exists and is not a directory; refusing to "
-                      "replace it")
+    raise ExportError(f"{export_dir}: --out exists and is not a directory; refusing to replace it")
   entries = sorted(os.listdir(export_dir))
   if not entries:
     return None
@@ -312,18 +337,22 @@ def check_export_target(export_dir: str, model_dir: Optional[str] = None) -> Opt
     meta = read_export_metadata(export_dir)
   except ExportError as e:
     shown = ", ".join(entries[:5]) + (" ..." if len(entries) > 5 else "")
-    raise ExportError(f"{export_dir}: --out is a non-empty directory that is not an "
-                      f"emotion_tf export ({e}; it holds {shown}); refusing to replace it. "
-                      "Choose a new or empty directory, or delete it yourself") from e
+    raise ExportError(
+      f"{export_dir}: --out is a non-empty directory that is not an "
+      f"emotion_tf export ({e}; it holds {shown}); refusing to replace it. "
+      "Choose a new or empty directory, or delete it yourself"
+    ) from e
   unexpected = [e for e in entries if e not in SAVED_MODEL_ENTRIES]
   if unexpected:
-    raise ExportError(f"{export_dir}: --out holds an emotion_tf export plus other files "
-                      f"({', '.join(unexpected[:5])}); refusing to replace it. Move those "
-                      "away or choose another directory")
+    raise ExportError(
+      f"{export_dir}: --out holds an emotion_tf export plus other files "
+      f"({', '.join(unexpected[:5])}); refusing to replace it. Move those "
+      "away or choose another directory"
+    )
   return meta
 
 
-def model_dir_embeddings(model_dir: str) -> Optional[Dict[str, Any]]:
+def model_dir_embeddings(model_dir: str) -> dict[str, Any] | None:
   """The embedding space recorded by `emotion_tf.train` in `<model_dir>/config.json`
   ({'file', 'sha256', 'source'}), or None for a model dir written before it was recorded
   (or without a config.json).
@@ -347,7 +376,7 @@ def model_dir_embeddings(model_dir: str) -> Optional[Dict[str, Any]]:
   return {k: record.get(k) for k in ("file", "sha256", "source")}
 
 
-def export_embeddings(meta: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+def export_embeddings(meta: dict[str, Any]) -> dict[str, Any] | None:
   """The training embedding space stored in export metadata ({'file', 'sha256', ...}), or
   None for an export written before it was recorded."""
   record = meta.get("embeddings") or (meta.get("source") or {}).get("embeddings")
@@ -364,7 +393,7 @@ def _staging_prefix(kind: str, export_dir: str) -> str:
   return fileio.owned_temp_prefix(kind) + os.path.basename(export_dir) + "-"
 
 
-def remove_stale_staging(export_dir: str) -> List[str]:
+def remove_stale_staging(export_dir: str) -> list[str]:
   """Removes the staging directories of killed exports to `export_dir` (this host, process
   gone; `_staging_prefix`). A previous export that a killed swap left in its `.old-` directory
   while `export_dir` is missing is first put back.
@@ -376,17 +405,25 @@ def remove_stale_staging(export_dir: str) -> List[str]:
   parent, base = os.path.dirname(export_dir), os.path.basename(export_dir)
   removed = []
   for path, pid, rest in fileio.stale_temps(parent, _STAGING_KINDS):
-    if not rest.startswith(base + "-") or "-" in rest[len(base) + 1:]:
-      continue   # staging of another --out in the same parent
+    if not rest.startswith(base + "-") or "-" in rest[len(base) + 1 :]:
+      continue  # staging of another --out in the same parent
     kept = os.path.join(path, "export")
-    if (os.path.basename(path).startswith(".old-") and os.path.isdir(kept)
-        and not os.path.lexists(export_dir)):
+    if (
+      os.path.basename(path).startswith(".old-")
+      and os.path.isdir(kept)
+      and not os.path.lexists(export_dir)
+    ):
       os.rename(kept, export_dir)
-      logging.warning("%s: restored the previous export from %s (export process %d was "
-                      "killed during the swap)", export_dir, path, pid)
+      logging.warning(
+        "%s: restored the previous export from %s (export process %d was killed during the swap)",
+        export_dir,
+        path,
+        pid,
+      )
     shutil.rmtree(path, ignore_errors=True)
-    logging.warning("%s: removed the staging directory of export process %d (no longer "
-                    "running)", path, pid)
+    logging.warning(
+      "%s: removed the staging directory of export process %d (no longer running)", path, pid
+    )
     removed.append(path)
   return removed
 
@@ -415,8 +452,9 @@ def _swap_in(new_dir: str, export_dir: str) -> None:
       shutil.rmtree(trash, ignore_errors=True)
 
 
-def export_from_model_dir(model_dir: str, export_dir: str, which: str = "best",
-                          force: bool = False) -> Tuple[Dict[str, Any], bool]:
+def export_from_model_dir(
+  model_dir: str, export_dir: str, which: str = "best", force: bool = False
+) -> tuple[dict[str, Any], bool]:
   """Exports `<model_dir>/<which>.keras` to `export_dir`.
 
   `export_dir` must be new, empty or an earlier export of this toolkit, and must not be, hold
@@ -448,26 +486,43 @@ def export_lock(export_dir: str) -> fileio.DirLock:
   live export to the same --out is refused naming the holder; a dead holder's lock is
   removed with a warning)."""
   export_dir = os.path.abspath(export_dir)
-  return fileio.DirLock(os.path.dirname(export_dir), "run", settings="export",
-                        prefix=f".lock-export.{os.path.basename(export_dir)}.")
+  return fileio.DirLock(
+    os.path.dirname(export_dir),
+    "run",
+    settings="export",
+    prefix=f".lock-export.{os.path.basename(export_dir)}.",
+  )
 
 
-def _export_locked(model_dir: str, export_dir: str, path: str, which: str,
-                   force: bool) -> Tuple[Dict[str, Any], bool]:
+def _export_locked(
+  model_dir: str, export_dir: str, path: str, which: str, force: bool
+) -> tuple[dict[str, Any], bool]:
   """`export_from_model_dir` once its lock is held."""
   remove_stale_staging(export_dir)
   existing = check_export_target(export_dir, model_dir)
   digest = file_sha256(path)
   embeddings = model_dir_embeddings(model_dir)
   if embeddings is None:
-    logging.warning("%s: no embeddings sha256 recorded (config.json of an older run); the "
-                    "export cannot check the --embeddings given to predict", model_dir)
-  source = {"path": os.path.abspath(path), "sha256": digest, "which": which,
-            "embeddings": embeddings}
-  if not force and existing and existing.get("source", {}).get("sha256") == digest and (
-      export_embeddings(existing) == embeddings):
-    logging.info("%s already holds the export of %s; skipping (use --force to redo)",
-                 export_dir, path)
+    logging.warning(
+      "%s: no embeddings sha256 recorded (config.json of an older run); the "
+      "export cannot check the --embeddings given to predict",
+      model_dir,
+    )
+  source = {
+    "path": os.path.abspath(path),
+    "sha256": digest,
+    "which": which,
+    "embeddings": embeddings,
+  }
+  if (
+    not force
+    and existing
+    and existing.get("source", {}).get("sha256") == digest
+    and (export_embeddings(existing) == embeddings)
+  ):
+    logging.info(
+      "%s already holds the export of %s; skipping (use --force to redo)", export_dir, path
+    )
     return existing, False
   model = model_dir_lib.load_trained_model(model_dir, which)
   parent = os.path.dirname(export_dir)
@@ -476,14 +531,14 @@ def _export_locked(model_dir: str, export_dir: str, path: str, which: str,
   try:
     new_dir = os.path.join(staging, "export")
     meta = export_saved_model(model, new_dir, source)
-    check_export_target(export_dir, model_dir)   # nothing else appeared there meanwhile
+    check_export_target(export_dir, model_dir)  # nothing else appeared there meanwhile
     _swap_in(new_dir, export_dir)
   finally:
     shutil.rmtree(staging, ignore_errors=True)
   return meta, True
 
 
-def signature_metadata(loaded: Any) -> Dict[str, Any]:
+def signature_metadata(loaded: Any) -> dict[str, Any]:
   """The constants of a revived export (`tf.saved_model.load`) as Python values.
 
   Reads the `metadata` signature; exports written before it existed (a tf.Module with the
@@ -496,13 +551,17 @@ def signature_metadata(loaded: Any) -> Dict[str, Any]:
   if METADATA_SIGNATURE_KEY in loaded.signatures:
     raw = {k: v.numpy() for k, v in loaded.signatures[METADATA_SIGNATURE_KEY]().items()}
   else:
-    raw = {k: getattr(loaded, k).numpy() for k in
-           ("label_names", "sample_rate", "samples_per_frame", "hop_seconds", "semantic_dim")}
-  return {"label_names": tuple(n.decode("utf-8") for n in raw["label_names"]),
-          "sample_rate": int(raw["sample_rate"]),
-          "samples_per_frame": int(raw["samples_per_frame"]),
-          "hop_seconds": float(raw["hop_seconds"]),
-          "semantic_dim": int(raw["semantic_dim"])}
+    raw = {
+      k: getattr(loaded, k).numpy()
+      for k in ("label_names", "sample_rate", "samples_per_frame", "hop_seconds", "semantic_dim")
+    }
+  return {
+    "label_names": tuple(n.decode("utf-8") for n in raw["label_names"]),
+    "sample_rate": int(raw["sample_rate"]),
+    "samples_per_frame": int(raw["samples_per_frame"]),
+    "hop_seconds": float(raw["hop_seconds"]),
+    "semantic_dim": int(raw["semantic_dim"]),
+  }
 
 
 class ExportedModel:
@@ -519,7 +578,7 @@ class ExportedModel:
     self._loaded = tf.saved_model.load(export_dir)
     if SIGNATURE_KEY not in self._loaded.signatures:
       raise ExportError(f"{export_dir}: SavedModel has no {SIGNATURE_KEY!r} signature")
-    self._fn: Callable[..., Dict[str, tf.Tensor]] = self._loaded.signatures[SIGNATURE_KEY]
+    self._fn: Callable[..., dict[str, tf.Tensor]] = self._loaded.signatures[SIGNATURE_KEY]
     constants = signature_metadata(self._loaded)
     self.label_names = constants["label_names"]
     self.sample_rate = constants["sample_rate"]
@@ -535,11 +594,15 @@ class ExportedModel:
     if single:
       audio, semantic = audio[None], semantic[None]
     if semantic.ndim != 3 or semantic.shape[-1] != self.semantic_dim:
-      raise ValueError(f"{self.export_dir}: semantic must be [batch, frames, "
-                       f"{self.semantic_dim}], got shape {semantic.shape}")
+      raise ValueError(
+        f"{self.export_dir}: semantic must be [batch, frames, "
+        f"{self.semantic_dim}], got shape {semantic.shape}"
+      )
     if audio.ndim != 2 or audio.shape[0] != semantic.shape[0]:
-      raise ValueError(f"{self.export_dir}: audio must be [batch={semantic.shape[0]}, samples], "
-                       f"got shape {audio.shape}")
+      raise ValueError(
+        f"{self.export_dir}: audio must be [batch={semantic.shape[0]}, samples], "
+        f"got shape {audio.shape}"
+      )
     out = self._fn(audio=tf.constant(audio), semantic=tf.constant(semantic))
     y = np.stack([out[name].numpy() for name in self.label_names], axis=-1)
     return y[0] if single else y
@@ -555,8 +618,9 @@ def _metadata_path(export_dir: str) -> str:
   return os.path.join(export_dir, "assets", METADATA_FILENAME)
 
 
-def export_semantic_frontend(export_dir: str, speech2vec_dir: str, alignment_dir: str,
-                             snap_to_types: bool = False) -> Dict[str, Any]:
+def export_semantic_frontend(
+  export_dir: str, speech2vec_dir: str, alignment_dir: str, snap_to_types: bool = False
+) -> dict[str, Any]:
   """Copies the Speech2Vec encoder, its MFCC normaliser/config and the alignment W + centring
   beside the SavedModel (`<export_dir>/semantic_frontend/`) and records every file's SHA-256
   in the export's metadata JSON under 'semantic_frontend', so `emotion_tf.predict` computes
@@ -575,19 +639,27 @@ def export_semantic_frontend(export_dir: str, speech2vec_dir: str, alignment_dir
     ExportError: `export_dir` is not an export; tokens.FrontendError: a missing frontend file,
       or W's output dimension differs from the model's semantic_dim.
   """
-  from emotion_tf.semantic import tokens  # pylint: disable=g-import-not-at-top
+  from emotion_tf.semantic import tokens
+
   meta = read_export_metadata(export_dir)
   files = tokens.frontend_files(speech2vec_dir, alignment_dir, snap_to_types)
   hashes = tokens.files_sha256(files)
   w = np.load(files[tokens.W_FILE])
   if w.ndim != 2 or w.shape[0] != int(meta["semantic_dim"]):
     raise tokens.FrontendError(
-        f"{files[tokens.W_FILE]}: W maps into {w.shape[0] if w.ndim == 2 else '?'}-d vectors, "
-        f"but the model in {export_dir} takes semantic_dim {meta['semantic_dim']}")
-  entry = {"dir": FRONTEND_DIR, "files_sha256": hashes, "snap_to_types": bool(snap_to_types),
-           "bundle_sha256": tokens.bundle_sha256(hashes),
-           "source": {"speech2vec_dir": os.path.abspath(speech2vec_dir),
-                      "alignment_dir": os.path.abspath(alignment_dir)}}
+      f"{files[tokens.W_FILE]}: W maps into {w.shape[0] if w.ndim == 2 else '?'}-d vectors, "
+      f"but the model in {export_dir} takes semantic_dim {meta['semantic_dim']}"
+    )
+  entry = {
+    "dir": FRONTEND_DIR,
+    "files_sha256": hashes,
+    "snap_to_types": bool(snap_to_types),
+    "bundle_sha256": tokens.bundle_sha256(hashes),
+    "source": {
+      "speech2vec_dir": os.path.abspath(speech2vec_dir),
+      "alignment_dir": os.path.abspath(alignment_dir),
+    },
+  }
   target = os.path.join(export_dir, FRONTEND_DIR)
   old = meta.get(FRONTEND_KEY)
   if not (old and old.get("files_sha256") == hashes and _frontend_intact(export_dir, old)):
@@ -604,12 +676,16 @@ def export_semantic_frontend(export_dir: str, speech2vec_dir: str, alignment_dir
       shutil.rmtree(tmp, ignore_errors=True)
   meta[FRONTEND_KEY] = entry
   fileio.atomic_write_text(_metadata_path(export_dir), json.dumps(meta, indent=2, sort_keys=True))
-  logging.info("semantic frontend (%d files, bundle %s) added to %s", len(hashes),
-               entry["bundle_sha256"][:12], export_dir)
+  logging.info(
+    "semantic frontend (%d files, bundle %s) added to %s",
+    len(hashes),
+    entry["bundle_sha256"][:12],
+    export_dir,
+  )
   return entry
 
 
-def _frontend_intact(export_dir: str, entry: Dict[str, Any]) -> bool:
+def _frontend_intact(export_dir: str, entry: dict[str, Any]) -> bool:
   base = os.path.join(export_dir, entry.get("dir", FRONTEND_DIR))
   for rel, digest in entry.get("files_sha256", {}).items():
     path = os.path.join(base, rel)
@@ -618,7 +694,7 @@ def _frontend_intact(export_dir: str, entry: Dict[str, Any]) -> bool:
   return True
 
 
-def frontend_from_data_dir(data_dir: str) -> Optional[Tuple[str, str]]:
+def frontend_from_data_dir(data_dir: str) -> tuple[str, str] | None:
   """(speech2vec_dir, alignment_dir) recorded by `write_tfrecords --semantic_source speech`
   in `<data_dir>/metadata.json`, or None for lookup TFRecords."""
   try:
@@ -630,7 +706,7 @@ def frontend_from_data_dir(data_dir: str) -> Optional[Tuple[str, str]]:
   return source["speech2vec_dir"], source["alignment_dir"]
 
 
-def load_semantic_frontend(export_dir: str, metadata: Optional[Dict[str, Any]] = None):
+def load_semantic_frontend(export_dir: str, metadata: dict[str, Any] | None = None):
   """The export's speech-token frontend (`tokens.SemanticFrontend`), or None if it has none.
 
   Every file listed in the metadata is checked against its recorded SHA-256 first.
@@ -638,7 +714,8 @@ def load_semantic_frontend(export_dir: str, metadata: Optional[Dict[str, Any]] =
   Raises:
     ExportError: naming the file that is missing or whose SHA-256 differs from the metadata.
   """
-  from emotion_tf.semantic import tokens  # pylint: disable=g-import-not-at-top
+  from emotion_tf.semantic import tokens
+
   meta = metadata if metadata is not None else read_export_metadata(export_dir)
   entry = meta.get(FRONTEND_KEY)
   if not entry:
@@ -647,16 +724,21 @@ def load_semantic_frontend(export_dir: str, metadata: Optional[Dict[str, Any]] =
   for rel, digest in sorted(entry.get("files_sha256", {}).items()):
     path = os.path.join(base, rel)
     if not os.path.isfile(path):
-      raise ExportError(f"{path}: semantic frontend file listed in {_metadata_path(export_dir)} "
-                        "is missing; re-export with --speech2vec_dir/--alignment_dir")
+      raise ExportError(
+        f"{path}: semantic frontend file listed in {_metadata_path(export_dir)} "
+        "is missing; re-export with --speech2vec_dir/--alignment_dir"
+      )
     actual = file_sha256(path)
     if actual != digest:
-      raise ExportError(f"{path}: SHA-256 {actual[:16]}... differs from {digest[:16]}... "
-                        f"recorded in {_metadata_path(export_dir)}; this file does not belong "
-                        "to the model (re-export with the Speech2Vec and alignment runs it "
-                        "was trained with)")
+      raise ExportError(
+        f"{path}: SHA-256 {actual[:16]}... differs from {digest[:16]}... "
+        f"recorded in {_metadata_path(export_dir)}; this file does not belong "
+        "to the model (re-export with the Speech2Vec and alignment runs it "
+        "was trained with)"
+      )
   frontend = tokens.load_frontend(base)
   if frontend.dim != int(meta["semantic_dim"]):
-    raise ExportError(f"{base}: frontend gives {frontend.dim}-d vectors, the model takes "
-                      f"{meta['semantic_dim']}")
+    raise ExportError(
+      f"{base}: frontend gives {frontend.dim}-d vectors, the model takes {meta['semantic_dim']}"
+    )
   return frontend

@@ -30,7 +30,8 @@ the word timings' spans or, without timings, on automatic word segments).
 
 import math
 import os
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from absl import logging
@@ -38,17 +39,14 @@ from absl import logging
 from emotion_tf.data import corpus
 from emotion_tf.data import frames as frames_lib
 from emotion_tf.data import word_timings as wt
-from emotion_tf.util import cli
-from emotion_tf.training import evaluate_lib
-from emotion_tf.serving import export_lib
-from emotion_tf.util import fileio
-from emotion_tf.training import postprocess
-from emotion_tf.serving import predict_lib
+from emotion_tf.serving import export_lib, predict_lib
+from emotion_tf.training import evaluate_lib, postprocess
+from emotion_tf.util import cli, fileio
 
 TIME_COLUMN = "time"
-MAX_CHANNELS = 16   # of a 2-D signal's channel axis (its shorter one)
-Timings = Union[None, str, Sequence[Any]]
-Embeddings = Union[None, str, Tuple[Sequence[str], np.ndarray], Mapping[str, np.ndarray]]
+MAX_CHANNELS = 16  # of a 2-D signal's channel axis (its shorter one)
+Timings = None | str | Sequence[Any]
+Embeddings = None | str | tuple[Sequence[str], np.ndarray] | Mapping[str, np.ndarray]
 
 
 def to_mono_float32(signal: np.ndarray) -> np.ndarray:
@@ -63,8 +61,9 @@ def to_mono_float32(signal: np.ndarray) -> np.ndarray:
   """
   x = np.asarray(signal)
   if x.ndim == 0 or x.ndim > 2 or x.size == 0:
-    raise ValueError(f"signal must be [samples] or [samples, channels] with samples, got shape "
-                     f"{x.shape}")
+    raise ValueError(
+      f"signal must be [samples] or [samples, channels] with samples, got shape {x.shape}"
+    )
   if x.dtype == np.int16:
     x = x.astype(np.float32) / 32768.0
   elif x.dtype == np.int32:
@@ -77,9 +76,10 @@ def to_mono_float32(signal: np.ndarray) -> np.ndarray:
     channel_axis = 0 if x.shape[0] < x.shape[1] else 1
     if x.shape[channel_axis] > MAX_CHANNELS:
       raise ValueError(
-          f"signal of shape {x.shape}: a 2-D signal is [samples, channels] (or [channels, "
-          f"samples]) with at most {MAX_CHANNELS} channels, its shorter axis; this one would "
-          f"average {x.shape[channel_axis]} channels. Pass [samples] or [samples, channels]")
+        f"signal of shape {x.shape}: a 2-D signal is [samples, channels] (or [channels, "
+        f"samples]) with at most {MAX_CHANNELS} channels, its shorter axis; this one would "
+        f"average {x.shape[channel_axis]} channels. Pass [samples] or [samples, channels]"
+      )
     x = x.mean(axis=channel_axis, dtype=np.float64)
   x = np.asarray(x, np.float32)
   if not np.all(np.isfinite(x)):
@@ -109,20 +109,22 @@ def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
   from_rate, to_rate = check_sampling_rate(from_rate), int(to_rate)
   if from_rate == to_rate:
     return np.asarray(audio, np.float32)
-  from scipy import signal as sps  # pylint: disable=g-import-not-at-top
+  from scipy import signal as sps
+
   g = math.gcd(from_rate, to_rate)
   return sps.resample_poly(audio, to_rate // g, from_rate // g).astype(np.float32)
 
 
-def _as_timings(word_timings: Timings, tier: Optional[str]) -> List[wt.WordTiming]:
+def _as_timings(word_timings: Timings, tier: str | None) -> list[wt.WordTiming]:
   if word_timings is None:
     return []
   if isinstance(word_timings, (str, os.PathLike)):
     return predict_lib.read_word_timings(os.fspath(word_timings), tier)
   out = []
   for t in word_timings:
-    out.append(t if isinstance(t, wt.WordTiming) else wt.WordTiming(float(t[0]), float(t[1]),
-                                                                      str(t[2])))
+    out.append(
+      t if isinstance(t, wt.WordTiming) else wt.WordTiming(float(t[0]), float(t[1]), str(t[2]))
+    )
   return out
 
 
@@ -131,7 +133,7 @@ def _table(predictions: np.ndarray, names: Sequence[str], hop: float) -> Any:
   columns = {TIME_COLUMN: np.arange(predictions.shape[0]) * hop}
   columns.update({n: predictions[:, i] for i, n in enumerate(names)})
   try:
-    import pandas as pd  # pylint: disable=g-import-not-at-top
+    import pandas as pd
   except ImportError:
     return columns
   return pd.DataFrame(columns)
@@ -145,20 +147,24 @@ class Predictor:
   words, frames_with_word, oov_words, oov_frames).
   """
 
-  def __init__(self, model: Union[str, export_lib.ExportedModel]):
-    self.model = model if isinstance(model, export_lib.ExportedModel) else (
-        export_lib.ExportedModel(os.fspath(model)))
+  def __init__(self, model: str | export_lib.ExportedModel):
+    self.model = (
+      model
+      if isinstance(model, export_lib.ExportedModel)
+      else (export_lib.ExportedModel(os.fspath(model)))
+    )
     self.label_names = self.model.label_names
     self.sample_rate = self.model.sample_rate
     self.hop_seconds = self.model.hop_seconds
     # Speech2Vec encoder + W shipped with the export (None without): every file is checked
     # against the SHA-256 in the export's metadata before use.
     self.frontend = export_lib.load_semantic_frontend(self.model.export_dir, self.model.metadata)
-    self._spaces: Dict[str, Tuple[List[str], np.ndarray]] = {}
-    self.last_info: Dict[str, Any] = {}
+    self._spaces: dict[str, tuple[list[str], np.ndarray]] = {}
+    self.last_info: dict[str, Any] = {}
 
-  def embedding_space(self, embeddings: Embeddings, allow_mismatch: bool = False
-                      ) -> Tuple[Sequence[str], np.ndarray]:
+  def embedding_space(
+    self, embeddings: Embeddings, allow_mismatch: bool = False
+  ) -> tuple[Sequence[str], np.ndarray]:
     """(words, vectors float32 [count, semantic_dim]) of `embeddings`; a .vec path is read once
     and kept, and its SHA-256 checked against the space the model was trained on
     (`predict_lib.check_embeddings_match`; `allow_mismatch` turns a refusal into a warning).
@@ -181,58 +187,90 @@ class Predictor:
       words, vectors = list(embeddings[0]), np.asarray(embeddings[1], np.float32)
     if vectors.ndim != 2 or vectors.shape != (len(words), dim):
       raise predict_lib.PredictionInputError(
-          f"embeddings: {len(words)} words with vectors of shape {vectors.shape}; the model "
-          f"expects one vector of dimension {dim} per word")
+        f"embeddings: {len(words)} words with vectors of shape {vectors.shape}; the model "
+        f"expects one vector of dimension {dim} per word"
+      )
     return words, vectors
 
-  def predict_array(self, signal: np.ndarray, sampling_rate: int, word_timings: Timings = None,
-                    embeddings: Embeddings = None, tier: Optional[str] = None,
-                    oov: str = "zeros", source: str = "signal") -> np.ndarray:
+  def predict_array(
+    self,
+    signal: np.ndarray,
+    sampling_rate: int,
+    word_timings: Timings = None,
+    embeddings: Embeddings = None,
+    tier: str | None = None,
+    oov: str = "zeros",
+    source: str = "signal",
+  ) -> np.ndarray:
     """Like `predict`, but returns float32 [frames, 3] in `label_names` order."""
     if word_timings is not None and embeddings is None and self.frontend is None:
       raise predict_lib.PredictionInputError(
-          f"{word_timings if isinstance(word_timings, str) else source}: word timings need "
-          "embeddings (a .vec path or (words, vectors))")
+        f"{word_timings if isinstance(word_timings, str) else source}: word timings need "
+        "embeddings (a .vec path or (words, vectors))"
+      )
     words, vectors = self.embedding_space(embeddings)
     timings = _as_timings(word_timings, tier)
-    audio = resample(to_mono_float32(signal), sampling_rate, self.sample_rate)   # [samples]
+    audio = resample(to_mono_float32(signal), sampling_rate, self.sample_rate)  # [samples]
     spf = self.model.samples_per_frame
     frames = frames_lib.frames_in(audio.shape[0], spf)
     if frames < 1:
       raise predict_lib.PredictionInputError(
-          f"{source}: audio is {audio.shape[0] / self.sample_rate:.3f} s long, shorter than one "
-          f"{self.hop_seconds:.3f} s frame; nothing to predict")
-    if embeddings is None and self.frontend is not None:                    # speech tokens
+        f"{source}: audio is {audio.shape[0] / self.sample_rate:.3f} s long, shorter than one "
+        f"{self.hop_seconds:.3f} s frame; nothing to predict"
+      )
+    if embeddings is None and self.frontend is not None:  # speech tokens
       semantic, stats = predict_lib.speech_token_frames(
-          self.frontend, audio[:frames * spf], timings if word_timings is not None else None,
-          frames, self.hop_seconds)                                           # [F, d]
+        self.frontend,
+        audio[: frames * spf],
+        timings if word_timings is not None else None,
+        frames,
+        self.hop_seconds,
+      )  # [F, d]
     else:
-      semantic, stats = frames_lib.semantic_frames(timings, frames, words, vectors,
-                                                   self.hop_seconds, oov)     # [F, d]
+      semantic, stats = frames_lib.semantic_frames(
+        timings, frames, words, vectors, self.hop_seconds, oov
+      )  # [F, d]
     self._warn_words_after_end(timings, frames, source)
     if timings and stats["oov_words"]:
-      logging.warning("%s: %d distinct words (%d frames) not in the embeddings", source,
-                      stats["oov_words"], stats["oov_frames"])
-    predictions = self.model(audio[:frames * spf], semantic)                 # [F, 3]
+      logging.warning(
+        "%s: %d distinct words (%d frames) not in the embeddings",
+        source,
+        stats["oov_words"],
+        stats["oov_frames"],
+      )
+    predictions = self.model(audio[: frames * spf], semantic)  # [F, 3]
     self.last_info = dict(stats, frames=frames, seconds=frames * self.hop_seconds)
     return predictions
 
-  def _warn_words_after_end(self, timings: Sequence[wt.WordTiming], frames: int,
-                            source: str) -> None:
+  def _warn_words_after_end(
+    self, timings: Sequence[wt.WordTiming], frames: int, source: str
+  ) -> None:
     """Warns (as the TFRecord writer does) about word timings that start at or after the end
     of the audio: they reach no frame, so the semantic input lacks them (all of them: zeros)."""
     end_s = frames * self.hop_seconds
     beyond = sum(1 for t in timings if t.start >= end_s)
     if beyond:
       every = "all " if beyond == len(timings) else ""
-      logging.warning("%s: %s%d of %d word timings start at or after the end of the audio "
-                      "(%.2f s); they are ignored%s", source, every, beyond, len(timings), end_s,
-                      " and no frame has a word: do the timings belong to this audio?"
-                      if every else "")
+      logging.warning(
+        "%s: %s%d of %d word timings start at or after the end of the audio "
+        "(%.2f s); they are ignored%s",
+        source,
+        every,
+        beyond,
+        len(timings),
+        end_s,
+        " and no frame has a word: do the timings belong to this audio?" if every else "",
+      )
 
-  def predict(self, signal: np.ndarray, sampling_rate: int, word_timings: Timings = None,
-              embeddings: Embeddings = None, tier: Optional[str] = None,
-              oov: str = "zeros") -> Any:
+  def predict(
+    self,
+    signal: np.ndarray,
+    sampling_rate: int,
+    word_timings: Timings = None,
+    embeddings: Embeddings = None,
+    tier: str | None = None,
+    oov: str = "zeros",
+  ) -> Any:
     """Per-frame predictions of one whole recording given as samples.
 
     Args:
@@ -254,17 +292,28 @@ class Predictor:
     corpus.warn_if_truncated(audio_path)
     return corpus.load_audio(audio_path, self.sample_rate)
 
-  def predict_file_array(self, audio_path: str, word_timings: Timings = None,
-                         embeddings: Embeddings = None, tier: Optional[str] = None,
-                         oov: str = "zeros") -> np.ndarray:
+  def predict_file_array(
+    self,
+    audio_path: str,
+    word_timings: Timings = None,
+    embeddings: Embeddings = None,
+    tier: str | None = None,
+    oov: str = "zeros",
+  ) -> np.ndarray:
     """float32 [frames, 3] of a wav file (any rate and channel count)."""
     audio = self.read_audio(audio_path)
-    return self.predict_array(audio, self.sample_rate, word_timings, embeddings, tier, oov,
-                              source=audio_path)
+    return self.predict_array(
+      audio, self.sample_rate, word_timings, embeddings, tier, oov, source=audio_path
+    )
 
-  def predict_file(self, audio_path: str, word_timings: Timings = None,
-                   embeddings: Embeddings = None, tier: Optional[str] = None,
-                   oov: str = "zeros") -> Any:
+  def predict_file(
+    self,
+    audio_path: str,
+    word_timings: Timings = None,
+    embeddings: Embeddings = None,
+    tier: str | None = None,
+    oov: str = "zeros",
+  ) -> Any:
     """`predict` of a wav file (any rate and channel count)."""
     y = self.predict_file_array(audio_path, word_timings, embeddings, tier, oov)
     return _table(y, self.label_names, self.hop_seconds)
@@ -285,7 +334,8 @@ def check_audio_file(audio_path: str) -> None:
       f.read(1)
   except OSError as e:
     raise predict_lib.PredictionInputError(
-        f"{audio_path}: cannot read the audio file ({e.strerror or e})") from e
+      f"{audio_path}: cannot read the audio file ({e.strerror or e})"
+    ) from e
 
 
 def load(export_dir: str) -> Predictor:
@@ -293,10 +343,15 @@ def load(export_dir: str) -> Predictor:
   return Predictor(export_dir)
 
 
-def predict(signal: np.ndarray, sampling_rate: int,
-            model: Union[str, Predictor, export_lib.ExportedModel],
-            word_timings: Timings = None, embeddings: Embeddings = None,
-            tier: Optional[str] = None, oov: str = "zeros") -> Any:
+def predict(
+  signal: np.ndarray,
+  sampling_rate: int,
+  model: str | Predictor | export_lib.ExportedModel,
+  word_timings: Timings = None,
+  embeddings: Embeddings = None,
+  tier: str | None = None,
+  oov: str = "zeros",
+) -> Any:
   """Predictions of one recording; `model` is an export directory (loaded for this call) or
   the result of `load` (reused). See `Predictor.predict`."""
   predictor = model if isinstance(model, Predictor) else Predictor(model)
@@ -308,7 +363,7 @@ def predict(signal: np.ndarray, sampling_rate: int,
 AUDIO_EXTENSIONS = (".wav",)
 
 
-def audio_inputs(spec: str) -> List[str]:
+def audio_inputs(spec: str) -> list[str]:
   """Audio files named by `spec`: a directory (its *.wav, sorted), a `.txt` list file (one path
   a line; blank lines and `#` comments skipped; relative paths are relative to the list file),
   a comma-separated list, or one file.
@@ -318,21 +373,26 @@ def audio_inputs(spec: str) -> List[str]:
   """
   spec = spec.strip()
   if os.path.isdir(spec):
-    paths = sorted(os.path.join(spec, n) for n in os.listdir(spec)
-                   if n.lower().endswith(AUDIO_EXTENSIONS) and not n.startswith("."))
+    paths = sorted(
+      os.path.join(spec, n)
+      for n in os.listdir(spec)
+      if n.lower().endswith(AUDIO_EXTENSIONS) and not n.startswith(".")
+    )
     if not paths:
-      named = " (a directory named like an audio file)" if spec.lower().endswith(
-          AUDIO_EXTENSIONS) else ""
+      named = (
+        " (a directory named like an audio file)" if spec.lower().endswith(AUDIO_EXTENSIONS) else ""
+      )
       raise predict_lib.PredictionInputError(f"{spec}: directory{named} holds no .wav files")
     return paths
   if spec.lower().endswith(".txt"):
     if not os.path.isfile(spec):
       raise predict_lib.PredictionInputError(f"{spec}: audio list file is missing")
     base = os.path.dirname(os.path.abspath(spec))
-    with open(spec, "r", encoding="utf-8") as f:
+    with open(spec, encoding="utf-8") as f:
       lines = [line.strip() for line in f]
-    paths = [p if os.path.isabs(p) else os.path.join(base, p)
-             for p in lines if p and not p.startswith("#")]
+    paths = [
+      p if os.path.isabs(p) else os.path.join(base, p) for p in lines if p and not p.startswith("#")
+    ]
     if not paths:
       raise predict_lib.PredictionInputError(f"{spec}: audio list file names no files")
     return paths
@@ -342,7 +402,7 @@ def audio_inputs(spec: str) -> List[str]:
   return paths
 
 
-def timings_for(audio_path: str, word_timings: Optional[str]) -> Optional[str]:
+def timings_for(audio_path: str, word_timings: str | None) -> str | None:
   """The word timings of `audio_path`: `word_timings` itself when it is a file, or
   `<word_timings>/<stem>.csv|.TextGrid` when it is a directory (None when not given).
 
@@ -359,23 +419,35 @@ def timings_for(audio_path: str, word_timings: Optional[str]) -> Optional[str]:
     if os.path.exists(path):
       return path
   raise predict_lib.PredictionInputError(
-      f"{word_timings}: no word timings {stem}.csv or {stem}.TextGrid for {audio_path}")
+    f"{word_timings}: no word timings {stem}.csv or {stem}.TextGrid for {audio_path}"
+  )
 
 
-def format_csv(name: str, predictions: np.ndarray, hop_seconds: float,
-               label_names: Sequence[str], header: bool = False) -> str:
+def format_csv(
+  name: str,
+  predictions: np.ndarray,
+  hop_seconds: float,
+  label_names: Sequence[str],
+  header: bool = False,
+) -> str:
   """Rows `name;time;<label_names>` (evaluate_lib.format_prediction_csv), with an optional
   header line naming the columns."""
   body = evaluate_lib.format_prediction_csv(name, predictions, hop_seconds)
   return (";".join(["name", TIME_COLUMN] + list(label_names)) + "\n" + body) if header else body
 
 
-def predict_files(predictor: Predictor, audio_paths: Sequence[str], outputs: Sequence[str],
-                  word_timings: Optional[str] = None, embeddings: Optional[str] = None,
-                  tier: Optional[str] = None, oov: str = "zeros", csv_header: bool = False,
-                  names: Optional[Sequence[str]] = None,
-                  postprocessing: Optional[postprocess.PostProcessing] = None
-                  ) -> Tuple[Dict[str, Dict[str, Any]], Dict[str, str]]:
+def predict_files(
+  predictor: Predictor,
+  audio_paths: Sequence[str],
+  outputs: Sequence[str],
+  word_timings: str | None = None,
+  embeddings: str | None = None,
+  tier: str | None = None,
+  oov: str = "zeros",
+  csv_header: bool = False,
+  names: Sequence[str] | None = None,
+  postprocessing: postprocess.PostProcessing | None = None,
+) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
   """Predicts each wav with one loaded model and writes its CSV atomically.
 
   A file that fails (missing, corrupt, too short, bad timings) is logged with its name and
@@ -397,20 +469,21 @@ def predict_files(predictor: Predictor, audio_paths: Sequence[str], outputs: Seq
   """
   if len(audio_paths) != len(outputs):
     raise ValueError(f"{len(audio_paths)} audio files but {len(outputs)} output paths")
-  done: Dict[str, Dict[str, Any]] = {}
-  failed: Dict[str, str] = {}
-  for i, (audio_path, out) in enumerate(zip(audio_paths, outputs)):
+  done: dict[str, dict[str, Any]] = {}
+  failed: dict[str, str] = {}
+  for i, (audio_path, out) in enumerate(zip(audio_paths, outputs, strict=False)):
     name = names[i] if names else os.path.splitext(os.path.basename(audio_path))[0]
     try:
       timings = timings_for(audio_path, word_timings)
       y = predictor.predict_file_array(audio_path, timings, embeddings, tier, oov)
       if postprocessing is not None:
         y = postprocessing.apply(y)
-      fileio.atomic_write_text(out, format_csv(name, y, predictor.hop_seconds,
-                                               predictor.label_names, csv_header))
-    except (ValueError, OSError) as e:   # PredictionInputError, CorpusError, VecFormatError
+      fileio.atomic_write_text(
+        out, format_csv(name, y, predictor.hop_seconds, predictor.label_names, csv_header)
+      )
+    except (ValueError, OSError) as e:  # PredictionInputError, CorpusError, VecFormatError
       if cli.disk_full(e):
-        raise   # every later file would fail too: one line from cli.run, exit 1
+        raise  # every later file would fail too: one line from cli.run, exit 1
       message = str(e) if audio_path in str(e) else f"{audio_path}: {e}"
       logging.error("%s", message)
       failed[audio_path] = message

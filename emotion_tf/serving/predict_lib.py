@@ -17,7 +17,8 @@ samples_per_frame * 50 * 4 bytes = 0.44 MB per frame (about 800 MB for a 3-minut
 """
 
 import os
-from typing import Any, Dict, List, Optional, Tuple, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from absl import logging
@@ -25,17 +26,17 @@ from absl import logging
 from emotion_tf.data import corpus
 from emotion_tf.data import frames as frames_lib
 from emotion_tf.data import word_timings as wt
-from emotion_tf.training import evaluate_lib
-from emotion_tf.serving import export_lib
-from emotion_tf.util import fileio
 from emotion_tf.semantic import vectors as vec_io
+from emotion_tf.serving import export_lib
+from emotion_tf.training import evaluate_lib
+from emotion_tf.util import fileio
 
 
 class PredictionInputError(ValueError):
   """A prediction input (wav, timings, embeddings) that cannot be used; names the file."""
 
 
-def read_word_timings(path: str, tier: Optional[str] = None) -> List[wt.WordTiming]:
+def read_word_timings(path: str, tier: str | None = None) -> list[wt.WordTiming]:
   """Word timings from a `.TextGrid` (Praat) or a CSV `id;start;end;word` (any other name)."""
   if not os.path.exists(path):
     raise PredictionInputError(f"{path}: word timings file is missing")
@@ -44,9 +45,13 @@ def read_word_timings(path: str, tier: Optional[str] = None) -> List[wt.WordTimi
   return wt.read_timings_csv(path)
 
 
-def speech_token_frames(frontend, audio: np.ndarray,
-                        timings: Optional[Sequence[wt.WordTiming]], num_frames: int,
-                        hop_seconds: float = 0.1) -> Tuple[np.ndarray, Dict[str, Any]]:
+def speech_token_frames(
+  frontend,
+  audio: np.ndarray,
+  timings: Sequence[wt.WordTiming] | None,
+  num_frames: int,
+  hop_seconds: float = 0.1,
+) -> tuple[np.ndarray, dict[str, Any]]:
   """Per-frame semantic input from speech alone (the export's Speech2Vec frontend + W).
 
   Segments are the word timings' spans when given, else `semantic.segmenter.segment(audio)`;
@@ -61,23 +66,31 @@ def speech_token_frames(frontend, audio: np.ndarray,
     (semantic float32 [F, d], stats as `frames.semantic_frames` plus 'segments' and
     'segment_source' ('timings' or 'segmenter')).
   """
-  from emotion_tf.semantic import segmenter  # pylint: disable=g-import-not-at-top
-  from emotion_tf.semantic import tokens  # pylint: disable=g-import-not-at-top
+  from emotion_tf.semantic import (
+    segmenter,
+    tokens,
+  )
+
   if timings is None:
-    segments = segmenter.segment(audio, segmenter.SegmenterConfig(
-        sample_rate=frontend.sample_rate))
+    segments = segmenter.segment(audio, segmenter.SegmenterConfig(sample_rate=frontend.sample_rate))
     source = "segmenter"
   else:
     segments = [(t.start, t.end) for t in timings]
     source = "timings"
   semantic = tokens.speech_semantic_frames(frontend, audio, segments, num_frames, hop_seconds)
   covered = int(np.any(semantic != 0, axis=1).sum())
-  stats = {"words": len(segments), "frames_with_word": covered, "oov_words": 0,
-           "oov_frames": 0, "segments": len(segments), "segment_source": source}
+  stats = {
+    "words": len(segments),
+    "frames_with_word": covered,
+    "oov_words": 0,
+    "oov_frames": 0,
+    "segments": len(segments),
+    "segment_source": source,
+  }
   return semantic, stats
 
 
-def load_embeddings(path: str, expected_dim: int) -> Tuple[List[str], np.ndarray]:
+def load_embeddings(path: str, expected_dim: int) -> tuple[list[str], np.ndarray]:
   """(words, vectors float32 [count, d]) of a .vec file whose dimension must be `expected_dim`.
 
   Raises:
@@ -89,14 +102,16 @@ def load_embeddings(path: str, expected_dim: int) -> Tuple[List[str], np.ndarray
   words, matrix = vec_io.read_vec(path)
   if matrix.shape[1] != expected_dim:
     raise PredictionInputError(
-        f"{path}: word vectors have dimension {matrix.shape[1]}, but the model expects "
-        f"semantic vectors of dimension {expected_dim}; use the embedding space the model was "
-        "trained with")
+      f"{path}: word vectors have dimension {matrix.shape[1]}, but the model expects "
+      f"semantic vectors of dimension {expected_dim}; use the embedding space the model was "
+      "trained with"
+    )
   return words, matrix
 
 
-def check_embeddings_match(model: export_lib.ExportedModel, embeddings_path: str,
-                           allow_mismatch: bool = False) -> Optional[str]:
+def check_embeddings_match(
+  model: export_lib.ExportedModel, embeddings_path: str, allow_mismatch: bool = False
+) -> str | None:
   """Compares the SHA-256 of `embeddings_path` with the embedding space the export was trained
   on (its metadata's `source.embeddings`, see `export_lib.export_embeddings`).
 
@@ -112,33 +127,43 @@ def check_embeddings_match(model: export_lib.ExportedModel, embeddings_path: str
     PredictionInputError: naming both files and both hashes on a mismatch.
   """
   if model.metadata.get("variant") == "paralinguistic":
-    return None   # the model ignores the semantic values
+    return None  # the model ignores the semantic values
   trained = export_lib.export_embeddings(model.metadata)
   if trained is None:
-    message = (f"{model.export_dir}: the export records no embeddings sha256 (exported by an "
-               f"older emotion_tf); cannot check that {embeddings_path} is the space the model "
-               "was trained on")
+    message = (
+      f"{model.export_dir}: the export records no embeddings sha256 (exported by an "
+      f"older emotion_tf); cannot check that {embeddings_path} is the space the model "
+      "was trained on"
+    )
     logging.warning("%s", message)
     return message
   digest = fileio.file_sha256(embeddings_path)
   if digest == trained["sha256"]:
     return None
-  message = (f"{embeddings_path}: sha256 {digest} differs from the embeddings the model was "
-             f"trained with, {trained.get('file')} (sha256 {trained['sha256']}, recorded in "
-             f"{os.path.join(model.export_dir, 'assets', export_lib.METADATA_FILENAME)}); "
-             "vectors from another space give wrong predictions even at the same dimension")
+  message = (
+    f"{embeddings_path}: sha256 {digest} differs from the embeddings the model was "
+    f"trained with, {trained.get('file')} (sha256 {trained['sha256']}, recorded in "
+    f"{os.path.join(model.export_dir, 'assets', export_lib.METADATA_FILENAME)}); "
+    "vectors from another space give wrong predictions even at the same dimension"
+  )
   if allow_mismatch:
     logging.warning("%s; predicting anyway (--allow_embeddings_mismatch)", message)
     return message
-  raise PredictionInputError(message + ". Pass the .vec the model was trained with, or "
-                             "--allow_embeddings_mismatch to predict anyway")
+  raise PredictionInputError(
+    message + ". Pass the .vec the model was trained with, or "
+    "--allow_embeddings_mismatch to predict anyway"
+  )
 
 
-def predict_recording(model: export_lib.ExportedModel, audio_path: str,
-                      word_timings_path: Optional[str] = None,
-                      embeddings_path: Optional[str] = None, tier: Optional[str] = None,
-                      oov: str = "zeros", allow_embeddings_mismatch: bool = False
-                      ) -> Tuple[np.ndarray, Dict[str, Any]]:
+def predict_recording(
+  model: export_lib.ExportedModel,
+  audio_path: str,
+  word_timings_path: str | None = None,
+  embeddings_path: str | None = None,
+  tier: str | None = None,
+  oov: str = "zeros",
+  allow_embeddings_mismatch: bool = False,
+) -> tuple[np.ndarray, dict[str, Any]]:
   """Predicts one wav file in a single pass.
 
   Args:
@@ -161,59 +186,83 @@ def predict_recording(model: export_lib.ExportedModel, audio_path: str,
   """
   if not os.path.exists(audio_path):
     raise PredictionInputError(f"{audio_path}: audio file is missing")
-  frontend = None if embeddings_path else export_lib.load_semantic_frontend(model.export_dir,
-                                                                           model.metadata)
+  frontend = (
+    None if embeddings_path else export_lib.load_semantic_frontend(model.export_dir, model.metadata)
+  )
   if word_timings_path and not embeddings_path and frontend is None:
-    raise PredictionInputError(f"{word_timings_path}: word timings need --embeddings (.vec) "
-                               f"(or an export carrying a semantic frontend)")
+    raise PredictionInputError(
+      f"{word_timings_path}: word timings need --embeddings (.vec) "
+      f"(or an export carrying a semantic frontend)"
+    )
   words, vectors = [], np.zeros((0, model.semantic_dim), np.float32)
   if embeddings_path:
     words, vectors = load_embeddings(embeddings_path, model.semantic_dim)
     check_embeddings_match(model, embeddings_path, allow_embeddings_mismatch)
   timings = read_word_timings(word_timings_path, tier) if word_timings_path else []
   corpus.warn_if_truncated(audio_path)
-  audio = corpus.load_audio(audio_path, model.sample_rate)              # [samples]
+  audio = corpus.load_audio(audio_path, model.sample_rate)  # [samples]
   num_frames = frames_lib.frames_in(audio.shape[0], model.samples_per_frame)
   if num_frames < 1:
     raise PredictionInputError(
-        f"{audio_path}: audio is {audio.shape[0] / model.sample_rate:.3f} s long, shorter than "
-        f"one {model.hop_seconds:.3f} s frame ({model.samples_per_frame} samples at "
-        f"{model.sample_rate} Hz); nothing to predict")
-  audio = audio[:num_frames * model.samples_per_frame]
+      f"{audio_path}: audio is {audio.shape[0] / model.sample_rate:.3f} s long, shorter than "
+      f"one {model.hop_seconds:.3f} s frame ({model.samples_per_frame} samples at "
+      f"{model.sample_rate} Hz); nothing to predict"
+    )
+  audio = audio[: num_frames * model.samples_per_frame]
   if frontend is not None:
-    semantic, stats = speech_token_frames(frontend, audio, timings if word_timings_path else None,
-                                          num_frames, model.hop_seconds)
+    semantic, stats = speech_token_frames(
+      frontend, audio, timings if word_timings_path else None, num_frames, model.hop_seconds
+    )
   else:
-    semantic, stats = frames_lib.semantic_frames(timings, num_frames, words, vectors,
-                                                 model.hop_seconds, oov)
+    semantic, stats = frames_lib.semantic_frames(
+      timings, num_frames, words, vectors, model.hop_seconds, oov
+    )
   if word_timings_path and stats["oov_words"]:
-    logging.warning("%s: %d distinct words (%d frames) not in %s; their vectors are %s",
-                    word_timings_path, stats["oov_words"], stats["oov_frames"], embeddings_path,
-                    "zeros" if oov == "zeros" else "hash vectors")
+    logging.warning(
+      "%s: %d distinct words (%d frames) not in %s; their vectors are %s",
+      word_timings_path,
+      stats["oov_words"],
+      stats["oov_frames"],
+      embeddings_path,
+      "zeros" if oov == "zeros" else "hash vectors",
+    )
   if word_timings_path and not timings:
     logging.warning("%s: no words; all semantic vectors are zeros", word_timings_path)
-  predictions = model(audio, semantic)                                  # [F, 3]
+  predictions = model(audio, semantic)  # [F, 3]
   info = {"frames": num_frames, "seconds": num_frames * model.hop_seconds}
   info.update(stats)
-  logging.info("%s: %d frames (%.1f s), %d/%d frames with a word, %d OOV words", audio_path,
-               num_frames, info["seconds"], stats["frames_with_word"], num_frames,
-               stats["oov_words"])
+  logging.info(
+    "%s: %d frames (%.1f s), %d/%d frames with a word, %d OOV words",
+    audio_path,
+    num_frames,
+    info["seconds"],
+    stats["frames_with_word"],
+    num_frames,
+    stats["oov_words"],
+  )
   return predictions, info
 
 
-def predict_to_csv(export_dir: str, audio_path: str, out_path: str,
-                   word_timings_path: Optional[str] = None,
-                   embeddings_path: Optional[str] = None, name: Optional[str] = None,
-                   tier: Optional[str] = None, oov: str = "zeros",
-                   allow_embeddings_mismatch: bool = False) -> Dict[str, Any]:
+def predict_to_csv(
+  export_dir: str,
+  audio_path: str,
+  out_path: str,
+  word_timings_path: str | None = None,
+  embeddings_path: str | None = None,
+  name: str | None = None,
+  tier: str | None = None,
+  oov: str = "zeros",
+  allow_embeddings_mismatch: bool = False,
+) -> dict[str, Any]:
   """Loads the export, predicts `audio_path` and writes the 10 Hz CSV atomically.
 
   CSV rows: `name;time;arousal;valence;liking`, no header, time = k * hop.
   `name` defaults to the wav file's stem. Returns the info dict of `predict_recording`.
   """
   model = export_lib.ExportedModel(export_dir)
-  predictions, info = predict_recording(model, audio_path, word_timings_path, embeddings_path,
-                                        tier, oov, allow_embeddings_mismatch)
+  predictions, info = predict_recording(
+    model, audio_path, word_timings_path, embeddings_path, tier, oov, allow_embeddings_mismatch
+  )
   name = name or os.path.splitext(os.path.basename(audio_path))[0]
   evaluate_lib.write_prediction_csv(out_path, name, predictions, model.hop_seconds)
   info["out"] = out_path

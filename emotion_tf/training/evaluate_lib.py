@@ -16,7 +16,8 @@ statistic is computed.
 
 import dataclasses
 import os
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -24,16 +25,15 @@ import tensorflow as tf
 from absl import logging
 
 from emotion_tf import FRAME_HOP_SECONDS, LABEL_NAMES
+from emotion_tf.data import pipeline, schema
+from emotion_tf.model import models  # noqa: F401  (registers the serializable model and layers)
+from emotion_tf.model.ccc import concordance_cc_numpy
+from emotion_tf.training import model_dir as model_dir_lib
 from emotion_tf.training import plots as plotting
 from emotion_tf.training import postprocess as postprocess_lib
+from emotion_tf.training import stats
 from emotion_tf.util import config as config_lib
 from emotion_tf.util import fileio
-from emotion_tf.training import model_dir as model_dir_lib
-from emotion_tf.model import models  # noqa: F401  (registers the serializable model and layers)
-from emotion_tf.training import stats
-from emotion_tf.model.ccc import concordance_cc_numpy
-from emotion_tf.data import pipeline
-from emotion_tf.data import schema
 
 SUMMARY_FILENAME = "evaluation.json"
 
@@ -41,54 +41,84 @@ SUMMARY_FILENAME = "evaluation.json"
 @dataclasses.dataclass(frozen=True)
 class EvalConfig:
   """What `python -m emotion_tf.evaluate` evaluates; its flags are derived from these fields."""
+
   model_dir: str = config_lib.field(
-      "", "Model directory written by `emotion_tf.train` (best.keras / last.keras, "
-      "model_config.json).")
-  which: str = config_lib.field("best", "Which saved model to evaluate; 'best' falls back to "
-                                "last.keras.", choices=tuple(model_dir_lib.MODEL_FILES))
+    "",
+    "Model directory written by `emotion_tf.train` (best.keras / last.keras, model_config.json).",
+  )
+  which: str = config_lib.field(
+    "best",
+    "Which saved model to evaluate; 'best' falls back to last.keras.",
+    choices=tuple(model_dir_lib.MODEL_FILES),
+  )
   data_dir: str = config_lib.field("", "Directory with the TFRecord shards and metadata.json.")
-  partitions: Tuple[str, ...] = config_lib.field(
-      ("Devel", "Test"), "Comma-separated partitions to evaluate (Train, Devel, Test; any case).")
-  out: str = config_lib.field("", "Output directory for the JSON summary and the per-recording "
-                              "prediction CSVs; empty = <model_dir>/evaluation_<which>.")
+  partitions: tuple[str, ...] = config_lib.field(
+    ("Devel", "Test"), "Comma-separated partitions to evaluate (Train, Devel, Test; any case)."
+  )
+  out: str = config_lib.field(
+    "",
+    "Output directory for the JSON summary and the per-recording "
+    "prediction CSVs; empty = <model_dir>/evaluation_<which>.",
+  )
   batch_size: int = config_lib.field(8, "Chunks per evaluation batch.", lower_bound=1)
   embeddings: str = config_lib.field(
-      "", "Optional .vec file: replaces the stored semantic vectors by this space's vectors of "
-      "each frame's word (via word_index and the shards' vocabulary); its dimension must equal "
-      "the model's.")
-  plots: bool = config_lib.field(True, "Write per-recording gold-vs-prediction PNGs to "
-                                 "<out>/plots/<partition>/<id>.png.")
+    "",
+    "Optional .vec file: replaces the stored semantic vectors by this space's vectors of "
+    "each frame's word (via word_index and the shards' vocabulary); its dimension must equal "
+    "the model's.",
+  )
+  plots: bool = config_lib.field(
+    True, "Write per-recording gold-vs-prediction PNGs to <out>/plots/<partition>/<id>.png."
+  )
   allow_incomplete: bool = config_lib.field(
-      False, "Evaluate a TFRecord directory whose metadata.json says \"complete\": false (some "
-      "recordings failed to write); by default such a directory is refused, naming them.")
+    False,
+    'Evaluate a TFRecord directory whose metadata.json says "complete": false (some '
+    "recordings failed to write); by default such a directory is refused, naming them.",
+  )
   postprocess: str = config_lib.field(
-      "", "Post-processing of the predictions (emotion_tf.training.postprocess): empty = none; "
-      "'devel' = "
-      "choose a time shift and Gaussian smoothing per dimension on the Devel partition of "
-      "--data_dir (written to <out>/postprocess.json) and apply them to every partition; or "
-      "the path of such a postprocess.json to apply. The raw CCC stays in 'ccc_raw'.")
+    "",
+    "Post-processing of the predictions (emotion_tf.training.postprocess): empty = none; "
+    "'devel' = "
+    "choose a time shift and Gaussian smoothing per dimension on the Devel partition of "
+    "--data_dir (written to <out>/postprocess.json) and apply them to every partition; or "
+    "the path of such a postprocess.json to apply. The raw CCC stays in 'ccc_raw'.",
+  )
   bootstrap_resamples: int = config_lib.field(
-      stats.DEFAULT_RESAMPLES, "Bootstrap resamples for the 95 % confidence interval of each "
-      "partition's CCC (recordings drawn with replacement, concatenated CCC recomputed); "
-      "0 = no interval.", lower_bound=0)
+    stats.DEFAULT_RESAMPLES,
+    "Bootstrap resamples for the 95 % confidence interval of each "
+    "partition's CCC (recordings drawn with replacement, concatenated CCC recomputed); "
+    "0 = no interval.",
+    lower_bound=0,
+  )
   bootstrap_seed: int = config_lib.field(0, "Seed of the bootstrap resamples.")
 
 
-def run_eval_config(config: EvalConfig) -> Dict[str, Any]:
+def run_eval_config(config: EvalConfig) -> dict[str, Any]:
   """`run_evaluation` of an EvalConfig."""
-  return run_evaluation(config.model_dir, config.data_dir, config.partitions,
-                        out_dir=config.out or None, which=config.which,
-                        batch_size=config.batch_size, embeddings=config.embeddings or None,
-                        plots=config.plots, allow_incomplete=config.allow_incomplete,
-                        postprocess=config.postprocess,
-                        bootstrap_resamples=config.bootstrap_resamples,
-                        bootstrap_seed=config.bootstrap_seed)
+  return run_evaluation(
+    config.model_dir,
+    config.data_dir,
+    config.partitions,
+    out_dir=config.out or None,
+    which=config.which,
+    batch_size=config.batch_size,
+    embeddings=config.embeddings or None,
+    plots=config.plots,
+    allow_incomplete=config.allow_incomplete,
+    postprocess=config.postprocess,
+    bootstrap_resamples=config.bootstrap_resamples,
+    bootstrap_seed=config.bootstrap_seed,
+  )
 
 
 # -------------------------------------------------------------------------------------- metrics
 
-def ccc_summary(labels: Mapping[str, np.ndarray], predictions: Mapping[str, np.ndarray],
-                label_names: Sequence[str] = LABEL_NAMES) -> Dict[str, Any]:
+
+def ccc_summary(
+  labels: Mapping[str, np.ndarray],
+  predictions: Mapping[str, np.ndarray],
+  label_names: Sequence[str] = LABEL_NAMES,
+) -> dict[str, Any]:
   """CCC figures of whole recordings (Eq. 8).
 
   Args:
@@ -108,41 +138,51 @@ def ccc_summary(labels: Mapping[str, np.ndarray], predictions: Mapping[str, np.n
   if not ids:
     raise ValueError("no recordings to evaluate")
   if sorted(predictions) != ids:
-    raise ValueError(f"predictions and labels cover different recordings: "
-                     f"{sorted(set(ids) ^ set(predictions))}")
+    raise ValueError(
+      f"predictions and labels cover different recordings: {sorted(set(ids) ^ set(predictions))}"
+    )
   names = list(label_names)
-  per_rec: Dict[str, Any] = {}
+  per_rec: dict[str, Any] = {}
   rec_values = []
   for rid in ids:
     gold = np.asarray(labels[rid], np.float64)
     pred = np.asarray(predictions[rid], np.float64)
     if gold.shape != pred.shape or gold.ndim != 2 or gold.shape[1] != len(names):
-      raise ValueError(f"{rid}: labels {gold.shape} and predictions {pred.shape} must both be "
-                       f"[frames, {len(names)}]")
+      raise ValueError(
+        f"{rid}: labels {gold.shape} and predictions {pred.shape} must both be "
+        f"[frames, {len(names)}]"
+      )
     values = concordance_cc_numpy(gold, pred, axis=0)
     rec_values.append(values)
-    per_rec[rid] = {"num_frames": int(gold.shape[0]),
-                    "ccc": dict(zip(names, map(float, values))),
-                    "ccc_mean": float(np.mean(values)),
-                    "statistics": stats.recording_statistics({rid: gold}, {rid: pred})[0].tolist()}
+    per_rec[rid] = {
+      "num_frames": int(gold.shape[0]),
+      "ccc": dict(zip(names, map(float, values), strict=False)),
+      "ccc_mean": float(np.mean(values)),
+      "statistics": stats.recording_statistics({rid: gold}, {rid: pred})[0].tolist(),
+    }
   gold_all = np.concatenate([np.asarray(labels[r], np.float64) for r in ids])
   pred_all = np.concatenate([np.asarray(predictions[r], np.float64) for r in ids])
   overall = concordance_cc_numpy(gold_all, pred_all, axis=0)
   rec_mean = np.mean(np.stack(rec_values), axis=0)
   return {
-      "num_recordings": len(ids),
-      "num_frames": int(gold_all.shape[0]),
-      "ccc": dict(zip(names, map(float, overall))),
-      "ccc_mean": float(np.mean(overall)),
-      "per_recording_ccc": dict(zip(names, map(float, rec_mean))),
-      "per_recording_ccc_mean": float(np.mean(rec_mean)),
-      "recordings": per_rec,
+    "num_recordings": len(ids),
+    "num_frames": int(gold_all.shape[0]),
+    "ccc": dict(zip(names, map(float, overall), strict=False)),
+    "ccc_mean": float(np.mean(overall)),
+    "per_recording_ccc": dict(zip(names, map(float, rec_mean), strict=False)),
+    "per_recording_ccc_mean": float(np.mean(rec_mean)),
+    "recordings": per_rec,
   }
 
 
-def add_bootstrap_ci(result: Dict[str, Any], labels: Mapping[str, np.ndarray],
-                     predictions: Mapping[str, np.ndarray], resamples: int, seed: int,
-                     label_names: Sequence[str] = LABEL_NAMES) -> None:
+def add_bootstrap_ci(
+  result: dict[str, Any],
+  labels: Mapping[str, np.ndarray],
+  predictions: Mapping[str, np.ndarray],
+  resamples: int,
+  seed: int,
+  label_names: Sequence[str] = LABEL_NAMES,
+) -> None:
   """Adds 'ccc_ci' {name: [lo, hi], 'mean': [lo, hi]} to a `ccc_summary` result: the 95 %
   percentile bootstrap interval over recordings (`stats.bootstrap_ccc_ci`) of the concatenated
   CCC of `predictions` ({recording_id: [frames, dims]}) against `labels`. No-op for
@@ -150,23 +190,30 @@ def add_bootstrap_ci(result: Dict[str, Any], labels: Mapping[str, np.ndarray],
   if resamples <= 0:
     return
   per_rec = stats.recording_statistics(labels, predictions)
-  result["ccc_ci"] = stats.bootstrap_ccc_ci(per_rec, resamples, seed,
-                                            label_names=label_names)["ci"]
+  result["ccc_ci"] = stats.bootstrap_ccc_ci(per_rec, resamples, seed, label_names=label_names)["ci"]
 
 
-def bootstrap_record(resamples: int, seed: int) -> Dict[str, Any]:
+def bootstrap_record(resamples: int, seed: int) -> dict[str, Any]:
   """{'bootstrap': {'resamples', 'seed', 'confidence', 'unit': 'recording'}} for the summary;
   {} when resamples == 0."""
   if resamples <= 0:
     return {}
-  return {"bootstrap": {"resamples": int(resamples), "seed": int(seed),
-                        "confidence": stats.DEFAULT_CONFIDENCE, "unit": "recording"}}
+  return {
+    "bootstrap": {
+      "resamples": int(resamples),
+      "seed": int(seed),
+      "confidence": stats.DEFAULT_CONFIDENCE,
+      "unit": "recording",
+    }
+  }
 
 
 # ------------------------------------------------------------------------------------ prediction
 
-def _check_data_matches_model(data_dir: str, model: models.EmotionRecognitionModel,
-                              embedding_matrix: Optional[np.ndarray]) -> None:
+
+def _check_data_matches_model(
+  data_dir: str, model: models.EmotionRecognitionModel, embedding_matrix: np.ndarray | None
+) -> None:
   meta = schema.read_metadata(data_dir)
   c = model.config
   path = meta.path
@@ -174,17 +221,21 @@ def _check_data_matches_model(data_dir: str, model: models.EmotionRecognitionMod
     if getattr(meta, key) != int(want):
       raise ValueError(f"{path}: {key} {getattr(meta, key)} differs from the model's {want}")
   if c.uses_semantic:
-    dim = (embedding_matrix.shape[1] if embedding_matrix is not None else meta.semantic_dim)
+    dim = embedding_matrix.shape[1] if embedding_matrix is not None else meta.semantic_dim
     if int(dim) != c.semantic_dim:
       what = "the --embeddings space" if embedding_matrix is not None else path
-      raise ValueError(f"{what}: semantic dimension {dim} differs from the model's "
-                       f"semantic_dim {c.semantic_dim}")
+      raise ValueError(
+        f"{what}: semantic dimension {dim} differs from the model's semantic_dim {c.semantic_dim}"
+      )
 
 
-def predict_partition(model: keras.Model, data_dir: str, partition: str,
-                      batch_size: int = EvalConfig.batch_size,
-                      embedding_matrix: Optional[np.ndarray] = None
-                      ) -> Tuple[Dict[str, np.ndarray], Dict[str, np.ndarray]]:
+def predict_partition(
+  model: keras.Model,
+  data_dir: str,
+  partition: str,
+  batch_size: int = EvalConfig.batch_size,
+  embedding_matrix: np.ndarray | None = None,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
   """Runs `model` over a TFRecord partition and stitches chunks back into recordings.
 
   Args:
@@ -200,20 +251,25 @@ def predict_partition(model: keras.Model, data_dir: str, partition: str,
   if isinstance(model, models.EmotionRecognitionModel):
     _check_data_matches_model(data_dir, model, embedding_matrix)
   interlocutor = bool(getattr(getattr(model, "config", None), "interlocutor_frames", False))
-  ds = pipeline.make_dataset(data_dir, partition, batch_size, training=False,
-                             embedding_matrix=embedding_matrix, include_ids=True,
-                             interlocutor_frames=interlocutor)
+  ds = pipeline.make_dataset(
+    data_dir,
+    partition,
+    batch_size,
+    training=False,
+    embedding_matrix=embedding_matrix,
+    include_ids=True,
+    interlocutor_frames=interlocutor,
+  )
 
   @tf.function(reduce_retracing=True)
   def forward(audio, semantic, num_frames):
-    return model({"audio": audio, "semantic": semantic, "num_frames": num_frames},
-                 training=False)
+    return model({"audio": audio, "semantic": semantic, "num_frames": num_frames}, training=False)
 
-  ids: List[np.ndarray] = []
-  chunks: List[np.ndarray] = []
-  frames: List[np.ndarray] = []
-  preds: List[np.ndarray] = []
-  golds: List[np.ndarray] = []
+  ids: list[np.ndarray] = []
+  chunks: list[np.ndarray] = []
+  frames: list[np.ndarray] = []
+  preds: list[np.ndarray] = []
+  golds: list[np.ndarray] = []
   for inputs, labels in ds:
     y = forward(inputs["audio"], inputs["semantic"], inputs["num_frames"])
     ids.append(inputs["recording_id"].numpy())
@@ -229,31 +285,39 @@ def predict_partition(model: keras.Model, data_dir: str, partition: str,
   return _decode_keys(predictions), _decode_keys(gold)
 
 
-def _decode_keys(d: Mapping[Any, np.ndarray]) -> Dict[str, np.ndarray]:
+def _decode_keys(d: Mapping[Any, np.ndarray]) -> dict[str, np.ndarray]:
   return {(k.decode("utf-8") if isinstance(k, bytes) else str(k)): v for k, v in d.items()}
 
 
-def evaluate_partition(model: keras.Model, data_dir: str, partition: str,
-                       batch_size: int = EvalConfig.batch_size,
-                       embedding_matrix: Optional[np.ndarray] = None,
-                       return_predictions: bool = False,
-                       predicted: Optional[Tuple[Dict[str, np.ndarray],
-                                                 Dict[str, np.ndarray]]] = None
-                       ) -> Dict[str, Any]:
+def evaluate_partition(
+  model: keras.Model,
+  data_dir: str,
+  partition: str,
+  batch_size: int = EvalConfig.batch_size,
+  embedding_matrix: np.ndarray | None = None,
+  return_predictions: bool = False,
+  predicted: tuple[dict[str, np.ndarray], dict[str, np.ndarray]] | None = None,
+) -> dict[str, Any]:
   """CCC of `model` on one partition (see `ccc_summary` for the keys).
 
   Adds 'partition'; with `return_predictions`, also 'predictions' and 'labels'
   ({recording_id: [frames, 3]} arrays, not JSON-serialisable). `predicted`: the partition's
   (predictions, labels) of `predict_partition` when already computed (not run again).
   """
-  predictions, labels = predicted or predict_partition(model, data_dir, partition,
-                                                       batch_size, embedding_matrix)
+  predictions, labels = predicted or predict_partition(
+    model, data_dir, partition, batch_size, embedding_matrix
+  )
   names = getattr(getattr(model, "config", None), "label_names", LABEL_NAMES)
   result = {"partition": partition}
   result.update(ccc_summary(labels, predictions, names))
-  logging.info("%s: CCC %s (mean %.4f) over %d recordings / %d frames", partition,
-               ", ".join(f"{k} {v:.4f}" for k, v in result["ccc"].items()), result["ccc_mean"],
-               result["num_recordings"], result["num_frames"])
+  logging.info(
+    "%s: CCC %s (mean %.4f) over %d recordings / %d frames",
+    partition,
+    ", ".join(f"{k} {v:.4f}" for k, v in result["ccc"].items()),
+    result["ccc_mean"],
+    result["num_recordings"],
+    result["num_frames"],
+  )
   if return_predictions:
     result["predictions"] = predictions
     result["labels"] = labels
@@ -262,8 +326,10 @@ def evaluate_partition(model: keras.Model, data_dir: str, partition: str,
 
 # ------------------------------------------------------------------------------------------ I/O
 
-def format_prediction_csv(name: str, predictions: np.ndarray,
-                          hop_seconds: float = FRAME_HOP_SECONDS) -> str:
+
+def format_prediction_csv(
+  name: str, predictions: np.ndarray, hop_seconds: float = FRAME_HOP_SECONDS
+) -> str:
   """Rows `name;time;arousal;valence;liking` (no header).
 
   time = k * hop with as few decimals as the hop needs (0.0, 0.1, ... for 0.1 s, as in the label
@@ -271,22 +337,27 @@ def format_prediction_csv(name: str, predictions: np.ndarray,
   """
   predictions = np.asarray(predictions, np.float64)
   if predictions.ndim != 2 or predictions.shape[1] != len(LABEL_NAMES):
-    raise ValueError(f"{name}: predictions must be [frames, {len(LABEL_NAMES)}], "
-                     f"got {predictions.shape}")
+    raise ValueError(
+      f"{name}: predictions must be [frames, {len(LABEL_NAMES)}], got {predictions.shape}"
+    )
   decimals = next((d for d in range(1, 7) if abs(round(hop_seconds, d) - hop_seconds) < 1e-9), 6)
-  rows = [f"{name};{k * hop_seconds:.{decimals}f};" + ";".join(f"{v:.6f}" for v in row)
-          for k, row in enumerate(predictions)]
+  rows = [
+    f"{name};{k * hop_seconds:.{decimals}f};" + ";".join(f"{v:.6f}" for v in row)
+    for k, row in enumerate(predictions)
+  ]
   return "\n".join(rows) + ("\n" if rows else "")
 
 
-def write_prediction_csv(path: str, name: str, predictions: np.ndarray,
-                         hop_seconds: float = FRAME_HOP_SECONDS) -> None:
+def write_prediction_csv(
+  path: str, name: str, predictions: np.ndarray, hop_seconds: float = FRAME_HOP_SECONDS
+) -> None:
   """Writes `format_prediction_csv` atomically to `path`."""
   fileio.atomic_write_text(path, format_prediction_csv(name, predictions, hop_seconds))
 
 
-def _checked_data_dir(data_dir: str, partitions: Sequence[str],
-                      allow_incomplete: bool) -> schema.Metadata:
+def _checked_data_dir(
+  data_dir: str, partitions: Sequence[str], allow_incomplete: bool
+) -> schema.Metadata:
   """metadata.json of `data_dir` once its shards pass `pipeline.check_complete` and
   `pipeline.validate_shards` (raises ValueError when no requested partition has shards)."""
   meta = schema.read_metadata(data_dir)
@@ -298,20 +369,30 @@ def _checked_data_dir(data_dir: str, partitions: Sequence[str],
     except FileNotFoundError:
       pass
   if not present:
-    raise ValueError(f"{data_dir}: no shards for partition(s) {', '.join(partitions)} "
-                     f"(pattern {schema.shard_pattern('<partition>')})")
+    raise ValueError(
+      f"{data_dir}: no shards for partition(s) {', '.join(partitions)} "
+      f"(pattern {schema.shard_pattern('<partition>')})"
+    )
   pipeline.check_complete(data_dir, meta, present, allow_incomplete)
   for partition in present:
     pipeline.validate_shards(data_dir, partition, meta)
   return meta
 
 
-def run_evaluation(model_dir: str, data_dir: str, partitions: Iterable[str],
-                   out_dir: Optional[str] = None, which: str = "best",
-                   batch_size: int = EvalConfig.batch_size,
-                   embeddings: Optional[str] = None, plots: bool = True,
-                   allow_incomplete: bool = False, postprocess: str = "",
-                   bootstrap_resamples: int = 1000, bootstrap_seed: int = 0) -> Dict[str, Any]:
+def run_evaluation(
+  model_dir: str,
+  data_dir: str,
+  partitions: Iterable[str],
+  out_dir: str | None = None,
+  which: str = "best",
+  batch_size: int = EvalConfig.batch_size,
+  embeddings: str | None = None,
+  plots: bool = True,
+  allow_incomplete: bool = False,
+  postprocess: str = "",
+  bootstrap_resamples: int = 1000,
+  bootstrap_seed: int = 0,
+) -> dict[str, Any]:
   """Evaluates `<model_dir>/<which>.keras` on `partitions` and writes the results.
 
   Writes `<out_dir>/evaluation.json` (the summary returned, without per-frame arrays),
@@ -346,14 +427,14 @@ def run_evaluation(model_dir: str, data_dir: str, partitions: Iterable[str],
   meta = _checked_data_dir(data_dir, partitions, allow_incomplete)
   hop = meta.hop_seconds
   matrix = _embedding_matrix(data_dir, embeddings, model) if embeddings else None
-  summary: Dict[str, Any] = {
-      "model_dir": os.path.abspath(model_dir),
-      "model_file": model_dir_lib.trained_model_path(model_dir, which),
-      "data_dir": os.path.abspath(data_dir),
-      "embeddings": os.path.abspath(embeddings) if embeddings else None,
-      "variant": model.config.variant,
-      "partitions": {},
-      "errors": {},
+  summary: dict[str, Any] = {
+    "model_dir": os.path.abspath(model_dir),
+    "model_file": model_dir_lib.trained_model_path(model_dir, which),
+    "data_dir": os.path.abspath(data_dir),
+    "embeddings": os.path.abspath(embeddings) if embeddings else None,
+    "variant": model.config.variant,
+    "partitions": {},
+    "errors": {},
   }
   summary.update(bootstrap_record(bootstrap_resamples, bootstrap_seed))
   try:
@@ -361,16 +442,36 @@ def run_evaluation(model_dir: str, data_dir: str, partitions: Iterable[str],
   except fileio.LockError as e:
     raise ValueError(f"{e} (another `emotion_tf.evaluate` is writing this --out)") from e
   try:
-    return _evaluate_into(out_dir, summary, model, data_dir, partitions, batch_size, matrix,
-                          hop, plots, postprocess, (bootstrap_resamples, bootstrap_seed))
+    return _evaluate_into(
+      out_dir,
+      summary,
+      model,
+      data_dir,
+      partitions,
+      batch_size,
+      matrix,
+      hop,
+      plots,
+      postprocess,
+      (bootstrap_resamples, bootstrap_seed),
+    )
   finally:
     lock.release()
 
 
-def _evaluate_into(out_dir: str, summary: Dict[str, Any], model: keras.Model, data_dir: str,
-                   partitions: Sequence[str], batch_size: int, matrix: Optional[np.ndarray],
-                   hop: float, plots: bool, postprocess: str,
-                   bootstrap: Tuple[int, int]) -> Dict[str, Any]:
+def _evaluate_into(
+  out_dir: str,
+  summary: dict[str, Any],
+  model: keras.Model,
+  data_dir: str,
+  partitions: Sequence[str],
+  batch_size: int,
+  matrix: np.ndarray | None,
+  hop: float,
+  plots: bool,
+  postprocess: str,
+  bootstrap: tuple[int, int],
+) -> dict[str, Any]:
   """The writing part of `run_evaluation` (its `out_dir` lock held): predictions, plots,
   post-processing and the summary. `bootstrap`: (resamples, seed) of the CIs."""
   bootstrap_resamples, bootstrap_seed = bootstrap
@@ -378,13 +479,21 @@ def _evaluate_into(out_dir: str, summary: Dict[str, Any], model: keras.Model, da
   names = getattr(model.config, "label_names", LABEL_NAMES)
   post, predicted = None, {}
   if postprocess:
-    post, predicted = _postprocessing(postprocess, model, data_dir, batch_size, matrix,
-                                      out_dir, hop)
+    post, predicted = _postprocessing(
+      postprocess, model, data_dir, batch_size, matrix, out_dir, hop
+    )
     summary["postprocess"] = dict(post.to_json(), source=postprocess)
   for partition in partitions:
     try:
-      result = evaluate_partition(model, data_dir, partition, batch_size, matrix,
-                                  return_predictions=True, predicted=predicted.get(partition))
+      result = evaluate_partition(
+        model,
+        data_dir,
+        partition,
+        batch_size,
+        matrix,
+        return_predictions=True,
+        predicted=predicted.get(partition),
+      )
     except (ValueError, OSError, tf.errors.OpError) as e:
       logging.error("%s: partition %s failed: %s", data_dir, partition, e)
       summary["errors"][partition] = str(e)
@@ -413,26 +522,39 @@ def _embedding_matrix(data_dir: str, embeddings: str, model: keras.Model) -> np.
   """[vocab, d] of `embeddings` via the shards' vocabulary; d must be the model's."""
   matrix = schema.load_embedding_matrix(data_dir, embeddings)
   if matrix.shape[1] != model.config.semantic_dim:
-    raise ValueError(f"{embeddings}: vectors have dimension {matrix.shape[1]}, the model "
-                     f"expects semantic_dim {model.config.semantic_dim}")
+    raise ValueError(
+      f"{embeddings}: vectors have dimension {matrix.shape[1]}, the model "
+      f"expects semantic_dim {model.config.semantic_dim}"
+    )
   return matrix
 
 
-def _apply_postprocessing(result: Dict[str, Any], post: postprocess_lib.PostProcessing,
-                          names: Sequence[str]) -> None:
+def _apply_postprocessing(
+  result: dict[str, Any], post: postprocess_lib.PostProcessing, names: Sequence[str]
+) -> None:
   """Replaces the figures and 'predictions' of an `evaluate_partition` result (with
   predictions) by those of the post-processed predictions; the raw CCC goes to 'ccc_raw' /
   'ccc_mean_raw'."""
   raw = {"ccc_raw": result["ccc"], "ccc_mean_raw": result["ccc_mean"]}
   result["predictions"] = post.apply_all(result["predictions"])
   result.update(ccc_summary(result["labels"], result["predictions"], names), **raw)
-  logging.info("%s post-processed: CCC %s (mean %.4f)", result["partition"],
-               ", ".join(f"{k} {v:.4f}" for k, v in result["ccc"].items()), result["ccc_mean"])
+  logging.info(
+    "%s post-processed: CCC %s (mean %.4f)",
+    result["partition"],
+    ", ".join(f"{k} {v:.4f}" for k, v in result["ccc"].items()),
+    result["ccc_mean"],
+  )
 
 
-def _postprocessing(postprocess: str, model: keras.Model, data_dir: str, batch_size: int,
-                    matrix: Optional[np.ndarray], out_dir: str,
-                    hop: float) -> Tuple[postprocess_lib.PostProcessing, Dict[str, Any]]:
+def _postprocessing(
+  postprocess: str,
+  model: keras.Model,
+  data_dir: str,
+  batch_size: int,
+  matrix: np.ndarray | None,
+  out_dir: str,
+  hop: float,
+) -> tuple[postprocess_lib.PostProcessing, dict[str, Any]]:
   """The PostProcessing of `postprocess`: fitted on Devel ('devel', written to
   <out_dir>/postprocess.json) or read from a file (checked against the model's labels/hop),
   and {'devel': (predictions, labels)} when Devel was predicted for it (else {})."""
@@ -457,12 +579,14 @@ def format_table(summary: Mapping[str, Any], label_names: Sequence[str] = LABEL_
   for partition, r in parts.items():
     values = [r["ccc"][n] for n in label_names] + [r["ccc_mean"]]
     if "ccc_ci" in r:
-      cells = [stats.format_ci(v, r["ccc_ci"][k]) for v, k in zip(values, keys)]
+      cells = [stats.format_ci(v, r["ccc_ci"][k]) for v, k in zip(values, keys, strict=False)]
     else:
       cells = [f"{v:.4f}" for v in values]
     lines.append(f"{partition:<10}" + "".join(f"{c:>{width}}" for c in cells))
   if "bootstrap" in summary:
     b = summary["bootstrap"]
-    lines.append(f"[lo, hi]: {b['confidence']:.0%} bootstrap interval over recordings "
-                 f"({b['resamples']} resamples, seed {b['seed']})")
+    lines.append(
+      f"[lo, hi]: {b['confidence']:.0%} bootstrap interval over recordings "
+      f"({b['resamples']} resamples, seed {b['seed']})"
+    )
   return "\n".join(lines)

@@ -17,13 +17,13 @@ import json
 import os
 import re
 import shutil
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 import keras
 from absl import logging
 
-from emotion_tf.util import fileio
 from emotion_tf.model import models
+from emotion_tf.util import fileio
 
 RUN_CONFIG = "config.json"
 MODEL_CONFIG = "model_config.json"
@@ -69,20 +69,21 @@ def trained_model_path(model_dir: str, which: str = "best") -> str:
         logging.warning("%s: no %s; using %s", model_dir, MODEL_FILES[which], MODEL_FILES[name])
       return candidate
   raise ModelDirError(
-      f"{model_dir}: no {' or '.join(MODEL_FILES[c] for c in candidates)}; train a model with "
-      f"`python -m emotion_tf.train --model_dir {model_dir}` first")
+    f"{model_dir}: no {' or '.join(MODEL_FILES[c] for c in candidates)}; train a model with "
+    f"`python -m emotion_tf.train --model_dir {model_dir}` first"
+  )
 
 
-def read_model_config(model_dir: str) -> Optional[models.ModelConfig]:
+def read_model_config(model_dir: str) -> models.ModelConfig | None:
   """The ModelConfig stored in `<model_dir>/model_config.json`, None when there is none."""
   config_path = os.path.join(model_dir, MODEL_CONFIG)
   if not os.path.exists(config_path):
     return None
-  with open(config_path, "r", encoding="utf-8") as f:
+  with open(config_path, encoding="utf-8") as f:
     return models.ModelConfig.from_json(f.read())
 
 
-def read_run_config(model_dir: str) -> Optional[Dict[str, Any]]:
+def read_run_config(model_dir: str) -> dict[str, Any] | None:
   """The resolved run config `<model_dir>/config.json`, None when there is none.
 
   Raises:
@@ -91,19 +92,25 @@ def read_run_config(model_dir: str) -> Optional[Dict[str, Any]]:
   """
   config_path = os.path.join(model_dir, RUN_CONFIG)
   try:
-    with open(config_path, "r", encoding="utf-8") as f:
+    with open(config_path, encoding="utf-8") as f:
       data = json.load(f)
   except FileNotFoundError:
     return None
   except (OSError, UnicodeDecodeError) as e:
-    raise ModelDirError(f"{config_path}: cannot read the model directory's run config "
-                        f"({getattr(e, 'strerror', None) or e})") from e
+    raise ModelDirError(
+      f"{config_path}: cannot read the model directory's run config "
+      f"({getattr(e, 'strerror', None) or e})"
+    ) from e
   except json.JSONDecodeError as e:
-    raise ModelDirError(f"{config_path}:{e.lineno}: the model directory's run config is not "
-                        f"valid JSON ({e.msg}); restore it or use a new --model_dir") from e
+    raise ModelDirError(
+      f"{config_path}:{e.lineno}: the model directory's run config is not "
+      f"valid JSON ({e.msg}); restore it or use a new --model_dir"
+    ) from e
   if not isinstance(data, dict):
-    raise ModelDirError(f"{config_path}: the model directory's run config is not a JSON "
-                        "object; restore it or use a new --model_dir")
+    raise ModelDirError(
+      f"{config_path}: the model directory's run config is not a JSON "
+      "object; restore it or use a new --model_dir"
+    )
   return data
 
 
@@ -112,7 +119,7 @@ def write_model_config(model_dir: str, config: models.ModelConfig) -> None:
   fileio.atomic_write_text(os.path.join(model_dir, MODEL_CONFIG), config.to_json() + "\n")
 
 
-def write_run_config(model_dir: str, resolved: Dict[str, Any]) -> None:
+def write_run_config(model_dir: str, resolved: dict[str, Any]) -> None:
   """Writes the resolved run config `<model_dir>/config.json` atomically."""
   fileio.write_json(os.path.join(model_dir, RUN_CONFIG), resolved)
 
@@ -129,11 +136,14 @@ def load_trained_model(model_dir: str, which: str = "best") -> models.EmotionRec
     raise ModelDirError(f"{model_path}: cannot load the Keras model ({e})") from e
   if not isinstance(model, models.EmotionRecognitionModel):
     raise ModelDirError(
-        f"{model_path}: holds a {type(model).__name__}, not an EmotionRecognitionModel")
+      f"{model_path}: holds a {type(model).__name__}, not an EmotionRecognitionModel"
+    )
   stored = read_model_config(model_dir)
   if stored is not None and stored != model.config:
-    raise ModelDirError(f"{os.path.join(model_dir, MODEL_CONFIG)}: describes {stored}, but "
-                        f"{model_path} holds {model.config}")
+    raise ModelDirError(
+      f"{os.path.join(model_dir, MODEL_CONFIG)}: describes {stored}, but "
+      f"{model_path} holds {model.config}"
+    )
   logging.info("loaded %s (%s)", model_path, model.config.variant)
   return model
 
@@ -141,7 +151,7 @@ def load_trained_model(model_dir: str, which: str = "best") -> models.EmotionRec
 TEMP_KIND = "tmp"
 
 
-def remove_stale_temps(model_dir: str) -> List[str]:
+def remove_stale_temps(model_dir: str) -> list[str]:
   """Removes `.tmp-<host>-<pid>-...` files of `save_keras` whose writer is gone.
 
   A writer killed mid-save (SIGKILL, power loss) leaves its temp file behind; only temps of
@@ -156,7 +166,7 @@ def remove_stale_temps(model_dir: str) -> List[str]:
 _CHECKPOINT_TEMP = re.compile(r"^[A-Za-z]+-\d+_temp$")
 
 
-def remove_partial_checkpoints(directory: str) -> List[str]:
+def remove_partial_checkpoints(directory: str) -> list[str]:
   """Removes `<name>-<step>_temp/` directories of TensorFlow checkpoint saves under
   `directory` (a CheckpointManager's: backup/, checkpoints/), left by a run killed mid-save.
 
@@ -194,8 +204,8 @@ def save_keras(model: keras.Model, model_dir: str, name: str) -> None:
     os.replace(tmp, target)
   except OSError as e:
     if os.path.exists(tmp):
-      os.remove(tmp)   # e.g. a full disk: give the space back
-    if e.filename is None:   # Keras' zip writer names no file: name the target
+      os.remove(tmp)  # e.g. a full disk: give the space back
+    if e.filename is None:  # Keras' zip writer names no file: name the target
       raise OSError(e.errno, e.strerror, target) from e
     raise
   except BaseException:

@@ -9,7 +9,7 @@ title names the recording and its mean CCC. matplotlib is imported only inside
 
 import io
 import os
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -17,13 +17,17 @@ from emotion_tf import FRAME_HOP_SECONDS, LABEL_NAMES
 from emotion_tf.model.ccc import concordance_cc_numpy
 from emotion_tf.util import fileio
 
-FIGURE_SIZE = (10.0, 7.0)   # inches
-DPI = 100                   # -> 1000 x 700 pixels
+FIGURE_SIZE = (10.0, 7.0)  # inches
+DPI = 100  # -> 1000 x 700 pixels
 
 
-def recording_png(gold: np.ndarray, pred: np.ndarray,
-                  label_names: Sequence[str] = LABEL_NAMES,
-                  hop_seconds: float = FRAME_HOP_SECONDS, title: str = "") -> bytes:
+def recording_png(
+  gold: np.ndarray,
+  pred: np.ndarray,
+  label_names: Sequence[str] = LABEL_NAMES,
+  hop_seconds: float = FRAME_HOP_SECONDS,
+  title: str = "",
+) -> bytes:
   """PNG bytes of the gold-vs-prediction figure of one recording.
 
   Args:
@@ -39,19 +43,23 @@ def recording_png(gold: np.ndarray, pred: np.ndarray,
   pred = np.asarray(pred, np.float64)
   names = list(label_names)
   if gold.shape != pred.shape or gold.ndim != 2 or gold.shape[1] != len(names):
-    raise ValueError(f"{title or 'recording'}: gold {gold.shape} and prediction {pred.shape} "
-                     f"must both be [frames, {len(names)}]")
+    raise ValueError(
+      f"{title or 'recording'}: gold {gold.shape} and prediction {pred.shape} "
+      f"must both be [frames, {len(names)}]"
+    )
   if gold.shape[0] == 0:
     raise ValueError(f"{title or 'recording'}: no frames to plot")
-  from matplotlib.backends.backend_agg import FigureCanvasAgg  # pylint: disable=g-import-not-at-top
-  from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top
-  ccc = concordance_cc_numpy(gold, pred, axis=0) if gold.shape[0] > 1 else np.full(
-      len(names), np.nan)
+  from matplotlib.backends.backend_agg import FigureCanvasAgg
+  from matplotlib.figure import Figure
+
+  ccc = (
+    concordance_cc_numpy(gold, pred, axis=0) if gold.shape[0] > 1 else np.full(len(names), np.nan)
+  )
   times = np.arange(gold.shape[0]) * hop_seconds
   fig = Figure(figsize=FIGURE_SIZE, dpi=DPI)
   FigureCanvasAgg(fig)
   axes = fig.subplots(len(names), 1, sharex=True, squeeze=False)[:, 0]
-  for d, (ax, name) in enumerate(zip(axes, names)):
+  for d, (ax, name) in enumerate(zip(axes, names, strict=False)):
     ax.plot(times, gold[:, d], color="black", linewidth=1.2, label="gold")
     ax.plot(times, pred[:, d], color="tab:red", linewidth=1.2, label="prediction")
     ax.axhline(0.0, color="0.8", linewidth=0.6, zorder=0)
@@ -61,18 +69,21 @@ def recording_png(gold: np.ndarray, pred: np.ndarray,
     ax.legend(loc="upper right", fontsize=8)
   axes[-1].set_xlabel("time (s)")
   axes[-1].set_xlim(times[0], max(times[-1], hop_seconds))
-  fig.suptitle(f"{title + ': ' if title else ''}gold vs prediction "
-               f"(mean CCC {np.mean(ccc):.3f})")
+  fig.suptitle(f"{title + ': ' if title else ''}gold vs prediction (mean CCC {np.mean(ccc):.3f})")
   fig.tight_layout()
   buf = io.BytesIO()
   fig.savefig(buf, format="png", dpi=DPI)
   return buf.getvalue()
 
 
-def write_recording_pngs(out_dir: str, labels: dict, predictions: dict,
-                         label_names: Sequence[str] = LABEL_NAMES,
-                         hop_seconds: float = FRAME_HOP_SECONDS,
-                         suffix: Optional[str] = None) -> list:
+def write_recording_pngs(
+  out_dir: str,
+  labels: dict,
+  predictions: dict,
+  label_names: Sequence[str] = LABEL_NAMES,
+  hop_seconds: float = FRAME_HOP_SECONDS,
+  suffix: str | None = None,
+) -> list:
   """Writes `<out_dir>/<recording_id>.png` for every recording, atomically.
 
   Args:

@@ -19,14 +19,15 @@ the model changes. Recordings are smoothed each on its own (no smoothing across 
 import dataclasses
 import itertools
 import json
-from typing import Any, Dict, Mapping, Sequence, Tuple
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from absl import logging
 
 from emotion_tf import FRAME_HOP_SECONDS, LABEL_NAMES
-from emotion_tf.util import fileio
 from emotion_tf.model.ccc import concordance_cc_numpy
+from emotion_tf.util import fileio
 
 FILENAME = "postprocess.json"
 DEFAULT_SHIFTS_S = (-1.0, -0.5, -0.2, 0.0, 0.2, 0.5, 1.0)
@@ -60,71 +61,86 @@ def gaussian_smooth(x: np.ndarray, sigma_frames: float) -> np.ndarray:
   weights = np.exp(-0.5 * (offsets / sigma_frames) ** 2)
   weights /= weights.sum()
   idx = np.clip(np.arange(x.shape[0])[:, None] + offsets[None, :], 0, x.shape[0] - 1)  # [T, K]
-  return np.tensordot(weights, x[idx.T], axes=(0, 0))                                  # [T, ...]
+  return np.tensordot(weights, x[idx.T], axes=(0, 0))  # [T, ...]
 
 
 @dataclasses.dataclass(frozen=True)
 class PostProcessing:
   """Per-dimension shift and smoothing (seconds); see the module docstring for the formula."""
-  shift_s: Tuple[float, ...]
-  sigma_s: Tuple[float, ...]
+
+  shift_s: tuple[float, ...]
+  sigma_s: tuple[float, ...]
   hop_s: float = FRAME_HOP_SECONDS
-  label_names: Tuple[str, ...] = LABEL_NAMES
+  label_names: tuple[str, ...] = LABEL_NAMES
 
   def __post_init__(self):
     if not len(self.shift_s) == len(self.sigma_s) == len(self.label_names):
-      raise PostprocessError(f"shift_s, sigma_s and label_names need one entry per dimension, "
-                             f"got {len(self.shift_s)}, {len(self.sigma_s)}, "
-                             f"{len(self.label_names)}")
+      raise PostprocessError(
+        f"shift_s, sigma_s and label_names need one entry per dimension, "
+        f"got {len(self.shift_s)}, {len(self.sigma_s)}, "
+        f"{len(self.label_names)}"
+      )
     if not self.hop_s > 0 or any(s < 0 for s in self.sigma_s):
-      raise PostprocessError(f"hop_s must be > 0 and sigma_s >= 0, got {self.hop_s}, "
-                             f"{self.sigma_s}")
+      raise PostprocessError(
+        f"hop_s must be > 0 and sigma_s >= 0, got {self.hop_s}, {self.sigma_s}"
+      )
 
   def apply(self, predictions: np.ndarray) -> np.ndarray:
     """predictions float [T, D] of one recording -> float32 [T, D]."""
     predictions = np.asarray(predictions)
     if predictions.ndim != 2 or predictions.shape[1] != len(self.label_names):
-      raise PostprocessError(f"predictions must be [frames, {len(self.label_names)}], "
-                             f"got {predictions.shape}")
+      raise PostprocessError(
+        f"predictions must be [frames, {len(self.label_names)}], got {predictions.shape}"
+      )
     out = np.empty(predictions.shape, np.float32)
-    for d, (shift, sigma) in enumerate(zip(self.shift_s, self.sigma_s)):
+    for d, (shift, sigma) in enumerate(zip(self.shift_s, self.sigma_s, strict=False)):
       col = shift_frames(predictions[:, d], int(round(shift / self.hop_s)))
       out[:, d] = gaussian_smooth(col, sigma / self.hop_s)
     return out
 
-  def apply_all(self, predictions: Mapping[str, np.ndarray]) -> Dict[str, np.ndarray]:
+  def apply_all(self, predictions: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """{recording_id: [T, D]} -> the same ids, each recording processed on its own."""
     return {rid: self.apply(p) for rid, p in predictions.items()}
 
-  def to_json(self) -> Dict[str, Any]:
-    return {"shift_s": list(self.shift_s), "sigma_s": list(self.sigma_s),
-            "hop_s": self.hop_s, "label_names": list(self.label_names)}
+  def to_json(self) -> dict[str, Any]:
+    return {
+      "shift_s": list(self.shift_s),
+      "sigma_s": list(self.sigma_s),
+      "hop_s": self.hop_s,
+      "label_names": list(self.label_names),
+    }
 
   @classmethod
   def from_json(cls, data: Mapping[str, Any]) -> "PostProcessing":
     try:
-      return cls(tuple(float(v) for v in data["shift_s"]),
-                 tuple(float(v) for v in data["sigma_s"]), float(data["hop_s"]),
-                 tuple(str(n) for n in data["label_names"]))
+      return cls(
+        tuple(float(v) for v in data["shift_s"]),
+        tuple(float(v) for v in data["sigma_s"]),
+        float(data["hop_s"]),
+        tuple(str(n) for n in data["label_names"]),
+      )
     except (KeyError, TypeError, ValueError) as e:
       if isinstance(e, PostprocessError):
         raise
       raise PostprocessError(f"not a post-processing record ({e!r})") from e
 
 
-def identity(label_names: Sequence[str] = LABEL_NAMES,
-             hop_s: float = FRAME_HOP_SECONDS) -> PostProcessing:
+def identity(
+  label_names: Sequence[str] = LABEL_NAMES, hop_s: float = FRAME_HOP_SECONDS
+) -> PostProcessing:
   """No shift, no smoothing."""
   zeros = tuple(0.0 for _ in label_names)
   return PostProcessing(zeros, zeros, hop_s, tuple(label_names))
 
 
-def fit_postprocessing(predictions: Mapping[str, np.ndarray], labels: Mapping[str, np.ndarray],
-                       label_names: Sequence[str] = LABEL_NAMES,
-                       hop_s: float = FRAME_HOP_SECONDS,
-                       shifts_s: Sequence[float] = DEFAULT_SHIFTS_S,
-                       sigmas_s: Sequence[float] = DEFAULT_SIGMAS_S
-                       ) -> Tuple[PostProcessing, Dict[str, Any]]:
+def fit_postprocessing(
+  predictions: Mapping[str, np.ndarray],
+  labels: Mapping[str, np.ndarray],
+  label_names: Sequence[str] = LABEL_NAMES,
+  hop_s: float = FRAME_HOP_SECONDS,
+  shifts_s: Sequence[float] = DEFAULT_SHIFTS_S,
+  sigmas_s: Sequence[float] = DEFAULT_SIGMAS_S,
+) -> tuple[PostProcessing, dict[str, Any]]:
   """Chooses (shift, sigma) per dimension maximising the CCC over all recordings concatenated.
 
   Args:
@@ -145,25 +161,44 @@ def fit_postprocessing(predictions: Mapping[str, np.ndarray], labels: Mapping[st
   gold = np.concatenate([np.asarray(labels[r], np.float64) for r in ids])
   raw = np.concatenate([np.asarray(predictions[r], np.float64) for r in ids])
   if gold.shape != raw.shape or gold.ndim != 2 or gold.shape[1] != len(label_names):
-    raise PostprocessError(f"labels {gold.shape} and predictions {raw.shape} must both be "
-                           f"[frames, {len(label_names)}]")
+    raise PostprocessError(
+      f"labels {gold.shape} and predictions {raw.shape} must both be [frames, {len(label_names)}]"
+    )
   settings = list(itertools.product(shifts_s, sigmas_s))
   best = [(-np.inf, (0.0, 0.0))] * len(label_names)
   for shift, sigma in settings:
-    pp = PostProcessing(tuple(shift for _ in label_names), tuple(sigma for _ in label_names),
-                        hop_s, tuple(label_names))
+    pp = PostProcessing(
+      tuple(shift for _ in label_names),
+      tuple(sigma for _ in label_names),
+      hop_s,
+      tuple(label_names),
+    )
     out = np.concatenate([pp.apply(predictions[r]) for r in ids])
     values = concordance_cc_numpy(gold, out, axis=0)
-    best = [b if v <= b[0] else (float(v), (shift, sigma)) for b, v in zip(best, values)]
-  chosen = PostProcessing(tuple(float(b[1][0]) for b in best),
-                          tuple(float(b[1][1]) for b in best), hop_s, tuple(label_names))
+    best = [
+      b if v <= b[0] else (float(v), (shift, sigma)) for b, v in zip(best, values, strict=False)
+    ]
+  chosen = PostProcessing(
+    tuple(float(b[1][0]) for b in best),
+    tuple(float(b[1][1]) for b in best),
+    hop_s,
+    tuple(label_names),
+  )
   raw_ccc = concordance_cc_numpy(gold, raw, axis=0)
-  report = {"ccc_raw": dict(zip(label_names, map(float, raw_ccc))),
-            "ccc": {n: b[0] for n, b in zip(label_names, best)},
-            "grid": len(settings)}
-  for n, b in zip(label_names, best):
-    logging.info("post-processing %s: shift %+.1f s, sigma %.1f s (tuning CCC %.4f -> %.4f)",
-                 n, b[1][0], b[1][1], report["ccc_raw"][n], b[0])
+  report = {
+    "ccc_raw": dict(zip(label_names, map(float, raw_ccc), strict=False)),
+    "ccc": {n: b[0] for n, b in zip(label_names, best, strict=False)},
+    "grid": len(settings),
+  }
+  for n, b in zip(label_names, best, strict=False):
+    logging.info(
+      "post-processing %s: shift %+.1f s, sigma %.1f s (tuning CCC %.4f -> %.4f)",
+      n,
+      b[1][0],
+      b[1][1],
+      report["ccc_raw"][n],
+      b[0],
+    )
   return chosen, report
 
 
@@ -175,7 +210,7 @@ def write(path: str, pp: PostProcessing, report: Mapping[str, Any]) -> None:
 def read(path: str) -> PostProcessing:
   """Reads a file of `write`; raises PostprocessError naming the file when it is unusable."""
   try:
-    with open(path, "r", encoding="utf-8") as f:
+    with open(path, encoding="utf-8") as f:
       data = json.load(f)
   except FileNotFoundError as e:
     raise PostprocessError(f"{path}: post-processing file is missing") from e
@@ -195,6 +230,7 @@ def read_for(path: str, label_names: Sequence[str], hop_s: float) -> PostProcess
   post = read(path)
   if post.label_names != tuple(label_names) or abs(post.hop_s - hop_s) > 1e-9:
     raise PostprocessError(
-        f"{path}: made for labels {list(post.label_names)} at a {post.hop_s} s hop, the model "
-        f"predicts {list(label_names)} at {hop_s} s")
+      f"{path}: made for labels {list(post.label_names)} at a {post.hop_s} s hop, the model "
+      f"predicts {list(label_names)} at {hop_s} s"
+    )
   return post

@@ -18,7 +18,8 @@ mean over seeds), and in every resample each seed's CCC is recomputed on the sam
 recordings before averaging (recordings are resampled, seeds are not).
 """
 
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -29,8 +30,11 @@ DEFAULT_RESAMPLES = 1000
 DEFAULT_CONFIDENCE = 0.95
 
 
-def recording_statistics(labels: Mapping[str, np.ndarray], predictions: Mapping[str, np.ndarray],
-                         ids: Optional[Sequence[str]] = None) -> np.ndarray:
+def recording_statistics(
+  labels: Mapping[str, np.ndarray],
+  predictions: Mapping[str, np.ndarray],
+  ids: Sequence[str] | None = None,
+) -> np.ndarray:
   """Sufficient statistics of Eq. 8 per recording.
 
   Args:
@@ -49,22 +53,35 @@ def recording_statistics(labels: Mapping[str, np.ndarray], predictions: Mapping[
     x = np.asarray(labels[rid], np.float64)
     y = np.asarray(predictions[rid], np.float64)
     if x.shape != y.shape or x.ndim != 2:
-      raise ValueError(f"{rid}: labels {x.shape} and predictions {y.shape} must both be "
-                       "[frames, dims]")
-    out.append(np.stack([np.full(x.shape[1], float(x.shape[0])), x.sum(0), y.sum(0),
-                         (x * x).sum(0), (y * y).sum(0), (x * y).sum(0)]))
+      raise ValueError(
+        f"{rid}: labels {x.shape} and predictions {y.shape} must both be [frames, dims]"
+      )
+    out.append(
+      np.stack(
+        [
+          np.full(x.shape[1], float(x.shape[0])),
+          x.sum(0),
+          y.sum(0),
+          (x * x).sum(0),
+          (y * y).sum(0),
+          (x * y).sum(0),
+        ]
+      )
+    )
   return np.stack(out)
 
 
-def summary_statistics(partition_summary: Mapping[str, Any]) -> Tuple[List[str], np.ndarray]:
+def summary_statistics(partition_summary: Mapping[str, Any]) -> tuple[list[str], np.ndarray]:
   """(sorted recording ids, float64 [R, 6, dims]) from an evaluation.json partition entry
   (`evaluate_lib.ccc_summary` stores each recording's 'statistics')."""
   recs = partition_summary.get("recordings") or {}
   ids = sorted(recs)
   missing = [i for i in ids if "statistics" not in recs[i]]
   if not ids or missing:
-    raise ValueError("evaluation summary has no per-recording statistics"
-                     + (f" for {', '.join(missing[:3])}" if missing else ""))
+    raise ValueError(
+      "evaluation summary has no per-recording statistics"
+      + (f" for {', '.join(missing[:3])}" if missing else "")
+    )
   return ids, np.asarray([recs[i]["statistics"] for i in ids], np.float64)
 
 
@@ -84,8 +101,7 @@ def resample_counts(num_recordings: int, resamples: int, seed: int) -> np.ndarra
   """[resamples, num_recordings] int: how often each recording is drawn in each resample
   (num_recordings draws with replacement; every row sums to num_recordings)."""
   if num_recordings < 1 or resamples < 1:
-    raise ValueError(f"need >= 1 recording and >= 1 resample, got {num_recordings} and "
-                     f"{resamples}")
+    raise ValueError(f"need >= 1 recording and >= 1 resample, got {num_recordings} and {resamples}")
   rng = np.random.default_rng(seed)
   draws = rng.integers(0, num_recordings, size=(resamples, num_recordings))
   counts = np.zeros((resamples, num_recordings), np.int64)
@@ -114,13 +130,16 @@ def _with_mean(values: np.ndarray) -> np.ndarray:
   return np.concatenate([values, values.mean(axis=-1, keepdims=True)], axis=-1)
 
 
-def _interval(point: np.ndarray, samples: np.ndarray, confidence: float,
-              names: Sequence[str]) -> Dict[str, Any]:
+def _interval(
+  point: np.ndarray, samples: np.ndarray, confidence: float, names: Sequence[str]
+) -> dict[str, Any]:
   alpha = (1.0 - confidence) / 2.0
   lo, hi = np.quantile(samples, [alpha, 1.0 - alpha], axis=0)
   keys = list(names) + ["mean"]
-  return {"value": dict(zip(keys, map(float, point))),
-          "ci": {k: [float(a), float(b)] for k, a, b in zip(keys, lo, hi)}}
+  return {
+    "value": dict(zip(keys, map(float, point), strict=False)),
+    "ci": {k: [float(a), float(b)] for k, a, b in zip(keys, lo, hi, strict=False)},
+  }
 
 
 def _check(resamples: int, confidence: float) -> None:
@@ -130,9 +149,13 @@ def _check(resamples: int, confidence: float) -> None:
     raise ValueError(f"confidence must be in (0, 1), got {confidence}")
 
 
-def bootstrap_ccc_ci(per_recording_stats: np.ndarray, resamples: int = DEFAULT_RESAMPLES,
-                     seed: int = 0, confidence: float = DEFAULT_CONFIDENCE,
-                     label_names: Sequence[str] = LABEL_NAMES) -> Dict[str, Any]:
+def bootstrap_ccc_ci(
+  per_recording_stats: np.ndarray,
+  resamples: int = DEFAULT_RESAMPLES,
+  seed: int = 0,
+  confidence: float = DEFAULT_CONFIDENCE,
+  label_names: Sequence[str] = LABEL_NAMES,
+) -> dict[str, Any]:
   """Percentile bootstrap CI of the concatenated CCC, resampling recordings.
 
   Args:
@@ -152,15 +175,23 @@ def bootstrap_ccc_ci(per_recording_stats: np.ndarray, resamples: int = DEFAULT_R
   counts = resample_counts(s.shape[0], resamples, seed)
   point = _with_mean(point_ccc(s))
   result = _interval(point, _with_mean(resampled_ccc(s, counts)), confidence, label_names)
-  result.update(resamples=int(resamples), seed=int(seed), confidence=float(confidence),
-                num_recordings=int(s.shape[0]))
+  result.update(
+    resamples=int(resamples),
+    seed=int(seed),
+    confidence=float(confidence),
+    num_recordings=int(s.shape[0]),
+  )
   return result
 
 
-def paired_bootstrap_diff(stats_a: np.ndarray, stats_b: np.ndarray,
-                          resamples: int = DEFAULT_RESAMPLES, seed: int = 0,
-                          confidence: float = DEFAULT_CONFIDENCE,
-                          label_names: Sequence[str] = LABEL_NAMES) -> Dict[str, Any]:
+def paired_bootstrap_diff(
+  stats_a: np.ndarray,
+  stats_b: np.ndarray,
+  resamples: int = DEFAULT_RESAMPLES,
+  seed: int = 0,
+  confidence: float = DEFAULT_CONFIDENCE,
+  label_names: Sequence[str] = LABEL_NAMES,
+) -> dict[str, Any]:
   """Paired bootstrap CI of CCC(A) - CCC(B) on the same recordings.
 
   Args:
@@ -181,16 +212,22 @@ def paired_bootstrap_diff(stats_a: np.ndarray, stats_b: np.ndarray,
     raise ValueError(f"paired bootstrap: statistics shapes differ: {a.shape} vs {b.shape}")
   gold = [ccc_lib.STAT_COUNT, ccc_lib.STAT_X, ccc_lib.STAT_XX]
   if not np.allclose(np.concatenate([a, b])[:, :, gold], a[:1, :, gold], rtol=1e-9, atol=1e-6):
-    raise ValueError("paired bootstrap: the two models were not scored on the same gold "
-                     "frames")
+    raise ValueError("paired bootstrap: the two models were not scored on the same gold frames")
   counts = resample_counts(a.shape[1], resamples, seed)
   point = _with_mean(point_ccc(a)) - _with_mean(point_ccc(b))
   diffs = _with_mean(resampled_ccc(a, counts)) - _with_mean(resampled_ccc(b, counts))
   result = _interval(point, diffs, confidence, label_names)
   keys = list(label_names) + ["mean"]
-  result["fraction_not_positive"] = dict(zip(keys, map(float, (diffs <= 0).mean(axis=0))))
-  result.update(resamples=int(resamples), seed=int(seed), confidence=float(confidence),
-                num_recordings=int(a.shape[1]), seeds=[int(a.shape[0]), int(b.shape[0])])
+  result["fraction_not_positive"] = dict(
+    zip(keys, map(float, (diffs <= 0).mean(axis=0)), strict=False)
+  )
+  result.update(
+    resamples=int(resamples),
+    seed=int(seed),
+    confidence=float(confidence),
+    num_recordings=int(a.shape[1]),
+    seeds=[int(a.shape[0]), int(b.shape[0])],
+  )
   return result
 
 

@@ -25,27 +25,24 @@ import os
 import shutil
 import tempfile
 import time
-from typing import Any, Callable, Dict, List, Optional
+from collections.abc import Callable
+from typing import Any
 
-from absl import logging
 import keras
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
 from emotion_tf import LABEL_NAMES
-from emotion_tf.model import ccc
+from emotion_tf.data import pipeline, schema
+from emotion_tf.model import ccc, losses
+from emotion_tf.model.metrics import ConcordanceCorrelation
+from emotion_tf.model.models import ModelConfig, build_model, frame_mask
+from emotion_tf.training import model_dir as model_dir_lib
 from emotion_tf.training import plots
+from emotion_tf.training.trainer import Trainer
 from emotion_tf.util import config as config_lib
 from emotion_tf.util import fileio
-from emotion_tf.model import losses
-from emotion_tf.training import model_dir as model_dir_lib
-from emotion_tf.data import pipeline
-from emotion_tf.data import schema
-from emotion_tf.model.metrics import ConcordanceCorrelation
-from emotion_tf.model.models import ModelConfig
-from emotion_tf.model.models import build_model
-from emotion_tf.model.models import frame_mask
-from emotion_tf.training.trainer import Trainer
 
 MODEL_INPUTS = ("audio", "semantic", "num_frames")
 OPTIMIZERS = ("adam", "sgd")
@@ -66,63 +63,87 @@ class TrainConfig:
 
   The one source of the training flags of `python -m emotion_tf.train` (emotion_tf.util.config).
   """
+
   data_dir: str = config_lib.field(
-      "", "Directory of TFRecord shards + metadata.json (python -m data_prep.write_tfrecords).")
+    "", "Directory of TFRecord shards + metadata.json (python -m data_prep.write_tfrecords)."
+  )
   model_dir: str = config_lib.field(
-      "", "Output directory: checkpoints, backup, logs, best.keras, last.keras, config.json. "
-      "Rerunning the same command resumes from it.")
+    "",
+    "Output directory: checkpoints, backup, logs, best.keras, last.keras, config.json. "
+    "Rerunning the same command resumes from it.",
+  )
   embeddings: str = config_lib.field(
-      "", "Optional .vec file: replaces the stored semantic vectors via the shards' word_index "
-      "(e.g. Word2Vec vs aligned Speech2Vec ablations).")
+    "",
+    "Optional .vec file: replaces the stored semantic vectors via the shards' word_index "
+    "(e.g. Word2Vec vs aligned Speech2Vec ablations).",
+  )
   train_partition: str = config_lib.field("Train", "Partition to train on.")
   eval_partition: str = config_lib.field(
-      "Devel", "Partition evaluated after each epoch; the best model by its mean CCC is kept.")
+    "Devel", "Partition evaluated after each epoch; the best model by its mean CCC is kept."
+  )
   epochs: int = config_lib.field(50, "Epochs (passes over the training partition).")
   batch_size: int = config_lib.field(
-      25, "Global batch size (split over replicas; must be divisible by their number).")
-  learning_rate: float = config_lib.field(1e-4, "Learning rate (the paper: Adam, 1e-4).",
-                                          lower_bound=0.0)
-  optimizer: str = config_lib.field("adam", "Optimizer (the paper: Adam).",
-                                    choices=OPTIMIZERS)
+    25, "Global batch size (split over replicas; must be divisible by their number)."
+  )
+  learning_rate: float = config_lib.field(
+    1e-4, "Learning rate (the paper: Adam, 1e-4).", lower_bound=0.0
+  )
+  optimizer: str = config_lib.field("adam", "Optimizer (the paper: Adam).", choices=OPTIMIZERS)
   beta_1: float = config_lib.field(0.9, "Adam beta_1.", lower_bound=0.0, upper_bound=1.0)
   beta_2: float = config_lib.field(
-      0.999, "Adam beta_2 (Keras default; the original code: 0.99).", lower_bound=0.0,
-      upper_bound=1.0)
+    0.999, "Adam beta_2 (Keras default; the original code: 0.99).", lower_bound=0.0, upper_bound=1.0
+  )
   adam_epsilon: float = config_lib.field(
-      1e-7, "Adam epsilon (Keras default; TF1's AdamOptimizer, the original code: 1e-8).",
-      lower_bound=0.0)
+    1e-7,
+    "Adam epsilon (Keras default; TF1's AdamOptimizer, the original code: 1e-8).",
+    lower_bound=0.0,
+  )
   loss_weighting: str = config_lib.field(
-      "mean", "Weights of the per-dimension CCC losses (Eq. 8): mean = (L_a + L_v + L_l) / 3 "
-      "(the paper), original = L_a + L_v/2 + L_l/3 (the authors' train.py).",
-      choices=tuple(losses.LOSS_WEIGHTINGS))
-  clip_norm: float = config_lib.field(5.0, "Global gradient-norm clip (0 = off).",
-                                      lower_bound=0.0)
+    "mean",
+    "Weights of the per-dimension CCC losses (Eq. 8): mean = (L_a + L_v + L_l) / 3 "
+    "(the paper), original = L_a + L_v/2 + L_l/3 (the authors' train.py).",
+    choices=tuple(losses.LOSS_WEIGHTINGS),
+  )
+  clip_norm: float = config_lib.field(5.0, "Global gradient-norm clip (0 = off).", lower_bound=0.0)
   seed: int = config_lib.field(0, "Seed of weights, dropout and data order.")
   steps_per_epoch: int = config_lib.field(
-      0, "Steps per epoch, i.e. between evaluations (0 = one full pass). Without --train_steps "
-      "a cap on one pass; with --train_steps the training data repeats to fill it.",
-      lower_bound=0)
+    0,
+    "Steps per epoch, i.e. between evaluations (0 = one full pass). Without --train_steps "
+    "a cap on one pass; with --train_steps the training data repeats to fill it.",
+    lower_bound=0,
+  )
   train_steps: int = config_lib.field(
-      0, "Total optimizer steps (0 = --epochs passes). > 0: training is governed by steps, not "
-      "epochs: the data repeats, Devel is evaluated every --steps_per_epoch steps (default one "
-      "pass), the best model by Devel mean CCC is kept, --early_stopping_patience counts "
-      "evaluations, and --epochs is ignored. Small corpora give few steps per pass; this keeps "
-      "the number of updates independent of the corpus size.", lower_bound=0)
-  backup_every_steps: int = config_lib.field(20, "Steps between backups (crash recovery).",
-                                             lower_bound=1)
+    0,
+    "Total optimizer steps (0 = --epochs passes). > 0: training is governed by steps, not "
+    "epochs: the data repeats, Devel is evaluated every --steps_per_epoch steps (default one "
+    "pass), the best model by Devel mean CCC is kept, --early_stopping_patience counts "
+    "evaluations, and --epochs is ignored. Small corpora give few steps per pass; this keeps "
+    "the number of updates independent of the corpus size.",
+    lower_bound=0,
+  )
+  backup_every_steps: int = config_lib.field(
+    20, "Steps between backups (crash recovery).", lower_bound=1
+  )
   log_every_steps: int = config_lib.field(
-      5, "Steps between TensorBoard training scalars and progress log lines.", lower_bound=1)
+    5, "Steps between TensorBoard training scalars and progress log lines.", lower_bound=1
+  )
   early_stopping_patience: int = config_lib.field(
-      0, "Stop after this many epochs (evaluations) without a better eval mean CCC (0 = off).",
-      lower_bound=0)
+    0,
+    "Stop after this many epochs (evaluations) without a better eval mean CCC (0 = off).",
+    lower_bound=0,
+  )
   shuffle_buffer: int = config_lib.field(256, "Examples in the shuffle buffer.", lower_bound=1)
   precision: str = config_lib.field(
-      "float32", "Compute precision; mixed_bfloat16 is for GPUs (loss and CCC statistics stay "
-      "float32).", choices=PRECISIONS)
+    "float32",
+    "Compute precision; mixed_bfloat16 is for GPUs (loss and CCC statistics stay float32).",
+    choices=PRECISIONS,
+  )
   deterministic: bool = config_lib.field(False, "Enable TensorFlow op determinism (slower).")
   allow_incomplete: bool = config_lib.field(
-      False, "Train on a TFRecord directory whose metadata says it is incomplete (some "
-      "recordings failed to write); otherwise such a directory is refused, naming them.")
+    False,
+    "Train on a TFRecord directory whose metadata says it is incomplete (some "
+    "recordings failed to write); otherwise such a directory is refused, naming them.",
+  )
 
   def __post_init__(self):
     if self.batch_size <= 0:
@@ -133,15 +154,17 @@ class TrainConfig:
       raise TrainingSetupError(f"optimizer must be adam or sgd, got {self.optimizer!r}")
     if self.precision not in PRECISIONS:
       raise TrainingSetupError(
-          f"precision must be float32 or mixed_bfloat16, got {self.precision!r}")
+        f"precision must be float32 or mixed_bfloat16, got {self.precision!r}"
+      )
 
-  def to_dict(self) -> Dict[str, Any]:
+  def to_dict(self) -> dict[str, Any]:
     return config_lib.to_dict(self)
 
 
 # ----------------------------------------------------------------------------- strategy
 
-def get_strategy(devices: Optional[List[str]] = None) -> tf.distribute.Strategy:
+
+def get_strategy(devices: list[str] | None = None) -> tf.distribute.Strategy:
   """The one strategy helper.
 
   * `TF_CONFIG` naming more than one worker/chief -> MultiWorkerMirroredStrategy;
@@ -188,6 +211,7 @@ def _task_suffix(strategy) -> str:
 
 # ----------------------------------------------------------------------------- set-up checks
 
+
 def _check_writable(model_dir: str) -> None:
   try:
     os.makedirs(model_dir, exist_ok=True)
@@ -219,12 +243,14 @@ def model_dir_lock(model_dir: str, strategy: tf.distribute.Strategy) -> fileio.D
     return lock.acquire()
   except fileio.LockError as e:
     raise TrainingSetupError(
-        f"{e} (another `emotion_tf.train` on this --model_dir; two runs would overwrite each "
-        "other's checkpoints and models)") from e
+      f"{e} (another `emotion_tf.train` on this --model_dir; two runs would overwrite each "
+      "other's checkpoints and models)"
+    ) from e
 
 
-def _check_metadata_fits_model(config: TrainConfig, model_config: ModelConfig,
-                               metadata: schema.Metadata) -> None:
+def _check_metadata_fits_model(
+  config: TrainConfig, model_config: ModelConfig, metadata: schema.Metadata
+) -> None:
   """Raises TrainingSetupError when metadata.json disagrees with the model (sample rate,
   samples per frame, label names, interlocutor frames without subject_turn)."""
   if model_config.interlocutor_frames:
@@ -234,21 +260,25 @@ def _check_metadata_fits_model(config: TrainConfig, model_config: ModelConfig,
       raise TrainingSetupError(str(e)) from e
   if metadata.samples_per_frame != model_config.samples_per_frame:
     raise TrainingSetupError(
-        f"{metadata.path}: samples_per_frame {metadata.samples_per_frame}, "
-        f"the model expects {model_config.samples_per_frame}")
+      f"{metadata.path}: samples_per_frame {metadata.samples_per_frame}, "
+      f"the model expects {model_config.samples_per_frame}"
+    )
   if metadata.sample_rate != model_config.sample_rate:
     raise TrainingSetupError(
-        f"{metadata.path}: sample_rate {metadata.sample_rate}, "
-        f"the model expects {model_config.sample_rate}")
+      f"{metadata.path}: sample_rate {metadata.sample_rate}, "
+      f"the model expects {model_config.sample_rate}"
+    )
   labels = metadata.label_names
   if labels != tuple(model_config.label_names):
     raise TrainingSetupError(
-        f"{metadata.path}: label_names {list(labels)}, "
-        f"the model predicts {list(model_config.label_names)}")
+      f"{metadata.path}: label_names {list(labels)}, "
+      f"the model predicts {list(model_config.label_names)}"
+    )
 
 
-def resolve_setup(config: TrainConfig, model_config: ModelConfig,
-                  num_replicas: int) -> Dict[str, Any]:
+def resolve_setup(
+  config: TrainConfig, model_config: ModelConfig, num_replicas: int
+) -> dict[str, Any]:
   """Checks everything that can fail before the first step; returns the data set-up.
 
   Returns a dict: metadata, embedding_matrix (or None), embeddings (`embeddings_record`).
@@ -263,16 +293,16 @@ def resolve_setup(config: TrainConfig, model_config: ModelConfig,
   """
   if config.batch_size % num_replicas:
     raise TrainingSetupError(
-        f"global batch size {config.batch_size} is not divisible by the number of replicas "
-        f"({num_replicas}); choose a multiple of {num_replicas}")
+      f"global batch size {config.batch_size} is not divisible by the number of replicas "
+      f"({num_replicas}); choose a multiple of {num_replicas}"
+    )
   _check_writable(config.model_dir)
   try:
     metadata = schema.read_metadata(config.data_dir)
   except (OSError, ValueError) as e:
     raise TrainingSetupError(f"TFRecord metadata: {e}") from e
   _check_metadata_fits_model(config, model_config, metadata)
-  partitions = [config.train_partition] + ([config.eval_partition]
-                                            if config.eval_partition else [])
+  partitions = [config.train_partition] + ([config.eval_partition] if config.eval_partition else [])
   for partition in partitions:
     try:
       pipeline.shard_files(config.data_dir, partition)
@@ -292,18 +322,19 @@ def resolve_setup(config: TrainConfig, model_config: ModelConfig,
     dim = int(matrix.shape[1])
   if model_config.semantic_dim != dim:
     raise TrainingSetupError(
-        f"semantic dimension: the model expects {model_config.semantic_dim}, the data "
-        f"({config.embeddings or config.data_dir}) has {dim}")
+      f"semantic dimension: the model expects {model_config.semantic_dim}, the data "
+      f"({config.embeddings or config.data_dir}) has {dim}"
+    )
   existing = model_dir_lib.path(config.model_dir, model_dir_lib.MODEL_CONFIG)
   previous = model_dir_lib.read_model_config(config.model_dir)
-  if previous is not None:
-    if previous != model_config:
-      raise TrainingSetupError(
-          f"{existing}: the model directory holds a run with a different model config "
-          f"({previous.variant}, d_s={previous.semantic_dim}); use a new --model_dir")
+  if previous is not None and previous != model_config:
+    raise TrainingSetupError(
+      f"{existing}: the model directory holds a run with a different model config "
+      f"({previous.variant}, d_s={previous.semantic_dim}); use a new --model_dir"
+    )
   embeddings = embeddings_record(config, metadata)
   check_same_embeddings(config.model_dir, embeddings)
-  for partition in partitions:   # last: reads every shard once
+  for partition in partitions:  # last: reads every shard once
     try:
       pipeline.validate_shards(config.data_dir, partition, metadata)
     except pipeline.DataDirError as e:
@@ -311,7 +342,7 @@ def resolve_setup(config: TrainConfig, model_config: ModelConfig,
   return {"metadata": metadata, "embedding_matrix": matrix, "embeddings": embeddings}
 
 
-def embeddings_record(config: TrainConfig, metadata: schema.Metadata) -> Dict[str, Any]:
+def embeddings_record(config: TrainConfig, metadata: schema.Metadata) -> dict[str, Any]:
   """The embedding space a run trains on: {'file', 'sha256', 'source'}.
 
   With `--embeddings` that .vec (hashed here), else the .vec the TFRecords were written with
@@ -323,15 +354,18 @@ def embeddings_record(config: TrainConfig, metadata: schema.Metadata) -> Dict[st
     try:
       digest = fileio.file_sha256(config.embeddings)
     except OSError as e:
-      raise TrainingSetupError(f"{config.embeddings}: cannot read the --embeddings file "
-                               f"({e.strerror or e})") from e
-    return {"file": os.path.abspath(config.embeddings), "sha256": digest,
-            "source": "--embeddings"}
-  return {"file": metadata.embeddings_file, "sha256": metadata.embeddings_sha256,
-          "source": os.path.join(os.path.abspath(config.data_dir), schema.METADATA_FILE)}
+      raise TrainingSetupError(
+        f"{config.embeddings}: cannot read the --embeddings file ({e.strerror or e})"
+      ) from e
+    return {"file": os.path.abspath(config.embeddings), "sha256": digest, "source": "--embeddings"}
+  return {
+    "file": metadata.embeddings_file,
+    "sha256": metadata.embeddings_sha256,
+    "source": os.path.join(os.path.abspath(config.data_dir), schema.METADATA_FILE),
+  }
 
 
-def check_same_embeddings(model_dir: str, embeddings: Dict[str, Any]) -> None:
+def check_same_embeddings(model_dir: str, embeddings: dict[str, Any]) -> None:
   """Refuses to resume a model directory trained on another embedding space (config.json).
 
   Raises:
@@ -350,9 +384,10 @@ def check_same_embeddings(model_dir: str, embeddings: Dict[str, Any]) -> None:
     raise TrainingSetupError(f"{path}: 'embeddings' is not a JSON object; the file is corrupt")
   if previous.get("sha256") and previous["sha256"] != embeddings["sha256"]:
     raise TrainingSetupError(
-        f"{path}: the model directory holds a run trained on the embeddings {previous['file']} "
-        f"(sha256 {previous['sha256']}), this run would train on {embeddings['file']} "
-        f"(sha256 {embeddings['sha256']}); use a new --model_dir")
+      f"{path}: the model directory holds a run trained on the embeddings {previous['file']} "
+      f"(sha256 {previous['sha256']}), this run would train on {embeddings['file']} "
+      f"(sha256 {embeddings['sha256']}); use a new --model_dir"
+    )
 
 
 def semantic_dim_of(data_dir: str, embeddings: str = "") -> int:
@@ -374,15 +409,19 @@ def semantic_dim_of(data_dir: str, embeddings: str = "") -> int:
 
 # ----------------------------------------------------------------------------- training
 
+
 def _model_inputs(inputs):
   return {k: inputs[k] for k in MODEL_INPUTS if k in inputs}
 
 
-def train(config: TrainConfig, model_config: ModelConfig, *,
-          strategy: Optional[tf.distribute.Strategy] = None,
-          step_callback: Optional[Callable[[int, float], None]] = None,
-          dataset_fn: Optional[Callable[[str, bool, int], tf.data.Dataset]] = None
-          ) -> Dict[str, Any]:
+def train(
+  config: TrainConfig,
+  model_config: ModelConfig,
+  *,
+  strategy: tf.distribute.Strategy | None = None,
+  step_callback: Callable[[int, float], None] | None = None,
+  dataset_fn: Callable[[str, bool, int], tf.data.Dataset] | None = None,
+) -> dict[str, Any]:
   """Trains `model_config` on `config.data_dir`, resuming from `config.model_dir`.
 
   Args:
@@ -402,7 +441,7 @@ def train(config: TrainConfig, model_config: ModelConfig, *,
     TrainingDivergedError: NaN/inf loss; the last good checkpoint is kept.
   """
   strategy = strategy or get_strategy()
-  if config.batch_size % strategy.num_replicas_in_sync == 0:   # else resolve_setup refuses it
+  if config.batch_size % strategy.num_replicas_in_sync == 0:  # else resolve_setup refuses it
     lock = model_dir_lock(config.model_dir, strategy)
   else:
     lock = None
@@ -413,19 +452,24 @@ def train(config: TrainConfig, model_config: ModelConfig, *,
       lock.release()
 
 
-def _train(config: TrainConfig, model_config: ModelConfig, strategy: tf.distribute.Strategy,
-           dataset_fn, step_callback) -> Dict[str, Any]:
+def _train(
+  config: TrainConfig,
+  model_config: ModelConfig,
+  strategy: tf.distribute.Strategy,
+  dataset_fn,
+  step_callback,
+) -> dict[str, Any]:
   """`train` once the model directory's lock is held."""
   run = _Run(config, model_config, strategy, dataset_fn, step_callback)
   trainer, state = run.trainer, run.state
-  history: List[Dict[str, Any]] = []
+  history: list[dict[str, Any]] = []
   epoch = int(trainer.epoch.numpy())
-  while (trainer.step < config.train_steps if config.train_steps else epoch < config.epochs):
+  while trainer.step < config.train_steps if config.train_steps else epoch < config.epochs:
     skip = trainer.start_epoch()
     if skip == 0:
       state["train_ccc"].reset_state()
     dataset = run.make(config.train_partition, True, config.seed * 1000 + epoch)
-    if config.train_steps:   # step-governed: repeat the data; the last epoch ends at train_steps
+    if config.train_steps:  # step-governed: repeat the data; the last epoch ends at train_steps
       if config.steps_per_epoch:
         dataset = dataset.repeat().take(config.steps_per_epoch)
       dataset = dataset.take(skip + config.train_steps - trainer.step)
@@ -436,20 +480,30 @@ def _train(config: TrainConfig, model_config: ModelConfig, strategy: tf.distribu
       logging.info("epoch %d: skipping %d finished steps", epoch + 1, skip)
     t_epoch = time.perf_counter()
     ran = trainer.run_epoch(
-        run.distribute(dataset), run.train_step, epoch=epoch, epochs=run.epochs_total(),
-        steps=run.steps_per_epoch, finite=("loss", "norm"),
-        diverged=functools.partial(run.diverged, epoch), after_step=run.after_step)
+      run.distribute(dataset),
+      run.train_step,
+      epoch=epoch,
+      epochs=run.epochs_total(),
+      steps=run.steps_per_epoch,
+      finite=("loss", "norm"),
+      diverged=functools.partial(run.diverged, epoch),
+      after_step=run.after_step,
+    )
     if ran == 0 and skip == 0:
       raise TrainingSetupError(
-          f"{config.data_dir}: partition {config.train_partition!r} yielded no batch")
+        f"{config.data_dir}: partition {config.train_partition!r} yielded no batch"
+      )
     if skip == 0:
       run.steps_per_epoch = ran
     record = run.end_of_epoch(epoch, time.perf_counter() - t_epoch)
     history.append(record)
-    if (config.early_stopping_patience and
-        int(state["bad_epochs"].numpy()) >= config.early_stopping_patience):
-      logging.info("early stopping: %d epochs without a better eval CCC",
-                   int(state["bad_epochs"].numpy()))
+    if (
+      config.early_stopping_patience
+      and int(state["bad_epochs"].numpy()) >= config.early_stopping_patience
+    ):
+      logging.info(
+        "early stopping: %d epochs without a better eval CCC", int(state["bad_epochs"].numpy())
+      )
       break
     epoch += 1
   return run.finish(history)
@@ -458,8 +512,14 @@ def _train(config: TrainConfig, model_config: ModelConfig, strategy: tf.distribu
 class _Run:
   """One call of `train`: set-up, the distributed steps, the per-step and per-epoch work."""
 
-  def __init__(self, config: TrainConfig, model_config: ModelConfig,
-               strategy: tf.distribute.Strategy, dataset_fn, step_callback):
+  def __init__(
+    self,
+    config: TrainConfig,
+    model_config: ModelConfig,
+    strategy: tf.distribute.Strategy,
+    dataset_fn,
+    step_callback,
+  ):
     self.config, self.strategy, self.dataset_fn = config, strategy, dataset_fn
     self.step_callback = step_callback
     self.multi_worker = is_multi_worker(strategy)
@@ -477,22 +537,29 @@ class _Run:
     if self.chief:
       model_dir_lib.write_model_config(self.model_dir, model_config)
       model_dir_lib.write_run_config(self.model_dir, self.resolved)
-    self.trainer = Trainer(strategy, name="train", log_every_steps=config.log_every_steps,
-                           chief=self.chief)
-    self.state = self.trainer.build(lambda: _build_state(model_config, config),
-                                    untracked=("train_ccc", "eval_ccc"))
+    self.trainer = Trainer(
+      strategy, name="train", log_every_steps=config.log_every_steps, chief=self.chief
+    )
+    self.state = self.trainer.build(
+      lambda: _build_state(model_config, config), untracked=("train_ccc", "eval_ccc")
+    )
     self.model = self.state["model"]
     self._checkpoints()
     self.train_writer = self.trainer.summary_writer(
-        model_dir_lib.path(self.model_dir, model_dir_lib.LOGS, "train"))
+      model_dir_lib.path(self.model_dir, model_dir_lib.LOGS, "train")
+    )
     self.eval_writer = self.trainer.summary_writer(
-        model_dir_lib.path(self.model_dir, model_dir_lib.LOGS, "eval"))
+      model_dir_lib.path(self.model_dir, model_dir_lib.LOGS, "eval")
+    )
     with self.train_writer.as_default():
-      tf.summary.text("config", "```\n" + json.dumps(self.resolved, indent=2, sort_keys=True,
-                                                       default=str) + "\n```", step=0)
+      tf.summary.text(
+        "config",
+        "```\n" + json.dumps(self.resolved, indent=2, sort_keys=True, default=str) + "\n```",
+        step=0,
+      )
     self.train_step, self.eval_step, self.local_eval_step = _step_functions(
-        strategy, self.model, self.state["optimizer"], float(config.clip_norm),
-        config.loss_weighting)
+      strategy, self.model, self.state["optimizer"], float(config.clip_norm), config.loss_weighting
+    )
     self.steps_per_epoch = config.steps_per_epoch or None
     self._log = {"time": time.perf_counter(), "steps": 0}
 
@@ -504,29 +571,46 @@ class _Run:
     per_epoch = self.config.steps_per_epoch or self.steps_per_epoch
     return -(-self.config.train_steps // per_epoch) if per_epoch else 0
 
-  def _resolved_config(self, model_config: ModelConfig) -> Dict[str, Any]:
+  def _resolved_config(self, model_config: ModelConfig) -> dict[str, Any]:
     return {
-        "model": model_config.to_dict(),
-        "training": self.config.to_dict(),
-        "data": {k: self.setup["metadata"].fields.get(k) for k in (
-            "sample_rate", "samples_per_frame", "frames_per_chunk", "semantic_dim",
-            "label_names", "embeddings", "counts", "schema_version")},
-        "strategy": ("MultiWorkerMirroredStrategy" if self.multi_worker
-                     else type(self.strategy).__name__),
-        "num_replicas": self.strategy.num_replicas_in_sync,
-        "embeddings": self.setup["embeddings"],
+      "model": model_config.to_dict(),
+      "training": self.config.to_dict(),
+      "data": {
+        k: self.setup["metadata"].fields.get(k)
+        for k in (
+          "sample_rate",
+          "samples_per_frame",
+          "frames_per_chunk",
+          "semantic_dim",
+          "label_names",
+          "embeddings",
+          "counts",
+          "schema_version",
+        )
+      },
+      "strategy": (
+        "MultiWorkerMirroredStrategy" if self.multi_worker else type(self.strategy).__name__
+      ),
+      "num_replicas": self.strategy.num_replicas_in_sync,
+      "embeddings": self.setup["embeddings"],
     }
 
   def _checkpoints(self) -> None:
-    self.write_root = (self.model_dir if self.chief else model_dir_lib.path(
-        self.model_dir, model_dir_lib.WORKERS, _task_suffix(self.strategy)))
-    for sub in (model_dir_lib.BACKUP, model_dir_lib.CHECKPOINTS):   # this task's, lock held
+    self.write_root = (
+      self.model_dir
+      if self.chief
+      else model_dir_lib.path(self.model_dir, model_dir_lib.WORKERS, _task_suffix(self.strategy))
+    )
+    for sub in (model_dir_lib.BACKUP, model_dir_lib.CHECKPOINTS):  # this task's, lock held
       model_dir_lib.remove_partial_checkpoints(model_dir_lib.path(self.write_root, sub))
     self.backup = self.trainer.manager(
-        model_dir_lib.path(self.write_root, model_dir_lib.BACKUP), max_to_keep=2)
+      model_dir_lib.path(self.write_root, model_dir_lib.BACKUP), max_to_keep=2
+    )
     self.epochs_manager = self.trainer.manager(
-        model_dir_lib.path(self.write_root, model_dir_lib.CHECKPOINTS), max_to_keep=3,
-        checkpoint_name="epoch")
+      model_dir_lib.path(self.write_root, model_dir_lib.CHECKPOINTS),
+      max_to_keep=3,
+      checkpoint_name="epoch",
+    )
     latest = self.trainer.restore(model_dir_lib.path(self.model_dir, model_dir_lib.BACKUP))
     self.resumed_from = self.trainer.step if latest else 0
 
@@ -536,11 +620,17 @@ class _Run:
     # Across workers every step must see a full global batch (no worker may run out of data
     # while the others wait in a collective): drop the last partial batch of a training epoch
     # there. In one process partial batches are fine.
-    return pipeline.make_dataset(self.config.data_dir, partition, self.config.batch_size,
-                                 training, shuffle_buffer=self.config.shuffle_buffer, seed=seed,
-                                 embedding_matrix=self.matrix,
-                                 drop_remainder=training and self.multi_worker,
-                                 interlocutor_frames=self.interlocutor_frames)
+    return pipeline.make_dataset(
+      self.config.data_dir,
+      partition,
+      self.config.batch_size,
+      training,
+      shuffle_buffer=self.config.shuffle_buffer,
+      seed=seed,
+      embedding_matrix=self.matrix,
+      drop_remainder=training and self.multi_worker,
+      interlocutor_frames=self.interlocutor_frames,
+    )
 
   def distribute(self, dataset: tf.data.Dataset):
     options = tf.data.Options()
@@ -551,17 +641,20 @@ class _Run:
     norm = float(outputs["norm"].numpy())
     best = model_dir_lib.path(self.model_dir, model_dir_lib.BEST)
     return TrainingDivergedError(
-        f"non-finite loss ({loss}) or gradient norm ({norm}) at step {self.trainer.step + 1} "
-        f"(epoch {epoch + 1}); training stopped. The last good checkpoint is kept: "
-        f"{self.backup.latest_checkpoint or 'none saved yet'}"
-        f"{'' if not os.path.exists(best) else ' and best.keras'}")
+      f"non-finite loss ({loss}) or gradient norm ({norm}) at step {self.trainer.step + 1} "
+      f"(epoch {epoch + 1}); training stopped. The last good checkpoint is kept: "
+      f"{self.backup.latest_checkpoint or 'none saved yet'}"
+      f"{'' if not os.path.exists(best) else ' and best.keras'}"
+    )
 
   def eval_diverged(self, epoch: int, values: np.ndarray) -> Exception:
     return TrainingDivergedError(
-        f"{self.config.eval_partition} CCC is not finite ({_fmt(dict(zip(LABEL_NAMES, values)))}) "
-        f"after step {self.trainer.step} (epoch {epoch + 1}): the model's predictions are NaN/inf; "
-        f"training stopped. The last good checkpoint is kept: "
-        f"{self.backup.latest_checkpoint or 'none saved yet'}")
+      f"{self.config.eval_partition} CCC is not finite "
+      f"({_fmt(dict(zip(LABEL_NAMES, values, strict=False)))}) "
+      f"after step {self.trainer.step} (epoch {epoch + 1}): the model's predictions are NaN/inf; "
+      f"training stopped. The last good checkpoint is kept: "
+      f"{self.backup.latest_checkpoint or 'none saved yet'}"
+    )
 
   def after_step(self, step: int, loss: float, outputs) -> None:
     self.state["train_ccc"].update_from_statistics(outputs["stats"])
@@ -571,8 +664,9 @@ class _Run:
       with self.train_writer.as_default():
         tf.summary.scalar("loss", loss, step=step)
         tf.summary.scalar("gradient_norm", float(outputs["norm"].numpy()), step=step)
-        tf.summary.scalar("steps_per_second",
-                          self._log["steps"] / max(now - self._log["time"], 1e-9), step=step)
+        tf.summary.scalar(
+          "steps_per_second", self._log["steps"] / max(now - self._log["time"], 1e-9), step=step
+        )
       self._log = {"time": now, "steps": 0}
     if step % self.config.backup_every_steps == 0:
       self.backup.save(checkpoint_number=step)
@@ -593,20 +687,25 @@ class _Run:
         eval_ccc.update_from_statistics(self.eval_step(inputs, labels))
     return eval_ccc.per_dimension().numpy()
 
-  def end_of_epoch(self, epoch: int, seconds: float) -> Dict[str, Any]:
+  def end_of_epoch(self, epoch: int, seconds: float) -> dict[str, Any]:
     """Train/eval summaries, best model, epoch checkpoint and backup; returns the record."""
     config, state, step = self.config, self.state, self.trainer.step
     train_values = state["train_ccc"].per_dimension().numpy()
-    record = {"epoch": epoch, "global_step": step, "train_loss": self.trainer.epoch_loss(),
-              "train_ccc": dict(zip(LABEL_NAMES, map(float, train_values))), "seconds": seconds}
+    record = {
+      "epoch": epoch,
+      "global_step": step,
+      "train_loss": self.trainer.epoch_loss(),
+      "train_ccc": dict(zip(LABEL_NAMES, map(float, train_values), strict=False)),
+      "seconds": seconds,
+    }
     _write_ccc(self.train_writer, train_values, step)
     improved = True
     if config.eval_partition:
       values = self.evaluate(self.make(config.eval_partition, False, 0))
-      if not np.all(np.isfinite(values)):   # NaN/inf predictions: the last update diverged
+      if not np.all(np.isfinite(values)):  # NaN/inf predictions: the last update diverged
         raise self.eval_diverged(epoch, values)
       mean = float(np.mean(values))
-      record["eval_ccc"] = dict(zip(LABEL_NAMES, map(float, values)), mean=mean)
+      record["eval_ccc"] = dict(zip(LABEL_NAMES, map(float, values), strict=False), mean=mean)
       weights = losses.LOSS_WEIGHTINGS[self.config.loss_weighting]
       record["eval_loss"] = float(np.dot(weights, 1.0 - values))  # the loss on the partition
       _write_ccc(self.eval_writer, values, step, loss=record["eval_loss"])
@@ -621,9 +720,16 @@ class _Run:
         state["bad_epochs"].assign(0)
       else:
         state["bad_epochs"].assign_add(1)
-    logging.info("epoch %d/%d step %d: train loss %.4f, train CCC %s, eval CCC %s (%.1f s)",
-                 epoch + 1, self.epochs_total(), step, record["train_loss"],
-                 _fmt(record["train_ccc"]), _fmt(record.get("eval_ccc", {})), record["seconds"])
+    logging.info(
+      "epoch %d/%d step %d: train loss %.4f, train CCC %s, eval CCC %s (%.1f s)",
+      epoch + 1,
+      self.epochs_total(),
+      step,
+      record["train_loss"],
+      _fmt(record["train_ccc"]),
+      _fmt(record.get("eval_ccc", {})),
+      record["seconds"],
+    )
     if improved and self.chief:
       model_dir_lib.save_keras(self.model, self.model_dir, model_dir_lib.BEST)
     self.trainer.end_epoch(epoch)
@@ -631,48 +737,56 @@ class _Run:
     self.backup.save(checkpoint_number=step)
     return record
 
-  def finish(self, history: List[Dict[str, Any]]) -> Dict[str, Any]:
+  def finish(self, history: list[dict[str, Any]]) -> dict[str, Any]:
     if self.chief:
       model_dir_lib.save_keras(self.model, self.model_dir, model_dir_lib.LAST)
     else:
       shutil.rmtree(self.write_root, ignore_errors=True)
     self.train_writer.flush()
     self.eval_writer.flush()
-    return {"global_step": self.trainer.step, "epochs_completed": int(self.trainer.epoch.numpy()),
-            "best_eval_ccc": float(self.state["best_eval_ccc"].numpy()), "history": history,
-            "resumed_from_step": self.resumed_from,
-            "num_replicas": self.strategy.num_replicas_in_sync}
+    return {
+      "global_step": self.trainer.step,
+      "epochs_completed": int(self.trainer.epoch.numpy()),
+      "best_eval_ccc": float(self.state["best_eval_ccc"].numpy()),
+      "history": history,
+      "resumed_from_step": self.resumed_from,
+      "num_replicas": self.strategy.num_replicas_in_sync,
+    }
 
 
-def _build_state(model_config: ModelConfig, config: TrainConfig) -> Dict[str, Any]:
+def _build_state(model_config: ModelConfig, config: TrainConfig) -> dict[str, Any]:
   """Model, optimizer, best-metric state and the CCC metrics (called in the strategy scope)."""
   model = build_model(model_config)
   if config.optimizer == "adam":
-    optimizer = keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1,
-                                      beta_2=config.beta_2, epsilon=config.adam_epsilon)
+    optimizer = keras.optimizers.Adam(
+      config.learning_rate, beta_1=config.beta_1, beta_2=config.beta_2, epsilon=config.adam_epsilon
+    )
   else:
     optimizer = keras.optimizers.SGD(config.learning_rate)
   optimizer.build(model.trainable_variables)
   train_ccc = ConcordanceCorrelation(name="train_ccc")
   return {
-      "model": model,
-      # Non-trainable state (the dropout seed generators) is not attribute-tracked by
-      # tf.train.Checkpoint: list it explicitly so a resumed run draws the same masks.
-      "model_state": [v.value for v in model.non_trainable_variables],
-      "optimizer": optimizer,
-      "best_eval_ccc": tf.Variable(-np.inf, dtype=tf.float64, trainable=False,
-                                   name="best_eval_ccc"),
-      "bad_epochs": tf.Variable(0, dtype=tf.int64, trainable=False, name="bad_epochs"),
-      "train_ccc": train_ccc,
-      # The epoch's training CCC statistics, so a resumed epoch reports the whole epoch.
-      "train_ccc_state": [v.value for v in train_ccc.variables],
-      "eval_ccc": ConcordanceCorrelation(name="eval_ccc"),
+    "model": model,
+    # Non-trainable state (the dropout seed generators) is not attribute-tracked by
+    # tf.train.Checkpoint: list it explicitly so a resumed run draws the same masks.
+    "model_state": [v.value for v in model.non_trainable_variables],
+    "optimizer": optimizer,
+    "best_eval_ccc": tf.Variable(-np.inf, dtype=tf.float64, trainable=False, name="best_eval_ccc"),
+    "bad_epochs": tf.Variable(0, dtype=tf.int64, trainable=False, name="bad_epochs"),
+    "train_ccc": train_ccc,
+    # The epoch's training CCC statistics, so a resumed epoch reports the whole epoch.
+    "train_ccc_state": [v.value for v in train_ccc.variables],
+    "eval_ccc": ConcordanceCorrelation(name="eval_ccc"),
   }
 
 
-def _step_functions(strategy: tf.distribute.Strategy, model: keras.Model,
-                    optimizer: keras.optimizers.Optimizer, clip: float,
-                    loss_weighting: str = "mean"):
+def _step_functions(
+  strategy: tf.distribute.Strategy,
+  model: keras.Model,
+  optimizer: keras.optimizers.Optimizer,
+  clip: float,
+  loss_weighting: str = "mean",
+):
   """(train_step, eval_step, local_eval_step) of the emotion model.
 
   train_step((inputs, labels)) -> {'loss' (global-batch CCC loss, Eq. 8), 'stats' (summed
@@ -686,13 +800,13 @@ def _step_functions(strategy: tf.distribute.Strategy, model: keras.Model,
     with tf.GradientTape() as tape:
       pred = tf.cast(model(_model_inputs(inputs), training=True), tf.float32)
       local = ccc.ccc_statistics(labels, pred, mask)
-      stats = ccc.cross_replica_statistics(local)                 # global batch, Eq. 8
+      stats = ccc.cross_replica_statistics(local)  # global batch, Eq. 8
       loss = losses.ccc_loss_from_statistics(stats, loss_weighting)
     grads = tape.gradient(loss, trainable)
     ctx = tf.distribute.get_replica_context()
     n = ctx.num_replicas_in_sync
     if n > 1:
-      grads = ctx.all_reduce(tf.distribute.ReduceOp.SUM, grads)    # global-batch gradient
+      grads = ctx.all_reduce(tf.distribute.ReduceOp.SUM, grads)  # global-batch gradient
     if clip > 0:
       grads, norm = tf.clip_by_global_norm(grads, clip)
     else:
@@ -700,15 +814,17 @@ def _step_functions(strategy: tf.distribute.Strategy, model: keras.Model,
     if n > 1:
       # Keras' optimizer sums the replicas' gradients again: hand it 1/n of the total.
       grads = [g / n for g in grads]
-    optimizer.apply_gradients(zip(grads, trainable))
+    optimizer.apply_gradients(zip(grads, trainable, strict=False))
     return loss, tf.cast(local, tf.float64), norm
 
   @tf.function(reduce_retracing=True)
   def distributed_train_step(inputs, labels):
     loss, local, norm = strategy.run(replica_train_step, args=(inputs, labels))
-    return {"loss": strategy.reduce(tf.distribute.ReduceOp.MEAN, loss, axis=None),
-            "stats": strategy.reduce(tf.distribute.ReduceOp.SUM, local, axis=None),
-            "norm": strategy.reduce(tf.distribute.ReduceOp.MEAN, norm, axis=None)}
+    return {
+      "loss": strategy.reduce(tf.distribute.ReduceOp.MEAN, loss, axis=None),
+      "stats": strategy.reduce(tf.distribute.ReduceOp.SUM, local, axis=None),
+      "norm": strategy.reduce(tf.distribute.ReduceOp.MEAN, norm, axis=None),
+    }
 
   def replica_eval_step(inputs, labels):
     mask = frame_mask(inputs["num_frames"], tf.shape(labels)[1])
@@ -726,25 +842,31 @@ def _step_functions(strategy: tf.distribute.Strategy, model: keras.Model,
   return train_step, eval_step, tf.function(replica_eval_step, reduce_retracing=True)
 
 
-def _write_ccc(writer, values: np.ndarray, step: int, loss: Optional[float] = None) -> None:
+def _write_ccc(writer, values: np.ndarray, step: int, loss: float | None = None) -> None:
   """CCC scalars ccc/<dimension>, ccc/mean (and the loss) of one partition."""
   with writer.as_default():
-    for name, value in zip(LABEL_NAMES, values):
+    for name, value in zip(LABEL_NAMES, values, strict=False):
       tf.summary.scalar(f"ccc/{name}", value, step=step)
     tf.summary.scalar("ccc/mean", float(np.mean(values)), step=step)
     if loss is not None:
       tf.summary.scalar("loss", loss, step=step)
 
 
-def _fmt(values: Dict[str, float]) -> str:
+def _fmt(values: dict[str, float]) -> str:
   return " ".join(f"{k[:1]}={v:.3f}" for k, v in values.items() if k != "mean") or "-"
 
 
-def _eval_curve_image(model, config: TrainConfig, matrix) -> Optional[np.ndarray]:
+def _eval_curve_image(model, config: TrainConfig, matrix) -> np.ndarray | None:
   """Gold vs predicted curves of the first recording of the eval partition."""
-  dataset = pipeline.make_dataset(config.data_dir, config.eval_partition, config.batch_size,
-                                  False, embedding_matrix=matrix, include_ids=True,
-                                  interlocutor_frames=model.config.interlocutor_frames)
+  dataset = pipeline.make_dataset(
+    config.data_dir,
+    config.eval_partition,
+    config.batch_size,
+    False,
+    embedding_matrix=matrix,
+    include_ids=True,
+    interlocutor_frames=model.config.interlocutor_frames,
+  )
   first, golds, preds = None, [], []
   for inputs, labels in dataset:
     ids = inputs["recording_id"].numpy()
@@ -756,12 +878,16 @@ def _eval_curve_image(model, config: TrainConfig, matrix) -> Optional[np.ndarray
     pred = model(_model_inputs(inputs), training=False).numpy()
     nf = inputs["num_frames"].numpy()
     for i in np.flatnonzero(keep):
-      golds.append(labels.numpy()[i, :nf[i]])
-      preds.append(pred[i, :nf[i]])
+      golds.append(labels.numpy()[i, : nf[i]])
+      preds.append(pred[i, : nf[i]])
     if not keep.all():
       break
   if not golds:
     return None
-  png = plots.recording_png(np.concatenate(golds), np.concatenate(preds), LABEL_NAMES,
-                            title=f"{first.decode('utf-8')} ({config.eval_partition})")
-  return tf.image.decode_png(png, channels=3).numpy()   # [700, 1000, 3] uint8
+  png = plots.recording_png(
+    np.concatenate(golds),
+    np.concatenate(preds),
+    LABEL_NAMES,
+    title=f"{first.decode('utf-8')} ({config.eval_partition})",
+  )
+  return tf.image.decode_png(png, channels=3).numpy()  # [700, 1000, 3] uint8

@@ -16,7 +16,8 @@ any step of an epoch (even its last) reports the epoch's true mean loss.
 """
 
 import time
-from typing import Any, Callable, Dict, Iterable, Mapping, Optional
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -28,19 +29,26 @@ StepOutputs = Mapping[str, Any]
 class Trainer:
   """Loop state, checkpoints, NaN stop and progress logging of one training run."""
 
-  def __init__(self, strategy: tf.distribute.Strategy, *, name: str = "train",
-               log_every_steps: int = 0, chief: bool = True):
+  def __init__(
+    self,
+    strategy: tf.distribute.Strategy,
+    *,
+    name: str = "train",
+    log_every_steps: int = 0,
+    chief: bool = True,
+  ):
     """`log_every_steps` = 0: a progress line about every tenth of an epoch."""
     self.strategy = strategy
     self.name = name
     self.log_every_steps = int(log_every_steps)
     self.chief = chief
-    self.checkpoint: Optional[tf.train.Checkpoint] = None
+    self.checkpoint: tf.train.Checkpoint | None = None
 
   # ------------------------------------------------------------------------------- state
 
-  def build(self, build_fn: Callable[[], Dict[str, Any]],
-            untracked: Iterable[str] = ()) -> Dict[str, Any]:
+  def build(
+    self, build_fn: Callable[[], dict[str, Any]], untracked: Iterable[str] = ()
+  ) -> dict[str, Any]:
     """Runs `build_fn` in the strategy scope; its objects + the loop state form the checkpoint.
 
     Args:
@@ -59,24 +67,35 @@ class Trainer:
       self.loss_sum = tf.Variable(0.0, dtype=tf.float64, trainable=False, name="epoch_loss_sum")
       self.loss_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch_loss_steps")
       self.checkpoint = tf.train.Checkpoint(
-          **tracked, global_step=self.global_step, epoch=self.epoch,
-          step_in_epoch=self.step_in_epoch, epoch_loss_sum=self.loss_sum,
-          epoch_loss_steps=self.loss_steps)
+        **tracked,
+        global_step=self.global_step,
+        epoch=self.epoch,
+        step_in_epoch=self.step_in_epoch,
+        epoch_loss_sum=self.loss_sum,
+        epoch_loss_steps=self.loss_steps,
+      )
     return objects
 
-  def manager(self, directory: str, max_to_keep: int,
-              checkpoint_name: str = "ckpt") -> tf.train.CheckpointManager:
-    return tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep=max_to_keep,
-                                      checkpoint_name=checkpoint_name)
+  def manager(
+    self, directory: str, max_to_keep: int, checkpoint_name: str = "ckpt"
+  ) -> tf.train.CheckpointManager:
+    return tf.train.CheckpointManager(
+      self.checkpoint, directory, max_to_keep=max_to_keep, checkpoint_name=checkpoint_name
+    )
 
-  def restore(self, directory: str) -> Optional[str]:
+  def restore(self, directory: str) -> str | None:
     """Restores the latest checkpoint in `directory`; returns its path (None: fresh start)."""
     latest = tf.train.latest_checkpoint(directory)
     if latest:
       self.checkpoint.restore(latest).assert_existing_objects_matched()
-      logging.info("%s: resumed from %s: step %d, epoch %d, step %d of that epoch", self.name,
-                   latest, self.step, int(self.epoch.numpy()),
-                   int(self.step_in_epoch.numpy()))
+      logging.info(
+        "%s: resumed from %s: step %d, epoch %d, step %d of that epoch",
+        self.name,
+        latest,
+        self.step,
+        int(self.epoch.numpy()),
+        int(self.step_in_epoch.numpy()),
+      )
     return latest
 
   @property
@@ -108,11 +127,18 @@ class Trainer:
 
   # ------------------------------------------------------------------------------- loop
 
-  def run_epoch(self, batches: Iterable[Any], step_fn: Callable[[Any], StepOutputs], *,
-                epoch: int, epochs: int, steps: Optional[int],
-                diverged: Callable[[float, StepOutputs], Exception],
-                finite: Iterable[str] = ("loss",),
-                after_step: Optional[Callable[[int, float, StepOutputs], None]] = None) -> int:
+  def run_epoch(
+    self,
+    batches: Iterable[Any],
+    step_fn: Callable[[Any], StepOutputs],
+    *,
+    epoch: int,
+    epochs: int,
+    steps: int | None,
+    diverged: Callable[[float, StepOutputs], Exception],
+    finite: Iterable[str] = ("loss",),
+    after_step: Callable[[int, float, StepOutputs], None] | None = None,
+  ) -> int:
     """Runs `step_fn` on every batch of one epoch; returns the number of steps run.
 
     Args:
@@ -140,14 +166,23 @@ class Trainer:
       self.loss_steps.assign_add(1)
       ran += 1
       if ran % interval == 0:
-        self._log_progress(epoch, epochs, steps, loss, ran, time.perf_counter() - t0,
-                           start_in_epoch)
+        self._log_progress(
+          epoch, epochs, steps, loss, ran, time.perf_counter() - t0, start_in_epoch
+        )
       if after_step is not None:
         after_step(self.step, loss, outputs)
     return ran
 
-  def _log_progress(self, epoch: int, epochs: int, steps: Optional[int], loss: float,
-                    ran: int, elapsed: float, start_in_epoch: int) -> None:
+  def _log_progress(
+    self,
+    epoch: int,
+    epochs: int,
+    steps: int | None,
+    loss: float,
+    ran: int,
+    elapsed: float,
+    start_in_epoch: int,
+  ) -> None:
     in_epoch = start_in_epoch + ran
     per_step = elapsed / max(ran, 1)
     if steps:
@@ -155,8 +190,17 @@ class Trainer:
       eta = _format_seconds(remaining * per_step)
     else:
       eta = "?"
-    logging.info("%s: epoch %d/%d, step %d/%s, loss %.4f, %.2f s/step, ETA %s", self.name,
-                 epoch + 1, epochs, in_epoch, steps or "?", loss, per_step, eta)
+    logging.info(
+      "%s: epoch %d/%d, step %d/%s, loss %.4f, %.2f s/step, ETA %s",
+      self.name,
+      epoch + 1,
+      epochs,
+      in_epoch,
+      steps or "?",
+      loss,
+      per_step,
+      eta,
+    )
 
 
 def _format_seconds(seconds: float) -> str:

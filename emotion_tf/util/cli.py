@@ -21,11 +21,10 @@ import os
 import re
 import shutil
 import sys
-from typing import Callable, NoReturn, Optional, Sequence
+from collections.abc import Callable, Sequence
+from typing import NoReturn
 
-from absl import app
-from absl import flags
-from absl import logging
+from absl import app, flags, logging
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -34,8 +33,12 @@ EXIT_INTERRUPTED = 130
 _HELP_ARGS = ("-h", "-?", "--help", "--helpshort", "--helpfull", "--helpxml")
 # errno of a write that failed for lack of space or permission, and its words in the message
 # of an error that carries no errno (TensorFlow's C++ file system errors).
-_WRITE_ERRNOS = {errno.ENOSPC: "No space left on device", errno.EDQUOT: "Disk quota exceeded",
-                 errno.EROFS: "Read-only file system", errno.EACCES: "Permission denied"}
+_WRITE_ERRNOS = {
+  errno.ENOSPC: "No space left on device",
+  errno.EDQUOT: "Disk quota exceeded",
+  errno.EROFS: "Read-only file system",
+  errno.EACCES: "Permission denied",
+}
 _SPACE_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 # Flags naming the output directory of a binary: the path named when an error names none.
 _OUTPUT_FLAGS = ("model_dir", "out", "out_dir", "output_dir")
@@ -62,8 +65,7 @@ def _parse_flags(argv: Sequence[str]) -> Sequence[str]:
       sys.exit(EXIT_OK)
     raise
   except flags.Error as e:
-    sys.stderr.write(f"FATAL Flags parsing error: {e}\n"
-                     f"Pass --help to see this binary's flags.\n")
+    sys.stderr.write(f"FATAL Flags parsing error: {e}\nPass --help to see this binary's flags.\n")
     sys.exit(EXIT_BAD_INPUT)
 
 
@@ -83,10 +85,11 @@ def run(main: Callable[[Sequence[str]], int]) -> None:
       sys.stderr.write(f"error: {e}\n")
       return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-      sys.stderr.write("interrupted: finished outputs are kept; rerun the same command to "
-                       "resume.\n")
+      sys.stderr.write(
+        "interrupted: finished outputs are kept; rerun the same command to resume.\n"
+      )
       return EXIT_INTERRUPTED
-    except Exception as e:  # pylint: disable=broad-except
+    except Exception as e:
       message = write_failure(e)
       if message is None:
         raise
@@ -98,7 +101,7 @@ def run(main: Callable[[Sequence[str]], int]) -> None:
   app.run(wrapped, flags_parser=_parse_flags)
 
 
-def _write_errno(e: BaseException) -> Optional[int]:
+def _write_errno(e: BaseException) -> int | None:
   """The errno of a failed write among `_WRITE_ERRNOS` for `e` or an error it was raised from:
   OSError.errno, or the words in the message of an error without one (TensorFlow's
   ResourceExhaustedError / UnknownError / PermissionDeniedError of a checkpoint save or a
@@ -116,7 +119,7 @@ def _write_errno(e: BaseException) -> Optional[int]:
   return None
 
 
-def _path_of(e: BaseException) -> Optional[str]:
+def _path_of(e: BaseException) -> str | None:
   """The path a failed write names: OSError.filename, else the first absolute path in the
   message, else the binary's output directory flag (`_OUTPUT_FLAGS`)."""
   while e is not None:
@@ -133,7 +136,7 @@ def _path_of(e: BaseException) -> Optional[str]:
   return None
 
 
-def _path_in(text: str) -> Optional[str]:
+def _path_in(text: str) -> str | None:
   """The first absolute path in `text` below an existing directory other than '/' (not a
   device name such as TensorFlow's '/job:localhost/replica:0')."""
   for found in _ABS_PATH.finditer(text):
@@ -155,7 +158,7 @@ def _mib(size: int) -> str:
   return f"{size / 2**20:.1f} MiB"
 
 
-def free_space(path: str) -> Optional[str]:
+def free_space(path: str) -> str | None:
   """'12.0 MiB free of 2.0 GiB' of the file system holding `path` (or its nearest existing
   ancestor), None where it cannot be read."""
   try:
@@ -170,14 +173,14 @@ def disk_full(e: BaseException) -> bool:
   return _write_errno(e) in _SPACE_ERRNOS
 
 
-def write_failure(e: BaseException) -> Optional[str]:
+def write_failure(e: BaseException) -> str | None:
   """One line for an error that is a failed write (disk full, quota, read-only file system,
   permission denied), naming the path and the space left; None for any other error."""
   code = _write_errno(e)
   return None if code is None else _write_failure_line(code, _path_of(e))
 
 
-def write_failure_in_text(text: str) -> Optional[str]:
+def write_failure_in_text(text: str) -> str | None:
   """`write_failure` of an error already turned into text (e.g. a per-recording error of a
   report: 'Train_01: ResourceExhaustedError: /out/.parts/x; No space left on device')."""
   for code, words in _WRITE_ERRNOS.items():
@@ -186,17 +189,21 @@ def write_failure_in_text(text: str) -> Optional[str]:
   return None
 
 
-def _write_failure_line(code: int, path: Optional[str]) -> str:
+def _write_failure_line(code: int, path: str | None) -> str:
   path = path or "an output file"
   if code in _SPACE_ERRNOS:
     space = free_space(path) if path != "an output file" else None
     left = f" ({space})" if space else ""
-    return (f"{path}: {_WRITE_ERRNOS[code].lower()}{left}; free some space (or use another "
-            "output directory), then rerun the same command: finished outputs are kept and it "
-            "resumes")
-  return (f"{path}: {_WRITE_ERRNOS[code].lower()}; make it accessible to this user (or use "
-          "another output directory), then rerun the same command: finished outputs are kept "
-          "and it resumes")
+    return (
+      f"{path}: {_WRITE_ERRNOS[code].lower()}{left}; free some space (or use another "
+      "output directory), then rerun the same command: finished outputs are kept and it "
+      "resumes"
+    )
+  return (
+    f"{path}: {_WRITE_ERRNOS[code].lower()}; make it accessible to this user (or use "
+    "another output directory), then rerun the same command: finished outputs are kept "
+    "and it resumes"
+  )
 
 
 def _adopt_binary_flags(main: Callable[[Sequence[str]], int]) -> None:

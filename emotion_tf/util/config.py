@@ -19,7 +19,8 @@ import dataclasses
 import json
 import math
 import sys
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Type
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from absl import flags
 
@@ -34,9 +35,15 @@ class ConfigError(ValueError):
   """A config file, override or field value that cannot be used; names the source."""
 
 
-def field(default: Any, help: str, *, choices: Optional[Sequence[str]] = None,  # noqa: A002
-          lower_bound: Optional[float] = None, upper_bound: Optional[float] = None,
-          flag: bool = True) -> Any:
+def field(
+  default: Any,
+  help: str,
+  *,
+  choices: Sequence[str] | None = None,  # noqa: A002
+  lower_bound: float | None = None,
+  upper_bound: float | None = None,
+  flag: bool = True,
+) -> Any:
   """A dataclass field with the metadata its absl flag is derived from.
 
   Args:
@@ -47,19 +54,27 @@ def field(default: Any, help: str, *, choices: Optional[Sequence[str]] = None,  
     flag: False = a config field without a command-line flag (set via --config_file or
       --params_override only).
   """
-  metadata = {HELP: help, CHOICES: tuple(choices) if choices else None,
-              LOWER_BOUND: lower_bound, UPPER_BOUND: upper_bound, NO_FLAG: not flag}
+  metadata = {
+    HELP: help,
+    CHOICES: tuple(choices) if choices else None,
+    LOWER_BOUND: lower_bound,
+    UPPER_BOUND: upper_bound,
+    NO_FLAG: not flag,
+  }
   return dataclasses.field(default=default, metadata=metadata)
 
 
-def flag_fields(cls: Type[Any], exclude: Iterable[str] = ()) -> List[dataclasses.Field]:
+def flag_fields(cls: type[Any], exclude: Iterable[str] = ()) -> list[dataclasses.Field]:
   """The fields of `cls` that get a flag: declared with `field(...)`, flag=True, not excluded."""
   skip = set(exclude)
-  return [f for f in dataclasses.fields(cls)
-          if HELP in f.metadata and not f.metadata[NO_FLAG] and f.name not in skip]
+  return [
+    f
+    for f in dataclasses.fields(cls)
+    if HELP in f.metadata and not f.metadata[NO_FLAG] and f.name not in skip
+  ]
 
 
-def _field_type(cls: Type[Any], f: dataclasses.Field) -> type:
+def _field_type(cls: type[Any], f: dataclasses.Field) -> type:
   default = f.default
   if isinstance(default, bool):
     return bool
@@ -72,9 +87,14 @@ def _field_type(cls: Type[Any], f: dataclasses.Field) -> type:
   return str
 
 
-def define_flags_for(cls: Type[Any], *, exclude: Iterable[str] = (), prefix: str = "",
-                     flag_values: flags.FlagValues = flags.FLAGS,
-                     module_name: Optional[str] = None) -> List[str]:
+def define_flags_for(
+  cls: type[Any],
+  *,
+  exclude: Iterable[str] = (),
+  prefix: str = "",
+  flag_values: flags.FlagValues = flags.FLAGS,
+  module_name: str | None = None,
+) -> list[str]:
   """Defines one absl flag per flag field of `cls`; returns the flag names.
 
   Args:
@@ -86,7 +106,7 @@ def define_flags_for(cls: Type[Any], *, exclude: Iterable[str] = (), prefix: str
       module calling this function, as if it had called flags.DEFINE_* itself.
   """
   if module_name is None:
-    caller = sys._getframe(1).f_globals.get("__name__", "")  # pylint: disable=protected-access
+    caller = sys._getframe(1).f_globals.get("__name__", "")
     module_name = sys.argv[0] if caller == "__main__" else caller
   names = []
   for f in flag_fields(cls, exclude):
@@ -113,7 +133,7 @@ def define_flags_for(cls: Type[Any], *, exclude: Iterable[str] = (), prefix: str
   return names
 
 
-def _coerce(cls: Type[Any], name: str, value: Any) -> Any:
+def _coerce(cls: type[Any], name: str, value: Any) -> Any:
   """`value` converted to the type of field `name`'s default (tuples stay tuples)."""
   by_name = {f.name: f for f in dataclasses.fields(cls)}
   if name not in by_name:
@@ -136,8 +156,13 @@ def _coerce(cls: Type[Any], name: str, value: Any) -> Any:
     raise ConfigError(f"{cls.__name__}.{name}: cannot use {value!r} ({e})") from e
 
 
-def explicit_flag_values(cls: Type[Any], flag_values: flags.FlagValues = flags.FLAGS, *,
-                         prefix: str = "", exclude: Iterable[str] = ()) -> Dict[str, Any]:
+def explicit_flag_values(
+  cls: type[Any],
+  flag_values: flags.FlagValues = flags.FLAGS,
+  *,
+  prefix: str = "",
+  exclude: Iterable[str] = (),
+) -> dict[str, Any]:
   """{field: value} of the flag fields of `cls` that were given on the command line."""
   out = {}
   for f in flag_fields(cls, exclude):
@@ -147,13 +172,13 @@ def explicit_flag_values(cls: Type[Any], flag_values: flags.FlagValues = flags.F
   return out
 
 
-def parse_params_override(text: str) -> Dict[str, Dict[str, Any]]:
+def parse_params_override(text: str) -> dict[str, dict[str, Any]]:
   """'train.learning_rate=1e-3,model.variant=concat' -> {'train': {...}, 'model': {...}}.
 
   Values are JSON where they parse as JSON (1e-3, true, [1,2]) and strings otherwise; a list
   value is written in brackets (commas inside brackets do not split).
   """
-  out: Dict[str, Dict[str, Any]] = {}
+  out: dict[str, dict[str, Any]] = {}
   for item in _split_top_level(text):
     if "=" not in item:
       raise ConfigError(f"--params_override: {item!r} is not section.field=value")
@@ -169,7 +194,7 @@ def parse_params_override(text: str) -> Dict[str, Dict[str, Any]]:
   return out
 
 
-def _split_top_level(text: str) -> List[str]:
+def _split_top_level(text: str) -> list[str]:
   items, depth, current = [], 0, ""
   for ch in text:
     depth += {"[": 1, "]": -1}.get(ch, 0)
@@ -182,7 +207,7 @@ def _split_top_level(text: str) -> List[str]:
   return [i.strip() for i in items if i.strip()]
 
 
-def read_config_file(path: str) -> Dict[str, Dict[str, Any]]:
+def read_config_file(path: str) -> dict[str, dict[str, Any]]:
   """The sections of a JSON config file (e.g. a model_dir's config.json): {section: {...}}."""
   try:
     with open(path, encoding="utf-8") as f:
@@ -196,7 +221,7 @@ def read_config_file(path: str) -> Dict[str, Dict[str, Any]]:
   return data
 
 
-def check_finite(cls: Type[Any], values: Mapping[str, Any], prefix: str = "") -> None:
+def check_finite(cls: type[Any], values: Mapping[str, Any], prefix: str = "") -> None:
   """Refuses NaN and +-inf in the float fields of `cls` (a NaN passes every bound check:
   `nan < 0` is False), naming the flag.
 
@@ -207,16 +232,18 @@ def check_finite(cls: Type[Any], values: Mapping[str, Any], prefix: str = "") ->
     if f.name in values and _field_type(cls, f) is float:
       value = values[f.name]
       if isinstance(value, (int, float)) and not math.isfinite(value):
-        raise ConfigError(f"--{prefix}{f.name}: {value} is not a finite number "
-                          f"({cls.__name__}.{f.name}); give a finite value")
+        raise ConfigError(
+          f"--{prefix}{f.name}: {value} is not a finite number "
+          f"({cls.__name__}.{f.name}); give a finite value"
+        )
 
 
-def build(cls: Type[Any], *layers: Mapping[str, Any], prefix: str = "") -> Any:
+def build(cls: type[Any], *layers: Mapping[str, Any], prefix: str = "") -> Any:
   """An instance of `cls` from its defaults updated by `layers` in order (later wins).
 
   Float fields must be finite (`check_finite`; `prefix` is that of their flags).
   """
-  values: Dict[str, Any] = {}
+  values: dict[str, Any] = {}
   for layer in layers:
     for name, value in (layer or {}).items():
       values[name] = _coerce(cls, name, value)
@@ -227,11 +254,16 @@ def build(cls: Type[Any], *layers: Mapping[str, Any], prefix: str = "") -> Any:
     raise ConfigError(f"{cls.__name__}: {e}") from e
 
 
-def resolve(cls: Type[Any], flag_values: flags.FlagValues = flags.FLAGS, *,
-            file_section: Optional[Mapping[str, Any]] = None,
-            override_section: Optional[Mapping[str, Any]] = None,
-            required: Optional[Mapping[str, Any]] = None, prefix: str = "",
-            exclude: Iterable[str] = ()) -> Any:
+def resolve(
+  cls: type[Any],
+  flag_values: flags.FlagValues = flags.FLAGS,
+  *,
+  file_section: Mapping[str, Any] | None = None,
+  override_section: Mapping[str, Any] | None = None,
+  required: Mapping[str, Any] | None = None,
+  prefix: str = "",
+  exclude: Iterable[str] = (),
+) -> Any:
   """`cls` from defaults < config file section < command-line flags < --params_override.
 
   Args:
@@ -239,19 +271,19 @@ def resolve(cls: Type[Any], flag_values: flags.FlagValues = flags.FLAGS, *,
     file_section: the config file's section for `cls` (unknown keys are an error).
   """
   from_flags = explicit_flag_values(cls, flag_values, prefix=prefix, exclude=exclude)
-  return build(cls, file_section or {}, from_flags, required or {}, override_section or {},
-               prefix=prefix)
+  return build(
+    cls, file_section or {}, from_flags, required or {}, override_section or {}, prefix=prefix
+  )
 
 
-def to_dict(config: Any) -> Dict[str, Any]:
+def to_dict(config: Any) -> dict[str, Any]:
   """JSON-ready dict of a config dataclass (tuples as lists)."""
-  return {k: list(v) if isinstance(v, tuple) else v
-          for k, v in dataclasses.asdict(config).items()}
+  return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()}
 
 
-def sections_of(path: str, overrides: str, known: Tuple[str, ...],
-                aliases: Optional[Mapping[str, str]] = None
-                ) -> Tuple[Dict[str, Dict[str, Any]], Dict[str, Dict[str, Any]]]:
+def sections_of(
+  path: str, overrides: str, known: tuple[str, ...], aliases: Mapping[str, str] | None = None
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
   """(file sections, override sections) restricted to `known` section names.
 
   `aliases` maps an alternative section name to a known one (e.g. 'training' -> 'train', the
@@ -259,7 +291,7 @@ def sections_of(path: str, overrides: str, known: Tuple[str, ...],
   file sections (e.g. 'data', 'strategy' of a written config.json) are ignored.
   """
   aliases = dict(aliases or {})
-  file_sections: Dict[str, Dict[str, Any]] = {}
+  file_sections: dict[str, dict[str, Any]] = {}
   if path:
     for name, section in read_config_file(path).items():
       name = aliases.get(name, name)

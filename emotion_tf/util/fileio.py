@@ -4,6 +4,7 @@ Every output of the toolkit is written to a temp file in the destination directo
 and renamed over the target (`os.replace`), so a crash never leaves a partial file.
 """
 
+import contextlib
 import hashlib
 import io
 import json
@@ -13,7 +14,8 @@ import socket
 import sys
 import tempfile
 import time
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from absl import logging
@@ -64,8 +66,9 @@ def json_safe(x: Any) -> Any:
 
 def to_json(data: Any, indent: int = 2) -> str:
   """`data` as JSON text (sorted keys, `json_safe`, other objects by str(), final newline)."""
-  return json.dumps(json_safe(data), indent=indent, sort_keys=True, default=str,
-                    allow_nan=False) + "\n"
+  return (
+    json.dumps(json_safe(data), indent=indent, sort_keys=True, default=str, allow_nan=False) + "\n"
+  )
 
 
 def write_json(path: str, data: Any, indent: int = 2) -> None:
@@ -91,6 +94,7 @@ def file_sha256(path: str) -> str:
 
 # ------------------------------------------------------------------ temp files of killed writers
 
+
 def owned_temp_prefix(kind: str) -> str:
   """'.<kind>-<host>-<pid>-': the name prefix of a temp file/dir of this process.
 
@@ -100,7 +104,7 @@ def owned_temp_prefix(kind: str) -> str:
   return f".{kind}-{socket.gethostname()}-{os.getpid()}-"
 
 
-def stale_temps(directory: str, kinds: Sequence[str]) -> List[Tuple[str, int, str]]:
+def stale_temps(directory: str, kinds: Sequence[str]) -> list[tuple[str, int, str]]:
   """(path, pid, rest of the name) of the `owned_temp_prefix(kind)` entries of `directory`
   whose process (on this host) is gone; another host's are never listed (cannot be checked)."""
   host = socket.gethostname()
@@ -114,14 +118,14 @@ def stale_temps(directory: str, kinds: Sequence[str]) -> List[Tuple[str, int, st
       head = f".{kind}-{host}-"
       if not entry.startswith(head):
         continue
-      pid, sep, rest = entry[len(head):].partition("-")
+      pid, sep, rest = entry[len(head) :].partition("-")
       if sep and rest and pid.isdigit() and not pid_alive(int(pid)):
         found.append((os.path.join(directory, entry), int(pid), rest))
       break
   return found
 
 
-def remove_stale_temps(directory: str, kinds: Sequence[str] = ("tmp",)) -> List[str]:
+def remove_stale_temps(directory: str, kinds: Sequence[str] = ("tmp",)) -> list[str]:
   """Removes the temp files/dirs of `directory` named `owned_temp_prefix(kind)...` whose
   writer (a process of this host) is gone: killed mid-write (SIGKILL, power loss).
 
@@ -137,13 +141,13 @@ def remove_stale_temps(directory: str, kinds: Sequence[str] = ("tmp",)) -> List[
         os.remove(path)
     except FileNotFoundError:
       continue
-    logging.warning("%s: removed a partial write left by process %d (no longer running)",
-                    path, pid)
+    logging.warning("%s: removed a partial write left by process %d (no longer running)", path, pid)
     removed.append(path)
   return removed
 
 
 # --------------------------------------------------------------------------------- output paths
+
 
 class OutputPathError(ValueError):
   """An output path that cannot be created or written; the message names it and the reason."""
@@ -199,7 +203,8 @@ def check_output_file(path: str, what: str = "--out") -> None:
 
 # ------------------------------------------------------------------------------ content records
 
-def content_record(path: str) -> Optional[Dict[str, object]]:
+
+def content_record(path: str) -> dict[str, object] | None:
   """{'path', 'size', 'mtime_ns', 'sha256'} of a file, None when it does not exist.
 
   The stat is taken before hashing, so a file edited while it is hashed looks changed later.
@@ -208,12 +213,17 @@ def content_record(path: str) -> Optional[Dict[str, object]]:
     st = os.stat(path)
   except FileNotFoundError:
     return None
-  return {"path": os.path.abspath(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
-          "sha256": file_sha256(path)}
+  return {
+    "path": os.path.abspath(path),
+    "size": st.st_size,
+    "mtime_ns": st.st_mtime_ns,
+    "sha256": file_sha256(path),
+  }
 
 
-def content_unchanged(record: Optional[Dict[str, object]],
-                      path: Optional[str]) -> Tuple[bool, Optional[Dict[str, object]]]:
+def content_unchanged(
+  record: dict[str, object] | None, path: str | None
+) -> tuple[bool, dict[str, object] | None]:
   """Whether file `path` still holds the content described by `record` (`content_record`).
 
   Fast path: same path, size and mtime means unchanged, without reading the file; when size
@@ -244,16 +254,17 @@ def content_unchanged(record: Optional[Dict[str, object]],
 
 # ------------------------------------------------------------------------------- directory lock
 
+
 class LockError(ValueError):
   """Another live process holds a conflicting lock; the message names the directory and holder."""
 
 
-def _process_start_time(pid: int) -> Optional[str]:
+def _process_start_time(pid: int) -> str | None:
   """Start time of `pid` in clock ticks since boot (Linux /proc), None where unavailable."""
   try:
-    with open(f"/proc/{pid}/stat", "r", encoding="utf-8") as f:
+    with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
       stat = f.read()
-    return stat[stat.rindex(")") + 2:].split()[19]
+    return stat[stat.rindex(")") + 2 :].split()[19]
   except (OSError, ValueError, IndexError):
     return None
 
@@ -269,7 +280,7 @@ def pid_alive(pid: int) -> bool:
   return True
 
 
-def _holder_alive(holder: Dict[str, object]) -> Optional[bool]:
+def _holder_alive(holder: dict[str, object]) -> bool | None:
   """True/False for a holder on this host (pid alive and the same process), None for another
   host (cannot be checked from here)."""
   if holder.get("host") != socket.gethostname():
@@ -281,7 +292,7 @@ def _holder_alive(holder: Dict[str, object]) -> Optional[bool]:
   return not (started and _process_start_time(pid) not in (None, started))
 
 
-def describe_holder(holder: Dict[str, object]) -> str:
+def describe_holder(holder: dict[str, object]) -> str:
   """'pid 123 on host h, started 2026-01-01T00:00:00Z' from a lock file's content."""
   when = holder.get("started", "?")
   return f"pid {holder.get('pid', '?')} on host {holder.get('host', '?')}, started {when}"
@@ -308,9 +319,9 @@ class DirLock:
     self.settings = settings
     self.held = False
 
-  def _read(self, path: str) -> Optional[Dict[str, object]]:
+  def _read(self, path: str) -> dict[str, object] | None:
     try:
-      with open(path, "r", encoding="utf-8") as f:
+      with open(path, encoding="utf-8") as f:
         data = json.load(f)
       return data if isinstance(data, dict) else {}
     except FileNotFoundError:
@@ -318,15 +329,14 @@ class DirLock:
     except (OSError, ValueError):
       return {}
 
-  def _remove_if_stale(self, path: str, holder: Dict[str, object]) -> bool:
+  def _remove_if_stale(self, path: str, holder: dict[str, object]) -> bool:
     if _holder_alive(holder) is not False:
       return False
-    logging.warning("%s: removing a stale lock left by %s (that process is gone)", path,
-                    describe_holder(holder))
-    try:
+    logging.warning(
+      "%s: removing a stale lock left by %s (that process is gone)", path, describe_holder(holder)
+    )
+    with contextlib.suppress(FileNotFoundError):
       os.remove(path)
-    except FileNotFoundError:
-      pass
     return True
 
   def acquire(self) -> "DirLock":
@@ -337,11 +347,20 @@ class DirLock:
         different settings.
     """
     os.makedirs(self.directory, exist_ok=True)
-    content = json.dumps({
-        "pid": os.getpid(), "host": socket.gethostname(),
-        "proc_start": _process_start_time(os.getpid()),
-        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "settings": self.settings, "command": " ".join(sys.argv)}, indent=1) + "\n"
+    content = (
+      json.dumps(
+        {
+          "pid": os.getpid(),
+          "host": socket.gethostname(),
+          "proc_start": _process_start_time(os.getpid()),
+          "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+          "settings": self.settings,
+          "command": " ".join(sys.argv),
+        },
+        indent=1,
+      )
+      + "\n"
+    )
     fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-lock-")
     try:
       with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -355,9 +374,10 @@ class DirLock:
           if holder is None or self._remove_if_stale(self.path, holder):
             continue
           raise LockError(
-              f"{self.directory}: another writer holds {self.path} ({describe_holder(holder)}); "
-              f"wait for it to finish, or delete {self.path} if that process is no longer "
-              "running") from None
+            f"{self.directory}: another writer holds {self.path} ({describe_holder(holder)}); "
+            f"wait for it to finish, or delete {self.path} if that process is no longer "
+            "running"
+          ) from None
       else:
         raise LockError(f"{self.directory}: could not take the lock {self.path}")
     finally:
@@ -380,11 +400,12 @@ class DirLock:
         continue
       if holder.get("settings") != self.settings:
         raise LockError(
-            f"{self.directory}: another writer with different settings is writing this "
-            f"directory ({describe_holder(holder)}, lock {path}); two runs with different "
-            "settings on one output directory would mix their outputs. Use another "
-            f"directory, wait for it to finish, or delete {path} if that process is no "
-            "longer running")
+          f"{self.directory}: another writer with different settings is writing this "
+          f"directory ({describe_holder(holder)}, lock {path}); two runs with different "
+          "settings on one output directory would mix their outputs. Use another "
+          f"directory, wait for it to finish, or delete {path} if that process is no "
+          "longer running"
+        )
 
   def others_alive(self) -> bool:
     """Whether any other holder of this directory's locks is (or may be) running."""
@@ -399,10 +420,8 @@ class DirLock:
   def release(self) -> None:
     if self.held:
       self.held = False
-      try:
+      with contextlib.suppress(FileNotFoundError):
         os.remove(self.path)
-      except FileNotFoundError:
-        pass
 
   def __enter__(self) -> "DirLock":
     return self.acquire()

@@ -26,20 +26,23 @@ class PairAttention(keras.layers.Layer):
     d1, d2 = shape_1[-1], shape_2[-1]
     if d1 is None or d1 != d2:
       raise ValueError(
-          f"PairAttention needs two inputs of the same known last dimension, got {d1} and {d2}")
+        f"PairAttention needs two inputs of the same known last dimension, got {d1} and {d2}"
+      )
     self.units = int(d1)
-    self.query = self.add_weight(name="query", shape=(self.units,),
-                                 initializer="glorot_uniform", trainable=True)
+    self.query = self.add_weight(
+      name="query", shape=(self.units,), initializer="glorot_uniform", trainable=True
+    )
     self.built = True
 
   def call(self, inputs, return_weights=False):
     x1, x2 = inputs
     scale = 1.0 / math.sqrt(self.units)
     q = tf.cast(self.query, x1.dtype)
-    scores = tf.stack([tf.reduce_sum(x1 * q, axis=-1), tf.reduce_sum(x2 * q, axis=-1)],
-                      axis=-1) * scale                       # [..., 2]
-    alpha = tf.nn.softmax(scores, axis=-1)                    # [..., 2]
-    out = alpha[..., 0:1] * x1 + alpha[..., 1:2] * x2         # [..., d]
+    scores = (
+      tf.stack([tf.reduce_sum(x1 * q, axis=-1), tf.reduce_sum(x2 * q, axis=-1)], axis=-1) * scale
+    )  # [..., 2]
+    alpha = tf.nn.softmax(scores, axis=-1)  # [..., 2]
+    out = alpha[..., 0:1] * x1 + alpha[..., 1:2] * x2  # [..., d]
     if return_weights:
       return out, alpha
     return out

@@ -45,24 +45,31 @@ class DisentangledAttentionFusion(keras.layers.Layer):
   {'sp', 'al', 'zv'}, each [..., 2].
   """
 
-  def __init__(self, units: int = 256, dimension_units: int = 0,
-               dimension_activation: str = "linear", projection_activation: str = "linear",
-               **kwargs):
+  def __init__(
+    self,
+    units: int = 256,
+    dimension_units: int = 0,
+    dimension_activation: str = "linear",
+    projection_activation: str = "linear",
+    **kwargs,
+  ):
     super().__init__(**kwargs)
     self.units = int(units)
     if self.units <= 0:
       raise ValueError(f"units (d_u) must be positive, got {units}")
-    self.dimension_units = int(dimension_units) or self.units   # 0 = d_u (Eq. 6)
+    self.dimension_units = int(dimension_units) or self.units  # 0 = d_u (Eq. 6)
     self.dimension_activation = dimension_activation
     self.projection_activation = projection_activation
 
   def build(self, input_shape):
     s_shape, p_shape = input_shape
     d = self.units
-    self.project_s = keras.layers.Dense(d, activation=self.projection_activation,
-                                        name="project_semantic")
-    self.project_p = keras.layers.Dense(d, activation=self.projection_activation,
-                                        name="project_paralinguistic")
+    self.project_s = keras.layers.Dense(
+      d, activation=self.projection_activation, name="project_semantic"
+    )
+    self.project_p = keras.layers.Dense(
+      d, activation=self.projection_activation, name="project_paralinguistic"
+    )
     self.project_s.build(tuple(s_shape))
     self.project_p.build(tuple(p_shape))
     unified = tuple(s_shape[:-1]) + (d,)
@@ -83,13 +90,13 @@ class DisentangledAttentionFusion(keras.layers.Layer):
 
   def call(self, inputs, return_weights=False):
     x_s, x_p = inputs
-    s = self.project_s(x_s)                                    # Eq. 4, [..., d_u]
+    s = self.project_s(x_s)  # Eq. 4, [..., d_u]
     p = self.project_p(x_p)
     sp, w_sp = self.attention_sp([s, p], return_weights=True)  # Eq. 5
-    a = self.dense_a(sp)                                       # Eq. 6
+    a = self.dense_a(sp)  # Eq. 6
     v = self.dense_v(sp)
     l = self.dense_l(sp)
-    z, w_al = self.attention_al([a, l], return_weights=True)   # Eq. 7
+    z, w_al = self.attention_al([a, l], return_weights=True)  # Eq. 7
     fused, w_zv = self.attention_zv([z, v], return_weights=True)
     if return_weights:
       return fused, {"sp": w_sp, "al": w_al, "zv": w_zv}
@@ -100,7 +107,10 @@ class DisentangledAttentionFusion(keras.layers.Layer):
 
   def get_config(self):
     config = super().get_config()
-    config.update(units=self.units, dimension_units=self.dimension_units,
-                  dimension_activation=self.dimension_activation,
-                  projection_activation=self.projection_activation)
+    config.update(
+      units=self.units,
+      dimension_units=self.dimension_units,
+      dimension_activation=self.dimension_activation,
+      projection_activation=self.projection_activation,
+    )
     return config

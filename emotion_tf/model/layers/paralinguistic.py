@@ -1,13 +1,12 @@
 """Paralinguistic feature extractor (paper Sec. 3.2, Table 1)."""
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import keras
 import tensorflow as tf
 
 from emotion_tf import SAMPLES_PER_FRAME
-
 
 CNN_MODES = ("per_frame", "flat_stream")
 
@@ -20,8 +19,8 @@ class ParalinguisticCNN(keras.layers.Layer):
   Conv1D(50, k8, s1, ReLU) -> MaxPool(10) -> Conv1D(125, k6, ReLU) -> MaxPool(5)
   -> Conv1D(125, k6, ReLU) -> MaxPool(5) -> flatten. Convolutions use 'same'
   padding and pooling 'valid' (non-overlapping windows, remainder dropped), so a
-  2 205-sample frame gives 220 -> 44 -> 8 steps, i.e. 8 x 125 = 1 000 features. Dropout (rate `dropout`) is
-  applied after each pooling stage in training (the paper's dropout 0.5 on all
+  2 205-sample frame gives 220 -> 44 -> 8 steps, i.e. 8 x 125 = 1 000 features. Dropout (rate
+  `dropout`) is applied after each pooling stage in training (the paper's dropout 0.5 on all
   non-recurrent layers, Sec. 5.1).
 
   Input:  audio [batch, frames * samples_per_frame] float32 (raw waveform).
@@ -46,20 +45,23 @@ class ParalinguisticCNN(keras.layers.Layer):
   features dropped. No inference blocking in this mode.
   """
 
-  def __init__(self,
-               samples_per_frame: int = SAMPLES_PER_FRAME,
-               filters: Sequence[int] = (50, 125, 125),
-               kernel_sizes: Sequence[int] = (8, 6, 6),
-               pool_sizes: Sequence[int] = (10, 5, 5),
-               dropout: float = 0.5,
-               inference_block_frames: int = 512,
-               mode: str = "per_frame",
-               **kwargs):
+  def __init__(
+    self,
+    samples_per_frame: int = SAMPLES_PER_FRAME,
+    filters: Sequence[int] = (50, 125, 125),
+    kernel_sizes: Sequence[int] = (8, 6, 6),
+    pool_sizes: Sequence[int] = (10, 5, 5),
+    dropout: float = 0.5,
+    inference_block_frames: int = 512,
+    mode: str = "per_frame",
+    **kwargs,
+  ):
     super().__init__(**kwargs)
     if not len(filters) == len(kernel_sizes) == len(pool_sizes):
       raise ValueError(
-          "filters, kernel_sizes and pool_sizes must have the same length, got "
-          f"{len(filters)}, {len(kernel_sizes)}, {len(pool_sizes)}")
+        "filters, kernel_sizes and pool_sizes must have the same length, got "
+        f"{len(filters)}, {len(kernel_sizes)}, {len(pool_sizes)}"
+      )
     self.samples_per_frame = int(samples_per_frame)
     self.filters = tuple(int(f) for f in filters)
     self.kernel_sizes = tuple(int(k) for k in kernel_sizes)
@@ -79,8 +81,9 @@ class ParalinguisticCNN(keras.layers.Layer):
       pool = math.prod(self.pool_sizes)
       if (self.samples_per_frame * self.filters[-1]) % pool:
         raise ValueError(
-            f"flat_stream CNN: samples_per_frame {self.samples_per_frame} x last filters "
-            f"{self.filters[-1]} is not divisible by the pooling product {pool}")
+          f"flat_stream CNN: samples_per_frame {self.samples_per_frame} x last filters "
+          f"{self.filters[-1]} is not divisible by the pooling product {pool}"
+        )
       self.output_dim = self.samples_per_frame * self.filters[-1] // pool
       self.frame_multiple = pool // math.gcd(self.samples_per_frame, pool)
 
@@ -90,9 +93,12 @@ class ParalinguisticCNN(keras.layers.Layer):
     self._dropouts = []
     channels = 1
     length = self.samples_per_frame
-    for i, (f, k, p) in enumerate(zip(self.filters, self.kernel_sizes, self.pool_sizes)):
-      conv = keras.layers.Conv1D(f, k, strides=1, padding="same", activation="relu",
-                                 name=f"conv{i + 1}")
+    for i, (f, k, p) in enumerate(
+      zip(self.filters, self.kernel_sizes, self.pool_sizes, strict=False)
+    ):
+      conv = keras.layers.Conv1D(
+        f, k, strides=1, padding="same", activation="relu", name=f"conv{i + 1}"
+      )
       conv.build((None, length if self.mode == "per_frame" else None, channels))
       pool = keras.layers.MaxPool1D(p, strides=p, padding="valid", name=f"pool{i + 1}")
       self._convs.append(conv)
@@ -107,25 +113,28 @@ class ParalinguisticCNN(keras.layers.Layer):
     static_len = audio.shape[-1]
     if static_len is not None and static_len % self.samples_per_frame:
       raise ValueError(
-          f"audio length must be a multiple of {self.samples_per_frame} samples "
-          f"(0.1 s frames), got {static_len} samples")
+        f"audio length must be a multiple of {self.samples_per_frame} samples "
+        f"(0.1 s frames), got {static_len} samples"
+      )
     batch = tf.shape(audio)[0]
     if self.mode == "flat_stream":
       return self._flat_stream(audio, training)
-    frames = tf.reshape(audio, [-1, self.samples_per_frame, 1])   # [batch*frames, spf, 1]
+    frames = tf.reshape(audio, [-1, self.samples_per_frame, 1])  # [batch*frames, spf, 1]
     block = self.inference_block_frames
     if training or block <= 0:
       h = self._frame_features(frames, training)
     else:
-      h = tf.cond(tf.shape(frames)[0] <= block,
-                  lambda: self._frame_features(frames, False),
-                  lambda: self._blocked_features(frames, block))
-    return tf.reshape(h, [batch, -1, self.output_dim])            # [batch, frames, out]
+      h = tf.cond(
+        tf.shape(frames)[0] <= block,
+        lambda: self._frame_features(frames, False),
+        lambda: self._blocked_features(frames, block),
+      )
+    return tf.reshape(h, [batch, -1, self.output_dim])  # [batch, frames, out]
 
   def _frame_features(self, frames, training):
     """[n, spf, 1] -> [n, output_dim]."""
     h = frames
-    for conv, pool, drop in zip(self._convs, self._pools, self._dropouts):
+    for conv, pool, drop in zip(self._convs, self._pools, self._dropouts, strict=False):
       h = drop(pool(conv(h)), training=training)
     return tf.reshape(h, [-1, self.output_dim])
 
@@ -136,10 +145,10 @@ class ParalinguisticCNN(keras.layers.Layer):
     m = self.frame_multiple
     padded_frames = (num_frames + m - 1) // m * m
     pad = (padded_frames - num_frames) * self.samples_per_frame
-    h = tf.pad(audio, [[0, 0], [0, pad]])[:, :, None]             # [batch, F' * spf, 1]
-    for conv, pool, drop in zip(self._convs, self._pools, self._dropouts):
-      h = drop(pool(conv(h)), training=training)                  # [batch, L, channels]
-    h = tf.reshape(h, [batch, padded_frames, self.output_dim])    # row-major, as models.py
+    h = tf.pad(audio, [[0, 0], [0, pad]])[:, :, None]  # [batch, F' * spf, 1]
+    for conv, pool, drop in zip(self._convs, self._pools, self._dropouts, strict=False):
+      h = drop(pool(conv(h)), training=training)  # [batch, L, channels]
+    h = tf.reshape(h, [batch, padded_frames, self.output_dim])  # row-major, as models.py
     return h[:, :num_frames]
 
   def _blocked_features(self, frames, block):
@@ -148,10 +157,12 @@ class ParalinguisticCNN(keras.layers.Layer):
     blocks = (n + block - 1) // block
     padded = tf.pad(frames, [[0, blocks * block - n], [0, 0], [0, 0]])
     padded = tf.reshape(padded, [blocks, block, self.samples_per_frame, 1])
-    out = tf.map_fn(lambda x: self._frame_features(x, False), padded,
-                    fn_output_signature=tf.TensorSpec([block, self.output_dim],
-                                                      self.compute_dtype),
-                    parallel_iterations=1)
+    out = tf.map_fn(
+      lambda x: self._frame_features(x, False),
+      padded,
+      fn_output_signature=tf.TensorSpec([block, self.output_dim], self.compute_dtype),
+      parallel_iterations=1,
+    )
     return tf.reshape(out, [-1, self.output_dim])[:n]
 
   def compute_output_shape(self, input_shape):
@@ -162,8 +173,13 @@ class ParalinguisticCNN(keras.layers.Layer):
 
   def get_config(self):
     config = super().get_config()
-    config.update(samples_per_frame=self.samples_per_frame, filters=list(self.filters),
-                  kernel_sizes=list(self.kernel_sizes), pool_sizes=list(self.pool_sizes),
-                  dropout=self.dropout, inference_block_frames=self.inference_block_frames,
-                  mode=self.mode)
+    config.update(
+      samples_per_frame=self.samples_per_frame,
+      filters=list(self.filters),
+      kernel_sizes=list(self.kernel_sizes),
+      pool_sizes=list(self.pool_sizes),
+      dropout=self.dropout,
+      inference_block_frames=self.inference_block_frames,
+      mode=self.mode,
+    )
     return config

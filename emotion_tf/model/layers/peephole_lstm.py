@@ -31,8 +31,7 @@ class PeepholeLSTMCell(keras.layers.Layer):
         -> (h [batch, units], [h, c]). Wrap it in `keras.layers.RNN` for sequences.
   """
 
-  def __init__(self, units: int, forget_bias: float = 1.0, cell_clip: float = 100.0,
-               **kwargs):
+  def __init__(self, units: int, forget_bias: float = 1.0, cell_clip: float = 100.0, **kwargs):
     super().__init__(**kwargs)
     self.units = int(units)
     if self.units <= 0:
@@ -45,28 +44,30 @@ class PeepholeLSTMCell(keras.layers.Layer):
   def build(self, input_shape):
     input_dim = int(input_shape[-1])
     n = self.units
-    self.kernel = self.add_weight(name="kernel", shape=(input_dim, 4 * n),
-                                  initializer="glorot_uniform")
-    self.recurrent_kernel = self.add_weight(name="recurrent_kernel", shape=(n, 4 * n),
-                                            initializer="glorot_uniform")
+    self.kernel = self.add_weight(
+      name="kernel", shape=(input_dim, 4 * n), initializer="glorot_uniform"
+    )
+    self.recurrent_kernel = self.add_weight(
+      name="recurrent_kernel", shape=(n, 4 * n), initializer="glorot_uniform"
+    )
     self.bias = self.add_weight(name="bias", shape=(4 * n,), initializer="zeros")
     # Peephole weights w_ci, w_cf, w_co (TF1's w_i_diag, w_f_diag, w_o_diag).
-    self.peephole_i = self.add_weight(name="peephole_i", shape=(n,),
-                                      initializer="glorot_uniform")
-    self.peephole_f = self.add_weight(name="peephole_f", shape=(n,),
-                                      initializer="glorot_uniform")
-    self.peephole_o = self.add_weight(name="peephole_o", shape=(n,),
-                                      initializer="glorot_uniform")
+    self.peephole_i = self.add_weight(name="peephole_i", shape=(n,), initializer="glorot_uniform")
+    self.peephole_f = self.add_weight(name="peephole_f", shape=(n,), initializer="glorot_uniform")
+    self.peephole_o = self.add_weight(name="peephole_o", shape=(n,), initializer="glorot_uniform")
     self.built = True
 
   def call(self, inputs, states, training=None):
     h_prev, c_prev = states[0], states[1]
-    z = (tf.matmul(inputs, tf.cast(self.kernel, inputs.dtype))
-         + tf.matmul(h_prev, tf.cast(self.recurrent_kernel, inputs.dtype))
-         + tf.cast(self.bias, inputs.dtype))                        # [batch, 4 * units]
+    z = (
+      tf.matmul(inputs, tf.cast(self.kernel, inputs.dtype))
+      + tf.matmul(h_prev, tf.cast(self.recurrent_kernel, inputs.dtype))
+      + tf.cast(self.bias, inputs.dtype)
+    )  # [batch, 4 * units]
     z_i, z_f, z_c, z_o = tf.split(z, 4, axis=-1)
-    w_i, w_f, w_o = (tf.cast(w, inputs.dtype)
-                     for w in (self.peephole_i, self.peephole_f, self.peephole_o))
+    w_i, w_f, w_o = (
+      tf.cast(w, inputs.dtype) for w in (self.peephole_i, self.peephole_f, self.peephole_o)
+    )
     i = tf.sigmoid(z_i + w_i * c_prev)
     f = tf.sigmoid(z_f + self.forget_bias + w_f * c_prev)
     c = f * c_prev + i * tf.tanh(z_c)
@@ -82,9 +83,11 @@ class PeepholeLSTMCell(keras.layers.Layer):
     return config
 
 
-def peephole_lstm(units: int, cell_clip: float = 100.0, forget_bias: float = 1.0,
-                  name: str = "lstm") -> keras.layers.RNN:
+def peephole_lstm(
+  units: int, cell_clip: float = 100.0, forget_bias: float = 1.0, name: str = "lstm"
+) -> keras.layers.RNN:
   """keras.layers.RNN over `PeepholeLSTMCell`: [batch, frames, d] -> [batch, frames, units]."""
-  cell = PeepholeLSTMCell(units, forget_bias=forget_bias, cell_clip=cell_clip,
-                          name="peephole_lstm_cell")
+  cell = PeepholeLSTMCell(
+    units, forget_bias=forget_bias, cell_clip=cell_clip, name="peephole_lstm_cell"
+  )
   return keras.layers.RNN(cell, return_sequences=True, name=name)
