@@ -21,21 +21,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from machine import cpu_model, matmul_gflops  # noqa: E402
 
 from emotion_tf.model.losses import ConcordanceLoss  # noqa: E402
 from emotion_tf.model.models import build_model  # noqa: E402
-
-
-def matmul_gflops(n=2048, repeats=10):
-  a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
-  b = a.copy()
-  a @ b
-  times = []
-  for _ in range(repeats):
-    t = time.perf_counter()
-    a @ b
-    times.append(time.perf_counter() - t)
-  return 2 * n**3 / statistics.median(times) / 1e9
 
 
 def cnn_forward_flops(cnn, frames_total):
@@ -117,6 +106,7 @@ def main():
   flops = 3 * cnn_forward_flops(cnn, b * f)
   cnn_gflops = flops / t_cnn / 1e9
   cnn_in_step_gflops = flops / t_step / 1e9
+  print(f"cpu                          {cpu_model()}")
   print(f"device                       {device}  (XLA {'on' if args.jit else 'off'})")
   print(f"batch                        {b} x {f} frames ({b * f * 2205} samples)")
   print(

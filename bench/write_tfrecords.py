@@ -89,7 +89,14 @@ def main():
     out = os.path.join(root, "tfrecords")
     t0 = time.perf_counter()
     rep = write_tfrecords_lib.write_tfrecords(
-      root, os.path.join(root, "words.vec"), out, num_workers=args.workers, records_per_shard=2
+      write_tfrecords_lib.WriteJobConfig(
+        corpus=root,
+        embeddings=os.path.join(root, "words.vec"),
+        out=out,
+        num_workers=args.workers,
+        records_per_shard=2,
+        word_timings="uniform",
+      )
     )
     wall = time.perf_counter() - t0
     assert rep["ok"], rep["errors"]

@@ -57,7 +57,7 @@ def main(argv: Sequence[str]) -> int:
   if missing:
     cli.usage_error(f"{', '.join(missing)} required")
   try:
-    result = write_tfrecords_lib.write_config(config, progress=True)
+    result = write_tfrecords_lib.write_tfrecords(config, progress=True)
   except ValueError as e:  # VecFormatError, CorpusError, OutputPathError, LockError
     raise cli.InputError(str(e)) from e
   except KeyboardInterrupt:

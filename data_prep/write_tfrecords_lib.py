@@ -79,12 +79,13 @@ from emotion_tf.util import fileio
 PARTS_DIR = ".parts"
 REPORT_FILE = "report.json"
 LOCK_PREFIX = ".lock-"
+UNIFORM_TIMINGS = "uniform"  # --word_timings value: the uniform split even if word_timings/ exists
 
 
 @dataclasses.dataclass(frozen=True)
 class WriteJobConfig:
   """What `python -m data_prep.write_tfrecords` writes; its flags are derived from these fields
-  (emotion_tf.util.config) and `write_config` runs it."""
+  (emotion_tf.util.config) and `write_tfrecords` runs it."""
 
   corpus: str = config_lib.field("", "SEWA-layout corpus directory (required).")
   embeddings: str = config_lib.field("", "Word vectors (.vec text format) (required).")
@@ -92,7 +93,8 @@ class WriteJobConfig:
   word_timings: str = config_lib.field(
     "",
     "Directory of <id>.csv / <id>.TextGrid word timings; empty = <corpus>/word_timings if "
-    "present (data_prep.align_words writes it), else the uniform split of the transcripts.",
+    "present (data_prep.align_words writes it), else the uniform split of the transcripts; "
+    "'uniform' = the uniform split even when <corpus>/word_timings exists.",
   )
   num_workers: int = config_lib.field(
     max(1, min(2, os.cpu_count() or 1)), "Worker processes.", lower_bound=1
@@ -125,6 +127,9 @@ class WriteJobConfig:
     choices=("zeros", "hash"),
   )
   audio_dtype: str = config_lib.field("float32", "Audio storage.", choices=("float32", "int16"))
+  frames_per_chunk: int = config_lib.field(
+    FRAMES_PER_CHUNK, "Frames (0.1 s each) per example.", lower_bound=1
+  )
   partitions: tuple[str, ...] = config_lib.field(("train", "devel", "test"), "Partitions to write.")
   force: bool = config_lib.field(
     False,
@@ -145,32 +150,6 @@ class WriteJobConfig:
   )
   alignment_dir: str = config_lib.field(
     "", "Alignment run directory (W.npy, speech_mean.npy) for --semantic_source speech."
-  )
-
-
-def write_config(config: WriteJobConfig, progress: bool = False) -> dict[str, object]:
-  """`write_tfrecords` of a WriteJobConfig."""
-  return write_tfrecords(
-    config.corpus,
-    config.embeddings,
-    config.out,
-    word_timings_dir=wt.resolve_timings_dir(config.corpus, config.word_timings),
-    num_workers=config.num_workers,
-    num_shards=config.num_shards,
-    shard_index=config.shard_index,
-    records_per_shard=config.records_per_shard,
-    shards_per_partition=config.shards_per_partition,
-    label_tolerance_s=config.label_tolerance_s,
-    oov=config.oov,
-    audio_dtype=config.audio_dtype,
-    partitions=list(config.partitions),
-    progress=progress,
-    resample_labels=config.resample_labels,
-    allow_truncated_audio=config.allow_truncated_audio,
-    force=config.force,
-    semantic_source=config.semantic_source,
-    speech2vec_dir=config.speech2vec_dir or None,
-    alignment_dir=config.alignment_dir or None,
   )
 
 
@@ -594,56 +573,42 @@ def _remove_leftovers(out_dir: str, parts_dir: str) -> None:
         pass
 
 
-def write_tfrecords(
-  corpus_dir: str,
-  embeddings_path: str,
-  out_dir: str,
-  *,
-  word_timings_dir: str | None = None,
-  num_workers: int = 1,
-  num_shards: int = WriteJobConfig.num_shards,
-  shard_index: int = WriteJobConfig.shard_index,
-  records_per_shard: int = WriteJobConfig.records_per_shard,
-  shards_per_partition: int = WriteJobConfig.shards_per_partition,
-  label_tolerance_s: float = WriteJobConfig.label_tolerance_s,
-  oov: str = WriteJobConfig.oov,
-  audio_dtype: str = WriteJobConfig.audio_dtype,
-  frames_per_chunk: int = FRAMES_PER_CHUNK,
-  partitions: Sequence[str] | None = None,
-  progress: bool = False,
-  force: bool = False,
-  semantic_source: str = "lookup",
-  speech2vec_dir: str | None = None,
-  alignment_dir: str | None = None,
-  resample_labels: bool = False,
-  allow_truncated_audio: bool = False,
-) -> dict[str, object]:
+@dataclasses.dataclass(frozen=True)
+class _Inputs:
+  """What `write_tfrecords` reads and resolves before it locks the output directory."""
+
+  config: WriterConfig  # settings that change a shard's content
+  word_timings_dir: str | None  # None = uniform split of the transcripts
+  emb_words: list[str]
+  emb_vectors: np.ndarray  # [V, d]
+  recordings: list[corpus.Recording]
+  wanted: Sequence[str]  # partitions to write
+  speech_frontend: object = None  # tokens.SemanticFrontend for semantic_source 'speech'
+  frontend_info: dict | None = None
+
+
+def word_timings_dir(job: WriteJobConfig) -> str | None:
+  """The timings directory of `job` (its --word_timings semantics); None = uniform split."""
+  if job.word_timings == UNIFORM_TIMINGS:
+    return None
+  return wt.resolve_timings_dir(job.corpus, job.word_timings)
+
+
+def write_tfrecords(job: WriteJobConfig, *, progress: bool = False) -> dict[str, object]:
   """Writes this machine's slice of TFRecord shards (see the module docstring).
 
-  Args:
-    corpus_dir: SEWA-layout corpus.
-    embeddings_path: `.vec` word vectors (dimension d of 'semantic').
-    out_dir: output directory (created).
-    word_timings_dir: `<id>.csv` / `<id>.TextGrid` timings; None = uniform split of transcripts.
-    num_workers: parallel processes (1 = in this process).
-    num_shards, shard_index: write only shards whose position in the global shard list is
-      congruent to shard_index modulo num_shards.
-    records_per_shard, shards_per_partition: shard sizing (see plan_shards).
-    label_tolerance_s: largest allowed |label duration - audio duration|.
-    oov: 'zeros' or 'hash' (deterministic per-word vector) for words absent from the embeddings.
-    audio_dtype: 'float32' (exact) or 'int16' audio storage.
-    frames_per_chunk: frames per example.
-    partitions: subset of partitions to write (None = all).
-    progress: draw a progress bar on stderr.
-    semantic_source: 'lookup' (the word's vector from `embeddings_path`) or 'speech' (the
-      Speech2Vec encoder run on each word segment's audio, mapped by the alignment W:
-      `emotion_tf.semantic.tokens`; needs `speech2vec_dir` and `alignment_dir`, whose file
-      hashes are recorded in the fingerprint and metadata).
-    force: rewrite every shard of this slice, even those that are current.
-    resample_labels: interpolate labels whose time column is off the frame grid onto it (with
-      a warning) instead of failing the recording (`corpus.labels_on_grid`).
-    allow_truncated_audio: write a wav whose header claims more audio than the file holds
-      (with a warning) instead of failing the recording (`corpus.wav_truncation`).
+  `job` says what (the fields of WriteJobConfig are the binary's flags): corpus, embeddings
+  (`.vec`, dimension d of 'semantic'), out (created), word_timings ('' = <corpus>/word_timings
+  when present else the uniform split; 'uniform' = always the uniform split), num_workers
+  (1 = in this process), num_shards/shard_index (write only shards whose position in the
+  global shard list is congruent to shard_index modulo num_shards), records_per_shard /
+  shards_per_partition (see plan_shards), label_tolerance_s, oov ('zeros' or 'hash'),
+  audio_dtype, frames_per_chunk, partitions, force (rewrite current shards too),
+  semantic_source ('lookup' = the word's vector from `embeddings`; 'speech' = the Speech2Vec
+  encoder on each word segment mapped by W, `emotion_tf.semantic.tokens`, needs speech2vec_dir
+  and alignment_dir, whose hashes enter the fingerprint), resample_labels
+  (`corpus.labels_on_grid`) and allow_truncated_audio (`corpus.wav_truncation`).
+  `progress` draws a progress bar on stderr.
 
   Returns:
     report dict: 'recordings' (per-recording reports of this run), 'failed' (ids),
@@ -651,100 +616,71 @@ def write_tfrecords(
     'warnings' (messages, e.g. word timings beyond the audio).
 
   Raises:
-    fileio.OutputPathError: `out_dir` cannot be created or written (checked first).
+    fileio.OutputPathError: `out` cannot be created or written (checked first).
     fileio.LockError: another run holds the directory (same slice, or other settings).
     VecFormatError: for a malformed embeddings file; CorpusError: for a missing corpus.
     KeyboardInterrupt: Ctrl-C; finished shards are kept, the lock released.
   """
   t0 = time.time()
-  if oov not in ("zeros", "hash"):
-    raise ValueError(f"oov must be 'zeros' or 'hash', got {oov!r}")
-  if audio_dtype not in ("float32", "int16"):  # schema.AUDIO_DTYPES (schema imports TF)
-    raise ValueError(f"audio_dtype must be 'float32' or 'int16', got {audio_dtype!r}")
-  if not 0 <= shard_index < num_shards:
-    raise ValueError(f"shard_index {shard_index} outside 0..{num_shards - 1}")
-  fileio.check_output_dir(out_dir)
+  if job.oov not in ("zeros", "hash"):
+    raise ValueError(f"oov must be 'zeros' or 'hash', got {job.oov!r}")
+  if job.audio_dtype not in ("float32", "int16"):  # schema.AUDIO_DTYPES (schema imports TF)
+    raise ValueError(f"audio_dtype must be 'float32' or 'int16', got {job.audio_dtype!r}")
+  if not 0 <= job.shard_index < job.num_shards:
+    raise ValueError(f"shard_index {job.shard_index} outside 0..{job.num_shards - 1}")
+  fileio.check_output_dir(job.out)
   # Bad embeddings / corpus / partitions are found before anything is created (and before
   # TensorFlow is even imported).
-  emb_words, emb_vectors = vec_io.read_vec(embeddings_path)
-  all_recs = corpus.list_recordings(corpus_dir)
-  wanted = corpus.normalize_partitions(partitions)
+  emb_words, emb_vectors = vec_io.read_vec(job.embeddings)
+  recordings = corpus.list_recordings(job.corpus)
+  wanted = corpus.normalize_partitions(list(job.partitions) if job.partitions else None)
+  timings_dir = word_timings_dir(job)
   config = WriterConfig(
-    frames_per_chunk,
-    float(label_tolerance_s),
-    oov,
-    audio_dtype,
-    bool(resample_labels),
-    bool(allow_truncated_audio),
+    job.frames_per_chunk,
+    float(job.label_tolerance_s),
+    job.oov,
+    job.audio_dtype,
+    bool(job.resample_labels),
+    bool(job.allow_truncated_audio),
   )
   speech_frontend, frontend_info = _speech_frontend_info(
-    semantic_source, speech2vec_dir, alignment_dir
+    job.semantic_source, job.speech2vec_dir or None, job.alignment_dir or None
+  )
+  inputs = _Inputs(
+    config, timings_dir, emb_words, emb_vectors, recordings, wanted, speech_frontend, frontend_info
   )
   settings = {
     "config": dataclasses.asdict(config),
-    "corpus": os.path.abspath(corpus_dir),
-    "embeddings": os.path.abspath(embeddings_path),
-    "word_timings": os.path.abspath(word_timings_dir) if word_timings_dir else "",
-    "num_shards": num_shards,
-    "records_per_shard": records_per_shard,
-    "shards_per_partition": shards_per_partition,
+    "corpus": os.path.abspath(job.corpus),
+    "embeddings": os.path.abspath(job.embeddings),
+    "word_timings": os.path.abspath(timings_dir) if timings_dir else "",
+    "num_shards": job.num_shards,
+    "records_per_shard": job.records_per_shard,
+    "shards_per_partition": job.shards_per_partition,
     "semantic_source": frontend_info or "lookup",
   }
   lock = fileio.DirLock(
-    out_dir,
-    f"write_tfrecords.{shard_index}-of-{num_shards}",
+    job.out,
+    f"write_tfrecords.{job.shard_index}-of-{job.num_shards}",
     _settings_digest(settings),
     prefix=LOCK_PREFIX,
   )
   with lock:
     if not lock.others_alive():
-      _remove_leftovers(out_dir, os.path.join(out_dir, PARTS_DIR))
-    return _write_locked(
-      corpus_dir,
-      embeddings_path,
-      out_dir,
-      t0,
-      config,
-      word_timings_dir,
-      num_workers,
-      num_shards,
-      shard_index,
-      records_per_shard,
-      shards_per_partition,
-      progress,
-      force,
-      emb_words,
-      emb_vectors,
-      all_recs,
-      wanted,
-      speech_frontend,
-      frontend_info,
-    )
+      _remove_leftovers(job.out, os.path.join(job.out, PARTS_DIR))
+    return _write_locked(job, inputs, t0, progress)
 
 
 def _write_locked(
-  corpus_dir,
-  embeddings_path,
-  out_dir,
-  t0,
-  config,
-  word_timings_dir,
-  num_workers,
-  num_shards,
-  shard_index,
-  records_per_shard,
-  shards_per_partition,
-  progress,
-  force,
-  emb_words,
-  emb_vectors,
-  all_recs,
-  wanted,
-  speech_frontend=None,
-  frontend_info=None,
+  job: WriteJobConfig, inputs: _Inputs, t0: float, progress: bool
 ) -> dict[str, object]:
   """`write_tfrecords` once the output directory is locked."""
   from emotion_tf.data import schema
+
+  corpus_dir, embeddings_path, out_dir = job.corpus, job.embeddings, job.out
+  config, word_timings_dir, all_recs = inputs.config, inputs.word_timings_dir, inputs.recordings
+  emb_words, emb_vectors = inputs.emb_words, inputs.emb_vectors
+  num_shards, shard_index = job.num_shards, job.shard_index
 
   # Word timings of every recording (the vocabulary must be the same on every machine).
   timings: dict[str, list[wt.WordTiming]] = {}
@@ -768,8 +704,8 @@ def _write_locked(
     "config": dataclasses.asdict(config),
     "word_timings": os.path.abspath(word_timings_dir) if word_timings_dir else "uniform",
   }
-  if frontend_info:
-    fingerprint["semantic_source"] = frontend_info
+  if inputs.frontend_info:
+    fingerprint["semantic_source"] = inputs.frontend_info
 
   os.makedirs(out_dir, exist_ok=True)
   schema.write_vocab(out_dir, vocab[1:])
@@ -779,14 +715,16 @@ def _write_locked(
   def files_of(rid: str) -> dict[str, str | None]:
     return recording_files(by_id[rid], source[rid])
 
-  plans = plan_shards(all_recs, records_per_shard, shards_per_partition)
-  mine = [p for k, p in enumerate(plans) if k % num_shards == shard_index and p.partition in wanted]
+  plans = plan_shards(all_recs, job.records_per_shard, job.shards_per_partition)
+  mine = [
+    p for k, p in enumerate(plans) if k % num_shards == shard_index and p.partition in inputs.wanted
+  ]
   todo, skipped = [], []
   for plan in mine:
     side_path = os.path.join(out_dir, plan.name + ".json")
     side = _read_sidecar(side_path)
     if (
-      force
+      job.force
       or not os.path.exists(os.path.join(out_dir, plan.name))
       or not side
       or not side.get("complete")
@@ -842,17 +780,17 @@ def _write_locked(
 
   _progress(len(reports), total, progress)
   finish_ready_shards()
-  if num_workers <= 1 or len(tasks) <= 1:
-    _init_worker(*init_args, speech_frontend=speech_frontend)
+  if job.num_workers <= 1 or len(tasks) <= 1:
+    _init_worker(*init_args, speech_frontend=inputs.speech_frontend)
     for task in tasks:
       add(process_recording(*task))
   else:
     ctx = multiprocessing.get_context("spawn")
     with _children_ignore_sigint():
       pool = ctx.Pool(
-        min(num_workers, len(tasks)),
+        min(job.num_workers, len(tasks)),
         initializer=_init_worker,
-        initargs=init_args + (True, speech_frontend),
+        initargs=init_args + (True, inputs.speech_frontend),
       )
     with pool:  # leaving the block (Ctrl-C included) terminates the workers
       for rep in pool.imap_unordered(_process_task, tasks):

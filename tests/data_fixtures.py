@@ -105,11 +105,14 @@ def tiny_tfrecords(tiny_corpus, tiny_vec, tmp_path_factory):
 
   out = str(tmp_path_factory.mktemp("tfrecords"))
   report = write_tfrecords_lib.write_tfrecords(
-    tiny_corpus,
-    tiny_vec[0],
-    out,
-    word_timings_dir=os.path.join(tiny_corpus, "word_timings"),
-    records_per_shard=1,
+    write_tfrecords_lib.WriteJobConfig(
+      corpus=tiny_corpus,
+      embeddings=tiny_vec[0],
+      out=out,
+      word_timings=os.path.join(tiny_corpus, "word_timings"),
+      records_per_shard=1,
+      num_workers=1,
+    )
   )
   assert report["ok"], report["errors"]
   return out, report

@@ -653,9 +653,11 @@ def test_fixed_recording_is_rewritten_touched_one_is_not(good, tmp_path):
   out = str(tmp_path / "out")
   shutil.copytree(ref_out, out)
   wt_dir = os.path.join(corpus, "word_timings")
-  kw = dict(word_timings_dir=wt_dir, records_per_shard=1)
+  kw = dict(word_timings=wt_dir, records_per_shard=1, num_workers=1)
   # Copies carry new paths: every shard is redone once (the fingerprint records the inputs).
-  first = write_tfrecords.write_tfrecords(corpus, vec, out, **kw)
+  first = write_tfrecords.write_tfrecords(
+    write_tfrecords.WriteJobConfig(corpus=corpus, embeddings=vec, out=out, **kw)
+  )
   assert first["ok"] and len(first["shards_written"]) == len(expected)
   labels = os.path.join(corpus, "labels", "Train_02.csv")
   with open(labels, encoding="utf-8") as f:
@@ -670,7 +672,9 @@ def test_fixed_recording_is_rewritten_touched_one_is_not(good, tmp_path):
     f.write("s2w0;2.9000;3.0000;smile\n")
   touched = os.path.join(corpus, "audio", "Train_04.wav")
   os.utime(touched, ns=(time.time_ns(), time.time_ns() + 10**9))
-  again = write_tfrecords.write_tfrecords(corpus, vec, out, **kw)
+  again = write_tfrecords.write_tfrecords(
+    write_tfrecords.WriteJobConfig(corpus=corpus, embeddings=vec, out=out, **kw)
+  )
   assert sorted(again["shards_written"]) == [
     "train-00001-of-00007.tfrecord",
     "train-00002-of-00007.tfrecord",
@@ -680,7 +684,9 @@ def test_fixed_recording_is_rewritten_touched_one_is_not(good, tmp_path):
   want_labels[5, 0] = float("0.999"[: len(row[2])])
   np.testing.assert_allclose(got["Train_02"][1], want_labels, atol=1e-6)
   assert got["Train_03"][2][29] != 0  # the added word marks the last frame
-  third = write_tfrecords.write_tfrecords(corpus, vec, out, **kw)
+  third = write_tfrecords.write_tfrecords(
+    write_tfrecords.WriteJobConfig(corpus=corpus, embeddings=vec, out=out, **kw)
+  )
   assert third["shards_written"] == [] and len(third["shards_skipped"]) == len(expected)
   res = run("data_prep.write_tfrecords", *writer_args(corpus, vec, out, "--force"))
   assert res.returncode == 0, res.stderr[-3000:]
@@ -717,7 +723,14 @@ def test_kill9_then_rerun_resumes_exactly(good, tmp_path):
       )
   ref_out = str(tmp_path / "reference")
   ref = write_tfrecords.write_tfrecords(
-    corpus, vec, ref_out, word_timings_dir=os.path.join(corpus, "word_timings"), records_per_shard=1
+    write_tfrecords.WriteJobConfig(
+      corpus=corpus,
+      embeddings=vec,
+      out=ref_out,
+      word_timings=os.path.join(corpus, "word_timings"),
+      records_per_shard=1,
+      num_workers=1,
+    )
   )
   assert ref["ok"]
   out = str(tmp_path / "out")

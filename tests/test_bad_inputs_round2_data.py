@@ -297,12 +297,15 @@ def test_audio_truncated_by_40_percent_blames_the_audio(bad, tmp_path):
     copy_recording(src, rid, corpus, rid)
   out = str(tmp_path / "out")
   result = write_tfrecords_lib.write_tfrecords(
-    corpus,
-    vec,
-    out,
-    word_timings_dir=os.path.join(corpus, "word_timings"),
-    records_per_shard=1,
-    allow_truncated_audio=True,
+    write_tfrecords_lib.WriteJobConfig(
+      corpus=corpus,
+      embeddings=vec,
+      out=out,
+      word_timings=os.path.join(corpus, "word_timings"),
+      records_per_shard=1,
+      allow_truncated_audio=True,
+      num_workers=1,
+    )
   )
   p = _paths(corpus, "Train_05")
   assert result["failed"] == ["Train_05"]

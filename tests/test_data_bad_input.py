@@ -15,10 +15,26 @@ from emotion_tf.data import schema
 def test_oov_policy_hash_is_deterministic(tiny_corpus, tiny_vec, tmp_path):  # noqa: F811
   vec_path, words, vectors = tiny_vec
   a = write_tfrecords_lib.write_tfrecords(
-    tiny_corpus, vec_path, str(tmp_path / "a"), oov="hash", partitions=["devel"]
+    write_tfrecords_lib.WriteJobConfig(
+      corpus=tiny_corpus,
+      embeddings=vec_path,
+      out=str(tmp_path / "a"),
+      oov="hash",
+      partitions=["devel"],
+      word_timings="uniform",
+      num_workers=1,
+    )
   )
   b = write_tfrecords_lib.write_tfrecords(
-    tiny_corpus, vec_path, str(tmp_path / "b"), oov="hash", partitions=["devel"]
+    write_tfrecords_lib.WriteJobConfig(
+      corpus=tiny_corpus,
+      embeddings=vec_path,
+      out=str(tmp_path / "b"),
+      oov="hash",
+      partitions=["devel"],
+      word_timings="uniform",
+      num_workers=1,
+    )
   )
   assert a["ok"] and b["ok"]
   name = "devel-00000-of-00001.tfrecord"
@@ -38,4 +54,13 @@ def test_oov_policy_hash_is_deterministic(tiny_corpus, tiny_vec, tmp_path):  # n
         assert not vec.any()
   assert a["recordings"][0]["oov_words"] > 0 and seen_oov > 0  # the fixture leaves words out
   with pytest.raises(ValueError, match="oov must be"):
-    write_tfrecords_lib.write_tfrecords(tiny_corpus, vec_path, str(tmp_path / "c"), oov="random")
+    write_tfrecords_lib.write_tfrecords(
+      write_tfrecords_lib.WriteJobConfig(
+        corpus=tiny_corpus,
+        embeddings=vec_path,
+        out=str(tmp_path / "c"),
+        oov="random",
+        word_timings="uniform",
+        num_workers=1,
+      )
+    )

@@ -168,14 +168,17 @@ def test_writer_and_predict_features_identical(
   out = str(tmp_path / "tfrecords")
   timings_dir = os.path.join(tiny_corpus, "word_timings")
   report = write_tfrecords.write_tfrecords(
-    tiny_corpus,
-    vec,
-    out,
-    word_timings_dir=timings_dir,
-    partitions=["test"],
-    semantic_source="speech",
-    speech2vec_dir=s2v,
-    alignment_dir=align,
+    write_tfrecords.WriteJobConfig(
+      corpus=tiny_corpus,
+      embeddings=vec,
+      out=out,
+      word_timings=timings_dir,
+      partitions=["test"],
+      semantic_source="speech",
+      speech2vec_dir=s2v,
+      alignment_dir=align,
+      num_workers=1,
+    )
   )
   assert report["ok"], report["errors"]
   meta = schema.read_metadata(out)

@@ -195,17 +195,44 @@ def test_writer_round_trip_equals_inputs(tiny_corpus, tiny_vec, tiny_tfrecords):
 def test_rerun_skips_finished_shards_and_redoes_changed(tiny_corpus, tiny_vec, tmp_path):  # noqa: F811
   out = str(tmp_path / "o")
   first = write_tfrecords_lib.write_tfrecords(
-    tiny_corpus, tiny_vec[0], out, shards_per_partition=1, oov="hash", audio_dtype="int16"
+    write_tfrecords_lib.WriteJobConfig(
+      corpus=tiny_corpus,
+      embeddings=tiny_vec[0],
+      out=out,
+      shards_per_partition=1,
+      oov="hash",
+      audio_dtype="int16",
+      word_timings="uniform",
+      num_workers=1,
+    )
   )
   assert len(first["shards_written"]) == 3
   mtimes = {f: os.stat(os.path.join(out, f)).st_mtime_ns for f in first["shards_written"]}
   again = write_tfrecords_lib.write_tfrecords(
-    tiny_corpus, tiny_vec[0], out, shards_per_partition=1, oov="hash", audio_dtype="int16"
+    write_tfrecords_lib.WriteJobConfig(
+      corpus=tiny_corpus,
+      embeddings=tiny_vec[0],
+      out=out,
+      shards_per_partition=1,
+      oov="hash",
+      audio_dtype="int16",
+      word_timings="uniform",
+      num_workers=1,
+    )
   )
   assert again["shards_written"] == [] and sorted(again["shards_skipped"]) == sorted(mtimes)
   assert {f: os.stat(os.path.join(out, f)).st_mtime_ns for f in mtimes} == mtimes
   changed = write_tfrecords_lib.write_tfrecords(
-    tiny_corpus, tiny_vec[0], out, shards_per_partition=1, oov="zeros", audio_dtype="int16"
+    write_tfrecords_lib.WriteJobConfig(
+      corpus=tiny_corpus,
+      embeddings=tiny_vec[0],
+      out=out,
+      shards_per_partition=1,
+      oov="zeros",
+      audio_dtype="int16",
+      word_timings="uniform",
+      num_workers=1,
+    )
   )
   assert len(changed["shards_written"]) == 3
   assert schema.read_metadata(out).oov == "zeros"
@@ -213,31 +240,47 @@ def test_rerun_skips_finished_shards_and_redoes_changed(tiny_corpus, tiny_vec, t
 
 def test_machine_slices_are_disjoint_and_complete(tiny_corpus, tiny_vec, tmp_path):  # noqa: F811
   out = str(tmp_path / "o")
-  kw = dict(records_per_shard=1, num_workers=1)
+  kw = dict(records_per_shard=1, num_workers=1, word_timings="uniform")
   a = write_tfrecords_lib.write_tfrecords(
-    tiny_corpus, tiny_vec[0], out, num_shards=2, shard_index=0, **kw
+    write_tfrecords_lib.WriteJobConfig(
+      corpus=tiny_corpus, embeddings=tiny_vec[0], out=out, num_shards=2, shard_index=0, **kw
+    )
   )
   assert not schema.read_metadata(out).complete
   b = write_tfrecords_lib.write_tfrecords(
-    tiny_corpus, tiny_vec[0], out, num_shards=2, shard_index=1, **kw
+    write_tfrecords_lib.WriteJobConfig(
+      corpus=tiny_corpus, embeddings=tiny_vec[0], out=out, num_shards=2, shard_index=1, **kw
+    )
   )
   assert not set(a["shards_written"]) & set(b["shards_written"])
   assert len(a["shards_written"]) + len(b["shards_written"]) == 4
   meta = schema.read_metadata(out)
   assert meta.complete and sum(p["recordings"] for p in meta.partitions.values()) == 4
   with pytest.raises(ValueError, match="shard_index 2"):
-    write_tfrecords_lib.write_tfrecords(tiny_corpus, tiny_vec[0], out, num_shards=2, shard_index=2)
+    write_tfrecords_lib.write_tfrecords(
+      write_tfrecords_lib.WriteJobConfig(
+        corpus=tiny_corpus,
+        embeddings=tiny_vec[0],
+        out=out,
+        num_shards=2,
+        shard_index=2,
+        word_timings="uniform",
+        num_workers=1,
+      )
+    )
 
 
 def test_parallel_workers_write_the_same_shards(tiny_corpus, tiny_vec, tiny_tfrecords, tmp_path):  # noqa: F811
   out = str(tmp_path / "p")
   rep = write_tfrecords_lib.write_tfrecords(
-    tiny_corpus,
-    tiny_vec[0],
-    out,
-    word_timings_dir=os.path.join(tiny_corpus, "word_timings"),
-    records_per_shard=1,
-    num_workers=2,
+    write_tfrecords_lib.WriteJobConfig(
+      corpus=tiny_corpus,
+      embeddings=tiny_vec[0],
+      out=out,
+      word_timings=os.path.join(tiny_corpus, "word_timings"),
+      records_per_shard=1,
+      num_workers=2,
+    )
   )
   assert rep["ok"]
   ref = tiny_tfrecords[0]
