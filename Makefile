@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | md5sum
 RUN_DIR ?= runs/demo
 PYTEST_ARGS ?=
 
-.PHONY: setup test lint demo ablate bench clean-venv
+.PHONY: setup test test-fast test-durations lint demo ablate bench clean-venv
 
 $(STAMP): requirements.txt pyproject.toml
 	@{ command -v espeak-ng && command -v flite; } >/dev/null 2>&1 || { \
@@ -26,7 +26,18 @@ setup: $(STAMP)
 test: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -q -n 2 --durations=15 tests $(PYTEST_ARGS)
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -q -n 2 --dist worksteal --durations=15 tests $(PYTEST_ARGS)
+
+# The developer's inner loop: everything but the tests listed in tests/slow_tests.txt.
+test-fast: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -q -n 2 -m "not slow" tests $(PYTEST_ARGS)
+
+# Runs everything, timing each test, and rewrites tests/slow_tests.txt (tests over 2 s).
+test-durations: setup
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -q -n 2 --junitxml=.test-durations.xml tests $(PYTEST_ARGS)
+	$(PY) scripts/slow_tests.py .test-durations.xml
 
 lint: setup
 	$(VENV)/bin/ruff check .

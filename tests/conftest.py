@@ -10,13 +10,37 @@ checkout, through pytest.ini's `pythonpath = .`.
 import contextlib
 import os
 
+import pytest
 from data_fixtures import tiny_corpus, tiny_tfrecords, tiny_vec  # noqa: F401  (fixtures)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+SLOW_TESTS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "slow_tests.txt")
+
+
+def slow_test_ids(path: str = SLOW_TESTS_FILE) -> set[str]:
+  """Node ids (`tests/test_x.py::test_y`, no parameters) listed in tests/slow_tests.txt."""
+  if not os.path.exists(path):
+    return set()
+  with open(path, encoding="utf-8") as f:
+    return {line.split("#")[0].strip() for line in f if line.split("#")[0].strip()}
+
+
+def pytest_collection_modifyitems(config, items):
+  """Marks the tests listed in tests/slow_tests.txt `slow` (`make test-fast` deselects them)."""
+  slow = slow_test_ids()
+  for item in items:
+    if item.nodeid.split("[")[0] in slow:
+      item.add_marker(pytest.mark.slow)
+
+
 def pytest_configure(config):
-  """Splits the CPU into 2 logical devices before any TF op runs (tf.distribute tests)."""
+  """Registers the `slow` marker; splits the CPU into 2 logical devices before any TF op runs
+  (tf.distribute tests)."""
+  config.addinivalue_line(
+    "markers", "slow: takes seconds (binaries in subprocesses, training); see slow_tests.txt"
+  )
   import tensorflow as tf
 
   cpus = tf.config.list_physical_devices("CPU")
