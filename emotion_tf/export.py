@@ -5,6 +5,9 @@
 Serving signature `serving_default`: audio [batch, samples] float32 at 22 050 Hz and
 semantic [batch, frames, d] float32 -> arousal, valence, liking [batch, frames]. Inspect it with
 `saved_model_cli show --dir EXPORT_DIR --all`. A rerun on the same model file skips.
+With --speech2vec_dir/--alignment_dir (or --data_dir of speech TFRecords) the export also has
+the `audio_only` signature: audio alone -> arousal, valence, liking (the wav-only frontend
+inside the graph, emotion_tf.serving.speech_frontend_graph).
 
 --out must be new, empty or an earlier export (it is then replaced atomically); any other
 directory, the model directory, a directory holding it or one inside it (except the default
@@ -62,8 +65,8 @@ def define_flags() -> None:
   )
 
 
-def _add_semantic_frontend(out):
-  """Exports the speech-token frontend when its directories are given or recorded."""
+def _frontend_dirs():
+  """(speech2vec_dir, alignment_dir) given by the flags or recorded with --data_dir, or None."""
   dirs = None
   if FLAGS.speech2vec_dir or FLAGS.alignment_dir:
     if not (FLAGS.speech2vec_dir and FLAGS.alignment_dir):
@@ -71,6 +74,11 @@ def _add_semantic_frontend(out):
     dirs = (FLAGS.speech2vec_dir, FLAGS.alignment_dir)
   elif FLAGS.data_dir:
     dirs = export_lib.frontend_from_data_dir(FLAGS.data_dir)
+  return dirs
+
+
+def _add_semantic_frontend(out, dirs):
+  """Copies the speech-token frontend beside the export when there is one."""
   if not dirs:
     return None
   return export_lib.export_semantic_frontend(out, *dirs, snap_to_types=FLAGS.snap_to_types)
@@ -83,10 +91,15 @@ def main(argv):
     cli.usage_error("--model_dir is required")
   out = FLAGS.out or os.path.join(FLAGS.model_dir, export_lib.DEFAULT_EXPORT_SUBDIR)
   try:
+    dirs = _frontend_dirs()
     meta, exported = export_lib.export_from_model_dir(
-      FLAGS.model_dir, out, FLAGS.which, force=FLAGS.force
+      FLAGS.model_dir,
+      out,
+      FLAGS.which,
+      force=FLAGS.force,
+      frontend_dirs=(*dirs, FLAGS.snap_to_types) if dirs else None,
     )
-    frontend = _add_semantic_frontend(out)
+    frontend = _add_semantic_frontend(out, dirs)
   except (ValueError, OSError) as e:  # ExportError, ModelDirError, FrontendError, ...
     if cli.disk_full(e):
       raise  # a full disk mid-run: one line from cli.run, exit 1

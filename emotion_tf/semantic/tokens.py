@@ -17,7 +17,9 @@ segment shorter than one MFCC window (or outside the audio) gets a zero vector.
 its centre (k + 0.5) * hop, the latest-starting one where segments overlap: the rule of
 `data_prep.write_tfrecords.frame_word_index`). `speech_semantic_frames` does both; it is the
 one function used by the TFRecord writer (`--semantic_source speech`) and by prediction, so
-training and inference see the same features.
+training and inference see the same features. Prediction without word timings runs these steps
+and the segmenter as one TF graph (`emotion_tf.serving.speech_frontend_graph`, the export's
+`audio_only` signature), equal to them (tests/test_audio_only_signature.py).
 
 Frontend files (`frontend_files`): the Speech2Vec run's `encoder/` SavedModel (which holds the
 MFCC normaliser as variables), `normalizer.json` and `config.json`, and the alignment run's
@@ -116,6 +118,8 @@ class SemanticFrontend:
     codebook: optional [V, d_t] unit type vectors (aligned_speech2vec.vec); when set, every
       token vector is replaced by the codebook row of highest cosine ("snap to types": the
       Speech2Vec type inventory used as a vector quantiser; no word strings are used).
+    graphs: {hop seconds: `serving.speech_frontend_graph.SpeechFrontendGraph`}, the TF graph of
+      wav-only prediction built on this frontend (filled on first use).
   """
 
   embed_fn: object
@@ -126,6 +130,7 @@ class SemanticFrontend:
   source: str = ""
   _module: object = None
   codebook: np.ndarray | None = None
+  graphs: dict[float, object] = dataclasses.field(default_factory=dict)
 
   @property
   def dim(self) -> int:

@@ -24,6 +24,15 @@ model's [.., 3] head is the output named label_names[k].
     e.g. `tf.saved_model.load(E).signatures["metadata"]()`, or `saved_model_cli show --dir E
     --signature_def metadata` for its keys; frame k of the outputs is at time k * hop_seconds.
 
+`audio_only` (only in an export written with a semantic frontend, `emotion_tf.export
+--speech2vec_dir D --alignment_dir D [--snap_to_types]` or `--data_dir` of speech TFRecords)
+    inputs   audio    [batch, samples]          float32, mono waveform at `sample_rate` Hz
+    outputs  arousal, valence, liking  [batch, frames]  float32, frames = samples // 2 205
+             semantic [batch, frames, d]        float32, the semantic input it computed
+    The wav-only frontend (segmenter, MFCCs, normaliser, Speech2Vec encoder, W, snapping) runs
+    inside the graph (`emotion_tf.serving.speech_frontend_graph`); equal to `emotion_tf.predict
+    --audio` without word timings. Rows of one batch must be recordings of equal length.
+
 Also stored with the model, readable after `tf.saved_model.load`:
   * attributes `label_names` (string [3]), `sample_rate`, `samples_per_frame`, `semantic_dim`
     (int64 scalars) and `hop_seconds` (float64) — non-trainable variables;
@@ -154,7 +163,7 @@ def export_metadata(
 
 
 def write_export_archive(
-  model: EmotionRecognitionModel, path: str, metadata_path: str | None = None
+  model: EmotionRecognitionModel, path: str, metadata_path: str | None = None, speech_frontend=None
 ) -> None:
   """Writes `model` with `keras.export.ExportArchive` to `path` (not atomic; see
   `export_saved_model`).
@@ -165,6 +174,8 @@ def write_export_archive(
   the TFLite converter. The revived object also carries the constants as non-trainable variables
   `label_names`, `sample_rate`, `samples_per_frame`, `hop_seconds`, `semantic_dim` (as exports
   of format 1 written by a tf.Module did) and `metadata_file`, the JSON asset.
+  With `speech_frontend` (a `tokens.SemanticFrontend`) also `audio_only`
+  (`speech_frontend_graph.add_audio_only_endpoint`: audio alone -> the three curves).
   """
   c = model.config
   archive = keras.export.ExportArchive()
@@ -173,6 +184,18 @@ def write_export_archive(
     SIGNATURE_KEY, serving_function(model), input_signature=serving_input_signature(c.semantic_dim)
   )
   archive.add_endpoint(METADATA_SIGNATURE_KEY, metadata_function(model))
+  graph = None
+  if speech_frontend is not None:
+    from emotion_tf.serving import speech_frontend_graph
+
+    graph = speech_frontend_graph.add_audio_only_endpoint(
+      archive,
+      serving_function(model),
+      speech_frontend,
+      c.sample_rate,
+      c.samples_per_frame,
+      c.semantic_dim,
+    )
   # ExportArchive keeps the saved object in `_tf_trackable` (Keras 3.6); attributes set on it
   # are saved and revived with it, which keeps `loaded.label_names` etc. of earlier exports.
   root = archive._tf_trackable
@@ -192,6 +215,8 @@ def write_export_archive(
   root.semantic_dim = tf.Variable(
     int(c.semantic_dim), trainable=False, dtype=tf.int64, name="semantic_dim"
   )
+  if graph is not None:
+    root.speech_frontend = graph
   if metadata_path is not None:
     root.metadata_file = tf.saved_model.Asset(metadata_path)
   interactive = keras.config.is_interactive_logging_enabled()
@@ -204,7 +229,10 @@ def write_export_archive(
 
 
 def export_saved_model(
-  model: EmotionRecognitionModel, export_dir: str, source: dict[str, Any] | None = None
+  model: EmotionRecognitionModel,
+  export_dir: str,
+  source: dict[str, Any] | None = None,
+  speech_frontend=None,
 ) -> dict[str, Any]:
   """Writes `model` as a SavedModel to `export_dir`, atomically (temp dir + rename).
 
@@ -214,6 +242,7 @@ def export_saved_model(
     model: a built EmotionRecognitionModel.
     export_dir: target directory.
     source: provenance recorded in the metadata (e.g. {'path':..., 'sha256':...}).
+    speech_frontend: a `tokens.SemanticFrontend` to build the `audio_only` signature from.
 
   Returns:
     The metadata dict written to `assets/emotion_tf_export.json`.
@@ -238,7 +267,7 @@ def export_saved_model(
     with open(meta_path, "w", encoding="utf-8") as f:
       json.dump(meta, f, indent=2, sort_keys=True)
     saved = os.path.join(tmp_dir, "saved_model")
-    write_export_archive(model, saved, meta_path)
+    write_export_archive(model, saved, meta_path, speech_frontend)
     if not os.path.exists(os.path.join(saved, "assets", METADATA_FILENAME)):
       raise ExportError(f"{export_dir}: SavedModel was written without its metadata asset")
     _swap_in(saved, export_dir)
@@ -291,10 +320,10 @@ def check_export_target(export_dir: str, model_dir: str | None = None) -> dict |
   """Refuses an `--out` whose replacement could destroy anything but an earlier export.
 
   Allowed: a path that does not exist yet, an empty directory, or an export of this toolkit
-  (`assets/emotion_tf_export.json` present and parseable, nothing but SavedModel entries
-  beside it). Refused: a regular file or symbolic link, any other non-empty directory, the
-  model directory itself, an ancestor of it, or a directory inside it other than its default
-  `<model_dir>/export`.
+  (`assets/emotion_tf_export.json` present and parseable, nothing but SavedModel entries and
+  its `semantic_frontend/` beside it). Refused: a regular file or symbolic link, any other
+  non-empty directory, the model directory itself, an ancestor of it, or a directory inside it
+  other than its default `<model_dir>/export`.
 
   Returns:
     the metadata of the export found at `export_dir`, or None when there is none.
@@ -342,7 +371,7 @@ def check_export_target(export_dir: str, model_dir: str | None = None) -> dict |
       f"emotion_tf export ({e}; it holds {shown}); refusing to replace it. "
       "Choose a new or empty directory, or delete it yourself"
     ) from e
-  unexpected = [e for e in entries if e not in SAVED_MODEL_ENTRIES]
+  unexpected = [e for e in entries if e not in SAVED_MODEL_ENTRIES and e != FRONTEND_DIR]
   if unexpected:
     raise ExportError(
       f"{export_dir}: --out holds an emotion_tf export plus other files "
@@ -453,7 +482,11 @@ def _swap_in(new_dir: str, export_dir: str) -> None:
 
 
 def export_from_model_dir(
-  model_dir: str, export_dir: str, which: str = "best", force: bool = False
+  model_dir: str,
+  export_dir: str,
+  which: str = "best",
+  force: bool = False,
+  frontend_dirs: tuple | None = None,
 ) -> tuple[dict[str, Any], bool]:
   """Exports `<model_dir>/<which>.keras` to `export_dir`.
 
@@ -463,6 +496,9 @@ def export_from_model_dir(
   `export_dir` already holds an export of a source file with the same SHA-256 and embedding
   space (unless `force`). The embedding space the model was trained on (`config.json` of the
   model dir, see `training.embeddings_record`) goes to the metadata's `source.embeddings`.
+  `frontend_dirs` = (speech2vec_dir, alignment_dir, snap_to_types) adds the `audio_only`
+  signature built from that frontend (recorded as `source.audio_only`; a rerun with another
+  frontend re-exports).
 
   Returns:
     (metadata, exported): `exported` False when the existing export was kept.
@@ -476,7 +512,7 @@ def export_from_model_dir(
   check_export_target(export_dir, model_dir)
   try:
     with export_lock(export_dir):
-      return _export_locked(model_dir, export_dir, path, which, force)
+      return _export_locked(model_dir, export_dir, path, which, force, frontend_dirs)
   except fileio.LockError as e:
     raise ExportError(str(e)) from e
 
@@ -495,7 +531,12 @@ def export_lock(export_dir: str) -> fileio.DirLock:
 
 
 def _export_locked(
-  model_dir: str, export_dir: str, path: str, which: str, force: bool
+  model_dir: str,
+  export_dir: str,
+  path: str,
+  which: str,
+  force: bool,
+  frontend_dirs: tuple | None = None,
 ) -> tuple[dict[str, Any], bool]:
   """`export_from_model_dir` once its lock is held."""
   remove_stale_staging(export_dir)
@@ -514,23 +555,33 @@ def _export_locked(
     "which": which,
     "embeddings": embeddings,
   }
+  frontend = None
+  if frontend_dirs:
+    from emotion_tf.serving import speech_frontend_graph
+
+    source["audio_only"] = speech_frontend_graph.audio_only_record(*frontend_dirs)
   if (
     not force
     and existing
     and existing.get("source", {}).get("sha256") == digest
     and (export_embeddings(existing) == embeddings)
+    and (existing["source"].get("audio_only") == source.get("audio_only"))
   ):
     logging.info(
       "%s already holds the export of %s; skipping (use --force to redo)", export_dir, path
     )
     return existing, False
   model = model_dir_lib.load_trained_model(model_dir, which)
+  if frontend_dirs:
+    from emotion_tf.semantic import tokens
+
+    frontend = tokens.load_frontend_dirs(*frontend_dirs)
   parent = os.path.dirname(export_dir)
   os.makedirs(parent, exist_ok=True)
   staging = tempfile.mkdtemp(dir=parent, prefix=_staging_prefix("new", export_dir))
   try:
     new_dir = os.path.join(staging, "export")
-    meta = export_saved_model(model, new_dir, source)
+    meta = export_saved_model(model, new_dir, source, frontend)
     check_export_target(export_dir, model_dir)  # nothing else appeared there meanwhile
     _swap_in(new_dir, export_dir)
   finally:

@@ -54,10 +54,12 @@ def speech_token_frames(
 ) -> tuple[np.ndarray, dict[str, Any]]:
   """Per-frame semantic input from speech alone (the export's Speech2Vec frontend + W).
 
-  Segments are the word timings' spans when given, else `semantic.segmenter.segment(audio)`;
-  each gets `tokens.token_vectors` and frames are filled by `tokens.fill_frames` -- the same
-  function (`tokens.speech_semantic_frames`) the TFRecord writer uses with
-  `--semantic_source speech`.
+  With word timings, their spans get `tokens.token_vectors` and frames are filled by
+  `tokens.fill_frames` -- the same function (`tokens.speech_semantic_frames`) the TFRecord
+  writer uses with `--semantic_source speech`. Without, the whole wav-only frontend
+  (`semantic.segmenter` segments, token vectors, frame filling) runs as the TF graph
+  `speech_frontend_graph.SpeechFrontendGraph`, the one the export's `audio_only` signature
+  holds, so `predict --audio` and that signature are one computation.
 
   Args:
     frontend: `tokens.SemanticFrontend`; audio: [samples] float32 at its sample rate.
@@ -66,18 +68,21 @@ def speech_token_frames(
     (semantic float32 [F, d], stats as `frames.semantic_frames` plus 'segments' and
     'segment_source' ('timings' or 'segmenter')).
   """
-  from emotion_tf.semantic import (
-    segmenter,
-    tokens,
-  )
+  from emotion_tf.semantic import tokens
 
   if timings is None:
-    segments = segmenter.segment(audio, segmenter.SegmenterConfig(sample_rate=frontend.sample_rate))
+    from emotion_tf.serving import speech_frontend_graph
+
+    graph = speech_frontend_graph.frontend_graph(frontend, hop_seconds)
+    semantic, segments = graph.semantic_frames(
+      np.asarray(audio, np.float32).reshape(-1), np.int32(num_frames)
+    )
+    semantic, segments = semantic.numpy(), segments.numpy()
     source = "segmenter"
   else:
     segments = [(t.start, t.end) for t in timings]
     source = "timings"
-  semantic = tokens.speech_semantic_frames(frontend, audio, segments, num_frames, hop_seconds)
+    semantic = tokens.speech_semantic_frames(frontend, audio, segments, num_frames, hop_seconds)
   covered = int(np.any(semantic != 0, axis=1).sum())
   stats = {
     "words": len(segments),
