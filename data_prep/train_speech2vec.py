@@ -3,7 +3,8 @@
 Binary: flags and main; the library is data_prep/train_speech2vec_lib.py.
 
     python -m data_prep.train_speech2vec --corpus DIR [--word_timings DIR] --out DIR \
-        [--train_partitions train --embed_partitions train,devel,test --epochs 10 ...]
+        [--train_partitions train --embed_partitions train,devel,test --epochs 10 ...] \
+        [--pretrain_corpus LIBRISPEECH_DIR ... --pretrain_timings DIR --segments_dir DIR ...]
 """
 
 import sys
@@ -42,6 +43,26 @@ def define_flags() -> None:
     "Extra corpus directory (repeatable) whose recordings, all "
     "partitions, are added to the training segments only (unlabelled speech, "
     "like Word2Vec's text corpus); never used for vectors or quality checks.",
+  )
+  flags.DEFINE_multi_string(
+    "pretrain_corpus",
+    [],
+    "LibriSpeech-layout pretraining corpus "
+    "(repeatable; e.g. python -m data_prep.speak_text output): its word "
+    "segments are written once to <out>/pretrain_segments and streamed "
+    "beside the training segments (bounded memory).",
+  )
+  flags.DEFINE_string(
+    "pretrain_timings",
+    "",
+    "Directory of <utterance id>.csv/.TextGrid word spans "
+    "of the pretraining corpora (default: <id>.TextGrid or <id>.csv beside the audio).",
+  )
+  flags.DEFINE_multi_string(
+    "segments_dir",
+    [],
+    "Segments directory (repeatable; e.g. an earlier run's "
+    "<out>/pretrain_segments) streamed beside the training segments.",
   )
   flags.DEFINE_bool("deltas", False, "Append MFCC deltas and delta-deltas (39 features).")
   flags.DEFINE_bool(
@@ -91,6 +112,9 @@ def main(argv: Sequence[str]) -> int:
       lexicon,
       _strategy(f.distribute),
       f.extra_corpus,
+      f.pretrain_corpus,
+      f.segments_dir,
+      f.pretrain_timings or None,
     )
   except speech2vec.CollapseError as e:
     logging.error("%s", e)
@@ -107,10 +131,19 @@ def main(argv: Sequence[str]) -> int:
   if "valence_probe" in report:
     vp = report["valence_probe"]
     line += f"; valence probe R^2 {vp['r2']:.3f} vs {vp['r2_shuffled']:.3f} shuffled"
+  if report.get("pretraining"):
+    line += f"; streamed {report['pretraining']['streamed_segments']} segments"
   print(line + f"; {report['wall_s']:.0f} s")
   if report["segments"]["failed"]:
     print(
       f"{len(report['segments']['failed'])} recording(s) failed: {report['segments']['failed']}"
+    )
+    return cli.EXIT_FAILURE
+  pre_failed = (report.get("pretraining") or {}).get("failures")
+  if pre_failed:
+    print(
+      f"{len(pre_failed)} pretraining utterance(s) failed (the others were used): "
+      f"{dict(list(pre_failed.items())[:5])}"
     )
     return cli.EXIT_FAILURE
   return cli.EXIT_OK

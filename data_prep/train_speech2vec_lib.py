@@ -27,6 +27,8 @@ re-exports):
   quality.json        segment counts, training history, same-different AP (trained vs
                       untrained encoder), valence probe R^2 (vs shuffled targets)
   checkpoints/, tensorboard/
+  pretrain_segments/, corpus_segments/   with --pretrain_corpus / --segments_dir: the streamed
+                      word segments (data_prep/speech2vec_pretrain_lib.py)
 Exit codes (emotion_tf.util.cli): 0 done; 1 the work failed or is incomplete (training
 collapsed: last good checkpoint kept; or some recordings could not be read: the others were
 used, each failure logged with its file); 2 bad input or usage (no usable recordings or
@@ -43,6 +45,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from data_prep import speech2vec_pretrain_lib
 from emotion_tf.data import corpus, word_timings
 from emotion_tf.semantic import mfcc as mfcc_lib
 from emotion_tf.semantic import quality, speech2vec
@@ -190,6 +193,9 @@ def run(
   lexicon: Mapping[str, float] | None = None,
   strategy: tf.distribute.Strategy | None = None,
   extra_corpora: Sequence[str] = (),
+  pretrain_corpora: Sequence[str] = (),
+  segments_dirs: Sequence[str] = (),
+  pretrain_timings: str | None = None,
 ) -> dict:
   """Segments -> normaliser -> training -> type vectors, SavedModel, quality report.
 
@@ -204,6 +210,10 @@ def run(
       timings from `<dir>/word_timings` when present) are added to the TRAINING segments
       only -- unlabelled speech, like Word2Vec's separate text corpus. They never enter
       type vectors or quality checks, so the main corpus's Devel/Test audio stays unseen.
+    pretrain_corpora, segments_dirs, pretrain_timings: LibriSpeech-layout pretraining
+      corpora (word spans from `pretrain_timings` or beside the audio) and segments
+      directories streamed beside the training segments
+      (data_prep/speech2vec_pretrain_lib.py); none = the in-memory path.
 
   Returns:
     the quality report (also written to out_dir/quality.json).
@@ -225,6 +235,9 @@ def run(
     "extra_corpora": list(extra_corpora),
     "embed_partitions": list(embed_partitions) if embed_partitions else None,
     "word_timings": word_timings_dir,
+    "pretrain_corpora": list(pretrain_corpora),
+    "segments_dirs": list(segments_dirs),
+    "pretrain_timings": pretrain_timings,
   }
   _check_config(os.path.join(out_dir, "config.json"), resolved)
   wanted = sorted(
@@ -270,16 +283,28 @@ def run(
       f"{corpus_dir}: {len(train_segs)} word segments in training partitions "
       f"{sorted(train_set)}; need at least 2"
     )
-  norm_path = os.path.join(out_dir, "normalizer.json")
-  normalizer = mfcc_lib.Normalizer.fit(train_segs.features, train_segs.lengths)
-  normalizer.save(norm_path)
   fileio.write_json(os.path.join(out_dir, "config.json"), resolved)
-
-  encoder, result = speech2vec.train(train_segs, normalizer, config, out_dir, strategy)
+  pretrain_report = None
+  if pretrain_corpora or segments_dirs:
+    encoder, result, normalizer, pretrain_report = speech2vec_pretrain_lib.train_streamed(
+      train_segs,
+      out_dir,
+      mfcc_config,
+      config,
+      pretrain_corpora,
+      segments_dirs,
+      pretrain_timings,
+      strategy,
+    )
+  else:
+    normalizer = mfcc_lib.Normalizer.fit(train_segs.features, train_segs.lengths)
+    normalizer.save(os.path.join(out_dir, "normalizer.json"))
+    encoder, result = speech2vec.train(train_segs, normalizer, config, out_dir, strategy)
   untrained, _ = speech2vec.build_models(config)
   report = {
     "segments": seg_report,
     "extra_corpora": extra_report,
+    "pretraining": pretrain_report,
     "train_segments": len(train_segs),
     "embed_segments": len(embed_segs),
     "training": {

@@ -21,6 +21,10 @@ TEXT_SENTENCES=${TEXT_SENTENCES:-50000}
 S2V_EPOCHS=${S2V_EPOCHS:-}
 EXTRA_SPEECH_RECORDINGS=${EXTRA_SPEECH_RECORDINGS:-160}
 TRAIN_VOICES=${TRAIN_VOICES:-en+m1,en+f2,en-us+m3,en+f4}
+# Speech2Vec pretraining corpus: the Word2Vec text spoken by many voices (none of the corpus's
+# Devel/Test voices); PRETRAIN_HOURS=0 leaves it out. The bench/README give larger sizes.
+PRETRAIN_HOURS=${PRETRAIN_HOURS:-0.1}
+PRETRAIN_VOICES=${PRETRAIN_VOICES:-en+m1,en+m3,en+m4,en+m6,en+m7,en+f2,en+f4,en+f5,en-us,en-gb,en-gb-x-rp,en-us-nyc,en-029,flite:slt,flite:kal16,flite:rms,flite:awb}
 # Training settings: flags/demo_train.flags; TRAIN_STEPS / LEARNING_RATE override them when set.
 TRAIN_STEPS=${TRAIN_STEPS:-}
 LEARNING_RATE=${LEARNING_RATE:-}
@@ -73,9 +77,19 @@ step "unlabelled speech for Speech2Vec: $EXTRA_SPEECH_RECORDINGS recordings x ${
   $PY -m data_prep.synthesize --out "$RUN/extra_speech" --recordings "$EXTRA_SPEECH_RECORDINGS" \
     --seconds "$SECONDS_PER_RECORDING" --seed "$((SEED + 1))" --voices "$TRAIN_VOICES"
 
+PRETRAIN_FLAGS=()
+if [ "$PRETRAIN_HOURS" != "0" ]; then
+  step "Speech2Vec pretraining corpus: the Word2Vec text spoken, $PRETRAIN_HOURS h (speak_text)" \
+    "$RUN/spoken_text/speak_text.json" \
+    $PY -m data_prep.speak_text --text "$RUN/text.txt" --out "$RUN/spoken_text" \
+      --hours "$PRETRAIN_HOURS" --voices "$PRETRAIN_VOICES" --seed "$SEED" --num_workers 2
+  PRETRAIN_FLAGS=(--pretrain_corpus "$RUN/spoken_text")
+fi
+
 step "Speech2Vec (seq2seq skip-gram on word segments)" "$RUN/speech2vec/speech2vec.vec" \
   $PY -m data_prep.train_speech2vec --corpus "$RUN/corpus" \
     --word_timings "$RUN/corpus/word_timings" --extra_corpus "$RUN/extra_speech" \
+    ${PRETRAIN_FLAGS[@]+"${PRETRAIN_FLAGS[@]}"} \
     --out "$RUN/speech2vec" --seed "$SEED" ${S2V_EPOCHS:+--epochs "$S2V_EPOCHS"}
 
 step "alignment of Speech2Vec to Word2Vec (adversarial + Procrustes)" \

@@ -23,8 +23,14 @@ BINARIES = {
   "data_prep.synthesize": ["--out", "--recordings"],
   "data_prep.write_tfrecords": ["--corpus", "--embeddings", "--records_per_shard"],
   "data_prep.train_word2vec": ["--text", "--dim"],
-  "data_prep.train_speech2vec": ["--corpus", "--embedding_dim"],
+  "data_prep.train_speech2vec": [
+    "--corpus",
+    "--embedding_dim",
+    "--pretrain_corpus",
+    "--segments_dir",
+  ],
   "data_prep.align_embeddings": ["--speech", "--text"],
+  "data_prep.speak_text": ["--text", "--hours", "--voices"],
 }
 
 

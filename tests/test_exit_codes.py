@@ -29,6 +29,7 @@ BINARIES = (
   "data_prep.align_embeddings",
   "data_prep.align_words",
   "emotion_tf.baseline",
+  "data_prep.speak_text",
 )
 
 
@@ -56,6 +57,10 @@ def missing_input_cases(tmp):
     ),
     "data_prep.align_words": (["--corpus", MISSING], MISSING),
     "emotion_tf.baseline": (["--corpus", MISSING, "--out", f"{tmp}/base"], MISSING),
+    "data_prep.speak_text": (
+      ["--text", f"{MISSING}.txt", "--out", f"{tmp}/spoken"],
+      f"{MISSING}.txt",
+    ),
   }
 
 

@@ -210,6 +210,7 @@ BINARY_FILES = (
   "data_prep/train_speech2vec.py",
   "data_prep/align_embeddings.py",
   "data_prep/align_words.py",
+  "data_prep/speak_text.py",
 )
 
 

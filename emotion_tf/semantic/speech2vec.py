@@ -395,8 +395,54 @@ def train(
   probe_index = np.sort(
     rng.choice(len(segments), size=min(config.probe_size, len(segments)), replace=False)
   )
-  probe_feats, probe_lens = features[probe_index], segments.lengths[probe_index]
 
+  def make_dataset(seed):
+    return _make_dataset(
+      features,
+      segments.lengths,
+      contexts,
+      center_index,
+      global_batch,
+      seed,
+      keep if config.subsample > 0 else None,
+    )
+
+  return train_on_dataset(
+    make_dataset,
+    steps_per_epoch,
+    global_batch,
+    features[probe_index],
+    segments.lengths[probe_index],
+    config,
+    model_dir,
+    strategy,
+    log_every_steps,
+  )
+
+
+def train_on_dataset(
+  make_dataset,
+  steps_per_epoch: int,
+  global_batch: int,
+  probe_feats: np.ndarray,
+  probe_lens: np.ndarray,
+  config: Speech2VecConfig,
+  model_dir: str,
+  strategy: tf.distribute.Strategy | None = None,
+  log_every_steps: int = 0,
+) -> tuple[Speech2VecEncoder, TrainResult]:
+  """The training loop of `train` on any batch source (in-memory or streamed segments).
+
+  Args:
+    make_dataset: seed -> an endless tf.data.Dataset of global batches (centre [B, T, F]
+      normalised, centre_len [B], ctx [B, 2k, T, F], ctx_len [B, 2k]; 0 = no neighbour);
+      called once, with `config.seed + start epoch`, after the checkpoint is restored.
+    steps_per_epoch, global_batch: batches per epoch and centres per global batch.
+    probe_feats [P, T, F] (normalised), probe_lens [P]: the collapse-check segments.
+    config, model_dir, strategy, log_every_steps: as in `train`.
+  Returns / Raises: as `train`.
+  """
+  strategy = strategy or tf.distribute.get_strategy()
   trainer = Trainer(strategy, name="Speech2Vec", log_every_steps=log_every_steps)
 
   def build():
@@ -423,15 +469,7 @@ def train(
     cos = quality.mean_pairwise_cosine(embed_features(encoder, probe_feats, probe_lens))
     return encoder, TrainResult(0, start_epoch, float("nan"), cos, 0.0, history)
 
-  dataset = _make_dataset(
-    features,
-    segments.lengths,
-    contexts,
-    center_index,
-    global_batch,
-    config.seed + start_epoch,
-    keep if config.subsample > 0 else None,
-  )
+  dataset = make_dataset(config.seed + start_epoch)
   dist_iter = iter(strategy.experimental_distribute_dataset(dataset))
   ae_weight = float(config.autoencoder_weight)
 
