@@ -14,7 +14,8 @@ of words whose estimated centre lies inside the true span, median and 90th perce
 boundary error in seconds (starts and ends pooled); for auto also the share of sentences each
 method produced. Words are paired in order within a recording (difflib when the word sequences
 differ). `--close_gaps` cuts the pauses between the words of each synthetic sentence out of the
-audio (connected speech), `--snr DB` adds white noise; `--set` overrides AlignConfig fields.
+audio (connected speech), `--snr DB` adds white noise; `--set` overrides AlignConfig fields,
+`--acoustic_set` AcousticConfig fields (e.g. `noisy_silprob=0.5`; `--real ''` skips the fixtures).
 """
 
 import argparse
@@ -90,11 +91,11 @@ def close_gaps(audio, rows, truth, sr=SAMPLE_RATE):
   return np.concatenate(pieces), new_rows, new_truth
 
 
-def align_all_methods(audio, rows, config):
+def align_all_methods(audio, rows, config, acoustic_overrides=None):
   """{method: WordTimings of the recording}, and the auto method per sentence."""
   out = {m: [] for m in METHODS}
   auto_methods = []
-  acfg = fa.acoustic_config(config)
+  acfg = dataclasses.replace(fa.acoustic_config(config), **(acoustic_overrides or {}))
   for start, end, text in rows:
     words = wt.tokenize(text)
     if not words:
@@ -169,6 +170,12 @@ def main():
   p.add_argument("--real", default=os.path.join(ROOT, "tests", "data", "real_speech"))
   p.add_argument("--limit", type=int, default=3, help="recordings per corpus (0: all)")
   p.add_argument("--set", nargs="*", default=[])
+  p.add_argument(
+    "--acoustic_set",
+    nargs="*",
+    default=[],
+    help="key=value overrides of acoustic_alignment.AcousticConfig fields",
+  )
   p.add_argument("--close_gaps", action="store_true")
   p.add_argument("--snr", type=float, default=None)
   args = p.parse_args()
@@ -177,6 +184,11 @@ def main():
     k, v = kv.split("=", 1)
     overrides[k] = type(getattr(fa.AlignConfig(), k))(v)
   config = dataclasses.replace(fa.AlignConfig(), **overrides)
+  acoustic = {}
+  for kv in args.acoustic_set:
+    k, v = kv.split("=", 1)
+    kind = type(getattr(aa.AcousticConfig(), k))
+    acoustic[k] = v.lower() in ("1", "true") if kind is bool else kind(v)
   sets = [("real speech", real_sets(args.real))] if args.real else []
   for spec in args.corpus:
     name, path = spec.split("=", 1)
@@ -187,7 +199,7 @@ def main():
     auto_methods, seconds, t0 = [], 0.0, time.perf_counter()
     for _, audio, rows, truth in recs:
       seconds += len(audio) / SAMPLE_RATE
-      est, methods = align_all_methods(audio, rows, config)
+      est, methods = align_all_methods(audio, rows, config, acoustic)
       auto_methods += methods
       for m in METHODS:
         pairs[m] += pair_words(est[m], truth)
@@ -206,7 +218,10 @@ def main():
   extra = (" (gaps closed)" if args.close_gaps else "") + (
     f" (white noise, SNR {args.snr:g} dB)" if args.snr is not None else ""
   )
-  print(f"forced alignment vs true word spans{extra}; config {config}\n")
+  print(
+    f"forced alignment vs true word spans{extra}; config {config}; acoustic "
+    f"{dataclasses.replace(aa.AcousticConfig(), **acoustic)}\n"
+  )
   print(
     "| set | method | words | centre inside | median \\|err\\| s | p90 \\|err\\| s | "
     "auto: sentences acoustic / tts_dtw / uniform |"

@@ -13,7 +13,11 @@ For every transcript sentence (start, end, text):
      frame (word starts moved by `start_shift_s`); when the decoder finds no path, the span
      is decoded again widened by `retry_pad_s`, then both after subtracting stationary noise
      (`spectral_subtraction`; the noise spectrum from the quietest tenth of the STFT frames
-     of the span and up to `noise_context_s` around it);
+     of the span and up to `noise_context_s` around it). In a noisy recording (estimated
+     SNR below `noisy_snr_db`) the denoised attempts come first, with stronger subtraction
+     and a higher silence insertion probability. When every attempt's best path ends early
+     (the last words lost to noise), the words but the last of the longest path are kept and
+     the rest decoded in the remaining audio, else split evenly over it (`_recover_tail`);
   4. a tag gets the stretch between its neighbouring words (split evenly between adjacent
      tags): the silence/noise the decoder put there.
 
@@ -47,6 +51,18 @@ class AcousticAlignmentError(RuntimeError):
   """This sentence (or this installation) cannot be aligned with the acoustic model."""
 
 
+class PartialAlignmentError(AcousticAlignmentError):
+  """The decoder's best path covers only the first words of the transcript.
+
+  Attributes:
+    spans: (start, end) seconds, relative to the decoded audio, of those first words.
+  """
+
+  def __init__(self, message: str, spans: list[tuple[float, float]]):
+    super().__init__(message)
+    self.spans = spans
+
+
 @dataclasses.dataclass(frozen=True)
 class AcousticConfig:
   """Acoustic aligner settings.
@@ -62,8 +78,19 @@ class AcousticConfig:
       the transcript's end time.
     denoise: a span the decoder cannot align is decoded again after `spectral_subtraction`
       (white noise at 15 dB SNR on flite speech: 25 -> 40 of 42 sentences decoded; used
-      first it lost sentences on the espeak-ng corpora, so it is the second try only).
+      first it lost sentences on the espeak-ng corpora, so it is the second try there and
+      the first only in a noisy recording, see `noisy_snr_db`).
     noise_context_s: audio either side of the span used for the noise estimate only.
+    noisy_snr_db: a recording whose `estimate_snr_db` is below this is noisy: its sentences
+      are decoded after `spectral_subtraction` first (recording estimates: flite room at
+      15 dB SNR 14 dB, at 25 dB 23 dB, espeak-ng corpora and real fixtures 25-42 dB).
+    noisy_over: over-subtraction factor of `spectral_subtraction` in a noisy recording (1.5
+      otherwise); chosen on a tuning corpus (flite room, 15 dB, seed 1; BUILD.md).
+    noisy_silprob: pocketsphinx's silence insertion probability in a noisy recording
+      (default 0.005): at 0.2 fewer short words are squeezed into the noise between words.
+    tail_recovery: complete a path that ends before the last words (`_recover_tail`) instead
+      of failing the sentence when it covers at least this share of them (0: never; a path
+      through fewer words says the transcript does not fit the audio).
     start_shift_s: added to every word start (never past its end): the decoder's first frame
       of a word lies early by about 2 frames (median signed start error -0.017 to -0.021 s on
       the real fixtures and both espeak-ng corpora, ends -0.012 to +0.014 s; bench/align_words).
@@ -77,6 +104,10 @@ class AcousticConfig:
   retry_pad_s: float = 0.2
   denoise: bool = True
   noise_context_s: float = 0.5
+  noisy_snr_db: float = 20.0
+  noisy_over: float = 4.0
+  noisy_silprob: float = 0.2
+  tail_recovery: float = 0.5
 
 
 def pocketsphinx_available() -> bool:
@@ -255,16 +286,19 @@ def g2p(words: Sequence[str], voice: str = "en-us") -> list[list[str]]:
 
 # ------------------------------------------------------------------------------------- decoder
 
-_DECODERS: dict[tuple[str, str], object] = {}
+_DECODERS: dict[tuple[str, str, tuple[tuple[str, float], ...]], object] = {}
 
 
-def decoder_for(config: AcousticConfig):
+def decoder_for(config: AcousticConfig, options: tuple[tuple[str, float], ...] = ()):
   """The process' pocketsphinx Decoder for this model/dictionary (created on first use).
+
+  Args:
+    options: (pocketsphinx option, value) pairs set beyond the model's (e.g. silprob).
 
   Raises:
     AcousticAlignmentError: pocketsphinx is not installed or the model cannot be loaded.
   """
-  key = (config.model_dir, config.dictionary)
+  key = (config.model_dir, config.dictionary, tuple(options))
   if key not in _DECODERS:
     try:
       import pocketsphinx
@@ -277,6 +311,7 @@ def decoder_for(config: AcousticConfig):
       kwargs["hmm"] = config.model_dir
     if config.dictionary:
       kwargs["dict"] = config.dictionary
+    kwargs.update(options)
     for path in (config.model_dir, config.dictionary):
       if path and not os.path.exists(path):
         raise AcousticAlignmentError(f"{path}: acoustic model/dictionary not found")
@@ -383,11 +418,140 @@ def decode_words(
       continue  # silence and noise words
     end = (seg.end_frame + 1) * FRAME_S
     spans.append((base, min(seg.start_frame * FRAME_S + config.start_shift_s, end), end))
-  if [s[0] for s in spans] != words:
+  got = [s[0] for s in spans]
+  if got and len(got) < len(words) and got == words[: len(got)]:
+    raise PartialAlignmentError(
+      f"the decoder's path ends after {len(got)} of {len(words)} words",
+      [(a, b) for _, a, b in spans],
+    )
+  if got != words:
     raise AcousticAlignmentError(
       f"decoder words {[s[0] for s in spans]} differ from the transcript {words}"
     )
   return [(a, b) for _, a, b in spans]
+
+
+def estimate_snr_db(x: np.ndarray, sr: int, quiet: float = 10.0) -> float:
+  """Rough SNR (dB) of mono float [S] against stationary noise: the mean STFT frame energy E
+  (512-sample Hann, hop 128) and the mean energy N of the frames in the lowest `quiet` percent,
+  10 log10((E - N) / N); inf when N is zero (digital silence), -inf when E <= N."""
+  from scipy import signal
+
+  x = np.asarray(x, np.float64)
+  if len(x) < 1024:
+    return math.inf
+  _, _, z = signal.stft(x, sr, nperseg=512, noverlap=384)
+  energy = (np.abs(z) ** 2).sum(0)
+  noise = float(energy[energy <= np.percentile(energy, quiet)].mean())
+  speech = float(energy.mean()) - noise
+  if noise <= 0:
+    return math.inf
+  return 10 * math.log10(speech / noise) if speech > 0 else -math.inf
+
+
+def retry_ladder(config: AcousticConfig, noisy: bool = False) -> list[tuple[float, bool]]:
+  """The decoding attempts of one sentence, in order: (pad_s, denoise).
+
+  The span as given, then widened by `retry_pad_s`; both again after `spectral_subtraction`
+  (`denoise`), first instead of second when the recording is `noisy`.
+  """
+  pads = [config.pad_s, config.pad_s + config.retry_pad_s]
+  plain = [(p, False) for p in pads]
+  if not config.denoise:
+    return plain
+  cleaned = [(p, True) for p in pads]
+  return cleaned + plain if noisy else plain + cleaned
+
+
+def _decode_with_retries(
+  audio: np.ndarray,
+  sr: int,
+  start: float,
+  end: float,
+  words: Sequence[str],
+  config: AcousticConfig,
+  decoder=None,
+) -> list[tuple[float, float]]:
+  """`decode_words` of the sentence span through `retry_ladder` until one attempt aligns;
+  if none does, `_recover_tail` of the attempt whose path covered the most words.
+
+  A recording whose `estimate_snr_db` is below `config.noisy_snr_db` is noisy: denoised
+  first with over-subtraction `noisy_over`, decoded with silence insertion probability
+  `noisy_silprob` (unless `decoder` is given).
+
+  Returns:
+    (start, end) seconds in the recording of each word (not yet clipped to the span).
+
+  Raises:
+    AcousticAlignmentError: the last attempt's error (no attempt aligned or recovered).
+  """
+  reach = config.pad_s + config.retry_pad_s + config.noise_context_s
+  c0 = max(0, int(round((start - reach) * sr)))
+  c1 = min(len(audio), int(round((end + reach) * sr)))
+  context = audio[c0:c1]
+  noisy = config.denoise and estimate_snr_db(audio, sr) < config.noisy_snr_db
+  if decoder is None and noisy and config.noisy_silprob > 0:
+    decoder = decoder_for(config, (("silprob", config.noisy_silprob),))
+  cleaned = None
+  error, partial = None, None
+  for pad, denoise in retry_ladder(config, noisy):
+    a = max(c0, int(round((start - pad) * sr)))
+    b = min(c1, int(round((end + pad) * sr)))
+    source = context
+    if denoise:
+      if cleaned is None:
+        cleaned = spectral_subtraction(context, sr, over=config.noisy_over if noisy else 1.5)
+      source = cleaned
+    try:
+      spans = decode_words(source[a - c0 : b - c0], sr, words, config, decoder)
+      return [(a / sr + s, a / sr + e) for s, e in spans]
+    except PartialAlignmentError as e:
+      if partial is None or len(e.spans) > len(partial[0]):
+        partial = ([(a / sr + s, a / sr + t) for s, t in e.spans], source)
+      error = e
+    except AcousticAlignmentError as e:
+      error = e
+  if (
+    config.tail_recovery > 0
+    and partial is not None
+    and len(partial[0]) >= config.tail_recovery * len(words)
+  ):
+    return _recover_tail(*partial, c0, sr, end, words, config, decoder)
+  raise error
+
+
+def _recover_tail(
+  spans: list[tuple[float, float]],
+  source: np.ndarray,
+  c0: int,
+  sr: int,
+  end: float,
+  words: Sequence[str],
+  config: AcousticConfig,
+  decoder=None,
+) -> list[tuple[float, float]]:
+  """Completes a partial path: its words but the last are kept; the remaining words are
+  decoded in the audio from the end of the last kept word to the sentence `end` (plus
+  `pad_s + retry_pad_s`), or split evenly up to `end` when that fails too.
+
+  Args:
+    spans: (start, end) seconds in the recording of the words on the partial path.
+    source: the audio they were decoded from, mono float [S] starting at sample c0.
+  """
+  keep = spans[:-1]
+  t0 = keep[-1][1] if keep else spans[0][0] - config.start_shift_s
+  rest = list(words[len(keep) :])
+  a = max(c0, int(round(t0 * sr)))
+  b = min(c0 + len(source), int(round((end + config.pad_s + config.retry_pad_s) * sr)))
+  try:
+    tail = decode_words(source[a - c0 : b - c0], sr, rest, config, decoder)
+    tail = [(a / sr + s, a / sr + e) for s, e in tail]
+  except AcousticAlignmentError:
+    t1 = max(min(b / sr, end), t0)
+    step = (t1 - t0) / len(rest)
+    tail = [(t0 + k * step, t0 + (k + 1) * step) for k in range(len(rest))]
+  logging.debug("acoustic: %d of %d words from a partial path", len(keep), len(words))
+  return keep + tail
 
 
 def align_sentence(
@@ -424,27 +588,8 @@ def align_sentence(
   lo_t, hi_t = max(0.0, start), min(end, len(audio) / sr)
   if hi_t <= lo_t:
     raise AcousticAlignmentError(f"empty span {start:.3f}-{end:.3f} s")
-  attempts = [(config.pad_s, False), (config.pad_s + config.retry_pad_s, False)]
-  if config.denoise:
-    attempts += [(p, True) for p, _ in attempts]
-  error = None
-  for pad, denoise in attempts:
-    a = max(0, int(round((start - pad) * sr)))
-    b = min(len(audio), int(round((end + pad) * sr)))
-    offset = a / sr
-    span = audio[a:b]
-    if denoise:
-      c0 = max(0, a - int(round(config.noise_context_s * sr)))
-      c1 = min(len(audio), b + int(round(config.noise_context_s * sr)))
-      span = spectral_subtraction(audio[c0:c1], sr)[a - c0 : b - c0]
-    try:
-      spans = decode_words(span, sr, words, config, decoder)
-      break
-    except AcousticAlignmentError as e:
-      error = e
-  else:
-    raise error
-  spans = [(min(max(offset + s, lo_t), hi_t), min(max(offset + e, lo_t), hi_t)) for s, e in spans]
+  spans = _decode_with_retries(audio, sr, start, end, words, config, decoder)
+  spans = [(min(max(s, lo_t), hi_t), min(max(e, lo_t), hi_t)) for s, e in spans]
   out: list[wt.WordTiming | None] = [None] * len(tokens)
   k = 0
   for i, (w, tag) in enumerate(tokens):
