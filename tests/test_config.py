@@ -30,7 +30,8 @@ def test_flags_mirror_every_flag_field_default_and_help():
       if f.metadata.get(config_lib.NO_FLAG, True):
         assert f.name not in fv or cls is not ModelConfig
         continue
-      assert fv[f.name].default == f.default, f.name
+      default = [str(v) for v in f.default] if isinstance(f.default, tuple) else f.default
+      assert fv[f.name].default == default, f.name
       assert fv[f.name].help.endswith(f.metadata[config_lib.HELP])
   assert fv["optimizer"].parser.enum_values == list(train_lib.OPTIMIZERS)
   assert "semantic_dim" not in fv and "cnn_filters" not in fv

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from emotion_tf.data import augment as augment_lib
 from emotion_tf.data import schema
 
 REPORT_FILE = "report.json"  # the writer's per-run report beside the shards
@@ -357,6 +358,7 @@ def make_dataset(
   drop_remainder: bool = False,
   repeat: bool = False,
   interlocutor_frames: bool = False,
+  augmentation=None,
 ) -> tf.data.Dataset:
   """Batches of (inputs, labels) from the shards of one partition.
 
@@ -375,6 +377,7 @@ def make_dataset(
     repeat: repeat indefinitely (before batching).
     interlocutor_frames: pack each frame's audio into 2 * samples_per_frame samples by the
       shards' subject_turn (`pack_interlocutor_frames`); 'audio' is then [B, F*2*spf].
+    augmentation: augment.AugmentConfig of training examples, keyed by seed (augment.active).
 
   Raises:
     DataDirError: interlocutor_frames on shards without subject_turn.
@@ -389,6 +392,7 @@ def make_dataset(
   audio_dtype = meta.audio_dtype
   if interlocutor_frames:
     check_interlocutor_data(data_dir, meta)
+  augmentation = augment_lib.active(augmentation, training, interlocutor_frames, data_dir)
   matrix = None
   if embedding_matrix is not None:
     matrix = np.asarray(embedding_matrix, np.float32)
@@ -409,7 +413,7 @@ def make_dataset(
     if interlocutor_frames:
       audio = pack_interlocutor_frames(audio, ex[schema.SUBJECT_TURN], spf)
     inputs = {"audio": audio, "semantic": semantic, "num_frames": ex[schema.NUM_FRAMES]}
-    if include_ids:
+    if include_ids or augmentation is not None:
       inputs["recording_id"] = ex[schema.RECORDING_ID]
       inputs["chunk_index"] = ex[schema.CHUNK_INDEX]
     return inputs, ex[schema.LABELS]
@@ -430,10 +434,13 @@ def make_dataset(
   ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
   if training:
     ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+  ds = augment_lib.augment_dataset(
+    ds, augmentation, seed, (meta.samples_per_frame, meta.sample_rate), include_ids
+  )
   if repeat:
     ds = ds.repeat()
   ds = ds.batch(batch_size, drop_remainder=drop_remainder)
-  return ds.prefetch(tf.data.AUTOTUNE)
+  return augment_lib.augment_batches(ds, augmentation, spf).prefetch(tf.data.AUTOTUNE)
 
 
 def stitch_predictions(ids, chunk_indices, num_frames, predictions) -> dict[str, np.ndarray]:

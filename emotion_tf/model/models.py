@@ -30,6 +30,7 @@ from emotion_tf import LABEL_NAMES, SAMPLE_RATE, SAMPLES_PER_FRAME
 from emotion_tf.model.layers import ConcatFusion, DisentangledAttentionFusion, ParalinguisticCNN
 from emotion_tf.model.layers.paralinguistic import CNN_MODES
 from emotion_tf.model.layers.peephole_lstm import peephole_lstm
+from emotion_tf.model.layers.waveform_norm import WAVEFORM_NORMS, normalize_waveform
 from emotion_tf.util import config as config_lib
 
 VARIANTS = ("paralinguistic", "semantic", "concat", "disentangled_attention")
@@ -114,6 +115,14 @@ class ModelConfig:
     "samples, its audio in the first half inside a subject turn (turns/), else in the "
     "second; needs TFRecords with the subject_turn feature.",
   )
+  waveform_norm: str = config_lib.field(
+    "none",
+    "Normalisation of the waveform in front of the CNN, inside the model "
+    "(emotion_tf.model.layers.waveform_norm): sequence_rms = divide by the RMS of the input "
+    "sequence's valid samples (chunk in training, recording in prediction), frame_rms = each "
+    "0.1 s frame by its own RMS.",
+    choices=WAVEFORM_NORMS,
+  )
   label_names: tuple[str, ...] = LABEL_NAMES
 
   def __post_init__(self):
@@ -138,6 +147,7 @@ class ModelConfig:
       ("lstm_cell", LSTM_CELLS),
       ("fusion_projection_activation", ACTIVATIONS),
       ("fusion_dimension_activation", ACTIVATIONS),
+      ("waveform_norm", WAVEFORM_NORMS),
     ):
       if getattr(self, name) not in allowed:
         raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
@@ -302,7 +312,13 @@ class EmotionRecognitionModel(keras.Model):
     self._validate(inputs)
     c = self.config
     if c.uses_audio:
-      x_p = self.cnn(tf.cast(inputs["audio"], self.compute_dtype), training=training)
+      audio = normalize_waveform(
+        tf.cast(inputs["audio"], tf.float32),
+        inputs.get("num_frames"),
+        c.input_samples_per_frame,
+        c.waveform_norm,
+      )
+      x_p = self.cnn(tf.cast(audio, self.compute_dtype), training=training)
     if c.uses_semantic:
       x_s = tf.cast(inputs["semantic"], self.compute_dtype)
     if c.variant == "paralinguistic":

@@ -34,7 +34,7 @@ import tensorflow as tf
 from absl import logging
 
 from emotion_tf import LABEL_NAMES
-from emotion_tf.data import pipeline, schema
+from emotion_tf.data import augment, pipeline, schema
 from emotion_tf.model import ccc, losses
 from emotion_tf.model.metrics import ConcordanceCorrelation
 from emotion_tf.model.models import ModelConfig, build_model, frame_mask
@@ -144,6 +144,56 @@ class TrainConfig:
     "Train on a TFRecord directory whose metadata says it is incomplete (some "
     "recordings failed to write); otherwise such a directory is refused, naming them.",
   )
+  # Waveform augmentation of the Train chunks (emotion_tf.data.augment); every kind off by
+  # default (probability 0). Never applied to Devel/Test/evaluation.
+  aug_noise_prob: float = config_lib.field(
+    0.0,
+    "Probability of additive noise per training chunk (0 = off).",
+    lower_bound=0.0,
+    upper_bound=1.0,
+  )
+  aug_noise_color: str = config_lib.field(
+    "both", "Additive noise colour (both = 50/50).", choices=augment.NOISE_COLORS
+  )
+  aug_noise_snr_db: tuple = config_lib.field(
+    (5.0, 30.0), "SNR range (dB) low,high of the additive noise, drawn uniformly."
+  )
+  aug_babble_prob: float = config_lib.field(
+    0.0,
+    "Probability of babble (sum of other chunks of the batch) per chunk (0 = off).",
+    lower_bound=0.0,
+    upper_bound=1.0,
+  )
+  aug_babble_talkers: int = config_lib.field(
+    3, "Other chunks summed into the babble.", lower_bound=1
+  )
+  aug_babble_snr_db: tuple = config_lib.field((5.0, 25.0), "SNR range (dB) of the babble.")
+  aug_reverb_prob: float = config_lib.field(
+    0.0,
+    "Probability of synthetic-room reverberation per chunk (0 = off).",
+    lower_bound=0.0,
+    upper_bound=1.0,
+  )
+  aug_reverb_rt60: tuple = config_lib.field(
+    (0.2, 0.8), "RT60 range (s) of the synthetic impulse responses."
+  )
+  aug_eq_prob: float = config_lib.field(
+    0.0, "Probability of a random channel EQ per chunk (0 = off).", lower_bound=0.0, upper_bound=1.0
+  )
+  aug_eq_db: float = config_lib.field(
+    6.0, "Largest |gain| (dB) of the random EQ curve.", lower_bound=0.0
+  )
+  aug_gain_prob: float = config_lib.field(
+    0.0, "Probability of a random gain per chunk (0 = off).", lower_bound=0.0, upper_bound=1.0
+  )
+  aug_gain_db: tuple = config_lib.field((-10.0, 10.0), "Gain range (dB) low,high.")
+  aug_speed_prob: float = config_lib.field(
+    0.0,
+    "Probability of speed perturbation per chunk, labels resampled alike (0 = off).",
+    lower_bound=0.0,
+    upper_bound=1.0,
+  )
+  aug_speed_range: tuple = config_lib.field((0.9, 1.1), "Speed factor range low,high.")
 
   def __post_init__(self):
     if self.batch_size <= 0:
@@ -156,6 +206,10 @@ class TrainConfig:
       raise TrainingSetupError(
         f"precision must be float32 or mixed_bfloat16, got {self.precision!r}"
       )
+    try:
+      augment.AugmentConfig.from_train_config(self)
+    except ValueError as e:
+      raise TrainingSetupError(str(e)) from e
 
   def to_dict(self) -> dict[str, Any]:
     return config_lib.to_dict(self)
@@ -527,6 +581,7 @@ class _Run:
     self.setup = resolve_setup(config, model_config, strategy.num_replicas_in_sync)
     self.matrix = self.setup["embedding_matrix"]
     self.interlocutor_frames = model_config.interlocutor_frames
+    self.augmentation = augment.AugmentConfig.from_train_config(config)
     if config.deterministic:
       tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(config.seed)
@@ -630,6 +685,7 @@ class _Run:
       embedding_matrix=self.matrix,
       drop_remainder=training and self.multi_worker,
       interlocutor_frames=self.interlocutor_frames,
+      augmentation=self.augmentation,
     )
 
   def distribute(self, dataset: tf.data.Dataset):
