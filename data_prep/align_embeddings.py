@@ -3,7 +3,7 @@
 Binary: flags and main; the library is data_prep/align_embeddings_lib.py.
 
     python -m data_prep.align_embeddings --speech S.vec --text T.vec --out DIR \
-        [--supervised] [--init adversarial,similarity] [--adv_epochs 5 ...]
+        [--method supervised|unsupervised] [--init adversarial,similarity] [--adv_epochs 5 ...]
 """
 
 from collections.abc import Sequence
@@ -20,9 +20,18 @@ def define_flags() -> None:
   flags.DEFINE_string("speech", None, "Speech2Vec .vec (frequency order).")
   flags.DEFINE_string("text", None, "Word2Vec .vec (frequency order).")
   flags.DEFINE_string("out", None, "Output directory.")
-  flags.DEFINE_bool("supervised", False, "Write the supervised (identity dictionary) W instead.")
+  flags.DEFINE_enum(
+    "method",
+    align_embeddings_lib.METHODS[0],
+    list(align_embeddings_lib.METHODS),
+    "supervised: Procrustes (Eq. 3) on the known dictionary (the same word in both "
+    ".vec files), for spaces from transcribed data; unsupervised: the paper's "
+    "adversarial game + refinement (Eq. 1-3), no pair used.",
+  )
   flags.DEFINE_list(
-    "init", list(alignment.INIT_METHODS), "Unsupervised initialisations, best by criterion."
+    "init",
+    list(alignment.INIT_METHODS),
+    "Unsupervised initialisations, best by criterion (--method unsupervised).",
   )
   flags.DEFINE_float("eval_fraction", 0.3, "Fraction of shared words held out for P@k.")
   flags.DEFINE_integer("adv_epochs", d.adv_epochs, "Adversarial epochs.")
@@ -68,7 +77,7 @@ def main(argv: Sequence[str]) -> int:
     if f.score_lexicon == "vader":
       scores = lexicon.load_valence_lexicon()
     report = align_embeddings_lib.align_files(
-      f.speech, f.text, f.out, config, f.supervised, f.init, f.eval_fraction, scores
+      f.speech, f.text, f.out, config, f.method, f.init, f.eval_fraction, scores
     )
   except ValueError as e:  # includes vectors.VecFormatError, fileio.OutputPathError
     raise cli.InputError(str(e)) from e
@@ -85,9 +94,13 @@ def main(argv: Sequence[str]) -> int:
           else ""
         )
       )
+  chosen = (
+    f"{report['unsupervised']['method']} init chosen"
+    if "unsupervised" in report
+    else "supervised Procrustes written"
+  )
   print(
-    f"alignment ({report['unsupervised']['method']} init chosen, "
-    f"{report['eval_words']} held-out words): "
+    f"alignment ({chosen}, {report['eval_words']} held-out words): "
     + "; ".join(parts)
     + f"; chance P@1 {report['chance']['p@1']:.4f}; {report['wall_s']:.1f} s"
   )

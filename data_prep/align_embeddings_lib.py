@@ -1,14 +1,15 @@
 """Aligns Speech2Vec to Word2Vec (paper Eq. 1-3) and reports P@1/P@5.
 
     python -m data_prep.align_embeddings --speech S.vec --text T.vec --out DIR \
-        [--supervised] [--init adversarial,similarity] [--adv_epochs 5 ...]
+        [--method supervised|unsupervised] [--init adversarial,similarity] [--adv_epochs 5 ...]
 
-Both spaces are normalised (`alignment.normalize`). Unsupervised alignment runs every
---init method (the paper's adversarial game, and the rotation-invariant similarity
-initialisation), refines each by CSLS/Procrustes, and keeps the W with the best
-unsupervised criterion. `--supervised` instead writes the Procrustes solution on the
-identity dictionary (words spelled the same in both files) and fails clearly when there is
-none; without the flag it is still computed, when possible, for the report.
+Both spaces are normalised (`alignment.normalize`). When both spaces come from transcribed
+data the dictionary is known: the same word string in both files. `--method supervised`
+(the default) writes Procrustes (Eq. 3) on that identity dictionary and fails clearly when
+there is none. `--method unsupervised` is the paper's setting: every --init method (the
+adversarial game of Eq. 1-2, and the rotation-invariant similarity initialisation) refined by
+CSLS/Procrustes, keeping the W with the best unsupervised criterion; the supervised solution
+is then still computed, when possible, for the report.
 
 Evaluation split (documented in alignment.json): the words present in both vocabularies are
 shuffled with --seed; --eval_fraction of them (at most 1500) are held out. Supervised
@@ -22,7 +23,7 @@ aligned_speech2vec.vec (every speech word mapped, d = d_t, unit length, speech o
 alignment.json (settings, split, criteria, P@k of every method, chance).
 
 Exit codes (emotion_tf.util.cli): 0 done, 2 bad input or usage (a malformed .vec, named with its
-line; --supervised without shared words; an --out that cannot be written: checked before
+line; --method supervised without shared words; an --out that cannot be written: checked before
 any work), 130 interrupted.
 """
 
@@ -37,26 +38,33 @@ from emotion_tf.semantic import alignment
 from emotion_tf.semantic import vectors as vectors_lib
 from emotion_tf.util import fileio
 
+METHODS = ("supervised", "unsupervised")  # --method; the first is the default
+
 
 def align_files(
   speech_path: str,
   text_path: str,
   out_dir: str,
   config: alignment.AlignConfig | None = None,
-  supervised: bool = False,
+  method: str = "supervised",
   init_methods: Sequence[str] = alignment.INIT_METHODS,
   eval_fraction: float = 0.3,
   scores: dict[str, float] | None = None,
 ) -> dict:
   """Reads both `.vec` files, aligns, evaluates and writes the outputs; returns the report.
 
-  `scores` (optional {word: value}, e.g. the VADER valence lexicon) adds
-  `alignment.translation_score_agreement` of every method to the report.
+  `method`: "supervised" (Procrustes on the identity dictionary; the unsupervised game is
+  not run) or "unsupervised" (Eq. 1-3; supervised computed beside it for the report when
+  there is a dictionary). `scores` (optional {word: value}, e.g. the VADER valence lexicon)
+  adds `alignment.translation_score_agreement` of every method to the report.
 
   Raises:
     vectors.VecFormatError: a malformed `.vec` (file and line named).
-    ValueError: `supervised` with no shared words, or an empty vocabulary.
+    ValueError: "supervised" with no shared words, an unknown method, or an empty vocabulary.
   """
+  if method not in METHODS:
+    raise ValueError(f"unknown alignment method {method!r}; choose from {', '.join(METHODS)}")
+  supervised = method == "supervised"
   t0 = time.time()
   config = config or alignment.AlignConfig()
   s_words, s_raw = vectors_lib.read_vec(speech_path)
@@ -83,7 +91,7 @@ def align_files(
   )
   if supervised and not train_words:
     raise ValueError(
-      f"--supervised: {speech_path} and {text_path} share {shared} word(s), leaving no "
+      f"--method supervised: {speech_path} and {text_path} share {shared} word(s), leaving no "
       "dictionary words after the held-out split; supervised Procrustes needs shared words"
     )
   report: dict = {
@@ -98,21 +106,24 @@ def align_files(
     "eval_words": len(eval_words),
     "eval_split": f"seeded shuffle (seed {config.seed}) of the shared words; "
     f"{eval_fraction:.0%} held out for P@k only",
+    "held_out_words": list(eval_words),
     "config": config.to_dict(),
-    "init_methods": list(init_methods),
+    "method": method,
+    "init_methods": [] if supervised else list(init_methods),
     "chance": {"p@1": 1.0 / len(t_words), "p@5": min(5, len(t_words)) / len(t_words)},
   }
   results = {}
-  w_unsup, info = alignment.align_unsupervised(src, tgt, config, init_methods)
-  report["unsupervised"] = {
-    "method": info["method"],
-    "criterion": info["criterion"],
-    "history": info["history"],
-  }
-  results["unsupervised"] = w_unsup
-  for method, cand in info["candidates"].items():
-    results[f"unsupervised_{method}"] = cand["W"]
-    report[f"unsupervised_{method}"] = {"criterion": cand["criterion"]}
+  if not supervised:
+    w_unsup, info = alignment.align_unsupervised(src, tgt, config, init_methods)
+    report["unsupervised"] = {
+      "method": info["method"],
+      "criterion": info["criterion"],
+      "history": info["history"],
+    }
+    results["unsupervised"] = w_unsup
+    for init, cand in info["candidates"].items():
+      results[f"unsupervised_{init}"] = cand["W"]
+      report[f"unsupervised_{init}"] = {"criterion": cand["criterion"]}
   if train_words:
     results["supervised"] = alignment.align_supervised(src, tgt, s_words, t_words, train_words)
     report["supervised"] = {
@@ -134,7 +145,7 @@ def align_files(
             w, src, tgt, s_words, t_words, eval_words, scores, config.csls_k, config.seed
           )
         )
-  chosen = "supervised" if supervised else "unsupervised"
+  chosen = method
   w = results[chosen]
   report["written"] = chosen
   fileio.atomic_save_npy(os.path.join(out_dir, "W.npy"), w.astype(np.float32))

@@ -1,9 +1,10 @@
 """A synthetic corpus in the SEWA layout, spoken by espeak-ng, whose labels each live in one view.
 
-Binary: flags and main; the library is data_prep/synthesize_lib.py (design 'sewa') and
-data_prep/synthesize_podcast.py (design 'podcast').
+Binary: flags and main; the library is data_prep/synthesize_lib.py (design 'sewa'),
+data_prep/synthesize_podcast.py (design 'podcast') and data_prep/synthesize_zipf.py (design
+'zipf': Zipf-distributed lexicon words, most Test words unseen in Train).
 
-    python -m data_prep.synthesize --out DIR [--design sewa|podcast]
+    python -m data_prep.synthesize --out DIR [--design sewa|podcast|zipf]
         [--recordings N | --split 8,4,4]
         [--seconds S --seed K --voices en+m1,en+f2,...] [--interlocutor]
         [--text_out FILE --text_sentences M] [--rt60 S --snr DB --sample_rate HZ --channels N]
@@ -35,7 +36,10 @@ def define_flags() -> None:
     list(synthesize_designs.DESIGNS),
     "Corpus design: 'sewa' (arousal in prosody, valence in words, word_timings/, "
     "22.05 kHz mono) or 'podcast' (sentence transcripts only, 48 kHz stereo, "
-    "other voices/vocabulary/labels; see data_prep/synthesize_podcast.py).",
+    "other voices/vocabulary/labels; see data_prep/synthesize_podcast.py) or "
+    "'zipf' (as 'sewa', content words from the whole VADER lexicon with Zipf "
+    "frequencies, mostly partition-specific: most Test words unseen in Train; "
+    "see data_prep/synthesize_zipf.py).",
   )
   flags.DEFINE_string("out", None, "Output corpus directory.")
   flags.DEFINE_integer(
@@ -115,6 +119,14 @@ def main(argv: Sequence[str]) -> int:
     f.interlocutor,
     room or None,
   )
+  overlap = summary.get("vocabulary_overlap")
+  if overlap:
+    t = overlap["test"]
+    print(
+      f"Test content words seen in Train: {t['tokens_seen_in_train'] or 0:.0%} of "
+      f"{t['content_tokens']} tokens, {t['types_seen_in_train'] or 0:.0%} of "
+      f"{t['content_types']} types"
+    )
   print(
     f"wrote {len(summary['recordings'])} recordings ({summary['seconds_of_audio']:.0f} s of "
     f"audio, {summary['espeak_calls']} espeak-ng calls, {summary['resumed']} already "

@@ -1,14 +1,14 @@
-"""The corpus designs of the generator, by name: 'sewa' (data_prep/synthesize_lib.py) and
-'podcast' (data_prep/synthesize_podcast.py). The one place that knows both, so that the design
-modules do not import each other.
+"""The corpus designs of the generator, by name: 'sewa' (data_prep/synthesize_lib.py),
+'podcast' (data_prep/synthesize_podcast.py) and 'zipf' (data_prep/synthesize_zipf.py). The one
+place that knows them all, so that the design modules do not import each other.
 """
 
 from collections.abc import Sequence
 
-from data_prep import synthesize_lib, synthesize_podcast
+from data_prep import synthesize_lib, synthesize_podcast, synthesize_zipf
 from emotion_tf.util import cli
 
-DESIGNS = ("sewa", "podcast")
+DESIGNS = ("sewa", "podcast", "zipf")
 
 
 def synthesize_design(
@@ -66,6 +66,10 @@ def synthesize_design(
       split,
       interlocutor,
     )
+  if design == "zipf":
+    return synthesize_zipf.synthesize_design(
+      out_dir, num_recordings, seconds, seed, voices, num_workers, content_words, split
+    )
   raise cli.InputError(f"--design: unknown design {design!r}, choose one of {', '.join(DESIGNS)}")
 
 
@@ -77,6 +81,10 @@ def write_design_text(
     synthesize_podcast.write_text_corpus(
       path, num_sentences, seed, synthesize_podcast.config_for(content_words)
     )
+    return
+  if design == "zipf":
+    config = synthesize_zipf.config_for(content_words)
+    synthesize_lib.write_text_corpus(path, num_sentences, seed, config)
     return
   kwargs = {} if content_words is None else {"content_words": content_words}
   config = synthesize_lib.SynthConfig(**kwargs)

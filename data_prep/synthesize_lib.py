@@ -109,6 +109,16 @@ class SynthConfig:
   pause_s: tuple[float, float] = (0.5, 1.2)
   lead_in_s: tuple[float, float] = (0.2, 0.6)
 
+  def content_picker(self, partition: str) -> Callable[[np.random.Generator, float], str]:
+    """(rng, target valence) -> content word of `partition` ('train', 'devel', 'test', or
+    'text' for the Word2Vec text). This design: the same vocabulary everywhere, one draw
+    among the `pick_nearest` words nearest in valence (`pick_content_word`). Other designs
+    (data_prep/synthesize_zipf.py) draw from partition-specific vocabularies."""
+    del partition
+    vocab = content_vocabulary(self)
+    vals = np.array([v for _, v in vocab])
+    return lambda rng, target: vocab[pick_content_word(rng, vals, target, self.pick_nearest)][0]
+
 
 @dataclasses.dataclass(frozen=True)
 class RoomSynthConfig(SynthConfig):
@@ -314,8 +324,7 @@ def generate_sentences(
   smooth valence curve over virtual time (0.35 s per word, 0.8 s per pause), so words of similar
   valence co-occur as they do in the recordings.
   """
-  vocab = content_vocabulary(config)
-  vals = np.array([v for _, v in vocab])
+  pick = config.content_picker("text")
   rng = np.random.default_rng([seed, 7919])
   sentences: list[str] = []
   block = 2000  # sentences per curve segment
@@ -328,7 +337,7 @@ def generate_sentences(
       words = []
       for slot in sentence_template(rng):
         if slot is None:
-          slot = vocab[pick_content_word(rng, vals, _at(curve, t), config.pick_nearest)][0]
+          slot = pick(rng, _at(curve, t))
         words.append(slot)
         t += 0.35
       sentences.append(" ".join(words))
@@ -536,8 +545,7 @@ def synthesize_recording(
   Returns a summary dict (id, words, sentences, seconds, espeak calls).
   """
   rng = np.random.default_rng([seed, spec.index, 1])
-  vocab = content_vocabulary(config)
-  vals = np.array([v for _, v in vocab])
+  pick = config.content_picker(spec.partition)
   num_frames = int(round(seconds / FRAME_SECONDS))
   num_samples = num_frames * int(round(FRAME_SECONDS * SAMPLE_RATE))
   curves = label_curves(rng, num_frames, config)
@@ -554,11 +562,7 @@ def synthesize_recording(
     slots = sentence_template(rng)
     words: list[str] = []
     for slot in slots:
-      word = (
-        slot
-        if slot is not None
-        else vocab[pick_content_word(rng, vals, _at(valence, t), config.pick_nearest)][0]
-      )
+      word = slot if slot is not None else pick(rng, _at(valence, t))
       level = level_of(_at(arousal, t), config.prosody_levels)
       key = (spec.voice, word, level)
       if key not in cache:

@@ -27,6 +27,14 @@ def define_flags() -> None:
   flags.DEFINE_string(
     "aligned", "", "Aligned Speech2Vec .vec; default <run_dir>/alignment/aligned_speech2vec.vec."
   )
+  flags.DEFINE_string(
+    "random",
+    "",
+    "Random-vector-per-word control .vec; default: written to "
+    "<out>/controls/seed_<control_seed>/random_vectors.vec over the shards' "
+    "vocabulary (unit vectors, the aligned space's dimension).",
+  )
+  flags.DEFINE_integer("control_seed", 0, "Seed of the random vector per word type.")
   flags.DEFINE_string("out", "", "Output directory; default <run_dir>/ablation.")
   flags.DEFINE_string(
     "corpus",
@@ -34,7 +42,12 @@ def define_flags() -> None:
     "SEWA-layout corpus for the eGeMAPS baseline row; default "
     "<run_dir>/corpus when it exists (no row without a corpus).",
   )
-  flags.DEFINE_list("rows", [], "Subset of rows (e.g. paralinguistic,word2vec); default all.")
+  flags.DEFINE_list(
+    "rows",
+    [],
+    "Subset of rows (e.g. paralinguistic,word2vec,"
+    "disentangled_attention,random_vector_per_word,word2vec_lookup); default all.",
+  )
   flags.DEFINE_integer("epochs", 15, "Epochs per model.", lower_bound=1)
   flags.DEFINE_float(
     "learning_rate",
@@ -81,8 +94,11 @@ def main(argv):
     "word2vec": f.word2vec or os.path.join(run, "word2vec.vec"),
     "speech2vec": f.speech2vec or os.path.join(run, "speech2vec", "speech2vec.vec"),
     "aligned": f.aligned or os.path.join(run, "alignment", "aligned_speech2vec.vec"),
+    "random": f.random,
   }
   for key, path in list(spaces.items()):
+    if key == "random" and not path:
+      continue  # written by ablate_lib.with_random_control
     if not os.path.exists(path):
       logging.warning("%s embeddings not found at %s; its rows are skipped", key, path)
       spaces[key] = ""
@@ -112,6 +128,7 @@ def main(argv):
       partition=f.partition,
       corpus_dir=corpus_dir,
       allow_incomplete=f.allow_incomplete,
+      control_seed=f.control_seed,
     )
   except (train_lib.TrainingSetupError, model_dir_lib.ModelDirError) as e:
     raise cli.InputError(str(e)) from e

@@ -204,7 +204,7 @@ def test_align_files_end_to_end(tmp_path, d_t):
     str(tmp_path / "t.vec"),
     str(out),
     cfg,
-    supervised=False,
+    method="unsupervised",
     init_methods=("similarity",),
   )
   w = np.load(out / "W.npy")
@@ -234,7 +234,7 @@ def test_supervised_without_shared_words_fails_clearly(tmp_path):
       str(tmp_path / "t.vec"),
       str(tmp_path / "o"),
       alignment.AlignConfig(adv_epochs=0),
-      supervised=True,
+      method="supervised",
     )
   assert not os.path.exists(tmp_path / "o" / "W.npy")
 
@@ -268,3 +268,67 @@ def test_translation_score_agreement_sees_valence_when_p_at_1_cannot():
   assert agree["score_r"] == pytest.approx(np.corrcoef(source, target)[0, 1], abs=1e-9)
   assert agree["score_r"] > 0.99 and agree["score_words"] == n
   assert abs(agree["score_r_random"]) < agree["score_r"]
+
+
+def test_supervised_default_recovers_hidden_map_on_held_out_words(tmp_path):
+  """The default method: Procrustes on the identity dictionary recovers a hidden
+  semi-orthogonal map; W equals the numpy SVD solution on the dictionary words only, and
+  every held-out word (never in that dictionary) translates to itself (P@1 = 1)."""
+  n, d_s, d_t = 300, 10, 14
+  rng = np.random.default_rng(21)
+  s = rng.normal(size=(n, d_s))
+  q = np.linalg.qr(rng.normal(size=(d_t, d_s)))[0]  # hidden map [d_t, d_s]
+  words = [f"w{i}" for i in range(n)]
+  src, mean = alignment.normalize(s)
+  t = src.astype(np.float64) @ q.T  # noise-free text space: the normalised speech space mapped
+  _write_space(tmp_path / "s.vec", words, s)
+  _write_space(tmp_path / "t.vec", words[::-1], t[::-1])  # other order in the text file
+  out = tmp_path / "out"
+  report = align_embeddings_lib.align_files(
+    str(tmp_path / "s.vec"), str(tmp_path / "t.vec"), str(out), alignment.AlignConfig(csls_k=5)
+  )
+  assert report["method"] == "supervised" and report["written"] == "supervised"
+  assert "unsupervised" not in report  # the adversarial game is not run
+  held = report["held_out_words"]
+  train, held2 = alignment.shared_word_split(words, words[::-1], 0.3, seed=0)
+  assert held == held2 and len(held) == 90 and not set(held) & set(train)
+  # Independent reference: numpy SVD of T_r^T S_r on the dictionary (non-held-out) rows.
+  tgt, _ = alignment.normalize(t)
+  idx = [words.index(w) for w in train]
+  u, _, vt = np.linalg.svd(
+    tgt[idx].astype(np.float64).T @ src[idx].astype(np.float64), full_matrices=False
+  )
+  w = np.load(out / "W.npy")
+  np.testing.assert_allclose(w, u @ vt, atol=1e-5)
+  np.testing.assert_allclose(w, q, atol=2e-3)  # text renormalised + float32 .vec
+  for key in ("nn_p@1", "csls_p@1", "nn_p@5", "csls_p@5"):
+    assert report["supervised"][key] == 1.0
+  saved = json.loads((out / "alignment.json").read_text())
+  assert saved["supervised"]["csls_p@1"] == 1.0 and saved["eval_words"] == 90
+  del mean
+
+
+def test_supervised_p_at_1_drops_for_a_wrong_dictionary(tmp_path):
+  """P@1 measures the map: with the text words shuffled (no true dictionary) it falls."""
+  n, d = 200, 8
+  rng = np.random.default_rng(3)
+  s = rng.normal(size=(n, d))
+  words = [f"w{i}" for i in range(n)]
+  src, _ = alignment.normalize(s)
+  _write_space(tmp_path / "s.vec", words, s)
+  _write_space(tmp_path / "t.vec", list(rng.permutation(words)), src)
+  report = align_embeddings_lib.align_files(
+    str(tmp_path / "s.vec"),
+    str(tmp_path / "t.vec"),
+    str(tmp_path / "o"),
+    alignment.AlignConfig(csls_k=5),
+  )
+  assert report["supervised"]["csls_p@1"] < 0.2
+
+
+def test_unknown_alignment_method_is_refused(tmp_path):
+  _write_space(tmp_path / "s.vec", ["a", "b"], np.eye(2, 3))
+  with pytest.raises(ValueError, match="unknown alignment method 'procrustes'"):
+    align_embeddings_lib.align_files(
+      str(tmp_path / "s.vec"), str(tmp_path / "s.vec"), str(tmp_path / "o"), method="procrustes"
+    )

@@ -9,6 +9,14 @@ partition in the paper's columns (Arousal, Valence, Liking, Avg):
     Align Speech2Vec    semantic + aligned
     Paralinguistic      paralinguistic
 
+  Controls (meaning vs identity; emotion_tf/semantic/controls.py), disentangled attention with
+    Random vector per word   a seeded random unit vector per vocabulary word (identity only)
+    Word2Vec lookup          the text vector of each word (the text upper bound)
+  beside the Table 3 row "Disentangled attention" (aligned Speech2Vec). Every row also gets
+  the unseen-word valence (emotion_tf/training/unseen_words.py): valence CCC on the frames whose
+  word
+  never occurs in the labelled Train partition, printed in a table of its own.
+
 The semantic space is swapped through the shards' `word_index` (one TFRecord set
 serves every space). With `--run_dir` (what `make demo` printed) the paths are
 found there; each can be given explicitly too. When the corpus is known (`--corpus`,
@@ -31,7 +39,8 @@ from emotion_tf import LABEL_NAMES
 from emotion_tf.data import schema
 from emotion_tf.experiments import baseline_lib
 from emotion_tf.model.models import ModelConfig
-from emotion_tf.training import evaluate_lib, stats, train_lib
+from emotion_tf.semantic import controls
+from emotion_tf.training import evaluate_lib, stats, train_lib, unseen_words
 from emotion_tf.training import model_dir as model_dir_lib
 from emotion_tf.util import fileio
 
@@ -43,6 +52,8 @@ ROWS = (
   ("Table 2", "Paralinguistic", "paralinguistic", None),
   ("Table 3", "Concatenation", "concat", "aligned"),
   ("Table 3", "Disentangled attention", "disentangled_attention", "aligned"),
+  ("Controls", "Random vector per word", "disentangled_attention", "random"),
+  ("Controls", "Word2Vec lookup", "disentangled_attention", "word2vec"),
 )
 
 
@@ -56,7 +67,10 @@ COMPARISONS = (
   ("Align Speech2Vec", "Speech2Vec"),
   ("Align Speech2Vec", "Paralinguistic"),
   ("Disentangled attention", BASELINE_ROW),
+  ("Disentangled attention", "Random vector per word"),
+  ("Word2Vec lookup", "Disentangled attention"),
 )
+CONTROLS_DIR = "controls"  # <out>/controls/random_vectors.vec
 
 
 def row_key(name: str) -> str:
@@ -67,7 +81,12 @@ def format_tables(results: Sequence[dict[str, Any]], partition: str = "devel") -
   """The paper's Table 2 / Table 3 layout, CCC with 3 decimals; rows trained with several
   seeds read `mean±sd` over seeds."""
   lines: list[str] = []
-  titles = {"Table 2": "Model", "Table 3": "Fusion strategy", "Table 4": "Method"}
+  titles = {
+    "Table 2": "Model",
+    "Table 3": "Fusion strategy",
+    "Table 4": "Method",
+    "Controls": "Disentangled attn. with",
+  }
   for table, title in titles.items():
     rows = [r for r in results if r["table"] == table]
     if not rows:
@@ -86,7 +105,36 @@ def format_tables(results: Sequence[dict[str, Any]], partition: str = "devel") -
         cells = [f"{v:.3f}" for v in values]
       lines.append(f"{r['name']:<28}" + "".join(f"{x:>{w}}" for x in cells))
     lines.append("")
-  return "\n".join(lines).rstrip() + "\n"
+  return "\n".join(lines).rstrip() + "\n" + format_unseen(results, partition)
+
+
+def format_unseen(results: Sequence[dict[str, Any]], partition: str = "devel") -> str:
+  """Unseen-word valence of every row (`unseen_words`): valence CCC on the frames whose word
+  never occurs in labelled Train, beside the row's valence on all frames; `mean±sd` over seeds;
+  n/a where a row has none (the eGeMAPS baseline, rows evaluated before it existed)."""
+  if not results:
+    return ""
+  lines = [
+    "",
+    f"Unseen-word valence ({partition} frames whose word never occurs in Train)",
+    f"{'Row':<36}{'Valence':>14}{'Unseen val.':>14}{'frames':>8}{'types':>7}",
+  ]
+  for r in results:
+    u = r.get("unseen_valence")
+    cell = (
+      "n/a"
+      if u is None
+      else (
+        f"{u:.3f}±{r.get('unseen_valence_sd') or 0.0:.3f}"
+        if len(r.get("seeds", ())) > 1
+        else f"{u:.3f}"
+      )
+    )
+    lines.append(
+      f"{r['name']:<36}{r['ccc']['valence']:>14.3f}{cell:>14}"
+      f"{r.get('unseen_frames', '-')!s:>8}{r.get('unseen_types', '-')!s:>7}"
+    )
+  return "\n".join(lines) + "\n"
 
 
 def check_expectations(results: Sequence[dict[str, Any]]) -> list[str]:
@@ -119,6 +167,37 @@ def check_expectations(results: Sequence[dict[str, Any]]) -> list[str]:
       f"{'OK' if cc >= best_single else 'DIFFERS'}: concatenation {cc:.3f} >= best "
       f"single view {best_single:.3f}"
     )
+  return out + control_notes(results)
+
+
+def control_notes(results: Sequence[dict[str, Any]]) -> list[str]:
+  """Meaning vs identity: aligned Speech2Vec (row "Disentangled attention") against the random
+  vector per word (should be clearly above it, on unseen words above all) and the Word2Vec
+  lookup (the upper bound), on valence and unseen-word valence."""
+  by = {r["name"]: r for r in results}
+  aligned = by.get("Disentangled attention")
+  out = []
+  for name, want in (("Random vector per word", "above"), ("Word2Vec lookup", "of")):
+    other = by.get(name)
+    if aligned is None or other is None:
+      continue
+    for label, key in (("valence", None), ("unseen-word valence", "unseen_valence")):
+      a = aligned["ccc"]["valence"] if key is None else aligned.get(key)
+      b = other["ccc"]["valence"] if key is None else other.get(key)
+      if a is None or b is None:
+        continue
+      if want == "above":
+        ok = a >= b + 0.2
+        out.append(
+          f"{'OK' if ok else 'DIFFERS'}: aligned Speech2Vec {label} {a:.3f} >= random "
+          f"vector per word {b:.3f} + 0.2 (meaning, not identity)"
+        )
+      else:
+        ratio = a / b if b > 0 else float("nan")
+        out.append(
+          f"{'OK' if ratio >= 0.8 else 'DIFFERS'}: aligned Speech2Vec {label} {a:.3f} "
+          f"is {ratio:.2f} of the Word2Vec lookup's {b:.3f} (>= 0.8)"
+        )
   return out
 
 
@@ -205,12 +284,14 @@ def run_ablation(
   corpus_dir: str | None = None,
   allow_incomplete: bool = False,
   bootstrap_resamples: int = stats.DEFAULT_RESAMPLES,
+  control_seed: int = 0,
 ) -> list[dict[str, Any]]:
   """Trains and evaluates the ablation rows; returns one result dict per row.
 
   Args:
     data_dir: TFRecords (any stored space; rows swap it via word_index).
-    spaces: {'word2vec' | 'speech2vec' | 'aligned': path of a .vec}.
+    spaces: {'word2vec' | 'speech2vec' | 'aligned' | 'random': path of a .vec}; 'random' (the
+      identity control) is written to <out_dir>/controls/ when not given (`with_random_control`).
     out_dir: `<row>/seed_<s>` model directories beneath it, plus ablation.json/.md.
     seed, seeds: each row is trained with seeds seed, seed + 1, ..., seed + seeds - 1; its
       'ccc' / 'ccc_mean' are means over seeds, 'ccc_sd' / 'ccc_mean_sd' sample standard
@@ -221,7 +302,7 @@ def run_ablation(
       (emotion_tf.experiments.baseline_lib, outputs in <out_dir>/baseline).
     allow_incomplete: train on a TFRecord directory marked `"complete": false`.
     bootstrap_resamples: resamples of the paired bootstrap of `compare_rows` (ablation.json
-      'comparisons'); 0 = none.
+      'comparisons'); 0 = none. control_seed: seed of the random vector per word type.
 
   Raises:
     train_lib.TrainingSetupError: for bad data, embeddings or output paths (before the first
@@ -241,6 +322,7 @@ def run_ablation(
     allow_incomplete=allow_incomplete,
   )
   seed_list = [seed + k for k in range(seeds)]
+  spaces = with_random_control(data_dir, spaces, out_dir, rows, control_seed)
   results = []
   for table, name, variant, space in ROWS:
     if rows and name not in rows and row_key(name) not in rows:
@@ -288,6 +370,14 @@ def run_ablation(
       results.append(_baseline_row(corpus_dir, os.path.join(out_dir, "baseline"), partition))
     except (ValueError, OSError) as e:  # a bad corpus costs the baseline row, not the tables
       logging.error("baseline row skipped: %s", e)
+  _write_results(out_dir, results, partition, bootstrap_resamples)
+  return results
+
+
+def _write_results(
+  out_dir: str, results: list[dict[str, Any]], partition: str, bootstrap_resamples: int
+) -> None:
+  """<out_dir>/ablation.json and ablation.md: rows, comparisons, expectations."""
   comparisons = compare_rows(results, bootstrap_resamples) if bootstrap_resamples else []
   table_text = format_tables(results, partition.lower())
   notes = check_expectations(results)
@@ -305,7 +395,30 @@ def run_ablation(
     + "\n".join(notes)
     + "\n```\n",
   )
-  return results
+
+
+def with_random_control(
+  data_dir: str, spaces: dict[str, str], out_dir: str, rows: Sequence[str] | None, seed: int = 0
+) -> dict[str, str]:
+  """`spaces` plus 'random': the random-vector-per-word control (`controls.write_random_vec`)
+  over the shards' vocabulary, written once to <out_dir>/controls/random_vectors.vec, as many
+  dimensions as the aligned space (else the stored semantic vectors). Unchanged when given,
+  or when no selected row uses it."""
+  if spaces.get("random"):
+    return spaces
+  wanted = [
+    n for _, n, _, sp in ROWS if sp == "random" and (not rows or n in rows or row_key(n) in rows)
+  ]
+  if not wanted:
+    return spaces
+  path = os.path.join(out_dir, CONTROLS_DIR, f"seed_{seed}", controls.RANDOM_VEC)
+  if not os.path.exists(path):
+    dim = train_lib.semantic_dim_of(data_dir, spaces.get("aligned", ""))
+    controls.write_random_vec(data_dir, path, dim, seed)
+    logging.info(
+      "ablation: random vector per word type (dim %d, seed %d) written to %s", dim, seed, path
+    )
+  return dict(spaces, random=path)
 
 
 def _read_json(path: str) -> dict[str, Any] | None:
@@ -361,6 +474,8 @@ def _seed_result(
     "seed": seed,
     "ccc": summary["ccc"],
     "ccc_mean": summary["ccc_mean"],
+    "unseen_words": summary.get("unseen_words"),
+    "unseen_valence": unseen_words.unseen_valence(summary),
     "per_recording_ccc_mean": summary.get("per_recording_ccc_mean"),
     "epochs": trained["epochs_completed"],
     "steps": trained["global_step"],
@@ -392,8 +507,24 @@ def aggregate_seeds(per_seed: Sequence[dict[str, Any]]) -> dict[str, Any]:
     "per_seed": [{"seed": r["seed"], "ccc": r["ccc"], "ccc_mean": r["ccc_mean"]} for r in per_seed],
     "epochs": per_seed[0]["epochs"],
     "steps": per_seed[0]["steps"],
+    **_unseen_aggregate(per_seed),
     "recording_ids": ids,
     "recording_statistics": [r["recording_statistics"] for r in per_seed],
+  }
+
+
+def _unseen_aggregate(per_seed: Sequence[dict[str, Any]]) -> dict[str, Any]:
+  """'unseen_valence' (mean over seeds; None unless every seed has one), 'unseen_valence_sd'
+  (ddof 1; 0 for one seed), 'unseen_frames' / 'unseen_types' (the partition's, same per seed)."""
+  values = [r.get("unseen_valence") for r in per_seed]
+  if not values or any(v is None for v in values):
+    return {"unseen_valence": None}
+  entry = per_seed[0].get("unseen_words") or {}
+  return {
+    "unseen_valence": float(np.mean(values)),
+    "unseen_valence_sd": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
+    "unseen_frames": (entry.get("unseen") or {}).get("num_frames"),
+    "unseen_types": (entry.get("unseen") or {}).get("word_types"),
   }
 
 

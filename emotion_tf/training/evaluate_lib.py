@@ -31,7 +31,7 @@ from emotion_tf.model.ccc import concordance_cc_numpy
 from emotion_tf.training import model_dir as model_dir_lib
 from emotion_tf.training import plots as plotting
 from emotion_tf.training import postprocess as postprocess_lib
-from emotion_tf.training import stats
+from emotion_tf.training import stats, unseen_words
 from emotion_tf.util import config as config_lib
 from emotion_tf.util import fileio
 
@@ -300,7 +300,8 @@ def evaluate_partition(
 ) -> dict[str, Any]:
   """CCC of `model` on one partition (see `ccc_summary` for the keys).
 
-  Adds 'partition'; with `return_predictions`, also 'predictions' and 'labels'
+  Adds 'partition', 'unseen_words' (`unseen_words.evaluation_entry`: CCC on the frames whose
+  word never occurs in the Train shards); with `return_predictions`, also 'predictions' and 'labels'
   ({recording_id: [frames, 3]} arrays, not JSON-serialisable). `predicted`: the partition's
   (predictions, labels) of `predict_partition` when already computed (not run again).
   """
@@ -310,6 +311,7 @@ def evaluate_partition(
   names = getattr(getattr(model, "config", None), "label_names", LABEL_NAMES)
   result = {"partition": partition}
   result.update(ccc_summary(labels, predictions, names))
+  result.update(unseen_words.evaluation_entry(data_dir, partition, labels, predictions, names))
   logging.info(
     "%s: CCC %s (mean %.4f) over %d recordings / %d frames",
     partition,
