@@ -29,8 +29,7 @@ from absl import app, flags, logging
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from presets import cpu_model  # noqa: E402  (bench/presets.py)
-from train_step import matmul_gflops  # noqa: E402  (bench/train_step.py)
+from machine import cpu_model, matmul_gflops  # noqa: E402
 
 FLAGS = flags.FLAGS
 SR = 22050

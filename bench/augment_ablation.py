@@ -31,8 +31,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from presets import cpu_model  # noqa: E402  (bench/presets.py)
-from train_step import matmul_gflops  # noqa: E402  (bench/train_step.py)
+from machine import cpu_model, matmul_gflops  # noqa: E402
 
 from emotion_tf.model.models import ModelConfig  # noqa: E402
 from emotion_tf.training import (

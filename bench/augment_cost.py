@@ -24,8 +24,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from presets import cpu_model  # noqa: E402  (bench/presets.py)
-from train_step import matmul_gflops  # noqa: E402  (bench/train_step.py)
+from machine import cpu_model, matmul_gflops  # noqa: E402
 
 from emotion_tf.data import augment  # noqa: E402
 from emotion_tf.model.losses import ConcordanceLoss  # noqa: E402

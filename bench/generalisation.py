@@ -37,8 +37,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from presets import cpu_model  # noqa: E402  (bench/presets.py)
-from train_step import matmul_gflops  # noqa: E402  (bench/train_step.py)
+from machine import cpu_model, matmul_gflops  # noqa: E402
 
 from emotion_tf.semantic import controls  # noqa: E402
 from emotion_tf.training import (

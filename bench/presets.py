@@ -27,7 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from train_step import matmul_gflops  # noqa: E402  (bench/train_step.py)
+from machine import cpu_model, matmul_gflops  # noqa: E402  (bench/machine.py)
 
 from emotion_tf import LABEL_NAMES  # noqa: E402
 from emotion_tf.model.models import ModelConfig  # noqa: E402
@@ -42,17 +42,6 @@ from emotion_tf.util import fileio  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SUFFIXES = {"_no_interlocutor": False, "_interlocutor": True}
-
-
-def cpu_model() -> str:
-  try:
-    with open("/proc/cpuinfo", encoding="utf-8") as f:
-      for line in f:
-        if line.startswith("model name"):
-          return line.split(":", 1)[1].strip()
-  except OSError:
-    pass
-  return "unknown CPU"
 
 
 def flagfile_sections(path: str):

@@ -5,12 +5,19 @@
   python -m emotion_tf.predict --model EXPORT_DIR --audio DIR|a.wav,b.wav|LIST.txt \
       [--word_timings TIMINGS_DIR --embeddings FILE.vec] --out OUT_DIR [--csv_header]
 
-Any wav rate or channel count (resampled to the model's 22 050 Hz); each recording in one pass.
+Any wav rate or channel count (resampled to the model's 22 050 Hz); each recording through the
+one inference path (emotion_tf.serving.inference: 10 s chunks, LSTM state carried).
 Many files (a directory of wavs, a comma-separated list or a .txt list file) share one loaded
 model and one read of the embeddings; each gets `<OUT_DIR>/<stem>.csv` (default: beside the wav,
 `<stem>.predictions.csv`), and --word_timings is then a directory of `<stem>.csv|.TextGrid`.
 Rows `name;time;arousal;valence;liking`, no header unless --csv_header. See
 emotion_tf.serving.predict_api (the notebook API) and emotion_tf.serving.predict_lib.
+
+  python -m emotion_tf.predict --model EXPORT_DIR --stream --audio FILE.wav|- \
+      [--stream_format wav|f32|s16] [--chunk_seconds 1] [--out FILE.csv]
+streams: the audio (a wav, or stdin) is read chunk by chunk through the export's `stream`
+signature with the LSTM state carried, and each chunk's rows are written and flushed as soon as
+they are computed (stdout by default) -- the same numbers as the whole-file prediction.
 
 Exit status: 0 all written; 1 some files failed (each named on stderr; the others are written);
 2 bad usage or an unusable single input / model / embeddings file.
@@ -18,12 +25,13 @@ The SHA-256 of --embeddings must match the embeddings the model was trained with
 the export), unless --allow_embeddings_mismatch.
 """
 
+import contextlib
 import os
 import sys
 
 from absl import flags, logging
 
-from emotion_tf.serving import predict_api, predict_lib
+from emotion_tf.serving import predict_api, predict_lib, stream
 from emotion_tf.training import postprocess
 from emotion_tf.util import cli
 
@@ -87,6 +95,29 @@ def define_flags() -> None:
     "Devel), applied to each recording's predictions; empty = raw output.",
   )
   flags.DEFINE_boolean(
+    "stream",
+    False,
+    "Live prediction: read --audio (a wav, or - for stdin) "
+    "chunk by chunk through the export's `stream` signature, the LSTM state "
+    "carried, and write each chunk's CSV rows as they are computed (to --out, "
+    "or stdout when --out is empty or -; a file is written as it streams, not "
+    "atomically).",
+  )
+  flags.DEFINE_enum(
+    "stream_format",
+    "wav",
+    ["wav", "f32", "s16"],
+    "With --stream --audio -: "
+    "stdin holds a wav stream, or raw little-endian mono float32 / int16 PCM at "
+    "the model's rate.",
+  )
+  flags.DEFINE_float(
+    "chunk_seconds",
+    1.0,
+    "With --stream: audio per model step (whole 0.1 s frames).",
+    lower_bound=0.1,
+  )
+  flags.DEFINE_boolean(
     "allow_embeddings_mismatch",
     False,
     "Predict even when the sha256 of "
@@ -114,6 +145,8 @@ def main(argv):
     cli.usage_error(f"unexpected arguments: {argv[1:]}")
   if not FLAGS.model or not FLAGS.audio:
     cli.usage_error("--model and --audio are required")
+  if FLAGS.stream:
+    return stream_main()
   batch = _is_batch(FLAGS.audio)
   try:
     audio_paths = predict_api.audio_inputs(FLAGS.audio)
@@ -175,6 +208,51 @@ def main(argv):
   logging.error("%d of %d files failed", len(failed), len(audio_paths))
   sys.stderr.write(f"{len(failed)} of {len(audio_paths)} files failed: {', '.join(failed)}\n")
   return cli.EXIT_FAILURE
+
+
+def stream_main() -> int:
+  """`--stream`: one input (a wav or - for stdin), rows written and flushed per chunk."""
+  if _is_batch(FLAGS.audio) and FLAGS.audio != "-":
+    cli.usage_error("--stream takes one --audio file or - (stdin)")
+  if FLAGS.audio != "-" and not os.path.isfile(FLAGS.audio):
+    raise cli.InputError(f"{FLAGS.audio}: audio file is missing")
+  if FLAGS.word_timings and not FLAGS.embeddings:
+    raise cli.InputError(f"{FLAGS.word_timings}: word timings need --embeddings (.vec)")
+  name = FLAGS.name or (
+    "stdin" if FLAGS.audio == "-" else os.path.splitext(os.path.basename(FLAGS.audio))[0]
+  )
+  to_stdout = FLAGS.out in ("", "-")
+  try:
+    predictor = predict_api.load(FLAGS.model)
+    embeddings = FLAGS.embeddings or None
+    if embeddings:
+      predictor.embedding_space(embeddings, FLAGS.allow_embeddings_mismatch)
+    timings = (
+      predict_lib.read_word_timings(FLAGS.word_timings, FLAGS.tier or None)
+      if FLAGS.word_timings
+      else None
+    )
+    with contextlib.ExitStack() as stack:
+      out = sys.stdout if to_stdout else stack.enter_context(open(FLAGS.out, "w", encoding="utf-8"))
+      info = stream.run_stream(
+        predictor,
+        FLAGS.audio,
+        out,
+        name,
+        timings,
+        embeddings,
+        FLAGS.oov,
+        FLAGS.stream_format,
+        FLAGS.chunk_seconds,
+        FLAGS.csv_header,
+      )
+  except (ValueError, OSError) as e:  # ExportError, StreamInputError, PredictionInputError
+    raise cli.InputError(str(e)) from e
+  sys.stderr.write(
+    f"streamed {info['frames']} frames ({info['seconds']:.1f} s) in "
+    f"{info['chunks']} chunks{'' if to_stdout else ' to ' + FLAGS.out}\n"
+  )
+  return cli.EXIT_OK
 
 
 def console_main() -> None:

@@ -334,14 +334,22 @@ def resolve_timings_dir(corpus_dir: str, word_timings_dir: str | None = None) ->
   return None
 
 
+def find_timings_file(directory: str, stem: str) -> str | None:
+  """`<directory>/<stem>.csv`, else `<stem>.TextGrid` / `.textgrid`, or None: the one finder
+  of a recording's word-timings file (TFRecord writer, predict)."""
+  for ext in (".csv", ".TextGrid", ".textgrid"):
+    path = os.path.join(directory, stem + ext)
+    if os.path.exists(path):
+      return path
+  return None
+
+
 def _timings_source(
   corpus_dir: str, recording_id: str, word_timings_dir: str | None
 ) -> tuple[str, str]:
-  if word_timings_dir:
-    for ext, kind in ((".csv", "csv"), (".TextGrid", "textgrid")):
-      path = os.path.join(word_timings_dir, recording_id + ext)
-      if os.path.exists(path):
-        return path, kind
+  path = find_timings_file(word_timings_dir, recording_id) if word_timings_dir else None
+  if path is not None:
+    return path, "csv" if path.endswith(".csv") else "textgrid"
   return os.path.join(corpus_dir, "transcriptions", recording_id + ".csv"), "transcript"
 
 

@@ -309,6 +309,47 @@ class EmotionRecognitionModel(keras.Model):
       )
 
   def call(self, inputs, training=None):
+    x = self.lstm_inputs(inputs, training=training)  # [B, F, feature_dim]
+    h = self.lstm(x, training=training)  # [B, F, lstm_units]
+    h = self.output_dropout(h, training=training)
+    y = self.head(h)  # [B, F, 3]
+    num_frames = inputs.get("num_frames") if isinstance(inputs, Mapping) else None
+    if num_frames is not None:
+      mask = tf.sequence_mask(tf.reshape(num_frames, [-1]), tf.shape(y)[1], dtype=y.dtype)
+      y = y * mask[:, :, None]
+    return y
+
+  def initial_state(self, batch_size) -> tuple[tf.Tensor, tf.Tensor]:
+    """The LSTM state before the first frame: zeros (h [B, lstm_units], c [B, lstm_units])."""
+    zeros = tf.zeros([batch_size, self.config.lstm_units], self.compute_dtype)
+    return zeros, tf.identity(zeros)
+
+  def step(self, inputs, state, training=False):
+    """One chunk of a longer sequence: (inputs of F frames, LSTM state) -> (y, new state).
+
+    Args:
+      inputs: as `call` ('audio' [B, F * input_samples_per_frame], 'semantic' [B, F, d]);
+        'num_frames' is ignored (a chunk is all valid frames).
+      state: (h [B, lstm_units], c [B, lstm_units]) after the previous chunk, or
+        `initial_state(B)` at the start of a recording.
+    Returns:
+      (y [B, F, 3], (h, c) after the chunk's last frame).
+
+    The CNN (per_frame mode) and the fusion are per frame and the LSTM is the only recurrence,
+    so running a recording's chunks in order, each from the state the previous one left, gives
+    `call` on the whole recording (up to float rounding). In `cnn_mode='flat_stream'` the
+    convolutions see only the chunk (zero-padded at its edges, as in training on 10 s chunks).
+    """
+    x = self.lstm_inputs(inputs, training=training)  # [B, F, feature_dim]
+    state = [tf.cast(s, self.lstm.cell.compute_dtype) for s in state]
+    _, h, new_state = self.lstm.inner_loop(
+      sequences=x, initial_state=state, mask=None, training=training
+    )  # h [B, F, lstm_units]
+    h = self.output_dropout(tf.cast(h, self.compute_dtype), training=training)
+    return self.head(h), tuple(tf.cast(s, self.compute_dtype) for s in new_state)
+
+  def lstm_inputs(self, inputs, training=None):
+    """Everything before the LSTM: CNN, fusion, input dropout -> x [B, F, feature_dim]."""
     self._validate(inputs)
     c = self.config
     if c.uses_audio:
@@ -327,15 +368,7 @@ class EmotionRecognitionModel(keras.Model):
       x = x_s
     else:
       x = self.fusion([x_s, x_p])
-    x = self.input_dropout(x, training=training)  # [B, F, feature_dim]
-    h = self.lstm(x, training=training)  # [B, F, lstm_units]
-    h = self.output_dropout(h, training=training)
-    y = self.head(h)  # [B, F, 3]
-    num_frames = inputs.get("num_frames") if isinstance(inputs, Mapping) else None
-    if num_frames is not None:
-      mask = tf.sequence_mask(tf.reshape(num_frames, [-1]), tf.shape(y)[1], dtype=y.dtype)
-      y = y * mask[:, :, None]
-    return y
+    return self.input_dropout(x, training=training)  # [B, F, feature_dim]
 
   def get_config(self):
     return {"config": self.config.to_dict(), "name": self.name}

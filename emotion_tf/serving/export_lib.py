@@ -18,6 +18,11 @@ Outputs of frames past a sequence's true end never change earlier frames (the LS
 unidirectional), so a batch of recordings can be padded to a common length. Output k of the
 model's [.., 3] head is the output named label_names[k].
 
+`stream` (one chunk of a longer recording; emotion_tf.serving.stream)
+    inputs   audio [batch, samples], semantic [batch, frames, d], state_h, state_c
+             [batch, lstm_units] (zeros at the start of a recording)
+    outputs  arousal, valence, liking [batch, frames], state_h, state_c (for the next chunk)
+
 `metadata` (no inputs; constants)
     outputs  label_names string [3] (output order), sample_rate int64, samples_per_frame int64,
              hop_seconds float64, semantic_dim int64, format_version int64
@@ -59,6 +64,7 @@ from absl import logging
 import emotion_tf
 from emotion_tf.data import schema
 from emotion_tf.model.models import EmotionRecognitionModel
+from emotion_tf.serving import stream as stream_lib
 from emotion_tf.training import model_dir as model_dir_lib
 from emotion_tf.util import fileio
 
@@ -168,11 +174,13 @@ def write_export_archive(
   """Writes `model` with `keras.export.ExportArchive` to `path` (not atomic; see
   `export_saved_model`).
 
-  Signatures: `serving_default` (`serving_function`, inputs `serving_input_signature`) and
-  `metadata` (`metadata_function`, no inputs). The archive tracks the model, so every variable
-  the serving graph reads is saved with it and resolves in `saved_model_cli run`, TF Serving and
-  the TFLite converter. The revived object also carries the constants as non-trainable variables
-  `label_names`, `sample_rate`, `samples_per_frame`, `hop_seconds`, `semantic_dim` (as exports
+  Signatures: `serving_default` (`serving_function`, inputs `serving_input_signature`),
+  `metadata` (`metadata_function`, no inputs) and `stream` (`stream.stream_function`: one chunk
+  plus the LSTM state in, its predictions plus the new state out). The archive tracks the
+  model, so every variable the serving graph reads is saved with it and resolves in
+  `saved_model_cli run`, TF Serving and the TFLite converter. The revived object also carries
+  the constants as non-trainable variables `label_names`, `sample_rate`, `samples_per_frame`,
+  `hop_seconds`, `semantic_dim` (as exports
   of format 1 written by a tf.Module did) and `metadata_file`, the JSON asset.
   With `speech_frontend` (a `tokens.SemanticFrontend`) also `audio_only`
   (`speech_frontend_graph.add_audio_only_endpoint`: audio alone -> the three curves).
@@ -184,6 +192,11 @@ def write_export_archive(
     SIGNATURE_KEY, serving_function(model), input_signature=serving_input_signature(c.semantic_dim)
   )
   archive.add_endpoint(METADATA_SIGNATURE_KEY, metadata_function(model))
+  archive.add_endpoint(
+    stream_lib.STREAM_SIGNATURE_KEY,
+    stream_lib.stream_function(model),
+    input_signature=stream_lib.stream_input_signature(c.semantic_dim, c.lstm_units),
+  )
   graph = None
   if speech_frontend is not None:
     from emotion_tf.serving import speech_frontend_graph
@@ -636,6 +649,26 @@ class ExportedModel:
     self.samples_per_frame = constants["samples_per_frame"]
     self.hop_seconds = constants["hop_seconds"]
     self.semantic_dim = constants["semantic_dim"]
+    # The `stream` signature (exports written before it have none: `has_stream` False).
+    self.has_stream = stream_lib.STREAM_SIGNATURE_KEY in self._loaded.signatures
+    self._stream = (
+      stream_lib.SignatureRunner(
+        self._loaded.signatures[stream_lib.STREAM_SIGNATURE_KEY],
+        self.samples_per_frame,
+        self.label_names,
+      )
+      if self.has_stream
+      else None
+    )
+
+  def initial_state(self, batch: int):
+    """Zero LSTM state (h, c) [batch, lstm_units] of the `stream` signature."""
+    return self._stream.initial_state(batch)
+
+  def step(self, audio: np.ndarray, semantic: np.ndarray, state):
+    """One chunk through `stream`: audio [B, n * spf], semantic [B, n, d], (h, c) ->
+    (y [B, n, 3] in label order, new (h, c))."""
+    return self._stream.step(audio, semantic, state)
 
   def __call__(self, audio: np.ndarray, semantic: np.ndarray) -> np.ndarray:
     """audio [B, samples] or [samples]; semantic [B, F, d] or [F, d] -> [B, F, 3] (or [F, 3])."""

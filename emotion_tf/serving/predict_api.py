@@ -11,8 +11,8 @@ is taken as channels, so [samples, channels] as scipy/soundfile return and [chan
 as librosa returns both work; at most `MAX_CHANNELS` = 16 channels, so a [3000, 4000] array is
 refused rather than averaged over 3 000 "channels"); integer PCM is scaled to [-1, 1). It is
 mixed to mono float32, resampled to the model's rate (22 050 Hz) with
-`scipy.signal.resample_poly`, cut to whole 0.1 s frames, and the export runs once over the
-whole recording (see `emotion_tf.serving.predict_lib`).
+`scipy.signal.resample_poly`, cut to whole 0.1 s frames, and predicted by the one inference path
+(`emotion_tf.serving.inference`: 10 s chunks, LSTM state carried; what evaluate scores).
 `sampling_rate` must be a positive whole number of Hz (NaN, inf, 0, 22050.5 are refused).
 
 The result has one row per frame: `time` (seconds, k * hop) and one column per output of the
@@ -24,7 +24,7 @@ tuples; `embeddings` is a .vec path (read once per path and kept) or a (words, v
 or a {word: vector} dict. Frame k gets the vector of the word spoken at its centre, as in
 training (`emotion_tf.data.frames.semantic_frames`). An export carrying a semantic frontend
 (`emotion_tf.export --speech2vec_dir ... --alignment_dir ...`) needs no embeddings: without
-them the semantic input is computed from the speech (`predict_lib.speech_token_frames`, on
+them the semantic input is computed from the speech (`inference.speech_token_frames`, on
 the word timings' spans or, without timings, on automatic word segments).
 """
 
@@ -39,8 +39,8 @@ from absl import logging
 from emotion_tf.data import corpus
 from emotion_tf.data import frames as frames_lib
 from emotion_tf.data import word_timings as wt
-from emotion_tf.serving import export_lib, predict_lib
-from emotion_tf.training import evaluate_lib, postprocess
+from emotion_tf.serving import export_lib, inference, predict_lib, prediction_csv
+from emotion_tf.training import postprocess
 from emotion_tf.util import cli, fileio
 
 TIME_COLUMN = "time"
@@ -211,35 +211,21 @@ class Predictor:
     words, vectors = self.embedding_space(embeddings)
     timings = _as_timings(word_timings, tier)
     audio = resample(to_mono_float32(signal), sampling_rate, self.sample_rate)  # [samples]
-    spf = self.model.samples_per_frame
-    frames = frames_lib.frames_in(audio.shape[0], spf)
-    if frames < 1:
-      raise predict_lib.PredictionInputError(
-        f"{source}: audio is {audio.shape[0] / self.sample_rate:.3f} s long, shorter than one "
-        f"{self.hop_seconds:.3f} s frame; nothing to predict"
-      )
-    if embeddings is None and self.frontend is not None:  # speech tokens
-      semantic, stats = predict_lib.speech_token_frames(
-        self.frontend,
-        audio[: frames * spf],
-        timings if word_timings is not None else None,
-        frames,
-        self.hop_seconds,
-      )  # [F, d]
-    else:
-      semantic, stats = frames_lib.semantic_frames(
-        timings, frames, words, vectors, self.hop_seconds, oov
-      )  # [F, d]
-    self._warn_words_after_end(timings, frames, source)
-    if timings and stats["oov_words"]:
-      logging.warning(
-        "%s: %d distinct words (%d frames) not in the embeddings",
-        source,
-        stats["oov_words"],
-        stats["oov_frames"],
-      )
-    predictions = self.model(audio[: frames * spf], semantic)  # [F, 3]
-    self.last_info = dict(stats, frames=frames, seconds=frames * self.hop_seconds)
+    frames = frames_lib.frames_in(audio.shape[0], self.model.samples_per_frame)
+    if frames >= 1:
+      self._warn_words_after_end(timings, frames, source)
+    speech = embeddings is None and self.frontend is not None  # speech tokens
+    predictions, info = inference.predict_waveform(
+      self.model,
+      audio,
+      timings if (word_timings is not None or not speech) else None,
+      words,
+      vectors,
+      self.frontend if speech else None,
+      oov,
+      source,
+    )  # [F, 3]
+    self.last_info = info
     return predictions
 
   def _warn_words_after_end(
@@ -414,10 +400,9 @@ def timings_for(audio_path: str, word_timings: str | None) -> str | None:
   if not os.path.isdir(word_timings):
     return word_timings
   stem = os.path.splitext(os.path.basename(audio_path))[0]
-  for ext in (".csv", ".TextGrid", ".textgrid"):
-    path = os.path.join(word_timings, stem + ext)
-    if os.path.exists(path):
-      return path
+  path = wt.find_timings_file(word_timings, stem)
+  if path is not None:
+    return path
   raise predict_lib.PredictionInputError(
     f"{word_timings}: no word timings {stem}.csv or {stem}.TextGrid for {audio_path}"
   )
@@ -430,10 +415,11 @@ def format_csv(
   label_names: Sequence[str],
   header: bool = False,
 ) -> str:
-  """Rows `name;time;<label_names>` (evaluate_lib.format_prediction_csv), with an optional
+  """Rows `name;time;<label_names>` (`prediction_csv.format_prediction_csv`), with an optional
   header line naming the columns."""
-  body = evaluate_lib.format_prediction_csv(name, predictions, hop_seconds)
-  return (";".join(["name", TIME_COLUMN] + list(label_names)) + "\n" + body) if header else body
+  return prediction_csv.format_prediction_csv(
+    name, predictions, hop_seconds, label_names if header else None
+  )
 
 
 def predict_files(

@@ -1,10 +1,10 @@
 """Whole-recording prediction with an exported SavedModel (library of `emotion_tf.predict`).
 
-One recording = one pass: the wav is decoded and resampled to the model's rate
-(`emotion_tf.data.corpus.load_audio`), cut to F = floor(samples / samples_per_frame) whole 0.1 s
-frames (a trailing partial frame, < 0.1 s, is dropped; a wav shorter than one frame is an error),
-and the model runs once over all F frames, so there are no 10 s chunk boundaries and the LSTM
-state flows through the whole recording.
+The wav is decoded and resampled to the model's rate (`emotion_tf.data.corpus.load_audio`), cut
+to F = floor(samples / samples_per_frame) whole 0.1 s frames (a trailing partial frame, < 0.1 s,
+is dropped; a wav shorter than one frame is an error), and predicted by the one inference path
+(`emotion_tf.serving.inference.predict_waveform`): the export's `stream` signature over 10 s
+chunks with the LSTM state carried, the computation `emotion_tf.evaluate` scores.
 
 Semantic input, frame k: the vector of the word being spoken at the frame centre
 t_k = (k + 0.5) * hop, by the same rules (and code) as the TFRecord writer
@@ -12,28 +12,24 @@ t_k = (k + 0.5) * hop, by the same rules (and code) as the TFRecord writer
 word is spoken; a word missing from the embedding file gets zeros (or the writer's
 deterministic hash vector with oov='hash'), and the number of such words and frames is logged.
 
-Memory: the CNN sees all frames at once; its first layer holds about
-samples_per_frame * 50 * 4 bytes = 0.44 MB per frame (about 800 MB for a 3-minute recording).
+Memory: the CNN sees one 10 s chunk at a time; its first layer holds about
+samples_per_frame * 50 * 4 bytes = 0.44 MB per frame (44 MB per chunk).
 """
 
 import os
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from absl import logging
 
 from emotion_tf.data import corpus
-from emotion_tf.data import frames as frames_lib
 from emotion_tf.data import word_timings as wt
 from emotion_tf.semantic import vectors as vec_io
-from emotion_tf.serving import export_lib
-from emotion_tf.training import evaluate_lib
+from emotion_tf.serving import export_lib, inference, prediction_csv
 from emotion_tf.util import fileio
 
-
-class PredictionInputError(ValueError):
-  """A prediction input (wav, timings, embeddings) that cannot be used; names the file."""
+PredictionInputError = inference.PredictionInputError
+speech_token_frames = inference.speech_token_frames
 
 
 def read_word_timings(path: str, tier: str | None = None) -> list[wt.WordTiming]:
@@ -43,56 +39,6 @@ def read_word_timings(path: str, tier: str | None = None) -> list[wt.WordTiming]
   if path.lower().endswith(".textgrid"):
     return wt.read_textgrid(path, tier=tier or None)
   return wt.read_timings_csv(path)
-
-
-def speech_token_frames(
-  frontend,
-  audio: np.ndarray,
-  timings: Sequence[wt.WordTiming] | None,
-  num_frames: int,
-  hop_seconds: float = 0.1,
-) -> tuple[np.ndarray, dict[str, Any]]:
-  """Per-frame semantic input from speech alone (the export's Speech2Vec frontend + W).
-
-  With word timings, their spans get `tokens.token_vectors` and frames are filled by
-  `tokens.fill_frames` -- the same function (`tokens.speech_semantic_frames`) the TFRecord
-  writer uses with `--semantic_source speech`. Without, the whole wav-only frontend
-  (`semantic.segmenter` segments, token vectors, frame filling) runs as the TF graph
-  `speech_frontend_graph.SpeechFrontendGraph`, the one the export's `audio_only` signature
-  holds, so `predict --audio` and that signature are one computation.
-
-  Args:
-    frontend: `tokens.SemanticFrontend`; audio: [samples] float32 at its sample rate.
-    timings: word timings, or None to segment automatically; num_frames: F.
-  Returns:
-    (semantic float32 [F, d], stats as `frames.semantic_frames` plus 'segments' and
-    'segment_source' ('timings' or 'segmenter')).
-  """
-  from emotion_tf.semantic import tokens
-
-  if timings is None:
-    from emotion_tf.serving import speech_frontend_graph
-
-    graph = speech_frontend_graph.frontend_graph(frontend, hop_seconds)
-    semantic, segments = graph.semantic_frames(
-      np.asarray(audio, np.float32).reshape(-1), np.int32(num_frames)
-    )
-    semantic, segments = semantic.numpy(), segments.numpy()
-    source = "segmenter"
-  else:
-    segments = [(t.start, t.end) for t in timings]
-    source = "timings"
-    semantic = tokens.speech_semantic_frames(frontend, audio, segments, num_frames, hop_seconds)
-  covered = int(np.any(semantic != 0, axis=1).sum())
-  stats = {
-    "words": len(segments),
-    "frames_with_word": covered,
-    "oov_words": 0,
-    "oov_frames": 0,
-    "segments": len(segments),
-    "segment_source": source,
-  }
-  return semantic, stats
 
 
 def load_embeddings(path: str, expected_dim: int) -> tuple[list[str], np.ndarray]:
@@ -206,36 +152,19 @@ def predict_recording(
   timings = read_word_timings(word_timings_path, tier) if word_timings_path else []
   corpus.warn_if_truncated(audio_path)
   audio = corpus.load_audio(audio_path, model.sample_rate)  # [samples]
-  num_frames = frames_lib.frames_in(audio.shape[0], model.samples_per_frame)
-  if num_frames < 1:
-    raise PredictionInputError(
-      f"{audio_path}: audio is {audio.shape[0] / model.sample_rate:.3f} s long, shorter than "
-      f"one {model.hop_seconds:.3f} s frame ({model.samples_per_frame} samples at "
-      f"{model.sample_rate} Hz); nothing to predict"
-    )
-  audio = audio[: num_frames * model.samples_per_frame]
-  if frontend is not None:
-    semantic, stats = speech_token_frames(
-      frontend, audio, timings if word_timings_path else None, num_frames, model.hop_seconds
-    )
-  else:
-    semantic, stats = frames_lib.semantic_frames(
-      timings, num_frames, words, vectors, model.hop_seconds, oov
-    )
-  if word_timings_path and stats["oov_words"]:
-    logging.warning(
-      "%s: %d distinct words (%d frames) not in %s; their vectors are %s",
-      word_timings_path,
-      stats["oov_words"],
-      stats["oov_frames"],
-      embeddings_path,
-      "zeros" if oov == "zeros" else "hash vectors",
-    )
   if word_timings_path and not timings:
     logging.warning("%s: no words; all semantic vectors are zeros", word_timings_path)
-  predictions = model(audio, semantic)  # [F, 3]
-  info = {"frames": num_frames, "seconds": num_frames * model.hop_seconds}
-  info.update(stats)
+  predictions, info = inference.predict_waveform(
+    model,
+    audio,
+    timings if (word_timings_path or frontend is None) else None,
+    words,
+    vectors,
+    frontend,
+    oov,
+    source=audio_path,
+  )  # [F, 3]
+  num_frames, stats = info["frames"], info
   logging.info(
     "%s: %d frames (%.1f s), %d/%d frames with a word, %d OOV words",
     audio_path,
@@ -269,6 +198,6 @@ def predict_to_csv(
     model, audio_path, word_timings_path, embeddings_path, tier, oov, allow_embeddings_mismatch
   )
   name = name or os.path.splitext(os.path.basename(audio_path))[0]
-  evaluate_lib.write_prediction_csv(out_path, name, predictions, model.hop_seconds)
+  prediction_csv.write_prediction_csv(out_path, name, predictions, model.hop_seconds)
   info["out"] = out_path
   return info

@@ -4,7 +4,7 @@ A wav-only export (`emotion_tf.export --speech2vec_dir ... --alignment_dir ...`)
 model's semantic input from the audio alone (paper Sec. 1, 3.1: text only trains the semantic
 extractor). This module builds that computation from TF ops only, so it can live inside the
 SavedModel as the `audio_only` signature (TF Serving, `saved_model_cli run`) and so the Python
-prediction path (`predict_lib.speech_token_frames` without word timings) runs the very same
+prediction path (`inference.speech_token_frames` without word timings) runs the very same
 graph: there is one implementation of wav-only prediction.
 
 Per recording x [S] float32 at the frontend's rate (S = F * samples_per_frame):

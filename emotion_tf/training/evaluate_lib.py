@@ -9,9 +9,11 @@
     recordings with replacement (emotion_tf.training.stats; seed and number of resamples recorded);
   * a JSON summary.
 
-The partition is read in eval mode (chunks in order, no shuffling), the model predicts each
-10 s chunk, and chunks are stitched back into whole recordings (only valid frames) before any
-statistic is computed.
+The partition is read in eval mode (chunks in order, no shuffling), its chunks are stitched
+back into whole recordings (only valid frames), and each recording is predicted by the one
+inference path (`emotion_tf.serving.inference.predict_frames`: 10 s chunks in chunk_index
+order with the LSTM state carried from chunk to chunk, reset between recordings), which is
+what `emotion_tf.predict` runs on the same audio.
 """
 
 import dataclasses
@@ -24,10 +26,11 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from emotion_tf import FRAME_HOP_SECONDS, LABEL_NAMES
+from emotion_tf import LABEL_NAMES
 from emotion_tf.data import pipeline, schema
 from emotion_tf.model import models  # noqa: F401  (registers the serializable model and layers)
 from emotion_tf.model.ccc import concordance_cc_numpy
+from emotion_tf.serving import inference, prediction_csv
 from emotion_tf.training import model_dir as model_dir_lib
 from emotion_tf.training import plots as plotting
 from emotion_tf.training import postprocess as postprocess_lib
@@ -236,13 +239,14 @@ def predict_partition(
   batch_size: int = EvalConfig.batch_size,
   embedding_matrix: np.ndarray | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-  """Runs `model` over a TFRecord partition and stitches chunks back into recordings.
+  """Predictions of each recording of a TFRecord partition (`inference.predict_recordings`:
+  chunks in order, LSTM state carried across chunks, reset between recordings).
 
   Args:
-    model: maps {'audio' [B, F*spf], 'semantic' [B, F, d], 'num_frames' [B]} -> [B, F, 3].
+    model: an EmotionRecognitionModel (or an `inference` runner).
     data_dir: directory with the shards and metadata.json.
     partition: partition name as in the shard names (e.g. 'devel').
-    batch_size: chunks per batch.
+    batch_size: chunks per read batch.
     embedding_matrix: optional [vocab, d] replacing the stored semantic vectors via word_index.
 
   Returns:
@@ -251,38 +255,10 @@ def predict_partition(
   if isinstance(model, models.EmotionRecognitionModel):
     _check_data_matches_model(data_dir, model, embedding_matrix)
   interlocutor = bool(getattr(getattr(model, "config", None), "interlocutor_frames", False))
-  ds = pipeline.make_dataset(
-    data_dir,
-    partition,
-    batch_size,
-    training=False,
-    embedding_matrix=embedding_matrix,
-    include_ids=True,
-    interlocutor_frames=interlocutor,
+  recordings = inference.tfrecord_recordings(
+    data_dir, partition, embedding_matrix, interlocutor, batch_size
   )
-
-  @tf.function(reduce_retracing=True)
-  def forward(audio, semantic, num_frames):
-    return model({"audio": audio, "semantic": semantic, "num_frames": num_frames}, training=False)
-
-  ids: list[np.ndarray] = []
-  chunks: list[np.ndarray] = []
-  frames: list[np.ndarray] = []
-  preds: list[np.ndarray] = []
-  golds: list[np.ndarray] = []
-  for inputs, labels in ds:
-    y = forward(inputs["audio"], inputs["semantic"], inputs["num_frames"])
-    ids.append(inputs["recording_id"].numpy())
-    chunks.append(inputs["chunk_index"].numpy())
-    frames.append(inputs["num_frames"].numpy())
-    preds.append(np.asarray(y, np.float32))
-    golds.append(labels.numpy())
-  if not preds:
-    raise ValueError(f"{data_dir}: partition {partition!r} has no examples")
-  args = [np.concatenate(ids), np.concatenate(chunks), np.concatenate(frames)]
-  predictions = pipeline.stitch_predictions(*args, np.concatenate(preds))
-  gold = pipeline.stitch_predictions(*args, np.concatenate(golds))
-  return _decode_keys(predictions), _decode_keys(gold)
+  return inference.predict_recordings(model, recordings)
 
 
 def _decode_keys(d: Mapping[Any, np.ndarray]) -> dict[str, np.ndarray]:
@@ -328,33 +304,8 @@ def evaluate_partition(
 
 # ------------------------------------------------------------------------------------------ I/O
 
-
-def format_prediction_csv(
-  name: str, predictions: np.ndarray, hop_seconds: float = FRAME_HOP_SECONDS
-) -> str:
-  """Rows `name;time;arousal;valence;liking` (no header).
-
-  time = k * hop with as few decimals as the hop needs (0.0, 0.1, ... for 0.1 s, as in the label
-  files); values with 6 decimals. predictions: [frames, 3].
-  """
-  predictions = np.asarray(predictions, np.float64)
-  if predictions.ndim != 2 or predictions.shape[1] != len(LABEL_NAMES):
-    raise ValueError(
-      f"{name}: predictions must be [frames, {len(LABEL_NAMES)}], got {predictions.shape}"
-    )
-  decimals = next((d for d in range(1, 7) if abs(round(hop_seconds, d) - hop_seconds) < 1e-9), 6)
-  rows = [
-    f"{name};{k * hop_seconds:.{decimals}f};" + ";".join(f"{v:.6f}" for v in row)
-    for k, row in enumerate(predictions)
-  ]
-  return "\n".join(rows) + ("\n" if rows else "")
-
-
-def write_prediction_csv(
-  path: str, name: str, predictions: np.ndarray, hop_seconds: float = FRAME_HOP_SECONDS
-) -> None:
-  """Writes `format_prediction_csv` atomically to `path`."""
-  fileio.atomic_write_text(path, format_prediction_csv(name, predictions, hop_seconds))
+format_prediction_csv = prediction_csv.format_prediction_csv
+write_prediction_csv = prediction_csv.write_prediction_csv
 
 
 def _checked_data_dir(

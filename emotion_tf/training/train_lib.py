@@ -732,7 +732,16 @@ class _Run:
   def evaluate(self, dataset: tf.data.Dataset) -> np.ndarray:
     """Per-dimension CCC [3] of a partition from summed statistics. With several workers every
     worker evaluates the whole partition by itself (no collectives, so uneven partial batches
-    cannot stall a worker) and all reach the same best-model decision."""
+    cannot stall a worker) and all reach the same best-model decision. With TFRecords on disk
+    (no dataset_fn) the partition is predicted by the one inference path instead (`_eval_ccc`:
+    whole recordings, LSTM state carried across chunks), so best.keras is chosen by the figure
+    `emotion_tf.evaluate` reports."""
+    if self.dataset_fn is None:
+      if getattr(self, "_runner", None) is None:
+        from emotion_tf.serving import inference
+
+        self._runner = inference.runner_for(self.model)
+      return _eval_ccc(self._runner, self.model.config, self.config, self.matrix)
     eval_ccc = self.state["eval_ccc"]
     eval_ccc.reset_state()
     if self.multi_worker:
@@ -912,38 +921,41 @@ def _fmt(values: dict[str, float]) -> str:
   return " ".join(f"{k[:1]}={v:.3f}" for k, v in values.items() if k != "mean") or "-"
 
 
-def _eval_curve_image(model, config: TrainConfig, matrix) -> np.ndarray | None:
-  """Gold vs predicted curves of the first recording of the eval partition."""
-  dataset = pipeline.make_dataset(
+def _eval_ccc(runner, model_config: ModelConfig, config: TrainConfig, matrix) -> np.ndarray:
+  """Per-dimension CCC [3] (Eq. 8, all valid frames of the eval partition concatenated in
+  recording-id order, as `evaluate_lib.ccc_summary`) of the stateful predictions."""
+  from emotion_tf.serving import inference
+
+  recordings = inference.tfrecord_recordings(
     config.data_dir,
     config.eval_partition,
+    matrix,
+    model_config.interlocutor_frames,
     config.batch_size,
-    False,
-    embedding_matrix=matrix,
-    include_ids=True,
-    interlocutor_frames=model.config.interlocutor_frames,
   )
-  first, golds, preds = None, [], []
-  for inputs, labels in dataset:
-    ids = inputs["recording_id"].numpy()
-    if first is None:
-      first = ids[0]
-    keep = ids == first
-    if not keep.any():
-      break
-    pred = model(_model_inputs(inputs), training=False).numpy()
-    nf = inputs["num_frames"].numpy()
-    for i in np.flatnonzero(keep):
-      golds.append(labels.numpy()[i, : nf[i]])
-      preds.append(pred[i, : nf[i]])
-    if not keep.all():
-      break
-  if not golds:
+  predictions, labels = inference.predict_recordings(runner, recordings)
+  ids = sorted(labels)
+  gold = np.concatenate([np.asarray(labels[i], np.float64) for i in ids])
+  pred = np.concatenate([np.asarray(predictions[i], np.float64) for i in ids])
+  return ccc.concordance_cc_numpy(gold, pred, axis=0)
+
+
+def _eval_curve_image(model, config: TrainConfig, matrix) -> np.ndarray | None:
+  """Gold vs predicted curves of the first recording of the eval partition, predicted by the
+  one inference path (`serving.inference`: chunks in order, LSTM state carried)."""
+  from emotion_tf.serving import inference
+
+  recordings = inference.tfrecord_recordings(
+    config.data_dir,
+    config.eval_partition,
+    matrix,
+    model.config.interlocutor_frames,
+    config.batch_size,
+    max_recordings=1,
+  )
+  if not recordings:
     return None
-  png = plots.recording_png(
-    np.concatenate(golds),
-    np.concatenate(preds),
-    LABEL_NAMES,
-    title=f"{first.decode('utf-8')} ({config.eval_partition})",
-  )
+  first, (audio, semantic, gold) = next(iter(recordings.items()))
+  pred = inference.predict_frames(model, audio, semantic)  # [F, 3]
+  png = plots.recording_png(gold, pred, LABEL_NAMES, title=f"{first} ({config.eval_partition})")
   return tf.image.decode_png(png, channels=3).numpy()  # [700, 1000, 3] uint8
