@@ -53,10 +53,10 @@ def random_export(root, snap):
   import keras
   import numpy as np
 
+  from emotion_tf.data import vectors as vec_io
   from emotion_tf.model.models import build_model
   from emotion_tf.semantic import mfcc as mfcc_lib
   from emotion_tf.semantic import speech2vec
-  from emotion_tf.semantic import vectors as vec_io
   from emotion_tf.serving import export_lib
 
   keras.utils.set_random_seed(0)

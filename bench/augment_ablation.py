@@ -33,12 +33,12 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from machine import cpu_model, matmul_gflops  # noqa: E402
 
+from emotion_tf.model import model_dir as model_dir_lib  # noqa: E402
 from emotion_tf.model.models import ModelConfig  # noqa: E402
 from emotion_tf.training import (
   evaluate_lib,  # noqa: E402
   train_lib,  # noqa: E402
 )
-from emotion_tf.training import model_dir as model_dir_lib  # noqa: E402
 from emotion_tf.util import config as config_lib  # noqa: E402
 from emotion_tf.util import fileio  # noqa: E402
 

@@ -43,9 +43,9 @@ def main(argv):
   logging.set_verbosity(logging.WARNING)
   import numpy as np
 
+  from emotion_tf.model import model_dir as model_dir_lib
   from emotion_tf.model.models import build_model
   from emotion_tf.serving import export_lib
-  from emotion_tf.training import model_dir as model_dir_lib
 
   if FLAGS.model_dir:
     model = model_dir_lib.load_trained_model(FLAGS.model_dir)

@@ -56,12 +56,12 @@ def main(argv):
   import tensorflow as tf
   from scipy.io import wavfile
 
+  from emotion_tf.data.vectors import write_vec
   from emotion_tf.data.word_timings import (
     WordTiming,
     write_timings_csv,
   )
   from emotion_tf.model.models import build_model
-  from emotion_tf.semantic.vectors import write_vec
   from emotion_tf.serving import export_lib, inference, predict_lib
 
   gpus = tf.config.list_physical_devices("GPU")

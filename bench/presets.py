@@ -30,13 +30,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from machine import cpu_model, matmul_gflops  # noqa: E402  (bench/machine.py)
 
 from emotion_tf import LABEL_NAMES  # noqa: E402
+from emotion_tf.model import model_dir as model_dir_lib  # noqa: E402
 from emotion_tf.model.models import ModelConfig  # noqa: E402
 from emotion_tf.training import (
   evaluate_lib,  # noqa: E402
   stats,  # noqa: E402
   train_lib,  # noqa: E402
 )
-from emotion_tf.training import model_dir as model_dir_lib  # noqa: E402
 from emotion_tf.util import config as config_lib  # noqa: E402
 from emotion_tf.util import fileio  # noqa: E402
 

@@ -53,8 +53,8 @@ def main():
   a = p.parse_args()
   from gensim.models import KeyedVectors
 
+  from emotion_tf.data import vectors
   from emotion_tf.data import word_timings as wt
-  from emotion_tf.semantic import vectors
 
   with tempfile.TemporaryDirectory() as d:
     path = os.path.join(d, "big.vec")
@@ -63,7 +63,7 @@ def main():
     vectors.write_vec(path, words, vecs)
     gensim_read = lambda q: KeyedVectors.load_word2vec_format(q, binary=False)  # noqa: E731
     print(f".vec {a.words} x {a.dim} ({os.path.getsize(path) / 1e6:.1f} MB), best of 3:")
-    print(f"  emotion_tf.semantic.vectors.read_vec  {_best(lambda: vectors.read_vec(path)):.2f} s")
+    print(f"  emotion_tf.data.vectors.read_vec  {_best(lambda: vectors.read_vec(path)):.2f} s")
     print(f"  gensim KeyedVectors.load_word2vec_format  {_best(lambda: gensim_read(path)):.2f} s")
     for name, body in BAD_VECS.items():
       q = os.path.join(d, "bad.vec")

@@ -45,12 +45,12 @@ def write_segments(corpus_dir, out_dir):
 
 
 def train_and_eval(train_dir, eval_dirs, model_dir, variant, epochs, lr, seed):
+  from emotion_tf.model import model_dir as model_dir_lib
   from emotion_tf.model.models import ModelConfig
   from emotion_tf.training import (
     evaluate_lib,
     train_lib,
   )
-  from emotion_tf.training import model_dir as model_dir_lib
 
   if not os.path.exists(os.path.join(model_dir, "best.keras")) or not os.path.exists(
     os.path.join(model_dir, "done.json")

@@ -69,7 +69,7 @@ def main(argv):
   logging.set_verbosity(logging.WARNING)
   from machine import cpu_model, matmul_gflops
 
-  from emotion_tf.training import model_dir as model_dir_lib
+  from emotion_tf.model import model_dir as model_dir_lib
 
   print(
     f"CPU: {cpu_model()}, {os.cpu_count()} cores; numpy float32 matmul "

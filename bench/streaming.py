@@ -94,9 +94,9 @@ def main(argv):
   import numpy as np
   from machine import cpu_model, matmul_gflops
 
+  from emotion_tf.model import model_dir as model_dir_lib
   from emotion_tf.model.models import build_model
   from emotion_tf.serving import export_lib, inference
-  from emotion_tf.training import model_dir as model_dir_lib
 
   print(
     f"CPU: {cpu_model()}, {os.cpu_count()} cores visible; numpy float32 matmul "

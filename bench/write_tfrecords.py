@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 
 from data_prep import write_tfrecords_lib  # noqa: E402
 from emotion_tf.data import corpus  # noqa: E402
-from emotion_tf.semantic import vectors as vec_io  # noqa: E402
+from emotion_tf.data import vectors as vec_io  # noqa: E402
 
 RATE = 48000
 WORDS = [f"word{i}" for i in range(300)]

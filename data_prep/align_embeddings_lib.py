@@ -34,8 +34,8 @@ from collections.abc import Sequence
 import numpy as np
 from absl import logging
 
+from emotion_tf.data import vectors as vectors_lib
 from emotion_tf.semantic import alignment
-from emotion_tf.semantic import vectors as vectors_lib
 from emotion_tf.util import fileio
 
 METHODS = ("supervised", "unsupervised")  # --method; the first is the default

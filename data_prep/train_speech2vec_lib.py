@@ -47,10 +47,10 @@ from absl import logging
 
 from data_prep import speech2vec_pretrain_lib
 from emotion_tf.data import corpus, word_timings
+from emotion_tf.data import vectors as vectors_lib
 from emotion_tf.semantic import mfcc as mfcc_lib
 from emotion_tf.semantic import quality, speech2vec
 from emotion_tf.semantic import segments as segments_lib
-from emotion_tf.semantic import vectors as vectors_lib
 from emotion_tf.util import fileio
 
 

@@ -25,8 +25,8 @@ from collections.abc import Sequence
 import numpy as np
 from absl import logging
 
+from emotion_tf.data import vectors as vectors_lib
 from emotion_tf.data import word_timings
-from emotion_tf.semantic import vectors as vectors_lib
 
 
 def deterministic_hash(text: str) -> int:

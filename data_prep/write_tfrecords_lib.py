@@ -71,8 +71,8 @@ from emotion_tf import (
 )
 from emotion_tf.data import corpus
 from emotion_tf.data import frames as frames_lib
+from emotion_tf.data import vectors as vec_io
 from emotion_tf.data import word_timings as wt
-from emotion_tf.semantic import vectors as vec_io
 from emotion_tf.util import config as config_lib
 from emotion_tf.util import fileio
 

@@ -10,7 +10,7 @@ import sys
 from absl import flags, logging
 
 from emotion_tf.experiments import ablate_lib
-from emotion_tf.training import model_dir as model_dir_lib
+from emotion_tf.model import model_dir as model_dir_lib
 from emotion_tf.training import train_lib
 from emotion_tf.util import cli
 

@@ -31,8 +31,7 @@ import sys
 
 from absl import flags, logging
 
-from emotion_tf.serving import predict_api, predict_lib, stream
-from emotion_tf.training import postprocess
+from emotion_tf.serving import postprocess, predict_api, predict_lib, stream
 from emotion_tf.util import cli
 
 FLAGS = flags.FLAGS

@@ -87,7 +87,7 @@ def tiny_corpus(tmp_path_factory):
 def tiny_vec(tiny_corpus, tmp_path_factory):
   """(path, words, vectors) of an 8-d `.vec` holding every corpus word except the last 5
   (alphabetically), which are therefore out of vocabulary."""
-  from emotion_tf.semantic import vectors as vec_io
+  from emotion_tf.data import vectors as vec_io
 
   words = corpus_words(tiny_corpus)[:-5]
   vectors = np.random.default_rng(0).standard_normal((len(words), VEC_DIM)).astype(np.float32)

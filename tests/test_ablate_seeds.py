@@ -8,8 +8,8 @@ import pytest
 
 from emotion_tf.data import schema
 from emotion_tf.experiments import ablate_lib
+from emotion_tf.model import model_dir as model_dir_lib
 from emotion_tf.training import evaluate_lib, stats, train_lib
-from emotion_tf.training import model_dir as model_dir_lib
 
 SMALL = dict(cnn_filters=(4, 6, 8), fusion_units=8, lstm_units=8)
 NAMES = ("arousal", "valence", "liking")

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from data_prep import align_embeddings_lib
-from emotion_tf.semantic import alignment, vectors
+from emotion_tf.data import vectors
+from emotion_tf.semantic import alignment
 
 
 def _rotation(d, seed):

@@ -29,7 +29,7 @@ FLAG_PLUMBING = {"emotion_tf/util/cli.py", "emotion_tf/util/config.py"}
 LONG_FUNCTION_ALLOWLIST = {
   "emotion_tf/semantic/speech2vec.py::train_on_dataset": "Speech2Vec model set-up, restore "
   "and its replica step live beside the epoch loop, which itself is short and runs on the "
-  "shared emotion_tf.training.trainer.Trainer",
+  "shared emotion_tf.util.trainer.Trainer",
 }
 
 
@@ -192,3 +192,33 @@ def test_data_prep_imports_no_binary_module():
 def test_function_length_counts_statement_lines_not_wrapped_arguments():
   wrapped = ast.parse("def f(a):\n  x = g(\n    a,\n    a,\n  )\n  return x\n")
   assert dict(function_lengths(wrapped)) == {"f": 2}
+
+
+# Subpackages of emotion_tf from the bottom up; a module may import only its own subpackage and
+# the ones below it (binaries, at the top, import anything).
+LAYERS = ("util", "data", "semantic", "model", "serving", "training", "experiments")
+
+
+def _layer(module):
+  parts = module.split(".")
+  if parts[0] != "emotion_tf" or len(parts) < 2:
+    return None
+  return LAYERS.index(parts[1]) if parts[1] in LAYERS else len(LAYERS)  # binaries on top
+
+
+def test_subpackages_import_only_downwards():
+  bad = []
+  for name, deps in import_graph().items():
+    mine = _layer(name)
+    if mine is None:
+      continue
+    for dep in deps:
+      theirs = _layer(dep)
+      if theirs is not None and theirs > mine:
+        bad.append(f"{name} imports {dep}")
+  assert not bad, bad
+
+
+def test_layer_rule_flags_an_upward_import():
+  assert _layer("emotion_tf.data.schema") < _layer("emotion_tf.training.train_lib")
+  assert _layer("emotion_tf.train") == len(LAYERS) and _layer("data_prep.x") is None

@@ -29,8 +29,8 @@ from data_fixtures import (
   write_wav,
 )
 
+from emotion_tf.data.vectors import write_vec
 from emotion_tf.data.word_timings import WordTiming, write_timings_csv
-from emotion_tf.semantic.vectors import write_vec
 from emotion_tf.util import fileio
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

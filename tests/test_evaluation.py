@@ -8,9 +8,9 @@ import pytest
 from test_export import SMALL, make_model_dir, run_python
 
 from emotion_tf.data import schema
-from emotion_tf.semantic.vectors import write_vec
+from emotion_tf.data.vectors import write_vec
+from emotion_tf.model import model_dir as model_dir_lib
 from emotion_tf.training import evaluate_lib, stats
-from emotion_tf.training import model_dir as model_dir_lib
 
 SPF = 2205
 FPC = 10  # frames per chunk of the tiny shards

@@ -12,9 +12,9 @@ import pytest
 import tensorflow as tf
 
 from emotion_tf.data import schema
+from emotion_tf.model import model_dir as model_dir_lib
 from emotion_tf.model.models import ModelConfig
 from emotion_tf.training import evaluate_lib, train_lib
-from emotion_tf.training import model_dir as model_dir_lib
 
 SMALL = ModelConfig(semantic_dim=8, cnn_filters=(4, 6, 8), fusion_units=8, lstm_units=8)
 

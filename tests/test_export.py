@@ -9,9 +9,9 @@ import textwrap
 import numpy as np
 import pytest
 
+from emotion_tf.model import model_dir as model_dir_lib
 from emotion_tf.model.models import build_model
 from emotion_tf.serving import export_lib
-from emotion_tf.training import model_dir as model_dir_lib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL = dict(semantic_dim=8, cnn_filters=(4, 6, 8), fusion_units=8, lstm_units=8)

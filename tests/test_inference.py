@@ -16,8 +16,8 @@ from test_evaluation import FPC, RECORDINGS, SPF, VOCAB, write_tiny_tfrecords
 from test_export import SMALL, make_model_dir, run_python
 
 from emotion_tf.data import word_timings as wt
+from emotion_tf.data.vectors import write_vec
 from emotion_tf.model.models import build_model
-from emotion_tf.semantic.vectors import write_vec
 from emotion_tf.serving import export_lib, inference, predict_api, predict_lib, stream
 from emotion_tf.training import evaluate_lib
 

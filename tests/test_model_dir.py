@@ -1,4 +1,4 @@
-"""emotion_tf.training.model_dir: saving models into a model directory."""
+"""emotion_tf.model.model_dir: saving models into a model directory."""
 
 import os
 import socket
@@ -8,7 +8,7 @@ import sys
 import keras
 import numpy as np
 
-from emotion_tf.training import model_dir as model_dir_lib
+from emotion_tf.model import model_dir as model_dir_lib
 
 # --- model_dir.save_keras: partial saves of killed writers ------------------------------------
 

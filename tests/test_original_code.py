@@ -443,8 +443,8 @@ def test_train_binary_with_original_code_preset(tiny_tfrecords, tmp_path):
   assert re.search(r"eval CCC a=-?\d", proc.stderr), proc.stderr[-2000:]  # Devel evaluated
   assert os.path.exists(os.path.join(model_dir, "best.keras"))
   # evaluate's path packs the Test audio the same way (the model reads it from its config).
+  from emotion_tf.model import model_dir as model_dir_lib
   from emotion_tf.training import evaluate_lib
-  from emotion_tf.training import model_dir as model_dir_lib
 
   model = model_dir_lib.load_trained_model(model_dir, "best")
   assert model.config.interlocutor_frames

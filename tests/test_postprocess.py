@@ -1,4 +1,4 @@
-"""emotion_tf.training.postprocess: shift/smoothing against numpy and scipy references, Devel tuning
+"""emotion_tf.serving.postprocess: shift/smoothing against numpy and scipy references, Devel tuning
 recovering a known lag, the file round trip, and `emotion_tf.evaluate --postprocess`."""
 
 import json
@@ -13,7 +13,8 @@ from test_evaluation import (
   setup,  # noqa: F401  (module fixture: tiny TFRecords + model dir)
 )
 
-from emotion_tf.training import evaluate_lib, postprocess
+from emotion_tf.serving import postprocess
+from emotion_tf.training import evaluate_lib
 
 
 @pytest.mark.parametrize("sigma", [0.4, 1.0, 1.1, 2.5, 7.0, 40.0])

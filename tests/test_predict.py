@@ -10,8 +10,8 @@ from test_export import SMALL, run_python
 
 from emotion_tf.data import corpus, schema
 from emotion_tf.data import frames as frames_lib
+from emotion_tf.data.vectors import write_vec
 from emotion_tf.data.word_timings import WordTiming, write_textgrid, write_timings_csv
-from emotion_tf.semantic.vectors import write_vec
 from emotion_tf.serving import export_lib, predict_lib
 
 DIM = SMALL["semantic_dim"]
@@ -198,7 +198,7 @@ def test_cli_postprocess_file_shifts_and_smooths(setup, tmp_path):
   dimension (scipy reference); a file made for another hop is refused naming it (exit 2)."""
   from scipy.ndimage import gaussian_filter1d
 
-  from emotion_tf.training import postprocess
+  from emotion_tf.serving import postprocess
 
   pp_path = str(tmp_path / "postprocess.json")
   postprocess.write(pp_path, postprocess.PostProcessing((0.2, 0.0, -0.1), (0.3, 0.0, 0.1)), {})

@@ -8,8 +8,8 @@ import pytest
 from data_fixtures import write_wav
 from test_export import SMALL, run_python
 
+from emotion_tf.data.vectors import write_vec
 from emotion_tf.data.word_timings import WordTiming, write_timings_csv
-from emotion_tf.semantic.vectors import write_vec
 from emotion_tf.serving import export_lib, predict_api, predict_lib
 
 SPF = 2205

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from emotion_tf.data import pipeline, schema
-from emotion_tf.semantic import controls, vectors
+from emotion_tf.data import pipeline, schema, vectors
+from emotion_tf.semantic import controls
 from emotion_tf.training import unseen_words
 
 
@@ -140,8 +140,8 @@ def test_train_vocabulary_from_shards_matches_the_train_word_timings(tiny_tfreco
 
 def test_ablate_control_rows_and_unseen_valence(tiny_tfrecords, tiny_vec, tmp_path):
   from emotion_tf.experiments import ablate_lib
+  from emotion_tf.model import model_dir as model_dir_lib
   from emotion_tf.training import evaluate_lib
-  from emotion_tf.training import model_dir as model_dir_lib
 
   data_dir = tiny_tfrecords[0]
   out = str(tmp_path / "ablation")

@@ -10,8 +10,8 @@ import pytest
 import tensorflow as tf
 
 from data_prep import train_speech2vec_lib
-from emotion_tf.data import corpus
-from emotion_tf.semantic import quality, speech2vec, vectors
+from emotion_tf.data import corpus, vectors
+from emotion_tf.semantic import quality, speech2vec
 
 
 def _reference_ap(scores, labels):

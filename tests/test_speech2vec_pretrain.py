@@ -8,7 +8,8 @@ import pathlib
 import numpy as np
 
 from data_prep import speak_text_lib, speech2vec_pretrain_lib, synthesize_lib, train_speech2vec_lib
-from emotion_tf.semantic import segment_shards, speech2vec, vectors
+from emotion_tf.data import vectors
+from emotion_tf.semantic import segment_shards, speech2vec
 
 SMALL = speech2vec.Speech2VecConfig(
   max_frames=60,

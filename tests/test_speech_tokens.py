@@ -67,7 +67,7 @@ def frontend_dirs(tmp_path_factory):
   mean = (rng.normal(size=D_S) * 0.1).astype(np.float32)
   np.save(os.path.join(align, "W.npy"), w)
   np.save(os.path.join(align, "speech_mean.npy"), mean)
-  from emotion_tf.semantic import vectors as vec_io
+  from emotion_tf.data import vectors as vec_io
 
   vec_io.write_vec(
     os.path.join(align, "aligned_speech2vec.vec"),
@@ -104,7 +104,7 @@ def test_token_vectors_equal_encoder_of_mfcc_times_w(frontend_dirs):
     want = _unit(w.astype(np.float64) @ _unit(_unit(s.astype(np.float64)) - mean))
     np.testing.assert_allclose(got[i], want, atol=1e-5)
   # Snapping to the type codebook: the row of highest cosine, zeros stay zeros.
-  from emotion_tf.semantic import vectors as vec_io
+  from emotion_tf.data import vectors as vec_io
 
   _, book = vec_io.read_vec(os.path.join(align, "aligned_speech2vec.vec"))
   snapped = tokens.token_vectors(
@@ -162,7 +162,7 @@ def test_writer_and_predict_features_identical(
 
   s2v, align = frontend_dirs[:2]
   vec = str(tmp_path / "space.vec")
-  from emotion_tf.semantic import vectors as vec_io
+  from emotion_tf.data import vectors as vec_io
 
   vec_io.write_vec(vec, ["the", "a"], np.ones((2, D_T), np.float32))
   out = str(tmp_path / "tfrecords")

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from data_prep import lexicon, synthesize_lib, train_word2vec_lib
-from emotion_tf.semantic import quality, vectors
+from emotion_tf.data import vectors
+from emotion_tf.semantic import quality
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -378,7 +378,7 @@ def build_embedding_matrix(
 
   Args:
     vocab: the TFRecord vocabulary (vocab.txt).
-    words, vectors: an embedding space (e.g. from `emotion_tf.semantic.vectors.read_vec`).
+    words, vectors: an embedding space (e.g. from `emotion_tf.data.vectors.read_vec`).
     oov: 'zeros' or 'hash' (`oov_vector` with scale = std of all entries of `vectors`).
 
   Returns:
@@ -404,7 +404,7 @@ def build_embedding_matrix(
 def load_embedding_matrix(directory: str, vec_path: str, oov: str | None = None) -> np.ndarray:
   """Embedding matrix [vocab, d'] for the shards in `directory` from a `.vec` file (for
   make_dataset(embedding_matrix=...)); `oov` defaults to the policy recorded in metadata.json."""
-  from emotion_tf.semantic import vectors as vec_io
+  from emotion_tf.data import vectors as vec_io
 
   if oov is None:
     oov = read_metadata(directory).oov

@@ -38,10 +38,10 @@ from absl import logging
 from emotion_tf import LABEL_NAMES
 from emotion_tf.data import schema
 from emotion_tf.experiments import baseline_lib
+from emotion_tf.model import model_dir as model_dir_lib
 from emotion_tf.model.models import ModelConfig
 from emotion_tf.semantic import controls
 from emotion_tf.training import evaluate_lib, stats, train_lib, unseen_words
-from emotion_tf.training import model_dir as model_dir_lib
 from emotion_tf.util import fileio
 
 ROWS = (

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from emotion_tf.data import schema
-from emotion_tf.semantic import vectors as vectors_lib
+from emotion_tf.data import vectors as vectors_lib
 
 RANDOM_VEC = "random_vectors.vec"
 

@@ -47,8 +47,8 @@ from absl import logging
 from emotion_tf.semantic import mfcc as mfcc_lib
 from emotion_tf.semantic import quality
 from emotion_tf.semantic import segments as segments_lib
-from emotion_tf.training.trainer import Trainer
 from emotion_tf.util import config as config_lib
+from emotion_tf.util.trainer import Trainer
 
 
 @dataclasses.dataclass(frozen=True)

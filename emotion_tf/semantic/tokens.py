@@ -229,7 +229,7 @@ def load_frontend_from(
   max_samples = mfcc_config.frame_length + (max_frames - 1) * mfcc_config.frame_step
   codebook = None
   if codebook_path:
-    from emotion_tf.semantic import vectors as vec_io
+    from emotion_tf.data import vectors as vec_io
 
     _, codebook = vec_io.read_vec(codebook_path)
     if codebook.shape[1] != w.shape[0]:

@@ -63,9 +63,9 @@ from absl import logging
 
 import emotion_tf
 from emotion_tf.data import schema
+from emotion_tf.model import model_dir as model_dir_lib
 from emotion_tf.model.models import EmotionRecognitionModel
 from emotion_tf.serving import stream as stream_lib
-from emotion_tf.training import model_dir as model_dir_lib
 from emotion_tf.util import fileio
 
 SIGNATURE_KEY = "serving_default"

@@ -39,8 +39,7 @@ from absl import logging
 from emotion_tf.data import corpus
 from emotion_tf.data import frames as frames_lib
 from emotion_tf.data import word_timings as wt
-from emotion_tf.serving import export_lib, inference, predict_lib, prediction_csv
-from emotion_tf.training import postprocess
+from emotion_tf.serving import export_lib, inference, postprocess, predict_lib, prediction_csv
 from emotion_tf.util import cli, fileio
 
 TIME_COLUMN = "time"

@@ -23,8 +23,8 @@ import numpy as np
 from absl import logging
 
 from emotion_tf.data import corpus
+from emotion_tf.data import vectors as vec_io
 from emotion_tf.data import word_timings as wt
-from emotion_tf.semantic import vectors as vec_io
 from emotion_tf.serving import export_lib, inference, prediction_csv
 from emotion_tf.util import fileio
 

@@ -28,12 +28,12 @@ from absl import logging
 
 from emotion_tf import LABEL_NAMES
 from emotion_tf.data import pipeline, schema
+from emotion_tf.model import model_dir as model_dir_lib
 from emotion_tf.model import models  # noqa: F401  (registers the serializable model and layers)
 from emotion_tf.model.ccc import concordance_cc_numpy
 from emotion_tf.serving import inference, prediction_csv
-from emotion_tf.training import model_dir as model_dir_lib
+from emotion_tf.serving import postprocess as postprocess_lib
 from emotion_tf.training import plots as plotting
-from emotion_tf.training import postprocess as postprocess_lib
 from emotion_tf.training import stats, unseen_words
 from emotion_tf.util import config as config_lib
 from emotion_tf.util import fileio
@@ -80,7 +80,7 @@ class EvalConfig:
   )
   postprocess: str = config_lib.field(
     "",
-    "Post-processing of the predictions (emotion_tf.training.postprocess): empty = none; "
+    "Post-processing of the predictions (emotion_tf.serving.postprocess): empty = none; "
     "'devel' = "
     "choose a time shift and Gaussian smoothing per dimension on the Devel partition of "
     "--data_dir (written to <out>/postprocess.json) and apply them to every partition; or "

@@ -15,7 +15,7 @@ epoch, best metric) is written every `backup_every_steps` steps and at each epoc
 restores it and continues from the saved step: the data order of an epoch is a
 function of (seed, epoch), and the finished steps of the interrupted epoch are skipped.
 
-Model directory layout: emotion_tf.training.model_dir.
+Model directory layout: emotion_tf.model.model_dir.
 """
 
 import dataclasses
@@ -36,13 +36,13 @@ from absl import logging
 from emotion_tf import LABEL_NAMES
 from emotion_tf.data import augment, pipeline, schema
 from emotion_tf.model import ccc, losses
+from emotion_tf.model import model_dir as model_dir_lib
 from emotion_tf.model.metrics import ConcordanceCorrelation
 from emotion_tf.model.models import ModelConfig, build_model, frame_mask
-from emotion_tf.training import model_dir as model_dir_lib
 from emotion_tf.training import plots
-from emotion_tf.training.trainer import Trainer
 from emotion_tf.util import config as config_lib
 from emotion_tf.util import fileio
+from emotion_tf.util.trainer import Trainer
 
 MODEL_INPUTS = ("audio", "semantic", "num_frames")
 OPTIMIZERS = ("adam", "sgd")
