@@ -13,7 +13,7 @@ import sys
 
 from absl import flags, logging
 
-from emotion_tf.training import evaluate_lib
+from emotion_tf.training import evaluate_export, evaluate_lib
 from emotion_tf.util import cli
 from emotion_tf.util import config as config_lib
 
@@ -28,10 +28,17 @@ def main(argv):
   if len(argv) > 1:
     cli.usage_error(f"unexpected arguments: {argv[1:]}")
   config = config_lib.resolve(evaluate_lib.EvalConfig, FLAGS)
-  if not config.model_dir or not config.data_dir:
-    cli.usage_error("--model_dir and --data_dir are required")
+  if config.export:
+    if not config.corpus or not config.out:
+      cli.usage_error("--export needs --corpus and --out")
+    if config.postprocess == "devel":
+      cli.usage_error("--export: --postprocess takes a postprocess.json file, not 'devel'")
+  elif not config.model_dir or not config.data_dir:
+    cli.usage_error("--model_dir and --data_dir are required (or --export and --corpus)")
   try:
-    summary = evaluate_lib.run_eval_config(config)
+    summary = (
+      evaluate_export.run_config(config) if config.export else evaluate_lib.run_eval_config(config)
+    )
   except (ValueError, OSError) as e:  # found before anything was written
     if cli.disk_full(e):
       raise  # a full disk mid-run: one line from cli.run, exit 1

@@ -7,7 +7,8 @@
 # disentangled-attention model -> evaluation (Devel, Test; raw and with Devel-tuned
 # post-processing) -> AVEC 2017 eGeMAPS baseline ->
 # SavedModel export ->
-# prediction for one recording -> CCC table. Every step's output lives in RUN_DIR;
+# wav-only export and its evaluation on wavs -> prediction for one recording -> CCC table.
+# Every step's output lives in RUN_DIR;
 # a rerun skips finished steps (and the binaries themselves resume).
 # Sizes can be changed with environment variables (defaults: the demo size).
 set -euo pipefail
@@ -126,6 +127,19 @@ step "AVEC 2017 baseline: eGeMAPS + ridge/SVR, tuned on Devel" "$RUN/baseline/ev
 step "SavedModel export" "$RUN/export/saved_model.pb" \
   $PY -m emotion_tf.export --model_dir "$RUN/model" --out "$RUN/export"
 
+# The paper's setting: text used in training, discarded at evaluation. The export carries the
+# Speech2Vec encoder, its normaliser and W; words are segmented from the wav, each segment
+# embedded and snapped to the nearest aligned type vector (the recipe chosen on Devel, README).
+step "wav-only SavedModel export (speech frontend, snapped to type vectors)" \
+  "$RUN/export_wav_only/saved_model.pb" \
+  $PY -m emotion_tf.export --model_dir "$RUN/model" --out "$RUN/export_wav_only" \
+    --speech2vec_dir "$RUN/speech2vec" --alignment_dir "$RUN/alignment" --snap_to_types
+
+step "wav-only evaluation on Devel and Test (no transcript at test time)" \
+  "$RUN/evaluation_wav_only/evaluation.json" \
+  $PY -m emotion_tf.evaluate --export "$RUN/export_wav_only" --corpus "$RUN/corpus" \
+    --partitions Devel,Test --out "$RUN/evaluation_wav_only"
+
 step "prediction for Test_01 (whole recording, one pass)" "$RUN/Test_01.predictions.csv" \
   $PY -m emotion_tf.predict --model "$RUN/export" --audio "$RUN/corpus/audio/Test_01.wav" \
     --word_timings "$RUN/corpus/word_timings/Test_01.csv" \
@@ -137,6 +151,7 @@ import json, sys
 run = sys.argv[1]
 rows = [("Disentangled attention", f"{run}/model/evaluation_best/evaluation.json"),
         ("  + post-processing", f"{run}/model/evaluation_best_postprocessed/evaluation.json"),
+        ("Wav only (no transcript)", f"{run}/evaluation_wav_only/evaluation.json"),
         ("Baseline (eGeMAPS + ridge)", f"{run}/baseline/evaluation.json")]
 names = ["arousal", "valence", "liking"]
 print("\nCCC (all valid frames of a partition, AVEC) [95 % bootstrap CI over recordings]:")

@@ -94,6 +94,17 @@ class EvalConfig:
     lower_bound=0,
   )
   bootstrap_seed: int = config_lib.field(0, "Seed of the bootstrap resamples.")
+  export: str = config_lib.field(
+    "",
+    "Score this exported SavedModel from the wav files of --corpus instead of a model "
+    "directory on TFRecords (emotion_tf.training.evaluate_export): from the wav alone when the "
+    "export carries a speech frontend, or with --word_timings and --embeddings the transcript "
+    "path; --postprocess must then be a postprocess.json file; needs --out.",
+  )
+  corpus: str = config_lib.field("", "SEWA-layout corpus whose wavs and labels --export scores.")
+  word_timings: str = config_lib.field(
+    "", "With --export: directory of <id>.csv / <id>.TextGrid word timings (transcript path)."
+  )
 
 
 def run_eval_config(config: EvalConfig) -> dict[str, Any]:
