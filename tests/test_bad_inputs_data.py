@@ -20,6 +20,7 @@ import sys
 import time
 import wave
 
+import binary_runner
 import numpy as np
 import pytest
 from data_fixtures import tree_bytes, write_wav
@@ -150,14 +151,7 @@ def write_vec(path, words=WORDS, dim=DIM):
 
 
 def run(module, *args, timeout=300, **kw):
-  return subprocess.run(
-    [sys.executable, "-m", module, *map(str, args)],
-    cwd=ROOT,
-    capture_output=True,
-    text=True,
-    timeout=timeout,
-    **kw,
-  )
+  return binary_runner.run_module(module, args, cwd=ROOT, timeout=timeout, **kw)
 
 
 def writer_args(corpus, vec, out, *extra):

@@ -20,6 +20,7 @@ import sys
 import time
 import types
 
+import binary_runner
 import numpy as np
 import pytest
 from data_fixtures import (
@@ -43,15 +44,7 @@ Case.__new__.__defaults__ = (None,)  # check(proc) -> None, asserts nothing was 
 
 def run_binary(module, args, timeout=300):
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=ROOT)
-  return subprocess.run(
-    [sys.executable, "-m", module] + list(args),
-    cwd=ROOT,
-    env=env,
-    capture_output=True,
-    text=True,
-    timeout=timeout,
-    check=False,
-  )
+  return binary_runner.run_module(module, args, cwd=ROOT, env=env, timeout=timeout)
 
 
 def tree(path):

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 
+import binary_runner
 import data_fixtures
 import numpy as np
 import pytest
@@ -21,6 +22,8 @@ tiny_corpus = data_fixtures.tiny_corpus  # the session fixture, used under this 
 
 def run_python(args, timeout=300):
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=ROOT)
+  if args[0] == "-m":  # a binary: forked from the warm interpreter (tests/binary_runner.py)
+    return binary_runner.run_module(args[1], args[2:], cwd=ROOT, env=env, timeout=timeout)
   return subprocess.run(
     [sys.executable] + args,
     cwd=ROOT,

@@ -7,9 +7,8 @@ a required input missing (exit 2, the flag or file named). The subprocesses run 
 
 import concurrent.futures
 import os
-import subprocess
-import sys
 
+import binary_runner
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -66,15 +65,7 @@ def missing_input_cases(tmp):
 
 def run_binary(module, args, timeout=240):
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=ROOT)
-  return subprocess.run(
-    [sys.executable, "-m", module] + list(args),
-    cwd=ROOT,
-    env=env,
-    capture_output=True,
-    text=True,
-    timeout=timeout,
-    check=False,
-  )
+  return binary_runner.run_module(module, args, cwd=ROOT, env=env, timeout=timeout)
 
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,7 @@ import subprocess
 import sys
 import time
 
+import binary_runner
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -52,15 +53,7 @@ def env():
 
 
 def run_binary(module, args, timeout=300):
-  return subprocess.run(
-    [sys.executable, "-m", module] + list(args),
-    cwd=ROOT,
-    env=env(),
-    capture_output=True,
-    text=True,
-    timeout=timeout,
-    check=False,
-  )
+  return binary_runner.run_module(module, args, cwd=ROOT, env=env(), timeout=timeout)
 
 
 def interrupt_when(module, args, ready, log_path, timeout=300):

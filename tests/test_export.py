@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 
+import binary_runner
 import numpy as np
 import pytest
 
@@ -34,6 +35,8 @@ def make_model_dir(path, seed=0, files=("best.keras",), **overrides):
 
 def run_python(args, timeout=180):
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=ROOT)
+  if args[0] == "-m":  # a binary: forked from the warm interpreter (tests/binary_runner.py)
+    return binary_runner.run_module(args[1], args[2:], cwd=ROOT, env=env, timeout=timeout)
   return subprocess.run(
     [sys.executable] + args,
     cwd=ROOT,
