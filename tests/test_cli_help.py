@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import binary_runner
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # binary module -> flags it must list in --help
@@ -36,21 +38,11 @@ BINARIES = {
 
 def test_help_lists_the_binarys_own_flags():
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-  procs = {
-    m: subprocess.Popen(
-      [sys.executable, "-m", m, "--help"],
-      cwd=ROOT,
-      env=env,
-      stdout=subprocess.PIPE,
-      stderr=subprocess.STDOUT,
-      text=True,
-    )
-    for m in BINARIES
-  }
-  for module, proc in procs.items():
-    out, _ = proc.communicate(timeout=240)
+  for module, own in BINARIES.items():
+    proc = binary_runner.run_module(module, ["--help"], cwd=ROOT, env=env, timeout=240)
+    out = proc.stdout + proc.stderr
     assert proc.returncode == 0, (module, out[-2000:])
-    missing = [f for f in BINARIES[module] if f"{f}:" not in out and f"]{f[2:]}:" not in out]
+    missing = [f for f in own if f"{f}:" not in out and f"]{f[2:]}:" not in out]
     assert not missing, (module, missing, out[-2000:])
 
 
