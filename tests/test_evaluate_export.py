@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from scipy.io import wavfile
 from test_export import SMALL, run_python
+from test_predict import reference_semantic
 
 from emotion_tf.data.vectors import write_vec
 from emotion_tf.data.word_timings import WordTiming, write_timings_csv
@@ -39,16 +40,6 @@ def _write_corpus(root, rng):
   return truth
 
 
-def _reference_semantic(timings, frames, vocab):
-  out = np.zeros((frames, DIM), np.float32)
-  for k in range(frames):
-    centre = (k + 0.5) * 0.1
-    for t in timings:
-      if t.start <= centre < t.end and t.word in vocab:
-        out[k] = vocab[t.word]
-  return out
-
-
 def _numpy_ccc(x, y):
   """Eq. 8 per column, float64."""
   x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
@@ -76,7 +67,7 @@ def env(tmp_path_factory):
   vocab = dict(zip(WORDS, vectors, strict=True))
   want = {}
   for rid, t in truth.items():
-    semantic = _reference_semantic(t["timings"], t["frames"], vocab)
+    semantic = reference_semantic(t["timings"], t["frames"], vocab)
     audio = t["audio"][None, : t["frames"] * SPF]
     want[rid] = model({"audio": audio, "semantic": semantic[None]}, training=False).numpy()[0]
   return dict(root=root, export_dir=export_dir, vec=vec, truth=truth, want=want)

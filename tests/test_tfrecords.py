@@ -192,82 +192,39 @@ def test_writer_round_trip_equals_inputs(tiny_corpus, tiny_vec, tiny_tfrecords):
   assert saved["ok"] and len(saved["recordings"]) == 4
 
 
+def _write(corpus, vec, out, **kw):
+  """write_tfrecords in this process with the uniform split, as the library call used to."""
+  job = write_tfrecords_lib.WriteJobConfig(
+    corpus=corpus, embeddings=vec, out=out, word_timings="uniform", num_workers=1, **kw
+  )
+  return write_tfrecords_lib.write_tfrecords(job)
+
+
 def test_rerun_skips_finished_shards_and_redoes_changed(tiny_corpus, tiny_vec, tmp_path):  # noqa: F811
   out = str(tmp_path / "o")
-  first = write_tfrecords_lib.write_tfrecords(
-    write_tfrecords_lib.WriteJobConfig(
-      corpus=tiny_corpus,
-      embeddings=tiny_vec[0],
-      out=out,
-      shards_per_partition=1,
-      oov="hash",
-      audio_dtype="int16",
-      word_timings="uniform",
-      num_workers=1,
-    )
-  )
+  kw = dict(shards_per_partition=1, audio_dtype="int16")
+  first = _write(tiny_corpus, tiny_vec[0], out, oov="hash", **kw)
   assert len(first["shards_written"]) == 3
   mtimes = {f: os.stat(os.path.join(out, f)).st_mtime_ns for f in first["shards_written"]}
-  again = write_tfrecords_lib.write_tfrecords(
-    write_tfrecords_lib.WriteJobConfig(
-      corpus=tiny_corpus,
-      embeddings=tiny_vec[0],
-      out=out,
-      shards_per_partition=1,
-      oov="hash",
-      audio_dtype="int16",
-      word_timings="uniform",
-      num_workers=1,
-    )
-  )
+  again = _write(tiny_corpus, tiny_vec[0], out, oov="hash", **kw)
   assert again["shards_written"] == [] and sorted(again["shards_skipped"]) == sorted(mtimes)
   assert {f: os.stat(os.path.join(out, f)).st_mtime_ns for f in mtimes} == mtimes
-  changed = write_tfrecords_lib.write_tfrecords(
-    write_tfrecords_lib.WriteJobConfig(
-      corpus=tiny_corpus,
-      embeddings=tiny_vec[0],
-      out=out,
-      shards_per_partition=1,
-      oov="zeros",
-      audio_dtype="int16",
-      word_timings="uniform",
-      num_workers=1,
-    )
-  )
+  changed = _write(tiny_corpus, tiny_vec[0], out, oov="zeros", **kw)
   assert len(changed["shards_written"]) == 3
   assert schema.read_metadata(out).oov == "zeros"
 
 
 def test_machine_slices_are_disjoint_and_complete(tiny_corpus, tiny_vec, tmp_path):  # noqa: F811
   out = str(tmp_path / "o")
-  kw = dict(records_per_shard=1, num_workers=1, word_timings="uniform")
-  a = write_tfrecords_lib.write_tfrecords(
-    write_tfrecords_lib.WriteJobConfig(
-      corpus=tiny_corpus, embeddings=tiny_vec[0], out=out, num_shards=2, shard_index=0, **kw
-    )
-  )
+  a = _write(tiny_corpus, tiny_vec[0], out, num_shards=2, shard_index=0, records_per_shard=1)
   assert not schema.read_metadata(out).complete
-  b = write_tfrecords_lib.write_tfrecords(
-    write_tfrecords_lib.WriteJobConfig(
-      corpus=tiny_corpus, embeddings=tiny_vec[0], out=out, num_shards=2, shard_index=1, **kw
-    )
-  )
+  b = _write(tiny_corpus, tiny_vec[0], out, num_shards=2, shard_index=1, records_per_shard=1)
   assert not set(a["shards_written"]) & set(b["shards_written"])
   assert len(a["shards_written"]) + len(b["shards_written"]) == 4
   meta = schema.read_metadata(out)
   assert meta.complete and sum(p["recordings"] for p in meta.partitions.values()) == 4
   with pytest.raises(ValueError, match="shard_index 2"):
-    write_tfrecords_lib.write_tfrecords(
-      write_tfrecords_lib.WriteJobConfig(
-        corpus=tiny_corpus,
-        embeddings=tiny_vec[0],
-        out=out,
-        num_shards=2,
-        shard_index=2,
-        word_timings="uniform",
-        num_workers=1,
-      )
-    )
+    _write(tiny_corpus, tiny_vec[0], out, num_shards=2, shard_index=2)
 
 
 def test_parallel_workers_write_the_same_shards(tiny_corpus, tiny_vec, tiny_tfrecords, tmp_path):  # noqa: F811
