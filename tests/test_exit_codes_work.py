@@ -227,3 +227,21 @@ def test_every_binary_runs_main_through_cli_run_and_never_swallows_ctrl_c(path):
     if handler.type is None or "KeyboardInterrupt" in caught or "BaseException" in caught:
       reraises = any(isinstance(n, ast.Raise) and n.exc is None for n in ast.walk(handler))
       assert reraises, f"{path}:{handler.lineno}: except {caught} does not re-raise"
+
+
+def test_interrupt_traceback_filter_drops_only_keyboard_interrupts():
+  import logging as pylogging
+
+  from emotion_tf.util import cli
+
+  def record(exc):
+    try:
+      raise exc
+    except BaseException:
+      info = sys.exc_info()
+    return pylogging.LogRecord("tensorflow", pylogging.INFO, __file__, 1, "x", (), info)
+
+  assert not cli.drop_interrupt_tracebacks(record(KeyboardInterrupt()))
+  assert cli.drop_interrupt_tracebacks(record(ValueError("kept")))
+  plain = pylogging.LogRecord("tensorflow", pylogging.INFO, __file__, 1, "x", (), None)
+  assert cli.drop_interrupt_tracebacks(plain)

@@ -17,6 +17,7 @@ No module-level side effects: nothing here parses flags or touches absl FLAGS.
 """
 
 import errno
+import logging as pylogging
 import os
 import re
 import shutil
@@ -69,6 +70,17 @@ def _parse_flags(argv: Sequence[str]) -> Sequence[str]:
     sys.exit(EXIT_BAD_INPUT)
 
 
+def drop_interrupt_tracebacks(record: pylogging.LogRecord) -> bool:
+  """Logging filter: False for a record carrying a KeyboardInterrupt traceback.
+
+  A Ctrl-C that lands inside a tf.distribute replica call is caught by TensorFlow's
+  coordinator, which logs it with its traceback (INFO, logger 'tensorflow') before re-raising
+  it; the interrupt then reaches `run`, which reports it in one line.
+  """
+  exc = record.exc_info
+  return not (exc and isinstance(exc, tuple) and exc[0] and issubclass(exc[0], KeyboardInterrupt))
+
+
 def run(main: Callable[[Sequence[str]], int]) -> None:
   """``absl.app.run(main)`` with the exit-code convention of this module.
 
@@ -98,6 +110,7 @@ def run(main: Callable[[Sequence[str]], int]) -> None:
       return EXIT_FAILURE
 
   _adopt_binary_flags(main)
+  pylogging.getLogger("tensorflow").addFilter(drop_interrupt_tracebacks)
   app.run(wrapped, flags_parser=_parse_flags)
 
 
