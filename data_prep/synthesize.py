@@ -8,11 +8,14 @@ data_prep/synthesize_podcast.py (design 'podcast') and data_prep/synthesize_zipf
         [--recordings N | --split 8,4,4]
         [--seconds S --seed K --voices en+m1,en+f2,...] [--interlocutor]
         [--text_out FILE --text_sentences M] [--rt60 S --snr DB --sample_rate HZ --channels N]
+        [--room_partitions test]
 
 Voices: espeak-ng voices, or flite voices written `flite:<name>` (`flite -lv`; e.g.
 --voices flite:slt,flite:kal16,flite:rms,flite:awb). Room acoustics (design 'sewa'; without
 these flags the output is the design's, byte for byte): --rt60 synthetic reverberation time,
---snr white noise against the speech power, --sample_rate / --channels of the written wavs.
+--snr white noise against the speech power, --sample_rate / --channels of the written wavs,
+--room_partitions the partitions recorded in that room (default all; `test` gives a Test room
+that Train and Devel never heard).
 
 Exit codes (emotion_tf.util.cli): 0 done, 2 bad arguments (checked before any work), 130
 interrupted;
@@ -81,6 +84,12 @@ def define_flags() -> None:
   flags.DEFINE_float("rt60", 0.0, "Reverberation time (s) of a synthetic room (0: dry).")
   flags.DEFINE_float("drr", 0.0, "Direct-to-reverberant ratio (dB) of that room.")
   flags.DEFINE_float("snr", None, "White noise at this SNR (dB) against the speech power.")
+  flags.DEFINE_list(
+    "room_partitions",
+    ["train", "devel", "test"],
+    "Partitions recorded in the --rt60/--snr room; the others stay dry (e.g. test: Test in "
+    "a room Train and Devel never heard).",
+  )
   flags.DEFINE_integer("sample_rate", 0, "Sample rate of the written wavs (0: the design's).")
   flags.DEFINE_integer("channels", 0, "Channels of the written wavs (0: the design's).")
   flags.mark_flags_as_required(["out"])
@@ -102,6 +111,8 @@ def main(argv: Sequence[str]) -> int:
     room.update(rt60_s=f.rt60, drr_db=f.drr)
   if f.snr is not None:
     room["snr_db"] = f.snr
+  if room and f.room_partitions != ["train", "devel", "test"]:
+    room["room_partitions"] = tuple(p.strip().lower() for p in f.room_partitions if p.strip())
   if f.sample_rate:
     room["out_rate"] = f.sample_rate
   if f.channels:

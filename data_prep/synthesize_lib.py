@@ -132,6 +132,9 @@ class RoomSynthConfig(SynthConfig):
     snr_db: white noise added at this ratio to the speech power of the word spans (None: none).
     out_rate: sample rate of the written wav (resample_poly from 22 050 Hz).
     channels: channels of the written wav (the same signal, channel c scaled by -2c dB).
+    room_partitions: partitions whose recordings are put in the room (reverberation and
+      noise); the others stay dry (rate and channels apply to all). E.g. ('test',): Test in
+      an unseen room, Train and Devel dry.
   """
 
   rt60_s: float = 0.0
@@ -139,6 +142,7 @@ class RoomSynthConfig(SynthConfig):
   snr_db: float | None = None
   out_rate: int = SAMPLE_RATE
   channels: int = 1
+  room_partitions: tuple[str, ...] = ("train", "devel", "test")
 
 
 def room_impulse_response(
@@ -587,7 +591,8 @@ def synthesize_recording(
   audio += noise
   rid = spec.recording_id
   if isinstance(config, RoomSynthConfig):
-    audio = apply_room(audio, timings, config, np.random.default_rng([seed, spec.index, 2]))
+    if spec.partition.lower() in config.room_partitions:
+      audio = apply_room(audio, timings, config, np.random.default_rng([seed, spec.index, 2]))
     write_room_wav(os.path.join(out_dir, "audio", rid + ".wav"), audio, config)
   else:
     _write_wav(os.path.join(out_dir, "audio", rid + ".wav"), audio)
@@ -1068,3 +1073,9 @@ def check_room(room: dict[str, object]) -> None:
     raise cli.InputError(f"--sample_rate must be in [8000, 192000] Hz, got {room['out_rate']}")
   if not 1 <= int(room.get("channels", 1)) <= 8:
     raise cli.InputError(f"--channels must be in [1, 8], got {room['channels']}")
+  parts = room.get("room_partitions", ("train", "devel", "test"))
+  unknown = sorted(set(parts) - {"train", "devel", "test"})
+  if unknown or not parts:
+    raise cli.InputError(
+      f"--room_partitions must name some of train, devel, test, got {','.join(parts)}"
+    )

@@ -100,3 +100,29 @@ def test_flite_corpus_with_room_acoustics(tmp_path):
     # The room's noise and reverberation tails fill the gaps (the dry design's floor is
     # -60 dBFS, ~40 dB below its speech).
     assert gaps > 1e-3 * speech
+
+
+def test_room_partitions_put_only_test_in_the_room(tmp_path):
+  """--room_partitions test: Test as in the all-partitions room, Train and Devel as dry."""
+  room = {"rt60_s": 0.5, "snr_db": 15.0}
+  outs = {}
+  for name, extra in (
+    ("all", {}),
+    ("test", {"room_partitions": ("test",)}),
+    ("dry", None),
+  ):
+    outs[name] = str(tmp_path / name)
+    synthesize_designs.synthesize_design(
+      "sewa", outs[name], 3, 4.0, 0, None, 1, room=None if extra is None else {**room, **extra}
+    )
+
+  def audio(name, rid):
+    return sf.read(os.path.join(outs[name], "audio", rid + ".wav"))[0]
+
+  np.testing.assert_array_equal(audio("test", "Test_01"), audio("all", "Test_01"))
+  for rid in ("Train_01", "Devel_01"):
+    dry, roomy = audio("dry", rid), audio("test", rid)
+    assert np.max(np.abs(dry - roomy)) <= 1.5 / 32768  # the same signal (16-bit rounding)
+    assert np.max(np.abs(audio("all", rid) - dry)) > 0.01
+  with pytest.raises(cli.InputError, match="--room_partitions"):
+    synthesize.check_room({**room, "room_partitions": ("tset",)})
