@@ -16,11 +16,12 @@ Used by prediction when no word timings are given, so Speech2Vec token vectors
   5. each segment is widened by `pad_s` on both sides (clipped to the audio and to its
      neighbours' midpoints).
 
-Defaults were tuned on the Train recordings of the built-in synthetic corpus only: a grid
-search by boundary F1 + word hits (`bench/segmenter.py --tune`: threshold_ratio 0.1,
-min_word_s 0.1, split_above_s 1.0), then min_snr_db 10 -> 6 and min_pause_s 0.02 -> 0.015 chosen
-by how often the Speech2Vec token of a segment snaps to the type of the word under its centre
-(Train_01-03: 68 % -> 73 % of words; true timings 93 %).
+Defaults: threshold_ratio 0.1, min_word_s 0.1 and split_above_s 1.0 come from a grid search
+by boundary F1 + word hits on the Train recordings of the built-in synthetic corpus
+(`bench/segmenter.py --tune`). min_snr_db 4 and min_pause_s 0.02 were chosen on Devel by the
+emotion CCC they lead to (`bench/segmenter_devel.py`: the wav-only, snapped export of the three
+README demo models, 23 settings over 2-10 dB x 0.01-0.03 s; Devel mean CCC .674 against .654
+for the former 6 dB / 0.015 s; BUILD.md, "Segmenter thresholds chosen on Devel").
 """
 
 import dataclasses
@@ -37,9 +38,9 @@ class SegmenterConfig:
   hop_s: float = 0.005
   floor_percentile: float = 5.0
   peak_percentile: float = 95.0
-  min_snr_db: float = 6.0
+  min_snr_db: float = 4.0
   threshold_ratio: float = 0.1
-  min_pause_s: float = 0.015
+  min_pause_s: float = 0.02
   min_word_s: float = 0.1
   split_above_s: float = 1.0
   typical_word_s: float = 0.4
