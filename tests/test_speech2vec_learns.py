@@ -8,13 +8,13 @@ neighbours carry its valence while its sound does not (templates are independent
 Trained on 40 recordings, scored on 40 other recordings of the same words (new instances):
 
 * same-different AP (`quality.same_different_ap`) of the trained encoder beats the untrained
-  one's by >= .08 (seen: .39-.44 vs .23-.26 over training seeds 0-2; chance .025);
+  one's by >= .08 (seen: .42-.45 vs .23-.26 over training seeds 0-2, 12 epochs; chance .025);
 * the valence probe R^2 of the type vectors (`quality.valence_probe`) beats the untrained
-  encoder's by >= .4 and is >= .4 itself (seen: .78-.85 vs -.02..-.06).
+  encoder's by >= .4 and is >= .4 itself (seen: .77-.89 vs -.02..-.06).
 
 The control shows the probe is measuring what the context carries: with the same sounds but
 each recording drawing from all 40 words, the neighbours say nothing about valence and the
-trained probe falls to the untrained one's (seen: -.36 vs -.25), while AP still improves (the
+trained probe falls to the untrained one's (seen: -.33 vs -.25), while AP still improves (the
 autoencoding term alone learns word identity).
 """
 
@@ -33,7 +33,7 @@ CONFIG = speech2vec.Speech2VecConfig(
   embedding_dim=16,
   decoder_units=32,
   batch_size=32,
-  epochs=20,
+  epochs=12,
   learning_rate=3e-3,
   probe_size=64,
   subsample=0.0,
