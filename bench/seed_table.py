@@ -46,11 +46,8 @@ def row_cells(dirs: list[str], partition: str, resamples: int) -> list[str]:
     ccc = stats.point_ccc(st)
     values.append(list(ccc) + [float(np.mean(ccc))])
   values = np.asarray(values)
-  stacked = np.stack(seed_stats)  # [S, R, 6, dims]
-  counts = stats.resample_counts(stacked.shape[1], resamples, seed=0)
-  boot = stats.resampled_ccc(stacked, counts)  # [B, dims], seed-mean CCC per resample
-  boot = np.concatenate([boot, boot.mean(axis=1, keepdims=True)], axis=1)
-  lo_hi = np.percentile(boot, [2.5, 97.5], axis=0)  # [2, dims + 1]
+  ci = stats.bootstrap_ccc_ci(np.stack(seed_stats), resamples, seed=0)["ci"]  # seed-mean CCC
+  lo_hi = np.array([ci[k] for k in list(LABEL_NAMES) + ["mean"]]).T  # [2, dims + 1]
   cells = []
   for k in range(len(LABEL_NAMES) + 1):
     mean = values[:, k].mean()

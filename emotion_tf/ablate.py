@@ -139,6 +139,9 @@ def main(argv):
   sys.stdout.write("\n" + ablate_lib.format_tables(results, f.partition.lower()) + "\n")
   if f.bootstrap_resamples:
     sys.stdout.write(
+      ablate_lib.format_intervals(ablate_lib.row_intervals(results, f.bootstrap_resamples)) + "\n"
+    )
+    sys.stdout.write(
       ablate_lib.format_comparisons(ablate_lib.compare_rows(results, f.bootstrap_resamples)) + "\n"
     )
   sys.stdout.write("\n".join(ablate_lib.check_expectations(results)) + "\n")

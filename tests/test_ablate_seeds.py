@@ -100,3 +100,10 @@ def test_seed_statistics_of_a_row_match_the_summary():
   np.testing.assert_allclose(stats.point_ccc(np.array(row["recording_statistics"])), values.mean(0))
   table = ablate_lib.format_tables([dict(row, table="Table 2", name="X")])
   assert f"{values[:, 1].mean():.3f}±{values[:, 1].std(ddof=1):.3f}" in table
+  (interval,) = ablate_lib.row_intervals([dict(row, name="X")], resamples=50, seed=1)
+  want = stats.bootstrap_ccc_ci(np.array(row["recording_statistics"]), 50, seed=1)
+  assert interval["ci"] == want["ci"] and interval["value"]["liking"] == pytest.approx(
+    values[:, 2].mean(), rel=1e-9
+  )
+  line = ablate_lib.format_intervals([interval]).splitlines()[-1]
+  assert line.startswith("X") and stats.format_ci(want["value"]["mean"], want["ci"]["mean"]) in line

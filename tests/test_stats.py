@@ -140,6 +140,26 @@ def test_paired_difference_of_seed_means_against_naive():
   assert r["value"]["liking"] == pytest.approx(want[2], rel=1e-9) and r["seeds"] == [2, 1]
 
 
+def test_bootstrap_ci_of_seed_means_against_naive():
+  labels, a0 = make_recordings(8, noise=0.3)
+  _, a1 = make_recordings(8, noise=0.7)
+  sa = np.stack([stats.recording_statistics(labels, p) for p in (a0, a1)])  # [2, R, 6, 3]
+  r = stats.bootstrap_ccc_ci(sa, resamples=150, seed=4)
+  counts = stats.resample_counts(7, 150, seed=4)
+  naive = (naive_resampled_ccc(labels, a0, counts) + naive_resampled_ccc(labels, a1, counts)) / 2
+  for j, key in enumerate(["arousal", "valence", "liking"]):
+    assert r["ci"][key] == pytest.approx(np.quantile(naive[:, j], [0.025, 0.975]), rel=1e-9)
+  assert r["ci"]["mean"] == pytest.approx(np.quantile(naive.mean(1), [0.025, 0.975]), rel=1e-9)
+  ids = sorted(labels)
+  cat = lambda d: np.concatenate([d[i] for i in ids])  # noqa: E731
+  want = (
+    concordance_cc_numpy(cat(labels), cat(a0)) + concordance_cc_numpy(cat(labels), cat(a1))
+  ) / 2
+  assert r["value"]["valence"] == pytest.approx(want[1], rel=1e-9) and r["num_recordings"] == 7
+  with pytest.raises(ValueError, match="statistics must be"):
+    stats.bootstrap_ccc_ci(sa[0, 0], resamples=10)
+
+
 def test_statistics_stored_in_an_evaluation_summary_round_trip_through_json():
   import json
 

@@ -379,16 +379,25 @@ def _write_results(
 ) -> None:
   """<out_dir>/ablation.json and ablation.md: rows, comparisons, expectations."""
   comparisons = compare_rows(results, bootstrap_resamples) if bootstrap_resamples else []
+  intervals = row_intervals(results, bootstrap_resamples) if bootstrap_resamples else []
   table_text = format_tables(results, partition.lower())
   notes = check_expectations(results)
   fileio.write_json(
     os.path.join(out_dir, "ablation.json"),
-    {"rows": results, "expectations": notes, "partition": partition, "comparisons": comparisons},
+    {
+      "rows": results,
+      "expectations": notes,
+      "partition": partition,
+      "comparisons": comparisons,
+      "intervals": intervals,
+    },
   )
   fileio.atomic_write_text(
     os.path.join(out_dir, "ablation.md"),
     "```\n"
     + table_text
+    + "\n"
+    + format_intervals(intervals)
     + "\n"
     + format_comparisons(comparisons)
     + "\n"
@@ -571,6 +580,36 @@ def format_comparisons(comparisons: Sequence[dict[str, Any]]) -> str:
   for c in comparisons:
     cells = [f"{c['value'][k]:+.3f} [{c['ci'][k][0]:+.3f}, {c['ci'][k][1]:+.3f}]" for k in keys]
     lines.append(f"{c['a'] + ' - ' + c['b']:<44}" + "".join(f"{x:>25}" for x in cells))
+  return "\n".join(lines) + "\n"
+
+
+def row_intervals(
+  results: Sequence[dict[str, Any]], resamples: int = stats.DEFAULT_RESAMPLES, seed: int = 0
+) -> list[dict[str, Any]]:
+  """Per row with per-recording statistics: the 95 % percentile bootstrap CI of its seed-mean
+  CCC over recordings (`stats.bootstrap_ccc_ci` on [seeds, R, 6, dims]; recordings resampled,
+  the same draws for every seed) -> [{'name', 'value', 'ci', 'resamples', ...}]."""
+  out = []
+  for r in results:
+    if not r.get("recording_statistics"):
+      continue
+    ci = stats.bootstrap_ccc_ci(np.array(r["recording_statistics"]), resamples, seed)
+    out.append({"name": r["name"], **ci})
+  return out
+
+
+def format_intervals(intervals: Sequence[dict[str, Any]]) -> str:
+  """One line per row: the seed-mean CCC [95 % CI over recordings] per dimension and mean."""
+  if not intervals:
+    return ""
+  keys = list(LABEL_NAMES) + ["mean"]
+  lines = [
+    f"Seed-mean CCC [95 % bootstrap CI over recordings, {intervals[0]['resamples']} resamples]",
+    f"{'Row':<28}" + "".join(f"{k:>24}" for k in keys),
+  ]
+  for c in intervals:
+    cells = [stats.format_ci(c["value"][k], c["ci"][k]) for k in keys]
+    lines.append(f"{c['name']:<28}" + "".join(f"{x:>24}" for x in cells))
   return "\n".join(lines) + "\n"
 
 

@@ -159,7 +159,9 @@ def bootstrap_ccc_ci(
   """Percentile bootstrap CI of the concatenated CCC, resampling recordings.
 
   Args:
-    per_recording_stats: [R, 6, dims] of `recording_statistics`.
+    per_recording_stats: [R, 6, dims] of `recording_statistics`, or [S, R, 6, dims] of S
+      seeds' predictions of the same recordings (the CI of the seed-mean CCC: each resample
+      draws the same recordings for every seed).
     resamples: number of bootstrap resamples B.
     seed: seed of the resample draws (same seed and R -> same resamples).
     confidence: e.g. 0.95 for the 2.5 / 97.5 percentiles.
@@ -172,14 +174,18 @@ def bootstrap_ccc_ci(
   """
   _check(resamples, confidence)
   s = np.asarray(per_recording_stats, np.float64)
-  counts = resample_counts(s.shape[0], resamples, seed)
+  if s.ndim not in (3, 4):
+    raise ValueError(
+      f"bootstrap: statistics must be [R, 6, dims] or [S, R, 6, dims], got {s.shape}"
+    )
+  counts = resample_counts(s.shape[-3], resamples, seed)
   point = _with_mean(point_ccc(s))
   result = _interval(point, _with_mean(resampled_ccc(s, counts)), confidence, label_names)
   result.update(
     resamples=int(resamples),
     seed=int(seed),
     confidence=float(confidence),
-    num_recordings=int(s.shape[0]),
+    num_recordings=int(s.shape[-3]),
   )
   return result
 
