@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from emotion_tf.data import schema
 from emotion_tf.model import model_dir as model_dir_lib
-from emotion_tf.model.models import ModelConfig
+from emotion_tf.model.models import ModelConfig, build_model
 from emotion_tf.training import evaluate_lib, train_lib
 
 SMALL = ModelConfig(semantic_dim=8, cnn_filters=(4, 6, 8), fusion_units=8, lstm_units=8)
@@ -150,3 +150,45 @@ def test_mixed_bfloat16_trains_with_float32_loss_and_statistics(tiny_tfrecords, 
   assert [ccc[n] for n in ("arousal", "valence", "liking")] == pytest.approx(
     list(r["ccc"].values()), abs=2e-3
   )
+
+
+def test_mixed_bfloat16_step_statistics_and_loss_are_float32_against_numpy():
+  """The train and eval steps under mixed_bfloat16: the model computes in bf16, but the CCC
+  statistics and the loss (Eq. 8) are float32 (train) / float64 (eval) sums of the bf16
+  outputs — equal to numpy float64 on the same outputs far below bf16's resolution (~4e-3)."""
+  keras.mixed_precision.set_global_policy("mixed_bfloat16")
+  try:
+    tf.keras.utils.set_random_seed(0)
+    model = build_model(
+      variant="semantic", semantic_dim=4, lstm_units=6, dropout=0.0, lstm_dropout=0.0
+    )
+    rng = np.random.default_rng(1)
+    inputs = {
+      "semantic": rng.normal(size=(2, 20, 4)).astype(np.float32),
+      "num_frames": np.array([20, 13], np.int32),
+    }
+    labels = rng.uniform(-1, 1, (2, 20, 3)).astype(np.float32)
+    out = model(inputs, training=False)
+    assert out.dtype == "bfloat16"
+    pred = out.numpy().astype(np.float64)  # bf16 values, exactly representable
+    step, eval_step, _ = train_lib._step_functions(
+      tf.distribute.get_strategy(), model, keras.optimizers.SGD(0.0), 0.0
+    )
+    train_out = step((inputs, labels))
+    eval_stats = eval_step(inputs, labels).numpy()
+  finally:
+    keras.mixed_precision.set_global_policy("float32")
+  keep = np.arange(20)[None, :] < inputs["num_frames"][:, None]  # [2, 20] valid frames
+  x, y = labels[keep].astype(np.float64), pred[keep]  # [frames, 3]
+  want = np.stack(
+    [np.full(3, len(x)), x.sum(0), y.sum(0), (x * x).sum(0), (y * y).sum(0), (x * y).sum(0)]
+  )
+  np.testing.assert_allclose(eval_stats, want, rtol=1e-9, atol=1e-9)
+  np.testing.assert_allclose(train_out["stats"].numpy(), want, rtol=1e-5, atol=1e-5)
+  ccc = [
+    2
+    * np.cov(x[:, k], y[:, k], bias=True)[0, 1]
+    / (x[:, k].var() + y[:, k].var() + (x[:, k].mean() - y[:, k].mean()) ** 2)
+    for k in range(3)
+  ]
+  assert float(train_out["loss"]) == pytest.approx(1.0 - np.mean(ccc), rel=1e-5)
