@@ -114,7 +114,7 @@ def main(argv):
       "`python -m data_prep.write_tfrecords` or pass --data_dir/--run_dir"
     )
   try:
-    results = ablate_lib.run_ablation(
+    ablate_lib.run_ablation(
       data_dir,
       spaces,
       out,
@@ -136,15 +136,8 @@ def main(argv):
     logging.error("%s", e)
     sys.stderr.write(f"error: {e}\n")
     return cli.EXIT_FAILURE
-  sys.stdout.write("\n" + ablate_lib.format_tables(results, f.partition.lower()) + "\n")
-  if f.bootstrap_resamples:
-    sys.stdout.write(
-      ablate_lib.format_intervals(ablate_lib.row_intervals(results, f.bootstrap_resamples)) + "\n"
-    )
-    sys.stdout.write(
-      ablate_lib.format_comparisons(ablate_lib.compare_rows(results, f.bootstrap_resamples)) + "\n"
-    )
-  sys.stdout.write("\n".join(ablate_lib.check_expectations(results)) + "\n")
+  with open(os.path.join(out, "ablation.md"), encoding="utf-8") as fh:  # written by run_ablation
+    sys.stdout.write("\n" + fh.read().strip().strip("`").strip() + "\n")
   sys.stdout.write(f"\nablation results: {os.path.join(out, 'ablation.md')}\n")
   return cli.EXIT_OK
 

@@ -567,20 +567,36 @@ def compare_rows(
   return out
 
 
+def _ci_table(
+  title: str,
+  head: str,
+  entries: Sequence[tuple[str, dict[str, Any]]],
+  fmt,
+  widths: tuple[int, int],
+) -> str:
+  """A fixed-width table: `title`, a header, then one line per (name, {'value', 'ci'}) entry
+  with `fmt(value, [lo, hi])` per dimension and the mean; widths = (name column, cell)."""
+  keys = list(LABEL_NAMES) + ["mean"]
+  name_w, cell_w = widths
+  lines = [title, f"{head:<{name_w}}" + "".join(f"{k:>{cell_w}}" for k in keys)]
+  for name, e in entries:
+    cells = [fmt(e["value"][k], e["ci"][k]) for k in keys]
+    lines.append(f"{name:<{name_w}}" + "".join(f"{x:>{cell_w}}" for x in cells))
+  return "\n".join(lines) + "\n"
+
+
 def format_comparisons(comparisons: Sequence[dict[str, Any]]) -> str:
   """One line per comparison: 'A - B' and the difference [95 % CI] per dimension and mean."""
   if not comparisons:
     return ""
-  keys = list(LABEL_NAMES) + ["mean"]
-  lines = [
+  return _ci_table(
     f"Paired bootstrap, CCC difference of seed means [95 % CI over recordings, "
     f"{comparisons[0]['resamples']} resamples]",
-    f"{'A - B':<44}" + "".join(f"{k:>25}" for k in keys),
-  ]
-  for c in comparisons:
-    cells = [f"{c['value'][k]:+.3f} [{c['ci'][k][0]:+.3f}, {c['ci'][k][1]:+.3f}]" for k in keys]
-    lines.append(f"{c['a'] + ' - ' + c['b']:<44}" + "".join(f"{x:>25}" for x in cells))
-  return "\n".join(lines) + "\n"
+    "A - B",
+    [(f"{c['a']} - {c['b']}", c) for c in comparisons],
+    lambda v, ci: f"{v:+.3f} [{ci[0]:+.3f}, {ci[1]:+.3f}]",
+    (44, 25),
+  )
 
 
 def row_intervals(
@@ -602,15 +618,13 @@ def format_intervals(intervals: Sequence[dict[str, Any]]) -> str:
   """One line per row: the seed-mean CCC [95 % CI over recordings] per dimension and mean."""
   if not intervals:
     return ""
-  keys = list(LABEL_NAMES) + ["mean"]
-  lines = [
+  return _ci_table(
     f"Seed-mean CCC [95 % bootstrap CI over recordings, {intervals[0]['resamples']} resamples]",
-    f"{'Row':<28}" + "".join(f"{k:>24}" for k in keys),
-  ]
-  for c in intervals:
-    cells = [stats.format_ci(c["value"][k], c["ci"][k]) for k in keys]
-    lines.append(f"{c['name']:<28}" + "".join(f"{x:>24}" for x in cells))
-  return "\n".join(lines) + "\n"
+    "Row",
+    [(c["name"], c) for c in intervals],
+    stats.format_ci,
+    (28, 24),
+  )
 
 
 def _baseline_row(corpus_dir: str, out_dir: str, partition: str) -> dict[str, Any]:
