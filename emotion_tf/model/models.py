@@ -123,6 +123,14 @@ class ModelConfig:
     "0.1 s frame by its own RMS.",
     choices=WAVEFORM_NORMS,
   )
+  label_delay_frames: int = config_lib.field(
+    0,
+    "Annotation-delay compensation (frames of 0.1 s): the LSTM output at frame t is trained "
+    "to predict the label of frame t - d and served as the prediction of frame t - d, so the "
+    "unidirectional model hears d frames past the frame it rates (`delay_compensate`; "
+    "0 = the paper's model).",
+    lower_bound=0,
+  )
   label_names: tuple[str, ...] = LABEL_NAMES
 
   def __post_init__(self):
@@ -151,6 +159,9 @@ class ModelConfig:
     ):
       if getattr(self, name) not in allowed:
         raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+    if int(self.label_delay_frames) < 0:
+      raise ValueError(f"label_delay_frames must be >= 0, got {self.label_delay_frames}")
+    object.__setattr__(self, "label_delay_frames", int(self.label_delay_frames))
     if self.fusion_dimension_units < 0:
       raise ValueError(f"fusion_dimension_units must be >= 0, got {self.fusion_dimension_units}")
     if not self.label_names:
@@ -209,6 +220,10 @@ class EmotionRecognitionModel(keras.Model):
     'num_frames': optional [batch] int, valid frames per sequence; outputs of
                   padded frames are set to 0.
   Output: [batch, frames, 3] in (-1, 1): arousal, valence, liking.
+
+  With `label_delay_frames` d > 0 the output of frame t is the LSTM output of frame t + d
+  (`delay_compensate`; the last d valid frames repeat the last one), and `step` returns the
+  LSTM outputs undelayed (the stream consumers compensate, `serving.inference`).
 
   Any number of frames works (train on 100-frame chunks, infer on whole
   recordings). The LSTM is unidirectional and padding is at the end, so padded
@@ -314,6 +329,7 @@ class EmotionRecognitionModel(keras.Model):
     h = self.output_dropout(h, training=training)
     y = self.head(h)  # [B, F, 3]
     num_frames = inputs.get("num_frames") if isinstance(inputs, Mapping) else None
+    y = delay_compensate(y, self.config.label_delay_frames, num_frames)
     if num_frames is not None:
       mask = tf.sequence_mask(tf.reshape(num_frames, [-1]), tf.shape(y)[1], dtype=y.dtype)
       y = y * mask[:, :, None]
@@ -333,7 +349,8 @@ class EmotionRecognitionModel(keras.Model):
       state: (h [B, lstm_units], c [B, lstm_units]) after the previous chunk, or
         `initial_state(B)` at the start of a recording.
     Returns:
-      (y [B, F, 3], (h, c) after the chunk's last frame).
+      (y [B, F, 3], (h, c) after the chunk's last frame). y is the LSTM output of each frame,
+      not delay-compensated (`label_delay_frames`): the caller shifts the stitched stream.
 
     The CNN (per_frame mode) and the fusion are per frame and the LSTM is the only recurrence,
     so running a recording's chunks in order, each from the state the previous one left, gives
@@ -394,6 +411,33 @@ def build_model(config: ModelConfig | None = None, **overrides) -> EmotionRecogn
   return EmotionRecognitionModel(config, name=f"emotion_{config.variant}")
 
 
-def frame_mask(num_frames: tf.Tensor, frames: int) -> tf.Tensor:
-  """[batch] valid-frame counts -> float32 mask [batch, frames]."""
-  return tf.sequence_mask(tf.reshape(num_frames, [-1]), frames, dtype=tf.float32)
+def frame_mask(num_frames: tf.Tensor, frames: int, label_delay_frames: int = 0) -> tf.Tensor:
+  """[batch] valid-frame counts -> float32 mask [batch, frames] of the frames a loss or a CCC
+  may use.
+
+  With `label_delay_frames` d > 0 the last d valid frames are masked too: their delay-
+  compensated outputs (`delay_compensate`) would be the output of a frame past the sequence's
+  end, so a 10 s training chunk trains on frames [0, num_frames - d).
+  """
+  valid = tf.reshape(num_frames, [-1]) - int(label_delay_frames)
+  return tf.sequence_mask(tf.maximum(valid, 0), frames, dtype=tf.float32)
+
+
+def delay_compensate(y: tf.Tensor, frames: int, num_frames: tf.Tensor | None = None) -> tf.Tensor:
+  """Annotation-delay compensation: y [B, F, k] -> [B, F, k], out[b, t] = y[b, min(t + d,
+  n_b - 1)] with n_b the valid frames of sequence b (num_frames [B], or F).
+
+  Raters respond to what they hear with a lag, so the label of frame t describes speech up to
+  about t + d; a unidirectional LSTM whose output at t + d is read as the prediction of frame t
+  has heard it (the AVEC "annotation delay"; `serving.postprocess` tunes the same shift after
+  training, this trains for it). The numpy counterpart on one recording is
+  `serving.postprocess.shift_frames(y, d)`. d = 0 returns y.
+  """
+  d = int(frames)
+  if d == 0:
+    return y
+  f = tf.shape(y)[1]
+  last = tf.fill([tf.shape(y)[0]], f) if num_frames is None else tf.reshape(num_frames, [-1])
+  last = tf.maximum(tf.cast(last, tf.int32) - 1, 0)  # [B]
+  idx = tf.minimum(tf.range(f)[None, :] + d, last[:, None])  # [B, F]
+  return tf.gather(y, idx, axis=1, batch_dims=1)

@@ -633,7 +633,8 @@ class ExportedModel:
 
   Attributes: `metadata` (dict of `read_export_metadata`), `label_names`, `sample_rate`,
   `samples_per_frame`, `hop_seconds`, `semantic_dim` (read from the SavedModel itself,
-  `signature_metadata`).
+  `signature_metadata`), `label_delay_frames` (from the metadata's model_config; 0 for exports
+  written before it existed).
   """
 
   def __init__(self, export_dir: str):
@@ -649,6 +650,10 @@ class ExportedModel:
     self.samples_per_frame = constants["samples_per_frame"]
     self.hop_seconds = constants["hop_seconds"]
     self.semantic_dim = constants["semantic_dim"]
+    # Annotation-delay compensation of the model (`models.delay_compensate`): `serving_default`
+    # applies it in the graph; `step` outputs are uncompensated (inference/stream shift them).
+    model_config = self.metadata.get("model_config") or {}
+    self.label_delay_frames = int(model_config.get("label_delay_frames", 0))
     # The `stream` signature (exports written before it have none: `has_stream` False).
     self.has_stream = stream_lib.STREAM_SIGNATURE_KEY in self._loaded.signatures
     self._stream = (

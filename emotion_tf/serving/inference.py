@@ -31,6 +31,7 @@ from absl import logging
 from emotion_tf.data import frames as frames_lib
 from emotion_tf.data import pipeline
 from emotion_tf.data import word_timings as wt
+from emotion_tf.serving.postprocess import shift_frames
 
 DEFAULT_CHUNK_FRAMES = 100  # 10 s at the 0.1 s hop: the TFRecord chunk
 State = tuple[np.ndarray, np.ndarray]
@@ -44,7 +45,8 @@ class KerasRunner:
   """`step` of an in-memory `EmotionRecognitionModel` as numpy in, numpy out.
 
   Attributes: `samples_per_frame` (of the model's 'audio' input: 2 x 2 205 with interlocutor
-  frames), `lstm_units`, `semantic_dim`.
+  frames), `lstm_units`, `semantic_dim`, `label_delay_frames` (annotation-delay compensation
+  the caller applies to the stitched outputs of `step`).
   """
 
   def __init__(self, model):
@@ -53,6 +55,7 @@ class KerasRunner:
     self.samples_per_frame = int(c.input_samples_per_frame)
     self.lstm_units = int(c.lstm_units)
     self.semantic_dim = int(c.semantic_dim)
+    self.label_delay_frames = int(c.label_delay_frames)
 
     @tf.function(reduce_retracing=True)
     def step(audio, semantic, h, c):
@@ -115,6 +118,10 @@ def predict_frames(
 
   Returns:
     y float32 [F, 3] (or [B, F, 3] for batched inputs), and the state with `return_state`.
+    For a whole recording (no `state`, no `return_state`) y is delay-compensated as the
+    model's full-sequence call (`models.delay_compensate`, the runner's `label_delay_frames`:
+    y[t] = output of frame min(t + d, F - 1)); a stream continued across calls gets the
+    step outputs uncompensated (`stream.stream_predictions` compensates a live stream).
   """
   runner = runner_for(model)
   if not getattr(runner, "has_stream", True):
@@ -140,6 +147,7 @@ def predict_frames(
     )
   batch, frames = semantic.shape[0], semantic.shape[1]
   audio = fit_audio(audio, frames, runner.samples_per_frame)
+  state_in = state
   state = runner.initial_state(batch) if state is None else state
   spf = runner.samples_per_frame
   outputs = []
@@ -147,6 +155,9 @@ def predict_frames(
     y, state = runner.step(audio[:, start * spf : end * spf], semantic[:, start:end], state)
     outputs.append(y)  # [B, end - start, 3]
   y = np.concatenate(outputs, axis=1) if outputs else np.zeros((batch, 0, 3), np.float32)
+  delay = int(getattr(runner, "label_delay_frames", 0))
+  if delay and state_in is None and not return_state:
+    y = np.stack([shift_frames(b, delay) for b in y])  # [B, F, 3]
   y = y[0] if single else y
   return (y, state) if return_state else y
 

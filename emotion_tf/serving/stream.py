@@ -181,11 +181,19 @@ def stream_predictions(
     blocks: mono float32 sample blocks at the model's rate, any lengths; samples are
       buffered until whole 0.1 s frames are available (a trailing partial frame is dropped).
     semantic_at: (start, end) frame range -> semantic float32 [end - start, d].
+
+  With annotation-delay compensation (`label_delay_frames` d > 0 on the runner) the rows of
+  frame t are emitted once frame t + d has been heard (a latency of d frames), and the last d
+  frames repeat the last output when the stream ends, so the rows equal `predict_frames` of
+  the whole recording (`models.delay_compensate`).
   """
   spf = runner.samples_per_frame
+  delay = int(getattr(runner, "label_delay_frames", 0))
   state = runner.initial_state(1)
   buffered = np.zeros(0, np.float32)
-  frame = 0
+  frame = 0  # frames heard
+  emitted = 0  # frames whose rows were yielded
+  last = None
   for block in blocks:
     buffered = np.concatenate([buffered, block])
     n = buffered.shape[0] // spf
@@ -193,8 +201,15 @@ def stream_predictions(
       continue
     audio, buffered = buffered[: n * spf], buffered[n * spf :]
     y, state = runner.step(audio[None], semantic_at(frame, frame + n)[None], state)
-    yield frame, y[0]
     frame += n
+    last = y[0, -1:]
+    # Output of frame f is the row of frame f - d: rows [frame - n - d, frame - d) are ready.
+    rows = y[0, max(0, emitted + delay - (frame - n)) :]
+    if rows.shape[0]:
+      yield emitted, rows
+      emitted += rows.shape[0]
+  if delay and last is not None and emitted < frame:
+    yield emitted, np.repeat(last, frame - emitted, axis=0)
 
 
 def write_rows(out, name: str, first_frame: int, y: np.ndarray, hop_seconds: float) -> None:

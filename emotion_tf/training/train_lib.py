@@ -858,10 +858,12 @@ def _step_functions(
   sufficient statistics [6, 3]), 'norm' (global gradient norm)}.
   """
   trainable = model.trainable_variables
+  # With annotation-delay compensation the last `delay` frames of a chunk have no output.
+  delay = getattr(getattr(model, "config", None), "label_delay_frames", 0)
 
   def replica_train_step(inputs, labels):
     labels = tf.cast(labels, tf.float32)
-    mask = frame_mask(inputs["num_frames"], tf.shape(labels)[1])
+    mask = frame_mask(inputs["num_frames"], tf.shape(labels)[1], delay)
     with tf.GradientTape() as tape:
       pred = tf.cast(model(_model_inputs(inputs), training=True), tf.float32)
       local = ccc.ccc_statistics(labels, pred, mask)
@@ -892,7 +894,7 @@ def _step_functions(
     }
 
   def replica_eval_step(inputs, labels):
-    mask = frame_mask(inputs["num_frames"], tf.shape(labels)[1])
+    mask = frame_mask(inputs["num_frames"], tf.shape(labels)[1], delay)
     pred = tf.cast(model(_model_inputs(inputs), training=False), tf.float32)
     return ccc.ccc_statistics(labels, pred, mask, dtype=tf.float64)
 
