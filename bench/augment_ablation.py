@@ -62,6 +62,9 @@ SETTINGS = {  # name -> (TrainConfig fields, ModelConfig fields)
   ),
   "norm": ({}, {"waveform_norm": "sequence_rms"}),
   "frame_norm": ({}, {"waveform_norm": "frame_rms"}),
+  # Annotation-delay compensation (models.delay_compensate): 0.5 s, the arousal shift the
+  # Devel-tuned post-processing picked on every built-in corpus (BUILD.md, "Annotation delay").
+  "delay": ({}, {"label_delay_frames": 5}),
   "all+norm": (
     {
       "aug_noise_prob": 0.5,

@@ -8,7 +8,8 @@ Variants (`ModelConfig.variant`):
   * 'paralinguistic': x = x_p                         (Table 2, "Paralinguistic")
   * 'semantic': x = x_s                               (Table 2, Word2Vec / Speech2Vec rows)
   * 'concat': x = [x_s, x_p]                          (Sec. 3.3, Table 3)
-  * 'disentangled_attention': Eq. 4-7                 (Sec. 3.3, Table 3)
+  * 'disentangled_attention': Eq. 4-7                 (Sec. 3.3, Table 3); with
+    `paralinguistic_skip` x = [Eq. 4-7, W_p x_p + b_p] (not in the paper)
 
 Options for the authors' TF1 graph (flags/original_code.json; BUILD.md "Paper, original code and
 our defaults"): `cnn_mode='flat_stream'`, ReLU fusion layers of other sizes
@@ -123,6 +124,12 @@ class ModelConfig:
     "0.1 s frame by its own RMS.",
     choices=WAVEFORM_NORMS,
   )
+  paralinguistic_skip: bool = config_lib.field(
+    False,
+    "Disentangled attention only (not in the paper): the LSTM reads [x_fusion, x~_p], the "
+    "Eq. 4 projection of the CNN features beside the fusion output, so the attentions "
+    "cannot dilute prosody (DisentangledAttentionFusion).",
+  )
   label_delay_frames: int = config_lib.field(
     0,
     "Annotation-delay compensation (frames of 0.1 s): the LSTM output at frame t is trained "
@@ -159,6 +166,11 @@ class ModelConfig:
     ):
       if getattr(self, name) not in allowed:
         raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+    if self.paralinguistic_skip and self.variant != "disentangled_attention":
+      raise ValueError(
+        f"paralinguistic_skip needs variant 'disentangled_attention' (the other variants "
+        f"feed the CNN features to the LSTM directly), got {self.variant!r}"
+      )
     if int(self.label_delay_frames) < 0:
       raise ValueError(f"label_delay_frames must be >= 0, got {self.label_delay_frames}")
     object.__setattr__(self, "label_delay_frames", int(self.label_delay_frames))
@@ -266,10 +278,11 @@ class EmotionRecognitionModel(keras.Model):
         dimension_units=c.fusion_dimension_units,
         dimension_activation=c.fusion_dimension_activation,
         projection_activation=c.fusion_projection_activation,
+        paralinguistic_skip=c.paralinguistic_skip,
         name="disentangled_attention_fusion",
       )
       self.fusion.build([(None, None, c.semantic_dim), (None, None, self.cnn.output_dim)])
-      feature_dim = self.fusion.dimension_units
+      feature_dim = self.fusion.output_dim
     self.feature_dim = feature_dim
     self.input_dropout = keras.layers.Dropout(c.lstm_dropout, name="lstm_input_dropout")
     if c.lstm_cell == "peephole":

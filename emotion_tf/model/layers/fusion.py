@@ -40,9 +40,14 @@ class DisentangledAttentionFusion(keras.layers.Layer):
   three Eq. 6 layers as fully connected 512-unit ReLU layers instead of linear d_u -> d_u).
   Defaults (None, None, 'linear') keep the paper's linear layers.
 
-  Inputs: [x_s [..., d_s], x_p [..., d_p]].  Output: x_fusion [..., dimension_units or units].
-  `call(..., return_weights=True)` also returns the three attention weight tensors
-  {'sp', 'al', 'zv'}, each [..., 2].
+  `paralinguistic_skip=True` (not in the paper; `ModelConfig.paralinguistic_skip`) also passes
+  the projected paralinguistic features around the attentions: the output is
+  [x_fusion, x~_p], so the convex mixing of Eq. 5 and 7 cannot dilute the prosody features
+  the LSTM reads (a skip connection; x~_p is Eq. 4's, no new weights).
+
+  Inputs: [x_s [..., d_s], x_p [..., d_p]].  Output: x_fusion [..., dimension_units or units]
+  (with the skip [..., dimension_units + units]). `call(..., return_weights=True)` also
+  returns the three attention weight tensors {'sp', 'al', 'zv'}, each [..., 2].
   """
 
   def __init__(
@@ -51,6 +56,7 @@ class DisentangledAttentionFusion(keras.layers.Layer):
     dimension_units: int = 0,
     dimension_activation: str = "linear",
     projection_activation: str = "linear",
+    paralinguistic_skip: bool = False,
     **kwargs,
   ):
     super().__init__(**kwargs)
@@ -60,6 +66,12 @@ class DisentangledAttentionFusion(keras.layers.Layer):
     self.dimension_units = int(dimension_units) or self.units  # 0 = d_u (Eq. 6)
     self.dimension_activation = dimension_activation
     self.projection_activation = projection_activation
+    self.paralinguistic_skip = bool(paralinguistic_skip)
+
+  @property
+  def output_dim(self) -> int:
+    """Last dimension of the output: dimension_units (+ units with the skip)."""
+    return self.dimension_units + (self.units if self.paralinguistic_skip else 0)
 
   def build(self, input_shape):
     s_shape, p_shape = input_shape
@@ -98,12 +110,14 @@ class DisentangledAttentionFusion(keras.layers.Layer):
     l = self.dense_l(sp)
     z, w_al = self.attention_al([a, l], return_weights=True)  # Eq. 7
     fused, w_zv = self.attention_zv([z, v], return_weights=True)
+    if self.paralinguistic_skip:
+      fused = tf.concat([fused, p], axis=-1)  # [..., dimension_units + d_u]
     if return_weights:
       return fused, {"sp": w_sp, "al": w_al, "zv": w_zv}
     return fused
 
   def compute_output_shape(self, input_shape):
-    return tuple(input_shape[0][:-1]) + (self.dimension_units,)
+    return tuple(input_shape[0][:-1]) + (self.output_dim,)
 
   def get_config(self):
     config = super().get_config()
@@ -112,5 +126,6 @@ class DisentangledAttentionFusion(keras.layers.Layer):
       dimension_units=self.dimension_units,
       dimension_activation=self.dimension_activation,
       projection_activation=self.projection_activation,
+      paralinguistic_skip=self.paralinguistic_skip,
     )
     return config
