@@ -65,6 +65,8 @@ SETTINGS = {  # name -> (TrainConfig fields, ModelConfig fields)
   # Annotation-delay compensation (models.delay_compensate): 0.5 s, the arousal shift the
   # Devel-tuned post-processing picked on every built-in corpus (BUILD.md, "Annotation delay").
   "delay": ({}, {"label_delay_frames": 5}),
+  # The delay with the paralinguistic skip of disentangled attention (BUILD.md, same section).
+  "skip+delay": ({}, {"label_delay_frames": 5, "paralinguistic_skip": True}),
   "all+norm": (
     {
       "aug_noise_prob": 0.5,
@@ -170,6 +172,8 @@ def main():
   table = {}
   for variant in [v for v in a.variants.split(",") if v]:
     for setting in [s for s in a.settings.split(",") if s]:
+      if SETTINGS[setting][1].get("paralinguistic_skip") and variant != "disentangled_attention":
+        continue  # the skip exists in the fusion model only
       rows = [run_one(a.data_dir, variant, setting, s, work, a) for s in range(a.seeds)]
       table[(variant, setting)] = rows
       print(
