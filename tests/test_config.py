@@ -120,6 +120,19 @@ def test_demo_flagfile_parses_into_the_configs():
     train.seed,
   ) == (600, 30, 8, 1e-3, 4)
   assert model.variant == "disentangled_attention"
+  assert (model.paralinguistic_skip, model.label_delay_frames) == (False, 0)
+
+
+def test_generalise_flagfile_is_the_demo_settings_plus_skip_and_delay():
+  def parse(name):
+    fv = fresh_flags(train_lib.TrainConfig, ModelConfig)
+    fv(["prog", f"--flagfile={os.path.join(ROOT, 'flags', name)}"])
+    return config_lib.resolve(train_lib.TrainConfig, fv), config_lib.resolve(ModelConfig, fv)
+
+  demo_train, demo_model = parse("demo_train.flags")
+  train, model = parse("generalise_train.flags")
+  assert train == demo_train
+  assert model == dataclasses.replace(demo_model, paralinguistic_skip=True, label_delay_frames=5)
 
 
 def test_train_binary_config_file_and_params_override(tiny_tfrecords, tmp_path):
