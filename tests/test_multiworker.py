@@ -123,8 +123,10 @@ def test_two_worker_job_on_loopback_equals_one_worker(tiny_tfrecords, tmp_path):
   w_two = keras.models.load_model(model_dir / "last.keras").get_weights()
   w_one = keras.models.load_model(one_dir / "last.keras").get_weights()
   assert losses[0] != losses[1]  # the first step changed the model
+  # atol: two half-batch gradients summed vs one full-batch gradient differ by float32
+  # reduction order; seen up to 1.9e-6 on near-zero weights of one CPU (weights move > 1e-4)
   for a, b in zip(w_two, w_one, strict=False):
-    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
 def test_flagfile_and_validators(tiny_tfrecords, tmp_path):
